@@ -1,0 +1,322 @@
+//! The notes database: a real SQLite database, in memory, reached through
+//! two calls that take time.
+//!
+//! ```text
+//! handler ──database.query (SQL, params)──▶ SQLite   … waits `db_latency` …
+//! handler ◀──database.result (rows)──────── SQLite   (the statement really ran)
+//! ```
+//!
+//! Every statement is recorded twice: on the way down with its SQL and
+//! parameters, on the way back with the row count and the rows. Before the
+//! statement runs, the call waits the configured latency with
+//! `tokio::time::sleep`, the network round trip to a database server that
+//! SQLite in memory does not have. In a lesson the clock is paused, so the
+//! wait is simulated (and shows in the timeline) yet takes no real time.
+//!
+//! Why a `std::sync::Mutex` and not tokio's: the lock is held only while one
+//! statement runs, synchronously, never across an `.await` (the same
+//! reasoning as mini-redis's `Db`). One connection serializes statements,
+//! as SQLite does with a single writer anyway.
+//!
+//! What we simplify: one shared connection, no pool, no transactions.
+//!
+//! Book: "The framework" (book/src/framework.md).
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, params_from_iter};
+
+use crate::trace::emit::Step;
+use crate::trace::{Data, Direction, Kind, Layer};
+
+/// A value going into or coming out of SQLite.
+pub type SqlValue = Value;
+
+/// A statement failed. Handlers turn this into a 500.
+#[derive(Debug, thiserror::Error)]
+#[error("SQLite: {0}")]
+pub struct DbError(#[from] pub rusqlite::Error);
+
+/// What a SELECT returned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rows {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<SqlValue>>,
+}
+
+/// What an INSERT, UPDATE or DELETE did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Changed {
+    pub rows: u64,
+    /// SQLite's `last_insert_rowid()`: the id of a row just inserted.
+    pub last_insert_rowid: i64,
+}
+
+/// A handle on the database; clones share one connection.
+#[derive(Clone)]
+pub struct Db {
+    conn: Arc<Mutex<Connection>>,
+    /// The simulated round trip to the database, waited before each statement.
+    latency: Duration,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("latency", &self.latency)
+            .finish()
+    }
+}
+
+/// A parameter as SQL would write it: `7`, `'it''s'`, `NULL`.
+fn sql_literal(v: &SqlValue) -> String {
+    match v {
+        Value::Null => "NULL".to_string(),
+        Value::Integer(i) => i.to_string(),
+        Value::Real(r) => r.to_string(),
+        Value::Text(s) => format!("'{}'", s.replace('\'', "''")),
+        Value::Blob(b) => format!(
+            "x'{}'",
+            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+        ),
+    }
+}
+
+/// A result cell as the `sqlite3` shell prints it.
+fn cell(v: &SqlValue) -> String {
+    match v {
+        Value::Text(s) => s.clone(),
+        other => sql_literal(other),
+    }
+}
+
+fn plural(n: u64, one: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {one}s")
+    }
+}
+
+impl Db {
+    /// Wrap an open connection (already migrated and seeded).
+    pub fn new(conn: Connection, latency: Duration) -> Db {
+        Db {
+            conn: Arc::new(Mutex::new(conn)),
+            latency,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while the lock was held cannot leave SQLite half-changed
+        // (each statement is atomic), so a poisoned lock is still usable.
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Record the statement going down, then wait the latency.
+    async fn send(&self, sql: &str, params: &[SqlValue]) {
+        let shown: Vec<String> = params.iter().map(sql_literal).collect();
+        let with = if shown.is_empty() {
+            String::new()
+        } else {
+            format!(" with ({})", shown.join(", "))
+        };
+        Step::new(
+            Layer::Database,
+            "database.query",
+            Direction::Down,
+            Kind::Hop,
+        )
+        .summary(format!("sends {sql}{with}"))
+        .data(Data::Sql {
+            sql: sql.to_string(),
+            params: shown,
+            rows: None,
+            columns: Vec::new(),
+            result: Vec::new(),
+        })
+        .knob("db_latency", crate::units::Time(self.latency))
+        .emit();
+        tokio::time::sleep(self.latency).await;
+    }
+
+    fn failed(sql: &str, e: &rusqlite::Error) {
+        Step::new(
+            Layer::Database,
+            "database.result",
+            Direction::Up,
+            Kind::Error,
+        )
+        .summary(format!("SQLite refuses the statement: {e}"))
+        .data(Data::Sql {
+            sql: sql.to_string(),
+            params: Vec::new(),
+            rows: None,
+            columns: Vec::new(),
+            result: Vec::new(),
+        })
+        .emit();
+    }
+
+    /// Run a SELECT and return its rows.
+    pub async fn query(&self, sql: &str, params: &[SqlValue]) -> Result<Rows, DbError> {
+        self.send(sql, params).await;
+        let result = self.run_query(sql, params);
+        match &result {
+            Ok(rows) => {
+                let n = rows.rows.len() as u64;
+                Step::new(Layer::Database, "database.result", Direction::Up, Kind::Hop)
+                    .summary(format!("returns {}", plural(n, "row")))
+                    .data(Data::Sql {
+                        sql: sql.to_string(),
+                        params: params.iter().map(sql_literal).collect(),
+                        rows: Some(n),
+                        columns: rows.columns.clone(),
+                        result: rows
+                            .rows
+                            .iter()
+                            .map(|r| r.iter().map(cell).collect())
+                            .collect(),
+                    })
+                    .emit();
+            }
+            Err(DbError(e)) => Self::failed(sql, e),
+        }
+        result
+    }
+
+    fn run_query(&self, sql: &str, params: &[SqlValue]) -> Result<Rows, DbError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(sql)?;
+        let columns: Vec<String> = stmt.column_names().map(str::to_string).collect();
+        let width = columns.len();
+        let mut found = stmt.query(params_from_iter(params.iter()))?;
+        let mut rows = Vec::new();
+        while let Some(row) = found.next()? {
+            let values = (0..width)
+                .map(|i| row.get::<_, Value>(i))
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.push(values);
+        }
+        Ok(Rows { columns, rows })
+    }
+
+    /// Run an INSERT, UPDATE or DELETE.
+    pub async fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<Changed, DbError> {
+        self.send(sql, params).await;
+        let result = {
+            let conn = self.lock();
+            conn.execute(sql, params_from_iter(params.iter()))
+                .map(|n| Changed {
+                    rows: n as u64,
+                    last_insert_rowid: conn.last_insert_rowid(),
+                })
+                .map_err(DbError)
+        };
+        match &result {
+            Ok(changed) => {
+                Step::new(Layer::Database, "database.result", Direction::Up, Kind::Hop)
+                    .summary(format!(
+                        "changed {} (last insert rowid {})",
+                        plural(changed.rows, "row"),
+                        changed.last_insert_rowid
+                    ))
+                    .data(Data::Sql {
+                        sql: sql.to_string(),
+                        params: params.iter().map(sql_literal).collect(),
+                        rows: Some(changed.rows),
+                        columns: Vec::new(),
+                        result: Vec::new(),
+                    })
+                    .emit();
+            }
+            Err(DbError(e)) => Self::failed(sql, e),
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::time::Instant;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+    use crate::trace::Recorder;
+
+    fn db() -> Db {
+        let conn = Connection::open_in_memory().expect("in-memory SQLite opens");
+        conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+            .expect("schema");
+        Db::new(conn, Duration::from_millis(2))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn statements_really_run_after_the_simulated_latency() {
+        let (recorder, recording) = Recorder::buffered();
+        let _guard =
+            tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder));
+        let db = db();
+        let start = Instant::now();
+        let changed = db
+            .execute(
+                "INSERT INTO t (name) VALUES (?1)",
+                &[Value::Text("it's".into())],
+            )
+            .await
+            .expect("insert");
+        assert_eq!(
+            changed,
+            Changed {
+                rows: 1,
+                last_insert_rowid: 1
+            }
+        );
+        let rows = db
+            .query("SELECT id, name FROM t", &[])
+            .await
+            .expect("select");
+        assert_eq!(start.elapsed(), Duration::from_millis(4));
+        assert_eq!(rows.columns, ["id", "name"]);
+        assert_eq!(
+            rows.rows,
+            [vec![Value::Integer(1), Value::Text("it's".into())]]
+        );
+
+        let events = recording.take();
+        let steps: Vec<_> = events.iter().map(|e| (e.step.as_str(), e.at_ns)).collect();
+        assert_eq!(
+            steps,
+            [
+                ("database.query", 0),
+                ("database.result", 2_000_000),
+                ("database.query", 2_000_000),
+                ("database.result", 4_000_000)
+            ]
+        );
+        assert_eq!(
+            events[0].summary,
+            "sends INSERT INTO t (name) VALUES (?1) with ('it''s')"
+        );
+        assert_eq!(events[3].summary, "returns 1 row");
+        assert!(matches!(
+            &events[3].data[..],
+            [Data::Sql { rows: Some(1), result, .. }] if result == &[vec!["1".to_string(), "it's".to_string()]]
+        ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bad_sql_is_an_error_not_a_panic() {
+        let db = db();
+        assert!(db.query("SELECT nope FROM t", &[]).await.is_err());
+        assert!(
+            db.execute("INSERT INTO missing VALUES (1)", &[])
+                .await
+                .is_err()
+        );
+    }
+}

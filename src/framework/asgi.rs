@@ -1,0 +1,74 @@
+//! The framework as an ASGI application, like Django's `ASGIHandler` or
+//! Starlette:
+//!
+//! ```text
+//! scope ───────────────────────┐
+//! receive() → http.request …  ─┴▶ Request ─▶ onion ─▶ Response
+//! send(http.response.start {status, headers}) ◀───────────┤
+//! send(http.response.body {body, more_body: false}) ◀─────┘
+//! ```
+//!
+//! The body arrives in `http.request` messages until one says
+//! `more_body: false`; like Django we read it all before building the
+//! request. Header names go out lower-case, as byte strings (ASGI HTTP
+//! spec). The `receive` and `send` callables record each message in the
+//! trace themselves.
+//!
+//! Book: "WSGI and ASGI" (book/src/gateway.md).
+
+use super::application::Framework;
+use super::request::Request;
+use crate::gateway::BoxFuture;
+use crate::gateway::asgi::{AsgiApp, Message, Receive, Scope, Send};
+use crate::http::headers::latin1_bytes;
+
+impl AsgiApp for Framework {
+    fn call<'a>(
+        &'a self,
+        scope: Scope,
+        mut receive: Receive,
+        send: Send,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let mut body = Vec::new();
+            loop {
+                match receive.recv().await {
+                    Message::HttpRequest {
+                        body: chunk,
+                        more_body,
+                    } => {
+                        body.extend_from_slice(&chunk);
+                        if !more_body {
+                            break;
+                        }
+                    }
+                    // The client left before the body was complete:
+                    // nobody is waiting for an answer.
+                    Message::HttpDisconnect => return Ok(()),
+                    other => {
+                        return Err(format!(
+                            "receive() returned `{}`, which only send() may carry",
+                            other.type_name()
+                        ));
+                    }
+                }
+            }
+            let res = self.handle(Request::from_scope(&scope, body)).await;
+            let headers = res
+                .headers
+                .iter()
+                .map(|(n, v)| (n.to_ascii_lowercase().into_bytes(), latin1_bytes(v)))
+                .collect();
+            send.send(Message::HttpResponseStart {
+                status: res.status,
+                headers,
+            })
+            .await?;
+            send.send(Message::HttpResponseBody {
+                body: res.body,
+                more_body: false,
+            })
+            .await
+        })
+    }
+}

@@ -1,0 +1,156 @@
+//! Access log: one line per request, written when the response passes on
+//! its way up, in the Common Log Format that nginx and Apache made familiar:
+//!
+//! ```text
+//! 10.0.0.1 - - [01/Jan/2026:00:00:00 +0000] "GET /notes HTTP/1.1" 200 85
+//! host      ident user  time                 request line          status bytes
+//! ```
+//!
+//! It measures how long the inner onion took: the clock is read before
+//! `next.run(req)` and after it, so the duration covers the inner
+//! middleware, the router, the handler and the database. Put it outermost
+//! to time everything, inside a short-circuiting middleware to time less.
+//! Time comes from tokio's clock, so in a lesson (paused clock) the
+//! duration is simulated and the same on every run.
+//!
+//! What we simplify: the line goes into the trace, not a file; the host is
+//! `X-Real-IP` from our web server (behind a proxy the socket's peer is the
+//! proxy itself, which is why nginx sets that header).
+//!
+//! Book: "The framework" (book/src/framework.md).
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::{Middleware, Next};
+use crate::clock::Clock;
+use crate::framework::{Request, Response};
+use crate::gateway::BoxFuture;
+use crate::trace::emit::Step;
+use crate::trace::{Data, Direction, Kind, Layer};
+
+/// Logs method, path, status, size and duration of every request.
+#[derive(Debug, Clone, Copy)]
+pub struct AccessLog {
+    /// Where the `[time]` of each line comes from.
+    clock: Clock,
+}
+
+impl AccessLog {
+    pub fn new(clock: Clock) -> AccessLog {
+        AccessLog { clock }
+    }
+}
+
+impl Middleware for AccessLog {
+    fn name(&self) -> &'static str {
+        "access_log"
+    }
+
+    fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> BoxFuture<'a, Response> {
+        Box::pin(async move {
+            let started = Instant::now();
+            let time = clf_time(&self.clock.http_date());
+            let host = req.header("x-real-ip").unwrap_or("-").to_string();
+            let target = if req.query.is_empty() {
+                req.path.clone()
+            } else {
+                format!("{}?{}", req.path, req.query)
+            };
+            let (method, path, version) =
+                (req.method.clone(), req.path.clone(), req.version.clone());
+            let res = next.run(req).await;
+            let took = started.elapsed();
+            let bytes = res.body.len();
+            let line = format!(
+                "{host} - - [{time}] \"{method} {target} {version}\" {} {bytes}",
+                res.status
+            );
+            Step::new(
+                Layer::Framework,
+                "framework.access_log",
+                Direction::Within,
+                Kind::Step,
+            )
+            .summary(format!(
+                "logs {method} {path} → {}, {bytes} bytes, took {}",
+                res.status_line(),
+                millis(took)
+            ))
+            .data(Data::Fields {
+                entries: vec![
+                    ("method".to_string(), method),
+                    ("path".to_string(), path),
+                    ("status".to_string(), res.status.to_string()),
+                    ("bytes".to_string(), bytes.to_string()),
+                    ("duration".to_string(), millis(took)),
+                    ("line".to_string(), line),
+                ],
+            })
+            .emit();
+            res
+        })
+    }
+}
+
+/// `Thu, 01 Jan 2026 00:00:00 GMT` → `01/Jan/2026:00:00:00 +0000`.
+fn clf_time(http_date: &str) -> String {
+    match http_date.split_whitespace().collect::<Vec<_>>()[..] {
+        [_, day, month, year, hms, _] => format!("{day}/{month}/{year}:{hms} +0000"),
+        _ => http_date.to_string(),
+    }
+}
+
+/// A duration in milliseconds, decimals only when needed: `2ms`, `2.5ms`.
+fn millis(d: Duration) -> String {
+    let ms = d.as_micros() as f64 / 1000.0;
+    format!("{ms}ms")
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+    use crate::clock::LESSON_EPOCH_SECS;
+    use crate::framework::middleware::Pipeline;
+    use crate::trace::Recorder;
+
+    #[test]
+    fn http_date_becomes_common_log_time() {
+        assert_eq!(
+            clf_time("Thu, 01 Jan 2026 00:00:00 GMT"),
+            "01/Jan/2026:00:00:00 +0000"
+        );
+        assert_eq!(millis(Duration::from_micros(2500)), "2.5ms");
+        assert_eq!(millis(Duration::from_millis(2)), "2ms");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn duration_covers_the_inner_onion() {
+        let (recorder, recording) = Recorder::buffered();
+        let _guard =
+            tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder));
+        let p = Pipeline::new().with(AccessLog::new(Clock::starting_at(LESSON_EPOCH_SECS)));
+        let endpoint = |_req: Request| async {
+            tokio::time::sleep(Duration::from_millis(3)).await;
+            Response::text(200, "four")
+        };
+        let req = Request::new("GET", "/notes").with_header("X-Real-IP", "10.0.0.1");
+        p.run(req, &endpoint).await;
+        let events = recording.take();
+        let log = events
+            .iter()
+            .find(|e| e.step == "framework.access_log")
+            .expect("an access log event");
+        assert_eq!(log.summary, "logs GET /notes → 200 OK, 4 bytes, took 3ms");
+        let Some(Data::Fields { entries }) = log.data.first() else {
+            panic!("access log carries fields");
+        };
+        assert_eq!(
+            entries.last().map(|(_, v)| v.as_str()),
+            Some("10.0.0.1 - - [01/Jan/2026:00:00:00 +0000] \"GET /notes HTTP/1.1\" 200 4")
+        );
+    }
+}

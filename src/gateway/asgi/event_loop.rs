@@ -1,0 +1,229 @@
+//! The event loop: uvicorn's model.
+//!
+//! ```text
+//! accept ─▶ task per connection ─▶ per request: scope, then
+//!           await app(scope, receive, send)   ← many at once, one thread
+//! ```
+//!
+//! One loop runs every connection; a request waiting on the database costs
+//! a suspended task, not a worker. Connections stay open between requests
+//! until `timeout_keep_alive` (5 s) passes idle. Pipelined requests on one
+//! connection are handled one at a time, in order.
+//!
+//! Book: "WSGI and ASGI" (book/src/gateway.md).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tracing::Instrument;
+
+use super::AsgiApp;
+use super::message::{Message, channel};
+use super::scope::Scope;
+use crate::gateway::config::AppServerConfig;
+use crate::gateway::front::{Front, Incoming, error_body};
+use crate::http::headers::latin1;
+use crate::http::target::percent_decode;
+use crate::http::{HttpConn, RequestHead, ResponseHead};
+use crate::net::{Listener, Stream};
+use crate::trace::emit::{Step, request_span};
+use crate::trace::{Data, Direction, Kind, Layer};
+
+/// Accept connections until the listener closes; each gets its own task.
+pub async fn run(
+    mut listener: Listener,
+    app: Arc<dyn AsgiApp>,
+    config: AppServerConfig,
+    front: Arc<Front>,
+) {
+    let mut tasks = tokio::task::JoinSet::new();
+    loop {
+        match listener.accept().await {
+            Ok(Some((stream, peer))) => {
+                let app = app.clone();
+                let front = front.clone();
+                let config = config.clone();
+                tasks.spawn(async move { connection(stream, peer, app, config, front).await });
+            }
+            Ok(None) => break,
+            Err(_) => continue,
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+async fn connection(
+    stream: Stream,
+    peer: SocketAddr,
+    app: Arc<dyn AsgiApp>,
+    config: AppServerConfig,
+    front: Arc<Front>,
+) {
+    let mut conn = HttpConn::new(stream);
+    let idle = config.timeout_keep_alive.0;
+    let mut served = 0u64;
+    loop {
+        if served > 0 {
+            match tokio::time::timeout(idle, conn.wait_for_data()).await {
+                Ok(Ok(true)) => {}
+                Ok(_) => return,
+                Err(_) => {
+                    Step::new(
+                        Layer::AppServer,
+                        "app_server.keepalive.timeout",
+                        Direction::Within,
+                        Kind::Decision,
+                    )
+                    .summary(format!(
+                        "the upstream connection was idle for {}; the event loop closes it",
+                        config.timeout_keep_alive
+                    ))
+                    .knob("timeout_keep_alive", config.timeout_keep_alive)
+                    .emit();
+                    let _ = conn.shutdown().await;
+                    return;
+                }
+            }
+        }
+        let incoming = match front.read_request(&mut conn).await {
+            Ok(Some(incoming)) => incoming,
+            _ => return,
+        };
+        served += 1;
+        let keep_alive = incoming.head.wants_keep_alive();
+        let span = request_span(incoming.id);
+        let ok = serve(&mut conn, incoming, peer, &*app, &front, keep_alive)
+            .instrument(span)
+            .await;
+        if !ok || !keep_alive {
+            let _ = conn.shutdown().await;
+            return;
+        }
+    }
+}
+
+/// The scope for one request (ASGI HTTP spec 2.5).
+pub fn scope_for(head: &RequestHead, peer: SocketAddr, local: SocketAddr) -> Scope {
+    let decoded = percent_decode(head.path());
+    Scope {
+        http_version: if head.version == crate::http::Version::Http10 {
+            "1.0"
+        } else {
+            "1.1"
+        }
+        .into(),
+        method: head.method.to_ascii_uppercase(),
+        scheme: "http".into(),
+        path: String::from_utf8(decoded.clone()).unwrap_or_else(|_| latin1(&decoded)),
+        raw_path: head.path().as_bytes().to_vec(),
+        query_string: head.query().as_bytes().to_vec(),
+        root_path: String::new(),
+        headers: head
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.to_ascii_lowercase().into_bytes(),
+                    crate::http::headers::latin1_bytes(v),
+                )
+            })
+            .collect(),
+        client: Some((peer.ip().to_string(), peer.port())),
+        server: Some((local.ip().to_string(), local.port())),
+    }
+}
+
+/// Run one request through the app; false when the connection must close.
+async fn serve(
+    conn: &mut HttpConn<Stream>,
+    incoming: Incoming,
+    peer: SocketAddr,
+    app: &dyn AsgiApp,
+    front: &Front,
+    keep_alive: bool,
+) -> bool {
+    let Incoming { head, body, .. } = incoming;
+    let scope = scope_for(&head, peer, front.local);
+    Step::new(
+        Layer::AppServer,
+        "app_server.asgi.call",
+        Direction::Down,
+        Kind::Hop,
+    )
+    .summary(format!(
+        "the event loop starts a task: await app(scope, receive, send) for {} {}",
+        scope.method, scope.path
+    ))
+    .data(Data::Scope {
+        entries: scope.entries(),
+    })
+    .emit();
+
+    let (req_tx, receive, send, mut res_rx) = channel();
+    // The whole body is already here (the web server buffered it), so it
+    // goes in one http.request message with more_body = false.
+    let _ = req_tx
+        .send(Message::HttpRequest {
+            body,
+            more_body: false,
+        })
+        .await;
+    drop(req_tx);
+
+    let collect = async {
+        let mut start = None;
+        let mut body = Vec::new();
+        while let Some(m) = res_rx.recv().await {
+            match m {
+                Message::HttpResponseStart { status, headers } if start.is_none() => {
+                    start = Some((status, headers));
+                }
+                Message::HttpResponseBody { body: b, more_body } if start.is_some() => {
+                    body.extend_from_slice(&b);
+                    if !more_body {
+                        break;
+                    }
+                }
+                // Anything else after (or before) the right order is ignored,
+                // as the spec says for messages after a complete response.
+                _ => {}
+            }
+        }
+        (start, body)
+    };
+    let (result, (start, rbody)) = tokio::join!(app.call(scope, receive, send), collect);
+
+    let (rhead, rbody) = match (start, result) {
+        (Some((status, headers)), _) => {
+            let mut r = ResponseHead::new(status);
+            for (n, v) in headers {
+                r.headers.push(latin1(&n), latin1(&v));
+            }
+            (r, rbody)
+        }
+        (None, result) => {
+            let why = result
+                .err()
+                .unwrap_or_else(|| "the app returned without sending a response".into());
+            Step::new(
+                Layer::AppServer,
+                "app_server.asgi.error",
+                Direction::Up,
+                Kind::Error,
+            )
+            .summary(format!(
+                "no http.response.start was sent ({why}); answering 500"
+            ))
+            .answer(500)
+            .emit();
+            let mut r = ResponseHead::new(500);
+            r.headers.push("content-type", "text/plain; charset=utf-8");
+            let _ = error_body;
+            (r, b"Internal Server Error".to_vec())
+        }
+    };
+    front
+        .send_response(conn, &head, rhead, &rbody, keep_alive)
+        .await
+        .is_ok()
+}

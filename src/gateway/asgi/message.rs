@@ -1,0 +1,118 @@
+//! ASGI messages and the `receive` / `send` callables.
+//!
+//! Each message is recorded in the trace as it crosses, by the callable
+//! itself: the app server's own view of what went in and out.
+
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::scope::bytes_repr;
+use crate::trace::emit::Step;
+use crate::trace::{Data, Direction, Kind, Layer};
+
+/// The HTTP messages of the ASGI spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// receive: a piece of the request body.
+    HttpRequest { body: Vec<u8>, more_body: bool },
+    /// receive: the client is gone, or the response is complete.
+    HttpDisconnect,
+    /// send: status and headers (lower-case byte pairs).
+    HttpResponseStart {
+        status: u16,
+        headers: Vec<(Vec<u8>, Vec<u8>)>,
+    },
+    /// send: a piece of the response body.
+    HttpResponseBody { body: Vec<u8>, more_body: bool },
+}
+
+impl Message {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Message::HttpRequest { .. } => "http.request",
+            Message::HttpDisconnect => "http.disconnect",
+            Message::HttpResponseStart { .. } => "http.response.start",
+            Message::HttpResponseBody { .. } => "http.response.body",
+        }
+    }
+
+    /// The message as the dict an ASGI app would see.
+    pub fn entries(&self) -> Vec<(String, Value)> {
+        let mut e = vec![("type".to_string(), json!(self.type_name()))];
+        match self {
+            Message::HttpRequest { body, more_body }
+            | Message::HttpResponseBody { body, more_body } => {
+                e.push(("body".into(), json!(bytes_repr(body))));
+                e.push(("more_body".into(), json!(more_body)));
+            }
+            Message::HttpResponseStart { status, headers } => {
+                e.push(("status".into(), json!(status)));
+                let h: Vec<Value> = headers
+                    .iter()
+                    .map(|(n, v)| json!([bytes_repr(n), bytes_repr(v)]))
+                    .collect();
+                e.push(("headers".into(), Value::Array(h)));
+            }
+            Message::HttpDisconnect => {}
+        }
+        e
+    }
+
+    fn record(&self, call: &str, direction: Direction) {
+        Step::new(Layer::AppServer, step_name(call), direction, Kind::Hop)
+            .summary(format!("{call}() → {}", self.type_name()))
+            .data(Data::AsgiMessage {
+                call: call.to_string(),
+                message: self.entries(),
+            })
+            .emit();
+    }
+}
+
+fn step_name(call: &str) -> &'static str {
+    if call == "receive" {
+        "app_server.asgi.receive"
+    } else {
+        "app_server.asgi.send"
+    }
+}
+
+/// The `receive` awaitable handed to the app.
+pub struct Receive(pub(crate) mpsc::Receiver<Message>);
+
+impl Receive {
+    /// The next message; `http.disconnect` once the server has nothing more.
+    pub async fn recv(&mut self) -> Message {
+        let m = self.0.recv().await.unwrap_or(Message::HttpDisconnect);
+        m.record("receive", Direction::Down);
+        m
+    }
+}
+
+/// The `send` callable handed to the app.
+pub struct Send(pub(crate) mpsc::Sender<Message>);
+
+impl Send {
+    /// Send a message to the server. Fails (like an `OSError`) when the
+    /// connection is gone.
+    pub async fn send(&self, m: Message) -> Result<(), String> {
+        m.record("send", Direction::Up);
+        self.0
+            .send(m)
+            .await
+            .map_err(|_| "the connection is closed".to_string())
+    }
+}
+
+/// A connected receive/send pair for tests and for the server: the server
+/// keeps the other ends.
+pub fn channel() -> (
+    mpsc::Sender<Message>,
+    Receive,
+    Send,
+    mpsc::Receiver<Message>,
+) {
+    let (req_tx, req_rx) = mpsc::channel(8);
+    let (res_tx, res_rx) = mpsc::channel(8);
+    (req_tx, Receive(req_rx), Send(res_tx), res_rx)
+}

@@ -1,0 +1,34 @@
+//! The ASGI-shaped interface and the event loop that runs it.
+//!
+//! ```text
+//! await application(scope, receive, send)
+//! ```
+//!
+//! One application call per HTTP request: the [`Scope`] describes the
+//! request, `receive()` yields `http.request` messages with the body, and
+//! the app answers with `send(http.response.start)` then
+//! `send(http.response.body)`. Every message crosses a real channel and is
+//! recorded as it crosses, so the trace shows exactly what the app got.
+//!
+//! Book: "WSGI and ASGI" (book/src/gateway.md).
+
+pub mod event_loop;
+pub mod message;
+pub mod scope;
+
+pub use message::{Message, Receive, Send};
+pub use scope::Scope;
+
+use super::BoxFuture;
+
+/// An ASGI-shaped application.
+pub trait AsgiApp: std::marker::Send + Sync {
+    /// `await application(scope, receive, send)`. An `Err` is an unhandled
+    /// exception: the server answers 500 if the response has not started.
+    fn call<'a>(
+        &'a self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> BoxFuture<'a, Result<(), String>>;
+}

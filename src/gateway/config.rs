@@ -1,0 +1,57 @@
+//! The app server's settings, named and defaulted as gunicorn and uvicorn
+//! name them (LAYERS_REFERENCE §4.2, §5.6).
+
+use serde::{Deserialize, Serialize};
+
+use crate::units::Time;
+
+/// Which interface the app server uses to call the application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Interface {
+    /// PEP 3333, run by a pool of sync workers (gunicorn's default).
+    Wsgi,
+    /// ASGI 3.0, run on one event loop (uvicorn).
+    Asgi,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppServerConfig {
+    pub interface: Interface,
+    /// WSGI: how many sync workers, each serving one request at a time
+    /// (gunicorn `workers`, default 1; its docs suggest 2 × cores + 1).
+    pub workers: usize,
+    /// Connections that may wait to be accepted (gunicorn and uvicorn
+    /// `backlog`, default 2048).
+    pub backlog: usize,
+    /// ASGI: how long an idle keep-alive connection stays open
+    /// (uvicorn `--timeout-keep-alive`, default 5 s). Sync workers close
+    /// after every response, so WSGI ignores it, as gunicorn does.
+    pub timeout_keep_alive: Time,
+}
+
+impl Default for AppServerConfig {
+    fn default() -> AppServerConfig {
+        AppServerConfig {
+            interface: Interface::Wsgi,
+            workers: 2,
+            backlog: 2048,
+            timeout_keep_alive: Time::secs(5),
+        }
+    }
+}
+
+impl AppServerConfig {
+    /// What the stack diagram says about this app server.
+    pub fn describe(&self) -> String {
+        match self.interface {
+            Interface::Wsgi => format!(
+                "WSGI · {} sync worker{}",
+                self.workers,
+                if self.workers == 1 { "" } else { "s" }
+            ),
+            Interface::Asgi => "ASGI · 1 event loop".to_string(),
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! The app server's HTTP front: the same parser as the web server (not a
+//! copy), with gunicorn's limits and gunicorn's answers to bad requests
+//! (431 for headers, 400 for a long request line).
+//!
+//! The request id comes from the `X-Request-Id` header the web server adds;
+//! it is how the app server's steps join the right request in the trace.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::clock::Clock;
+use crate::http::conn::ReadError;
+use crate::http::framing::request_framing;
+use crate::http::parse::parse_request_head;
+use crate::http::{
+    BodyFraming, HeadLimits, HttpConn, ParseError, Personality, RequestHead, ResponseHead, write,
+};
+use crate::net::Stream;
+use crate::trace::bytes::show;
+use crate::trace::emit::Step;
+use crate::trace::{Data, Direction, Kind, Layer};
+
+/// What the app server puts in `Server`.
+pub const SERVER_NAME: &str = "roundtrip-appserver";
+
+/// Largest body the app server reads (the web server already enforced its
+/// own, smaller limit).
+const MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Shared by every connection of one app server.
+pub struct Front {
+    pub clock: Clock,
+    /// The address the app server listens on (SERVER_NAME / SERVER_PORT).
+    pub local: SocketAddr,
+    /// Ids for requests that arrive without `X-Request-Id`.
+    fallback_ids: AtomicU64,
+}
+
+/// One request read from the web server.
+pub struct Incoming {
+    pub id: u64,
+    pub head: RequestHead,
+    pub body: Vec<u8>,
+}
+
+impl Front {
+    pub fn new(clock: Clock, local: SocketAddr) -> Arc<Front> {
+        Arc::new(Front {
+            clock,
+            local,
+            fallback_ids: AtomicU64::new(1_000_000),
+        })
+    }
+
+    /// Read one request. `Ok(None)`: the peer closed or sent garbage (which
+    /// was answered here); nothing more to do on this connection.
+    pub async fn read_request(
+        &self,
+        conn: &mut HttpConn<Stream>,
+    ) -> Result<Option<Incoming>, std::io::Error> {
+        let limits = HeadLimits::GUNICORN;
+        let (head, raw) = match conn.read_head(|b| parse_request_head(b, &limits)).await {
+            Ok(ok) => ok,
+            Err(ReadError::Parse(e)) => {
+                self.refuse(conn, &e).await?;
+                return Ok(None);
+            }
+            Err(_) => return Ok(None),
+        };
+        let id = head
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| self.fallback_ids.fetch_add(1, Ordering::Relaxed));
+        let body = match request_framing(&head) {
+            Ok(BodyFraming::Empty) => Vec::new(),
+            Ok(BodyFraming::Length(n)) => match conn.read_body_exact(n, None).await {
+                Ok(b) => b,
+                Err(_) => return Ok(None),
+            },
+            Ok(BodyFraming::Chunked) => match conn.read_body_chunked(MAX_BODY_BYTES, None).await {
+                Ok((b, _)) => b,
+                Err(_) => return Ok(None),
+            },
+            Err(e) => {
+                let status = e.status();
+                let body = error_body(status, &e.to_string());
+                self.respond_error(conn, status, &body, id).await?;
+                return Ok(None);
+            }
+        };
+        let mut wire = raw;
+        wire.extend_from_slice(&body);
+        Step::new(
+            Layer::AppServer,
+            "app_server.request.receive",
+            Direction::Down,
+            Kind::Hop,
+        )
+        .request(id)
+        .summary(format!(
+            "receives {} {} from the web server ({} bytes)",
+            head.method,
+            head.target,
+            wire.len()
+        ))
+        .data(Data::Bytes {
+            label: "from the web server".into(),
+            bytes: show(&wire),
+        })
+        .emit();
+        Ok(Some(Incoming { id, head, body }))
+    }
+
+    async fn refuse(&self, conn: &mut HttpConn<Stream>, e: &ParseError) -> std::io::Result<()> {
+        let status = e.status(Personality::Gunicorn);
+        let body = error_body(status, &e.to_string());
+        let id = self.fallback_ids.fetch_add(1, Ordering::Relaxed);
+        self.respond_error(conn, status, &body, id).await
+    }
+
+    async fn respond_error(
+        &self,
+        conn: &mut HttpConn<Stream>,
+        status: u16,
+        body: &[u8],
+        id: u64,
+    ) -> std::io::Result<()> {
+        Step::new(
+            Layer::AppServer,
+            "app_server.request.refuse",
+            Direction::Up,
+            Kind::Error,
+        )
+        .request(id)
+        .summary(format!("refuses the request with {status}"))
+        .answer(status)
+        .emit();
+        let mut head = ResponseHead::new(status);
+        head.headers.push("Content-Type", "text/html");
+        head.headers.push("Content-Length", body.len().to_string());
+        head.headers.push("Connection", "close");
+        let mut bytes = write::response_head(&head);
+        bytes.extend_from_slice(body);
+        conn.write_all(&bytes).await
+    }
+
+    /// Write the app's response to the web server, recording the bytes.
+    /// `Server` and `Date` are added here, as gunicorn and uvicorn do.
+    pub async fn send_response(
+        &self,
+        conn: &mut HttpConn<Stream>,
+        request: &RequestHead,
+        mut head: ResponseHead,
+        body: &[u8],
+        keep_alive: bool,
+    ) -> std::io::Result<()> {
+        // PEP 3333 §3.3 / ASGI: hop-by-hop fields are the server's business.
+        for name in [
+            "connection",
+            "keep-alive",
+            "transfer-encoding",
+            "upgrade",
+            "te",
+            "trailer",
+        ] {
+            head.headers.remove(name);
+        }
+        head.headers.set("Server", SERVER_NAME);
+        head.headers.set("Date", self.clock.http_date());
+        if !head.headers.contains("content-length") && head.status != 204 && head.status != 304 {
+            head.headers.push("Content-Length", body.len().to_string());
+        }
+        if !keep_alive {
+            head.headers.push("Connection", "close");
+        }
+        let mut bytes = write::response_head(&head);
+        if request.method != "HEAD" {
+            bytes.extend_from_slice(body);
+        }
+        Step::new(
+            Layer::AppServer,
+            "app_server.response.send",
+            Direction::Up,
+            Kind::Hop,
+        )
+        .summary(format!(
+            "sends {} {} back to the web server ({} bytes{})",
+            head.status,
+            head.reason,
+            bytes.len(),
+            if keep_alive { "" } else { ", then closes" }
+        ))
+        .data(Data::Bytes {
+            label: "to the web server".into(),
+            bytes: show(&bytes),
+        })
+        .emit();
+        conn.write_all(&bytes).await
+    }
+}
+
+/// A small HTML error page, like gunicorn's.
+pub fn error_body(status: u16, detail: &str) -> Vec<u8> {
+    let reason = crate::http::status::reason(status);
+    format!(
+        "<html><head><title>{reason}</title></head><body><h1>{status} {reason}</h1><p>{}</p></body></html>\n",
+        escape_html(detail)
+    )
+    .into_bytes()
+}
+
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}

@@ -1,0 +1,38 @@
+//! The WSGI-shaped interface (PEP 3333) and the sync workers that call it.
+//!
+//! ```text
+//! body_chunks = application(environ, start_response)
+//! ```
+//!
+//! The app server builds an [`Environ`] from the HTTP request (CGI-style
+//! keys plus `wsgi.*`), calls the application with it and a
+//! [`StartResponse`], and writes whatever the app returned as the HTTP
+//! response. Each sync worker handles exactly one request at a time.
+//!
+//! What we simplify: in Python the call blocks its worker's thread. Here a
+//! worker is a task that takes one connection at a time and *awaits* the
+//! application; while it waits on the database it takes no other request,
+//! which is the property that matters (concurrency = number of workers),
+//! and the paused clock keeps lessons deterministic.
+//!
+//! Book: "WSGI and ASGI" (book/src/gateway.md).
+
+pub mod environ;
+pub mod start_response;
+pub mod workers;
+
+pub use environ::Environ;
+pub use start_response::StartResponse;
+
+use super::BoxFuture;
+
+/// A WSGI-shaped application.
+pub trait WsgiApp: Send + Sync {
+    /// `application(environ, start_response)`: returns the body as a list of
+    /// byte chunks. The app must call `start_response` before returning.
+    fn call<'a>(
+        &'a self,
+        environ: Environ,
+        start_response: &'a mut StartResponse,
+    ) -> BoxFuture<'a, Vec<Vec<u8>>>;
+}

@@ -1,0 +1,169 @@
+//! Sync workers: gunicorn's default model.
+//!
+//! ```text
+//!             ┌─ worker 1: accept → read → application(environ, …) → write → close
+//! listen ─────┼─ worker 2: accept → …
+//! backlog     └─ …
+//! ```
+//!
+//! Every worker calls `accept()` on the same listening socket and serves
+//! exactly one request on the connection it got, then closes it: a sync
+//! worker always sends `Connection: close` (gunicorn `workers/sync.py`), so
+//! its `keepalive` setting does nothing. While a worker waits for the app
+//! it takes no other connection; the rest wait in the backlog.
+//!
+//! Book: "WSGI and ASGI" (book/src/gateway.md).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tracing::Instrument;
+
+use super::{Environ, StartResponse, WsgiApp};
+use crate::gateway::config::AppServerConfig;
+use crate::gateway::front::{Front, Incoming, error_body};
+use crate::http::{HttpConn, ResponseHead};
+use crate::net::{SharedListener, Stream};
+use crate::trace::bytes::show;
+use crate::trace::emit::{Step, request_span};
+use crate::trace::{Data, Direction, Kind, Layer};
+
+/// Start `config.workers` sync workers accepting from `listener`; returns
+/// when every worker has stopped (the listener closed).
+pub async fn run(
+    listener: SharedListener,
+    app: Arc<dyn WsgiApp>,
+    config: AppServerConfig,
+    front: Arc<Front>,
+) {
+    let workers = config.workers.max(1);
+    let mut handles = Vec::with_capacity(workers);
+    for n in 1..=workers {
+        let listener = listener.clone();
+        let app = app.clone();
+        let front = front.clone();
+        handles.push(tokio::spawn(async move {
+            worker(n, workers, listener, app, front).await;
+        }));
+    }
+    for h in handles {
+        let _ = h.await;
+    }
+}
+
+async fn worker(
+    n: usize,
+    of: usize,
+    listener: SharedListener,
+    app: Arc<dyn WsgiApp>,
+    front: Arc<Front>,
+) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(Some(accepted)) => accepted,
+            Ok(None) => return,
+            // A failed accept (e.g. too many open files) must not kill the
+            // worker; the next accept may succeed.
+            Err(_) => continue,
+        };
+        let mut conn = HttpConn::new(stream);
+        let incoming = match front.read_request(&mut conn).await {
+            Ok(Some(incoming)) => incoming,
+            _ => continue,
+        };
+        let span = request_span(incoming.id);
+        serve(n, of, &mut conn, incoming, peer, &*app, &front)
+            .instrument(span)
+            .await;
+        let _ = conn.shutdown().await;
+    }
+}
+
+async fn serve(
+    n: usize,
+    of: usize,
+    conn: &mut HttpConn<Stream>,
+    incoming: Incoming,
+    peer: SocketAddr,
+    app: &dyn WsgiApp,
+    front: &Front,
+) {
+    let Incoming { head, body, .. } = incoming;
+    Step::new(
+        Layer::AppServer,
+        "app_server.worker",
+        Direction::Within,
+        Kind::Decision,
+    )
+    .summary(format!(
+        "sync worker {n} of {of} takes the request; it serves nothing else until it is done"
+    ))
+    .knob("workers", of)
+    .emit();
+    let environ = Environ::from_request(&head, body, peer, front.local, of > 1);
+    Step::new(
+        Layer::AppServer,
+        "app_server.wsgi.call",
+        Direction::Down,
+        Kind::Hop,
+    )
+    .summary(format!(
+        "calls application(environ, start_response) with PATH_INFO={}",
+        environ.get("PATH_INFO").unwrap_or("")
+    ))
+    .data(Data::Environ {
+        entries: environ.entries().to_vec(),
+    })
+    .emit();
+
+    let mut start_response = StartResponse::new();
+    let chunks = app.call(environ, &mut start_response).await;
+    let body: Vec<u8> = chunks.concat();
+
+    let response = match (start_response.code(), &start_response.status) {
+        (Some(code), Some(status)) => {
+            Step::new(Layer::AppServer, "app_server.wsgi.start_response", Direction::Up, Kind::Hop)
+                .summary(format!(
+                    "the app called start_response(\"{status}\", …) and returned {} body chunk{} ({} bytes)",
+                    chunks.len(),
+                    if chunks.len() == 1 { "" } else { "s" },
+                    body.len()
+                ))
+                .data(Data::StartResponse {
+                    status: status.clone(),
+                    headers: start_response.headers.clone(),
+                })
+                .data(Data::Bytes {
+                    label: "body chunks, joined".into(),
+                    bytes: show(&body),
+                })
+                .emit();
+            let mut r = ResponseHead::new(code);
+            r.reason = status.get(4..).unwrap_or("").to_string();
+            for (k, v) in &start_response.headers {
+                r.headers.push(k.clone(), v.clone());
+            }
+            (r, body)
+        }
+        _ => {
+            // PEP 3333: an app that never called start_response is broken.
+            Step::new(
+                Layer::AppServer,
+                "app_server.wsgi.error",
+                Direction::Up,
+                Kind::Error,
+            )
+            .summary("the app returned without a valid start_response; answering 500")
+            .answer(500)
+            .emit();
+            let mut r = ResponseHead::new(500);
+            r.headers.push("Content-Type", "text/html");
+            (
+                r,
+                error_body(500, "the application did not start a response"),
+            )
+        }
+    };
+    let (rhead, rbody) = response;
+    let _ = front.send_response(conn, &head, rhead, &rbody, false).await;
+}

@@ -1,0 +1,214 @@
+//! A buffered HTTP/1.1 connection over any `AsyncRead + AsyncWrite`.
+//!
+//! Bytes are read into one buffer; a head or body takes what it needs and
+//! leaves the rest, which is how pipelined requests survive: the bytes of
+//! the next request are already in the buffer when this one is answered.
+//! Timeouts are the caller's, because each layer has its own (nginx's
+//! `client_header_timeout` is not gunicorn's `timeout`).
+
+use std::io;
+use std::time::Duration;
+
+use thiserror::Error;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::chunked::{ChunkedDecoder, ChunkedError};
+use super::framing::ResponseFraming;
+use super::parse::Parsed;
+
+/// How much is read from the socket at a time.
+const READ_CHUNK: usize = 8 * 1024;
+
+#[derive(Debug, Error)]
+pub enum ReadError<E> {
+    #[error("connection closed before anything was sent")]
+    ClosedIdle,
+    #[error("connection closed in the middle of a message")]
+    ClosedEarly,
+    #[error("no data within {0:?}")]
+    Timeout(Duration),
+    #[error(transparent)]
+    Parse(E),
+    #[error(transparent)]
+    Chunked(ChunkedError),
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+pub struct HttpConn<S> {
+    io: S,
+    buf: Vec<u8>,
+    /// Bytes of `buf` before this index were consumed.
+    start: usize,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> HttpConn<S> {
+    pub fn new(io: S) -> HttpConn<S> {
+        HttpConn {
+            io,
+            buf: Vec::with_capacity(READ_CHUNK),
+            start: 0,
+        }
+    }
+
+    /// Bytes received but not consumed yet.
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    pub fn consume(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.buf.len());
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        }
+    }
+
+    /// Read more bytes; `Ok(0)` means the peer closed.
+    pub async fn fill(&mut self) -> io::Result<usize> {
+        if self.start > 0 && self.start * 2 > self.buf.capacity() {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        let old = self.buf.len();
+        self.buf.resize(old + READ_CHUNK, 0);
+        let n = match self.io.read(&mut self.buf[old..]).await {
+            Ok(n) => n,
+            Err(e) => {
+                self.buf.truncate(old);
+                return Err(e);
+            }
+        };
+        self.buf.truncate(old + n);
+        Ok(n)
+    }
+
+    async fn fill_within(&mut self, gap: Option<Duration>) -> Result<usize, ReadError<()>> {
+        match gap {
+            Some(d) => match tokio::time::timeout(d, self.fill()).await {
+                Ok(r) => Ok(r?),
+                Err(_) => Err(ReadError::Timeout(d)),
+            },
+            None => Ok(self.fill().await?),
+        }
+    }
+
+    /// Read until `parse` finds a complete head. Returns the head and its
+    /// raw bytes (for the trace).
+    pub async fn read_head<T, E>(
+        &mut self,
+        parse: impl Fn(&[u8]) -> Result<Parsed<T>, E>,
+    ) -> Result<(T, Vec<u8>), ReadError<E>> {
+        loop {
+            if !self.buffered().is_empty() {
+                match parse(self.buffered()) {
+                    Ok(Parsed::Complete { head, consumed }) => {
+                        let raw = self.buffered()[..consumed].to_vec();
+                        self.consume(consumed);
+                        return Ok((head, raw));
+                    }
+                    Ok(Parsed::Partial) => {}
+                    Err(e) => return Err(ReadError::Parse(e)),
+                }
+            }
+            let was_empty = self.buffered().is_empty();
+            if self.fill().await? == 0 {
+                return Err(if was_empty {
+                    ReadError::ClosedIdle
+                } else {
+                    ReadError::ClosedEarly
+                });
+            }
+        }
+    }
+
+    /// Wait until at least one byte is buffered (or the peer closes).
+    pub async fn wait_for_data(&mut self) -> io::Result<bool> {
+        if !self.buffered().is_empty() {
+            return Ok(true);
+        }
+        Ok(self.fill().await? > 0)
+    }
+
+    /// Read exactly `len` body bytes; `gap` bounds the wait between reads.
+    pub async fn read_body_exact(
+        &mut self,
+        len: u64,
+        gap: Option<Duration>,
+    ) -> Result<Vec<u8>, ReadError<()>> {
+        let len = usize::try_from(len).map_err(|_| ReadError::ClosedEarly)?;
+        while self.buffered().len() < len {
+            if self.fill_within(gap).await? == 0 {
+                return Err(ReadError::ClosedEarly);
+            }
+        }
+        let body = self.buffered()[..len].to_vec();
+        self.consume(len);
+        Ok(body)
+    }
+
+    /// Read a chunked body, decoding as it arrives; returns the body and
+    /// how many bytes it took on the wire.
+    pub async fn read_body_chunked(
+        &mut self,
+        max_body: u64,
+        gap: Option<Duration>,
+    ) -> Result<(Vec<u8>, usize), ReadError<()>> {
+        let mut decoder = ChunkedDecoder::new(max_body);
+        let mut wire = 0;
+        loop {
+            let used = decoder.feed(self.buffered()).map_err(ReadError::Chunked)?;
+            self.consume(used);
+            wire += used;
+            if decoder.is_done() {
+                return Ok((decoder.into_body(), wire));
+            }
+            if self.fill_within(gap).await? == 0 {
+                return Err(ReadError::ClosedEarly);
+            }
+        }
+    }
+
+    /// Read a response body framed as `framing`.
+    pub async fn read_response_body(
+        &mut self,
+        framing: ResponseFraming,
+        max_body: u64,
+        gap: Option<Duration>,
+    ) -> Result<Vec<u8>, ReadError<()>> {
+        match framing {
+            ResponseFraming::Empty => Ok(Vec::new()),
+            ResponseFraming::Length(n) => self.read_body_exact(n, gap).await,
+            ResponseFraming::Chunked => Ok(self.read_body_chunked(max_body, gap).await?.0),
+            ResponseFraming::UntilClose => {
+                while self.fill_within(gap).await? > 0 {}
+                let body = self.buffered().to_vec();
+                self.consume(body.len());
+                Ok(body)
+            }
+        }
+    }
+
+    pub async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.io.write_all(bytes).await?;
+        self.io.flush().await
+    }
+
+    /// Close our sending side (a FIN), so the peer reads the end.
+    pub async fn shutdown(&mut self) -> io::Result<()> {
+        self.io.shutdown().await
+    }
+}
+
+impl From<ReadError<()>> for ReadError<super::ParseError> {
+    fn from(e: ReadError<()>) -> Self {
+        match e {
+            ReadError::ClosedIdle => ReadError::ClosedIdle,
+            ReadError::ClosedEarly => ReadError::ClosedEarly,
+            ReadError::Timeout(d) => ReadError::Timeout(d),
+            ReadError::Parse(()) => ReadError::ClosedEarly,
+            ReadError::Chunked(c) => ReadError::Chunked(c),
+            ReadError::Io(e) => ReadError::Io(e),
+        }
+    }
+}

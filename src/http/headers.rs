@@ -1,0 +1,128 @@
+//! Header fields, in the order they arrived. Names compare
+//! case-insensitively (RFC 9110 §5.1); values are kept as the bytes were
+//! sent, decoded as ISO-8859-1 so that every byte maps to one `char` and
+//! back (the same choice PEP 3333 makes for `environ`).
+
+/// An ordered list of header fields. Order and duplicates are kept: a trace
+/// shows what was really sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers(Vec<(String, String)>);
+
+impl Headers {
+    pub fn new() -> Headers {
+        Headers(Vec::new())
+    }
+
+    pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.0.push((name.into(), value.into()));
+    }
+
+    /// The first value of `name`, if present.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `name`, in order.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn count(&self, name: &str) -> usize {
+        self.get_all(name).count()
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Remove every field called `name`.
+    pub fn remove(&mut self, name: &str) {
+        self.0.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    }
+
+    /// Replace every field called `name` with one field.
+    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+        self.remove(name);
+        self.push(name, value);
+    }
+
+    /// Does the comma-separated list in `name` contain `token` (case-insensitive)?
+    pub fn has_token(&self, name: &str, token: &str) -> bool {
+        self.get_all(name)
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// As owned pairs, for a trace.
+    pub fn to_pairs(&self) -> Vec<(String, String)> {
+        self.0.clone()
+    }
+
+    /// Keep only the fields for which `keep` is true.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &str) -> bool) {
+        self.0.retain(|(n, v)| keep(n, v));
+    }
+}
+
+impl FromIterator<(String, String)> for Headers {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Headers {
+        Headers(iter.into_iter().collect())
+    }
+}
+
+/// Bytes to a string, one `char` per byte (ISO-8859-1).
+pub fn latin1(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| b as char).collect()
+}
+
+/// A string back to bytes; chars above U+00FF (which no parsed header
+/// contains) become `?`.
+pub fn latin1_bytes(s: &str) -> Vec<u8> {
+    s.chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_compare_case_insensitively() {
+        let mut h = Headers::new();
+        h.push("Content-Type", "text/html");
+        assert_eq!(h.get("content-type"), Some("text/html"));
+    }
+
+    #[test]
+    fn connection_tokens_are_found_in_lists() {
+        let mut h = Headers::new();
+        h.push("Connection", "keep-alive, Upgrade");
+        assert!(h.has_token("connection", "upgrade"));
+        assert!(!h.has_token("connection", "close"));
+    }
+
+    #[test]
+    fn latin1_round_trips_every_byte() {
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(latin1_bytes(&latin1(&all)), all);
+    }
+}

@@ -1,0 +1,37 @@
+//! The request target: percent-decoding the path (RFC 3986 §2.1).
+//!
+//! WSGI's `PATH_INFO` and ASGI's `path` are decoded; `QUERY_STRING`,
+//! `raw_path` and `query_string` are not. A `%` not followed by two hex
+//! digits is kept as it is.
+
+/// Decode `%XX` escapes into bytes.
+pub fn percent_decode(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                b.get(i + 1).and_then(|c| (*c as char).to_digit(16)),
+                b.get(i + 2).and_then(|c| (*c as char).to_digit(16)),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_decode_and_stray_percent_stays() {
+        assert_eq!(percent_decode("/a%20b%2Fc%zz%4"), b"/a b/c%zz%4");
+    }
+}

@@ -1,0 +1,32 @@
+//! The lessons shipped inside the binary, in teaching order, so
+//! `roundtrip run hello` works from any directory.
+
+/// (name, file contents), in the order `roundtrip list` shows them.
+pub const LESSONS: &[(&str, &str)] = &[
+    ("hello", include_str!("../../scenarios/hello.toml")),
+    ("post-note", include_str!("../../scenarios/post-note.toml")),
+    (
+        "keep-alive",
+        include_str!("../../scenarios/keep-alive.toml"),
+    ),
+    ("not-found", include_str!("../../scenarios/not-found.toml")),
+    (
+        "method-not-allowed",
+        include_str!("../../scenarios/method-not-allowed.toml"),
+    ),
+    ("too-large", include_str!("../../scenarios/too-large.toml")),
+    (
+        "bad-request",
+        include_str!("../../scenarios/bad-request.toml"),
+    ),
+];
+
+/// The source of a bundled lesson.
+pub fn source(name: &str) -> Option<&'static str> {
+    LESSONS.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+}
+
+/// Names of all bundled lessons.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    LESSONS.iter().map(|(n, _)| *n)
+}

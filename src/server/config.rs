@@ -1,0 +1,76 @@
+//! The web server's settings, named and defaulted as nginx names them
+//! (LAYERS_REFERENCE §2.1, §2.2, §2.4). A scenario may override any of them;
+//! the trace records the values in effect.
+
+use serde::{Deserialize, Serialize};
+
+use crate::http::HeadLimits;
+use crate::units::{Size, Time};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebServerConfig {
+    /// Largest request body (`client_max_body_size 1m`; 0 turns it off).
+    pub client_max_body_size: Size,
+    /// Size of one large header buffer (`large_client_header_buffers 4 8k`):
+    /// a longer request line gets 414, a longer header line 400.
+    pub large_client_header_buffer_size: Size,
+    /// How many large header buffers a whole head may use (4).
+    pub large_client_header_buffers: usize,
+    /// Most header lines in a request (`max_headers 1000`).
+    pub max_headers: usize,
+    /// Time to receive the whole request head (`client_header_timeout 60s`).
+    pub client_header_timeout: Time,
+    /// Longest gap between two reads of the body (`client_body_timeout 60s`).
+    pub client_body_timeout: Time,
+    /// Idle time before a keep-alive connection is closed (`keepalive_timeout 75s`).
+    pub keepalive_timeout: Time,
+    /// Requests served on one connection before it is closed (`keepalive_requests 1000`).
+    pub keepalive_requests: u64,
+    /// Time to connect to the app server (`proxy_connect_timeout 60s`).
+    pub proxy_connect_timeout: Time,
+    /// Longest wait between two reads from the app server (`proxy_read_timeout 60s`).
+    pub proxy_read_timeout: Time,
+    /// Headers with `_` in their names are dropped unless this is on
+    /// (`underscores_in_headers off`).
+    pub underscores_in_headers: bool,
+}
+
+impl Default for WebServerConfig {
+    fn default() -> WebServerConfig {
+        WebServerConfig {
+            client_max_body_size: Size(1024 * 1024),
+            large_client_header_buffer_size: Size(8 * 1024),
+            large_client_header_buffers: 4,
+            max_headers: 1000,
+            client_header_timeout: Time::secs(60),
+            client_body_timeout: Time::secs(60),
+            keepalive_timeout: Time::secs(75),
+            keepalive_requests: 1000,
+            proxy_connect_timeout: Time::secs(60),
+            proxy_read_timeout: Time::secs(60),
+            underscores_in_headers: false,
+        }
+    }
+}
+
+impl WebServerConfig {
+    /// The head limits these settings imply.
+    pub fn head_limits(&self) -> HeadLimits {
+        let buffer = usize::try_from(self.large_client_header_buffer_size.0).unwrap_or(usize::MAX);
+        HeadLimits {
+            max_request_line: buffer,
+            max_header_line: buffer,
+            max_head_bytes: buffer.saturating_mul(self.large_client_header_buffers.max(1)),
+            max_headers: self.max_headers,
+        }
+    }
+
+    /// `large_client_header_buffers` written as nginx writes it.
+    pub fn header_buffers_knob(&self) -> String {
+        format!(
+            "{} {}",
+            self.large_client_header_buffers, self.large_client_header_buffer_size
+        )
+    }
+}

@@ -1,0 +1,78 @@
+//! The web server: nginx's part of the stack.
+//!
+//! ```text
+//! accept ─▶ read head (limits, client_header_timeout) ─▶ framing ─▶ read body
+//!        ─▶ proxy to the app server ─▶ relay the response ─▶ keep-alive?
+//! ```
+//!
+//! It is where 400, 408, 413, 414, 501, 502, 504 and 505 come from: the
+//! limits are checked here, so a request that breaks one never reaches the
+//! app server. Writing these limits and the framing rules is the lesson, so
+//! they are written out here rather than taken from an HTTP server crate.
+//!
+//! Book: "The journey of a request" (book/src/journey.md).
+
+pub mod config;
+pub mod connection;
+pub mod error_page;
+pub mod proxy;
+
+pub use config::WebServerConfig;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tracing::Instrument;
+
+use crate::clock::Clock;
+use crate::net::{Connector, Listener};
+use crate::trace::emit::connection_span;
+use proxy::Upstream;
+
+/// One web server: its settings, its upstream, its id counters.
+pub struct WebServer {
+    pub config: WebServerConfig,
+    pub upstream: Upstream,
+    pub clock: Clock,
+    next_conn: AtomicU64,
+    next_request: AtomicU64,
+}
+
+impl WebServer {
+    pub fn new(config: WebServerConfig, upstream: Connector, clock: Clock) -> Arc<WebServer> {
+        Arc::new(WebServer {
+            config,
+            upstream: Upstream::new(upstream),
+            clock,
+            next_conn: AtomicU64::new(1),
+            next_request: AtomicU64::new(1),
+        })
+    }
+
+    /// The id of the next request head read (nginx's `$request_id`; ours
+    /// counts from 1 so lessons are stable).
+    pub fn next_request_id(&self) -> u64 {
+        self.next_request.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Accept connections until the listener closes, one task each. A
+    /// connection that fails affects only itself.
+    pub async fn run(self: Arc<WebServer>, mut listener: Listener) {
+        let mut tasks = tokio::task::JoinSet::new();
+        loop {
+            match listener.accept().await {
+                Ok(Some((stream, peer))) => {
+                    let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
+                    let server = self.clone();
+                    tasks.spawn(
+                        connection::serve(server, stream, peer, conn)
+                            .instrument(connection_span(conn)),
+                    );
+                }
+                Ok(None) => break,
+                Err(_) => continue,
+            }
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+}

@@ -1,0 +1,348 @@
+//! The proxy hop: the web server passes the request to the app server over
+//! a second, real HTTP/1.1 connection, as nginx's `proxy_pass` does.
+//!
+//! ```text
+//! client ──HTTP──▶ web server ──HTTP/1.1 (upstream keep-alive)──▶ app server
+//! ```
+//!
+//! What crosses the hop (LAYERS_REFERENCE §2.4):
+//! * hop-by-hop fields are dropped (`Connection`, `Keep-Alive`, `TE`,
+//!   `Transfer-Encoding`, `Upgrade`, `Expect`, `Proxy-Connection` and any
+//!   field `Connection` names); `Content-Length` is regenerated, because the
+//!   body was read whole first (`proxy_request_buffering on`);
+//! * the usual config is applied: `Host $host`, `X-Real-IP $remote_addr`,
+//!   `X-Forwarded-For $proxy_add_x_forwarded_for`, `X-Forwarded-Proto
+//!   $scheme`, and `X-Request-Id $request_id` so the app's logs and ours
+//!   agree on which request is which (nginx adds none of these by default);
+//! * the response is read whole (`proxy_buffering on`), which frees the
+//!   app server's worker as fast as the app server can write.
+//!
+//! Idle upstream connections are kept for reuse (nginx ≥1.29.7 defaults to
+//! HTTP/1.1 and `keepalive 32`). A sync worker closes after every response,
+//! so with WSGI you will see a new upstream connection per request.
+//!
+//! Book: "The journey of a request" (book/src/journey.md).
+
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use thiserror::Error;
+
+use super::config::WebServerConfig;
+use crate::http::conn::ReadError;
+use crate::http::framing::response_framing;
+use crate::http::parse::parse_response_head;
+use crate::http::{HeadLimits, Headers, HttpConn, RequestHead, ResponseHead, Version, write};
+use crate::net::{Connector, Stream};
+use crate::trace::bytes::show;
+use crate::trace::emit::Step;
+use crate::trace::{Data, Direction, Kind, Layer};
+
+/// Idle upstream connections kept per web server (nginx `keepalive 32`).
+pub const UPSTREAM_KEEPALIVE: usize = 32;
+
+/// Largest upstream response we buffer.
+const MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Fields that belong to one connection, never forwarded (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "expect",
+];
+
+#[derive(Debug, Error)]
+pub enum ProxyError {
+    #[error("connect() to the app server failed: {0}")]
+    Connect(String),
+    #[error("the app server did not answer within {0}")]
+    Timeout(String),
+    #[error("upstream prematurely closed connection")]
+    Closed,
+    #[error("upstream sent an invalid response: {0}")]
+    Invalid(String),
+}
+
+impl ProxyError {
+    /// 504 for a timeout, 502 for everything else (nginx `ngx_http_upstream.c`).
+    pub fn status(&self) -> u16 {
+        match self {
+            ProxyError::Timeout(_) => 504,
+            _ => 502,
+        }
+    }
+
+    /// The setting that decided it, if one did.
+    pub fn knob(&self) -> Option<&'static str> {
+        match self {
+            ProxyError::Timeout(_) => Some("proxy_read_timeout"),
+            _ => None,
+        }
+    }
+}
+
+/// The app server as the web server sees it: an address and a pool of
+/// idle connections.
+pub struct Upstream {
+    connector: Connector,
+    idle: Mutex<Vec<(u64, HttpConn<Stream>)>>,
+    next_conn: AtomicU64,
+}
+
+impl Upstream {
+    pub fn new(connector: Connector) -> Upstream {
+        Upstream {
+            connector,
+            idle: Mutex::new(Vec::new()),
+            next_conn: AtomicU64::new(1),
+        }
+    }
+
+    fn take_idle(&self) -> Option<(u64, HttpConn<Stream>)> {
+        self.idle.lock().ok()?.pop()
+    }
+
+    fn put_idle(&self, id: u64, conn: HttpConn<Stream>) {
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < UPSTREAM_KEEPALIVE
+        {
+            idle.push((id, conn));
+        }
+    }
+
+    /// Build the request the app server receives.
+    pub fn upstream_request(
+        req: &RequestHead,
+        body: &[u8],
+        peer: SocketAddr,
+        request_id: u64,
+    ) -> RequestHead {
+        let mut listed: Vec<String> = req
+            .headers
+            .get_all("connection")
+            .flat_map(|v| v.split(','))
+            .map(|t| t.trim().to_ascii_lowercase())
+            .collect();
+        listed.extend(HOP_BY_HOP.iter().map(|s| s.to_string()));
+        let host = req.headers.get("host").unwrap_or("").to_string();
+        let forwarded_for = match req.headers.get("x-forwarded-for") {
+            Some(prev) => format!("{prev}, {}", peer.ip()),
+            None => peer.ip().to_string(),
+        };
+        let mut headers = Headers::new();
+        headers.push("Host", host);
+        headers.push("X-Real-IP", peer.ip().to_string());
+        headers.push("X-Forwarded-For", forwarded_for);
+        headers.push("X-Forwarded-Proto", "http");
+        headers.push("X-Request-Id", request_id.to_string());
+        for (name, value) in req.headers.iter() {
+            let lower = name.to_ascii_lowercase();
+            let replaced = matches!(
+                lower.as_str(),
+                "host"
+                    | "x-real-ip"
+                    | "x-forwarded-for"
+                    | "x-forwarded-proto"
+                    | "x-request-id"
+                    | "content-length"
+            );
+            if !replaced && !listed.contains(&lower) {
+                headers.push(name, value);
+            }
+        }
+        if !body.is_empty() || matches!(req.method.as_str(), "POST" | "PUT" | "PATCH") {
+            headers.push("Content-Length", body.len().to_string());
+        }
+        RequestHead {
+            method: req.method.clone(),
+            target: req.target.clone(),
+            version: Version::Http11,
+            headers,
+        }
+    }
+
+    /// Send the request upstream and read the whole response.
+    pub async fn forward(
+        &self,
+        upstream_req: &RequestHead,
+        body: &[u8],
+        config: &WebServerConfig,
+    ) -> Result<(ResponseHead, Vec<u8>), ProxyError> {
+        let mut bytes = write::request_head(upstream_req);
+        bytes.extend_from_slice(body);
+
+        // A reused connection may have been closed by the app server while
+        // idle (its keep-alive timeout is shorter than ours): retry once on
+        // a fresh one, as nginx does.
+        if let Some((id, conn)) = self.take_idle() {
+            match self
+                .exchange(id, conn, true, upstream_req, &bytes, config)
+                .await
+            {
+                Err(ProxyError::Closed) => {}
+                other => return other,
+            }
+        }
+        let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        let connect =
+            tokio::time::timeout(config.proxy_connect_timeout.0, self.connector.connect());
+        let conn = match connect.await {
+            Ok(Ok(stream)) => HttpConn::new(stream),
+            Ok(Err(e)) => return Err(ProxyError::Connect(e.to_string())),
+            Err(_) => {
+                return Err(ProxyError::Timeout(
+                    config.proxy_connect_timeout.to_string(),
+                ));
+            }
+        };
+        self.exchange(id, conn, false, upstream_req, &bytes, config)
+            .await
+    }
+
+    async fn exchange(
+        &self,
+        id: u64,
+        mut conn: HttpConn<Stream>,
+        reused: bool,
+        upstream_req: &RequestHead,
+        bytes: &[u8],
+        config: &WebServerConfig,
+    ) -> Result<(ResponseHead, Vec<u8>), ProxyError> {
+        let how = if reused {
+            format!("reuses idle upstream connection {id}")
+        } else {
+            format!(
+                "opens upstream connection {id} to the app server at {}",
+                self.connector.describe()
+            )
+        };
+        Step::new(
+            Layer::WebServer,
+            "web_server.proxy.send",
+            Direction::Down,
+            Kind::Hop,
+        )
+        .summary(format!(
+            "proxy_pass: {how} and sends {} {} ({} bytes)",
+            upstream_req.method,
+            upstream_req.target,
+            bytes.len()
+        ))
+        .data(Data::Bytes {
+            label: "to the app server".into(),
+            bytes: show(bytes),
+        })
+        .data(Data::RequestHead {
+            method: upstream_req.method.clone(),
+            target: upstream_req.target.clone(),
+            version: upstream_req.version.as_str().into(),
+            headers: upstream_req.headers.to_pairs(),
+        })
+        .emit();
+        if conn.write_all(bytes).await.is_err() {
+            return Err(ProxyError::Closed);
+        }
+
+        let read_timeout = config.proxy_read_timeout.0;
+        let limits = HeadLimits::NGINX;
+        let head_read = tokio::time::timeout(
+            read_timeout,
+            conn.read_head(|b| parse_response_head(b, &limits)),
+        );
+        let (head, raw) = match head_read.await {
+            Err(_) => return Err(ProxyError::Timeout(config.proxy_read_timeout.to_string())),
+            Ok(Ok(ok)) => ok,
+            Ok(Err(ReadError::Parse(e))) => return Err(ProxyError::Invalid(e.to_string())),
+            Ok(Err(_)) => return Err(ProxyError::Closed),
+        };
+        let framing = response_framing(&upstream_req.method, &head)
+            .map_err(|e| ProxyError::Invalid(e.to_string()))?;
+        let body = match conn
+            .read_response_body(framing, MAX_RESPONSE_BYTES, Some(read_timeout))
+            .await
+        {
+            Ok(b) => b,
+            Err(ReadError::Timeout(_)) => {
+                return Err(ProxyError::Timeout(config.proxy_read_timeout.to_string()));
+            }
+            Err(_) => return Err(ProxyError::Closed),
+        };
+        let mut wire = raw;
+        wire.extend_from_slice(&body);
+        let closes = head.headers.has_token("connection", "close")
+            || head.version == Version::Http10
+            || framing == crate::http::ResponseFraming::UntilClose;
+        Step::new(
+            Layer::WebServer,
+            "web_server.proxy.receive",
+            Direction::Up,
+            Kind::Hop,
+        )
+        .summary(format!(
+            "reads {} {} from the app server ({} bytes); upstream connection {id} {}",
+            head.status,
+            head.reason,
+            wire.len(),
+            if closes {
+                "is closed by the app server"
+            } else {
+                "goes back to the idle pool"
+            }
+        ))
+        .data(Data::Bytes {
+            label: "from the app server".into(),
+            bytes: show(&wire),
+        })
+        .data(Data::ResponseHead {
+            version: head.version.as_str().into(),
+            status: head.status,
+            reason: head.reason.clone(),
+            headers: head.headers.to_pairs(),
+        })
+        .emit();
+        if !closes {
+            self.put_idle(id, conn);
+        }
+        Ok((head, body))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_fields_are_dropped_and_forwarding_fields_added() {
+        let mut req = RequestHead {
+            method: "GET".into(),
+            target: "/notes".into(),
+            version: Version::Http11,
+            headers: Headers::new(),
+        };
+        req.headers.push("Host", "example.test");
+        req.headers.push("Connection", "keep-alive, X-Secret");
+        req.headers.push("X-Secret", "1");
+        req.headers.push("Keep-Alive", "timeout=5");
+        req.headers.push("X-Forwarded-For", "198.51.100.1");
+        req.headers.push("Accept", "*/*");
+        let peer: SocketAddr = "203.0.113.7:50001".parse().unwrap();
+        let up = Upstream::upstream_request(&req, b"", peer, 9);
+        assert_eq!(up.headers.get("host"), Some("example.test"));
+        assert_eq!(
+            up.headers.get("x-forwarded-for"),
+            Some("198.51.100.1, 203.0.113.7")
+        );
+        assert_eq!(up.headers.get("x-real-ip"), Some("203.0.113.7"));
+        assert_eq!(up.headers.get("x-request-id"), Some("9"));
+        assert!(!up.headers.contains("connection"));
+        assert!(!up.headers.contains("keep-alive"));
+        assert!(!up.headers.contains("x-secret"));
+        assert_eq!(up.headers.get("accept"), Some("*/*"));
+    }
+}

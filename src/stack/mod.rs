@@ -1,0 +1,169 @@
+//! Assembling a stack from its configuration: one assembly for both worlds.
+//!
+//! ```text
+//!   lessons:  runner ══pipe══▶ web server ══pipe══▶ app server ─▶ framework ─▶ app ─▶ SQLite
+//!   serve:    curl   ──TCP───▶ web server ──TCP───▶ app server ─▶ framework ─▶ app ─▶ SQLite
+//! ```
+//!
+//! The layers are the same code in both; only the [`Listener`]s and
+//! [`Connector`]s differ. In a lesson every address is made up (from the
+//! documentation ranges of RFC 5737) but every byte is real.
+//!
+//! Book: "The journey of a request" (book/src/journey.md).
+
+pub mod config;
+
+pub use config::StackConfig;
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use tokio::task::JoinHandle;
+
+use crate::app;
+use crate::clock::Clock;
+use crate::gateway::front::Front;
+use crate::gateway::{Interface, asgi, wsgi};
+use crate::net::{Connector, Listener, MemoryDialer, SharedListener, memory_listener};
+use crate::server::WebServer;
+use crate::trace::{Layer, LayerInfo};
+
+/// Where the web server listens in a lesson.
+pub const LESSON_WEB_ADDR: SocketAddr =
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10)), 80);
+/// Where lesson clients come from.
+pub const LESSON_CLIENT_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7));
+/// Where the app server listens in a lesson (gunicorn's default bind).
+pub const LESSON_APP_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8000);
+/// nginx's `listen … backlog=` default on Linux.
+pub const WEB_BACKLOG: usize = 511;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error("could not set up the app's database: {0}")]
+    App(String),
+    #[error("could not listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: io::Error },
+}
+
+/// A running stack: its tasks, and how to reach it.
+pub struct Running {
+    web: JoinHandle<()>,
+    app: JoinHandle<()>,
+}
+
+impl Running {
+    /// Wait until both servers have stopped (their listeners closed).
+    pub async fn wait(self) {
+        let _ = self.web.await;
+        let _ = self.app.await;
+    }
+}
+
+/// The boxes of the stack diagram for this configuration.
+pub fn layers(config: &StackConfig) -> Vec<LayerInfo> {
+    let info = |layer: Layer, detail: &str, parts: Vec<String>| LayerInfo {
+        layer,
+        label: layer.label().to_string(),
+        detail: detail.to_string(),
+        parts,
+    };
+    vec![
+        info(Layer::Client, "HTTP/1.1", vec![]),
+        info(Layer::WebServer, "nginx-like · proxy_pass", vec![]),
+        info(Layer::AppServer, &config.app_server.describe(), vec![]),
+        info(
+            Layer::Framework,
+            "router + middleware",
+            app::middleware_names(),
+        ),
+        info(Layer::Handler, "notes app", vec![]),
+        info(Layer::Database, "SQLite (in memory)", vec![]),
+    ]
+}
+
+/// Start the app server behind `listener`, serving the notes app.
+fn start_app_server(
+    config: &StackConfig,
+    listener: Listener,
+    local: SocketAddr,
+    clock: Clock,
+) -> Result<JoinHandle<()>, StackError> {
+    let framework = app::build(&config.app).map_err(|e| StackError::App(e.to_string()))?;
+    let front = Front::new(clock, local);
+    let cfg = config.app_server.clone();
+    Ok(match cfg.interface {
+        Interface::Wsgi => {
+            let app: Arc<dyn wsgi::WsgiApp> = framework;
+            tokio::spawn(wsgi::workers::run(
+                SharedListener::new(listener),
+                app,
+                cfg,
+                front,
+            ))
+        }
+        Interface::Asgi => {
+            let app: Arc<dyn asgi::AsgiApp> = framework;
+            tokio::spawn(asgi::event_loop::run(listener, app, cfg, front))
+        }
+    })
+}
+
+/// A lesson's stack over in-memory pipes. Returns the dialer clients use
+/// to reach the web server; dropping it (and every clone) stops the stack.
+pub fn start_in_memory(
+    config: &StackConfig,
+    clock: Clock,
+) -> Result<(MemoryDialer, Running), StackError> {
+    let (app_dialer, app_listener) = memory_listener(
+        LESSON_APP_ADDR,
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        config.app_server.backlog,
+    );
+    let (web_dialer, web_listener) =
+        memory_listener(LESSON_WEB_ADDR, LESSON_CLIENT_IP, WEB_BACKLOG);
+    let app = start_app_server(config, app_listener, LESSON_APP_ADDR, clock)?;
+    let web_server = WebServer::new(
+        config.web_server.clone(),
+        Connector::Memory(app_dialer),
+        clock,
+    );
+    let web = tokio::spawn(web_server.run(web_listener));
+    Ok((web_dialer, Running { web, app }))
+}
+
+/// The same stack on real TCP: the web server on `listen`, the app server
+/// on an ephemeral port of 127.0.0.1 behind it. Returns the web server's
+/// bound address.
+pub async fn start_tcp(
+    config: &StackConfig,
+    listen: SocketAddr,
+    clock: Clock,
+) -> Result<(SocketAddr, SocketAddr, Running), StackError> {
+    let app_bind = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+    let app_tcp = tokio::net::TcpListener::bind(app_bind)
+        .await
+        .map_err(|source| StackError::Listen {
+            addr: app_bind,
+            source,
+        })?;
+    let app_addr = app_tcp.local_addr().map_err(|source| StackError::Listen {
+        addr: app_bind,
+        source,
+    })?;
+    let web_tcp = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| StackError::Listen {
+            addr: listen,
+            source,
+        })?;
+    let web_addr = web_tcp.local_addr().map_err(|source| StackError::Listen {
+        addr: listen,
+        source,
+    })?;
+    let app = start_app_server(config, Listener::Tcp(app_tcp), app_addr, clock)?;
+    let web_server = WebServer::new(config.web_server.clone(), Connector::Tcp(app_addr), clock);
+    let web = tokio::spawn(web_server.run(Listener::Tcp(web_tcp)));
+    Ok((web_addr, app_addr, Running { web, app }))
+}

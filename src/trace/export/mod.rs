@@ -1,0 +1,5 @@
+//! Ways to print a [`Trace`](super::Trace): a plain transcript for people,
+//! pipes and screen readers, and JSON for tools.
+
+pub mod json;
+pub mod plain;

@@ -1,0 +1,205 @@
+//! The recorded `Trace`: what the TUI, the transcript, the JSON export and
+//! the golden tests read. It is plain data (serde), built once by the
+//! recorder and never changed by whoever shows it.
+//!
+//! ```text
+//! Trace { meta, layers, connections, requests, events }
+//!   Event { seq, at_ns, layer, conn, request, direction, kind, step,
+//!           summary, knob, answer, data: [Data], narration }
+//! ```
+//!
+//! Book: "The journey of a request" (book/src/journey.md).
+
+use serde::{Deserialize, Serialize};
+
+pub use super::vocab::{Direction, Kind, Layer};
+
+/// One recorded run: a lesson, or one request in `serve` mode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trace {
+    pub meta: Meta,
+    /// The layers of this stack, top to bottom, as the diagram draws them.
+    pub layers: Vec<LayerInfo>,
+    pub connections: Vec<ConnectionSummary>,
+    pub requests: Vec<RequestSummary>,
+    /// Every step, in the order it happened (`seq` ascending).
+    pub events: Vec<Event>,
+}
+
+/// Where the trace came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    /// Lesson name (file stem), or `serve`.
+    pub scenario: String,
+    pub title: String,
+    pub summary: String,
+    /// Seed of the run's random number generator.
+    pub seed: u64,
+    /// roundtrip's version that recorded the trace.
+    pub version: String,
+    /// Wall-clock instant at simulated time zero (RFC 3339).
+    pub started_at: String,
+    /// The stack's configuration in effect, every knob with its value.
+    pub config: serde_json::Value,
+}
+
+/// One box of the stack diagram.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerInfo {
+    pub layer: Layer,
+    /// Short name, e.g. "web server".
+    pub label: String,
+    /// What kind of thing it is here, e.g. "WSGI · 2 sync workers".
+    pub detail: String,
+    /// Its inner parts in order, e.g. the framework's middleware, outermost first.
+    pub parts: Vec<String>,
+}
+
+/// A client connection to the web server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionSummary {
+    pub id: u64,
+    /// The client's address as the web server saw it.
+    pub peer: String,
+    /// Requests that were read on it, in order.
+    pub requests: Vec<u64>,
+}
+
+/// A configuration setting that decided an outcome, e.g. `client_max_body_size = 1m`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Knob {
+    pub name: String,
+    pub value: String,
+}
+
+/// One request from first byte to last.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestSummary {
+    /// Assigned by the web server in the order it read request heads (from 1).
+    pub id: u64,
+    pub conn: Option<u64>,
+    /// Position on its connection: 1 for the first request, 2 for the next…
+    pub ordinal: Option<u64>,
+    pub method: String,
+    pub target: String,
+    /// The status the client got (or, for 408, the one only the log shows).
+    pub status: Option<u16>,
+    /// The layer that produced the response (not the ones that relayed it).
+    pub answered_by: Option<Layer>,
+    /// When a limit decided the answer: which setting.
+    pub knob: Option<Knob>,
+    pub started_ns: u64,
+    pub finished_ns: u64,
+    /// First and last event per layer: the waterfall of the timeline.
+    pub timings: Vec<LayerTiming>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerTiming {
+    pub layer: Layer,
+    pub first_ns: u64,
+    pub last_ns: u64,
+}
+
+/// One step of one layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Order of recording, from 0.
+    pub seq: u64,
+    /// Simulated nanoseconds since the run started (paused clock in lessons).
+    pub at_ns: u64,
+    pub layer: Layer,
+    /// Client connection id; filled in for app-server steps from the request.
+    pub conn: Option<u64>,
+    pub request: Option<u64>,
+    /// Position of the request on its connection (client-side steps carry it).
+    pub ordinal: Option<u64>,
+    pub direction: Direction,
+    pub kind: Kind,
+    /// Machine name of the step, e.g. `web_server.limit.body`; narration keys on it.
+    pub step: String,
+    /// One line of prose saying what happened.
+    pub summary: String,
+    /// The setting that decided this step, when one did.
+    pub knob: Option<Knob>,
+    /// Set when this step produced the response: its status code.
+    pub answer: Option<u16>,
+    /// The real data of the step, in sections.
+    pub data: Vec<Data>,
+    /// The lesson's narration for this step, if it has one.
+    pub narration: Option<String>,
+}
+
+/// Bytes as shown to a person: `\r` and `\n` visible, other control bytes
+/// as `\xNN`, cut after a limit with the count of what was left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShownBytes {
+    /// The escaped text; a real newline follows every `\n` marker.
+    pub text: String,
+    /// How many bytes there really were.
+    pub len: usize,
+    /// How many bytes were left out of `text` (0 when all are shown).
+    pub truncated: usize,
+}
+
+/// A section of an event's data. Each variant is one thing a learner can
+/// read in the detail pane.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Data {
+    /// Bytes on a wire (client ↔ web server, web server ↔ app server).
+    Bytes { label: String, bytes: ShownBytes },
+    /// A parsed request head.
+    RequestHead {
+        method: String,
+        target: String,
+        version: String,
+        headers: Vec<(String, String)>,
+    },
+    /// A parsed or built response head.
+    ResponseHead {
+        version: String,
+        status: u16,
+        reason: String,
+        headers: Vec<(String, String)>,
+    },
+    /// The WSGI `environ` dict, in the order the server built it.
+    Environ { entries: Vec<(String, String)> },
+    /// The ASGI `scope` dict (values as JSON: bytes shown as `b"..."` strings).
+    Scope {
+        entries: Vec<(String, serde_json::Value)>,
+    },
+    /// One ASGI message passed through `receive()` or `send()`.
+    AsgiMessage {
+        /// `receive` or `send`.
+        call: String,
+        message: Vec<(String, serde_json::Value)>,
+    },
+    /// WSGI `start_response(status, response_headers)` as the app called it.
+    StartResponse {
+        status: String,
+        headers: Vec<(String, String)>,
+    },
+    /// The router's verdict.
+    Route {
+        method: String,
+        path: String,
+        /// The route pattern that matched, e.g. `/notes/{id}`.
+        pattern: Option<String>,
+        params: Vec<(String, String)>,
+        /// Methods the path allows (what a 405 lists in `Allow`).
+        allow: Vec<String>,
+    },
+    /// A statement sent to SQLite, and what came back.
+    Sql {
+        sql: String,
+        params: Vec<String>,
+        /// Rows returned (SELECT) or changed (INSERT/UPDATE/DELETE).
+        rows: Option<u64>,
+        /// Column names and the rows themselves, for SELECTs.
+        columns: Vec<String>,
+        result: Vec<Vec<String>>,
+    },
+    /// Anything else worth showing, as ordered name/value pairs.
+    Fields { entries: Vec<(String, String)> },
+}

@@ -1,0 +1,167 @@
+//! The recorder: a `tracing_subscriber::Layer` that turns roundtrip's events
+//! into [`Event`] values.
+//!
+//! It keeps each span's `conn` / `request` ids in the span's extensions and,
+//! for every event, walks the event's scope (innermost span first) to find
+//! the ids the event did not set itself. Timestamps are read from tokio's
+//! clock, so in a lesson (paused clock) they are simulated time and the same
+//! on every run. Events whose target is not `roundtrip` are ignored.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::span::{Attributes, Id};
+use tracing::{Event as TracingEvent, Subscriber};
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
+
+use super::model::{Data, Event, Knob};
+use super::visit::Fields;
+use super::vocab::{Direction, Kind, Layer, TARGET};
+
+/// Ids carried by a span, stored in its extensions.
+#[derive(Debug, Clone, Copy, Default)]
+struct SpanIds {
+    conn: Option<u64>,
+    request: Option<u64>,
+}
+
+enum Sink {
+    Buffer(Arc<Mutex<Vec<Event>>>),
+    Channel(mpsc::UnboundedSender<Event>),
+}
+
+/// The recording layer. Build one with [`Recorder::buffered`] (lessons,
+/// tests) or [`Recorder::streaming`] (`serve`).
+pub struct Recorder {
+    sink: Sink,
+    start: Instant,
+    seq: AtomicU64,
+}
+
+/// The events a buffered recorder collected.
+#[derive(Clone, Default)]
+pub struct Recording {
+    events: Arc<Mutex<Vec<Event>>>,
+}
+
+impl Recording {
+    /// Take the events recorded so far, in order.
+    pub fn take(&self) -> Vec<Event> {
+        match self.events.lock() {
+            Ok(mut events) => std::mem::take(&mut *events),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        }
+    }
+}
+
+impl Recorder {
+    /// A recorder that keeps events in memory. Time zero is "now" on tokio's
+    /// clock, so create it inside the runtime that runs the lesson.
+    pub fn buffered() -> (Recorder, Recording) {
+        let recording = Recording::default();
+        let recorder = Recorder {
+            sink: Sink::Buffer(recording.events.clone()),
+            start: Instant::now(),
+            seq: AtomicU64::new(0),
+        };
+        (recorder, recording)
+    }
+
+    /// A recorder that sends each event down a channel as it happens.
+    pub fn streaming() -> (Recorder, mpsc::UnboundedReceiver<Event>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let recorder = Recorder {
+            sink: Sink::Channel(tx),
+            start: Instant::now(),
+            seq: AtomicU64::new(0),
+        };
+        (recorder, rx)
+    }
+
+    fn record(&self, event: Event) {
+        match &self.sink {
+            Sink::Buffer(events) => match events.lock() {
+                Ok(mut events) => events.push(event),
+                Err(poisoned) => poisoned.into_inner().push(event),
+            },
+            // A closed receiver means nobody is watching any more: drop it.
+            Sink::Channel(tx) => {
+                let _ = tx.send(event);
+            }
+        }
+    }
+}
+
+impl<S> tracing_subscriber::Layer<S> for Recorder
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if attrs.metadata().target() != TARGET {
+            return;
+        }
+        let mut fields = Fields::default();
+        attrs.record(&mut fields);
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(SpanIds {
+                conn: fields.conn,
+                request: fields.request,
+            });
+        }
+    }
+
+    fn on_event(&self, event: &TracingEvent<'_>, ctx: Context<'_, S>) {
+        if event.metadata().target() != TARGET {
+            return;
+        }
+        let mut f = Fields::default();
+        event.record(&mut f);
+        let (Some(layer), Some(direction), Some(kind)) = (
+            f.layer.as_deref().and_then(Layer::parse),
+            f.direction.as_deref().and_then(Direction::parse),
+            f.kind.as_deref().and_then(Kind::parse),
+        ) else {
+            return;
+        };
+        let mut conn = f.conn;
+        let mut request = f.request;
+        if let Some(scope) = ctx.event_scope(event) {
+            for span in scope {
+                if let Some(ids) = span.extensions().get::<SpanIds>() {
+                    conn = conn.or(ids.conn);
+                    request = request.or(ids.request);
+                }
+            }
+        }
+        let data: Vec<Data> = f
+            .data
+            .as_deref()
+            .and_then(|d| serde_json::from_str(d).ok())
+            .unwrap_or_default();
+        let at_ns = Instant::now()
+            .saturating_duration_since(self.start)
+            .as_nanos();
+        self.record(Event {
+            seq: self.seq.fetch_add(1, Ordering::Relaxed),
+            at_ns: u64::try_from(at_ns).unwrap_or(u64::MAX),
+            layer,
+            conn,
+            request,
+            ordinal: f.ordinal,
+            direction,
+            kind,
+            step: f.step.unwrap_or_default(),
+            summary: f.message,
+            knob: f.knob.map(|name| Knob {
+                name,
+                value: f.knob_value.unwrap_or_default(),
+            }),
+            answer: f.answer.and_then(|a| u16::try_from(a).ok()),
+            data,
+            narration: None,
+        });
+    }
+}

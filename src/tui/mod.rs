@@ -1,0 +1,202 @@
+//! The terminal player: watch a recorded [`Trace`] as a request travelling
+//! down the stack and back up, one step at a time.
+//!
+//! The player reads only the `Trace`, never a layer. It is split the way
+//! well-made ratatui apps are, so that everything but this file's loops is
+//! pure and testable without a terminal:
+//!
+//! ```text
+//!  key press ──input::action_for──▶ Action ──update──▶ PlayerState ──render──▶ Frame
+//!  play clock ───────── Tick ───────▲          (trace + cursor + choices)
+//! ```
+//!
+//! * [`state`]: the trace, a cursor on one step, playing/paused, speed, focus.
+//! * [`view`]: what the screen says at a step (where the request is, what
+//!   crossed each boundary, who answered), derived from trace + cursor only.
+//! * [`input`]: keys → [`Action`]s; [`update`](mod@update): actions → state.
+//! * [`render`]: one file per pane; [`theme`]: colour or `NO_COLOR` styles.
+//! * [`terminal`]: raw mode and the alternate screen, restored on every exit.
+//! * [`picker`]: the lesson picker; [`breakpoint`]: `--break-on`.
+//!
+//! Play advances by *steps* on a clock of [`state::SPEEDS`] steps per second,
+//! so stepping with ←/→ and playing land on exactly the same frames.
+//!
+//! Book: "Using roundtrip" (book/src/using.md).
+
+pub mod breakpoint;
+pub mod input;
+pub mod picker;
+pub mod render;
+pub mod state;
+pub mod terminal;
+pub mod theme;
+pub mod update;
+pub mod view;
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use ratatui::crossterm::event::{self, Event as TermEvent};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::error::TryRecvError;
+
+pub use breakpoint::BreakOn;
+pub use input::{Action, action_for};
+pub use picker::{
+    PickerAction, PickerState, filter, picker_action_for, picker_update, render_picker,
+};
+pub use render::render;
+pub use state::{Focus, PlayerState};
+pub use theme::Theme;
+pub use update::update;
+
+use crate::trace::Trace;
+use terminal::TerminalGuard;
+
+/// One line of the lesson picker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LessonEntry {
+    /// What `roundtrip run NAME` takes, e.g. `too-large`.
+    pub name: String,
+    pub title: String,
+    /// One line saying what the lesson shows.
+    pub summary: String,
+}
+
+/// Choices from the command line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlayerOptions {
+    /// `--break-on 5xx|4xx|layer:NAME`, any number of times.
+    pub break_on: Vec<BreakOn>,
+}
+
+/// How often the loop wakes when nothing plays: often enough to notice a
+/// signal or a new trace in `serve --tui` within a tenth of a second.
+const IDLE_POLL: Duration = Duration::from_millis(100);
+
+/// Lesson picker; returns the chosen lesson name, or None when the user quit.
+pub fn pick(lessons: &[LessonEntry]) -> io::Result<Option<String>> {
+    let mut state = PickerState::new(lessons, Theme::from_env());
+    let mut term = TerminalGuard::enter()?;
+    loop {
+        term.draw(|f| render_picker(&state, f))?;
+        if let Some(outcome) = state.outcome.take() {
+            return Ok(outcome);
+        }
+        if terminal::signalled() {
+            return Ok(None);
+        }
+        if event::poll(IDLE_POLL)?
+            && let TermEvent::Key(key) = event::read()?
+            && let Some(action) = picker_action_for(key, state.filter.is_empty())
+        {
+            picker_update(&mut state, action);
+        }
+    }
+}
+
+/// Player over one trace; returns when the user quits.
+pub fn play(trace: &Trace, opts: &PlayerOptions) -> io::Result<()> {
+    let state = PlayerState::new(trace.clone(), opts.break_on.clone(), Theme::from_env());
+    run_player(state, None)
+}
+
+/// Live mode for `serve --tui`: traces arrive on the channel (each new Trace
+/// replaces the previous, containing all requests so far); follow the newest
+/// request unless the user is stepping. Returns when the user quits.
+///
+/// This blocks the calling thread: call it from a plain thread or
+/// `spawn_blocking`, not from inside an async task.
+pub fn follow(rx: UnboundedReceiver<Trace>, opts: &PlayerOptions) -> io::Result<()> {
+    let state = PlayerState::waiting(opts.break_on.clone(), Theme::from_env());
+    run_player(state, Some(rx))
+}
+
+/// The only place that waits for keys, ticks the play clock and draws.
+fn run_player(mut state: PlayerState, mut rx: Option<UnboundedReceiver<Trace>>) -> io::Result<()> {
+    let mut term = TerminalGuard::enter()?;
+    let mut clock = PlayClock::default();
+    while !state.quit {
+        if let Some(rx) = rx.as_mut() {
+            receive_latest(rx, &mut state);
+        }
+        term.draw(|f| render(&state, f))?;
+        let timeout = clock.wait(&state).min(IDLE_POLL);
+        if event::poll(timeout)?
+            && let TermEvent::Key(key) = event::read()?
+            && let Some(action) = action_for(key, state.focus)
+        {
+            update(&mut state, action);
+        }
+        if terminal::signalled() {
+            state.quit = true;
+        }
+        if clock.due(&state) {
+            update(&mut state, Action::Tick);
+        }
+    }
+    Ok(())
+}
+
+/// Take the newest trace waiting on the channel, if any.
+fn receive_latest(rx: &mut UnboundedReceiver<Trace>, state: &mut PlayerState) {
+    let mut latest = None;
+    loop {
+        match rx.try_recv() {
+            Ok(trace) => latest = Some(trace),
+            Err(TryRecvError::Empty) => break,
+            Err(TryRecvError::Disconnected) => {
+                if let Some(live) = &mut state.live {
+                    live.ended = true;
+                }
+                break;
+            }
+        }
+    }
+    if let Some(trace) = latest {
+        state.receive(trace);
+    }
+}
+
+/// When the next play step is due. Wall time only paces the steps; what a
+/// step shows depends on the step alone.
+#[derive(Debug, Default)]
+struct PlayClock {
+    next: Option<Instant>,
+}
+
+impl PlayClock {
+    fn period(state: &PlayerState) -> Duration {
+        Duration::from_secs_f64(1.0 / state.steps_per_second())
+    }
+
+    /// How long until the next step (IDLE_POLL when paused).
+    fn wait(&mut self, state: &PlayerState) -> Duration {
+        if !state.playing {
+            self.next = None;
+            return IDLE_POLL;
+        }
+        let now = Instant::now();
+        let next = *self.next.get_or_insert(now + Self::period(state));
+        next.saturating_duration_since(now)
+    }
+
+    /// Is a step due now? Moves the clock on by one period when it is.
+    fn due(&mut self, state: &PlayerState) -> bool {
+        let Some(next) = self.next.filter(|_| state.playing) else {
+            return false;
+        };
+        let now = Instant::now();
+        if now < next {
+            return false;
+        }
+        let period = Self::period(state);
+        // After a stall (a slow terminal), start afresh rather than rush to catch up.
+        self.next = Some(if now - next > period {
+            now + period
+        } else {
+            next + period
+        });
+        true
+    }
+}

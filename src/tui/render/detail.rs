@@ -1,0 +1,299 @@
+//! The detail pane: the real data of the step on screen, section by section
+//! (bytes with `\r\n` visible, parsed heads, environ, scope, ASGI messages,
+//! the route match, SQL and its rows), after a few lines of where and when.
+//! Scrollable when focused (tab, then ↑/↓ or PgUp/PgDn).
+//!
+//! Book: "Using roundtrip" (book/src/using.md), section "The detail pane".
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+
+use super::super::state::{Focus, PlayerState};
+use super::super::theme::Theme;
+use super::super::view::StepView;
+use crate::trace::{Data, Event, Kind};
+
+/// Widest a key column gets before values start (environ keys can be long).
+const MAX_KEY_WIDTH: usize = 22;
+/// Widest an SQL result cell gets before it is cut.
+const MAX_CELL_WIDTH: usize = 18;
+
+pub fn render(state: &PlayerState, view: Option<&StepView>, frame: &mut Frame, area: Rect) {
+    let focused = state.focus == Focus::Detail;
+    let theme = &state.theme;
+    let border = if focused { theme.focused } else { theme.frame };
+    let title = if focused {
+        " detail (↑↓ scroll) "
+    } else {
+        " detail "
+    };
+    let block = Block::bordered().title(title).border_style(border);
+    let lines = match view {
+        Some(v) => lines(state, v.event),
+        None => vec![Line::from("no step to show yet")],
+    };
+    let para = Paragraph::new(lines)
+        .block(block)
+        .wrap(Wrap { trim: false })
+        .scroll((state.detail_scroll, 0));
+    frame.render_widget(para, area);
+}
+
+/// How many lines the detail of `event` has (before wrapping); scrolling stops there.
+pub fn line_count(state: &PlayerState, event: &Event) -> usize {
+    lines(state, event).len()
+}
+
+/// The pane's text for one step.
+pub fn lines(state: &PlayerState, e: &Event) -> Vec<Line<'static>> {
+    let theme = &state.theme;
+    let mut out = Vec::new();
+    let where_ = format!(
+        "{} {} {}: {}",
+        e.layer.label(),
+        e.direction.arrow(),
+        e.kind.as_str(),
+        e.step
+    );
+    out.push(Line::styled(where_, theme.heading));
+    out.push(Line::from(timing(state, e)));
+    let summary_style = if e.kind == Kind::Error {
+        theme.error
+    } else {
+        theme.narration
+    };
+    out.push(Line::styled(e.summary.clone(), summary_style));
+    if let Some(k) = &e.knob {
+        out.push(Line::from(vec![
+            Span::raw("setting: "),
+            Span::styled(format!("{} = {}", k.name, k.value), theme.answer),
+        ]));
+    }
+    if let Some(status) = e.answer {
+        out.push(Line::styled(
+            format!(
+                "↩ answered here: {status} {}",
+                super::super::view::reason_phrase(status)
+            ),
+            theme.answer,
+        ));
+    }
+    for d in &e.data {
+        out.push(Line::default());
+        section(d, theme, &mut out);
+    }
+    out
+}
+
+fn timing(state: &PlayerState, e: &Event) -> String {
+    let mut s = format!(
+        "step {} of {} · at {}",
+        state.cursor + 1,
+        state.len(),
+        ms(e.at_ns)
+    );
+    if let Some(prev) = state
+        .cursor
+        .checked_sub(1)
+        .and_then(|i| state.trace.events.get(i))
+    {
+        s.push_str(&format!(" (+{})", ms(e.at_ns.saturating_sub(prev.at_ns))));
+    }
+    if let Some(r) = e.request {
+        s.push_str(&format!(" · request {r}"));
+    }
+    s
+}
+
+/// Simulated nanoseconds as milliseconds, three decimals.
+pub fn ms(ns: u64) -> String {
+    format!("{}.{:03} ms", ns / 1_000_000, (ns % 1_000_000) / 1_000)
+}
+
+fn heading(text: String, theme: &Theme) -> Line<'static> {
+    Line::styled(format!("── {text} ──"), theme.heading)
+}
+
+fn section(d: &Data, theme: &Theme, out: &mut Vec<Line<'static>>) {
+    match d {
+        Data::Bytes { label, bytes } => {
+            out.push(heading(format!("{label} · {} bytes", bytes.len), theme));
+            for line in bytes.text.split_inclusive('\n') {
+                out.push(Line::styled(
+                    line.trim_end_matches('\n').to_string(),
+                    theme.bytes,
+                ));
+            }
+            if bytes.truncated > 0 {
+                out.push(Line::styled(
+                    format!("… {} more bytes not shown", bytes.truncated),
+                    theme.dim,
+                ));
+            }
+        }
+        Data::RequestHead {
+            method,
+            target,
+            version,
+            headers,
+        } => {
+            out.push(heading(String::from("request head"), theme));
+            out.push(Line::from(format!("{method} {target} {version}")));
+            headers_lines(headers, out);
+        }
+        Data::ResponseHead {
+            version,
+            status,
+            reason,
+            headers,
+        } => {
+            out.push(heading(String::from("response head"), theme));
+            out.push(Line::from(format!("{version} {status} {reason}")));
+            headers_lines(headers, out);
+        }
+        Data::Environ { entries } => {
+            out.push(heading(
+                format!("WSGI environ · {} keys", entries.len()),
+                theme,
+            ));
+            pairs(entries.iter().map(|(k, v)| (k.as_str(), v.clone())), out);
+        }
+        Data::Scope { entries } => {
+            out.push(heading(String::from("ASGI scope"), theme));
+            pairs(entries.iter().map(|(k, v)| (k.as_str(), json(v))), out);
+        }
+        Data::AsgiMessage { call, message } => {
+            out.push(heading(format!("ASGI message via {call}()"), theme));
+            pairs(message.iter().map(|(k, v)| (k.as_str(), json(v))), out);
+        }
+        Data::StartResponse { status, headers } => {
+            out.push(heading(
+                String::from("start_response(status, headers)"),
+                theme,
+            ));
+            out.push(Line::from(format!("status: {status}")));
+            headers_lines(headers, out);
+        }
+        Data::Route {
+            method,
+            path,
+            pattern,
+            params,
+            allow,
+        } => {
+            out.push(heading(String::from("route match"), theme));
+            match pattern {
+                Some(p) => out.push(Line::from(format!("{method} {path} → {p}"))),
+                None => out.push(Line::from(format!("{method} {path} → no route matches"))),
+            }
+            for (k, v) in params {
+                out.push(Line::from(format!("  param {k} = {v:?}")));
+            }
+            if !allow.is_empty() {
+                out.push(Line::from(format!("  allow: {}", allow.join(", "))));
+            }
+        }
+        Data::Sql {
+            sql,
+            params,
+            rows,
+            columns,
+            result,
+        } => {
+            out.push(heading(String::from("SQL"), theme));
+            for l in sql.lines() {
+                out.push(Line::styled(l.to_string(), theme.bytes));
+            }
+            if !params.is_empty() {
+                out.push(Line::from(format!("params: [{}]", params.join(", "))));
+            }
+            table(columns, result, out);
+            if let Some(n) = rows {
+                let what = if columns.is_empty() {
+                    "changed"
+                } else {
+                    "returned"
+                };
+                out.push(Line::from(format!("{n} row{} {what}", plural(*n))));
+            }
+        }
+        Data::Fields { entries } => {
+            out.push(heading(String::from("details"), theme));
+            pairs(entries.iter().map(|(k, v)| (k.as_str(), v.clone())), out);
+        }
+    }
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn headers_lines(headers: &[(String, String)], out: &mut Vec<Line<'static>>) {
+    for (k, v) in headers {
+        out.push(Line::from(format!("{k}: {v}")));
+    }
+}
+
+fn pairs<'a>(entries: impl Iterator<Item = (&'a str, String)>, out: &mut Vec<Line<'static>>) {
+    let entries: Vec<(&str, String)> = entries.collect();
+    let width = entries
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(MAX_KEY_WIDTH);
+    for (k, v) in entries {
+        out.push(Line::from(format!("{k:<width$} = {v}")));
+    }
+}
+
+/// A JSON value as a person reads it: strings without quotes.
+fn json(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn table(columns: &[String], rows: &[Vec<String>], out: &mut Vec<Line<'static>>) {
+    if columns.is_empty() {
+        return;
+    }
+    let mut widths: Vec<usize> = columns.iter().map(|c| cell(c).chars().count()).collect();
+    for row in rows {
+        for (i, v) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell(v).chars().count());
+            }
+        }
+    }
+    let fmt_row = |cells: &[String]| -> String {
+        let parts: Vec<String> = widths
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let v = cells.get(i).map(|s| cell(s)).unwrap_or_default();
+                format!("{v:<w$}")
+            })
+            .collect();
+        format!("│ {} │", parts.join(" │ "))
+    };
+    out.push(Line::from(fmt_row(columns)));
+    let rule: Vec<String> = widths.iter().map(|w| "─".repeat(*w)).collect();
+    out.push(Line::from(format!("├─{}─┤", rule.join("─┼─"))));
+    for row in rows {
+        out.push(Line::from(fmt_row(row)));
+    }
+}
+
+/// A cell cut to [`MAX_CELL_WIDTH`] characters.
+fn cell(s: &str) -> String {
+    if s.chars().count() <= MAX_CELL_WIDTH {
+        s.to_string()
+    } else {
+        let cut: String = s.chars().take(MAX_CELL_WIDTH - 1).collect();
+        format!("{cut}…")
+    }
+}

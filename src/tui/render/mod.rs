@@ -1,0 +1,173 @@
+//! Drawing the player: `render(&PlayerState, &mut Frame)`, one function per
+//! pane, no I/O. Each pane reads the state and the [`StepView`] derived from it.
+//!
+//! ```text
+//!  ┌────────────────────────────── header ─────────────────────────────────┐
+//!  │ roundtrip · hello — …                    step 5/32 · ⏸ paused · 4/s   │
+//!  ├─ stack ─────────────────────┬─ detail ────────────────────────────────┤
+//!  │   client                    │ web server ↓ hop · web_server.proxy      │
+//!  │     │ ↓ HTTP bytes (62 B)   │ step 5 of 32 · at 0.120 ms               │
+//!  │ ▶↓ web server               │ ── bytes to app server · 74 bytes ──     │
+//!  │     │                       │ GET /notes HTTP/1.1\r\n                  │
+//!  │    app server …             │ …                                        │
+//!  ├─ narration ─────────────────┴──────────────────────────────────────────┤
+//!  │ On the way down, the web server forwards the request to the app server │
+//!  ├─ timeline ─────────────────────────────────────────────────────────────┤
+//!  │ ▶  1 GET /notes    200 │cwwaaffhhddhhffaawwc                           │
+//!  └─ footer: keys, or what just happened ("paused at breakpoint 5xx") ─────┘
+//! ```
+//!
+//! Narrow screens (under [`SIDE_BY_SIDE_MIN_WIDTH`] columns) put the detail
+//! under the stack; short ones (under [`TIMELINE_MIN_BODY`] rows) drop the
+//! timeline. At 80x24 everything shows, the stack one line per layer.
+//!
+//! Book: "Using roundtrip" (book/src/using.md).
+
+pub mod detail;
+pub mod help;
+pub mod narration;
+pub mod stack;
+pub mod timeline;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::state::PlayerState;
+use super::view::StepView;
+
+/// Below this width the detail pane goes under the stack instead of beside it.
+pub const SIDE_BY_SIDE_MIN_WIDTH: u16 = 64;
+/// Below this many body rows the timeline is left out.
+pub const TIMELINE_MIN_BODY: u16 = 16;
+/// Rows the stack takes when stacked above the detail (one line per layer and boundary).
+const STACKED_STACK_HEIGHT: u16 = 13;
+
+/// Draw the whole player.
+pub fn render(state: &PlayerState, frame: &mut Frame) {
+    let area = frame.area();
+    let view = StepView::of(state);
+    let [header_area, body, footer_area] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    header(state, view.as_ref(), frame, header_area);
+    footer(state, frame, footer_area);
+
+    let narration_height = if body.height >= 40 { 4 } else { 3 };
+    let timeline_height = if body.height < TIMELINE_MIN_BODY {
+        0
+    } else {
+        timeline::wanted_height(state.trace.requests.len(), area.height)
+    };
+    let [middle, narration_area, timeline_area] = Layout::vertical([
+        Constraint::Min(0),
+        Constraint::Length(narration_height),
+        Constraint::Length(timeline_height),
+    ])
+    .areas(body);
+    let (stack_area, detail_area) = split_middle(middle);
+    stack::render(state, view.as_ref(), frame, stack_area);
+    detail::render(state, view.as_ref(), frame, detail_area);
+    narration::render(state, view.as_ref(), frame, narration_area);
+    if timeline_height > 0 {
+        timeline::render(state, frame, timeline_area);
+    }
+    if state.help {
+        help::render(state, frame, area);
+    }
+}
+
+/// Stack and detail side by side, or stack above detail on a narrow screen.
+fn split_middle(middle: Rect) -> (Rect, Rect) {
+    if middle.width >= SIDE_BY_SIDE_MIN_WIDTH {
+        let stack_width = (middle.width * 47 / 100).clamp(38, 64);
+        let [s, d] =
+            Layout::horizontal([Constraint::Length(stack_width), Constraint::Min(0)]).areas(middle);
+        (s, d)
+    } else {
+        let [s, d] = Layout::vertical([
+            Constraint::Length(STACKED_STACK_HEIGHT.min(middle.height)),
+            Constraint::Min(0),
+        ])
+        .areas(middle);
+        (s, d)
+    }
+}
+
+fn header(state: &PlayerState, view: Option<&StepView>, frame: &mut Frame, area: Rect) {
+    let theme = &state.theme;
+    let meta = &state.trace.meta;
+    let mut left = format!(" roundtrip · {}", meta.scenario);
+    if !meta.title.is_empty() {
+        left.push_str(&format!(" — {}", meta.title));
+    }
+    let play = if state.playing {
+        "▶ playing"
+    } else {
+        "⏸ paused"
+    };
+    let mut right = String::new();
+    if let Some(live) = state.live {
+        right.push_str(if live.following {
+            "● live, following · "
+        } else {
+            "● live · "
+        });
+    }
+    if let Some(r) = view.and_then(|v| v.request) {
+        right.push_str(&format!(
+            "request {}/{} · ",
+            r.id,
+            state.trace.requests.len()
+        ));
+    }
+    right.push_str(&format!(
+        "step {}/{} · {play} · {}/s ",
+        if state.is_empty() {
+            0
+        } else {
+            state.cursor + 1
+        },
+        state.len(),
+        state.steps_per_second()
+    ));
+    let width = area.width as usize;
+    let right_len = right.chars().count();
+    let room = width.saturating_sub(right_len);
+    let mut left: String = left.chars().take(room).collect();
+    let pad = room.saturating_sub(left.chars().count());
+    left.push_str(&" ".repeat(pad));
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![Span::raw(left), Span::raw(right)])).style(theme.title),
+        area,
+    );
+}
+
+fn footer(state: &PlayerState, frame: &mut Frame, area: Rect) {
+    let theme = &state.theme;
+    let line = match &state.notice {
+        Some(n) => Line::styled(format!(" {n}"), theme.answer),
+        None => {
+            let hints = [
+                ("space", "play"),
+                ("←→", "step"),
+                ("n/N", "request"),
+                ("b", "break"),
+                ("tab", "focus"),
+                ("?", "help"),
+                ("q", "quit"),
+            ];
+            let mut spans = Vec::new();
+            for (k, what) in hints {
+                spans.push(Span::styled(format!(" {k}"), theme.key));
+                spans.push(Span::raw(format!(" {what} ")));
+            }
+            Line::from(spans)
+        }
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}

@@ -1,0 +1,348 @@
+//! The stack diagram: one box per layer, top (client) to bottom (database),
+//! the request as a marker beside the box it is in, and between boxes what
+//! crossed that boundary.
+//!
+//! ```text
+//!      ┌ client ─────────────────────┐
+//!      │ lesson runner               │
+//!      └─────────────────────────────┘
+//!        │ ↓ HTTP bytes (62 B)          what crossed, and which way
+//!  ▶↓  ┏ web server ━━━━━━━━━━━━━━━━━━┓  ◀ the request is here (heavy border)
+//!      ┃ nginx-like · limits, proxy   ┃
+//!      ┃ ↩ answered here: 413 …       ┃  a layer that answers says so,
+//!      ┃   because client_max_body_…  ┃  and names the setting that decided
+//!      ┗━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┛
+//!        ┃ ↑ response 413               crossed at this very step (heavy)
+//! ```
+//!
+//! When the pane is too short for boxes (80x24), each layer is one line and
+//! each boundary one line; when it is shorter still, the boundaries go.
+//!
+//! Book: "Using roundtrip" (book/src/using.md), section "The stack".
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Padding, Paragraph};
+
+use super::super::state::{Focus, PlayerState};
+use super::super::theme::Theme;
+use super::super::view::{Answer, Crossing, Reach, StepView};
+use crate::trace::{Direction, Layer, LayerInfo};
+
+/// Columns left of the boxes for the request marker (`▶↓ `).
+const GUTTER: u16 = 3;
+/// Width of the layer label column in the one-line-per-layer layout.
+const LABEL_WIDTH: usize = 11;
+
+/// One box, as this step shows it.
+struct BoxModel<'a> {
+    info: &'a LayerInfo,
+    reach: Reach,
+    /// The marker, when the request is in this box.
+    marker: Option<&'static str>,
+    /// Set on the box that answered.
+    answer: Option<&'a Answer>,
+}
+
+pub fn render(state: &PlayerState, view: Option<&StepView>, frame: &mut Frame, area: Rect) {
+    let theme = &state.theme;
+    let focused = state.focus == Focus::Stack;
+    let border = if focused { theme.focused } else { theme.frame };
+    let block = Block::bordered().title(" stack ").border_style(border);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let boxes = models(state, view);
+    let crossings: Vec<Option<Crossing>> = view
+        .map(|v| v.crossings.clone())
+        .unwrap_or_else(|| vec![None; boxes.len().saturating_sub(1)]);
+    let now = view.and_then(|v| v.crossing_now);
+    let boxed_height: u16 = boxes
+        .iter()
+        .map(|b| 2 + content(b, theme).len() as u16)
+        .sum::<u16>()
+        + boxes.len().saturating_sub(1) as u16;
+    if inner.height >= boxed_height && inner.width >= GUTTER + 24 {
+        boxed(&boxes, &crossings, now, theme, frame, inner);
+        let spare = inner.height - boxed_height;
+        if spare >= 4 {
+            let legend_area = Rect {
+                y: inner.y + inner.height - 3,
+                height: 3,
+                ..inner
+            };
+            frame.render_widget(Paragraph::new(legend(theme)), legend_area);
+        }
+    } else {
+        let lines = compact(&boxes, &crossings, now, theme, inner);
+        frame.render_widget(Paragraph::new(lines), inner);
+    }
+}
+
+fn models<'a>(state: &'a PlayerState, view: Option<&'a StepView>) -> Vec<BoxModel<'a>> {
+    state
+        .index
+        .boxes
+        .iter()
+        .enumerate()
+        .map(|(i, info)| BoxModel {
+            info,
+            reach: view
+                .and_then(|v| v.reach.get(i).copied())
+                .unwrap_or(Reach::NotYet),
+            marker: view
+                .filter(|v| v.active_box == Some(i))
+                .map(StepView::marker),
+            answer: view
+                .and_then(|v| v.answer.as_ref())
+                .filter(|a| a.layer == info.layer),
+        })
+        .collect()
+}
+
+/// The text inside a box: what the layer is, its parts, and an answer if it gave one.
+fn content(b: &BoxModel, theme: &Theme) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    let detail = match b.reach {
+        Reach::NotReached => Line::styled("not reached", theme.dim),
+        Reach::NotYet => Line::styled(b.info.detail.clone(), theme.dim),
+        Reach::Visited => Line::from(b.info.detail.clone()),
+    };
+    lines.push(detail);
+    if !b.info.parts.is_empty() && b.info.layer == Layer::Framework {
+        lines.push(Line::styled(
+            format!("middleware: {}", b.info.parts.join(" → ")),
+            if b.reach == Reach::Visited {
+                Style::new()
+            } else {
+                theme.dim
+            },
+        ));
+    }
+    if let Some(a) = b.answer {
+        lines.extend(answer_lines(a, theme));
+    }
+    lines
+}
+
+fn answer_lines(a: &Answer, theme: &Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::styled(
+        format!("↩ answered here: {} {}", a.status, a.reason),
+        theme.answer,
+    )];
+    if let Some(k) = &a.knob {
+        lines.push(Line::styled(
+            format!("  because {} = {}", k.name, k.value),
+            theme.answer,
+        ));
+    }
+    lines
+}
+
+fn label_style(b: &BoxModel, theme: &Theme) -> Style {
+    if b.marker.is_some() {
+        theme.active
+    } else if b.answer.is_some() {
+        theme.answer
+    } else if b.reach == Reach::Visited {
+        theme.frame
+    } else {
+        theme.dim
+    }
+}
+
+fn boxed(
+    boxes: &[BoxModel],
+    crossings: &[Option<Crossing>],
+    now: Option<usize>,
+    theme: &Theme,
+    frame: &mut Frame,
+    area: Rect,
+) {
+    let mut y = area.y;
+    let bottom = area.y + area.height;
+    for (i, b) in boxes.iter().enumerate() {
+        let lines = content(b, theme);
+        let height = (2 + lines.len() as u16).min(bottom.saturating_sub(y));
+        if height == 0 {
+            return;
+        }
+        let rect = Rect {
+            x: area.x + GUTTER,
+            y,
+            width: area.width - GUTTER,
+            height,
+        };
+        let style = label_style(b, theme);
+        let block = Block::bordered()
+            .padding(Padding::horizontal(1))
+            .border_type(if b.marker.is_some() {
+                BorderType::Thick
+            } else {
+                BorderType::Plain
+            })
+            .border_style(style)
+            .title(Line::styled(format!(" {} ", b.info.label), style));
+        frame.render_widget(Paragraph::new(lines).block(block), rect);
+        if let Some(m) = b.marker
+            && height > 1
+        {
+            let gutter = Rect {
+                x: area.x,
+                y: y + 1,
+                width: GUTTER,
+                height: 1,
+            };
+            frame.render_widget(
+                Paragraph::new(Line::styled(format!("▶{m}"), theme.marker)),
+                gutter,
+            );
+        }
+        y += height;
+        if i + 1 < boxes.len() && y < bottom {
+            let line = connector(crossings.get(i).cloned().flatten(), now == Some(i), theme);
+            let row = Rect {
+                x: area.x + GUTTER,
+                y,
+                width: area.width - GUTTER,
+                height: 1,
+            };
+            frame.render_widget(Paragraph::new(line), row);
+            y += 1;
+        }
+    }
+}
+
+/// The line between two boxes: `│ ↓ HTTP bytes (62 B)`; heavy `┃` when crossed now.
+fn connector(c: Option<Crossing>, now: bool, theme: &Theme) -> Line<'static> {
+    let bar = if now { "  ┃ " } else { "  │ " };
+    match c {
+        None => Line::styled(bar.to_string(), theme.dim),
+        Some(c) => {
+            let arrow = match c.direction {
+                Direction::Up => "↑",
+                _ => "↓",
+            };
+            let style = if now { theme.crossing } else { Style::new() };
+            Line::from(vec![
+                Span::styled(bar.to_string(), style),
+                Span::styled(format!("{arrow} {}", c.label), style),
+            ])
+        }
+    }
+}
+
+/// One line per layer and per boundary, for short panes; lines that matter
+/// least (the middleware list, then the boundaries) go first when it is too short.
+fn compact(
+    boxes: &[BoxModel],
+    crossings: &[Option<Crossing>],
+    now: Option<usize>,
+    theme: &Theme,
+    area: Rect,
+) -> Vec<Line<'static>> {
+    let (width, height) = (area.width as usize, area.height as usize);
+    // (priority, line): 0 = always shown; higher numbers are dropped first.
+    let mut rows: Vec<(u8, Line<'static>)> = Vec::new();
+    for (i, b) in boxes.iter().enumerate() {
+        let style = label_style(b, theme);
+        let gutter = match b.marker {
+            Some(m) => Span::styled(format!("▶{m} "), theme.marker),
+            None => Span::raw("   "),
+        };
+        let room = width.saturating_sub(GUTTER as usize + LABEL_WIDTH + 1);
+        let tail = match b.reach {
+            Reach::NotReached => Span::styled("not reached", theme.dim),
+            Reach::NotYet => Span::styled(cut(&b.info.detail, room), theme.dim),
+            Reach::Visited => Span::raw(cut(&b.info.detail, room)),
+        };
+        let label = format!("{:<LABEL_WIDTH$} ", b.info.label);
+        rows.push((
+            0,
+            Line::from(vec![gutter, Span::styled(label, style), tail]),
+        ));
+        if !b.info.parts.is_empty() && b.info.layer == Layer::Framework {
+            let pad = " ".repeat(GUTTER as usize + LABEL_WIDTH + 1);
+            rows.push((
+                3,
+                Line::styled(
+                    format!(
+                        "{pad}{}",
+                        cut(&format!("[{}]", b.info.parts.join(" → ")), room)
+                    ),
+                    theme.dim,
+                ),
+            ));
+        }
+        if let Some(a) = b.answer {
+            let indent = GUTTER as usize + 1;
+            let mut text = format!("↩ answered here: {} {}", a.status, a.reason);
+            if let Some(k) = &a.knob {
+                text.push_str(&format!(", because {} = {}", k.name, k.value));
+            }
+            for piece in wrap(&text, width.saturating_sub(indent)) {
+                rows.push((
+                    1,
+                    Line::from(vec![
+                        Span::raw(" ".repeat(indent)),
+                        Span::styled(piece, theme.answer),
+                    ]),
+                ));
+            }
+        }
+        if i + 1 < boxes.len() {
+            let c = crossings.get(i).cloned().flatten();
+            let mut line = connector(c, now == Some(i), theme);
+            line.spans.insert(0, Span::raw(" ".repeat(GUTTER as usize)));
+            rows.push((2, line));
+        }
+    }
+    for drop in [3u8, 2, 1] {
+        if rows.len() <= height {
+            break;
+        }
+        rows.retain(|(p, _)| *p < drop);
+    }
+    rows.into_iter().map(|(_, l)| l).collect()
+}
+
+fn legend(theme: &Theme) -> Vec<Line<'static>> {
+    vec![
+        Line::styled("▶ the request   ↓ going down   ↑ coming back up", theme.dim),
+        Line::styled("· inside a layer   ↩ answered here, turns back", theme.dim),
+        Line::styled("┃ crossed at this step   ┏━┓ the active layer", theme.dim),
+    ]
+}
+
+/// `s` cut to `width` characters, with `…` when something was cut.
+fn cut(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
+    if width > 0 {
+        out.push('…');
+    }
+    out
+}
+
+/// Words of `s` in lines of at most `width` characters (a longer word is cut).
+fn wrap(s: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in s.split(' ') {
+        let needed = line.chars().count() + usize::from(!line.is_empty()) + word.chars().count();
+        if !line.is_empty() && needed > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&cut(word, width));
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}

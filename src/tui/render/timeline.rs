@@ -1,0 +1,161 @@
+//! The timeline: a waterfall with one row per request, simulated time
+//! across, and in each row one segment per layer the request visited (from
+//! its first step there to its last), drawn as the layer's letter so it reads
+//! without colour. The cursor column is the step on screen; `▶` marks its
+//! request. With focus (tab twice), ↑/↓ jump between requests.
+//!
+//! ```text
+//!  ▶  1 GET /notes        200 │cwwwaaffhhhhddhhffaawwwc
+//!     2 POST /notes       413 │    cww┃w
+//! ```
+//!
+//! When every step happened at the same simulated instant (a lesson that
+//! never waits) the axis counts steps instead of time.
+//!
+//! Book: "Using roundtrip" (book/src/using.md), section "The timeline".
+
+use ratatui::Frame;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+
+use super::super::state::{Axis, Focus, PlayerState};
+use super::detail::ms;
+use crate::trace::Layer;
+
+/// Widest the request label (`▶ id METHOD target status`) gets.
+const MAX_LABEL_WIDTH: u16 = 34;
+
+/// The letter drawn for a layer's segment.
+pub fn letter(layer: Layer) -> char {
+    match layer {
+        Layer::Client => 'c',
+        Layer::WebServer => 'w',
+        Layer::AppServer => 'a',
+        Layer::Framework => 'f',
+        Layer::Handler => 'h',
+        Layer::Database => 'd',
+    }
+}
+
+/// Rows the timeline wants for a trace with `requests` requests, in a
+/// screen `height` rows tall (borders included).
+pub fn wanted_height(requests: usize, height: u16) -> u16 {
+    let max_rows = (height / 6).max(1);
+    (requests.max(1) as u16).min(max_rows) + 2
+}
+
+pub fn render(state: &PlayerState, frame: &mut Frame, area: Rect) {
+    let theme = &state.theme;
+    let focused = state.focus == Focus::Timeline;
+    let axis = state.index.axis;
+    let span = if axis.by_steps {
+        format!("steps 1–{}", axis.hi + 1)
+    } else {
+        format!("{} → {}", ms(axis.lo), ms(axis.hi))
+    };
+    let title = format!(" timeline · {span} · c w a f h d = client…database ");
+    let border = if focused { theme.focused } else { theme.frame };
+    let block = Block::bordered().title(title).border_style(border);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.height == 0 || inner.width < 10 {
+        return;
+    }
+    let n = state.trace.requests.len();
+    if n == 0 {
+        frame.render_widget(
+            Paragraph::new(Line::styled("no requests yet", theme.dim)),
+            inner,
+        );
+        return;
+    }
+    let rows = inner.height as usize;
+    let current = state.request_pos().unwrap_or(0);
+    let first = current.saturating_sub(rows / 2).min(n.saturating_sub(rows));
+    let label_width = (inner.width / 3).min(MAX_LABEL_WIDTH);
+    let bar_x = inner.x + label_width + 1;
+    let bar_width = inner.width.saturating_sub(label_width + 1);
+    let cursor_x = state
+        .event()
+        .map(|e| bar_x + column(axis, axis.value(state.cursor, e), bar_width));
+    let buf = frame.buffer_mut();
+    for (row, pos) in (first..n).take(rows).enumerate() {
+        let y = inner.y + row as u16;
+        let r = &state.trace.requests[pos];
+        let is_current = pos == current;
+        let status = r
+            .status
+            .map_or_else(|| String::from("---"), |s| s.to_string());
+        let mark = if is_current { "▶" } else { " " };
+        let target = format!("{mark}{:>3} {} {}", r.id, r.method, r.target);
+        let label = fit(&target, status.as_str(), label_width as usize);
+        let style = if is_current {
+            theme.selected
+        } else {
+            Style::new()
+        };
+        buf.set_line(
+            inner.x,
+            y,
+            &Line::from(Span::styled(label, style)),
+            label_width,
+        );
+        buf.set_string(bar_x - 1, y, "│", theme.frame);
+        for seg in &state.index.segments[pos] {
+            let lo = column(axis, seg.lo, bar_width);
+            let hi = column(axis, seg.hi, bar_width);
+            for x in lo..=hi {
+                put(buf, bar_x + x, y, letter(seg.layer), theme.layer(seg.layer));
+            }
+        }
+        if let Some(cx) = cursor_x {
+            cursor(buf, cx, y, theme.cursor);
+        }
+    }
+    // A caret on the bottom border, so the cursor shows without colour too.
+    if let Some(cx) = cursor_x
+        && area.height > 1
+    {
+        put(buf, cx, area.y + area.height - 1, '▲', theme.marker);
+    }
+}
+
+/// Column of an axis value in a bar `width` cells wide.
+fn column(axis: Axis, v: u64, width: u16) -> u16 {
+    let span = axis.hi.saturating_sub(axis.lo);
+    if span == 0 || width <= 1 {
+        return 0;
+    }
+    let off = v.saturating_sub(axis.lo).min(span);
+    ((u128::from(off) * u128::from(width - 1)) / u128::from(span)) as u16
+}
+
+fn put(buf: &mut Buffer, x: u16, y: u16, c: char, style: Style) {
+    if let Some(cell) = buf.cell_mut((x, y)) {
+        cell.set_char(c).set_style(style);
+    }
+}
+
+/// The cursor: a bar on empty cells, the cell reversed where a segment is.
+fn cursor(buf: &mut Buffer, x: u16, y: u16, style: Style) {
+    if let Some(cell) = buf.cell_mut((x, y)) {
+        if cell.symbol() == " " {
+            cell.set_char('┃');
+        }
+        cell.set_style(style);
+    }
+}
+
+/// `left` cut or padded so that `right` ends at `width`.
+fn fit(left: &str, right: &str, width: usize) -> String {
+    let room = width.saturating_sub(right.chars().count() + 1);
+    let mut l: String = left.chars().take(room).collect();
+    if left.chars().count() > room && room > 0 {
+        l.pop();
+        l.push('…');
+    }
+    format!("{l:<room$} {right}")
+}

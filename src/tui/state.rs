@@ -1,0 +1,379 @@
+//! The player's state: a trace, a cursor on one of its steps, and the few
+//! choices the viewer made (playing or paused, speed, focus, breakpoints).
+//!
+//! Everything the screen shows about the journey is *derived* from the trace
+//! and the cursor (see [`super::view`]); nothing is accumulated while
+//! playing. That is what makes ← a true rewind: stepping forward N times
+//! and back N times gives back the identical state.
+//!
+//! [`TraceIndex`] is computed once per trace so that neither a step nor a
+//! frame has to scan every event of a long `serve` session.
+//!
+//! Book: "Using roundtrip" (book/src/using.md).
+
+use std::collections::BTreeMap;
+
+use super::breakpoint::BreakOn;
+use super::theme::Theme;
+use crate::trace::{Event, Layer, LayerInfo, Meta, Trace};
+
+/// Play speeds in steps per second; `+` and `-` move along this table.
+pub const SPEEDS: [f64; 7] = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0];
+/// Index into [`SPEEDS`] at start: 4 steps per second, slow enough to read
+/// the diagram, fast enough that `hello` plays in about ten seconds.
+pub const DEFAULT_SPEED: usize = 3;
+
+/// Which pane the arrow keys talk to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Focus {
+    /// ↑/↓ step back and forth.
+    #[default]
+    Stack,
+    /// ↑/↓ scroll the data of the step.
+    Detail,
+    /// ↑/↓ jump to the previous or next request.
+    Timeline,
+}
+
+impl Focus {
+    pub fn next(self) -> Focus {
+        match self {
+            Focus::Stack => Focus::Detail,
+            Focus::Detail => Focus::Timeline,
+            Focus::Timeline => Focus::Stack,
+        }
+    }
+
+    pub fn prev(self) -> Focus {
+        match self {
+            Focus::Stack => Focus::Timeline,
+            Focus::Detail => Focus::Stack,
+            Focus::Timeline => Focus::Detail,
+        }
+    }
+}
+
+/// In `serve --tui`: whether the player follows the newest request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Live {
+    /// True until the viewer navigates by hand; `G` turns it back on.
+    pub following: bool,
+    /// The server closed the channel: no more traces will come.
+    pub ended: bool,
+}
+
+/// The player, as the loop, `update` and `render` see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlayerState {
+    pub trace: Trace,
+    pub index: TraceIndex,
+    /// Index into `trace.events` of the step on screen.
+    pub cursor: usize,
+    pub playing: bool,
+    /// Index into [`SPEEDS`].
+    pub speed: usize,
+    pub focus: Focus,
+    /// First line of the detail pane on screen.
+    pub detail_scroll: u16,
+    /// From `--break-on` and from `b`.
+    pub breakpoints: Vec<BreakOn>,
+    /// The help overlay is open.
+    pub help: bool,
+    /// A one-off message for the footer ("paused at breakpoint 5xx").
+    pub notice: Option<String>,
+    pub theme: Theme,
+    /// Set in `serve --tui`.
+    pub live: Option<Live>,
+    /// The viewer asked to quit; the loop returns.
+    pub quit: bool,
+}
+
+impl PlayerState {
+    /// A paused player on the first step of `trace`.
+    pub fn new(trace: Trace, breakpoints: Vec<BreakOn>, theme: Theme) -> PlayerState {
+        PlayerState {
+            index: TraceIndex::new(&trace),
+            trace,
+            cursor: 0,
+            playing: false,
+            speed: DEFAULT_SPEED,
+            focus: Focus::Stack,
+            detail_scroll: 0,
+            breakpoints,
+            help: false,
+            notice: None,
+            theme,
+            live: None,
+            quit: false,
+        }
+    }
+
+    /// The same, positioned on step `cursor` (clamped to the last step).
+    pub fn at(trace: Trace, cursor: usize, theme: Theme) -> PlayerState {
+        let mut state = PlayerState::new(trace, Vec::new(), theme);
+        state.cursor = cursor.min(state.len().saturating_sub(1));
+        state
+    }
+
+    /// A player for `serve --tui` before the first request arrives.
+    pub fn waiting(breakpoints: Vec<BreakOn>, theme: Theme) -> PlayerState {
+        let mut state = PlayerState::new(empty_trace(), breakpoints, theme);
+        state.live = Some(Live {
+            following: true,
+            ended: false,
+        });
+        state
+    }
+
+    /// Number of steps.
+    pub fn len(&self) -> usize {
+        self.trace.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.trace.events.is_empty()
+    }
+
+    /// The step on screen (None only for an empty trace).
+    pub fn event(&self) -> Option<&Event> {
+        self.trace.events.get(self.cursor)
+    }
+
+    /// Position in `trace.requests` of the request on screen: the current
+    /// step's request, or for a connection-level step the nearest one.
+    pub fn request_pos(&self) -> Option<usize> {
+        self.index
+            .nearest_request
+            .get(self.cursor)
+            .copied()
+            .flatten()
+    }
+
+    /// Play speed in steps per second.
+    pub fn steps_per_second(&self) -> f64 {
+        SPEEDS[self.speed.min(SPEEDS.len() - 1)]
+    }
+
+    pub fn at_end(&self) -> bool {
+        self.cursor + 1 >= self.len()
+    }
+
+    /// Does a breakpoint stop play on the current step?
+    pub fn breakpoint_here(&self) -> Option<BreakOn> {
+        let event = self.event()?;
+        let previous = self
+            .cursor
+            .checked_sub(1)
+            .and_then(|i| self.trace.events.get(i));
+        self.breakpoints
+            .iter()
+            .copied()
+            .find(|b| b.matches(event, previous))
+    }
+
+    /// `serve --tui`: a newer trace replaces the one on screen. When
+    /// following, jump to the newest request (or keep playing it); otherwise
+    /// stay on the same step (found again by its `seq`).
+    pub fn receive(&mut self, trace: Trace) {
+        let seq = self.event().map(|e| e.seq);
+        let newest_before = self.trace.requests.last().map(|r| r.id);
+        self.index = TraceIndex::new(&trace);
+        self.trace = trace;
+        let following = self.live.is_some_and(|l| l.following);
+        let newest = self.trace.requests.len().checked_sub(1);
+        if following {
+            let newest_id = self.trace.requests.last().map(|r| r.id);
+            if newest_id != newest_before {
+                if let Some(first) = newest.and_then(|p| self.index.request_events[p].first()) {
+                    self.cursor = *first;
+                    self.detail_scroll = 0;
+                }
+            }
+            self.playing = true;
+        } else if let Some(seq) = seq {
+            self.cursor = self
+                .trace
+                .events
+                .partition_point(|e| e.seq < seq)
+                .min(self.len().saturating_sub(1));
+        }
+        self.cursor = self.cursor.min(self.len().saturating_sub(1));
+    }
+}
+
+/// A trace with nothing in it yet (the `serve --tui` screen before any request).
+pub fn empty_trace() -> Trace {
+    Trace {
+        meta: Meta {
+            scenario: String::from("serve"),
+            title: String::from("waiting for requests"),
+            summary: String::new(),
+            seed: 0,
+            version: String::new(),
+            started_at: String::new(),
+            config: serde_json::Value::Null,
+        },
+        layers: Vec::new(),
+        connections: Vec::new(),
+        requests: Vec::new(),
+        events: Vec::new(),
+    }
+}
+
+/// Facts about a trace computed once, so a frame or a step costs the same
+/// whether the trace holds one request or a thousand.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceIndex {
+    /// The boxes of the diagram, top to bottom.
+    pub boxes: Vec<LayerInfo>,
+    /// For each request (in `trace.requests` order), its steps' indices.
+    pub request_events: Vec<Vec<usize>>,
+    /// For each step, the request it belongs to (position in `trace.requests`);
+    /// connection-level steps take the request that follows them, or else the one before.
+    pub nearest_request: Vec<Option<usize>>,
+    /// The timeline's horizontal axis.
+    pub axis: Axis,
+    /// For each request, the span of each layer it visited on that axis.
+    pub segments: Vec<Vec<Segment>>,
+}
+
+/// What the timeline's horizontal axis measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Axis {
+    /// Simulated nanoseconds when the trace spans time; step numbers when
+    /// every step happened at the same instant (a lesson that never waits).
+    pub by_steps: bool,
+    pub lo: u64,
+    pub hi: u64,
+}
+
+impl Axis {
+    /// Where step `i` (event `e`) sits on this axis.
+    pub fn value(&self, i: usize, e: &Event) -> u64 {
+        if self.by_steps { i as u64 } else { e.at_ns }
+    }
+}
+
+/// One layer's part of one request on the timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    pub layer: Layer,
+    pub lo: u64,
+    pub hi: u64,
+}
+
+impl TraceIndex {
+    pub fn new(trace: &Trace) -> TraceIndex {
+        let position: BTreeMap<u64, usize> = trace
+            .requests
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id, i))
+            .collect();
+        let mut request_events = vec![Vec::new(); trace.requests.len()];
+        let mut own: Vec<Option<usize>> = Vec::with_capacity(trace.events.len());
+        for (i, e) in trace.events.iter().enumerate() {
+            let pos = e.request.and_then(|id| position.get(&id).copied());
+            if let Some(p) = pos {
+                request_events[p].push(i);
+            }
+            own.push(pos);
+        }
+        let nearest_request = nearest(&own);
+        let lo_ns = trace.events.iter().map(|e| e.at_ns).min().unwrap_or(0);
+        let hi_ns = trace.events.iter().map(|e| e.at_ns).max().unwrap_or(0);
+        let axis = if hi_ns > lo_ns {
+            Axis {
+                by_steps: false,
+                lo: lo_ns,
+                hi: hi_ns,
+            }
+        } else {
+            Axis {
+                by_steps: true,
+                lo: 0,
+                hi: trace.events.len().saturating_sub(1) as u64,
+            }
+        };
+        let segments = request_events
+            .iter()
+            .map(|steps| segments_of(trace, steps, axis))
+            .collect();
+        TraceIndex {
+            boxes: boxes(trace),
+            request_events,
+            nearest_request,
+            axis,
+            segments,
+        }
+    }
+
+    /// Row of `layer` in the diagram.
+    pub fn box_of(&self, layer: Layer) -> Option<usize> {
+        self.boxes.iter().position(|b| b.layer == layer)
+    }
+}
+
+/// Fill connection-level gaps: the next request's, or else the previous one's.
+fn nearest(own: &[Option<usize>]) -> Vec<Option<usize>> {
+    let mut out = own.to_vec();
+    let mut next = None;
+    for (i, slot) in out.iter_mut().enumerate().rev() {
+        if own[i].is_some() {
+            next = own[i];
+        } else {
+            *slot = next;
+        }
+    }
+    let mut prev = None;
+    for slot in out.iter_mut() {
+        match slot {
+            Some(_) => prev = *slot,
+            None => *slot = prev,
+        }
+    }
+    out
+}
+
+fn segments_of(trace: &Trace, steps: &[usize], axis: Axis) -> Vec<Segment> {
+    let mut spans: BTreeMap<Layer, (u64, u64)> = BTreeMap::new();
+    for &i in steps {
+        let e = &trace.events[i];
+        let v = axis.value(i, e);
+        let span = spans.entry(e.layer).or_insert((v, v));
+        span.0 = span.0.min(v);
+        span.1 = span.1.max(v);
+    }
+    spans
+        .into_iter()
+        .map(|(layer, (lo, hi))| Segment { layer, lo, hi })
+        .collect()
+}
+
+/// The trace's own layer list, plus any layer an event mentions that it lacks.
+fn boxes(trace: &Trace) -> Vec<LayerInfo> {
+    let mut boxes = trace.layers.clone();
+    for e in &trace.events {
+        if !boxes.iter().any(|b| b.layer == e.layer) {
+            boxes.push(LayerInfo {
+                layer: e.layer,
+                label: e.layer.label().to_string(),
+                detail: String::new(),
+                parts: Vec::new(),
+            });
+        }
+    }
+    if boxes.is_empty() {
+        boxes = Layer::ALL
+            .iter()
+            .map(|l| LayerInfo {
+                layer: *l,
+                label: l.label().to_string(),
+                detail: String::new(),
+                parts: Vec::new(),
+            })
+            .collect();
+    }
+    boxes.sort_by_key(|b| b.layer.depth());
+    boxes
+}

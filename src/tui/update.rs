@@ -1,0 +1,156 @@
+//! Actions → a new state. Pure: no terminal, no clock. The loop in
+//! `tui/mod.rs` turns key presses (via `input::action_for`) and play-clock
+//! ticks into [`Action`]s and hands them here.
+//!
+//! Moving by hand (step, rewind, jump, pause) stops play, and in
+//! `serve --tui` stops following the newest request; `G` follows again.
+//!
+//! Book: "Using roundtrip" (book/src/using.md).
+
+use super::breakpoint::BreakOn;
+use super::input::{Action, PAGE_LINES};
+use super::render::detail;
+use super::state::{PlayerState, SPEEDS};
+
+/// Apply one action.
+pub fn update(state: &mut PlayerState, action: Action) {
+    match action {
+        Action::Tick => tick(state),
+        Action::TogglePlay => toggle_play(state),
+        Action::StepForward => navigate(state, state.cursor.saturating_add(1)),
+        Action::StepBack => navigate(state, state.cursor.saturating_sub(1)),
+        Action::Start => navigate(state, 0),
+        Action::End => {
+            navigate(state, state.len().saturating_sub(1));
+            if let Some(live) = &mut state.live {
+                live.following = true;
+                state.playing = true;
+                state.notice = Some(String::from("following the newest request"));
+            }
+        }
+        Action::NextRequest => {
+            let target = next_request_start(state);
+            navigate(state, target.unwrap_or(state.cursor));
+        }
+        Action::PrevRequest => {
+            let target = prev_request_start(state);
+            navigate(state, target.unwrap_or(state.cursor));
+        }
+        Action::Faster => set_speed(state, state.speed.saturating_add(1)),
+        Action::Slower => set_speed(state, state.speed.saturating_sub(1)),
+        Action::ToggleBreakpoint => toggle_breakpoint(state),
+        Action::FocusNext => state.focus = state.focus.next(),
+        Action::FocusPrev => state.focus = state.focus.prev(),
+        Action::ToggleHelp => state.help = !state.help,
+        Action::ScrollUp => scroll(state, -1),
+        Action::ScrollDown => scroll(state, 1),
+        Action::PageUp => scroll(state, -i32::from(PAGE_LINES)),
+        Action::PageDown => scroll(state, i32::from(PAGE_LINES)),
+        Action::Back if state.help => state.help = false,
+        Action::Back | Action::Quit => state.quit = true,
+    }
+}
+
+/// Move the cursor by hand: play stops, the detail pane goes back to its top.
+fn navigate(state: &mut PlayerState, target: usize) {
+    state.playing = false;
+    state.notice = None;
+    if let Some(live) = &mut state.live {
+        live.following = false;
+    }
+    go_to(state, target);
+}
+
+fn go_to(state: &mut PlayerState, target: usize) {
+    let target = target.min(state.len().saturating_sub(1));
+    if target != state.cursor {
+        state.cursor = target;
+        state.detail_scroll = 0;
+    }
+}
+
+/// One step of play; stops at a breakpoint or at the end.
+fn tick(state: &mut PlayerState) {
+    if !state.playing {
+        return;
+    }
+    if state.at_end() {
+        // Live: keep "playing" so the next request plays as it arrives.
+        if state.live.is_none() {
+            state.playing = false;
+            state.notice = Some(String::from("end of the trace — g to replay"));
+        }
+        return;
+    }
+    go_to(state, state.cursor + 1);
+    if let Some(b) = state.breakpoint_here() {
+        state.playing = false;
+        state.notice = Some(format!("paused at breakpoint {b} — space to go on"));
+    }
+}
+
+fn toggle_play(state: &mut PlayerState) {
+    if state.playing {
+        state.playing = false;
+        state.notice = None;
+        if let Some(live) = &mut state.live {
+            live.following = false;
+        }
+        return;
+    }
+    if state.at_end() && state.live.is_none() {
+        go_to(state, 0);
+    }
+    state.playing = !state.is_empty();
+    state.notice = None;
+}
+
+fn set_speed(state: &mut PlayerState, speed: usize) {
+    state.speed = speed.min(SPEEDS.len() - 1);
+    state.notice = Some(format!("speed: {} steps/s", state.steps_per_second()));
+}
+
+fn toggle_breakpoint(state: &mut PlayerState) {
+    let Some(layer) = state.event().map(|e| e.layer) else {
+        return;
+    };
+    let b = BreakOn::Layer(layer);
+    if let Some(i) = state.breakpoints.iter().position(|x| *x == b) {
+        state.breakpoints.remove(i);
+        state.notice = Some(format!("breakpoint cleared: {}", layer.label()));
+    } else {
+        state.breakpoints.push(b);
+        state.notice = Some(format!(
+            "breakpoint set: play stops when a request arrives in the {}",
+            layer.label()
+        ));
+    }
+}
+
+fn scroll(state: &mut PlayerState, by: i32) {
+    let lines = state.event().map_or(0, |e| detail::line_count(state, e));
+    let max = u16::try_from(lines.saturating_sub(1)).unwrap_or(u16::MAX);
+    let next = i32::from(state.detail_scroll)
+        .saturating_add(by)
+        .clamp(0, i32::from(max));
+    state.detail_scroll = u16::try_from(next).unwrap_or(0);
+}
+
+/// First step of the next request to start after the cursor.
+fn next_request_start(state: &PlayerState) -> Option<usize> {
+    request_starts(state).filter(|&i| i > state.cursor).min()
+}
+
+/// First step of the latest request to start before the cursor (so `N`
+/// goes to the start of the current request first, then to the one before).
+fn prev_request_start(state: &PlayerState) -> Option<usize> {
+    request_starts(state).filter(|&i| i < state.cursor).max()
+}
+
+fn request_starts(state: &PlayerState) -> impl Iterator<Item = usize> + '_ {
+    state
+        .index
+        .request_events
+        .iter()
+        .filter_map(|steps| steps.first().copied())
+}

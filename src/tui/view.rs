@@ -1,0 +1,331 @@
+//! What the screen says about one step, derived from the trace and the
+//! cursor alone: where the request is, which way it moves, what crossed each
+//! boundary so far, and whether a layer answered and turned it back.
+//!
+//! ```text
+//!   client                          boundary 0: what the client sent / got back
+//!     │ ↓ HTTP bytes (62 B)
+//!   web server   ◀ the request is here, going ↓
+//!     │ ↓ HTTP bytes (74 B)         boundary 1: the proxy hop
+//!   app server
+//! ```
+//!
+//! A boundary's label comes from the step's data: bytes on a wire are "HTTP
+//! bytes", a WSGI call carries the `environ`, an ASGI call a message such as
+//! `http.request`, the handler sends SQL. Deriving, not accumulating, is what
+//! makes rewinding exact.
+//!
+//! Book: "Using roundtrip" (book/src/using.md), section "The stack".
+
+use super::state::PlayerState;
+use crate::trace::{Data, Direction, Event, Kind, Knob, Layer, RequestSummary};
+
+/// What crossed one boundary (between box `i` and box `i + 1`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Crossing {
+    /// e.g. "HTTP bytes (62 B)", "environ", "ASGI http.request", "SQL".
+    pub label: String,
+    /// Down: towards the database; Up: towards the client.
+    pub direction: Direction,
+}
+
+/// A layer produced the response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub layer: Layer,
+    pub status: u16,
+    pub reason: String,
+    /// The setting that decided it, e.g. `client_max_body_size = 1m`.
+    pub knob: Option<Knob>,
+    /// Above the handler: the request turned back before reaching the app.
+    pub early: bool,
+}
+
+impl Answer {
+    /// "413 Content Too Large (client_max_body_size = 1m)".
+    pub fn describe(&self) -> String {
+        let mut s = format!("{} {}", self.status, self.reason);
+        if let Some(k) = &self.knob {
+            s.push_str(&format!(" ({} = {})", k.name, k.value));
+        }
+        s
+    }
+}
+
+/// How far the request has got in one layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// The request has been here (or is here now).
+    Visited,
+    /// Not yet.
+    NotYet,
+    /// A layer above answered: this one will never see the request.
+    NotReached,
+}
+
+/// The journey at one step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepView<'a> {
+    pub event: &'a Event,
+    pub request: Option<&'a RequestSummary>,
+    /// 1-based position of this step among its request's steps, and their count.
+    pub step_of_request: Option<(usize, usize)>,
+    /// Row of the active box.
+    pub active_box: Option<usize>,
+    /// One entry per boundary: the last thing that crossed it, up to this step.
+    pub crossings: Vec<Option<Crossing>>,
+    /// The boundary crossed at this very step.
+    pub crossing_now: Option<usize>,
+    /// Per box: has the request been there?
+    pub reach: Vec<Reach>,
+    /// The layer that answered, once it has.
+    pub answer: Option<Answer>,
+    /// This step is the answer.
+    pub answers_here: bool,
+}
+
+impl<'a> StepView<'a> {
+    /// The view of the state's current step (None for an empty trace).
+    pub fn of(state: &'a PlayerState) -> Option<StepView<'a>> {
+        let event = state.event()?;
+        let boxes = state.index.boxes.len();
+        let mut view = StepView {
+            event,
+            request: None,
+            step_of_request: None,
+            active_box: state.index.box_of(event.layer),
+            crossings: vec![None; boxes.saturating_sub(1)],
+            crossing_now: None,
+            reach: vec![Reach::NotYet; boxes],
+            answer: None,
+            answers_here: event.answer.is_some(),
+        };
+        if let Some(b) = view.active_box {
+            view.reach[b] = Reach::Visited;
+        }
+        let own = event.request.and_then(|id| {
+            state
+                .request_pos()
+                .filter(|&p| state.trace.requests.get(p).is_some_and(|r| r.id == id))
+        });
+        let Some(pos) = own else {
+            return Some(view);
+        };
+        view.request = state.trace.requests.get(pos);
+        let steps = &state.index.request_events[pos];
+        let upto = steps.partition_point(|&i| i <= state.cursor);
+        view.step_of_request = Some((upto, steps.len()));
+        let mut previous: Option<&Event> = None;
+        let mut previous_of_previous: Option<&Event> = None;
+        for &i in &steps[..upto] {
+            let e = &state.trace.events[i];
+            let here = state.index.box_of(e.layer);
+            if let Some(b) = here {
+                view.reach[b] = Reach::Visited;
+            }
+            let crossed = boundary(state, e, previous);
+            if let Some((b, direction)) = crossed {
+                let set_by_previous = previous.is_some_and(|p| {
+                    boundary(state, p, previous_of_previous).is_some_and(|(pb, _)| pb == b)
+                });
+                let label = crossing_label(e).or_else(|| {
+                    let before = view.crossings[b].as_ref().filter(|_| set_by_previous)?;
+                    if before.direction == direction {
+                        Some(before.label.clone())
+                    } else {
+                        previous.and_then(result_label)
+                    }
+                });
+                let label = label.unwrap_or_else(|| match direction {
+                    Direction::Up => String::from("response"),
+                    _ => String::from("request"),
+                });
+                view.crossings[b] = Some(Crossing { label, direction });
+                if i == state.cursor {
+                    view.crossing_now = Some(b);
+                }
+            }
+            if view.answer.is_none()
+                && let Some(status) = e.answer
+            {
+                view.answer = Some(answer(e, status, view.request));
+            }
+            previous_of_previous = previous;
+            previous = Some(e);
+        }
+        if view.answer.is_some() {
+            for (b, info) in state.index.boxes.iter().enumerate() {
+                let reached = steps
+                    .iter()
+                    .any(|&i| state.trace.events[i].layer == info.layer);
+                if !reached {
+                    view.reach[b] = Reach::NotReached;
+                }
+            }
+        }
+        Some(view)
+    }
+
+    /// The arrow that shows which way the request moves at this step.
+    pub fn marker(&self) -> &'static str {
+        if self.answers_here && self.answer.as_ref().is_some_and(|a| a.early) {
+            "↩"
+        } else {
+            self.event.direction.arrow()
+        }
+    }
+}
+
+/// Which boundary step `e` crosses, coming after `previous` (same request).
+///
+/// A step in another layer than the one before it received the request (or
+/// the response) across the boundary between the two: `request.receive` in
+/// the web server after the client sent. A hop in the same layer as the step
+/// before is the sending side, and crosses the boundary on its way: below
+/// for ↓ (`proxy.send`), above for ↑ (`response.send`).
+fn boundary(
+    state: &PlayerState,
+    e: &Event,
+    previous: Option<&Event>,
+) -> Option<(usize, Direction)> {
+    let here = state.index.box_of(e.layer)?;
+    if let Some(from) = previous.and_then(|p| state.index.box_of(p.layer)) {
+        match from.cmp(&here) {
+            std::cmp::Ordering::Less => return Some((here - 1, Direction::Down)),
+            std::cmp::Ordering::Greater => return Some((here, Direction::Up)),
+            std::cmp::Ordering::Equal => {}
+        }
+    }
+    let last = state.index.boxes.len().checked_sub(1)?;
+    match (e.kind, e.direction) {
+        (Kind::Hop, Direction::Down) if here < last => Some((here, Direction::Down)),
+        (Kind::Hop, Direction::Up) if here > 0 => Some((here - 1, Direction::Up)),
+        _ => None,
+    }
+}
+
+/// What comes back across a boundary the step before crossed the other
+/// way: the rows of a query.
+fn result_label(previous: &Event) -> Option<String> {
+    previous.data.iter().find_map(|d| match d {
+        Data::Sql { rows: Some(n), .. } => {
+            Some(format!("{n} row{}", if *n == 1 { "" } else { "s" }))
+        }
+        _ => None,
+    })
+}
+
+/// A short name for what a step carries across a boundary.
+pub fn crossing_label(e: &Event) -> Option<String> {
+    e.data.iter().find_map(|d| match d {
+        Data::Bytes { bytes, .. } => Some(format!("HTTP bytes ({} B)", bytes.len)),
+        Data::RequestHead { method, target, .. } => Some(format!("request {method} {target}")),
+        Data::ResponseHead { status, .. } => Some(format!("response {status}")),
+        Data::Environ { .. } => Some(String::from("WSGI environ")),
+        Data::Scope { .. } => Some(String::from("ASGI scope")),
+        Data::AsgiMessage { message, .. } => {
+            let kind = message
+                .iter()
+                .find(|(k, _)| k == "type")
+                .and_then(|(_, v)| v.as_str())
+                .unwrap_or("message");
+            Some(format!("ASGI {kind}"))
+        }
+        Data::StartResponse { status, .. } => Some(format!("start_response {status}")),
+        Data::Route { pattern, .. } => {
+            Some(format!("route {}", pattern.as_deref().unwrap_or("(none)")))
+        }
+        Data::Sql { .. } => Some(String::from("SQL")),
+        Data::Fields { .. } => None,
+    })
+}
+
+fn answer(e: &Event, status: u16, request: Option<&RequestSummary>) -> Answer {
+    let reason = e
+        .data
+        .iter()
+        .find_map(|d| match d {
+            Data::ResponseHead { reason, .. } if !reason.is_empty() => Some(reason.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| reason_phrase(status).to_string());
+    Answer {
+        layer: e.layer,
+        status,
+        reason,
+        knob: e
+            .knob
+            .clone()
+            .or_else(|| request.and_then(|r| r.knob.clone())),
+        early: e.layer.depth() < Layer::Handler.depth(),
+    }
+}
+
+/// The reason phrase of RFC 9110 for the statuses lessons produce.
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        101 => "Switching Protocols",
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        422 => "Unprocessable Content",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "",
+    }
+}
+
+/// The narration line: the lesson's own words for this step, or a sentence
+/// made from the step's summary ("The web server parsed the request head.").
+pub fn narration(e: &Event, answer: Option<&Answer>) -> String {
+    if let Some(n) = e
+        .narration
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        return n.to_string();
+    }
+    let way = match e.direction {
+        Direction::Down => "On the way down, the",
+        Direction::Up => "On the way back up, the",
+        Direction::Within => "The",
+    };
+    let summary = e.summary.trim().trim_end_matches('.');
+    let mut s = if summary.is_empty() {
+        format!("{way} {} takes a step ({}).", e.layer.label(), e.step)
+    } else {
+        format!("{way} {} {summary}.", e.layer.label())
+    };
+    if e.answer.is_some()
+        && let Some(a) = answer
+    {
+        s.push_str(&format!(" It answers here with {}", a.describe()));
+        if a.early {
+            s.push_str(", so the request turns back without going deeper.");
+        } else {
+            s.push('.');
+        }
+    }
+    s
+}

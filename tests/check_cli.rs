@@ -1,0 +1,124 @@
+//! `roundtrip check`: broken lesson files get `path:line:col`, a hint, and
+//! exit status 1; good ones pass.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn check(name: &str, source: &str) -> (bool, String) {
+    let dir = std::env::temp_dir().join(format!("roundtrip-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path: PathBuf = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, source).expect("write lesson");
+    let out = Command::new(env!("CARGO_BIN_EXE_roundtrip"))
+        .arg("check")
+        .arg(&path)
+        .output()
+        .expect("run roundtrip check");
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    (
+        out.status.success(),
+        text.replace(&*path.to_string_lossy(), "LESSON"),
+    )
+}
+
+#[test]
+fn syntax_error_is_reported_at_its_line_with_a_hint() {
+    let (ok, out) = check("syntax", "title = \"x\"\n[[request]\npath = \"/\"\n");
+    assert!(!ok);
+    assert!(out.starts_with("LESSON:2:"), "{out}");
+    assert!(out.contains("hint:"), "{out}");
+}
+
+#[test]
+fn unknown_field_is_reported_at_the_field() {
+    let (ok, out) = check(
+        "unknown",
+        "title = \"x\"\n\n[[request]]\npath = \"/notes\"\nstatus = 200\n",
+    );
+    assert!(!ok);
+    assert!(out.starts_with("LESSON:5:1: "), "{out}");
+    assert!(out.contains("status"), "{out}");
+}
+
+#[test]
+fn wrong_type_is_reported_at_the_value() {
+    let (ok, out) = check(
+        "type",
+        "title = \"x\"\n[stack.app_server]\nworkers = \"two\"\n[[request]]\npath = \"/\"\n",
+    );
+    assert!(!ok);
+    assert!(out.starts_with("LESSON:3:"), "{out}");
+}
+
+#[test]
+fn missing_request_says_to_add_one() {
+    let (ok, out) = check("missing", "title = \"x\"\nsummary = \"no requests\"\n");
+    assert!(!ok);
+    assert!(out.contains("[[request]]"), "{out}");
+    assert!(out.starts_with("LESSON:1:1: "), "{out}");
+}
+
+#[test]
+fn unmet_expectation_fails_the_check() {
+    let (ok, out) = check(
+        "unmet",
+        "title = \"x\"\n[[request]]\npath = \"/notes\"\nexpect = { status = 404 }\n",
+    );
+    assert!(!ok);
+    assert!(out.contains("expected status 404, got 200"), "{out}");
+}
+
+#[test]
+fn every_bundled_lesson_passes_check() {
+    let scenarios = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&scenarios)
+        .expect("scenarios dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    let out = Command::new(env!("CARGO_BIN_EXE_roundtrip"))
+        .arg("check")
+        .args(&paths)
+        .output()
+        .expect("run check");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn unknown_lesson_name_suggests_list() {
+    let out = Command::new(env!("CARGO_BIN_EXE_roundtrip"))
+        .args(["run", "no-such-lesson", "--plain"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("roundtrip list"));
+}
+
+#[test]
+fn list_shows_every_bundled_lesson() {
+    let out = Command::new(env!("CARGO_BIN_EXE_roundtrip"))
+        .arg("list")
+        .output()
+        .expect("run list");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for name in [
+        "hello",
+        "not-found",
+        "method-not-allowed",
+        "too-large",
+        "bad-request",
+        "post-note",
+        "keep-alive",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(name)),
+            "{name} missing from:\n{text}"
+        );
+    }
+}

@@ -1,0 +1,249 @@
+//! Whole-screen frames of the player, drawn into ratatui's `TestBackend`:
+//! the key frames of `hello` and `too-large` at 80x24 and 120x40.
+//!
+//! Text snapshots are taken with the plain (`NO_COLOR`) theme; a test proves
+//! the colour theme draws exactly the same characters, so the text snapshots
+//! stand for both. The styled snapshots (`*_styles`) record colours and
+//! attributes for the frames where a layer answers.
+
+mod tui_fixtures;
+
+use proptest::prelude::*;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::Color;
+use roundtrip::trace::Trace;
+use roundtrip::tui::input::BINDINGS;
+use roundtrip::tui::picker::PickerState;
+use roundtrip::tui::{Focus, LessonEntry, PlayerState, Theme, render, render_picker};
+use tui_fixtures::{key_frames, lesson, many};
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
+const LESSONS: [&str; 2] = ["hello", "too-large"];
+
+fn draw(state: &PlayerState, width: u16, height: u16) -> Buffer {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test backend");
+    terminal
+        .draw(|f| render(state, f))
+        .expect("drawing into memory cannot fail");
+    terminal.backend().buffer().clone()
+}
+
+/// The characters of a buffer, one line per row (what a person sees).
+fn text(buf: &Buffer) -> String {
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let mut line = String::new();
+        let mut skip = 0;
+        for x in 0..buf.area.width {
+            let cell = &buf[(x, y)];
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            line.push_str(cell.symbol());
+            skip = unicode_width(cell.symbol()).saturating_sub(1);
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// ratatui writes wide symbols in one cell and blanks the next; none of
+/// ours are wide, so every symbol is one column.
+fn unicode_width(_: &str) -> usize {
+    1
+}
+
+fn state_at(trace: &Trace, cursor: usize, theme: Theme) -> PlayerState {
+    PlayerState::at(trace.clone(), cursor, theme)
+}
+
+#[test]
+fn key_frames_of_each_lesson_at_80x24_and_120x40() {
+    for name in LESSONS {
+        let trace = lesson(name);
+        for (frame, cursor) in key_frames(&trace) {
+            for (w, h) in SIZES {
+                let buf = draw(&state_at(&trace, cursor, Theme::plain()), w, h);
+                insta::assert_snapshot!(format!("{name}__{frame}__{w}x{h}"), text(&buf));
+            }
+        }
+    }
+}
+
+#[test]
+fn colour_and_no_color_draw_the_same_characters() {
+    for name in LESSONS {
+        let trace = lesson(name);
+        for cursor in 0..trace.events.len() {
+            for (w, h) in SIZES {
+                let colour = draw(&state_at(&trace, cursor, Theme::colored()), w, h);
+                let plain = draw(&state_at(&trace, cursor, Theme::plain()), w, h);
+                assert_eq!(
+                    text(&colour),
+                    text(&plain),
+                    "{name} step {cursor} at {w}x{h}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn no_color_frames_use_no_colour_at_all() {
+    for name in LESSONS {
+        let trace = lesson(name);
+        for cursor in 0..trace.events.len() {
+            let buf = draw(&state_at(&trace, cursor, Theme::plain()), 120, 40);
+            for cell in buf.content() {
+                assert_eq!(
+                    (cell.fg, cell.bg),
+                    (Color::Reset, Color::Reset),
+                    "{name} step {cursor}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn answer_frames_with_their_styles() {
+    for name in LESSONS {
+        let trace = lesson(name);
+        let (_, answer) = key_frames(&trace)[2];
+        for (w, h) in SIZES {
+            let buf = draw(&state_at(&trace, answer, Theme::colored()), w, h);
+            insta::assert_debug_snapshot!(format!("{name}__answer__{w}x{h}__colour_styles"), buf);
+        }
+        let buf = draw(&state_at(&trace, answer, Theme::plain()), 80, 24);
+        insta::assert_debug_snapshot!(format!("{name}__answer__80x24__no_color_styles"), buf);
+    }
+}
+
+#[test]
+fn too_large_turns_back_at_the_web_server_and_names_the_knob() {
+    let trace = lesson("too-large");
+    let (_, answer) = key_frames(&trace)[2];
+    for (w, h) in SIZES {
+        let screen = text(&draw(&state_at(&trace, answer, Theme::plain()), w, h));
+        assert!(screen.contains("▶↩"), "the marker turns back:\n{screen}");
+        assert!(screen.contains("answered here: 413"), "{screen}");
+        assert!(screen.contains("client_max_body_size = 1m"), "{screen}");
+        assert!(screen.contains("not reached"), "{screen}");
+    }
+}
+
+#[test]
+fn hello_shows_the_real_bytes_and_the_sql_rows() {
+    let trace = lesson("hello");
+    let proxy = trace
+        .events
+        .iter()
+        .position(|e| e.step == "web_server.proxy.send")
+        .expect("proxy step");
+    let screen = text(&draw(&state_at(&trace, proxy, Theme::plain()), 120, 40));
+    assert!(screen.contains(r"GET /notes HTTP/1.0\r\n"), "{screen}");
+    assert!(screen.contains("HTTP bytes"), "{screen}");
+    let query = trace
+        .events
+        .iter()
+        .position(|e| e.step == "database.query")
+        .expect("query step");
+    let screen = text(&draw(&state_at(&trace, query, Theme::plain()), 120, 40));
+    assert!(screen.contains("buy milk"), "{screen}");
+    assert!(screen.contains("↓ SQL"), "{screen}");
+}
+
+#[test]
+fn help_overlay_lists_every_key() {
+    let mut state = state_at(&lesson("hello"), 3, Theme::plain());
+    state.help = true;
+    let screen = text(&draw(&state, 80, 24));
+    for b in BINDINGS {
+        assert!(
+            screen.contains(b.keys) && screen.contains(b.what),
+            "{} missing:\n{screen}",
+            b.keys
+        );
+    }
+    insta::assert_snapshot!("help_overlay__80x24", screen);
+}
+
+#[test]
+fn focused_detail_pane_scrolls() {
+    let trace = lesson("hello");
+    let wsgi = trace
+        .events
+        .iter()
+        .position(|e| e.step == "app_server.wsgi.call")
+        .expect("wsgi step");
+    let mut state = state_at(&trace, wsgi, Theme::plain());
+    state.focus = Focus::Detail;
+    state.detail_scroll = 6;
+    let screen = text(&draw(&state, 80, 24));
+    assert!(screen.contains("detail (↑↓ scroll)"), "{screen}");
+    assert!(
+        !screen.contains("app server ↓ hop"),
+        "scrolled past the heading:\n{screen}"
+    );
+    insta::assert_snapshot!("hello__environ_scrolled__80x24", screen);
+}
+
+#[test]
+fn timeline_of_a_thousand_requests_shows_the_ones_around_the_cursor() {
+    let trace = many(1000);
+    let cursor = trace
+        .events
+        .iter()
+        .position(|e| e.request == Some(500))
+        .expect("request 500");
+    let screen = text(&draw(&state_at(&trace, cursor, Theme::plain()), 120, 40));
+    assert!(screen.contains("▶500 GET /notes"), "{screen}");
+    assert!(screen.contains("request 500/1000"), "{screen}");
+}
+
+#[test]
+fn live_player_before_the_first_request_says_it_is_waiting() {
+    let state = PlayerState::waiting(Vec::new(), Theme::plain());
+    let screen = text(&draw(&state, 80, 24));
+    assert!(screen.contains("Waiting for the first request"), "{screen}");
+    insta::assert_snapshot!("live_waiting__80x24", screen);
+}
+
+#[test]
+fn picker_at_80x24() {
+    let lessons = vec![
+        LessonEntry {
+            name: "hello".into(),
+            title: "Hello, notes".into(),
+            summary: "One GET travels down every layer to SQLite and back.".into(),
+        },
+        LessonEntry {
+            name: "too-large".into(),
+            title: "Too large".into(),
+            summary: "A 2 MiB upload meets client_max_body_size = 1m.".into(),
+        },
+    ];
+    let mut state = PickerState::new(&lessons, Theme::plain());
+    state.filter = "lar".into();
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("test backend");
+    terminal.draw(|f| render_picker(&state, f)).expect("draw");
+    let screen = text(terminal.backend().buffer());
+    assert!(screen.contains("▶ too-large"), "{screen}");
+    insta::assert_snapshot!("picker_filtered__80x24", screen);
+}
+
+proptest! {
+    #[test]
+    fn any_terminal_size_and_step_renders_without_panicking(
+        w in 1u16..260, h in 1u16..90, cursor in 0usize..40, help: bool, large: bool,
+    ) {
+        let trace = lesson(if large { "too-large" } else { "hello" });
+        let mut state = state_at(&trace, cursor, Theme::colored());
+        state.help = help;
+        draw(&state, w, h);
+    }
+}
