@@ -102,6 +102,23 @@ fn main() -> ExitCode {
     }
 }
 
+/// Write to stdout. A closed pipe (`roundtrip run hello --plain | head`)
+/// is not an error: the reader has what it wanted, so we stop quietly.
+fn out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("roundtrip: cannot write output: {e}");
+        std::process::exit(1);
+    }
+}
+
 fn lesson_entries() -> Vec<LessonEntry> {
     bundled::LESSONS
         .iter()
@@ -126,7 +143,7 @@ fn first_sentence(s: &str) -> String {
 
 fn list() {
     for e in lesson_entries() {
-        println!("{:<20} {}", e.name, e.title);
+        out(&format!("{:<20} {}\n", e.name, e.title));
     }
 }
 
@@ -145,11 +162,11 @@ fn pick_and_play() -> Result<(), String> {
 fn run(lesson: &str, plain: bool, as_json: bool, break_on: Vec<BreakOn>) -> Result<(), String> {
     let outcome = scenario::run_named(lesson).map_err(|e| e.to_string())?;
     if as_json {
-        println!("{}", json::to_json(&outcome.trace));
+        out(&format!("{}\n", json::to_json(&outcome.trace)));
     } else if plain {
-        print!("{}", plain::transcript(&outcome.trace));
+        out(&plain::transcript(&outcome.trace));
         for u in &outcome.unmet {
-            println!("note: request {} {}", u.request, u.message);
+            out(&format!("note: request {} {}\n", u.request, u.message));
         }
     } else {
         tui::play(&outcome.trace, &PlayerOptions { break_on })
@@ -163,10 +180,11 @@ fn check(paths: &[PathBuf]) -> ExitCode {
     let mut failed = 0;
     for path in paths {
         match check_one(path) {
-            Ok(requests) => println!(
-                "{}: ok ({requests} requests, expectations met)",
-                path.display()
-            ),
+            Ok(requests) => out(&format!(
+                "{}: ok ({requests} request{}, expectations met)\n",
+                path.display(),
+                if requests == 1 { "" } else { "s" }
+            )),
             Err(problems) => {
                 failed += 1;
                 for p in problems {
@@ -332,17 +350,18 @@ async fn print_requests(
             Output::AccessLog | Output::Plain => {
                 let trace = assemble(meta.clone(), layers.clone(), request_events);
                 if matches!(mode, Output::Plain) {
-                    println!("── request {id} ──");
-                    print!("{}", plain::request_transcript(&trace, id));
-                    println!();
+                    out(&format!(
+                        "── request {id} ──\n{}\n",
+                        plain::request_transcript(&trace, id)
+                    ));
                 } else if let Some(r) = trace.requests.first() {
-                    println!(
-                        "request {id}: {} {} → {} (answered by the {})",
+                    out(&format!(
+                        "request {id}: {} {} → {} (answered by the {})\n",
                         r.method,
                         r.target,
                         r.status.map_or("-".to_string(), |s| s.to_string()),
                         r.answered_by.map_or("?", |l| l.label())
-                    );
+                    ));
                 }
             }
             Output::Tui(tx) => {

@@ -19,6 +19,10 @@ use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, mpsc};
 
+/// How long an accept loop waits after a failed `accept()` (e.g. out of
+/// file descriptors) before trying again, instead of spinning.
+pub const ACCEPT_RETRY_DELAY: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Bytes a pipe holds before the writer has to wait, like a socket buffer.
 pub const PIPE_BUFFER_BYTES: usize = 64 * 1024;
 

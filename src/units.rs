@@ -60,11 +60,16 @@ impl Time {
         let n: u64 = digits
             .parse()
             .map_err(|_| format!("`{s}` is not a time; write e.g. 60s, 500ms or 2m"))?;
+        let secs = |mult: u64| {
+            n.checked_mul(mult)
+                .map(Duration::from_secs)
+                .ok_or_else(|| format!("`{s}` is too long a time"))
+        };
         let d = match unit {
             "ms" => Duration::from_millis(n),
-            "" | "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n * 60),
-            "h" => Duration::from_secs(n * 3600),
+            "" | "s" => secs(1)?,
+            "m" => secs(60)?,
+            "h" => secs(3600)?,
             _ => return Err(format!("`{s}` has an unknown unit; use ms, s, m or h")),
         };
         Ok(Time(d))

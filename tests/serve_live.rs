@@ -76,7 +76,8 @@ fn real_clients_get_the_lessons_statuses_over_tcp() {
         let r = c.get(format!("{base}/notes")).send().expect("GET /notes");
         assert_eq!(r.status(), 200, "{interface}");
         assert!(r.headers().contains_key("x-request-id"));
-        let notes: serde_json::Value = serde_json::from_str(&r.text().expect("body")).expect("JSON list");
+        let notes: serde_json::Value =
+            serde_json::from_str(&r.text().expect("body")).expect("JSON list");
         assert!(notes.is_array() || notes.get("notes").is_some(), "{notes}");
 
         assert_eq!(

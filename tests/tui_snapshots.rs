@@ -145,7 +145,7 @@ fn hello_shows_the_real_bytes_and_the_sql_rows() {
         .position(|e| e.step == "web_server.proxy.send")
         .expect("proxy step");
     let screen = text(&draw(&state_at(&trace, proxy, Theme::plain()), 120, 40));
-    assert!(screen.contains(r"GET /notes HTTP/1.0\r\n"), "{screen}");
+    assert!(screen.contains(r"GET /notes HTTP/1.1\r\n"), "{screen}");
     assert!(screen.contains("HTTP bytes"), "{screen}");
     let query = trace
         .events
@@ -153,7 +153,10 @@ fn hello_shows_the_real_bytes_and_the_sql_rows() {
         .position(|e| e.step == "database.query")
         .expect("query step");
     let screen = text(&draw(&state_at(&trace, query, Theme::plain()), 120, 40));
-    assert!(screen.contains("buy milk"), "{screen}");
+    assert!(
+        screen.contains("SELECT id, title, body FROM notes"),
+        "{screen}"
+    );
     assert!(screen.contains("↓ SQL"), "{screen}");
 }
 

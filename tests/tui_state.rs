@@ -80,7 +80,11 @@ fn a_step_reached_by_stepping_looks_the_same_as_opening_it_directly() {
         update(&mut walked, Action::End);
         for cursor in (0..trace.events.len()).rev() {
             let direct = PlayerState::at(trace.clone(), cursor, Theme::plain());
-            assert_eq!(StepView::of(&walked), StepView::of(&direct), "{name} step {cursor}");
+            assert_eq!(
+                StepView::of(&walked),
+                StepView::of(&direct),
+                "{name} step {cursor}"
+            );
             update(&mut walked, Action::StepBack);
         }
     }
@@ -96,7 +100,11 @@ fn breakpoint_on_5xx_stops_play_at_the_first_5xx_event() {
         .expect("the handler answers 500");
     let mut state = player(trace, vec!["5xx".parse().expect("5xx parses")]);
     assert_eq!(play_until_it_stops(&mut state), first_5xx);
-    assert!(state.notice.as_deref().is_some_and(|n| n.contains("5xx")), "{:?}", state.notice);
+    assert!(
+        state.notice.as_deref().is_some_and(|n| n.contains("5xx")),
+        "{:?}",
+        state.notice
+    );
     // Space goes on from there; the response head relayed further up is 5xx too.
     let stop = play_until_it_stops(&mut state);
     assert!(stop > first_5xx);
@@ -112,7 +120,11 @@ fn breakpoint_on_5xx_lets_a_200_play_to_the_end() {
 #[test]
 fn breakpoint_on_4xx_stops_where_the_web_server_decides_413() {
     let trace = lesson("too-large");
-    let decision = trace.events.iter().position(|e| e.answer == Some(413)).expect("413");
+    let decision = trace
+        .events
+        .iter()
+        .position(|e| e.answer == Some(413))
+        .expect("413");
     let mut state = player(trace, vec![BreakOn::Status4xx]);
     assert_eq!(play_until_it_stops(&mut state), decision);
     assert_eq!(state.event().map(|e| e.layer), Some(Layer::WebServer));
@@ -123,10 +135,15 @@ fn layer_breakpoint_stops_when_the_request_arrives_not_at_every_step_inside() {
     let trace = lesson("hello");
     let arrivals: Vec<usize> = (1..trace.events.len())
         .filter(|&i| {
-            trace.events[i].layer == Layer::Framework && trace.events[i - 1].layer != Layer::Framework
+            trace.events[i].layer == Layer::Framework
+                && trace.events[i - 1].layer != Layer::Framework
         })
         .collect();
-    assert_eq!(arrivals.len(), 2, "down into the framework, and back up into it");
+    assert_eq!(
+        arrivals.len(),
+        2,
+        "down into the framework, and back up into it"
+    );
     let mut state = player(trace, vec!["layer:framework".parse().expect("parses")]);
     assert_eq!(play_until_it_stops(&mut state), arrivals[0]);
     assert_eq!(play_until_it_stops(&mut state), arrivals[1]);
@@ -135,7 +152,12 @@ fn layer_breakpoint_stops_when_the_request_arrives_not_at_every_step_inside() {
 #[test]
 fn b_toggles_a_breakpoint_on_the_layer_on_screen() {
     let mut state = player(lesson("hello"), Vec::new());
-    let handler = state.trace.events.iter().position(|e| e.layer == Layer::Handler).expect("handler");
+    let handler = state
+        .trace
+        .events
+        .iter()
+        .position(|e| e.layer == Layer::Handler)
+        .expect("handler");
     state.cursor = handler;
     update(&mut state, Action::ToggleBreakpoint);
     assert_eq!(state.breakpoints, vec![BreakOn::Layer(Layer::Handler)]);
@@ -190,7 +212,13 @@ fn g_and_shift_g_go_to_the_first_and_last_step() {
 fn n_and_shift_n_jump_between_requests() {
     let trace = many(3);
     let starts: Vec<usize> = (1..=3)
-        .map(|id| trace.events.iter().position(|e| e.request == Some(id)).expect("request"))
+        .map(|id| {
+            trace
+                .events
+                .iter()
+                .position(|e| e.request == Some(id))
+                .expect("request")
+        })
         .collect();
     let mut state = player(trace, Vec::new());
     update(&mut state, Action::NextRequest);
@@ -199,7 +227,10 @@ fn n_and_shift_n_jump_between_requests() {
     assert_eq!(state.cursor, starts[1]);
     update(&mut state, Action::StepForward);
     update(&mut state, Action::PrevRequest);
-    assert_eq!(state.cursor, starts[1], "N goes to the start of the current request first");
+    assert_eq!(
+        state.cursor, starts[1],
+        "N goes to the start of the current request first"
+    );
     update(&mut state, Action::PrevRequest);
     assert_eq!(state.cursor, starts[0]);
 }
@@ -216,8 +247,14 @@ fn esc_closes_help_before_it_quits() {
 
 #[test]
 fn q_esc_and_ctrl_c_quit() {
-    assert_eq!(action_for(key(KeyCode::Char('q')), Focus::Stack), Some(Action::Quit));
-    assert_eq!(action_for(key(KeyCode::Esc), Focus::Stack), Some(Action::Back));
+    assert_eq!(
+        action_for(key(KeyCode::Char('q')), Focus::Stack),
+        Some(Action::Quit)
+    );
+    assert_eq!(
+        action_for(key(KeyCode::Esc), Focus::Stack),
+        Some(Action::Back)
+    );
     let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
     assert_eq!(action_for(ctrl_c, Focus::Detail), Some(Action::Quit));
 }
@@ -226,7 +263,11 @@ fn q_esc_and_ctrl_c_quit() {
 fn every_key_the_help_lists_does_something() {
     for b in BINDINGS {
         for &code in b.codes {
-            let mods = if b.ctrl { KeyModifiers::CONTROL } else { KeyModifiers::NONE };
+            let mods = if b.ctrl {
+                KeyModifiers::CONTROL
+            } else {
+                KeyModifiers::NONE
+            };
             for focus in [Focus::Stack, Focus::Detail, Focus::Timeline] {
                 assert!(
                     action_for(KeyEvent::new(code, mods), focus).is_some(),
@@ -255,7 +296,12 @@ fn arrow_keys_follow_the_focused_pane() {
 #[test]
 fn detail_scroll_stops_at_the_last_line_and_resets_on_a_new_step() {
     let mut state = player(lesson("hello"), Vec::new());
-    state.cursor = state.trace.events.iter().position(|e| e.step == "app_server.wsgi.call").expect("wsgi");
+    state.cursor = state
+        .trace
+        .events
+        .iter()
+        .position(|e| e.step == "app_server.wsgi.call")
+        .expect("wsgi");
     for _ in 0..100 {
         update(&mut state, Action::PageDown);
     }
@@ -269,8 +315,14 @@ fn detail_scroll_stops_at_the_last_line_and_resets_on_a_new_step() {
 fn break_on_parses_4xx_5xx_and_layer_names() {
     assert_eq!("4xx".parse(), Ok(BreakOn::Status4xx));
     assert_eq!("5XX".parse(), Ok(BreakOn::Status5xx));
-    assert_eq!("layer:web_server".parse(), Ok(BreakOn::Layer(Layer::WebServer)));
-    assert_eq!("layer:app-server".parse(), Ok(BreakOn::Layer(Layer::AppServer)));
+    assert_eq!(
+        "layer:web_server".parse(),
+        Ok(BreakOn::Layer(Layer::WebServer))
+    );
+    assert_eq!(
+        "layer:app-server".parse(),
+        Ok(BreakOn::Layer(Layer::AppServer))
+    );
     let err = "layer:nginx".parse::<BreakOn>().expect_err("not a layer");
     assert!(err.contains("nginx") && err.contains("web_server"), "{err}");
     let err = "3xx".parse::<BreakOn>().expect_err("not a breakpoint");
@@ -280,12 +332,19 @@ fn break_on_parses_4xx_5xx_and_layer_names() {
 #[test]
 fn too_large_view_turns_back_at_the_web_server_and_never_reaches_the_app() {
     let trace = lesson("too-large");
-    let answer = trace.events.iter().position(|e| e.answer.is_some()).expect("answer");
+    let answer = trace
+        .events
+        .iter()
+        .position(|e| e.answer.is_some())
+        .expect("answer");
     let state = PlayerState::at(trace, answer, Theme::plain());
     let view = StepView::of(&state).expect("a step");
     let a = view.answer.as_ref().expect("answered");
     assert_eq!((a.layer, a.status, a.early), (Layer::WebServer, 413, true));
-    assert_eq!(a.describe(), "413 Content Too Large (client_max_body_size = 1m)");
+    assert_eq!(
+        a.describe(),
+        "413 Content Too Large (client_max_body_size = 1m)"
+    );
     assert_eq!(view.marker(), "↩");
     assert_eq!(&view.reach[2..], &[Reach::NotReached; 4]);
 }
@@ -294,39 +353,78 @@ fn too_large_view_turns_back_at_the_web_server_and_never_reaches_the_app() {
 fn boundaries_say_what_crosses_them() {
     let trace = lesson("hello");
     let at = |step: &str| {
-        let i = trace.events.iter().position(|e| e.step == step).expect(step);
+        let i = trace
+            .events
+            .iter()
+            .position(|e| e.step == step)
+            .expect(step);
         let state = PlayerState::at(trace.clone(), i, Theme::plain());
         let view = StepView::of(&state).expect("a step");
         let b = view.crossing_now.expect("crosses a boundary");
         (b, view.crossings[b].clone().expect("labelled").label)
     };
-    assert_eq!(at("client.send"), (0, "HTTP bytes (80 B)".to_string()));
-    assert_eq!(at("web_server.proxy.send"), (1, "HTTP bytes (153 B)".to_string()));
+    assert_eq!(
+        at("client.request.send"),
+        (0, "HTTP bytes (104 B)".to_string())
+    );
+    assert_eq!(
+        at("web_server.proxy.send"),
+        (1, "HTTP bytes (200 B)".to_string())
+    );
     assert_eq!(at("app_server.wsgi.call"), (2, "WSGI environ".to_string()));
     assert_eq!(at("database.query"), (4, "SQL".to_string()));
-    assert_eq!(at("handler.respond"), (4, "2 rows".to_string()));
-    assert_eq!(at("app_server.wsgi.start_response"), (2, "start_response 200 OK".to_string()));
+    assert_eq!(at("database.result"), (4, "3 rows".to_string()));
+    assert_eq!(
+        at("app_server.wsgi.start_response"),
+        (2, "start_response 200 OK".to_string())
+    );
 }
 
 #[test]
 fn generated_narration_reads_as_a_sentence() {
-    let trace = lesson("hello");
-    let i = trace.events.iter().position(|e| e.step == "framework.route").expect("route");
+    let mut trace = lesson("hello");
+    for e in &mut trace.events {
+        e.narration = None;
+    }
+    let i = trace
+        .events
+        .iter()
+        .position(|e| e.step == "framework.route")
+        .expect("route");
     let state = PlayerState::at(trace, i, Theme::plain());
     let view = StepView::of(&state).expect("a step");
     let text = roundtrip::tui::view::narration(view.event, view.answer.as_ref());
-    assert_eq!(text, "The framework the router matches GET /notes to the route /notes (handler list_notes).");
+    assert_eq!(
+        text,
+        "The framework matches GET /notes to /notes → notes_list."
+    );
 }
 
 fn lessons() -> Vec<LessonEntry> {
     [
-        ("hello", "Hello, notes", "One GET down every layer and back."),
+        (
+            "hello",
+            "Hello, notes",
+            "One GET down every layer and back.",
+        ),
         ("not-found", "Not found", "The router has no route: 404."),
-        ("too-large", "Too large", "A 2 MiB upload meets client_max_body_size."),
-        ("rate-limit-burst", "Rate limit", "Requests beyond the burst get 503."),
+        (
+            "too-large",
+            "Too large",
+            "A 2 MiB upload meets client_max_body_size.",
+        ),
+        (
+            "rate-limit-burst",
+            "Rate limit",
+            "Requests beyond the burst get 503.",
+        ),
     ]
     .into_iter()
-    .map(|(n, t, s)| LessonEntry { name: n.into(), title: t.into(), summary: s.into() })
+    .map(|(n, t, s)| LessonEntry {
+        name: n.into(),
+        title: t.into(),
+        summary: s.into(),
+    })
     .collect()
 }
 
@@ -337,7 +435,10 @@ fn picker_filter_selects_the_right_lesson() {
     for c in "large".chars() {
         picker_update(&mut state, PickerAction::Type(c));
     }
-    assert_eq!(state.selected_lesson().map(|l| l.name.as_str()), Some("too-large"));
+    assert_eq!(
+        state.selected_lesson().map(|l| l.name.as_str()),
+        Some("too-large")
+    );
     picker_update(&mut state, PickerAction::Choose);
     assert_eq!(state.outcome, Some(Some("too-large".to_string())));
 }
@@ -372,7 +473,12 @@ fn live_player_follows_the_newest_request() {
     state.receive(many(1));
     assert!(state.playing);
     state.receive(many(2));
-    let second = state.trace.events.iter().position(|e| e.request == Some(2)).expect("request 2");
+    let second = state
+        .trace
+        .events
+        .iter()
+        .position(|e| e.request == Some(2))
+        .expect("request 2");
     assert_eq!(state.cursor, second);
 }
 

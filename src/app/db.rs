@@ -242,11 +242,8 @@ impl Db {
 
 #[cfg(test)]
 mod tests {
-    use tokio::time::Instant;
-    use tracing_subscriber::layer::SubscriberExt;
-
     use super::*;
-    use crate::trace::Recorder;
+    use tokio::time::Instant;
 
     fn db() -> Db {
         let conn = Connection::open_in_memory().expect("in-memory SQLite opens");
@@ -257,9 +254,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn statements_really_run_after_the_simulated_latency() {
-        let (recorder, recording) = Recorder::buffered();
-        let _guard =
-            tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder));
+        let (_guard, recording) = crate::framework::testing::record();
         let db = db();
         let start = Instant::now();
         let changed = db

@@ -49,7 +49,7 @@ pub const ROUTES: [(&str, &str, &str); 4] = [
 const SCHEMA: &str =
     "CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT NOT NULL, body TEXT NOT NULL)";
 
-/// How the notes app is set up; a scenario's `[app]` table.
+/// How the notes app is set up; a lesson's `[stack.app]` table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AppConfig {

@@ -2,21 +2,15 @@
 //! SQLite database, on the paused clock.
 
 use serde_json::{Value, json};
-use tracing_subscriber::layer::SubscriberExt;
 
 use super::*;
+use crate::framework::testing::record as recorded;
 use crate::gateway::asgi::{AsgiApp, Message, Scope, message};
 use crate::gateway::wsgi::{Environ, StartResponse, WsgiApp};
-use crate::trace::{Event, Recorder, Recording};
+use crate::trace::Event;
 
 fn app() -> Arc<Framework> {
     build(&AppConfig::default()).expect("the default app builds")
-}
-
-fn recorded() -> (tracing::subscriber::DefaultGuard, Recording) {
-    let (recorder, recording) = Recorder::buffered();
-    let guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder));
-    (guard, recording)
 }
 
 fn body_json(res: &Response) -> Value {

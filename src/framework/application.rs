@@ -72,17 +72,8 @@ impl Framework {
     }
 
     /// Run one request through the onion, the router and a handler.
-    ///
-    /// A `HEAD` request runs the `GET` handler; its body is dropped here,
-    /// after the onion, while `Content-Length` still says how long the `GET`
-    /// body would be (RFC 9110 §9.3.2; Werkzeug's `get_app_iter` does the same).
     pub async fn handle(&self, req: Request) -> Response {
-        let head = req.method == "HEAD";
-        let mut res = self.pipeline.run(req, &self.dispatch).await;
-        if head {
-            res.body.clear();
-        }
-        res
+        self.pipeline.run(req, &self.dispatch).await
     }
 
     /// Middleware names, outermost first.
@@ -164,90 +155,121 @@ impl Handler for Dispatch {
 }
 
 impl Dispatch {
-    async fn dispatch(&self, mut req: Request) -> Response {
-        let method = req.method.clone();
-        let path = req.path.clone();
-        let route_step =
-            |pattern: Option<&str>, params: &[(String, String)], allow: Vec<String>| {
-                Step::new(
-                    Layer::Framework,
-                    "framework.route",
-                    Direction::Within,
-                    Kind::Decision,
-                )
-                .data(Data::Route {
-                    method: method.clone(),
-                    path: path.clone(),
-                    pattern: pattern.map(str::to_string),
-                    params: params.to_vec(),
-                    allow,
-                })
-            };
-        match self.router.at(&method, &path) {
-            Match::NotFound => {
-                let res = Response::json(404, &json!({"detail": "Not Found"}));
-                route_step(None, &[], Vec::new())
-                    .summary(format!(
-                        "no route matches {path}: answers {}",
-                        res.status_line()
-                    ))
-                    .answer(404)
-                    .emit();
-                res
-            }
-            Match::MethodNotAllowed { allow } => {
-                let allow_header = allow.join(", ");
-                let res = Response::json(405, &json!({"detail": "Method Not Allowed"}))
-                    .with_header("Allow", allow_header.clone());
-                route_step(None, &[], allow)
-                    .summary(format!(
-                        "{path} exists but not for {method} (Allow: {allow_header}): answers {}",
-                        res.status_line()
-                    ))
-                    .answer(405)
-                    .emit();
-                res
-            }
+    /// The router's verdict, then either its own answer or the handler's.
+    async fn dispatch(&self, req: Request) -> Response {
+        match self.router.at(&req.method, &req.path) {
+            Match::NotFound => not_found(&req),
+            Match::MethodNotAllowed { allow } => method_not_allowed(&req, allow),
             Match::Found {
                 handler: route,
                 params,
                 pattern,
             } => {
-                let name = route.name;
-                route_step(Some(pattern), &params, self.router.allowed(&path))
-                    .summary(format!("matches {method} {path} to {pattern} → {name}"))
+                let allow = self.router.allowed(&req.path);
+                route_step(&req, Some(pattern), &params, allow)
+                    .summary(format!(
+                        "matches {} {} to {pattern} → {}",
+                        req.method, req.path, route.name
+                    ))
                     .emit();
-                let args: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                let mut entries = vec![("handler".to_string(), name.to_string())];
-                entries.extend(params.iter().cloned());
-                Step::new(Layer::Handler, "handler.call", Direction::Down, Kind::Hop)
-                    .summary(format!("calls {name}({})", args.join(", ")))
-                    .data(Data::Fields { entries })
-                    .emit();
-                req.params = params;
-                let res = route.handler.call(req).await;
-                let note = res
-                    .note
-                    .as_deref()
-                    .map(|n| format!(" {n}"))
-                    .unwrap_or_default();
-                Step::new(Layer::Handler, "handler.return", Direction::Up, Kind::Hop)
-                    .summary(format!("{name} returns {}{note}", res.status_line()))
-                    .data(Data::Fields {
-                        entries: vec![
-                            ("handler".to_string(), name.to_string()),
-                            ("status".to_string(), res.status.to_string()),
-                            (
-                                "content-type".to_string(),
-                                res.header("Content-Type").unwrap_or_default().to_string(),
-                            ),
-                            ("bytes".to_string(), res.body.len().to_string()),
-                        ],
-                    })
-                    .answer(res.status)
-                    .emit();
-                res
+                call_handler(route, req, params).await
             }
         }
     }
+}
+
+/// The `framework.route` step, before its summary.
+fn route_step(
+    req: &Request,
+    pattern: Option<&str>,
+    params: &[(String, String)],
+    allow: Vec<String>,
+) -> Step {
+    Step::new(
+        Layer::Framework,
+        "framework.route",
+        Direction::Within,
+        Kind::Decision,
+    )
+    .data(Data::Route {
+        method: req.method.clone(),
+        path: req.path.clone(),
+        pattern: pattern.map(str::to_string),
+        params: params.to_vec(),
+        allow,
+    })
+}
+
+/// No route has this path: the router answers 404.
+fn not_found(req: &Request) -> Response {
+    let res = Response::json(404, &json!({"detail": "Not Found"}));
+    route_step(req, None, &[], Vec::new())
+        .summary(format!(
+            "no route matches {}: answers {}",
+            req.path,
+            res.status_line()
+        ))
+        .answer(404)
+        .emit();
+    res
+}
+
+/// The path exists, the method does not: 405, which MUST carry `Allow`
+/// (RFC 9110 §15.5.6).
+fn method_not_allowed(req: &Request, allow: Vec<String>) -> Response {
+    let allow_header = allow.join(", ");
+    let res = Response::json(405, &json!({"detail": "Method Not Allowed"}))
+        .with_header("Allow", allow_header.clone());
+    route_step(req, None, &[], allow)
+        .summary(format!(
+            "{} exists but not for {} (Allow: {allow_header}): answers {}",
+            req.path,
+            req.method,
+            res.status_line()
+        ))
+        .answer(405)
+        .emit();
+    res
+}
+
+/// Call the handler between `handler.call` and `handler.return`.
+async fn call_handler(route: &Route, mut req: Request, params: Vec<(String, String)>) -> Response {
+    let name = route.name;
+    let args: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut entries = vec![("handler".to_string(), name.to_string())];
+    entries.extend(params.iter().cloned());
+    Step::new(Layer::Handler, "handler.call", Direction::Down, Kind::Hop)
+        .summary(format!("calls {name}({})", args.join(", ")))
+        .data(Data::Fields { entries })
+        .emit();
+    let head = req.method == "HEAD";
+    req.params = params;
+    let mut res = route.handler.call(req).await;
+    let note = res
+        .note
+        .as_deref()
+        .map(|n| format!(" {n}"))
+        .unwrap_or_default();
+    Step::new(Layer::Handler, "handler.return", Direction::Up, Kind::Hop)
+        .summary(format!("{name} returns {}{note}", res.status_line()))
+        .data(Data::Fields {
+            entries: vec![
+                ("handler".to_string(), name.to_string()),
+                ("status".to_string(), res.status.to_string()),
+                (
+                    "content-type".to_string(),
+                    res.header("Content-Type").unwrap_or_default().to_string(),
+                ),
+                ("bytes".to_string(), res.body.len().to_string()),
+            ],
+        })
+        .answer(res.status)
+        .emit();
+    // A HEAD request ran the GET handler; the body is dropped, while
+    // Content-Length still says how long the GET body is (RFC 9110 §9.3.2;
+    // Werkzeug's `get_app_iter` does the same).
+    if head {
+        res.body.clear();
+    }
+    res
 }

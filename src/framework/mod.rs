@@ -31,6 +31,8 @@ pub mod middleware;
 pub mod request;
 pub mod response;
 pub mod router;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod wsgi;
 
 pub use application::{Framework, FrameworkBuilder, RouteInfo};

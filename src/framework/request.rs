@@ -84,7 +84,7 @@ impl Request {
             path.push('/');
         }
         Request {
-            method: get("REQUEST_METHOD").to_ascii_uppercase(),
+            method: get("REQUEST_METHOD"),
             path,
             query: get("QUERY_STRING"),
             version: environ

@@ -19,7 +19,7 @@
 //!
 //! What we simplify: one param per whole segment (no `/files/{name}.txt`),
 //! no catch-all `{*rest}`, no trailing-slash redirects (`/notes/` is a 404,
-//! where Django would answer 301 and Starlette 307). Writing the trie *is*
+//! where Starlette would redirect with 307 and Flask with 308). Writing the trie *is*
 //! the lesson; production Rust uses `matchit`, a compressed radix tree.
 //!
 //! Book: "The framework" (book/src/framework.md).
@@ -146,12 +146,11 @@ impl<T> Default for Router<T> {
 
 /// Split a path into segments: `/` has none, `/notes/7` has two, and a
 /// trailing slash leaves an empty last segment (`/notes/` ≠ `/notes`).
-fn segments(path: &str) -> impl Iterator<Item = &str> {
-    let rest = path.strip_prefix('/').unwrap_or(path);
-    rest.split('/').filter({
-        let root = rest.is_empty();
-        move |_| !root
-    })
+fn segments(path: &str) -> Vec<&str> {
+    match path.strip_prefix('/').unwrap_or(path) {
+        "" => Vec::new(),
+        rest => rest.split('/').collect(),
+    }
 }
 
 /// `{name}` → `Some("name")`.

@@ -19,9 +19,14 @@ pub enum Interface {
 #[serde(default, deny_unknown_fields)]
 pub struct AppServerConfig {
     pub interface: Interface,
-    /// WSGI: how many sync workers, each serving one request at a time
-    /// (gunicorn `workers`, default 1; its docs suggest 2 × cores + 1).
+    /// WSGI: how many sync workers, each serving one request at a time.
+    /// gunicorn's own default is 1 (its docs suggest 2 × cores + 1);
+    /// roundtrip's lessons default to 2 so that concurrency shows.
     pub workers: usize,
+    /// WSGI: a worker silent for longer than this is given up on (gunicorn
+    /// `timeout`, default 30 s). Here it bounds how long a worker waits for
+    /// a request to arrive.
+    pub timeout: Time,
     /// Connections that may wait to be accepted (gunicorn and uvicorn
     /// `backlog`, default 2048).
     pub backlog: usize,
@@ -36,6 +41,7 @@ impl Default for AppServerConfig {
         AppServerConfig {
             interface: Interface::Wsgi,
             workers: 2,
+            timeout: Time::secs(30),
             backlog: 2048,
             timeout_keep_alive: Time::secs(5),
         }

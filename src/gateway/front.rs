@@ -55,18 +55,39 @@ impl Front {
 
     /// Read one request. `Ok(None)`: the peer closed or sent garbage (which
     /// was answered here); nothing more to do on this connection.
+    /// `patience`: how long to wait for the whole head (gunicorn's worker
+    /// `timeout`, uvicorn's `timeout_keep_alive`); a peer that sends nothing
+    /// for that long loses the connection instead of pinning a worker.
     pub async fn read_request(
         &self,
         conn: &mut HttpConn<Stream>,
+        patience: (&'static str, crate::units::Time),
     ) -> Result<Option<Incoming>, std::io::Error> {
         let limits = HeadLimits::GUNICORN;
-        let (head, raw) = match conn.read_head(|b| parse_request_head(b, &limits)).await {
-            Ok(ok) => ok,
-            Err(ReadError::Parse(e)) => {
+        let (knob, limit) = patience;
+        let read =
+            tokio::time::timeout(limit.0, conn.read_head(|b| parse_request_head(b, &limits)));
+        let (head, raw) = match read.await {
+            Ok(Ok(ok)) => ok,
+            Ok(Err(ReadError::Parse(e))) => {
                 self.refuse(conn, &e).await?;
                 return Ok(None);
             }
-            Err(_) => return Ok(None),
+            Ok(Err(_)) => return Ok(None),
+            Err(_) => {
+                Step::new(
+                    Layer::AppServer,
+                    "app_server.request.timeout",
+                    Direction::Within,
+                    Kind::Error,
+                )
+                .summary(format!(
+                    "no complete request within {knob} {limit}: gives up the connection"
+                ))
+                .knob(knob, limit)
+                .emit();
+                return Ok(None);
+            }
         };
         let id = head
             .headers
@@ -116,7 +137,9 @@ impl Front {
     async fn refuse(&self, conn: &mut HttpConn<Stream>, e: &ParseError) -> std::io::Result<()> {
         let status = e.status(Personality::Gunicorn);
         let body = error_body(status, &e.to_string());
-        let id = self.fallback_ids.fetch_add(1, Ordering::Relaxed);
+        // The head did not parse, but the web server's id is probably in it.
+        let id = request_id_in(conn.buffered())
+            .unwrap_or_else(|| self.fallback_ids.fetch_add(1, Ordering::Relaxed));
         self.respond_error(conn, status, &body, id).await
     }
 
@@ -199,6 +222,19 @@ impl Front {
         .emit();
         conn.write_all(&bytes).await
     }
+}
+
+/// Find `X-Request-Id: N` in raw head bytes that failed to parse.
+fn request_id_in(raw: &[u8]) -> Option<u64> {
+    raw.split(|&b| b == b'\n').find_map(|line| {
+        let line = crate::http::headers::latin1(line);
+        let (name, value) = line.split_once(':')?;
+        if name.trim().eq_ignore_ascii_case("x-request-id") {
+            value.trim().parse().ok()
+        } else {
+            None
+        }
+    })
 }
 
 /// A small HTML error page, like gunicorn's.

@@ -112,7 +112,8 @@ impl ChunkedDecoder {
                     if self.size == 0 {
                         self.state = State::TrailerStart;
                     } else {
-                        if self.body.len() as u64 + self.size > self.max_body {
+                        let total = (self.body.len() as u64).checked_add(self.size);
+                        if total.is_none_or(|t| t > self.max_body) {
                             return Err(ChunkedError::TooLarge {
                                 limit: self.max_body,
                             });
@@ -244,6 +245,15 @@ mod tests {
     fn body_over_the_limit_is_refused_before_it_is_read() {
         let mut d = ChunkedDecoder::new(4);
         assert_eq!(d.feed(b"5\r\n"), Err(ChunkedError::TooLarge { limit: 4 }));
+    }
+
+    #[test]
+    fn huge_chunk_with_no_limit_is_refused_not_wrapped() {
+        let mut d = ChunkedDecoder::new(u64::MAX);
+        assert_eq!(
+            d.feed(b"5\r\nhello\r\nffffffffffffffff\r\n"),
+            Err(ChunkedError::TooLarge { limit: u64::MAX })
+        );
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub enum ReadError<E> {
     Parse(E),
     #[error(transparent)]
     Chunked(ChunkedError),
+    #[error("the body is larger than {0} bytes")]
+    TooLarge(u64),
     #[error(transparent)]
     Io(#[from] io::Error),
 }
@@ -178,10 +180,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConn<S> {
     ) -> Result<Vec<u8>, ReadError<()>> {
         match framing {
             ResponseFraming::Empty => Ok(Vec::new()),
+            ResponseFraming::Length(n) if n > max_body => Err(ReadError::TooLarge(max_body)),
             ResponseFraming::Length(n) => self.read_body_exact(n, gap).await,
             ResponseFraming::Chunked => Ok(self.read_body_chunked(max_body, gap).await?.0),
             ResponseFraming::UntilClose => {
-                while self.fill_within(gap).await? > 0 {}
+                while self.fill_within(gap).await? > 0 {
+                    if self.buffered().len() as u64 > max_body {
+                        return Err(ReadError::TooLarge(max_body));
+                    }
+                }
                 let body = self.buffered().to_vec();
                 self.consume(body.len());
                 Ok(body)
@@ -208,6 +215,7 @@ impl From<ReadError<()>> for ReadError<super::ParseError> {
             ReadError::Timeout(d) => ReadError::Timeout(d),
             ReadError::Parse(()) => ReadError::ClosedEarly,
             ReadError::Chunked(c) => ReadError::Chunked(c),
+            ReadError::TooLarge(n) => ReadError::TooLarge(n),
             ReadError::Io(e) => ReadError::Io(e),
         }
     }

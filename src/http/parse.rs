@@ -61,7 +61,13 @@ pub fn parse_request_head(
     limits: &HeadLimits,
 ) -> Result<Parsed<RequestHead>, ParseError> {
     let skipped = leading_empty_lines(buf);
+    // Empty lines may be skipped, but not without bound: they count
+    // against the request line's limit.
+    if skipped > limits.max_request_line {
+        return Err(ParseError::BadRequestLine);
+    }
     let rest = &buf[skipped..];
+    check_method_prefix(rest)?;
 
     let Some(line_end) = rest.iter().position(|&b| b == b'\n') else {
         if rest.len() > limits.max_request_line {
@@ -122,7 +128,14 @@ fn tokenize_request(head: &[u8], limits: &HeadLimits) -> Result<RequestHead, Par
 
 fn request_from(req: &httparse::Request<'_, '_>) -> Result<RequestHead, ParseError> {
     let method = req.method.ok_or(ParseError::BadRequestLine)?.to_string();
-    let target = req.path.ok_or(ParseError::BadRequestLine)?.to_string();
+    // Methods are case-sensitive (RFC 9110 §9.1); nginx and gunicorn both
+    // refuse lower-case ones rather than guess.
+    if method.bytes().any(|b| b.is_ascii_lowercase()) {
+        return Err(ParseError::BadMethod);
+    }
+    // Keep the target's bytes as they came (ISO-8859-1, one char per byte)
+    // so that writing it back sends the very same bytes.
+    let target = latin1(req.path.ok_or(ParseError::BadRequestLine)?.as_bytes());
     let version = match req.version {
         Some(0) => Version::Http10,
         Some(1) => Version::Http11,
@@ -150,7 +163,7 @@ fn headers_from(fields: &[httparse::Header<'_>]) -> Result<Headers, ParseError> 
 
 fn map_httparse(e: httparse::Error, limits: &HeadLimits) -> ParseError {
     match e {
-        httparse::Error::Token => ParseError::BadMethod,
+        httparse::Error::Token => ParseError::BadRequestLine,
         httparse::Error::Version => ParseError::BadVersion,
         httparse::Error::TooManyHeaders => ParseError::TooManyHeaders {
             limit: limits.max_headers,
@@ -170,6 +183,19 @@ fn check_host(head: &RequestHead) -> Result<(), ParseError> {
             name: "Host".to_string(),
         }),
     }
+}
+
+/// Before the first space a request line holds a method: a token. Bytes
+/// that cannot be one (a TLS ClientHello, binary junk) are refused at once
+/// instead of waiting for a line end that may never come.
+fn check_method_prefix(rest: &[u8]) -> Result<(), ParseError> {
+    for &b in rest.iter().take_while(|&&b| b != b' ') {
+        let tchar = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        if !tchar {
+            return Err(ParseError::BadRequestLine);
+        }
+    }
+    Ok(())
 }
 
 /// Tell "HTTP/2.0" (a real version we don't speak: 505) from garbage (400).
@@ -403,6 +429,35 @@ mod tests {
         let err = parse_request_head(&buf, &HeadLimits::GUNICORN).unwrap_err();
         assert_eq!(err, ParseError::TooManyHeaders { limit: 100 });
         assert!(matches!(parse(&buf), Ok(Parsed::Complete { .. })));
+    }
+
+    #[test]
+    fn lower_case_method_is_refused() {
+        assert_eq!(
+            parse(b"get / HTTP/1.1\r\nHost: a\r\n\r\n"),
+            Err(ParseError::BadMethod)
+        );
+    }
+
+    #[test]
+    fn binary_junk_is_refused_before_any_line_end() {
+        assert_eq!(
+            parse(b"\x16\x03\x01\x02\x00"),
+            Err(ParseError::BadRequestLine)
+        );
+    }
+
+    #[test]
+    fn endless_empty_lines_are_refused() {
+        let flood = b"\r\n".repeat(5000);
+        assert_eq!(parse(&flood), Err(ParseError::BadRequestLine));
+    }
+
+    #[test]
+    fn non_ascii_target_bytes_round_trip() {
+        let raw = "GET /notes/\u{e9} HTTP/1.1\r\nHost: a\r\n\r\n".as_bytes();
+        let head = complete(raw);
+        assert_eq!(crate::http::write::request_head(&head), raw);
     }
 
     #[test]

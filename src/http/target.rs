@@ -5,8 +5,7 @@
 //! digits is kept as it is.
 
 /// Decode `%XX` escapes into bytes.
-pub fn percent_decode(s: &str) -> Vec<u8> {
-    let b = s.as_bytes();
+pub fn percent_decode(b: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
@@ -26,12 +25,38 @@ pub fn percent_decode(s: &str) -> Vec<u8> {
     out
 }
 
+/// Does the decoded path climb above the root (`/a/../../b`)? nginx
+/// refuses such a request with 400 (`ngx_http_parse_complex_uri`).
+pub fn climbs_above_root(decoded: &[u8]) -> bool {
+    let mut depth: i64 = 0;
+    for segment in decoded.split(|&b| b == b'/') {
+        match segment {
+            b"" | b"." => {}
+            b".." => {
+                depth -= 1;
+                if depth < 0 {
+                    return true;
+                }
+            }
+            _ => depth += 1,
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn escapes_decode_and_stray_percent_stays() {
-        assert_eq!(percent_decode("/a%20b%2Fc%zz%4"), b"/a b/c%zz%4");
+        assert_eq!(percent_decode(b"/a%20b%2Fc%zz%4"), b"/a b/c%zz%4");
+    }
+
+    #[test]
+    fn dot_dot_above_the_root_is_caught_even_encoded() {
+        assert!(climbs_above_root(&percent_decode(b"/%2e%2e/etc/passwd")));
+        assert!(climbs_above_root(b"/a/../../b"));
+        assert!(!climbs_above_root(b"/a/../b"));
     }
 }

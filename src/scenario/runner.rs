@@ -15,7 +15,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
-use tracing_subscriber::layer::SubscriberExt;
 
 use super::Lesson;
 use super::format::{Request, Scenario};
@@ -28,7 +27,7 @@ use crate::net::{MemoryDialer, Stream};
 use crate::stack::{self, LESSON_WEB_ADDR, StackError};
 use crate::trace::bytes::show;
 use crate::trace::emit::Step;
-use crate::trace::{Data, Direction, Kind, Layer, Meta, Recorder, Trace, assemble};
+use crate::trace::{Data, Direction, Kind, Layer, Meta, Trace, assemble};
 
 /// Longest a lesson may run, in simulated time, before it is called stuck.
 pub const MAX_LESSON_TIME: Duration = Duration::from_secs(3600);
@@ -75,9 +74,7 @@ pub fn run(lesson: &Lesson) -> Result<Outcome, RunError> {
 
 async fn run_async(lesson: &Lesson) -> Result<Outcome, RunError> {
     let scenario = &lesson.scenario;
-    let (recorder, recording) = Recorder::buffered();
-    let subscriber = tracing_subscriber::registry().with(recorder);
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (_guard, recording) = crate::trace::recorder::record_on_this_thread();
 
     let clock = Clock::starting_at(LESSON_EPOCH_SECS);
     let (dialer, running) = stack::start_in_memory(&scenario.stack, clock)?;
@@ -227,12 +224,7 @@ async fn client_connection(
                     label: "response".into(),
                     bytes: show(&wire),
                 })
-                .data(Data::ResponseHead {
-                    version: head.version.as_str().into(),
-                    status: head.status,
-                    reason: head.reason.clone(),
-                    headers: head.headers.to_pairs(),
-                })
+                .data(crate::server::show::response_head(&head))
                 .emit();
                 if closes {
                     break;

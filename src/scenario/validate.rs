@@ -29,6 +29,8 @@ fn hint_for(message: &str) -> Option<String> {
         "check the spelling; the fields allowed here are listed in the message"
     } else if message.contains("unknown variant") {
         "use one of the values the message lists"
+    } else if message.contains("invalid value") {
+        "the value is out of range for this field"
     } else if message.contains("invalid type") {
         "the value has the wrong type: text needs quotes, numbers and true/false do not"
     } else if message.contains("not a size")
@@ -42,6 +44,70 @@ fn hint_for(message: &str) -> Option<String> {
     Some(hint.to_string())
 }
 
+/// Largest body a lesson may generate with `body_size`.
+pub const MAX_LESSON_BODY: u64 = 64 * 1024 * 1024;
+
+/// Byte offset of `key =` in the source (for settings, which carry no
+/// span of their own), or of the start of the file.
+fn key_offset(source: &str, key: &str) -> usize {
+    let mut offset = 0;
+    for line in source.split_inclusive('\n') {
+        let t = line.trim_start();
+        if let Some(rest) = t.strip_prefix(key)
+            && rest.trim_start().starts_with('=')
+        {
+            return offset + (line.len() - t.len());
+        }
+        offset += line.len();
+    }
+    0
+}
+
+/// Settings whose values would make a lesson unrunnable (or a machine
+/// run out of memory): each must lie in a range.
+fn check_ranges(s: &Scenario) -> Result<(), (&'static str, String)> {
+    let web = &s.stack.web_server;
+    let app = &s.stack.app_server;
+    let checks: [(&'static str, bool, &str); 6] = [
+        (
+            "max_headers",
+            (1..=10_000).contains(&web.max_headers),
+            "between 1 and 10000",
+        ),
+        (
+            "large_client_header_buffer_size",
+            (64..=1024 * 1024).contains(&web.large_client_header_buffer_size.0),
+            "between 64 and 1m",
+        ),
+        (
+            "large_client_header_buffers",
+            (1..=64).contains(&web.large_client_header_buffers),
+            "between 1 and 64",
+        ),
+        (
+            "workers",
+            (1..=64).contains(&app.workers),
+            "between 1 and 64",
+        ),
+        (
+            "backlog",
+            (1..=65_535).contains(&app.backlog),
+            "between 1 and 65535",
+        ),
+        (
+            "client_max_body_size",
+            web.client_max_body_size.0 <= 1024 * 1024 * 1024,
+            "at most 1g (0 turns the limit off)",
+        ),
+    ];
+    for (key, ok, range) in checks {
+        if !ok {
+            return Err((key, format!("`{key}` must be {range}")));
+        }
+    }
+    Ok(())
+}
+
 fn check_rules(path: &Path, source: &str, s: &Scenario) -> Result<(), ScenarioError> {
     let err = |offset: usize, message: String, hint: &str| {
         Err(ScenarioError::at(
@@ -52,6 +118,13 @@ fn check_rules(path: &Path, source: &str, s: &Scenario) -> Result<(), ScenarioEr
             Some(hint.to_string()),
         ))
     };
+    if let Err((key, message)) = check_ranges(s) {
+        return err(
+            key_offset(source, key),
+            message,
+            "pick a value in that range",
+        );
+    }
     let requests_at = s.request.span().start;
     if s.request.get_ref().is_empty() {
         return err(
@@ -96,6 +169,24 @@ fn check_rules(path: &Path, source: &str, s: &Scenario) -> Result<(), ScenarioEr
                 requests_at,
                 format!("request {n} has more than one of `body`, `json` and `body_size`"),
                 "keep one of them",
+            );
+        }
+        if let Some(at) = r.at
+            && at.0 > super::runner::MAX_LESSON_TIME
+        {
+            return err(
+                key_offset(source, "at"),
+                format!("request {n}: `at` is later than a lesson may run (1h)"),
+                "lessons run on a simulated clock; keep `at` under 1h",
+            );
+        }
+        if let Some(size) = r.body_size
+            && size.0 > MAX_LESSON_BODY
+        {
+            return err(
+                key_offset(source, "body_size"),
+                format!("request {n}: body_size {size} is larger than a lesson may send (64m)"),
+                "anything over client_max_body_size shows the 413 just as well",
             );
         }
         if let Some(expect) = &r.expect
@@ -169,6 +260,25 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.line, 4, "{e}");
         assert!(e.message.contains("nginx"));
+    }
+
+    #[test]
+    fn absurd_values_are_refused_with_their_line() {
+        let e = check("title = \"x\"\n[[request]]\npath = \"/\"\nat = \"18446744073709551615s\"\n")
+            .unwrap_err();
+        assert_eq!(e.line, 4, "{e}");
+        let e = check("title = \"x\"\n[[request]]\npath = \"/\"\nat = \"9999999999999999h\"\n")
+            .unwrap_err();
+        assert_eq!(e.line, 4, "{e}");
+        let e =
+            check("title = \"x\"\n[[request]]\npath = \"/\"\nbody_size = \"64g\"\n").unwrap_err();
+        assert_eq!(e.line, 4, "{e}");
+        let e = check("title = \"x\"\n[stack.web_server]\nmax_headers = 18446744073709551615\n[[request]]\npath = \"/\"\n").unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        let e =
+            check("title = \"x\"\n[stack.app_server]\nworkers = 0\n[[request]]\npath = \"/\"\n")
+                .unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
     }
 
     #[test]

@@ -31,6 +31,11 @@ pub struct WebServerConfig {
     pub proxy_connect_timeout: Time,
     /// Longest wait between two reads from the app server (`proxy_read_timeout 60s`).
     pub proxy_read_timeout: Time,
+    /// Longest time spent reading (and discarding) what a client still sends
+    /// after the server decided to close (`lingering_time 30s`).
+    pub lingering_time: Time,
+    /// Longest pause in that reading before giving up (`lingering_timeout 5s`).
+    pub lingering_timeout: Time,
     /// Headers with `_` in their names are dropped unless this is on
     /// (`underscores_in_headers off`).
     pub underscores_in_headers: bool,
@@ -49,6 +54,8 @@ impl Default for WebServerConfig {
             keepalive_requests: 1000,
             proxy_connect_timeout: Time::secs(60),
             proxy_read_timeout: Time::secs(60),
+            lingering_time: Time::secs(30),
+            lingering_timeout: Time::secs(5),
             underscores_in_headers: false,
         }
     }

@@ -18,10 +18,13 @@ use tracing::Instrument;
 
 use super::WebServer;
 use super::error_page::{self, SERVER_NAME};
+use super::proxy::is_hop_by_hop;
 use crate::http::chunked::ChunkedError;
 use crate::http::conn::ReadError;
 use crate::http::framing::request_framing;
+use crate::http::headers::latin1_bytes;
 use crate::http::parse::parse_request_head;
+use crate::http::target::{climbs_above_root, percent_decode};
 use crate::http::{
     BodyFraming, HttpConn, ParseError, Personality, RequestHead, ResponseHead, Version, write,
 };
@@ -62,9 +65,41 @@ pub async fn serve(server: Arc<WebServer>, stream: Stream, peer: SocketAddr, con
             break;
         }
     }
-    // Close our side first (a FIN), so the client reads the last response
-    // before the connection goes: nginx's lingering close, in short.
+    linger(&server, &mut conn).await;
+}
+
+/// nginx's lingering close: send our FIN first, then keep reading (and
+/// discarding) what the client still sends, for at most `lingering_time`
+/// and until it pauses for `lingering_timeout`. Closing with unread bytes
+/// in the socket would make the kernel send a reset, and the client could
+/// lose the response it has not read yet (RFC 9112 §9.6).
+async fn linger(server: &WebServer, conn: &mut HttpConn<Stream>) {
     let _ = conn.shutdown().await;
+    let cfg = &server.config;
+    let mut discarded = conn.buffered().len();
+    conn.consume(discarded);
+    let deadline = tokio::time::Instant::now() + cfg.lingering_time.0;
+    loop {
+        let wait = cfg
+            .lingering_timeout
+            .0
+            .min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+        match tokio::time::timeout(wait, conn.fill()).await {
+            Ok(Ok(n)) if n > 0 => {
+                discarded += n;
+                conn.consume(n);
+            }
+            _ => break,
+        }
+    }
+    if discarded > 0 {
+        Step::new(Layer::WebServer, "web_server.lingering_close", Direction::Within, Kind::Step)
+            .summary(format!(
+                "lingering close: reads and discards {discarded} more bytes from the client so it can read the response"
+            ))
+            .knob("lingering_time", cfg.lingering_time)
+            .emit();
+    }
 }
 
 /// Between requests: wait up to `keepalive_timeout` for the next one.
@@ -209,13 +244,24 @@ async fn handle(
         label: "request head from the client".into(),
         bytes: show(&raw),
     })
-    .data(Data::RequestHead {
-        method: head.method.clone(),
-        target: head.target.clone(),
-        version: head.version.as_str().into(),
-        headers: head.headers.to_pairs(),
-    })
+    .data(super::show::request_head(&head))
     .emit();
+
+    if climbs_above_root(&percent_decode(&latin1_bytes(head.path()))) {
+        Step::new(
+            Layer::WebServer,
+            "web_server.uri.invalid",
+            Direction::Within,
+            Kind::Error,
+        )
+        .summary(format!(
+            "the path {} climbs above the root with `..`: answers 400",
+            head.path()
+        ))
+        .answer(400)
+        .emit();
+        return send_error(server, conn, &head, 400).await;
+    }
 
     let framing = match request_framing(&head) {
         Ok(f) => f,
@@ -228,7 +274,7 @@ async fn handle(
                 Kind::Error,
             )
             .summary(format!(
-                "{e}: where this message ends is unknowable, so it answers {status} and closes"
+                "{e}: servers that read the framing differently would disagree on where this request ends, so it answers {status} and closes"
             ))
             .answer(status)
             .emit();
@@ -261,27 +307,34 @@ async fn handle(
             .emit();
             return send_error(server, conn, &head, 413).await;
         }
-        BodyFraming::Length(n) => match conn.read_body_exact(n, gap).await {
-            Ok(b) => b,
-            Err(e) => return body_failed(server, conn, &head, e).await,
-        },
-        BodyFraming::Chunked => match conn.read_body_chunked(body_limit, gap).await {
-            Ok((b, wire)) => {
-                Step::new(
-                    Layer::WebServer,
-                    "web_server.body.dechunk",
-                    Direction::Within,
-                    Kind::Step,
-                )
-                .summary(format!(
-                    "decodes the chunked body: {wire} bytes on the wire, {} bytes of content",
-                    b.len()
-                ))
-                .emit();
-                b
+        BodyFraming::Length(n) => {
+            send_continue(conn, &head).await;
+            match conn.read_body_exact(n, gap).await {
+                Ok(b) => b,
+                Err(e) => return body_failed(server, conn, &head, e).await,
             }
-            Err(e) => return body_failed(server, conn, &head, e).await,
-        },
+        }
+        BodyFraming::Chunked => {
+            send_continue(conn, &head).await;
+            let read = conn.read_body_chunked(body_limit, gap).await;
+            match read {
+                Ok((b, wire)) => {
+                    Step::new(
+                        Layer::WebServer,
+                        "web_server.body.dechunk",
+                        Direction::Within,
+                        Kind::Step,
+                    )
+                    .summary(format!(
+                        "decodes the chunked body: {wire} bytes on the wire, {} bytes of content",
+                        b.len()
+                    ))
+                    .emit();
+                    b
+                }
+                Err(e) => return body_failed(server, conn, &head, e).await,
+            }
+        }
     };
     if !body.is_empty() {
         Step::new(
@@ -357,13 +410,43 @@ async fn handle(
             )
             .summary(format!("{e}: answers {status}"))
             .answer(status);
-            if let Some(knob) = e.knob() {
-                step = step.knob(knob, cfg.proxy_read_timeout);
+            if let Some((knob, value)) = e.knob(cfg) {
+                step = step.knob(knob, value);
             }
             step.emit();
             send_error(server, conn, &head, status).await
         }
     }
+}
+
+/// `Expect: 100-continue` (RFC 9110 §10.1.1): the client waits for a go-ahead
+/// before sending the body. nginx sends `100 Continue` itself when it starts
+/// reading the body, after its own checks (a 413 is sent instead of it), and
+/// does not pass `Expect` upstream.
+async fn send_continue(conn: &mut HttpConn<Stream>, head: &RequestHead) {
+    let expects = head.version == Version::Http11
+        && head
+            .headers
+            .get("expect")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"));
+    // A client that sent the body anyway needs no go-ahead.
+    if !expects || !conn.buffered().is_empty() {
+        return;
+    }
+    let bytes = b"HTTP/1.1 100 Continue\r\n\r\n";
+    Step::new(
+        Layer::WebServer,
+        "web_server.continue",
+        Direction::Up,
+        Kind::Hop,
+    )
+    .summary("the client sent Expect: 100-continue; answers 100 Continue so it sends the body")
+    .data(Data::Bytes {
+        label: "interim response".into(),
+        bytes: show(bytes),
+    })
+    .emit();
+    let _ = conn.write_all(bytes).await;
 }
 
 /// The app server's response, made fit for the client: its `Server` and
@@ -381,23 +464,27 @@ fn relay(
     head.version = Version::Http11;
     head.headers.push("Server", SERVER_NAME);
     head.headers.push("Date", server.clock.http_date());
+    let listed: Vec<String> = upstream
+        .headers
+        .get_all("connection")
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().to_ascii_lowercase())
+        .collect();
     for (name, value) in upstream.headers.iter() {
         let lower = name.to_ascii_lowercase();
-        if matches!(
-            lower.as_str(),
-            "server"
-                | "date"
-                | "connection"
-                | "keep-alive"
-                | "transfer-encoding"
-                | "content-length"
-        ) {
+        let ours = matches!(lower.as_str(), "server" | "date" | "content-length");
+        if ours || is_hop_by_hop(&lower) || listed.contains(&lower) {
             continue;
         }
         head.headers.push(name, value);
     }
     let no_body = head.status == 204 || head.status == 304 || head.status < 200;
-    if !no_body {
+    if request.method == "HEAD" {
+        // A HEAD response carries the length a GET would have had.
+        if let Some(length) = upstream.headers.get("content-length") {
+            head.headers.push("Content-Length", length);
+        }
+    } else if !no_body {
         head.headers.push("Content-Length", body.len().to_string());
     }
     if keep_alive {
@@ -445,30 +532,32 @@ async fn send(
         label: "response to the client".into(),
         bytes: show(&bytes),
     })
-    .data(Data::ResponseHead {
-        version: head.version.as_str().into(),
-        status: head.status,
-        reason: head.reason.clone(),
-        headers: head.headers.to_pairs(),
-    })
+    .data(super::show::response_head(&head))
     .emit();
     let _ = conn.write_all(&bytes).await;
 }
 
-/// Send an nginx-style error page; these always close the connection.
+/// Send an nginx-style error page. After 400, 413, 414, 500 and 501 nginx
+/// closes the connection; after 502 or 504 it keeps it if the client wants.
 async fn send_error(
     server: &WebServer,
     conn: &mut HttpConn<Stream>,
     request: &RequestHead,
     status: u16,
 ) -> Outcome {
+    let keep = request.wants_keep_alive() && !error_page::closes_connection(status);
     let (head, body) = error_page::page(
         status,
         &error_page::nginx_title(status),
         &server.clock.http_date(),
+        keep,
     );
     send(server, conn, request, head, body).await;
-    Outcome::Close
+    if keep {
+        Outcome::KeepOpen
+    } else {
+        Outcome::Close
+    }
 }
 
 /// A head that failed to parse: answer with the status nginx sends.
@@ -504,7 +593,7 @@ async fn refuse_head(
         _ => step,
     };
     step.emit();
-    let (head, body) = error_page::page(status, e.nginx_title(), &server.clock.http_date());
+    let (head, body) = error_page::page(status, e.nginx_title(), &server.clock.http_date(), false);
     let request = RequestHead {
         method: String::from("GET"),
         target: String::new(),

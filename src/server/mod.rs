@@ -16,6 +16,7 @@ pub mod config;
 pub mod connection;
 pub mod error_page;
 pub mod proxy;
+pub mod show;
 
 pub use config::WebServerConfig;
 
@@ -70,7 +71,8 @@ impl WebServer {
                     );
                 }
                 Ok(None) => break,
-                Err(_) => continue,
+                // Out of file descriptors, say: wait, do not spin.
+                Err(_) => tokio::time::sleep(crate::net::ACCEPT_RETRY_DELAY).await,
             }
         }
         while tasks.join_next().await.is_some() {}

@@ -57,14 +57,23 @@ const HOP_BY_HOP: [&str; 8] = [
     "expect",
 ];
 
+/// Is this field one that belongs to a single connection?
+pub fn is_hop_by_hop(lower_name: &str) -> bool {
+    HOP_BY_HOP.contains(&lower_name)
+}
+
 #[derive(Debug, Error)]
 pub enum ProxyError {
     #[error("connect() to the app server failed: {0}")]
     Connect(String),
-    #[error("the app server did not answer within {0}")]
-    Timeout(String),
+    #[error("connecting to the app server took longer than proxy_connect_timeout")]
+    ConnectTimeout,
+    #[error("the app server sent nothing for proxy_read_timeout")]
+    ReadTimeout,
+    /// `nothing_read`: the connection closed before any byte of a response,
+    /// so the request may be sent again elsewhere (if it is idempotent).
     #[error("upstream prematurely closed connection")]
-    Closed,
+    Closed { nothing_read: bool },
     #[error("upstream sent an invalid response: {0}")]
     Invalid(String),
 }
@@ -73,15 +82,21 @@ impl ProxyError {
     /// 504 for a timeout, 502 for everything else (nginx `ngx_http_upstream.c`).
     pub fn status(&self) -> u16 {
         match self {
-            ProxyError::Timeout(_) => 504,
+            ProxyError::ConnectTimeout | ProxyError::ReadTimeout => 504,
             _ => 502,
         }
     }
 
-    /// The setting that decided it, if one did.
-    pub fn knob(&self) -> Option<&'static str> {
+    /// The setting that decided it, and its value, if one did.
+    pub fn knob(&self, config: &WebServerConfig) -> Option<(&'static str, String)> {
         match self {
-            ProxyError::Timeout(_) => Some("proxy_read_timeout"),
+            ProxyError::ConnectTimeout => Some((
+                "proxy_connect_timeout",
+                config.proxy_connect_timeout.to_string(),
+            )),
+            ProxyError::ReadTimeout => {
+                Some(("proxy_read_timeout", config.proxy_read_timeout.to_string()))
+            }
             _ => None,
         }
     }
@@ -178,14 +193,28 @@ impl Upstream {
         bytes.extend_from_slice(body);
 
         // A reused connection may have been closed by the app server while
-        // idle (its keep-alive timeout is shorter than ours): retry once on
-        // a fresh one, as nginx does.
+        // idle (its keep-alive timeout is shorter than ours): try again on a
+        // fresh one, as nginx does, but only when no answer had begun and,
+        // once sent, never for a non-idempotent method (nginx ≥ 1.9.13).
         if let Some((id, conn)) = self.take_idle() {
+            let idempotent = !matches!(upstream_req.method.as_str(), "POST" | "PATCH" | "LOCK");
             match self
                 .exchange(id, conn, true, upstream_req, &bytes, config)
                 .await
             {
-                Err(ProxyError::Closed) => {}
+                Err(ProxyError::Closed { nothing_read: true }) if idempotent => {
+                    Step::new(
+                        Layer::WebServer,
+                        "web_server.proxy.retry",
+                        Direction::Within,
+                        Kind::Decision,
+                    )
+                    .summary(format!(
+                        "idle upstream connection {id} had been closed by the app server; \
+                             sends the request again on a new connection"
+                    ))
+                    .emit();
+                }
                 other => return other,
             }
         }
@@ -195,11 +224,7 @@ impl Upstream {
         let conn = match connect.await {
             Ok(Ok(stream)) => HttpConn::new(stream),
             Ok(Err(e)) => return Err(ProxyError::Connect(e.to_string())),
-            Err(_) => {
-                return Err(ProxyError::Timeout(
-                    config.proxy_connect_timeout.to_string(),
-                ));
-            }
+            Err(_) => return Err(ProxyError::ConnectTimeout),
         };
         self.exchange(id, conn, false, upstream_req, &bytes, config)
             .await
@@ -238,15 +263,10 @@ impl Upstream {
             label: "to the app server".into(),
             bytes: show(bytes),
         })
-        .data(Data::RequestHead {
-            method: upstream_req.method.clone(),
-            target: upstream_req.target.clone(),
-            version: upstream_req.version.as_str().into(),
-            headers: upstream_req.headers.to_pairs(),
-        })
+        .data(super::show::request_head(upstream_req))
         .emit();
         if conn.write_all(bytes).await.is_err() {
-            return Err(ProxyError::Closed);
+            return Err(ProxyError::Closed { nothing_read: true });
         }
 
         let read_timeout = config.proxy_read_timeout.0;
@@ -256,10 +276,17 @@ impl Upstream {
             conn.read_head(|b| parse_response_head(b, &limits)),
         );
         let (head, raw) = match head_read.await {
-            Err(_) => return Err(ProxyError::Timeout(config.proxy_read_timeout.to_string())),
+            Err(_) => return Err(ProxyError::ReadTimeout),
             Ok(Ok(ok)) => ok,
             Ok(Err(ReadError::Parse(e))) => return Err(ProxyError::Invalid(e.to_string())),
-            Ok(Err(_)) => return Err(ProxyError::Closed),
+            Ok(Err(ReadError::ClosedIdle)) => {
+                return Err(ProxyError::Closed { nothing_read: true });
+            }
+            Ok(Err(_)) => {
+                return Err(ProxyError::Closed {
+                    nothing_read: false,
+                });
+            }
         };
         let framing = response_framing(&upstream_req.method, &head)
             .map_err(|e| ProxyError::Invalid(e.to_string()))?;
@@ -268,10 +295,15 @@ impl Upstream {
             .await
         {
             Ok(b) => b,
-            Err(ReadError::Timeout(_)) => {
-                return Err(ProxyError::Timeout(config.proxy_read_timeout.to_string()));
+            Err(ReadError::Timeout(_)) => return Err(ProxyError::ReadTimeout),
+            Err(ReadError::TooLarge(limit)) => {
+                return Err(ProxyError::Invalid(format!("a body over {limit} bytes")));
             }
-            Err(_) => return Err(ProxyError::Closed),
+            Err(_) => {
+                return Err(ProxyError::Closed {
+                    nothing_read: false,
+                });
+            }
         };
         let mut wire = raw;
         wire.extend_from_slice(&body);
@@ -299,12 +331,7 @@ impl Upstream {
             label: "from the app server".into(),
             bytes: show(&wire),
         })
-        .data(Data::ResponseHead {
-            version: head.version.as_str().into(),
-            status: head.status,
-            reason: head.reason.clone(),
-            headers: head.headers.to_pairs(),
-        })
+        .data(super::show::response_head(&head))
         .emit();
         if !closes {
             self.put_idle(id, conn);

@@ -90,7 +90,8 @@ fn start_app_server(
     local: SocketAddr,
     clock: Clock,
 ) -> Result<JoinHandle<()>, StackError> {
-    let framework = app::build(&config.app).map_err(|e| StackError::App(e.to_string()))?;
+    let framework =
+        app::build_with_clock(&config.app, clock).map_err(|e| StackError::App(e.to_string()))?;
     let front = Front::new(clock, local);
     let cfg = config.app_server.clone();
     Ok(match cfg.interface {

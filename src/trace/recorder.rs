@@ -165,3 +165,26 @@ where
         });
     }
 }
+
+/// Install `recorder` as this thread's subscriber until the guard drops.
+///
+/// `tracing` caches, per call site, whether any subscriber is interested.
+/// If a thread with no subscriber reaches a call site first while no other
+/// dispatcher is registered, the cache says "never", and a recorder on
+/// another thread (parallel tests, two lessons at once) would lose events
+/// until the cache is rebuilt. One always-registered dispatcher for the
+/// whole process keeps the cache from ever saying "never".
+pub fn install_on_this_thread(recorder: Recorder) -> tracing::subscriber::DefaultGuard {
+    use tracing_subscriber::layer::SubscriberExt;
+    static ALWAYS_REGISTERED: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+    ALWAYS_REGISTERED.get_or_init(|| tracing::Dispatch::new(tracing_subscriber::registry()));
+    let guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder));
+    tracing::callsite::rebuild_interest_cache();
+    guard
+}
+
+/// A buffered recorder installed on this thread (tests, lessons).
+pub fn record_on_this_thread() -> (tracing::subscriber::DefaultGuard, Recording) {
+    let (recorder, recording) = Recorder::buffered();
+    (install_on_this_thread(recorder), recording)
+}

@@ -183,11 +183,13 @@ impl PlayerState {
         let newest = self.trace.requests.len().checked_sub(1);
         if following {
             let newest_id = self.trace.requests.last().map(|r| r.id);
-            if newest_id != newest_before {
-                if let Some(first) = newest.and_then(|p| self.index.request_events[p].first()) {
-                    self.cursor = *first;
-                    self.detail_scroll = 0;
-                }
+            if newest_id != newest_before
+                && let Some(first) = newest
+                    .and_then(|p| self.index.request_events.get(p))
+                    .and_then(|steps| steps.first())
+            {
+                self.cursor = *first;
+                self.detail_scroll = 0;
             }
             self.playing = true;
         } else if let Some(seq) = seq {
@@ -233,7 +235,8 @@ pub struct TraceIndex {
     pub nearest_request: Vec<Option<usize>>,
     /// The timeline's horizontal axis.
     pub axis: Axis,
-    /// For each request, the span of each layer it visited on that axis.
+    /// For each request, where it was between one of its steps and the
+    /// next, on that axis, in order: the waterfall of the timeline.
     pub segments: Vec<Vec<Segment>>,
 }
 
@@ -254,7 +257,8 @@ impl Axis {
     }
 }
 
-/// One layer's part of one request on the timeline.
+/// A stretch of one request's life spent in one layer: from its first step
+/// there until its next step somewhere else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Segment {
     pub layer: Layer,
@@ -336,18 +340,23 @@ fn nearest(own: &[Option<usize>]) -> Vec<Option<usize>> {
 }
 
 fn segments_of(trace: &Trace, steps: &[usize], axis: Axis) -> Vec<Segment> {
-    let mut spans: BTreeMap<Layer, (u64, u64)> = BTreeMap::new();
-    for &i in steps {
+    let mut runs: Vec<Segment> = Vec::new();
+    for (k, &i) in steps.iter().enumerate() {
         let e = &trace.events[i];
-        let v = axis.value(i, e);
-        let span = spans.entry(e.layer).or_insert((v, v));
-        span.0 = span.0.min(v);
-        span.1 = span.1.max(v);
+        let lo = axis.value(i, e);
+        let hi = steps
+            .get(k + 1)
+            .map_or(lo, |&n| axis.value(n, &trace.events[n]));
+        match runs.last_mut() {
+            Some(run) if run.layer == e.layer => run.hi = hi,
+            _ => runs.push(Segment {
+                layer: e.layer,
+                lo,
+                hi,
+            }),
+        }
     }
-    spans
-        .into_iter()
-        .map(|(layer, (lo, hi))| Segment { layer, lo, hi })
-        .collect()
+    runs
 }
 
 /// The trace's own layer list, plus any layer an event mentions that it lacks.

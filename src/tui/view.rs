@@ -116,20 +116,20 @@ impl<'a> StepView<'a> {
         let upto = steps.partition_point(|&i| i <= state.cursor);
         view.step_of_request = Some((upto, steps.len()));
         let mut previous: Option<&Event> = None;
-        let mut previous_of_previous: Option<&Event> = None;
-        for &i in &steps[..upto] {
+        // The boundary the step before crossed, if it crossed one.
+        let mut previous_crossing: Option<usize> = None;
+        for (k, &i) in steps[..upto].iter().enumerate() {
             let e = &state.trace.events[i];
-            let here = state.index.box_of(e.layer);
-            if let Some(b) = here {
+            if let Some(b) = state.index.box_of(e.layer) {
                 view.reach[b] = Reach::Visited;
             }
-            let crossed = boundary(state, e, previous);
+            let next = steps.get(k + 1).map(|&n| &state.trace.events[n]);
+            let crossed = boundary(state, e, previous, next);
             if let Some((b, direction)) = crossed {
-                let set_by_previous = previous.is_some_and(|p| {
-                    boundary(state, p, previous_of_previous).is_some_and(|(pb, _)| pb == b)
-                });
-                let label = crossing_label(e).or_else(|| {
-                    let before = view.crossings[b].as_ref().filter(|_| set_by_previous)?;
+                let label = crossing_label(e, direction).or_else(|| {
+                    let before = view.crossings[b]
+                        .as_ref()
+                        .filter(|_| previous_crossing == Some(b))?;
                     if before.direction == direction {
                         Some(before.label.clone())
                     } else {
@@ -150,7 +150,7 @@ impl<'a> StepView<'a> {
             {
                 view.answer = Some(answer(e, status, view.request));
             }
-            previous_of_previous = previous;
+            previous_crossing = crossed.map(|(b, _)| b);
             previous = Some(e);
         }
         if view.answer.is_some() {
@@ -176,31 +176,41 @@ impl<'a> StepView<'a> {
     }
 }
 
-/// Which boundary step `e` crosses, coming after `previous` (same request).
+/// Which boundary step `e` crosses, given the steps of the same request
+/// just before and just after it.
 ///
-/// A step in another layer than the one before it received the request (or
-/// the response) across the boundary between the two: `request.receive` in
-/// the web server after the client sent. A hop in the same layer as the step
-/// before is the sending side, and crosses the boundary on its way: below
-/// for ↓ (`proxy.send`), above for ↑ (`response.send`).
+/// A step in another layer than the one before it *received* the request
+/// (or the response) across the boundary between the two:
+/// `web_server.request.receive` after the client sent. A hop whose next step
+/// is in another layer is the *sending* side of that same crossing:
+/// `web_server.proxy.send` before the app server receives. Hops that stay
+/// in their layer (entering the next middleware) cross nothing.
 fn boundary(
     state: &PlayerState,
     e: &Event,
     previous: Option<&Event>,
+    next: Option<&Event>,
 ) -> Option<(usize, Direction)> {
     let here = state.index.box_of(e.layer)?;
-    if let Some(from) = previous.and_then(|p| state.index.box_of(p.layer)) {
-        match from.cmp(&here) {
-            std::cmp::Ordering::Less => return Some((here - 1, Direction::Down)),
-            std::cmp::Ordering::Greater => return Some((here, Direction::Up)),
-            std::cmp::Ordering::Equal => {}
-        }
+    let between = |other: usize| match other.cmp(&here) {
+        std::cmp::Ordering::Less => Some((here - 1, Direction::Down)),
+        std::cmp::Ordering::Greater => Some((here, Direction::Up)),
+        std::cmp::Ordering::Equal => None,
+    };
+    if let Some(crossed) = previous
+        .and_then(|p| state.index.box_of(p.layer))
+        .and_then(between)
+    {
+        return Some(crossed);
     }
-    let last = state.index.boxes.len().checked_sub(1)?;
-    match (e.kind, e.direction) {
-        (Kind::Hop, Direction::Down) if here < last => Some((here, Direction::Down)),
-        (Kind::Hop, Direction::Up) if here > 0 => Some((here - 1, Direction::Up)),
-        _ => None,
+    if e.kind != Kind::Hop {
+        return None;
+    }
+    let to = state.index.box_of(next?.layer)?;
+    match to.cmp(&here) {
+        std::cmp::Ordering::Greater => Some((here, Direction::Down)),
+        std::cmp::Ordering::Less => Some((to, Direction::Up)),
+        std::cmp::Ordering::Equal => None,
     }
 }
 
@@ -216,7 +226,7 @@ fn result_label(previous: &Event) -> Option<String> {
 }
 
 /// A short name for what a step carries across a boundary.
-pub fn crossing_label(e: &Event) -> Option<String> {
+pub fn crossing_label(e: &Event, direction: Direction) -> Option<String> {
     e.data.iter().find_map(|d| match d {
         Data::Bytes { bytes, .. } => Some(format!("HTTP bytes ({} B)", bytes.len)),
         Data::RequestHead { method, target, .. } => Some(format!("request {method} {target}")),
@@ -234,6 +244,9 @@ pub fn crossing_label(e: &Event) -> Option<String> {
         Data::StartResponse { status, .. } => Some(format!("start_response {status}")),
         Data::Route { pattern, .. } => {
             Some(format!("route {}", pattern.as_deref().unwrap_or("(none)")))
+        }
+        Data::Sql { rows: Some(n), .. } if direction == Direction::Up => {
+            Some(format!("{n} row{}", if *n == 1 { "" } else { "s" }))
         }
         Data::Sql { .. } => Some(String::from("SQL")),
         Data::Fields { .. } => None,
@@ -307,15 +320,22 @@ pub fn narration(e: &Event, answer: Option<&Answer>) -> String {
         return n.to_string();
     }
     let way = match e.direction {
-        Direction::Down => "On the way down, the",
-        Direction::Up => "On the way back up, the",
-        Direction::Within => "The",
+        Direction::Down => "On the way down, ",
+        Direction::Up => "On the way back up, ",
+        Direction::Within => "",
     };
+    let layer = e.layer.label();
     let summary = e.summary.trim().trim_end_matches('.');
+    // "reads the request head" has the layer as its subject; "the router
+    // matches…" brings its own.
+    let own_subject = ["the ", "a ", "an "].iter().any(|p| summary.starts_with(p))
+        || summary.starts_with(|c: char| c.is_uppercase());
     let mut s = if summary.is_empty() {
-        format!("{way} {} takes a step ({}).", e.layer.label(), e.step)
+        capitalise(&format!("{way}the {layer} takes a step ({}).", e.step))
+    } else if own_subject {
+        capitalise(&format!("{way}in the {layer}, {summary}."))
     } else {
-        format!("{way} {} {summary}.", e.layer.label())
+        capitalise(&format!("{way}the {layer} {summary}."))
     };
     if e.answer.is_some()
         && let Some(a) = answer
@@ -328,4 +348,12 @@ pub fn narration(e: &Event, answer: Option<&Answer>) -> String {
         }
     }
     s
+}
+
+fn capitalise(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }

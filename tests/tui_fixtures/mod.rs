@@ -21,7 +21,9 @@ use roundtrip::tui::{PlayerState, Theme};
 
 /// The trace of a lesson, by name.
 pub fn lesson(name: &str) -> Trace {
-    fixture(name)
+    roundtrip::scenario::run_named(name)
+        .unwrap_or_else(|e| panic!("lesson {name}: {e}"))
+        .trace
 }
 
 /// The hand-written stand-ins for the lessons.
@@ -168,7 +170,7 @@ fn timings(events: &[Event], request: u64) -> Vec<LayerTiming> {
                 .filter(|e| e.request == Some(request) && e.layer == layer)
                 .map(|e| e.at_ns);
             let first = at.next()?;
-            let last = at.last().unwrap_or(first);
+            let last = at.next_back().unwrap_or(first);
             Some(LayerTiming {
                 layer,
                 first_ns: first,
@@ -184,6 +186,7 @@ const PROXIED_GET: &[u8] = b"GET /notes HTTP/1.0\r\nHost: notes.example\r\nX-Rea
 const NOTES_JSON: &str = r#"[{"id":1,"title":"buy milk"},{"id":2,"title":"call mum"}]"#;
 
 /// GET /notes: down through every layer to SQLite and back up with 200.
+#[rustfmt::skip]
 pub fn hello() -> Trace {
     use Direction::{Down, Up, Within};
     use Kind::{Decision, Hop, Step};
@@ -524,6 +527,7 @@ pub fn hello() -> Trace {
 
 /// POST /notes with a 2 MiB body: the web server answers 413 from the
 /// Content-Length alone; the app server never hears of it.
+#[rustfmt::skip]
 pub fn too_large() -> Trace {
     use Direction::{Down, Up, Within};
     use Kind::{Decision, Hop, Step};

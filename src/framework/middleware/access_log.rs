@@ -110,12 +110,9 @@ fn millis(d: Duration) -> String {
 
 #[cfg(test)]
 mod tests {
-    use tracing_subscriber::layer::SubscriberExt;
-
     use super::*;
     use crate::clock::LESSON_EPOCH_SECS;
     use crate::framework::middleware::Pipeline;
-    use crate::trace::Recorder;
 
     #[test]
     fn http_date_becomes_common_log_time() {
@@ -129,9 +126,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn duration_covers_the_inner_onion() {
-        let (recorder, recording) = Recorder::buffered();
-        let _guard =
-            tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder));
+        let (_guard, recording) = crate::framework::testing::record();
         let p = Pipeline::new().with(AccessLog::new(Clock::starting_at(LESSON_EPOCH_SECS)));
         let endpoint = |_req: Request| async {
             tokio::time::sleep(Duration::from_millis(3)).await;

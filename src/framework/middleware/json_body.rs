@@ -51,7 +51,9 @@ fn is_json(media_type: &str) -> bool {
 /// What kind of JSON value it is, in a few words for the summary.
 fn describe(value: &Value) -> String {
     match value {
+        Value::Object(map) if map.len() == 1 => "an object with 1 key".to_string(),
         Value::Object(map) => format!("an object with {} keys", map.len()),
+        Value::Array(items) if items.len() == 1 => "an array of 1 item".to_string(),
         Value::Array(items) => format!("an array of {} items", items.len()),
         Value::String(_) => "a string".to_string(),
         Value::Number(_) => "a number".to_string(),
@@ -128,17 +130,12 @@ impl Middleware for JsonBody {
 mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    use tracing_subscriber::layer::SubscriberExt;
-
     use super::*;
     use crate::framework::middleware::Pipeline;
-    use crate::trace::Recorder;
 
     #[tokio::test(start_paused = true)]
     async fn bad_json_gets_400_with_a_json_error_and_skips_the_handler() {
-        let (recorder, recording) = Recorder::buffered();
-        let _guard =
-            tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder));
+        let (_guard, recording) = crate::framework::testing::record();
         let called = AtomicBool::new(false);
         let endpoint = |_req: Request| {
             called.store(true, Ordering::Relaxed);

@@ -207,10 +207,8 @@ impl Pipeline {
 mod tests {
     use std::sync::{Arc, Mutex};
 
-    use tracing_subscriber::layer::SubscriberExt;
-
     use super::*;
-    use crate::trace::{Event, Recorder};
+    use crate::trace::Event;
 
     /// Writes down what it sees; `stop` makes it answer 418 itself.
     struct Probe {
@@ -265,9 +263,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn enter_is_outermost_first_and_leave_is_reversed() {
-        let (recorder, recording) = Recorder::buffered();
-        let _guard =
-            tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder));
+        let (_guard, recording) = crate::framework::testing::record();
         let log = Arc::new(Mutex::new(Vec::new()));
         let handler_log = log.clone();
         let endpoint = move |_req: Request| {
@@ -310,9 +306,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn short_circuit_skips_inner_layers_and_handler() {
-        let (recorder, recording) = Recorder::buffered();
-        let _guard =
-            tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder));
+        let (_guard, recording) = crate::framework::testing::record();
         let log = Arc::new(Mutex::new(Vec::new()));
         let handler_log = log.clone();
         let endpoint = move |_req: Request| {

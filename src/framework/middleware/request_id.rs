@@ -8,8 +8,9 @@
 //! middleware make one up.
 //!
 //! What we simplify: production ids are random (UUIDs) so two servers never
-//! collide; ours count up from 1 (`req-1`, `req-2`…) so lessons replay
-//! byte for byte.
+//! collide; ours reuse the web server's id (which counts up from 1)
+//! or count up from `req-1` when there is none, so lessons replay byte for
+//! byte.
 //!
 //! Book: "The framework" (book/src/framework.md).
 

@@ -13,7 +13,7 @@
 //! What we simplify: no HSTS (it only counts over HTTPS) and no
 //! `Content-Security-Policy` (it needs a policy per site).
 //!
-//! Book: "The way back up" (book/src/response.md).
+//! Book: "The framework" (book/src/framework.md).
 
 use super::{Middleware, Next};
 use crate::framework::{Request, Response};

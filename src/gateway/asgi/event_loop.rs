@@ -46,7 +46,7 @@ pub async fn run(
                 tasks.spawn(async move { connection(stream, peer, app, config, front).await });
             }
             Ok(None) => break,
-            Err(_) => continue,
+            Err(_) => tokio::time::sleep(crate::net::ACCEPT_RETRY_DELAY).await,
         }
     }
     while tasks.join_next().await.is_some() {}
@@ -85,7 +85,8 @@ async fn connection(
                 }
             }
         }
-        let incoming = match front.read_request(&mut conn).await {
+        let patience = ("timeout_keep_alive", config.timeout_keep_alive);
+        let incoming = match front.read_request(&mut conn, patience).await {
             Ok(Some(incoming)) => incoming,
             _ => return,
         };
@@ -104,7 +105,7 @@ async fn connection(
 
 /// The scope for one request (ASGI HTTP spec 2.5).
 pub fn scope_for(head: &RequestHead, peer: SocketAddr, local: SocketAddr) -> Scope {
-    let decoded = percent_decode(head.path());
+    let decoded = percent_decode(&crate::http::headers::latin1_bytes(head.path()));
     Scope {
         http_version: if head.version == crate::http::Version::Http10 {
             "1.0"
@@ -115,8 +116,8 @@ pub fn scope_for(head: &RequestHead, peer: SocketAddr, local: SocketAddr) -> Sco
         method: head.method.to_ascii_uppercase(),
         scheme: "http".into(),
         path: String::from_utf8(decoded.clone()).unwrap_or_else(|_| latin1(&decoded)),
-        raw_path: head.path().as_bytes().to_vec(),
-        query_string: head.query().as_bytes().to_vec(),
+        raw_path: crate::http::headers::latin1_bytes(head.path()),
+        query_string: crate::http::headers::latin1_bytes(head.query()),
         root_path: String::new(),
         headers: head
             .headers

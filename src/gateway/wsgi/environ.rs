@@ -86,7 +86,12 @@ impl Environ {
         let mut e = Environ::new();
         e.insert("REQUEST_METHOD", head.method.clone());
         e.insert("SCRIPT_NAME", "");
-        e.insert("PATH_INFO", latin1(&percent_decode(head.path())));
+        e.insert(
+            "PATH_INFO",
+            latin1(&percent_decode(&crate::http::headers::latin1_bytes(
+                head.path(),
+            ))),
+        );
         e.insert("QUERY_STRING", head.query());
         if let Some(ct) = head.headers.get("content-type") {
             e.insert("CONTENT_TYPE", ct);

@@ -42,8 +42,9 @@ pub async fn run(
         let listener = listener.clone();
         let app = app.clone();
         let front = front.clone();
+        let timeout = config.timeout;
         handles.push(tokio::spawn(async move {
-            worker(n, workers, listener, app, front).await;
+            worker(n, workers, listener, app, front, timeout).await;
         }));
     }
     for h in handles {
@@ -57,17 +58,21 @@ async fn worker(
     listener: SharedListener,
     app: Arc<dyn WsgiApp>,
     front: Arc<Front>,
+    timeout: crate::units::Time,
 ) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(Some(accepted)) => accepted,
             Ok(None) => return,
             // A failed accept (e.g. too many open files) must not kill the
-            // worker; the next accept may succeed.
-            Err(_) => continue,
+            // worker; wait a little, the next accept may succeed.
+            Err(_) => {
+                tokio::time::sleep(crate::net::ACCEPT_RETRY_DELAY).await;
+                continue;
+            }
         };
         let mut conn = HttpConn::new(stream);
-        let incoming = match front.read_request(&mut conn).await {
+        let incoming = match front.read_request(&mut conn, ("timeout", timeout)).await {
             Ok(Some(incoming)) => incoming,
             _ => continue,
         };

@@ -27,6 +27,7 @@ pub mod detail;
 pub mod help;
 pub mod narration;
 pub mod stack;
+pub mod text;
 pub mod timeline;
 
 use ratatui::Frame;
@@ -57,7 +58,12 @@ pub fn render(state: &PlayerState, frame: &mut Frame) {
     header(state, view.as_ref(), frame, header_area);
     footer(state, frame, footer_area);
 
-    let narration_height = if body.height >= 40 { 4 } else { 3 };
+    let max_narration_lines = if body.height >= 40 { 4 } else { 3 };
+    let narration_lines = view.as_ref().map_or(1, |v| {
+        let text = super::view::narration(v.event, v.answer.as_ref());
+        text::wrap(&text, usize::from(area.width)).len()
+    });
+    let narration_height = 1 + narration_lines.clamp(2, max_narration_lines) as u16;
     let timeline_height = if body.height < TIMELINE_MIN_BODY {
         0
     } else {
@@ -136,10 +142,9 @@ fn header(state: &PlayerState, view: Option<&StepView>, frame: &mut Frame, area:
         state.steps_per_second()
     ));
     let width = area.width as usize;
-    let right_len = right.chars().count();
-    let room = width.saturating_sub(right_len);
-    let mut left: String = left.chars().take(room).collect();
-    let pad = room.saturating_sub(left.chars().count());
+    let room = width.saturating_sub(right.chars().count() + 2);
+    let mut left = text::cut(&left, room);
+    let pad = width.saturating_sub(left.chars().count() + right.chars().count());
     left.push_str(&" ".repeat(pad));
     frame.render_widget(
         Paragraph::new(Line::from(vec![Span::raw(left), Span::raw(right)])).style(theme.title),

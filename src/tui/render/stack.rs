@@ -29,6 +29,7 @@ use ratatui::widgets::{Block, BorderType, Padding, Paragraph};
 use super::super::state::{Focus, PlayerState};
 use super::super::theme::Theme;
 use super::super::view::{Answer, Crossing, Reach, StepView};
+use super::text::{cut, wrap};
 use crate::trace::{Direction, Layer, LayerInfo};
 
 /// Columns left of the boxes for the request marker (`▶↓ `).
@@ -265,7 +266,7 @@ fn compact(
         if !b.info.parts.is_empty() && b.info.layer == Layer::Framework {
             let pad = " ".repeat(GUTTER as usize + LABEL_WIDTH + 1);
             rows.push((
-                3,
+                4,
                 Line::styled(
                     format!(
                         "{pad}{}",
@@ -277,9 +278,12 @@ fn compact(
         }
         if let Some(a) = b.answer {
             let indent = GUTTER as usize + 1;
-            let mut text = format!("↩ answered here: {} {}", a.status, a.reason);
+            // Short form: the reason phrase is in the detail pane.
+            let mut text = format!("↩ answered here: {}", a.status);
             if let Some(k) = &a.knob {
-                text.push_str(&format!(", because {} = {}", k.name, k.value));
+                text.push_str(&format!(" ({} = {})", k.name, k.value));
+            } else {
+                text.push_str(&format!(" {}", a.reason));
             }
             for piece in wrap(&text, width.saturating_sub(indent)) {
                 rows.push((
@@ -293,12 +297,14 @@ fn compact(
         }
         if i + 1 < boxes.len() {
             let c = crossings.get(i).cloned().flatten();
+            // An empty boundary goes before one that says what crossed.
+            let priority = if c.is_some() { 2 } else { 3 };
             let mut line = connector(c, now == Some(i), theme);
             line.spans.insert(0, Span::raw(" ".repeat(GUTTER as usize)));
-            rows.push((2, line));
+            rows.push((priority, line));
         }
     }
-    for drop in [3u8, 2, 1] {
+    for drop in [4u8, 3, 2, 1] {
         if rows.len() <= height {
             break;
         }
@@ -313,36 +319,4 @@ fn legend(theme: &Theme) -> Vec<Line<'static>> {
         Line::styled("· inside a layer   ↩ answered here, turns back", theme.dim),
         Line::styled("┃ crossed at this step   ┏━┓ the active layer", theme.dim),
     ]
-}
-
-/// `s` cut to `width` characters, with `…` when something was cut.
-fn cut(s: &str, width: usize) -> String {
-    if s.chars().count() <= width {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
-    if width > 0 {
-        out.push('…');
-    }
-    out
-}
-
-/// Words of `s` in lines of at most `width` characters (a longer word is cut).
-fn wrap(s: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in s.split(' ') {
-        let needed = line.chars().count() + usize::from(!line.is_empty()) + word.chars().count();
-        if !line.is_empty() && needed > width {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(&cut(word, width));
-    }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    lines
 }

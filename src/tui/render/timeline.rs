@@ -1,8 +1,9 @@
 //! The timeline: a waterfall with one row per request, simulated time
-//! across, and in each row one segment per layer the request visited (from
-//! its first step there to its last), drawn as the layer's letter so it reads
-//! without colour. The cursor column is the step on screen; `▶` marks its
-//! request. With focus (tab twice), ↑/↓ jump between requests.
+//! across. Each cell of a row shows where the request was at that time, as
+//! the layer's letter (so it reads without colour): a request that waits
+//! 3 ms on SQLite is a row of `d`. The cursor column (`▲` under the row) is
+//! the step on screen; `▶` marks its request. With focus (tab twice), ↑/↓
+//! jump between requests.
 //!
 //! ```text
 //!  ▶  1 GET /notes        200 │cwwwaaffhhhhddhhffaawwwc
@@ -106,7 +107,8 @@ pub fn render(state: &PlayerState, frame: &mut Frame, area: Rect) {
         buf.set_string(bar_x - 1, y, "│", theme.frame);
         for seg in &state.index.segments[pos] {
             let lo = column(axis, seg.lo, bar_width);
-            let hi = column(axis, seg.hi, bar_width);
+            // The next segment starts in the cell where this one ends.
+            let hi = column(axis, seg.hi, bar_width).saturating_sub(1).max(lo);
             for x in lo..=hi {
                 put(buf, bar_x + x, y, letter(seg.layer), theme.layer(seg.layer));
             }

@@ -1,0 +1,178 @@
+//! End to end in a real terminal: `roundtrip run hello` inside tmux (80x24),
+//! step twice, open the help, quit, and check the terminal came back: the
+//! alternate screen is gone, the shell prints the exit status, and the tty
+//! is in canonical (cooked) mode again.
+//!
+//! Needs `tmux` (`.ci/run` installs it); without it the test says why and
+//! passes. The test runs its own tmux server on a private socket and waits
+//! for the screen by polling `capture-pane` with a deadline: a real
+//! terminal gives no other signal that a frame was drawn.
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// How long one expected screen may take (the lesson runs before the player opens).
+const SCREEN_DEADLINE: Duration = Duration::from_secs(20);
+/// Pause between two looks at the pane.
+const POLL_EVERY: Duration = Duration::from_millis(50);
+
+struct Tmux {
+    socket: String,
+    session: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .output()
+            .expect("tmux runs")
+    }
+
+    fn send(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", self.session.as_str()];
+        args.extend_from_slice(keys);
+        let out = self.run(&args);
+        assert!(
+            out.status.success(),
+            "send-keys {keys:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn screen(&self) -> String {
+        let out = self.run(&["capture-pane", "-p", "-t", &self.session]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn alternate_on(&self) -> bool {
+        let out = self.run(&[
+            "display-message",
+            "-p",
+            "-t",
+            &self.session,
+            "#{alternate_on}",
+        ]);
+        String::from_utf8_lossy(&out.stdout).trim() == "1"
+    }
+
+    /// Wait until the pane shows `what`; the screen at the deadline is in the panic.
+    fn wait_for(&self, what: &str) -> String {
+        self.wait_until(what, |screen| screen.contains(what))
+    }
+
+    fn wait_until(&self, what: &str, seen: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + SCREEN_DEADLINE;
+        loop {
+            let screen = self.screen();
+            if seen(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never saw {what}; the pane shows:\n{screen}"
+            );
+            std::thread::sleep(POLL_EVERY);
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        // Our own server on our own socket: nobody else's tmux is touched.
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+fn tmux_missing() -> Option<String> {
+    match Command::new("tmux").arg("-V").output() {
+        Ok(out) if out.status.success() => None,
+        Ok(out) => Some(format!(
+            "`tmux -V` failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )),
+        Err(e) => Some(format!("tmux not found ({e})")),
+    }
+}
+
+#[test]
+fn run_hello_steps_shows_help_and_quits_to_a_clean_terminal() {
+    if let Some(why) = tmux_missing() {
+        eprintln!("skipping the tmux end-to-end test: {why}");
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_roundtrip");
+    let tmux = Tmux {
+        socket: format!("roundtrip-test-{}", std::process::id()),
+        session: String::from("tui"),
+    };
+    let out = tmux.run(&[
+        "new-session",
+        "-d",
+        "-x",
+        "80",
+        "-y",
+        "24",
+        "-s",
+        &tmux.session,
+        "env",
+        "PS1=$ ",
+        "sh",
+    ]);
+    assert!(
+        out.status.success(),
+        "new-session: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tmux.send(&[&format!("'{bin}' run hello; echo \"exit=$?\""), "Enter"]);
+
+    let first = tmux.wait_for("step 1/");
+    assert!(first.contains("roundtrip · hello"), "{first}");
+    assert!(
+        first.contains("stack") && first.contains("detail"),
+        "{first}"
+    );
+    assert!(
+        tmux.alternate_on(),
+        "the player draws on the alternate screen"
+    );
+
+    tmux.send(&["l"]);
+    tmux.wait_for("step 2/");
+    tmux.send(&["l"]);
+    let third = tmux.wait_for("step 3/");
+    assert!(
+        third.contains("▶"),
+        "the request marker is on screen:\n{third}"
+    );
+
+    tmux.send(&["?"]);
+    let help = tmux.wait_for("? or Esc closes");
+    assert!(
+        help.contains("step back (rewind)") && help.contains("quit"),
+        "{help}"
+    );
+
+    tmux.send(&["q"]);
+    let after = tmux.wait_for("exit=0");
+    assert!(!tmux.alternate_on(), "the alternate screen was left");
+    assert!(
+        !after.contains("? or Esc closes"),
+        "the player's frame is gone:\n{after}"
+    );
+
+    tmux.send(&[
+        "printf 'tty:%s\\n' \"$(stty -a | grep -o -- '-\\{0,1\\}icanon')\"",
+        "Enter",
+    ]);
+    let tty = tmux.wait_until("the stty output", |s| {
+        s.lines().any(|l| l.starts_with("tty:"))
+    });
+    let mut lines = tty.lines().filter(|l| l.starts_with("tty:"));
+    assert_eq!(
+        lines.next(),
+        Some("tty:icanon"),
+        "raw mode was switched off:\n{tty}"
+    );
+}
