@@ -334,6 +334,10 @@ async fn print_requests(
     mode: Output,
 ) {
     let mut pending: BTreeMap<u64, Vec<Event>> = BTreeMap::new();
+    let light_meta = Meta {
+        config: serde_json::Value::Null,
+        ..meta.clone()
+    };
     let mut history: Vec<Event> = Vec::new();
     while let Some(e) = events.recv().await {
         let Some(id) = e.request else { continue };
@@ -348,7 +352,9 @@ async fn print_requests(
         };
         match &mode {
             Output::AccessLog | Output::Plain => {
-                let trace = assemble(meta.clone(), layers.clone(), request_events);
+                // One request's summary needs neither the config nor the
+                // diagram: skip cloning them for every request.
+                let trace = assemble(light_meta.clone(), Vec::new(), request_events);
                 if matches!(mode, Output::Plain) {
                     out(&format!(
                         "── request {id} ──\n{}\n",

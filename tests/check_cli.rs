@@ -60,6 +60,22 @@ fn missing_request_says_to_add_one() {
 }
 
 #[test]
+fn out_of_range_values_are_refused_not_run() {
+    let (ok, out) = check(
+        "huge",
+        "title = \"x\"\n[[request]]\npath = \"/\"\nbody_size = \"64g\"\n",
+    );
+    assert!(!ok);
+    assert!(out.starts_with("LESSON:4:1: "), "{out}");
+    let (ok, out) = check(
+        "late",
+        "title = \"x\"\n[[request]]\npath = \"/\"\nat = \"9999999999999999h\"\n",
+    );
+    assert!(!ok);
+    assert!(out.starts_with("LESSON:4:"), "{out}");
+}
+
+#[test]
 fn unmet_expectation_fails_the_check() {
     let (ok, out) = check(
         "unmet",

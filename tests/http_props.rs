@@ -15,8 +15,11 @@ proptest! {
     }
 
     #[test]
-    fn arbitrary_bytes_never_panic_the_chunked_decoder(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
-        let mut d = ChunkedDecoder::new(1 << 20);
+    fn arbitrary_bytes_never_panic_the_chunked_decoder(
+        bytes in proptest::collection::vec(any::<u8>(), 0..2048),
+        unlimited in any::<bool>(),
+    ) {
+        let mut d = ChunkedDecoder::new(if unlimited { u64::MAX } else { 1 << 20 });
         let _ = d.feed(&bytes);
     }
 
@@ -69,5 +72,39 @@ proptest! {
         }
         prop_assert!(d.is_done());
         prop_assert_eq!(d.body(), &body[..]);
+    }
+}
+
+/// A client that sends nothing but empty lines, or a head that never ends,
+/// is refused once it passes the limits: the buffer cannot grow without bound.
+#[tokio::test]
+async fn endless_input_is_refused_within_the_limits() {
+    use roundtrip::http::HttpConn;
+    use roundtrip::http::conn::ReadError;
+    use tokio::io::AsyncWriteExt;
+
+    for filler in [&b"\r\n"[..], &b"GET /"[..], &b"X-A: b\r\n"[..]] {
+        let (mut client, server) = tokio::io::duplex(64 * 1024);
+        let writer = tokio::spawn(async move {
+            if filler == b"X-A: b\r\n" {
+                let _ = client.write_all(b"GET / HTTP/1.1\r\n").await;
+            }
+            for _ in 0..100_000 {
+                if client.write_all(filler).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let mut conn = HttpConn::new(server);
+        let limits = HeadLimits::NGINX;
+        let result = conn.read_head(|b| parse_request_head(b, &limits)).await;
+        assert!(
+            matches!(result, Err(ReadError::Parse(_))),
+            "{:?}",
+            result.err()
+        );
+        assert!(conn.buffered().len() <= limits.max_head_bytes + 16 * 1024);
+        drop(conn);
+        let _ = writer.await;
     }
 }

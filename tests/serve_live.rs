@@ -152,6 +152,51 @@ fn pipelined_requests_are_answered_in_order() {
 }
 
 #[test]
+fn head_carries_the_length_a_get_would_have() {
+    let server = serve(&[]);
+    let get = raw_exchange(
+        server.addr,
+        b"GET /notes/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let head = raw_exchange(
+        server.addr,
+        b"HEAD /notes/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let length = |text: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .map(str::to_string)
+    };
+    assert!(length(&get).is_some_and(|l| l != "0"), "{get}");
+    assert_eq!(length(&head), length(&get), "{head}");
+    assert!(
+        head.ends_with("\r\n\r\n"),
+        "no body after a HEAD response: {head}"
+    );
+}
+
+#[test]
+fn expect_100_continue_gets_the_go_ahead_before_the_body() {
+    let server = serve(&[]);
+    let mut s = TcpStream::connect(server.addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let body = br#"{"title": "t", "body": "b"}"#;
+    let head = format!(
+        "POST /notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).expect("write head");
+    let mut interim = [0u8; 25];
+    s.read_exact(&mut interim).expect("read 100 Continue");
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    s.write_all(body).expect("write body");
+    let mut rest = String::new();
+    let _ = s.read_to_string(&mut rest);
+    assert!(rest.starts_with("HTTP/1.1 201 "), "{rest}");
+}
+
+#[test]
 fn curl_gets_the_notes_page() {
     if Command::new("curl").arg("--version").output().is_err() {
         eprintln!("skipped: curl is not installed (.ci/run installs it)");

@@ -251,27 +251,39 @@ pub fn parse_response_head(
         }
         return Ok(Parsed::Partial);
     };
-    let mut slots = vec![httparse::EMPTY_HEADER; limits.max_headers];
+    let head = &buf[..head_len];
+    let mut slots = [httparse::EMPTY_HEADER; FIRST_HEADER_SLOTS];
     let mut res = httparse::Response::new(&mut slots);
-    match res.parse(&buf[..head_len]) {
-        Ok(httparse::Status::Complete(_)) => {}
-        Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
+    let response = match res.parse(head) {
+        Ok(_) => response_from(&res)?,
+        Err(httparse::Error::TooManyHeaders) => {
+            let mut many = vec![httparse::EMPTY_HEADER; limits.max_headers];
+            let mut res = httparse::Response::new(&mut many);
+            match res.parse(head) {
+                Ok(_) => response_from(&res)?,
+                Err(e) => return Err(map_httparse(e, limits)),
+            }
+        }
         Err(e) => return Err(map_httparse(e, limits)),
-    }
+    };
+    Ok(Parsed::Complete {
+        head: response,
+        consumed: head_len,
+    })
+}
+
+fn response_from(res: &httparse::Response<'_, '_>) -> Result<ResponseHead, ParseError> {
     let version = match res.version {
         Some(0) => Version::Http10,
         Some(1) => Version::Http11,
         _ => return Err(ParseError::BadStatusLine),
     };
     let status = res.code.ok_or(ParseError::BadStatusLine)?;
-    Ok(Parsed::Complete {
-        head: ResponseHead {
-            version,
-            status,
-            reason: res.reason.unwrap_or("").to_string(),
-            headers: headers_from(res.headers)?,
-        },
-        consumed: head_len,
+    Ok(ResponseHead {
+        version,
+        status,
+        reason: res.reason.unwrap_or("").to_string(),
+        headers: headers_from(res.headers)?,
     })
 }
 

@@ -11,6 +11,7 @@ pub fn reason(status: u16) -> &'static str {
         204 => "No Content",
         301 => "Moved Permanently",
         302 => "Found",
+        303 => "See Other",
         304 => "Not Modified",
         307 => "Temporary Redirect",
         308 => "Permanent Redirect",

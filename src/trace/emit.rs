@@ -2,9 +2,17 @@
 //!
 //! A layer builds a [`Step`] and calls [`Step::emit`]. The helper turns it
 //! into a plain `tracing` event under the `roundtrip` target, with the
-//! vocabulary's field names; the data sections travel as one JSON field.
-//! A layer never touches the recorder: whoever installed a subscriber
-//! (the lesson runner, `serve`, a test) decides what happens to the event.
+//! vocabulary's field names. A layer never touches the recorder: whoever
+//! installed a subscriber (the lesson runner, `serve`, a test) decides what
+//! happens to the event.
+//!
+//! The data sections (bytes, environ, SQL…) are structured values, which
+//! `tracing` fields cannot carry. They are handed over beside the event: put
+//! in a per-thread slot just before it, taken by the recorder in
+//! `on_event` (`tracing` calls subscribers synchronously, on the emitting
+//! thread), and cleared just after. The event itself says how many sections
+//! it has (`data_sections`). Formatting them into a text field and parsing
+//! them back cost more than everything else a request does in `serve`.
 //!
 //! ```
 //! use roundtrip::trace::{Direction, Kind, Layer, emit::Step};
@@ -15,8 +23,21 @@
 //!
 //! Book: "The journey of a request" (book/src/journey.md).
 
+use std::cell::RefCell;
+
 use super::model::{Data, Knob};
 use super::vocab::{Direction, Kind, Layer, TARGET};
+
+thread_local! {
+    /// The data sections of the event being emitted on this thread.
+    static DATA: RefCell<Option<Vec<Data>>> = const { RefCell::new(None) };
+}
+
+/// The recorder's side of the hand-over: the sections of the event that is
+/// being dispatched on this thread right now.
+pub(crate) fn take_data() -> Option<Vec<Data>> {
+    DATA.with(|slot| slot.borrow_mut().take())
+}
 
 /// One step about to be emitted.
 #[derive(Debug, Clone)]
@@ -96,9 +117,13 @@ impl Step {
     }
 
     pub fn emit(self) {
-        // Serializing plain data to a String cannot fail (no maps with
-        // non-string keys, no I/O); an empty list is sent on the impossible path.
-        let data = serde_json::to_string(&self.data).unwrap_or_else(|_| String::from("[]"));
+        // Nobody listening (no subscriber, or one that ignores us): skip the
+        // work of building the event.
+        if !tracing::event_enabled!(target: TARGET, tracing::Level::INFO) {
+            return;
+        }
+        let sections = self.data.len() as u64;
+        DATA.with(|slot| *slot.borrow_mut() = Some(self.data));
         let (knob, knob_value) = match &self.knob {
             Some(k) => (Some(k.name.as_str()), Some(k.value.as_str())),
             None => (None, None),
@@ -109,7 +134,7 @@ impl Step {
             step = self.step,
             direction = self.direction.as_str(),
             kind = self.kind.as_str(),
-            data = data.as_str(),
+            data_sections = sections,
             knob = knob,
             knob_value = knob_value,
             answer = self.answer.map(u64::from),
@@ -119,6 +144,9 @@ impl Step {
             "{}",
             self.summary
         );
+        // If no recorder took the sections, they must not leak into the
+        // next event.
+        DATA.with(|slot| slot.borrow_mut().take());
     }
 }
 

@@ -26,7 +26,9 @@ pub mod field {
     pub const DIRECTION: &str = "direction";
     pub const KIND: &str = "kind";
     pub const STEP: &str = "step";
-    /// Event field: the step's data sections, as JSON.
+    /// Event field: the step's data sections as JSON, for events that do
+    /// not come through `emit` (which hands them over beside the event and
+    /// sets `data_sections` to their count instead).
     pub const DATA: &str = "data";
     pub const KNOB: &str = "knob";
     pub const KNOB_VALUE: &str = "knob_value";

@@ -274,38 +274,10 @@ fn answer(e: &Event, status: u16, request: Option<&RequestSummary>) -> Answer {
     }
 }
 
-/// The reason phrase of RFC 9110 for the statuses lessons produce.
+/// The reason phrase of RFC 9110 (a pure lookup table, shared with the
+/// HTTP codec; no layer code is involved).
 pub fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        100 => "Continue",
-        101 => "Switching Protocols",
-        200 => "OK",
-        201 => "Created",
-        204 => "No Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        303 => "See Other",
-        304 => "Not Modified",
-        307 => "Temporary Redirect",
-        308 => "Permanent Redirect",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        413 => "Content Too Large",
-        414 => "URI Too Long",
-        415 => "Unsupported Media Type",
-        422 => "Unprocessable Content",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "",
-    }
+    crate::http::status::reason(status)
 }
 
 /// The narration line: the lesson's own words for this step, or a sentence
