@@ -90,6 +90,12 @@ impl FromIterator<(String, String)> for Headers {
 
 /// Bytes to a string, one `char` per byte (ISO-8859-1).
 pub fn latin1(bytes: &[u8]) -> String {
+    // The common case: ASCII is already the same text in UTF-8, one copy.
+    if bytes.is_ascii()
+        && let Ok(text) = std::str::from_utf8(bytes)
+    {
+        return text.to_owned();
+    }
     bytes.iter().map(|&b| b as char).collect()
 }
 

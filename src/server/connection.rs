@@ -292,20 +292,11 @@ async fn handle(
     let body = match framing {
         BodyFraming::Empty => Vec::new(),
         BodyFraming::Length(n) if n > body_limit => {
-            Step::new(
-                Layer::WebServer,
-                "web_server.limit.body",
-                Direction::Within,
-                Kind::Decision,
-            )
-            .summary(format!(
+            let why = format!(
                 "Content-Length {n} is over client_max_body_size {max_body}: answers 413 \
-                     without reading the body; the app server never sees this request"
-            ))
-            .knob("client_max_body_size", max_body)
-            .answer(413)
-            .emit();
-            return send_error(server, conn, &head, 413).await;
+                 without reading the body; the app server never sees this request"
+            );
+            return too_large(server, conn, &head, why).await;
         }
         BodyFraming::Length(n) => {
             send_continue(conn, &head).await;
@@ -560,6 +551,26 @@ async fn send_error(
     }
 }
 
+/// The body is over `client_max_body_size`: 413, decided by that knob.
+async fn too_large(
+    server: &WebServer,
+    conn: &mut HttpConn<Stream>,
+    request: &RequestHead,
+    why: String,
+) -> Outcome {
+    Step::new(
+        Layer::WebServer,
+        "web_server.limit.body",
+        Direction::Within,
+        Kind::Decision,
+    )
+    .summary(why)
+    .knob("client_max_body_size", server.config.client_max_body_size)
+    .answer(413)
+    .emit();
+    send_error(server, conn, request, 413).await
+}
+
 /// A head that failed to parse: answer with the status nginx sends.
 async fn refuse_head(
     server: &WebServer,
@@ -615,20 +626,11 @@ async fn body_failed(
     let cfg = &server.config;
     match e {
         ReadError::Chunked(ChunkedError::TooLarge { .. }) => {
-            Step::new(
-                Layer::WebServer,
-                "web_server.limit.body",
-                Direction::Within,
-                Kind::Decision,
-            )
-            .summary(format!(
+            let why = format!(
                 "the chunked body grew past client_max_body_size {}: answers 413",
                 cfg.client_max_body_size
-            ))
-            .knob("client_max_body_size", cfg.client_max_body_size)
-            .answer(413)
-            .emit();
-            send_error(server, conn, request, 413).await
+            );
+            too_large(server, conn, request, why).await
         }
         ReadError::Chunked(c) => {
             Step::new(
