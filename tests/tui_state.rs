@@ -343,7 +343,7 @@ fn too_large_view_turns_back_at_the_web_server_and_never_reaches_the_app() {
     assert_eq!((a.layer, a.status, a.early), (Layer::WebServer, 413, true));
     assert_eq!(
         a.describe(),
-        "413 Content Too Large (client_max_body_size = 1m)"
+        "413 Request Entity Too Large (client_max_body_size = 1m)"
     );
     assert_eq!(view.marker(), "↩");
     assert_eq!(&view.reach[2..], &[Reach::NotReached; 4]);

@@ -24,8 +24,8 @@ pub struct AppServerConfig {
     /// roundtrip's lessons default to 2 so that concurrency shows.
     pub workers: usize,
     /// WSGI: a worker silent for longer than this is given up on (gunicorn
-    /// `timeout`, default 30 s). Here it bounds how long a worker waits for
-    /// a request to arrive.
+    /// `timeout`, default 30 s; 0 turns it off). Here it bounds how long a
+    /// worker waits for a request to arrive.
     pub timeout: Time,
     /// Connections that may wait to be accepted (gunicorn and uvicorn
     /// `backlog`, default 2048).

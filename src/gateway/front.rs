@@ -107,7 +107,8 @@ impl Front {
             Err(e) => {
                 let status = e.status();
                 let body = error_body(status, &e.to_string());
-                self.respond_error(conn, status, &body, id).await?;
+                self.respond_error(conn, status, &body, id, &e.to_string(), None)
+                    .await?;
                 return Ok(None);
             }
         };
@@ -140,7 +141,15 @@ impl Front {
         // The head did not parse, but the web server's id is probably in it.
         let id = request_id_in(conn.buffered())
             .unwrap_or_else(|| self.fallback_ids.fetch_add(1, Ordering::Relaxed));
-        self.respond_error(conn, status, &body, id).await
+        // gunicorn's names for the limits (LAYERS_REFERENCE §4.2).
+        let knob = match e {
+            ParseError::RequestLineTooLong { limit } => Some(("limit_request_line", *limit)),
+            ParseError::HeaderLineTooLong { limit } => Some(("limit_request_field_size", *limit)),
+            ParseError::TooManyHeaders { limit } => Some(("limit_request_fields", *limit)),
+            _ => None,
+        };
+        self.respond_error(conn, status, &body, id, &e.to_string(), knob)
+            .await
     }
 
     async fn respond_error(
@@ -149,17 +158,22 @@ impl Front {
         status: u16,
         body: &[u8],
         id: u64,
+        why: &str,
+        knob: Option<(&str, usize)>,
     ) -> std::io::Result<()> {
-        Step::new(
+        let mut step = Step::new(
             Layer::AppServer,
             "app_server.request.refuse",
             Direction::Up,
             Kind::Error,
         )
         .request(id)
-        .summary(format!("refuses the request with {status}"))
-        .answer(status)
-        .emit();
+        .summary(format!("{why}: refuses the request with {status}"))
+        .answer(status);
+        if let Some((name, value)) = knob {
+            step = step.knob(name, value);
+        }
+        step.emit();
         let mut head = ResponseHead::new(status);
         head.headers.push("Content-Type", "text/html");
         head.headers.push("Content-Length", body.len().to_string());

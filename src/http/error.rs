@@ -23,6 +23,8 @@ pub enum ParseError {
     BadRequestLine,
     #[error("the method is not a valid token")]
     BadMethod,
+    #[error("the method `{0}` is not upper-case: methods are case-sensitive (RFC 9110 §9.1)")]
+    MethodCase(String),
     #[error("the HTTP version is not HTTP/1.0 or HTTP/1.1")]
     BadVersion,
     #[error("HTTP version {version} is not supported by an HTTP/1 server")]

@@ -131,7 +131,7 @@ fn request_from(req: &httparse::Request<'_, '_>) -> Result<RequestHead, ParseErr
     // Methods are case-sensitive (RFC 9110 §9.1); nginx and gunicorn both
     // refuse lower-case ones rather than guess.
     if method.bytes().any(|b| b.is_ascii_lowercase()) {
-        return Err(ParseError::BadMethod);
+        return Err(ParseError::MethodCase(method));
     }
     // Keep the target's bytes as they came (ISO-8859-1, one char per byte)
     // so that writing it back sends the very same bytes.
@@ -447,7 +447,7 @@ mod tests {
     fn lower_case_method_is_refused() {
         assert_eq!(
             parse(b"get / HTTP/1.1\r\nHost: a\r\n\r\n"),
-            Err(ParseError::BadMethod)
+            Err(ParseError::MethodCase("get".into()))
         );
     }
 

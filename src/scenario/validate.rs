@@ -50,8 +50,30 @@ pub const MAX_LESSON_BODY: u64 = 64 * 1024 * 1024;
 /// Byte offset of `key =` in the source (for settings, which carry no
 /// span of their own), or of the start of the file.
 fn key_offset(source: &str, key: &str) -> usize {
-    let mut offset = 0;
-    for line in source.split_inclusive('\n') {
+    key_offset_from(source, 0, key)
+}
+
+/// Byte offset of `key =` inside the `n`th (1-based) `[[request]]` table,
+/// or of that table's header when the key is not found there.
+fn request_key_offset(source: &str, n: usize, key: &str) -> usize {
+    let start = source
+        .match_indices("[[request]]")
+        .nth(n.saturating_sub(1))
+        .map(|(i, _)| i)
+        .unwrap_or(0);
+    let end = source[start + 1..]
+        .find("\n[")
+        .map(|i| start + 1 + i)
+        .unwrap_or(source.len());
+    match key_offset_from(&source[..end], start, key) {
+        0 => start,
+        at => at,
+    }
+}
+
+fn key_offset_from(source: &str, from: usize, key: &str) -> usize {
+    let mut offset = from;
+    for line in source[from..].split_inclusive('\n') {
         let t = line.trim_start();
         if let Some(rest) = t.strip_prefix(key)
             && rest.trim_start().starts_with('=')
@@ -175,7 +197,7 @@ fn check_rules(path: &Path, source: &str, s: &Scenario) -> Result<(), ScenarioEr
             && at.0 > super::runner::MAX_LESSON_TIME
         {
             return err(
-                key_offset(source, "at"),
+                request_key_offset(source, n, "at"),
                 format!("request {n}: `at` is later than a lesson may run (1h)"),
                 "lessons run on a simulated clock; keep `at` under 1h",
             );
@@ -184,7 +206,7 @@ fn check_rules(path: &Path, source: &str, s: &Scenario) -> Result<(), ScenarioEr
             && size.0 > MAX_LESSON_BODY
         {
             return err(
-                key_offset(source, "body_size"),
+                request_key_offset(source, n, "body_size"),
                 format!("request {n}: body_size {size} is larger than a lesson may send (64m)"),
                 "anything over client_max_body_size shows the 413 just as well",
             );

@@ -76,29 +76,35 @@ pub async fn serve(server: Arc<WebServer>, stream: Stream, peer: SocketAddr, con
 async fn linger(server: &WebServer, conn: &mut HttpConn<Stream>) {
     let _ = conn.shutdown().await;
     let cfg = &server.config;
-    let mut discarded = conn.buffered().len();
-    conn.consume(discarded);
+    let mut announced = false;
+    let mut announce = |first: usize| {
+        if !announced {
+            announced = true;
+            Step::new(Layer::WebServer, "web_server.lingering_close", Direction::Within, Kind::Step)
+                .summary(format!(
+                    "lingering close: the client is still sending ({first} bytes so far); \
+                     reads and discards it for up to lingering_time {} so the client can read the response",
+                    cfg.lingering_time
+                ))
+                .knob("lingering_time", cfg.lingering_time)
+                .emit();
+        }
+    };
+    let unread = conn.buffered().len();
+    if unread > 0 {
+        announce(unread);
+        conn.consume(unread);
+    }
     let deadline = tokio::time::Instant::now() + cfg.lingering_time.0;
     loop {
-        let wait = cfg
-            .lingering_timeout
-            .0
-            .min(deadline.saturating_duration_since(tokio::time::Instant::now()));
-        match tokio::time::timeout(wait, conn.fill()).await {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(cfg.lingering_timeout.0.min(left), conn.fill()).await {
             Ok(Ok(n)) if n > 0 => {
-                discarded += n;
+                announce(n);
                 conn.consume(n);
             }
             _ => break,
         }
-    }
-    if discarded > 0 {
-        Step::new(Layer::WebServer, "web_server.lingering_close", Direction::Within, Kind::Step)
-            .summary(format!(
-                "lingering close: reads and discards {discarded} more bytes from the client so it can read the response"
-            ))
-            .knob("lingering_time", cfg.lingering_time)
-            .emit();
     }
 }
 
@@ -612,6 +618,9 @@ async fn refuse_head(
         headers: Default::default(),
     };
     send(server, conn, &request, head, body).await;
+    // Those bytes were the bad head itself, already read: not for lingering.
+    let received = conn.buffered().len();
+    conn.consume(received);
     Outcome::Close
 }
 

@@ -76,6 +76,7 @@ fn summarise_requests(events: &[Event]) -> Vec<RequestSummary> {
             method: String::new(),
             target: String::new(),
             status: None,
+            reason: String::new(),
             answered_by: None,
             knob: None,
             started_ns: e.at_ns,
@@ -107,10 +108,11 @@ fn summarise_requests(events: &[Event]) -> Vec<RequestSummary> {
                     r.target = target.clone();
                 }
                 // What the web server sent to the client is the final word.
-                Data::ResponseHead { status, .. }
+                Data::ResponseHead { status, reason, .. }
                     if e.layer == Layer::WebServer && e.step == "web_server.response.send" =>
                 {
                     r.status = Some(*status);
+                    r.reason = reason.clone();
                 }
                 _ => {}
             }

@@ -84,6 +84,10 @@ pub struct RequestSummary {
     pub target: String,
     /// The status the client got (or, for 408, the one only the log shows).
     pub status: Option<u16>,
+    /// The reason phrase on the status line the client got (empty when no
+    /// response was sent). nginx's own pages keep older names, e.g.
+    /// "Request Entity Too Large" for 413.
+    pub reason: String,
     /// The layer that produced the response (not the ones that relayed it).
     pub answered_by: Option<Layer>,
     /// When a limit decided the answer: which setting.

@@ -261,6 +261,11 @@ fn answer(e: &Event, status: u16, request: Option<&RequestSummary>) -> Answer {
             Data::ResponseHead { reason, .. } if !reason.is_empty() => Some(reason.clone()),
             _ => None,
         })
+        .or_else(|| {
+            request
+                .filter(|r| r.status == Some(status) && !r.reason.is_empty())
+                .map(|r| r.reason.clone())
+        })
         .unwrap_or_else(|| reason_phrase(status).to_string());
     Answer {
         layer: e.layer,

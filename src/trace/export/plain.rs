@@ -81,7 +81,11 @@ pub fn event_line(e: &Event, out: &mut String) {
 }
 
 fn request_line(r: &RequestSummary) -> String {
-    let mut s = format!("request {}: {} {}", r.id, r.method, r.target);
+    let mut s = if r.method.is_empty() {
+        format!("request {}: (no request line could be read)", r.id)
+    } else {
+        format!("request {}: {} {}", r.id, r.method, r.target)
+    };
     match r.status {
         Some(status) => {
             let _ = write!(s, " → {status}");

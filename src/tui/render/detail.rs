@@ -72,11 +72,15 @@ pub fn lines(state: &PlayerState, e: &Event) -> Vec<Line<'static>> {
         ]));
     }
     if let Some(status) = e.answer {
+        // The phrase the client really got (nginx keeps older names).
+        let reason = e
+            .request
+            .and_then(|id| state.trace.requests.iter().find(|r| r.id == id))
+            .filter(|r| r.status == Some(status) && !r.reason.is_empty())
+            .map(|r| r.reason.clone())
+            .unwrap_or_else(|| super::super::view::reason_phrase(status).to_string());
         out.push(Line::styled(
-            format!(
-                "↩ answered here: {status} {}",
-                super::super::view::reason_phrase(status)
-            ),
+            format!("↩ answered here: {status} {reason}"),
             theme.answer,
         ));
     }

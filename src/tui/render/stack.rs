@@ -59,13 +59,15 @@ pub fn render(state: &PlayerState, view: Option<&StepView>, frame: &mut Frame, a
         .map(|v| v.crossings.clone())
         .unwrap_or_else(|| vec![None; boxes.len().saturating_sub(1)]);
     let now = view.and_then(|v| v.crossing_now);
+    // Text width inside a box: the gutter, two borders, two padding columns.
+    let text_width = usize::from(inner.width.saturating_sub(GUTTER + 4));
     let boxed_height: u16 = boxes
         .iter()
-        .map(|b| 2 + content(b, theme).len() as u16)
+        .map(|b| 2 + content(b, theme, text_width).len() as u16)
         .sum::<u16>()
         + boxes.len().saturating_sub(1) as u16;
     if inner.height >= boxed_height && inner.width >= GUTTER + 24 {
-        boxed(&boxes, &crossings, now, theme, frame, inner);
+        boxed(&boxes, &crossings, now, theme, frame, inner, text_width);
         let spare = inner.height - boxed_height;
         if spare >= 4 {
             let legend_area = Rect {
@@ -103,7 +105,7 @@ fn models<'a>(state: &'a PlayerState, view: Option<&'a StepView>) -> Vec<BoxMode
 }
 
 /// The text inside a box: what the layer is, its parts, and an answer if it gave one.
-fn content(b: &BoxModel, theme: &Theme) -> Vec<Line<'static>> {
+fn content(b: &BoxModel, theme: &Theme, width: usize) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     let detail = match b.reach {
         Reach::NotReached => Line::styled("not reached", theme.dim),
@@ -112,14 +114,16 @@ fn content(b: &BoxModel, theme: &Theme) -> Vec<Line<'static>> {
     };
     lines.push(detail);
     if !b.info.parts.is_empty() && b.info.layer == Layer::Framework {
-        lines.push(Line::styled(
-            format!("middleware: {}", b.info.parts.join(" → ")),
-            if b.reach == Reach::Visited {
-                Style::new()
-            } else {
-                theme.dim
-            },
-        ));
+        let style = if b.reach == Reach::Visited {
+            Style::new()
+        } else {
+            theme.dim
+        };
+        // Every middleware is listed: the onion's order is the point.
+        let text = format!("middleware: {}", b.info.parts.join(" → "));
+        for line in wrap(&text, width.max(8)) {
+            lines.push(Line::styled(line, style));
+        }
     }
     if let Some(a) = b.answer {
         lines.extend(answer_lines(a, theme));
@@ -160,11 +164,12 @@ fn boxed(
     theme: &Theme,
     frame: &mut Frame,
     area: Rect,
+    text_width: usize,
 ) {
     let mut y = area.y;
     let bottom = area.y + area.height;
     for (i, b) in boxes.iter().enumerate() {
-        let lines = content(b, theme);
+        let lines = content(b, theme, text_width);
         let height = (2 + lines.len() as u16).min(bottom.saturating_sub(y));
         if height == 0 {
             return;

@@ -1,0 +1,120 @@
+//! Web-server behaviour that needs time or odd framing, run as small
+//! lessons on the paused clock: a head that never finishes (408, nothing
+//! sent), chunked bodies (decoded and forwarded, or refused with 413).
+
+use std::path::Path;
+
+use roundtrip::scenario::{Lesson, run, validate};
+use roundtrip::trace::{Layer, Trace};
+
+fn lesson(source: &str) -> Trace {
+    let path = Path::new("inline.toml");
+    let scenario = validate::parse(path, source).unwrap_or_else(|e| panic!("{e}"));
+    let lesson = Lesson {
+        name: "inline".into(),
+        path: path.to_path_buf(),
+        source: source.into(),
+        scenario,
+    };
+    let outcome = run(&lesson).unwrap_or_else(|e| panic!("{e}"));
+    assert!(outcome.unmet.is_empty(), "{:?}", outcome.unmet);
+    outcome.trace
+}
+
+#[test]
+fn head_that_never_ends_is_logged_408_and_gets_no_response() {
+    let trace = lesson(
+        r#"
+title = "slow"
+[stack.web_server]
+client_header_timeout = "10s"
+[[request]]
+raw = "GET /notes HTTP/1.1\r\nHost: example.com\r\n"
+expect = { status = 408, answered_by = "web_server" }
+"#,
+    );
+    let r = &trace.requests[0];
+    assert_eq!(
+        r.knob.as_ref().map(|k| k.name.as_str()),
+        Some("client_header_timeout")
+    );
+    assert!(
+        trace
+            .events
+            .iter()
+            .any(|e| e.step == "client.response.none")
+    );
+    assert!(
+        !trace
+            .events
+            .iter()
+            .any(|e| e.step == "web_server.response.send")
+    );
+    let timeout = trace
+        .events
+        .iter()
+        .find(|e| e.answer == Some(408))
+        .expect("the 408 step");
+    assert_eq!(
+        timeout.at_ns, 10_000_000_000,
+        "after exactly client_header_timeout"
+    );
+}
+
+#[test]
+fn chunked_body_is_decoded_and_forwarded_with_a_length() {
+    let trace = lesson(
+        r#"
+title = "chunked"
+[[request]]
+method = "POST"
+path = "/notes"
+chunked = true
+json = { title = "chunky", body = "in pieces" }
+expect = { status = 201, answered_by = "handler" }
+"#,
+    );
+    let proxied = trace
+        .events
+        .iter()
+        .find(|e| e.step == "web_server.proxy.send")
+        .expect("proxied");
+    let text = serde_json::to_string(&proxied.data).unwrap();
+    assert!(text.contains("Content-Length"), "{text}");
+    assert!(!text.contains("Transfer-Encoding"), "{text}");
+}
+
+#[test]
+fn chunked_body_over_the_limit_gets_413_from_the_web_server() {
+    let trace = lesson(
+        r#"
+title = "chunked too large"
+[stack.web_server]
+client_max_body_size = "1k"
+[[request]]
+method = "POST"
+path = "/notes"
+chunked = true
+body_size = "4k"
+expect = { status = 413, answered_by = "web_server" }
+"#,
+    );
+    assert!(trace.events.iter().all(|e| e.layer <= Layer::WebServer));
+}
+
+#[test]
+fn lower_case_method_and_dot_dot_paths_are_refused_by_the_web_server() {
+    let trace = lesson(
+        r#"
+title = "odd requests"
+[[request]]
+raw = "get /notes HTTP/1.1\r\nHost: example.com\r\n\r\n"
+expect = { status = 400, answered_by = "web_server" }
+[[request]]
+path = "/notes/%2e%2e/%2e%2e/etc/passwd"
+at = "1ms"
+expect = { status = 400, answered_by = "web_server" }
+"#,
+    );
+    assert!(trace.events.iter().all(|e| e.layer <= Layer::WebServer));
+}
