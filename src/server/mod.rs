@@ -15,7 +15,10 @@
 pub mod config;
 pub mod connection;
 pub mod error_page;
+mod linger;
 pub mod proxy;
+mod refuse;
+mod respond;
 pub mod show;
 
 pub use config::WebServerConfig;

@@ -1,0 +1,138 @@
+//! Requests the web server refuses itself: a head that does not parse, a
+//! body over `client_max_body_size`, a body that is too slow or badly
+//! chunked. Each refusal records which rule or setting decided it.
+//!
+//! Book: "The journey of a request" (book/src/journey.md).
+
+use super::WebServer;
+use super::connection::Outcome;
+use super::error_page;
+use super::respond::{send, send_error};
+use crate::http::chunked::ChunkedError;
+use crate::http::conn::ReadError;
+use crate::http::{HttpConn, ParseError, Personality, RequestHead, Version};
+use crate::net::Stream;
+use crate::trace::bytes::show;
+use crate::trace::emit::Step;
+use crate::trace::{Data, Direction, Kind, Layer};
+
+/// The body is over `client_max_body_size`: 413, decided by that knob.
+pub(super) async fn too_large(
+    server: &WebServer,
+    conn: &mut HttpConn<Stream>,
+    request: &RequestHead,
+    why: String,
+) -> Outcome {
+    Step::new(
+        Layer::WebServer,
+        "web_server.limit.body",
+        Direction::Within,
+        Kind::Decision,
+    )
+    .summary(why)
+    .knob("client_max_body_size", server.config.client_max_body_size)
+    .answer(413)
+    .emit();
+    send_error(server, conn, request, 413).await
+}
+
+/// A head that failed to parse: answer with the status nginx sends.
+pub(super) async fn refuse_head(
+    server: &WebServer,
+    conn: &mut HttpConn<Stream>,
+    e: &ParseError,
+    received: &[u8],
+    ordinal: u64,
+) -> Outcome {
+    let status = e.status(Personality::Nginx);
+    let cfg = &server.config;
+    let mut step = Step::new(
+        Layer::WebServer,
+        "web_server.request.invalid",
+        Direction::Within,
+        Kind::Error,
+    )
+    .ordinal(ordinal)
+    .summary(format!("{e}: answers {status} and closes the connection"))
+    .answer(status)
+    .data(Data::Bytes {
+        label: "bytes received".into(),
+        bytes: show(received),
+    });
+    step = match e {
+        ParseError::RequestLineTooLong { .. }
+        | ParseError::HeaderLineTooLong { .. }
+        | ParseError::HeadTooLarge { .. } => {
+            step.knob("large_client_header_buffers", cfg.header_buffers_knob())
+        }
+        ParseError::TooManyHeaders { .. } => step.knob("max_headers", cfg.max_headers),
+        _ => step,
+    };
+    step.emit();
+    let (head, body) = error_page::page(status, e.nginx_title(), &server.clock.http_date(), false);
+    let request = RequestHead {
+        method: String::from("GET"),
+        target: String::new(),
+        version: Version::Http11,
+        headers: Default::default(),
+    };
+    send(server, conn, &request, head, body).await;
+    // Those bytes were the bad head itself, already read: not for lingering.
+    let received = conn.buffered().len();
+    conn.consume(received);
+    Outcome::Close
+}
+
+/// The body could not be read: too large (413), too slow (408, no
+/// response, as nginx), cut short, or badly chunked (400).
+pub(super) async fn body_failed(
+    server: &WebServer,
+    conn: &mut HttpConn<Stream>,
+    request: &RequestHead,
+    e: ReadError<()>,
+) -> Outcome {
+    let cfg = &server.config;
+    match e {
+        ReadError::Chunked(ChunkedError::TooLarge { .. }) => {
+            let why = format!(
+                "the chunked body grew past client_max_body_size {}: answers 413",
+                cfg.client_max_body_size
+            );
+            too_large(server, conn, request, why).await
+        }
+        ReadError::Chunked(c) => {
+            Step::new(
+                Layer::WebServer,
+                "web_server.body.invalid",
+                Direction::Within,
+                Kind::Error,
+            )
+            .summary(format!("bad chunked body ({c}): answers 400 and closes"))
+            .answer(400)
+            .emit();
+            send_error(server, conn, request, 400).await
+        }
+        ReadError::Timeout(_) => {
+            Step::new(Layer::WebServer, "web_server.limit.body_timeout", Direction::Within, Kind::Error)
+                .summary(format!(
+                    "no body bytes within client_body_timeout {}: logs 408 and closes without a response",
+                    cfg.client_body_timeout
+                ))
+                .knob("client_body_timeout", cfg.client_body_timeout)
+                .answer(408)
+                .emit();
+            Outcome::Close
+        }
+        _ => {
+            Step::new(
+                Layer::WebServer,
+                "web_server.client.close",
+                Direction::Within,
+                Kind::Error,
+            )
+            .summary("the client closed the connection before sending the whole body")
+            .emit();
+            Outcome::Close
+        }
+    }
+}
