@@ -2,6 +2,7 @@
 //! serve real traffic through the same layers.
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -148,6 +149,11 @@ fn list() {
 }
 
 fn pick_and_play() -> Result<(), String> {
+    if !std::io::stdout().is_terminal() {
+        list();
+        out("\nrun one with: roundtrip run NAME --plain   (or open a terminal for the player)\n");
+        return Ok(());
+    }
     let entries = lesson_entries();
     loop {
         let Some(name) = tui::pick(&entries).map_err(|e| format!("terminal: {e}"))? else {
@@ -163,7 +169,9 @@ fn run(lesson: &str, plain: bool, as_json: bool, break_on: Vec<BreakOn>) -> Resu
     let outcome = scenario::run_named(lesson).map_err(|e| e.to_string())?;
     if as_json {
         out(&format!("{}\n", json::to_json(&outcome.trace)));
-    } else if plain {
+    } else if plain || !std::io::stdout().is_terminal() {
+        // No terminal to draw on (a pipe, a file, CI): the transcript is
+        // the same journey in text.
         out(&plain::transcript(&outcome.trace));
         for u in &outcome.unmet {
             out(&format!("note: request {} {}\n", u.request, u.message));
