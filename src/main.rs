@@ -120,6 +120,14 @@ fn out(text: &str) {
     }
 }
 
+/// A SIGTERM (or SIGHUP, SIGINT) ended the UI: end the program with the
+/// status shells expect (128 + the signal's number), terminal restored.
+fn exit_if_signalled() {
+    if let Some(code) = tui::signal_exit_code() {
+        std::process::exit(code);
+    }
+}
+
 fn lesson_entries() -> Vec<LessonEntry> {
     bundled::LESSONS
         .iter()
@@ -157,11 +165,16 @@ fn pick_and_play() -> Result<(), String> {
     let entries = lesson_entries();
     loop {
         let Some(name) = tui::pick(&entries).map_err(|e| format!("terminal: {e}"))? else {
+            exit_if_signalled();
             return Ok(());
         };
         let outcome = scenario::run_named(&name).map_err(|e| e.to_string())?;
-        tui::play(&outcome.trace, &PlayerOptions::default())
+        let ended = tui::play(&outcome.trace, &PlayerOptions::default())
             .map_err(|e| format!("terminal: {e}"))?;
+        if ended == tui::Ended::Interrupted {
+            exit_if_signalled();
+            return Ok(());
+        }
     }
 }
 
@@ -179,6 +192,7 @@ fn run(lesson: &str, plain: bool, as_json: bool, break_on: Vec<BreakOn>) -> Resu
     } else {
         tui::play(&outcome.trace, &PlayerOptions { break_on })
             .map_err(|e| format!("terminal: {e}"))?;
+        exit_if_signalled();
     }
     Ok(())
 }
@@ -316,9 +330,11 @@ fn serve(
     });
     started?;
     if animate {
-        let result =
-            tui::follow(tui_rx, &PlayerOptions::default()).map_err(|e| format!("terminal: {e}"));
+        let result = tui::follow(tui_rx, &PlayerOptions::default())
+            .map(|_| ())
+            .map_err(|e| format!("terminal: {e}"));
         rt.shutdown_background();
+        exit_if_signalled();
         return result;
     }
     rt.block_on(async {

@@ -13,9 +13,12 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::Color;
-use roundtrip::trace::Trace;
+use std::sync::OnceLock;
+
+use roundtrip::trace::{Direction, Layer, Trace};
 use roundtrip::tui::input::BINDINGS;
 use roundtrip::tui::picker::PickerState;
+use roundtrip::tui::view::StepView;
 use roundtrip::tui::{Focus, LessonEntry, PlayerState, Theme, render, render_picker};
 use tui_fixtures::{key_frames, lesson, many};
 
@@ -139,25 +142,143 @@ fn too_large_turns_back_at_the_web_server_and_names_the_knob() {
 #[test]
 fn hello_shows_the_real_bytes_and_the_sql_rows() {
     let trace = lesson("hello");
-    let proxy = trace
-        .events
-        .iter()
-        .position(|e| e.step == "web_server.proxy.send")
-        .expect("proxy step");
+    let proxy = step(&trace, "web_server.proxy.send");
     let screen = text(&draw(&state_at(&trace, proxy, Theme::plain()), 120, 40));
     assert!(screen.contains(r"GET /notes HTTP/1.1\r\n"), "{screen}");
     assert!(screen.contains("HTTP bytes"), "{screen}");
-    let query = trace
-        .events
-        .iter()
-        .position(|e| e.step == "database.query")
-        .expect("query step");
+    let query = step(&trace, "database.query");
     let screen = text(&draw(&state_at(&trace, query, Theme::plain()), 120, 40));
     assert!(
         screen.contains("SELECT id, title, body FROM notes"),
         "{screen}"
     );
     assert!(screen.contains("↓ SQL"), "{screen}");
+    let result = step(&trace, "database.result");
+    for (w, h) in SIZES {
+        let screen = text(&draw(&state_at(&trace, result, Theme::plain()), w, h));
+        // The rows go up as "3 rows", and the detail shows them as a table.
+        assert!(screen.contains("┃ ↑ 3 rows"), "{w}x{h}:\n{screen}");
+        assert!(screen.contains("3 rows returned"), "{w}x{h}:\n{screen}");
+        for row in [
+            "│ 1  │ Welcome",
+            "│ 2  │ Shopping",
+            "│ 3  │ Escaping matters",
+        ] {
+            assert!(screen.contains(row), "{w}x{h}: {row}\n{screen}");
+        }
+        // Cut to the pane, never wrapped: every table line ends with the
+        // table's own edge or a cut mark, and none continues on the next.
+        for line in screen.lines().filter(|l| l.contains("│ id │")) {
+            assert!(line.contains("│ title"), "{w}x{h}:\n{screen}");
+        }
+        assert!(screen.contains("├────┼─"), "{w}x{h}:\n{screen}");
+    }
+}
+
+/// The first step of `trace` named `name`.
+fn step(trace: &Trace, name: &str) -> usize {
+    trace
+        .events
+        .iter()
+        .position(|e| e.step == name)
+        .unwrap_or_else(|| panic!("no step {name}"))
+}
+
+/// The letter under the timeline's cursor: the cell above the `▲` caret.
+fn timeline_cursor_cell(buf: &Buffer) -> String {
+    let area = buf.area;
+    let (x, y) = (0..area.height)
+        .flat_map(|y| (0..area.width).map(move |x| (x, y)))
+        .find(|&(x, y)| buf[(x, y)].symbol() == "▲")
+        .expect("the timeline draws a caret under the cursor");
+    buf[(x, y - 1)].symbol().to_string()
+}
+
+#[test]
+fn timeline_cursor_is_in_the_layer_of_the_step_on_screen() {
+    let trace = lesson("hello");
+    for (w, h) in SIZES {
+        let cell =
+            |cursor| timeline_cursor_cell(&draw(&state_at(&trace, cursor, Theme::plain()), w, h));
+        assert_eq!(cell(0), "c", "{w}x{h}: the client connects");
+        assert_eq!(cell(step(&trace, "database.query")), "d", "{w}x{h}");
+        // Every step of the request, in order: its own layer's letter.
+        for (i, e) in trace.events.iter().enumerate() {
+            if e.request.is_some() {
+                let letter = roundtrip::tui::render::timeline::letter(e.layer).to_string();
+                assert_eq!(cell(i), letter, "{w}x{h} step {i} {}", e.step);
+            }
+        }
+    }
+}
+
+#[test]
+fn timeline_row_reads_in_the_order_the_layers_were_visited() {
+    let trace = lesson("hello");
+    let buf = draw(&state_at(&trace, 0, Theme::plain()), 80, 24);
+    let screen = text(&buf);
+    let row = screen
+        .lines()
+        .find(|l| l.contains("GET /notes") && l.contains("200│"))
+        .expect("the request's row");
+    let bar: String = row.split('│').nth(2).expect("the bar").chars().collect();
+    let mut visited: Vec<char> = bar.chars().filter(|c| *c != ' ').collect();
+    visited.dedup();
+    assert_eq!(visited.iter().collect::<String>(), "cwafhdhfawc", "{row}");
+}
+
+#[test]
+fn at_the_handlers_answer_the_response_crosses_to_the_framework() {
+    let trace = lesson("hello");
+    let ret = step(&trace, "handler.return");
+    let state = state_at(&trace, ret, Theme::plain());
+    let view = StepView::of(&state).expect("a step");
+    let framework = state.index.box_of(Layer::Framework).expect("framework box");
+    let handler = state.index.box_of(Layer::Handler).expect("handler box");
+    assert_eq!(handler, framework + 1);
+    assert_eq!(
+        view.crossing_now,
+        Some(framework),
+        "between framework and handler"
+    );
+    let now = view.crossings[framework].as_ref().expect("crossed");
+    assert_eq!(now.direction, Direction::Up);
+    assert_eq!(now.label, "response 200");
+    // The rows that came up from the database stay on their boundary.
+    let rows = view.crossings[handler].as_ref().expect("rows crossed");
+    assert_eq!(
+        (rows.direction, rows.label.as_str()),
+        (Direction::Up, "3 rows")
+    );
+    // On the way down the handler's first step is the arrival: the request
+    // crossing from the framework, not yet the SQL.
+    let call = state_at(&trace, step(&trace, "handler.call"), Theme::plain());
+    let view_call = StepView::of(&call).expect("a step");
+    assert_eq!(view_call.crossing_now, Some(framework));
+    for (w, h) in SIZES {
+        let screen = text(&draw(&state, w, h));
+        assert!(screen.contains("┃ ↑ response 200"), "{w}x{h}:\n{screen}");
+        assert!(screen.contains("│ ↑ 3 rows"), "{w}x{h}:\n{screen}");
+        assert!(!screen.contains("↓ request"), "{w}x{h}:\n{screen}");
+    }
+}
+
+#[test]
+fn compact_stack_lists_every_middleware_when_rows_are_spare() {
+    let trace = lesson("hello");
+    let screen = text(&draw(&state_at(&trace, 0, Theme::plain()), 80, 24));
+    // The stack's column, its lines joined: the list may wrap, not be cut.
+    let stack: Vec<&str> = screen
+        .lines()
+        .filter_map(|l| l.split("││").next())
+        .flat_map(|l| l.trim_start_matches('│').split_whitespace())
+        .collect();
+    assert!(
+        stack
+            .join(" ")
+            .contains("[request_id → access_log → json_body → security_headers]"),
+        "{screen}"
+    );
 }
 
 #[test]
@@ -239,14 +360,28 @@ fn picker_at_80x24() {
     insta::assert_snapshot!("picker_filtered__80x24", screen);
 }
 
+/// The traces the render-anything property draws: the lessons, and a few
+/// `hello` requests one after another.
+fn traces() -> &'static [Trace] {
+    static TRACES: OnceLock<Vec<Trace>> = OnceLock::new();
+    TRACES.get_or_init(|| vec![lesson("hello"), lesson("too-large"), many(3)])
+}
+
 proptest! {
     #[test]
     fn any_terminal_size_and_step_renders_without_panicking(
-        w in 1u16..260, h in 1u16..90, cursor in 0usize..40, help: bool, large: bool,
+        w in 1u16..260, h in 1u16..90, cursor in 0usize..120, help: bool,
+        which in 0usize..3, focus in 0u8..3, scroll in 0u16..80,
     ) {
-        let trace = lesson(if large { "too-large" } else { "hello" });
-        let mut state = state_at(&trace, cursor, Theme::colored());
+        let trace = &traces()[which];
+        let mut state = state_at(trace, cursor.min(trace.events.len() - 1), Theme::colored());
         state.help = help;
+        state.focus = match focus {
+            0 => Focus::Stack,
+            1 => Focus::Detail,
+            _ => Focus::Timeline,
+        };
+        state.detail_scroll = scroll;
         draw(&state, w, h);
     }
 }

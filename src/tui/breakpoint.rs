@@ -1,7 +1,8 @@
 //! Breakpoints: where play stops by itself.
 //!
 //! A debugger stops at a line; the player stops at a *step*. `--break-on 5xx`
-//! stops at the first step that produces or carries a 5xx response,
+//! stops at the step that *produces* a 5xx response (once per response, not
+//! again at every layer that relays it),
 //! `--break-on layer:framework` each time the request *arrives* in the
 //! framework (not at every step inside it), and `b` toggles the latter for
 //! the layer on screen. Stepping by hand never stops: breakpoints only pause
@@ -12,14 +13,14 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::trace::{Data, Event, Layer};
+use crate::trace::{Event, Layer};
 
 /// One condition that pauses play.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BreakOn {
-    /// A step that answers (or relays a response head) with a 4xx status.
+    /// The step that answers with a 4xx status.
     Status4xx,
-    /// A step that answers (or relays a response head) with a 5xx status.
+    /// The step that answers with a 5xx status.
     Status5xx,
     /// The request arrives in this layer from another one.
     Layer(Layer),
@@ -29,25 +30,14 @@ impl BreakOn {
     /// Does play stop at `event`, given the step before it (if any)?
     pub fn matches(&self, event: &Event, previous: Option<&Event>) -> bool {
         match self {
-            BreakOn::Status4xx => statuses(event).any(|s| (400..500).contains(&s)),
-            BreakOn::Status5xx => statuses(event).any(|s| (500..600).contains(&s)),
+            BreakOn::Status4xx => event.answer.is_some_and(|s| (400..500).contains(&s)),
+            BreakOn::Status5xx => event.answer.is_some_and(|s| (500..600).contains(&s)),
             BreakOn::Layer(layer) => {
                 event.layer == *layer
                     && previous.is_none_or(|p| p.layer != *layer || p.request != event.request)
             }
         }
     }
-}
-
-/// The statuses a step shows: the one it answered with, and any response head in its data.
-fn statuses(event: &Event) -> impl Iterator<Item = u16> + '_ {
-    event
-        .answer
-        .into_iter()
-        .chain(event.data.iter().filter_map(|d| match d {
-            Data::ResponseHead { status, .. } => Some(*status),
-            _ => None,
-        }))
 }
 
 impl FromStr for BreakOn {

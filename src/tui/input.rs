@@ -33,7 +33,10 @@ pub enum Action {
     PageDown,
     /// Esc: close the help overlay, or quit when it is closed.
     Back,
+    /// q: leave the player (back to the picker, if it came from there).
     Quit,
+    /// Ctrl-C: leave the program.
+    Interrupt,
     /// The play clock ticked: advance one step if playing.
     Tick,
 }
@@ -69,15 +72,25 @@ pub const BINDINGS: &[Binding] = &[
         ctrl: false,
     },
     Binding {
-        keys: "+ -",
+        keys: "+ - = _",
         what: "faster / slower (0.5–32 steps/s)",
-        codes: &[KeyCode::Char('+'), KeyCode::Char('-')],
+        codes: &[
+            KeyCode::Char('+'),
+            KeyCode::Char('-'),
+            KeyCode::Char('='),
+            KeyCode::Char('_'),
+        ],
         ctrl: false,
     },
     Binding {
         keys: "g G",
-        what: "first / last step",
-        codes: &[KeyCode::Char('g'), KeyCode::Char('G')],
+        what: "first / last step (also Home, End)",
+        codes: &[
+            KeyCode::Char('g'),
+            KeyCode::Char('G'),
+            KeyCode::Home,
+            KeyCode::End,
+        ],
         ctrl: false,
     },
     Binding {
@@ -123,13 +136,13 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: "q Esc",
-        what: "quit",
+        what: "leave the player (back to the list)",
         codes: &[KeyCode::Char('q'), KeyCode::Esc],
         ctrl: false,
     },
     Binding {
         keys: "ctrl-c",
-        what: "quit",
+        what: "quit roundtrip",
         codes: &[KeyCode::Char('c')],
         ctrl: true,
     },
@@ -145,7 +158,7 @@ pub fn action_for(key: KeyEvent, focus: Focus) -> Option<Action> {
     }
     if key.modifiers.contains(KeyModifiers::CONTROL) {
         return match key.code {
-            KeyCode::Char('c') => Some(Action::Quit),
+            KeyCode::Char('c') => Some(Action::Interrupt),
             _ => None,
         };
     }

@@ -95,8 +95,19 @@ pub fn pick(lessons: &[LessonEntry]) -> io::Result<Option<String>> {
     }
 }
 
-/// Player over one trace; returns when the user quits.
-pub fn play(trace: &Trace, opts: &PlayerOptions) -> io::Result<()> {
+/// Why the player ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// q or Esc: leave the player (the picker may open again).
+    Quit,
+    /// Ctrl-C or a signal: leave the program.
+    Interrupted,
+}
+
+pub use terminal::signal_exit_code;
+
+/// Player over one trace; returns when the user quits, saying how.
+pub fn play(trace: &Trace, opts: &PlayerOptions) -> io::Result<Ended> {
     let state = PlayerState::new(trace.clone(), opts.break_on.clone(), Theme::from_env());
     run_player(state, None)
 }
@@ -107,13 +118,16 @@ pub fn play(trace: &Trace, opts: &PlayerOptions) -> io::Result<()> {
 ///
 /// This blocks the calling thread: call it from a plain thread or
 /// `spawn_blocking`, not from inside an async task.
-pub fn follow(rx: UnboundedReceiver<Trace>, opts: &PlayerOptions) -> io::Result<()> {
+pub fn follow(rx: UnboundedReceiver<Trace>, opts: &PlayerOptions) -> io::Result<Ended> {
     let state = PlayerState::waiting(opts.break_on.clone(), Theme::from_env());
     run_player(state, Some(rx))
 }
 
 /// The only place that waits for keys, ticks the play clock and draws.
-fn run_player(mut state: PlayerState, mut rx: Option<UnboundedReceiver<Trace>>) -> io::Result<()> {
+fn run_player(
+    mut state: PlayerState,
+    mut rx: Option<UnboundedReceiver<Trace>>,
+) -> io::Result<Ended> {
     let mut term = TerminalGuard::enter()?;
     let mut clock = PlayClock::default();
     while !state.quit {
@@ -130,12 +144,17 @@ fn run_player(mut state: PlayerState, mut rx: Option<UnboundedReceiver<Trace>>) 
         }
         if terminal::signalled() {
             state.quit = true;
+            state.interrupted = true;
         }
         if clock.due(&state) {
             update(&mut state, Action::Tick);
         }
     }
-    Ok(())
+    Ok(if state.interrupted {
+        Ended::Interrupted
+    } else {
+        Ended::Quit
+    })
 }
 
 /// Take the newest trace waiting on the channel, if any.

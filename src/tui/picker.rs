@@ -175,7 +175,7 @@ pub fn render_picker(state: &PickerState, frame: &mut Frame) {
         .map(|l| l.name.chars().count())
         .max()
         .unwrap_or(0);
-    let items: Vec<ListItem> = visible
+    let mut items: Vec<ListItem> = visible
         .iter()
         .filter_map(|&i| state.lessons.get(i))
         .map(|l| {
@@ -188,6 +188,12 @@ pub fn render_picker(state: &PickerState, frame: &mut Frame) {
             ])
         })
         .collect();
+    if items.is_empty() {
+        items.push(ListItem::new(Line::styled(
+            "no lesson matches; Esc clears the filter",
+            theme.dim,
+        )));
+    }
     let title = format!(" lessons · {} of {} ", visible.len(), state.lessons.len());
     let list = List::new(items)
         .block(Block::bordered().title(title).border_style(theme.frame))

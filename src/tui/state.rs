@@ -86,6 +86,8 @@ pub struct PlayerState {
     pub live: Option<Live>,
     /// The viewer asked to quit; the loop returns.
     pub quit: bool,
+    /// It was Ctrl-C: leave the program, not just the player.
+    pub interrupted: bool,
 }
 
 impl PlayerState {
@@ -105,6 +107,7 @@ impl PlayerState {
             theme,
             live: None,
             quit: false,
+            interrupted: false,
         }
     }
 

@@ -28,6 +28,17 @@ use ratatui::{Frame, Terminal};
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// A signal asked the player to quit.
 static SIGNALLED: AtomicBool = AtomicBool::new(false);
+/// The exit status the last signal asks for (128 + its number), or 0.
+static SIGNAL_CODE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// After a SIGTERM, SIGHUP or SIGINT stopped the UI: the conventional exit
+/// status (128 + the signal's number) the program should end with.
+pub fn signal_exit_code() -> Option<i32> {
+    match SIGNAL_CODE.load(Ordering::SeqCst) {
+        0 => None,
+        code => Some(code),
+    }
+}
 static PANIC_HOOK: Once = Once::new();
 static SIGNAL_WATCH: Once = Once::new();
 
@@ -139,6 +150,7 @@ fn signal_thread() {
             if !ACTIVE.load(Ordering::SeqCst) {
                 std::process::exit(code);
             }
+            SIGNAL_CODE.store(code, Ordering::SeqCst);
             SIGNALLED.store(true, Ordering::SeqCst);
             let deadline = tokio::time::Instant::now() + SIGNAL_GRACE;
             while ACTIVE.load(Ordering::SeqCst) && tokio::time::Instant::now() < deadline {

@@ -14,6 +14,15 @@ use super::state::{PlayerState, SPEEDS};
 
 /// Apply one action.
 pub fn update(state: &mut PlayerState, action: Action) {
+    // The help overlay covers the player: only the keys that close it (and
+    // the play clock) get through, so nothing moves unseen underneath.
+    let through_help = matches!(
+        action,
+        Action::ToggleHelp | Action::Back | Action::Quit | Action::Interrupt | Action::Tick
+    );
+    if state.help && !through_help {
+        return;
+    }
     match action {
         Action::Tick => tick(state),
         Action::TogglePlay => toggle_play(state),
@@ -48,6 +57,10 @@ pub fn update(state: &mut PlayerState, action: Action) {
         Action::PageDown => scroll(state, i32::from(PAGE_LINES)),
         Action::Back if state.help => state.help = false,
         Action::Back | Action::Quit => state.quit = true,
+        Action::Interrupt => {
+            state.quit = true;
+            state.interrupted = true;
+        }
     }
 }
 

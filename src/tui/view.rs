@@ -124,18 +124,35 @@ impl<'a> StepView<'a> {
                 view.reach[b] = Reach::Visited;
             }
             let next = steps.get(k + 1).map(|&n| &state.trace.events[n]);
-            let crossed = boundary(state, e, previous, next);
-            if let Some((b, direction)) = crossed {
-                let label = crossing_label(e, direction).or_else(|| {
-                    let before = view.crossings[b]
-                        .as_ref()
-                        .filter(|_| previous_crossing == Some(b))?;
-                    if before.direction == direction {
-                        Some(before.label.clone())
-                    } else {
-                        previous.and_then(result_label)
-                    }
-                });
+            // Received first, then sent: the crossing now is the last one.
+            let mut crossed = None;
+            let [received, sent] = boundaries(state, e, previous, next);
+            // A step that arrives and sends on at once is the sending when
+            // its own data says what it sends (`handler.return`: the
+            // response); otherwise it is the arrival (`handler.call`), and
+            // the next step's data names what goes on (the SQL).
+            let sent = sent.filter(|&(_, direction)| {
+                received.is_none()
+                    || crossing_label(e, direction)
+                        .or_else(|| response_label(e, direction))
+                        .is_some()
+            });
+            let both = [received.map(|c| (c, false)), sent.map(|c| (c, true))];
+            for ((b, direction), sending) in both.into_iter().flatten() {
+                // What a step sends is labelled from its own data (the
+                // handler's response); what it receives, from the sender's.
+                let label = crossing_label(e, direction)
+                    .or_else(|| response_label(e, direction).filter(|_| sending))
+                    .or_else(|| {
+                        let before = view.crossings[b]
+                            .as_ref()
+                            .filter(|_| previous_crossing == Some(b))?;
+                        if before.direction == direction {
+                            Some(before.label.clone())
+                        } else {
+                            previous.and_then(result_label)
+                        }
+                    });
                 let label = label.unwrap_or_else(|| match direction {
                     Direction::Up => String::from("response"),
                     _ => String::from("request"),
@@ -144,13 +161,14 @@ impl<'a> StepView<'a> {
                 if i == state.cursor {
                     view.crossing_now = Some(b);
                 }
+                crossed = Some(b);
             }
             if view.answer.is_none()
                 && let Some(status) = e.answer
             {
                 view.answer = Some(answer(e, status, view.request));
             }
-            previous_crossing = crossed.map(|(b, _)| b);
+            previous_crossing = crossed;
             previous = Some(e);
         }
         if view.answer.is_some() {
@@ -176,42 +194,65 @@ impl<'a> StepView<'a> {
     }
 }
 
-/// Which boundary step `e` crosses, given the steps of the same request
-/// just before and just after it.
+/// Which boundaries step `e` crosses, given the steps of the same request
+/// just before and just after it: the one it received across, then the one
+/// it sends across.
 ///
 /// A step in another layer than the one before it *received* the request
 /// (or the response) across the boundary between the two:
 /// `web_server.request.receive` after the client sent. A hop whose next step
-/// is in another layer is the *sending* side of that same crossing:
-/// `web_server.proxy.send` before the app server receives. Hops that stay
-/// in their layer (entering the next middleware) cross nothing.
-fn boundary(
+/// is in another layer is the *sending* side of a crossing:
+/// `web_server.proxy.send` before the app server receives. A step can be
+/// both: `handler.return` receives the rows from the database and sends
+/// the response up to the framework; what it does at that moment is the
+/// sending, so that crossing comes last (the caller keeps it only when the
+/// step's data says what it sends). Hops that stay in their layer
+/// (entering the next middleware) cross nothing.
+fn boundaries(
     state: &PlayerState,
     e: &Event,
     previous: Option<&Event>,
     next: Option<&Event>,
-) -> Option<(usize, Direction)> {
-    let here = state.index.box_of(e.layer)?;
-    let between = |other: usize| match other.cmp(&here) {
-        std::cmp::Ordering::Less => Some((here - 1, Direction::Down)),
-        std::cmp::Ordering::Greater => Some((here, Direction::Up)),
-        std::cmp::Ordering::Equal => None,
+) -> [Option<(usize, Direction)>; 2] {
+    let Some(here) = state.index.box_of(e.layer) else {
+        return [None, None];
     };
-    if let Some(crossed) = previous
+    let received = previous
         .and_then(|p| state.index.box_of(p.layer))
-        .and_then(between)
-    {
-        return Some(crossed);
-    }
-    if e.kind != Kind::Hop {
+        .and_then(|from| match from.cmp(&here) {
+            std::cmp::Ordering::Less => Some((here - 1, Direction::Down)),
+            std::cmp::Ordering::Greater => Some((here, Direction::Up)),
+            std::cmp::Ordering::Equal => None,
+        });
+    let sent = next
+        .filter(|_| e.kind == Kind::Hop)
+        .and_then(|n| state.index.box_of(n.layer))
+        .and_then(|to| match to.cmp(&here) {
+            std::cmp::Ordering::Greater => Some((here, Direction::Down)),
+            std::cmp::Ordering::Less => Some((to, Direction::Up)),
+            std::cmp::Ordering::Equal => None,
+        });
+    // A step that only passes on what it received crosses one boundary once.
+    let sent = sent.filter(|s| Some(*s) != received);
+    [received, sent]
+}
+
+/// What a step that answered sends up when its data has no wire form: the
+/// status of its response ("response 200").
+fn response_label(e: &Event, direction: Direction) -> Option<String> {
+    if direction != Direction::Up {
         return None;
     }
-    let to = state.index.box_of(next?.layer)?;
-    match to.cmp(&here) {
-        std::cmp::Ordering::Greater => Some((here, Direction::Down)),
-        std::cmp::Ordering::Less => Some((to, Direction::Up)),
-        std::cmp::Ordering::Equal => None,
-    }
+    let status = e.answer.map(|s| s.to_string()).or_else(|| {
+        e.data.iter().find_map(|d| match d {
+            Data::Fields { entries } => entries
+                .iter()
+                .find(|(k, _)| k == "status")
+                .map(|(_, v)| v.clone()),
+            _ => None,
+        })
+    })?;
+    Some(format!("response {status}"))
 }
 
 /// What comes back across a boundary the step before crossed the other

@@ -13,6 +13,7 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 use super::super::state::{Focus, PlayerState};
 use super::super::theme::Theme;
 use super::super::view::StepView;
+use super::text::cut;
 use crate::trace::{Data, Event, Kind};
 
 /// Widest a key column gets before values start (environ keys can be long).
@@ -30,8 +31,10 @@ pub fn render(state: &PlayerState, view: Option<&StepView>, frame: &mut Frame, a
         " detail "
     };
     let block = Block::bordered().title(title).border_style(border);
+    // Prose wraps; a table cut to the pane stays a table.
+    let width = usize::from(block.inner(area).width);
     let lines = match view {
-        Some(v) => lines(state, v.event),
+        Some(v) => fitted(state, v.event, width),
         None => vec![Line::from("no step to show yet")],
     };
     let para = Paragraph::new(lines)
@@ -48,6 +51,12 @@ pub fn line_count(state: &PlayerState, event: &Event) -> usize {
 
 /// The pane's text for one step.
 pub fn lines(state: &PlayerState, e: &Event) -> Vec<Line<'static>> {
+    fitted(state, e, usize::MAX)
+}
+
+/// The pane's text for one step, with table lines (SQL result rows and
+/// their rule) cut to `width` columns: wrapped, a table falls apart.
+fn fitted(state: &PlayerState, e: &Event, width: usize) -> Vec<Line<'static>> {
     let theme = &state.theme;
     let mut out = Vec::new();
     let where_ = format!(
@@ -86,7 +95,7 @@ pub fn lines(state: &PlayerState, e: &Event) -> Vec<Line<'static>> {
     }
     for d in &e.data {
         out.push(Line::default());
-        section(d, theme, &mut out);
+        section(d, theme, width, &mut out);
     }
     out
 }
@@ -120,7 +129,7 @@ fn heading(text: String, theme: &Theme) -> Line<'static> {
     Line::styled(format!("── {text} ──"), theme.heading)
 }
 
-fn section(d: &Data, theme: &Theme, out: &mut Vec<Line<'static>>) {
+fn section(d: &Data, theme: &Theme, width: usize, out: &mut Vec<Line<'static>>) {
     match d {
         Data::Bytes { label, bytes } => {
             out.push(heading(format!("{label} · {} bytes", bytes.len), theme));
@@ -213,7 +222,7 @@ fn section(d: &Data, theme: &Theme, out: &mut Vec<Line<'static>>) {
             if !params.is_empty() {
                 out.push(Line::from(format!("params: [{}]", params.join(", "))));
             }
-            table(columns, result, out);
+            table(columns, result, width, out);
             if let Some(n) = rows {
                 let what = if columns.is_empty() {
                     "changed"
@@ -261,7 +270,8 @@ fn json(v: &serde_json::Value) -> String {
     }
 }
 
-fn table(columns: &[String], rows: &[Vec<String>], out: &mut Vec<Line<'static>>) {
+/// A result table; each line cut to `width` (with `…`) so it never wraps.
+fn table(columns: &[String], rows: &[Vec<String>], width: usize, out: &mut Vec<Line<'static>>) {
     if columns.is_empty() {
         return;
     }
@@ -284,11 +294,11 @@ fn table(columns: &[String], rows: &[Vec<String>], out: &mut Vec<Line<'static>>)
             .collect();
         format!("│ {} │", parts.join(" │ "))
     };
-    out.push(Line::from(fmt_row(columns)));
+    out.push(Line::from(cut(&fmt_row(columns), width)));
     let rule: Vec<String> = widths.iter().map(|w| "─".repeat(*w)).collect();
-    out.push(Line::from(format!("├─{}─┤", rule.join("─┼─"))));
+    out.push(Line::from(cut(&format!("├─{}─┤", rule.join("─┼─")), width)));
     for row in rows {
-        out.push(Line::from(fmt_row(row)));
+        out.push(Line::from(cut(&fmt_row(row), width)));
     }
 }
 

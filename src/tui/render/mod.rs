@@ -124,10 +124,14 @@ fn header(state: &PlayerState, view: Option<&StepView>, frame: &mut Frame, area:
             "● live · "
         });
     }
-    if let Some(r) = view.and_then(|v| v.request) {
+    // Position among the trace's requests, not the id: in `serve --tui`
+    // the oldest requests are dropped and ids keep counting.
+    if view.and_then(|v| v.request).is_some()
+        && let Some(pos) = state.request_pos()
+    {
         right.push_str(&format!(
             "request {}/{} · ",
-            r.id,
+            pos + 1,
             state.trace.requests.len()
         ));
     }

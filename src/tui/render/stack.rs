@@ -239,8 +239,9 @@ fn connector(c: Option<Crossing>, now: bool, theme: &Theme) -> Line<'static> {
     }
 }
 
-/// One line per layer and per boundary, for short panes; lines that matter
-/// least (the middleware list, then the boundaries) go first when it is too short.
+/// One line per layer and per boundary, for short panes. The middleware
+/// list wraps into the rows left over (cut with `…` when they run out);
+/// when even the rest does not fit, the boundaries go, empty ones first.
 fn compact(
     boxes: &[BoxModel],
     crossings: &[Option<Crossing>],
@@ -251,6 +252,9 @@ fn compact(
     let (width, height) = (area.width as usize, area.height as usize);
     // (priority, line): 0 = always shown; higher numbers are dropped first.
     let mut rows: Vec<(u8, Line<'static>)> = Vec::new();
+    // The middleware list goes in last, into whatever rows are spare:
+    // (where, text).
+    let mut middleware: Option<(usize, String)> = None;
     for (i, b) in boxes.iter().enumerate() {
         let style = label_style(b, theme);
         let gutter = match b.marker {
@@ -269,17 +273,7 @@ fn compact(
             Line::from(vec![gutter, Span::styled(label, style), tail]),
         ));
         if !b.info.parts.is_empty() && b.info.layer == Layer::Framework {
-            let pad = " ".repeat(GUTTER as usize + LABEL_WIDTH + 1);
-            rows.push((
-                4,
-                Line::styled(
-                    format!(
-                        "{pad}{}",
-                        cut(&format!("[{}]", b.info.parts.join(" → ")), room)
-                    ),
-                    theme.dim,
-                ),
-            ));
+            middleware = Some((rows.len(), format!("[{}]", b.info.parts.join(" → "))));
         }
         if let Some(a) = b.answer {
             let indent = GUTTER as usize + 1;
@@ -309,13 +303,43 @@ fn compact(
             rows.push((priority, line));
         }
     }
-    for drop in [4u8, 3, 2, 1] {
+    if let Some((at, text)) = middleware {
+        let spare = height.saturating_sub(rows.len());
+        // Under the framework's detail when it fits on one line; else
+        // indented like an answer, so that it wraps into fewer rows.
+        let mut indent = GUTTER as usize + LABEL_WIDTH + 1;
+        if text.chars().count() > width.saturating_sub(indent) {
+            indent = GUTTER as usize + 1;
+        }
+        let pad = " ".repeat(indent);
+        let pieces = fill(&text, width.saturating_sub(indent), spare);
+        for (k, piece) in pieces.into_iter().enumerate() {
+            rows.insert(
+                at + k,
+                (4, Line::styled(format!("{pad}{piece}"), theme.dim)),
+            );
+        }
+    }
+    for drop in [3u8, 2, 1] {
         if rows.len() <= height {
             break;
         }
         rows.retain(|(p, _)| *p < drop);
     }
     rows.into_iter().map(|(_, l)| l).collect()
+}
+
+/// `text` wrapped to `width` in at most `rows` lines; when it needs more,
+/// the last line takes the rest, cut with `…`.
+fn fill(text: &str, width: usize, rows: usize) -> Vec<String> {
+    let mut lines = wrap(text, width.max(1));
+    if lines.len() > rows {
+        let rest = lines.split_off(rows.saturating_sub(1)).join(" ");
+        if rows > 0 {
+            lines.push(cut(&rest, width));
+        }
+    }
+    lines
 }
 
 fn legend(theme: &Theme) -> Vec<Line<'static>> {

@@ -13,6 +13,13 @@
 //! When every step happened at the same simulated instant (a lesson that
 //! never waits) the axis counts steps instead of time.
 //!
+//! Steps that take no simulated time would all land in one column, so each
+//! layer the request visits keeps at least one cell of its own, in the
+//! order it was visited: `hello` reads `cwafhddd…dhfawc`, not `ddd…dc`.
+//! Only when a row is narrower than its layers do segments share a cell;
+//! then the one under the cursor is drawn last, so the cursor cell always
+//! shows the layer of the step on screen.
+//!
 //! Book: "Using roundtrip" (book/src/using.md), section "The timeline".
 
 use ratatui::Frame;
@@ -22,7 +29,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::super::state::{Axis, Focus, PlayerState};
+use super::super::state::{Axis, Focus, PlayerState, Segment};
 use super::detail::ms;
 use crate::trace::Layer;
 
@@ -79,9 +86,19 @@ pub fn render(state: &PlayerState, frame: &mut Frame, area: Rect) {
     let label_width = (inner.width / 3).min(MAX_LABEL_WIDTH);
     let bar_x = inner.x + label_width + 1;
     let bar_width = inner.width.saturating_sub(label_width + 1);
-    let cursor_x = state
-        .event()
-        .map(|e| bar_x + column(axis, axis.value(state.cursor, e), bar_width));
+    // The cursor sits in the cell of its own layer's segment on its row.
+    let at = cursor_segment(state, current);
+    let cursor_x = state.event().map(|e| {
+        let x = column(axis, axis.value(state.cursor, e), bar_width);
+        let x = match at {
+            Some(k) => {
+                let cells = layout(axis, &state.index.segments[current], bar_width);
+                cells.get(k).map_or(x, |&(lo, hi)| x.clamp(lo, hi))
+            }
+            None => x,
+        };
+        bar_x + x
+    });
     let buf = frame.buffer_mut();
     for (row, pos) in (first..n).take(rows).enumerate() {
         let y = inner.y + row as u16;
@@ -105,10 +122,13 @@ pub fn render(state: &PlayerState, frame: &mut Frame, area: Rect) {
             label_width,
         );
         buf.set_string(bar_x - 1, y, "│", theme.frame);
-        for seg in &state.index.segments[pos] {
-            let lo = column(axis, seg.lo, bar_width);
-            // The next segment starts in the cell where this one ends.
-            let hi = column(axis, seg.hi, bar_width).saturating_sub(1).max(lo);
+        let segments = &state.index.segments[pos];
+        let cells = layout(axis, segments, bar_width);
+        // The cursor's segment last: where segments share a cell, it wins.
+        let last = at.filter(|_| is_current);
+        let order = (0..segments.len()).filter(|&k| Some(k) != last).chain(last);
+        for k in order {
+            let (seg, (lo, hi)) = (&segments[k], cells[k]);
             for x in lo..=hi {
                 put(buf, bar_x + x, y, letter(seg.layer), theme.layer(seg.layer));
             }
@@ -123,6 +143,61 @@ pub fn render(state: &PlayerState, frame: &mut Frame, area: Rect) {
     {
         put(buf, cx, area.y + area.height - 1, '▲', theme.marker);
     }
+}
+
+/// Which of request `pos`'s segments holds the step on screen (None when
+/// the step is not one of that request's, e.g. a connection-level step).
+fn cursor_segment(state: &PlayerState, pos: usize) -> Option<usize> {
+    let steps = state.index.request_events.get(pos)?;
+    let k = steps.binary_search(&state.cursor).ok()?;
+    let events = &state.trace.events;
+    // Segments are runs of consecutive steps in one layer: count the changes.
+    let run = steps[..=k]
+        .windows(2)
+        .filter(|w| events[w[0]].layer != events[w[1]].layer)
+        .count();
+    let segments = state.index.segments.get(pos)?;
+    Some(run.min(segments.len().checked_sub(1)?))
+}
+
+/// The cells (first, last; inclusive) of each segment of a row in a bar
+/// `width` cells wide: where its time puts it, but at least one cell after
+/// the segment before, so the row reads in the order the layers were
+/// visited. A row pushed past its end by that moves back left; only when
+/// the bar is narrower than the row's segments do some share a cell.
+fn layout(axis: Axis, segments: &[Segment], width: u16) -> Vec<(u16, u16)> {
+    let n = segments.len();
+    let last_col = width.saturating_sub(1);
+    let mut starts: Vec<u16> = Vec::with_capacity(n);
+    for seg in segments {
+        let at = column(axis, seg.lo, width);
+        let after = starts.last().map_or(0, |&s| s.saturating_add(1));
+        starts.push(at.max(after));
+    }
+    let (Some(first), Some(end)) = (segments.first(), segments.last()) else {
+        return Vec::new();
+    };
+    let first_col = column(axis, first.lo, width);
+    let end_col = column(axis, end.hi, width);
+    let limit = end_col
+        .max(first_col.saturating_add(u16::try_from(n - 1).unwrap_or(u16::MAX)))
+        .min(last_col);
+    let mut next = limit.saturating_add(1);
+    for s in starts.iter_mut().rev() {
+        *s = (*s).min(next.saturating_sub(1));
+        next = *s;
+    }
+    (0..n)
+        .map(|k| {
+            let lo = starts[k];
+            let hi = match starts.get(k + 1) {
+                // The segment ends in the cell before the next one starts.
+                Some(&s) => s.saturating_sub(1).max(lo),
+                None => end_col.min(last_col).max(lo),
+            };
+            (lo, hi)
+        })
+        .collect()
 }
 
 /// Column of an axis value in a bar `width` cells wide.
