@@ -5,7 +5,7 @@
 //! stack they step, in the detail pane they scroll, in the timeline they
 //! jump between requests.
 //!
-//! Book: "Using roundtrip" (book/src/using.md), section "Keys".
+//! Book: "Using roundtrip" (book/src/using.md), section "Stepping and rewinding".
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 

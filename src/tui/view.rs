@@ -15,7 +15,7 @@
 //! `http.request`, the handler sends SQL. Deriving, not accumulating, is what
 //! makes rewinding exact.
 //!
-//! Book: "Using roundtrip" (book/src/using.md), section "The stack".
+//! Book: "Using roundtrip" (book/src/using.md), section "The screen".
 
 use super::state::PlayerState;
 use crate::trace::{Data, Direction, Event, Kind, Knob, Layer, RequestSummary};

@@ -3,7 +3,7 @@
 //! the route match, SQL and its rows), after a few lines of where and when.
 //! Scrollable when focused (tab, then ↑/↓ or PgUp/PgDn).
 //!
-//! Book: "Using roundtrip" (book/src/using.md), section "The detail pane".
+//! Book: "Using roundtrip" (book/src/using.md), section "The screen".
 
 use ratatui::Frame;
 use ratatui::layout::Rect;

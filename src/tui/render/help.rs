@@ -2,7 +2,7 @@
 //! `input::action_for` is tested against, plus what the symbols mean for a
 //! terminal without colour. Esc or `?` closes it.
 //!
-//! Book: "Using roundtrip" (book/src/using.md), section "Keys".
+//! Book: "Using roundtrip" (book/src/using.md), section "Stepping and rewinding".
 
 use ratatui::Frame;
 use ratatui::layout::Rect;

@@ -2,7 +2,7 @@
 //! has none, a sentence made from the step itself ("On the way down, the web
 //! server parsed the request head.").
 //!
-//! Book: "Using roundtrip" (book/src/using.md), section "Narration".
+//! Book: "Using roundtrip" (book/src/using.md), section "The screen".
 
 use ratatui::Frame;
 use ratatui::layout::Rect;

@@ -18,7 +18,7 @@
 //! When the pane is too short for boxes (80x24), each layer is one line and
 //! each boundary one line; when it is shorter still, the boundaries go.
 //!
-//! Book: "Using roundtrip" (book/src/using.md), section "The stack".
+//! Book: "Using roundtrip" (book/src/using.md), section "The screen".
 
 use ratatui::Frame;
 use ratatui::layout::Rect;

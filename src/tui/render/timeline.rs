@@ -20,7 +20,7 @@
 //! then the one under the cursor is drawn last, so the cursor cell always
 //! shows the layer of the step on screen.
 //!
-//! Book: "Using roundtrip" (book/src/using.md), section "The timeline".
+//! Book: "Using roundtrip" (book/src/using.md), section "The screen".
 
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
