@@ -118,3 +118,30 @@ expect = { status = 400, answered_by = "web_server" }
     );
     assert!(trace.events.iter().all(|e| e.layer <= Layer::WebServer));
 }
+
+#[test]
+fn absolute_form_targets_and_newer_minor_versions_are_accepted() {
+    let trace = lesson(
+        r#"
+title = "forms"
+[[request]]
+raw = "GET http://example.com/notes/1 HTTP/1.1\r\nHost: ignored.example\r\nConnection: close\r\n\r\n"
+expect = { status = 200, answered_by = "handler" }
+[[request]]
+raw = "GET /notes HTTP/1.2\r\nHost: example.com\r\nConnection: close\r\n\r\n"
+at = "1ms"
+expect = { status = 200, answered_by = "handler" }
+"#,
+    );
+    let proxied = trace
+        .events
+        .iter()
+        .find(|e| e.step == "web_server.proxy.send")
+        .expect("proxied");
+    let text = serde_json::to_string(&proxied.data).unwrap();
+    assert!(text.contains(r"GET /notes/1 HTTP/1.1\\r\\n"), "{text}");
+    assert!(
+        text.contains("Host: example.com"),
+        "the target's host wins: {text}"
+    );
+}

@@ -83,7 +83,7 @@ pub fn parse_request_head(
             limit: limits.max_request_line,
         });
     }
-    check_version_token(request_line)?;
+    let newer_minor = check_version_token(request_line)?;
 
     let Some(head_len) = head_end(rest) else {
         check_header_lines(&rest[line_end + 1..], limits)?;
@@ -101,7 +101,18 @@ pub fn parse_request_head(
     }
     check_header_lines(&rest[line_end + 1..head_len], limits)?;
 
-    let head = tokenize_request(&rest[..head_len], limits)?;
+    let head = if newer_minor {
+        // RFC 9110 §2.5: a higher minor version of a major version we speak
+        // is read as the highest minor we know, HTTP/1.1.
+        let mut patched = rest[..head_len].to_vec();
+        // The request line starts the head; its last byte is the minor digit.
+        if let Some(minor) = patched.get_mut(request_line.len().saturating_sub(1)) {
+            *minor = b'1';
+        }
+        tokenize_request(&patched, limits)?
+    } else {
+        tokenize_request(&rest[..head_len], limits)?
+    };
     check_host(&head)?;
     Ok(Parsed::Complete {
         head,
@@ -199,13 +210,15 @@ fn check_method_prefix(rest: &[u8]) -> Result<(), ParseError> {
 }
 
 /// Tell "HTTP/2.0" (a real version we don't speak: 505) from garbage (400).
-fn check_version_token(line: &[u8]) -> Result<(), ParseError> {
+/// `Ok(true)` means HTTP/1.x with x above 1, to be read as HTTP/1.1.
+fn check_version_token(line: &[u8]) -> Result<bool, ParseError> {
     let Some(space) = line.iter().rposition(|&b| b == b' ') else {
         return Err(ParseError::BadRequestLine);
     };
     let version = &line[space + 1..];
     match version {
-        b"HTTP/1.0" | b"HTTP/1.1" => Ok(()),
+        b"HTTP/1.0" | b"HTTP/1.1" => Ok(false),
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor] if minor.is_ascii_digit() => Ok(true),
         [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
             if major.is_ascii_digit() && minor.is_ascii_digit() && *major >= b'2' =>
         {
@@ -441,6 +454,14 @@ mod tests {
         let err = parse_request_head(&buf, &HeadLimits::GUNICORN).unwrap_err();
         assert_eq!(err, ParseError::TooManyHeaders { limit: 100 });
         assert!(matches!(parse(&buf), Ok(Parsed::Complete { .. })));
+    }
+
+    #[test]
+    fn http_1_2_is_read_as_http_1_1() {
+        assert_eq!(
+            complete(b"GET / HTTP/1.2\r\nHost: a\r\n\r\n").version,
+            Version::Http11
+        );
     }
 
     #[test]

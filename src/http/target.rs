@@ -25,6 +25,27 @@ pub fn percent_decode(b: &[u8]) -> Vec<u8> {
     out
 }
 
+/// An absolute-form target (`http://example.com/notes?x=1`, RFC 9112
+/// §3.2.2) split into its authority and the origin-form rest (`/notes?x=1`).
+/// A server MUST accept this form, and then uses this authority, not `Host`.
+pub fn absolute_form(target: &str) -> Option<(String, String)> {
+    let (scheme, rest) = target.split_once("://")?;
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return None;
+    }
+    let cut = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, origin) = rest.split_at(cut);
+    if authority.is_empty() {
+        return None;
+    }
+    let origin = if origin.starts_with('/') {
+        origin.to_string()
+    } else {
+        format!("/{origin}")
+    };
+    Some((authority.to_string(), origin))
+}
+
 /// Does the decoded path climb above the root (`/a/../../b`)? nginx
 /// refuses such a request with 400 (`ngx_http_parse_complex_uri`).
 pub fn climbs_above_root(decoded: &[u8]) -> bool {
@@ -51,6 +72,24 @@ mod tests {
     #[test]
     fn escapes_decode_and_stray_percent_stays() {
         assert_eq!(percent_decode(b"/a%20b%2Fc%zz%4"), b"/a b/c%zz%4");
+    }
+
+    #[test]
+    fn absolute_form_splits_into_authority_and_origin_form() {
+        assert_eq!(
+            absolute_form("http://example.com/notes?x=1"),
+            Some(("example.com".into(), "/notes?x=1".into()))
+        );
+        assert_eq!(
+            absolute_form("HTTP://h:8080"),
+            Some(("h:8080".into(), "/".into()))
+        );
+        assert_eq!(
+            absolute_form("http://h?q"),
+            Some(("h".into(), "/?q".into()))
+        );
+        assert_eq!(absolute_form("/notes"), None);
+        assert_eq!(absolute_form("ftp://h/x"), None);
     }
 
     #[test]

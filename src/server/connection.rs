@@ -24,7 +24,7 @@ use crate::http::conn::ReadError;
 use crate::http::framing::request_framing;
 use crate::http::headers::latin1_bytes;
 use crate::http::parse::parse_request_head;
-use crate::http::target::{climbs_above_root, percent_decode};
+use crate::http::target::{absolute_form, climbs_above_root, percent_decode};
 use crate::http::{BodyFraming, HttpConn, RequestHead};
 use crate::net::Stream;
 use crate::trace::bytes::show;
@@ -209,6 +209,22 @@ async fn handle(
     })
     .data(super::show::request_head(&head))
     .emit();
+
+    if let Some((authority, origin)) = absolute_form(&head.target) {
+        Step::new(
+            Layer::WebServer,
+            "web_server.uri.absolute",
+            Direction::Within,
+            Kind::Decision,
+        )
+        .summary(format!(
+            "the target is in absolute form: uses the host {authority} from it instead of \
+                 the Host header, and passes on {origin} (RFC 9112 §3.2.2)"
+        ))
+        .emit();
+        head.headers.set("Host", authority);
+        head.target = origin;
+    }
 
     if climbs_above_root(&percent_decode(&latin1_bytes(head.path()))) {
         Step::new(
