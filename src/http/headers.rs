@@ -59,6 +59,16 @@ impl Headers {
             .any(|t| t.trim().eq_ignore_ascii_case(token))
     }
 
+    /// The options a `Connection` field lists, lower-cased: the names of
+    /// fields that belong to this connection only (RFC 9110 §7.6.1).
+    pub fn connection_options(&self) -> Vec<String> {
+        self.get_all("connection")
+            .flat_map(|v| v.split(','))
+            .map(|t| t.trim().to_ascii_lowercase())
+            .filter(|t| !t.is_empty())
+            .collect()
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }

@@ -147,27 +147,27 @@ async fn one_request(
             return Outcome::Close;
         }
         Err(_) => {
-            let id = server.next_request_id();
-            let received = conn.buffered().to_vec();
-            let span = request_span(id);
-            return async {
-                Step::new(Layer::WebServer, "web_server.limit.header_timeout", Direction::Within, Kind::Error)
-                    .ordinal(ordinal)
-                    .summary(format!(
-                        "the request head did not arrive within client_header_timeout {header_timeout}: \
-                         logs 408 and closes the connection without sending a response"
-                    ))
-                    .knob("client_header_timeout", header_timeout)
-                    .answer(408)
-                    .data(Data::Bytes {
-                        label: "received before the timeout".into(),
-                        bytes: show(&received),
-                    })
-                    .emit();
-                Outcome::Close
-            }
-            .instrument(span)
-            .await;
+            let received = conn.buffered();
+            Step::new(
+                Layer::WebServer,
+                "web_server.limit.header_timeout",
+                Direction::Within,
+                Kind::Error,
+            )
+            .request(server.next_request_id())
+            .ordinal(ordinal)
+            .summary(format!(
+                "the request head did not arrive within client_header_timeout {header_timeout}: \
+                     logs 408 and closes the connection without sending a response"
+            ))
+            .knob("client_header_timeout", header_timeout)
+            .answer(408)
+            .data(Data::Bytes {
+                label: "received before the timeout".into(),
+                bytes: show(received),
+            })
+            .emit();
+            return Outcome::Close;
         }
     };
     let id = server.next_request_id();
@@ -363,7 +363,7 @@ async fn handle(
     match server.upstream.forward(&upstream_req, &body, cfg).await {
         Ok((upstream_head, upstream_body)) => {
             let (rhead, rbody) = relay(server, &head, upstream_head, upstream_body, keep_alive);
-            send(server, conn, &head, rhead, rbody).await;
+            send(conn, &head, rhead, rbody).await;
             if keep_alive {
                 Outcome::KeepOpen
             } else {

@@ -138,13 +138,7 @@ impl Upstream {
         peer: SocketAddr,
         request_id: u64,
     ) -> RequestHead {
-        let mut listed: Vec<String> = req
-            .headers
-            .get_all("connection")
-            .flat_map(|v| v.split(','))
-            .map(|t| t.trim().to_ascii_lowercase())
-            .collect();
-        listed.extend(HOP_BY_HOP.iter().map(|s| s.to_string()));
+        let listed = req.headers.connection_options();
         let host = req.headers.get("host").unwrap_or("").to_string();
         let forwarded_for = match req.headers.get("x-forwarded-for") {
             Some(prev) => format!("{prev}, {}", peer.ip()),
@@ -167,7 +161,7 @@ impl Upstream {
                     | "x-request-id"
                     | "content-length"
             );
-            if !replaced && !listed.contains(&lower) {
+            if !replaced && !is_hop_by_hop(&lower) && !listed.contains(&lower) {
                 headers.push(name, value);
             }
         }

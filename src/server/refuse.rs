@@ -76,7 +76,7 @@ pub(super) async fn refuse_head(
         version: Version::Http11,
         headers: Default::default(),
     };
-    send(server, conn, &request, head, body).await;
+    send(conn, &request, head, body).await;
     // Those bytes were the bad head itself, already read: not for lingering.
     let received = conn.buffered().len();
     conn.consume(received);

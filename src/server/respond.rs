@@ -58,12 +58,7 @@ pub(super) fn relay(
     head.version = Version::Http11;
     head.headers.push("Server", SERVER_NAME);
     head.headers.push("Date", server.clock.http_date());
-    let listed: Vec<String> = upstream
-        .headers
-        .get_all("connection")
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().to_ascii_lowercase())
-        .collect();
+    let listed = upstream.headers.connection_options();
     for (name, value) in upstream.headers.iter() {
         let lower = name.to_ascii_lowercase();
         let ours = matches!(lower.as_str(), "server" | "date" | "content-length");
@@ -92,13 +87,11 @@ pub(super) fn relay(
 }
 
 pub(super) async fn send(
-    server: &WebServer,
     conn: &mut HttpConn<Stream>,
     request: &RequestHead,
     head: ResponseHead,
     body: Vec<u8>,
 ) {
-    let _ = server;
     let mut bytes = write::response_head(&head);
     // A response to HEAD carries the headers a GET would, and no body.
     if request.method != "HEAD" {
@@ -146,7 +139,7 @@ pub(super) async fn send_error(
         &server.clock.http_date(),
         keep,
     );
-    send(server, conn, request, head, body).await;
+    send(conn, request, head, body).await;
     if keep {
         Outcome::KeepOpen
     } else {

@@ -136,11 +136,8 @@ where
                 }
             }
         }
-        // The sections come beside the event (see `emit`); an event from
-        // elsewhere may instead carry them as JSON in a `data` field.
-        let data: Vec<Data> = super::emit::take_data()
-            .or_else(|| f.data.as_deref().and_then(|d| serde_json::from_str(d).ok()))
-            .unwrap_or_default();
+        // The sections come beside the event, on this thread (see `emit`).
+        let data: Vec<Data> = super::emit::take_data().unwrap_or_default();
         let at_ns = Instant::now()
             .saturating_duration_since(self.start)
             .as_nanos();

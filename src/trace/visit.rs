@@ -16,7 +16,6 @@ pub struct Fields {
     pub step: Option<String>,
     pub direction: Option<String>,
     pub kind: Option<String>,
-    pub data: Option<String>,
     pub knob: Option<String>,
     pub knob_value: Option<String>,
     pub answer: Option<u64>,
@@ -33,7 +32,6 @@ impl Visit for Fields {
             field::STEP => &mut self.step,
             field::DIRECTION => &mut self.direction,
             field::KIND => &mut self.kind,
-            field::DATA => &mut self.data,
             field::KNOB => &mut self.knob,
             field::KNOB_VALUE => &mut self.knob_value,
             field::MESSAGE => {

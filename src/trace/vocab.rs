@@ -26,10 +26,9 @@ pub mod field {
     pub const DIRECTION: &str = "direction";
     pub const KIND: &str = "kind";
     pub const STEP: &str = "step";
-    /// Event field: the step's data sections as JSON, for events that do
-    /// not come through `emit` (which hands them over beside the event and
-    /// sets `data_sections` to their count instead).
-    pub const DATA: &str = "data";
+    /// Event field: how many data sections were handed over beside the
+    /// event (see `emit`).
+    pub const DATA_SECTIONS: &str = "data_sections";
     pub const KNOB: &str = "knob";
     pub const KNOB_VALUE: &str = "knob_value";
     /// Event field: this step *produced* a response with this status.

@@ -294,9 +294,11 @@ pub fn crossing_label(e: &Event, direction: Direction) -> Option<String> {
     })
 }
 
-fn answer(e: &Event, status: u16, request: Option<&RequestSummary>) -> Answer {
-    let reason = e
-        .data
+/// The reason phrase for `status` as the client got it: from the step's own
+/// response head, else from the request's final response (nginx keeps older
+/// names, e.g. "Request Entity Too Large"), else RFC 9110's.
+pub fn answer_reason(e: &Event, status: u16, request: Option<&RequestSummary>) -> String {
+    e.data
         .iter()
         .find_map(|d| match d {
             Data::ResponseHead { reason, .. } if !reason.is_empty() => Some(reason.clone()),
@@ -307,7 +309,11 @@ fn answer(e: &Event, status: u16, request: Option<&RequestSummary>) -> Answer {
                 .filter(|r| r.status == Some(status) && !r.reason.is_empty())
                 .map(|r| r.reason.clone())
         })
-        .unwrap_or_else(|| reason_phrase(status).to_string());
+        .unwrap_or_else(|| reason_phrase(status).to_string())
+}
+
+fn answer(e: &Event, status: u16, request: Option<&RequestSummary>) -> Answer {
+    let reason = answer_reason(e, status, request);
     Answer {
         layer: e.layer,
         status,

@@ -21,7 +21,7 @@ use super::AsgiApp;
 use super::message::{Message, channel};
 use super::scope::Scope;
 use crate::gateway::config::AppServerConfig;
-use crate::gateway::front::{Front, Incoming, error_body};
+use crate::gateway::front::{Front, Incoming};
 use crate::http::headers::latin1;
 use crate::http::target::percent_decode;
 use crate::http::{HttpConn, RequestHead, ResponseHead};
@@ -219,7 +219,6 @@ async fn serve(
             .emit();
             let mut r = ResponseHead::new(500);
             r.headers.push("content-type", "text/plain; charset=utf-8");
-            let _ = error_body;
             (r, b"Internal Server Error".to_vec())
         }
     };

@@ -81,13 +81,10 @@ fn fitted(state: &PlayerState, e: &Event, width: usize) -> Vec<Line<'static>> {
         ]));
     }
     if let Some(status) = e.answer {
-        // The phrase the client really got (nginx keeps older names).
-        let reason = e
+        let request = e
             .request
-            .and_then(|id| state.trace.requests.iter().find(|r| r.id == id))
-            .filter(|r| r.status == Some(status) && !r.reason.is_empty())
-            .map(|r| r.reason.clone())
-            .unwrap_or_else(|| super::super::view::reason_phrase(status).to_string());
+            .and_then(|id| state.trace.requests.iter().find(|r| r.id == id));
+        let reason = super::super::view::answer_reason(e, status, request);
         out.push(Line::styled(
             format!("↩ answered here: {status} {reason}"),
             theme.answer,
