@@ -366,7 +366,7 @@ async fn print_requests(
     while let Some(e) = events.recv().await {
         let Some(id) = e.request else { continue };
         let finished = e.layer == Layer::WebServer
-            && (e.step == "web_server.response.send" || e.answer == Some(408));
+            && (e.step == roundtrip::trace::StepId::WebServerResponseSend || e.answer == Some(408));
         pending.entry(id).or_default().push(e);
         if !finished {
             continue;

@@ -19,6 +19,9 @@ use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, mpsc};
 
+use crate::trace::emit::Step;
+use crate::trace::{QueueChange, StateChange, StepId};
+
 /// How long an accept loop waits after a failed `accept()` (e.g. out of
 /// file descriptors) before trying again, instead of spinning.
 pub const ACCEPT_RETRY_DELAY: std::time::Duration = std::time::Duration::from_millis(50);
@@ -74,25 +77,72 @@ impl AsyncWrite for Stream {
 
 type Pending = (DuplexStream, SocketAddr);
 
-/// Where a server accepts connections from.
-pub enum Listener {
+/// A connection taken from a listener, with the facts the trace needs to
+/// link its two ends.
+pub struct Accepted {
+    pub stream: Stream,
+    /// The connecting side's address.
+    pub peer: SocketAddr,
+    /// The address it was accepted on.
+    pub local: SocketAddr,
+    /// Connections still waiting in the backlog after this one was taken,
+    /// when that can be seen (an in-memory listener; a kernel's queue cannot
+    /// be read from user space).
+    pub backlog_len: Option<u64>,
+    /// How many connections the backlog holds.
+    pub backlog_capacity: u64,
+}
+
+enum Source {
     Tcp(TcpListener),
     Memory(mpsc::Receiver<Pending>),
 }
 
+/// Where a server accepts connections from.
+pub struct Listener {
+    source: Source,
+    local: SocketAddr,
+    capacity: u64,
+}
+
 impl Listener {
-    /// The next connection and its peer address; `None` when an in-memory
-    /// listener has no dialers left (the lesson is over).
-    pub async fn accept(&mut self) -> io::Result<Option<(Stream, SocketAddr)>> {
-        match self {
-            Listener::Tcp(l) => {
+    /// A real listening socket. `backlog` is the queue length the trace
+    /// reports (what `listen()` was asked for).
+    pub fn tcp(listener: TcpListener, backlog: usize) -> io::Result<Listener> {
+        Ok(Listener {
+            local: listener.local_addr()?,
+            source: Source::Tcp(listener),
+            capacity: backlog as u64,
+        })
+    }
+
+    /// The address this listener accepts on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// The next connection; `None` when an in-memory listener has no
+    /// dialers left (the lesson is over).
+    pub async fn accept(&mut self) -> io::Result<Option<Accepted>> {
+        let (stream, peer, backlog_len) = match &mut self.source {
+            Source::Tcp(l) => {
                 let (s, peer) = l.accept().await?;
                 // Small request/response exchanges: don't wait to fill packets.
                 s.set_nodelay(true)?;
-                Ok(Some((Stream::Tcp(s), peer)))
+                (Stream::Tcp(s), peer, None)
             }
-            Listener::Memory(rx) => Ok(rx.recv().await.map(|(s, p)| (Stream::Memory(s), p))),
-        }
+            Source::Memory(rx) => match rx.recv().await {
+                Some((s, p)) => (Stream::Memory(s), p, Some(rx.len() as u64)),
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(Accepted {
+            stream,
+            peer,
+            local: self.local,
+            backlog_len,
+            backlog_capacity: self.capacity,
+        }))
     }
 }
 
@@ -106,7 +156,7 @@ impl SharedListener {
         SharedListener(Arc::new(Mutex::new(listener)))
     }
 
-    pub async fn accept(&self) -> io::Result<Option<(Stream, SocketAddr)>> {
+    pub async fn accept(&self) -> io::Result<Option<Accepted>> {
         self.0.lock().await.accept().await
     }
 }
@@ -119,14 +169,17 @@ pub enum Connector {
 }
 
 impl Connector {
-    pub async fn connect(&self) -> io::Result<Stream> {
+    /// Connect; returns the stream and the local address it was made from
+    /// (the peer address the server will see).
+    pub async fn connect(&self) -> io::Result<(Stream, SocketAddr)> {
         match self {
             Connector::Tcp(addr) => {
                 let s = TcpStream::connect(addr).await?;
                 s.set_nodelay(true)?;
-                Ok(Stream::Tcp(s))
+                let local = s.local_addr()?;
+                Ok((Stream::Tcp(s), local))
             }
-            Connector::Memory(d) => d.dial().await.map(Stream::Memory),
+            Connector::Memory(d) => d.dial().await.map(|(s, a)| (Stream::Memory(s), a)),
         }
     }
 
@@ -148,32 +201,57 @@ pub struct MemoryDialer {
     /// The address dialers appear to come from.
     client_ip: std::net::IpAddr,
     next_port: Arc<AtomicU16>,
+    /// The step that records a connection joining this listener's backlog.
+    backlog_step: StepId,
+    capacity: u64,
 }
 
 impl MemoryDialer {
-    /// Dial from the next ephemeral port of this dialer's address.
-    pub async fn dial(&self) -> io::Result<DuplexStream> {
+    /// Dial from the next ephemeral port of this dialer's address; returns
+    /// the stream and that address.
+    pub async fn dial(&self) -> io::Result<(DuplexStream, SocketAddr)> {
         let port = self.next_port.fetch_add(1, Ordering::Relaxed);
-        self.dial_from(SocketAddr::new(self.client_ip, port)).await
+        let from = SocketAddr::new(self.client_ip, port);
+        self.dial_from(from).await.map(|s| (s, from))
     }
 
-    /// Dial, appearing to come from `peer`.
+    /// Dial, appearing to come from `peer`. Like a kernel completing a
+    /// handshake, this queues the connection in the backlog until the
+    /// server accepts it; a full backlog makes the dialer wait (Linux
+    /// drops the SYN and the client retries).
     pub async fn dial_from(&self, peer: SocketAddr) -> io::Result<DuplexStream> {
         let (client, server) = tokio::io::duplex(PIPE_BUFFER_BYTES);
         self.tx
             .send((server, peer))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::ConnectionRefused, "listener closed"))?;
+        let waiting = (self.tx.max_capacity() - self.tx.capacity()) as u64;
+        Step::state_only(
+            self.backlog_step,
+            StateChange::Backlog {
+                change: QueueChange::Enqueue,
+                len: Some(waiting),
+                capacity: self.capacity,
+            },
+        )
+        .summary(format!(
+            "the kernel completes the handshake from {peer} and queues the connection: \
+             {waiting} of {} waiting to be accepted on {}",
+            self.capacity, self.server_addr
+        ))
+        .emit();
         Ok(client)
     }
 }
 
 /// An in-memory listener on `server_addr` with room for `backlog` pending
-/// connections; dialers appear to come from `client_ip`.
+/// connections; dialers appear to come from `client_ip`. `backlog_step`
+/// names the layer whose listen queue it is.
 pub fn memory_listener(
     server_addr: SocketAddr,
     client_ip: std::net::IpAddr,
     backlog: usize,
+    backlog_step: StepId,
 ) -> (MemoryDialer, Listener) {
     let (tx, rx) = mpsc::channel(backlog.max(1));
     let dialer = MemoryDialer {
@@ -181,6 +259,13 @@ pub fn memory_listener(
         server_addr,
         client_ip,
         next_port: Arc::new(AtomicU16::new(50001)),
+        backlog_step,
+        capacity: backlog.max(1) as u64,
     };
-    (dialer, Listener::Memory(rx))
+    let listener = Listener {
+        source: Source::Memory(rx),
+        local: server_addr,
+        capacity: backlog.max(1) as u64,
+    };
+    (dialer, listener)
 }

@@ -74,19 +74,18 @@ fn every_lesson_gives_byte_identical_json_twice() {
 #[test]
 fn hello_goes_down_every_layer_and_back_up_in_order() {
     let trace = scenario::run_named("hello").unwrap().trace;
-    // The first time each layer appears, in order, is the way down.
+    // The first time each layer appears in the request's steps, in order,
+    // is the way down.
     let mut first_seen = Vec::new();
-    for e in &trace.events {
+    for e in trace.events.iter().filter(|e| e.request == Some(1)) {
         if !first_seen.contains(&e.layer) {
             first_seen.push(e.layer);
         }
     }
     assert_eq!(first_seen, Layer::ALL.to_vec());
-    let last = trace
-        .events
-        .iter()
-        .rev()
-        .find(|e| e.layer == Layer::Client && e.step == "client.response.receive");
+    let last = trace.events.iter().rev().find(|e| {
+        e.layer == Layer::Client && e.step == roundtrip::trace::StepId::ClientResponseReceive
+    });
     assert!(last.is_some(), "the response reached the client");
     let r = &trace.requests[0];
     assert_eq!(r.status, Some(200));
@@ -96,7 +95,22 @@ fn hello_goes_down_every_layer_and_back_up_in_order() {
 #[test]
 fn too_large_never_reaches_the_app_server_and_names_the_knob() {
     let trace = scenario::run_named("too-large").unwrap().trace;
-    assert!(trace.events.iter().all(|e| e.layer <= Layer::WebServer));
+    // The sync workers exist (they start idle), but no step of the request
+    // goes below the web server.
+    assert!(
+        trace
+            .events
+            .iter()
+            .filter(|e| e.request.is_some())
+            .all(|e| e.layer <= Layer::WebServer)
+    );
+    assert!(
+        !trace
+            .events
+            .iter()
+            .any(|e| e.step == roundtrip::trace::StepId::AppServerAccept),
+        "the app server never accepted a connection"
+    );
     let r = &trace.requests[0];
     assert_eq!(r.status, Some(413));
     assert_eq!(r.answered_by, Some(Layer::WebServer));

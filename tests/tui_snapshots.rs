@@ -180,7 +180,7 @@ fn step(trace: &Trace, name: &str) -> usize {
     trace
         .events
         .iter()
-        .position(|e| e.step == name)
+        .position(|e| e.step.as_str() == name)
         .unwrap_or_else(|| panic!("no step {name}"))
 }
 
@@ -224,7 +224,9 @@ fn timeline_row_reads_in_the_order_the_layers_were_visited() {
     let bar: String = row.split('│').nth(2).expect("the bar").chars().collect();
     let mut visited: Vec<char> = bar.chars().filter(|c| *c != ' ').collect();
     visited.dedup();
-    assert_eq!(visited.iter().collect::<String>(), "cwafhdhfawc", "{row}");
+    // The web server dials; the connection waits in the app server's
+    // backlog (a), the proxy's connect returns (w), a worker accepts (a).
+    assert_eq!(visited.iter().collect::<String>(), "cwawafhdhfawc", "{row}");
 }
 
 #[test]
@@ -302,7 +304,7 @@ fn focused_detail_pane_scrolls() {
     let wsgi = trace
         .events
         .iter()
-        .position(|e| e.step == "app_server.wsgi.call")
+        .position(|e| e.step == roundtrip::trace::StepId::AppServerWsgiCall)
         .expect("wsgi step");
     let mut state = state_at(&trace, wsgi, Theme::plain());
     state.focus = Focus::Detail;

@@ -358,7 +358,7 @@ fn detail_scroll_stops_at_the_last_line_and_resets_on_a_new_step() {
         .trace
         .events
         .iter()
-        .position(|e| e.step == "app_server.wsgi.call")
+        .position(|e| e.step == roundtrip::trace::StepId::AppServerWsgiCall)
         .expect("wsgi");
     for _ in 0..100 {
         update(&mut state, Action::PageDown);
@@ -414,7 +414,7 @@ fn boundaries_say_what_crosses_them() {
         let i = trace
             .events
             .iter()
-            .position(|e| e.step == step)
+            .position(|e| e.step.as_str() == step)
             .expect(step);
         let state = PlayerState::at(trace.clone(), i, Theme::plain());
         let view = StepView::of(&state).expect("a step");
@@ -447,7 +447,7 @@ fn generated_narration_reads_as_a_sentence() {
     let i = trace
         .events
         .iter()
-        .position(|e| e.step == "framework.route")
+        .position(|e| e.step == roundtrip::trace::StepId::FrameworkRoute)
         .expect("route");
     let state = PlayerState::at(trace, i, Theme::plain());
     let view = StepView::of(&state).expect("a step");

@@ -42,13 +42,13 @@ expect = { status = 408, answered_by = "web_server" }
         trace
             .events
             .iter()
-            .any(|e| e.step == "client.response.none")
+            .any(|e| e.step == roundtrip::trace::StepId::ClientResponseNone)
     );
     assert!(
         !trace
             .events
             .iter()
-            .any(|e| e.step == "web_server.response.send")
+            .any(|e| e.step == roundtrip::trace::StepId::WebServerResponseSend)
     );
     let timeout = trace
         .events
@@ -77,7 +77,7 @@ expect = { status = 201, answered_by = "handler" }
     let proxied = trace
         .events
         .iter()
-        .find(|e| e.step == "web_server.proxy.send")
+        .find(|e| e.step == roundtrip::trace::StepId::WebServerProxySend)
         .expect("proxied");
     let text = serde_json::to_string(&proxied.data).unwrap();
     assert!(text.contains("Content-Length"), "{text}");
@@ -99,7 +99,7 @@ body_size = "4k"
 expect = { status = 413, answered_by = "web_server" }
 "#,
     );
-    assert!(trace.events.iter().all(|e| e.layer <= Layer::WebServer));
+    assert_app_server_never_reached(&trace);
 }
 
 #[test]
@@ -116,7 +116,7 @@ at = "1ms"
 expect = { status = 400, answered_by = "web_server" }
 "#,
     );
-    assert!(trace.events.iter().all(|e| e.layer <= Layer::WebServer));
+    assert_app_server_never_reached(&trace);
 }
 
 #[test]
@@ -136,12 +136,30 @@ expect = { status = 200, answered_by = "handler" }
     let proxied = trace
         .events
         .iter()
-        .find(|e| e.step == "web_server.proxy.send")
+        .find(|e| e.step == roundtrip::trace::StepId::WebServerProxySend)
         .expect("proxied");
     let text = serde_json::to_string(&proxied.data).unwrap();
     assert!(text.contains(r"GET /notes/1 HTTP/1.1\\r\\n"), "{text}");
     assert!(
         text.contains("Host: example.com"),
         "the target's host wins: {text}"
+    );
+}
+
+/// No request's step went below the web server, and the app server never
+/// accepted a connection (its idle workers exist, but took nothing).
+fn assert_app_server_never_reached(trace: &roundtrip::trace::Trace) {
+    assert!(
+        trace
+            .events
+            .iter()
+            .filter(|e| e.request.is_some())
+            .all(|e| e.layer <= Layer::WebServer)
+    );
+    assert!(
+        !trace
+            .events
+            .iter()
+            .any(|e| e.step == roundtrip::trace::StepId::AppServerAccept)
     );
 }

@@ -29,7 +29,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
 
 use crate::trace::emit::Step;
-use crate::trace::{Data, Direction, Kind, Layer};
+use crate::trace::{Data, Direction, Kind, StepId};
 
 /// A value going into or coming out of SQLite.
 pub type SqlValue = Value;
@@ -125,41 +125,31 @@ impl Db {
         } else {
             format!(" with ({})", shown.join(", "))
         };
-        Step::new(
-            Layer::Database,
-            "database.query",
-            Direction::Down,
-            Kind::Hop,
-        )
-        .summary(format!("sends {sql}{with}"))
-        .data(Data::Sql {
-            sql: sql.to_string(),
-            params: shown,
-            rows: None,
-            columns: Vec::new(),
-            result: Vec::new(),
-        })
-        .knob("db_latency", crate::units::Time(self.latency))
-        .emit();
+        Step::new(StepId::DatabaseQuery, Direction::Down, Kind::Hop)
+            .summary(format!("sends {sql}{with}"))
+            .data(Data::Sql {
+                sql: sql.to_string(),
+                params: shown,
+                rows: None,
+                columns: Vec::new(),
+                result: Vec::new(),
+            })
+            .knob("db_latency", crate::units::Time(self.latency))
+            .emit();
         tokio::time::sleep(self.latency).await;
     }
 
     fn failed(sql: &str, e: &rusqlite::Error) {
-        Step::new(
-            Layer::Database,
-            "database.result",
-            Direction::Up,
-            Kind::Error,
-        )
-        .summary(format!("SQLite refuses the statement: {e}"))
-        .data(Data::Sql {
-            sql: sql.to_string(),
-            params: Vec::new(),
-            rows: None,
-            columns: Vec::new(),
-            result: Vec::new(),
-        })
-        .emit();
+        Step::new(StepId::DatabaseResult, Direction::Up, Kind::Error)
+            .summary(format!("SQLite refuses the statement: {e}"))
+            .data(Data::Sql {
+                sql: sql.to_string(),
+                params: Vec::new(),
+                rows: None,
+                columns: Vec::new(),
+                result: Vec::new(),
+            })
+            .emit();
     }
 
     /// Run a SELECT and return its rows.
@@ -169,7 +159,7 @@ impl Db {
         match &result {
             Ok(rows) => {
                 let n = rows.rows.len() as u64;
-                Step::new(Layer::Database, "database.result", Direction::Up, Kind::Hop)
+                Step::new(StepId::DatabaseResult, Direction::Up, Kind::Hop)
                     .summary(format!("returns {}", plural(n, "row")))
                     .data(Data::Sql {
                         sql: sql.to_string(),
@@ -219,7 +209,7 @@ impl Db {
         };
         match &result {
             Ok(changed) => {
-                Step::new(Layer::Database, "database.result", Direction::Up, Kind::Hop)
+                Step::new(StepId::DatabaseResult, Direction::Up, Kind::Hop)
                     .summary(format!(
                         "changed {} (last insert rowid {})",
                         plural(changed.rows, "row"),

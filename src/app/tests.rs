@@ -27,7 +27,7 @@ fn post_json(path: &str, body: &str) -> Request {
 fn answers(events: &[Event]) -> Vec<(String, u16)> {
     events
         .iter()
-        .filter_map(|e| e.answer.map(|a| (e.step.clone(), a)))
+        .filter_map(|e| e.answer.map(|a| (e.step.as_str().to_string(), a)))
         .collect()
 }
 
@@ -101,7 +101,7 @@ async fn notes_list_returns_the_seeded_notes_as_json() {
     assert_eq!(answers(&events), [("handler.return".to_string(), 200)]);
     let ret = events
         .iter()
-        .find(|e| e.step == "handler.return")
+        .find(|e| e.step == crate::trace::StepId::HandlerReturn)
         .expect("handler.return");
     assert_eq!(ret.summary, "notes_list returns 200 OK with 3 notes");
 }
@@ -110,7 +110,11 @@ async fn notes_list_returns_the_seeded_notes_as_json() {
 async fn a_request_crosses_every_layer_in_onion_order() {
     let (_guard, recording) = recorded();
     app().handle(Request::new("GET", "/notes")).await;
-    let steps: Vec<String> = recording.take().into_iter().map(|e| e.step).collect();
+    let steps: Vec<String> = recording
+        .take()
+        .into_iter()
+        .map(|e| e.step.as_str().to_string())
+        .collect();
     let expected = [
         "framework.middleware.enter",
         "framework.request_id",
@@ -162,7 +166,11 @@ async fn missing_note_gets_404_from_the_handler_not_the_router() {
     assert_eq!(body_json(&res), json!({"detail": "note 7 not found"}));
     let events = recording.take();
     assert_eq!(answers(&events), [("handler.return".to_string(), 404)]);
-    assert!(events.iter().any(|e| e.step == "database.query"));
+    assert!(
+        events
+            .iter()
+            .any(|e| e.step == crate::trace::StepId::DatabaseQuery)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -171,7 +179,12 @@ async fn non_numeric_id_gets_404_without_a_query() {
     let res = app().handle(Request::new("GET", "/notes/abc")).await;
     assert_eq!(res.status, 404);
     assert_eq!(body_json(&res), json!({"detail": "note abc not found"}));
-    assert!(!recording.take().iter().any(|e| e.step == "database.query"));
+    assert!(
+        !recording
+            .take()
+            .iter()
+            .any(|e| e.step == crate::trace::StepId::DatabaseQuery)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -202,7 +215,7 @@ async fn wrong_method_gets_405_with_allow() {
     assert_eq!(answers(&events), [("framework.route".to_string(), 405)]);
     let route = events
         .iter()
-        .find(|e| e.step == "framework.route")
+        .find(|e| e.step == crate::trace::StepId::FrameworkRoute)
         .expect("route step");
     assert!(matches!(
         &route.data[..],
@@ -240,7 +253,7 @@ async fn create_note_answers_201_with_location_and_really_inserts() {
     assert_eq!(answers(&events), [("handler.return".to_string(), 201)]);
     let insert = events
         .iter()
-        .find(|e| e.step == "database.query")
+        .find(|e| e.step == crate::trace::StepId::DatabaseQuery)
         .expect("an INSERT");
     assert!(insert.summary.starts_with("sends INSERT INTO notes"));
     let fetched = app.handle(Request::new("GET", "/notes/4")).await;
@@ -299,7 +312,11 @@ async fn bad_json_gets_400_from_the_middleware_before_the_router() {
         answers(&events),
         [("framework.json_body.invalid".to_string(), 400)]
     );
-    assert!(!events.iter().any(|e| e.step == "framework.route"));
+    assert!(
+        !events
+            .iter()
+            .any(|e| e.step == crate::trace::StepId::FrameworkRoute)
+    );
     // security_headers sits inside json_body, so it never saw this response.
     assert_eq!(res.header("X-Frame-Options"), None);
     assert!(res.header("X-Request-Id").is_some());

@@ -26,7 +26,7 @@ use super::response::Response;
 use super::router::{Match, RouteError, Router};
 use crate::gateway::BoxFuture;
 use crate::trace::emit::Step;
-use crate::trace::{Data, Direction, Kind, Layer};
+use crate::trace::{Data, Direction, Kind, StepId};
 
 /// A handler and the name the trace calls it by.
 struct Route {
@@ -185,13 +185,7 @@ fn route_step(
     params: &[(String, String)],
     allow: Vec<String>,
 ) -> Step {
-    Step::new(
-        Layer::Framework,
-        "framework.route",
-        Direction::Within,
-        Kind::Decision,
-    )
-    .data(Data::Route {
+    Step::new(StepId::FrameworkRoute, Direction::Within, Kind::Decision).data(Data::Route {
         method: req.method.clone(),
         path: req.path.clone(),
         pattern: pattern.map(str::to_string),
@@ -238,7 +232,7 @@ async fn call_handler(route: &Route, mut req: Request, params: Vec<(String, Stri
     let args: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let mut entries = vec![("handler".to_string(), name.to_string())];
     entries.extend(params.iter().cloned());
-    Step::new(Layer::Handler, "handler.call", Direction::Down, Kind::Hop)
+    Step::new(StepId::HandlerCall, Direction::Down, Kind::Hop)
         .summary(format!("calls {name}({})", args.join(", ")))
         .data(Data::Fields { entries })
         .emit();
@@ -250,7 +244,7 @@ async fn call_handler(route: &Route, mut req: Request, params: Vec<(String, Stri
         .as_deref()
         .map(|n| format!(" {n}"))
         .unwrap_or_default();
-    Step::new(Layer::Handler, "handler.return", Direction::Up, Kind::Hop)
+    Step::new(StepId::HandlerReturn, Direction::Up, Kind::Hop)
         .summary(format!("{name} returns {}{note}", res.status_line()))
         .data(Data::Fields {
             entries: vec![

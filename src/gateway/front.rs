@@ -16,10 +16,12 @@ use crate::http::parse::parse_request_head;
 use crate::http::{
     BodyFraming, HeadLimits, HttpConn, ParseError, Personality, RequestHead, ResponseHead, write,
 };
-use crate::net::Stream;
+use crate::net::{Accepted, Stream};
 use crate::trace::bytes::show;
 use crate::trace::emit::Step;
-use crate::trace::{Data, Direction, Kind, Layer};
+use crate::trace::{
+    ConnState, Data, Direction, Hop, Instance, Kind, QueueChange, StateChange, StepId, WorkerState,
+};
 
 /// What the app server puts in `Server`.
 pub const SERVER_NAME: &str = "roundtrip-appserver";
@@ -35,6 +37,8 @@ pub struct Front {
     pub local: SocketAddr,
     /// Ids for requests that arrive without `X-Request-Id`.
     fallback_ids: AtomicU64,
+    /// The app server's own numbering of the connections it accepts.
+    next_conn: AtomicU64,
 }
 
 /// One request read from the web server.
@@ -50,7 +54,61 @@ impl Front {
             clock,
             local,
             fallback_ids: AtomicU64::new(1_000_000),
+            next_conn: AtomicU64::new(1),
         })
+    }
+
+    /// Record that `who` took a connection from the backlog; returns the
+    /// app server's id for it. `busy` is the sync worker that now serves it
+    /// (a worker is busy from `accept()` to close, reading included).
+    pub fn accepted(&self, accepted: &Accepted, who: Instance, busy: Option<u64>) -> u64 {
+        let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        let mut step = Step::new(StepId::AppServerAccept, Direction::Down, Kind::Step)
+            .instance(who.clone())
+            .app_conn(id)
+            .summary(format!(
+                "{} accepts a connection from {} (app server connection {id})",
+                who.label(),
+                accepted.peer
+            ))
+            .state(StateChange::Backlog {
+                change: QueueChange::Dequeue,
+                len: accepted.backlog_len,
+                capacity: accepted.backlog_capacity,
+            })
+            .state(StateChange::Connection {
+                hop: Hop::Upstream,
+                conn: id,
+                state: ConnState::Open,
+                local: Some(accepted.local.to_string()),
+                peer: Some(accepted.peer.to_string()),
+            });
+        if let Some(worker) = busy {
+            step = step.state(StateChange::Worker {
+                worker,
+                state: WorkerState::Busy,
+                request: None,
+            });
+        }
+        step.emit();
+        id
+    }
+
+    /// Record that the app server's side of connection `app_conn` closed.
+    pub fn closed(&self, app_conn: u64, why: &str) {
+        Step::state_only(
+            StepId::AppServerConnectionClose,
+            StateChange::Connection {
+                hop: Hop::Upstream,
+                conn: app_conn,
+                state: ConnState::Closed,
+                local: None,
+                peer: None,
+            },
+        )
+        .app_conn(app_conn)
+        .summary(format!("closes app server connection {app_conn} ({why})"))
+        .emit();
     }
 
     /// Read one request. `Ok(None)`: the peer closed or sent garbage (which
@@ -76,8 +134,7 @@ impl Front {
             Ok(Err(_)) => return Ok(None),
             Err(_) => {
                 Step::new(
-                    Layer::AppServer,
-                    "app_server.request.timeout",
+                    StepId::AppServerRequestTimeout,
                     Direction::Within,
                     Kind::Error,
                 )
@@ -114,24 +171,19 @@ impl Front {
         };
         let mut wire = raw;
         wire.extend_from_slice(&body);
-        Step::new(
-            Layer::AppServer,
-            "app_server.request.receive",
-            Direction::Down,
-            Kind::Hop,
-        )
-        .request(id)
-        .summary(format!(
-            "receives {} {} from the web server ({} bytes)",
-            head.method,
-            head.target,
-            wire.len()
-        ))
-        .data(Data::Bytes {
-            label: "from the web server".into(),
-            bytes: show(&wire),
-        })
-        .emit();
+        Step::new(StepId::AppServerRequestReceive, Direction::Down, Kind::Hop)
+            .request(id)
+            .summary(format!(
+                "receives {} {} from the web server ({} bytes)",
+                head.method,
+                head.target,
+                wire.len()
+            ))
+            .data(Data::Bytes {
+                label: "from the web server".into(),
+                bytes: show(&wire),
+            })
+            .emit();
         Ok(Some(Incoming { id, head, body }))
     }
 
@@ -161,15 +213,10 @@ impl Front {
         why: &str,
         knob: Option<(&str, usize)>,
     ) -> std::io::Result<()> {
-        let mut step = Step::new(
-            Layer::AppServer,
-            "app_server.request.refuse",
-            Direction::Up,
-            Kind::Error,
-        )
-        .request(id)
-        .summary(format!("{why}: refuses the request with {status}"))
-        .answer(status);
+        let mut step = Step::new(StepId::AppServerRequestRefuse, Direction::Up, Kind::Error)
+            .request(id)
+            .summary(format!("{why}: refuses the request with {status}"))
+            .answer(status);
         if let Some((name, value)) = knob {
             step = step.knob(name, value);
         }
@@ -216,24 +263,19 @@ impl Front {
         if request.method != "HEAD" {
             bytes.extend_from_slice(body);
         }
-        Step::new(
-            Layer::AppServer,
-            "app_server.response.send",
-            Direction::Up,
-            Kind::Hop,
-        )
-        .summary(format!(
-            "sends {} {} back to the web server ({} bytes{})",
-            head.status,
-            head.reason,
-            bytes.len(),
-            if keep_alive { "" } else { ", then closes" }
-        ))
-        .data(Data::Bytes {
-            label: "to the web server".into(),
-            bytes: show(&bytes),
-        })
-        .emit();
+        Step::new(StepId::AppServerResponseSend, Direction::Up, Kind::Hop)
+            .summary(format!(
+                "sends {} {} back to the web server ({} bytes{})",
+                head.status,
+                head.reason,
+                bytes.len(),
+                if keep_alive { "" } else { ", then closes" }
+            ))
+            .data(Data::Bytes {
+                label: "to the web server".into(),
+                bytes: show(&bytes),
+            })
+            .emit();
         conn.write_all(&bytes).await
     }
 }

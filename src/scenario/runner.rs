@@ -27,7 +27,10 @@ use crate::net::{MemoryDialer, Stream};
 use crate::stack::{self, LESSON_WEB_ADDR, StackError};
 use crate::trace::bytes::show;
 use crate::trace::emit::Step;
-use crate::trace::{Data, Direction, Kind, Layer, Meta, Trace, assemble};
+use crate::trace::{
+    ConnState, Data, Direction, Hop, Instance, Kind, Layer, Meta, StateChange, StepId, Trace,
+    assemble,
+};
 
 /// Longest a lesson may run, in simulated time, before it is called stuck.
 pub const MAX_LESSON_TIME: Duration = Duration::from_secs(3600);
@@ -107,7 +110,7 @@ async fn run_async(lesson: &Lesson) -> Result<Outcome, RunError> {
     })
 }
 
-/// Where each `[[request]]` went: (client connection, position on it).
+/// Where each `[[request]]` went: (the client's connection number, position on it).
 type Sent = BTreeMap<usize, (u64, u64)>;
 
 async fn play_client(scenario: &Scenario, dialer: MemoryDialer, start: Instant) -> Sent {
@@ -150,25 +153,29 @@ async fn client_connection(
         .map(|t| t.0)
         .unwrap_or_default();
     tokio::time::sleep_until(start + first_at).await;
-    // Number connections in the order they are dialed: the web server
-    // accepts them in that order and numbers them the same way.
+    // The client's own numbering, in the order it dials. The web server
+    // numbers connections its own way; the trace links the two by the
+    // address pair both ends record.
     let conn_id = dialed.fetch_add(1, Ordering::Relaxed) + 1;
-    let stream = match dialer.dial().await {
+    let me = Instance::Client { conn: conn_id };
+    let (stream, local) = match dialer.dial().await {
         Ok(s) => s,
         Err(_) => return sent,
     };
     drop(dialer);
-    Step::new(
-        Layer::Client,
-        "client.connect",
-        Direction::Within,
-        Kind::Step,
-    )
-    .conn(conn_id)
-    .summary(format!(
-        "opens connection {conn_id} to the web server at {LESSON_WEB_ADDR}"
-    ))
-    .emit();
+    Step::new(StepId::ClientConnect, Direction::Within, Kind::Step)
+        .instance(me.clone())
+        .summary(format!(
+            "opens client connection {conn_id} from {local} to the web server at {LESSON_WEB_ADDR}"
+        ))
+        .state(StateChange::Connection {
+            hop: Hop::Client,
+            conn: conn_id,
+            state: ConnState::Open,
+            local: Some(local.to_string()),
+            peer: Some(LESSON_WEB_ADDR.to_string()),
+        })
+        .emit();
     let mut conn = HttpConn::new(Stream::Memory(stream));
     for (ordinal, (index, r)) in (1u64..).zip(requests) {
         if let Some(at) = r.at {
@@ -178,23 +185,18 @@ async fn client_connection(
         let line = String::from_utf8_lossy(bytes.split(|&b| b == b'\n').next().unwrap_or(&[]))
             .trim_end()
             .to_string();
-        Step::new(
-            Layer::Client,
-            "client.request.send",
-            Direction::Down,
-            Kind::Hop,
-        )
-        .conn(conn_id)
-        .ordinal(ordinal)
-        .summary(format!(
-            "sends {line} on connection {conn_id} ({} bytes)",
-            bytes.len()
-        ))
-        .data(Data::Bytes {
-            label: "request".into(),
-            bytes: show(&bytes),
-        })
-        .emit();
+        Step::new(StepId::ClientRequestSend, Direction::Down, Kind::Hop)
+            .instance(me.clone())
+            .ordinal(ordinal)
+            .summary(format!(
+                "sends {line} on connection {conn_id} ({} bytes)",
+                bytes.len()
+            ))
+            .data(Data::Bytes {
+                label: "request".into(),
+                bytes: show(&bytes),
+            })
+            .emit();
         sent.push((index, (conn_id, ordinal)));
         let sent_at = Instant::now();
         // The server may refuse before reading everything (413): a failed
@@ -205,48 +207,45 @@ async fn client_connection(
             Some((head, wire)) => {
                 let took = sent_at.elapsed();
                 let closes = head.headers.has_token("connection", "close");
-                Step::new(
-                    Layer::Client,
-                    "client.response.receive",
-                    Direction::Up,
-                    Kind::Hop,
-                )
-                .conn(conn_id)
-                .ordinal(ordinal)
-                .summary(format!(
-                    "receives {} {} ({} bytes) {:.3} ms after sending",
-                    head.status,
-                    head.reason,
-                    wire.len(),
-                    took.as_secs_f64() * 1000.0
-                ))
-                .data(Data::Bytes {
-                    label: "response".into(),
-                    bytes: show(&wire),
-                })
-                .data(crate::server::show::response_head(&head))
-                .emit();
+                Step::new(StepId::ClientResponseReceive, Direction::Up, Kind::Hop)
+                    .instance(me.clone())
+                    .ordinal(ordinal)
+                    .summary(format!(
+                        "receives {} {} ({} bytes) {:.3} ms after sending",
+                        head.status,
+                        head.reason,
+                        wire.len(),
+                        took.as_secs_f64() * 1000.0
+                    ))
+                    .data(Data::Bytes {
+                        label: "response".into(),
+                        bytes: show(&wire),
+                    })
+                    .data(crate::server::show::response_head(&head))
+                    .emit();
                 if closes {
                     break;
                 }
             }
             None => {
-                Step::new(
-                    Layer::Client,
-                    "client.response.none",
-                    Direction::Up,
-                    Kind::Error,
-                )
-                .conn(conn_id)
-                .ordinal(ordinal)
-                .summary("the connection was closed with no response")
-                .emit();
+                Step::new(StepId::ClientResponseNone, Direction::Up, Kind::Error)
+                    .instance(me.clone())
+                    .ordinal(ordinal)
+                    .summary("the connection was closed with no response")
+                    .emit();
                 break;
             }
         }
     }
-    Step::new(Layer::Client, "client.close", Direction::Within, Kind::Step)
-        .conn(conn_id)
+    Step::new(StepId::ClientClose, Direction::Within, Kind::Step)
+        .instance(me.clone())
+        .state(StateChange::Connection {
+            hop: Hop::Client,
+            conn: conn_id,
+            state: ConnState::Closed,
+            local: None,
+            peer: None,
+        })
         .summary(format!("closes connection {conn_id}"))
         .emit();
     let _ = conn.shutdown().await;
@@ -341,7 +340,7 @@ fn attach_narration(scenario: &Scenario, trace: &mut Trace) -> Vec<usize> {
     let mut unused = Vec::new();
     for (i, n) in scenario.narration.iter().enumerate() {
         let found = trace.events.iter_mut().find(|e| {
-            e.step == *n.step.get_ref() && n.request.is_none_or(|r| e.request == Some(r))
+            e.step.as_str() == n.step.get_ref() && n.request.is_none_or(|r| e.request == Some(r))
         });
         match found {
             Some(e) => e.narration = Some(n.text.trim().to_string()),
@@ -356,11 +355,16 @@ fn check_expectations(scenario: &Scenario, trace: &Trace, sent: &Sent) -> Vec<Un
     for (i, r) in scenario.request.get_ref().iter().enumerate() {
         let index = i + 1;
         let Some(expect) = &r.expect else { continue };
+        // The request the client sent as the `ordinal`th on its connection
+        // `conn`: the trace linked that send to the web server's request.
         let summary = sent.get(&index).and_then(|(conn, ordinal)| {
-            trace
-                .requests
-                .iter()
-                .find(|s| s.conn == Some(*conn) && s.ordinal == Some(*ordinal))
+            let sent = trace.events.iter().find(|e| {
+                e.step == StepId::ClientRequestSend
+                    && e.instance == Some(Instance::Client { conn: *conn })
+                    && e.ordinal == Some(*ordinal)
+            })?;
+            let id = sent.request?;
+            trace.requests.iter().find(|s| s.id == id)
         });
         let Some(summary) = summary else {
             unmet.push(Unmet {

@@ -26,10 +26,10 @@ use crate::http::headers::latin1_bytes;
 use crate::http::parse::parse_request_head;
 use crate::http::target::{absolute_form, climbs_above_root, percent_decode};
 use crate::http::{BodyFraming, HttpConn, RequestHead};
-use crate::net::Stream;
+use crate::net::{Accepted, Stream};
 use crate::trace::bytes::show;
 use crate::trace::emit::{Step, request_span};
-use crate::trace::{Data, Direction, Kind, Layer};
+use crate::trace::{ConnState, Data, Direction, Hop, Kind, QueueChange, StateChange, StepId};
 
 /// What became of one request.
 pub(super) enum Outcome {
@@ -39,18 +39,29 @@ pub(super) enum Outcome {
     Close,
 }
 
-pub async fn serve(server: Arc<WebServer>, stream: Stream, peer: SocketAddr, conn_id: u64) {
-    Step::new(
-        Layer::WebServer,
-        "web_server.accept",
-        Direction::Within,
-        Kind::Step,
-    )
-    .summary(format!("accepts connection {conn_id} from {peer}"))
-    .data(Data::Fields {
-        entries: vec![("peer".into(), peer.to_string())],
-    })
-    .emit();
+pub async fn serve(server: Arc<WebServer>, accepted: Accepted, conn_id: u64) {
+    let Accepted {
+        stream,
+        peer,
+        local,
+        backlog_len,
+        backlog_capacity,
+    } = accepted;
+    Step::new(StepId::WebServerAccept, Direction::Within, Kind::Step)
+        .summary(format!("accepts connection {conn_id} from {peer}"))
+        .state(StateChange::Backlog {
+            change: QueueChange::Dequeue,
+            len: backlog_len,
+            capacity: backlog_capacity,
+        })
+        .state(StateChange::Connection {
+            hop: Hop::Client,
+            conn: conn_id,
+            state: ConnState::Open,
+            local: Some(local.to_string()),
+            peer: Some(peer.to_string()),
+        })
+        .emit();
     let mut conn = HttpConn::new(stream);
     let mut ordinal = 0u64;
     loop {
@@ -64,6 +75,18 @@ pub async fn serve(server: Arc<WebServer>, stream: Stream, peer: SocketAddr, con
         }
     }
     linger(&server, &mut conn).await;
+    Step::state_only(
+        StepId::WebServerConnectionClose,
+        StateChange::Connection {
+            hop: Hop::Client,
+            conn: conn_id,
+            state: ConnState::Closed,
+            local: None,
+            peer: None,
+        },
+    )
+    .summary(format!("connection {conn_id} is closed"))
+    .emit();
 }
 /// Between requests: wait up to `keepalive_timeout` for the next one.
 async fn wait_for_next(server: &WebServer, conn: &mut HttpConn<Stream>) -> bool {
@@ -71,20 +94,14 @@ async fn wait_for_next(server: &WebServer, conn: &mut HttpConn<Stream>) -> bool 
     match tokio::time::timeout(timeout.0, conn.wait_for_data()).await {
         Ok(Ok(true)) => true,
         Ok(_) => {
-            Step::new(
-                Layer::WebServer,
-                "web_server.client.close",
-                Direction::Within,
-                Kind::Step,
-            )
-            .summary("the client closed the keep-alive connection")
-            .emit();
+            Step::new(StepId::WebServerClientClose, Direction::Within, Kind::Step)
+                .summary("the client closed the keep-alive connection")
+                .emit();
             false
         }
         Err(_) => {
             Step::new(
-                Layer::WebServer,
-                "web_server.keepalive.timeout",
+                StepId::WebServerKeepaliveTimeout,
                 Direction::Within,
                 Kind::Decision,
             )
@@ -112,46 +129,34 @@ async fn one_request(
         header_timeout.0,
         conn.read_head(|b| parse_request_head(b, &limits)),
     );
-    let (head, raw) = match read.await {
-        Ok(Ok(ok)) => ok,
-        Ok(Err(ReadError::ClosedIdle)) => {
-            if ordinal == 1 {
-                Step::new(
-                    Layer::WebServer,
-                    "web_server.client.close",
-                    Direction::Within,
-                    Kind::Step,
-                )
-                .summary("the client closed the connection without sending a request")
-                .emit();
+    let (head, raw) =
+        match read.await {
+            Ok(Ok(ok)) => ok,
+            Ok(Err(ReadError::ClosedIdle)) => {
+                if ordinal == 1 {
+                    Step::new(StepId::WebServerClientClose, Direction::Within, Kind::Step)
+                        .summary("the client closed the connection without sending a request")
+                        .emit();
+                }
+                return Outcome::Close;
             }
-            return Outcome::Close;
-        }
-        Ok(Err(ReadError::Parse(e))) => {
-            let id = server.next_request_id();
-            let received = conn.buffered().to_vec();
-            let span = request_span(id);
-            return refuse_head(server, conn, &e, &received, ordinal)
-                .instrument(span)
-                .await;
-        }
-        Ok(Err(_)) => {
-            Step::new(
-                Layer::WebServer,
-                "web_server.client.close",
-                Direction::Within,
-                Kind::Error,
-            )
-            .summary("the client closed the connection in the middle of a request head")
-            .emit();
-            return Outcome::Close;
-        }
-        Err(_) => {
-            let received = conn.buffered();
-            Step::new(
-                Layer::WebServer,
-                "web_server.limit.header_timeout",
-                Direction::Within,
+            Ok(Err(ReadError::Parse(e))) => {
+                let id = server.next_request_id();
+                let received = conn.buffered().to_vec();
+                let span = request_span(id);
+                return refuse_head(server, conn, &e, &received, ordinal)
+                    .instrument(span)
+                    .await;
+            }
+            Ok(Err(_)) => {
+                Step::new(StepId::WebServerClientClose, Direction::Within, Kind::Error)
+                    .summary("the client closed the connection in the middle of a request head")
+                    .emit();
+                return Outcome::Close;
+            }
+            Err(_) => {
+                let received = conn.buffered();
+                Step::new(StepId::WebServerLimitHeaderTimeout, Direction::Within,
                 Kind::Error,
             )
             .request(server.next_request_id())
@@ -167,9 +172,9 @@ async fn one_request(
                 bytes: show(received),
             })
             .emit();
-            return Outcome::Close;
-        }
-    };
+                return Outcome::Close;
+            }
+        };
     let id = server.next_request_id();
     let span = request_span(id);
     handle(server, conn, head, raw, peer, conn_id, ordinal, id)
@@ -189,31 +194,25 @@ async fn handle(
     id: u64,
 ) -> Outcome {
     let cfg = &server.config;
-    Step::new(
-        Layer::WebServer,
-        "web_server.request.receive",
-        Direction::Down,
-        Kind::Hop,
-    )
-    .ordinal(ordinal)
-    .summary(format!(
-        "reads request {id} ({} on connection {conn_id}): {} {} {}",
-        nth(ordinal),
-        head.method,
-        head.target,
-        head.version.as_str()
-    ))
-    .data(Data::Bytes {
-        label: "request head from the client".into(),
-        bytes: show(&raw),
-    })
-    .data(super::show::request_head(&head))
-    .emit();
+    Step::new(StepId::WebServerRequestReceive, Direction::Down, Kind::Hop)
+        .ordinal(ordinal)
+        .summary(format!(
+            "reads request {id} ({} on connection {conn_id}): {} {} {}",
+            nth(ordinal),
+            head.method,
+            head.target,
+            head.version.as_str()
+        ))
+        .data(Data::Bytes {
+            label: "request head from the client".into(),
+            bytes: show(&raw),
+        })
+        .data(super::show::request_head(&head))
+        .emit();
 
     if let Some((authority, origin)) = absolute_form(&head.target) {
         Step::new(
-            Layer::WebServer,
-            "web_server.uri.absolute",
+            StepId::WebServerUriAbsolute,
             Direction::Within,
             Kind::Decision,
         )
@@ -227,18 +226,13 @@ async fn handle(
     }
 
     if climbs_above_root(&percent_decode(&latin1_bytes(head.path()))) {
-        Step::new(
-            Layer::WebServer,
-            "web_server.uri.invalid",
-            Direction::Within,
-            Kind::Error,
-        )
-        .summary(format!(
-            "the path {} climbs above the root with `..`: answers 400",
-            head.path()
-        ))
-        .answer(400)
-        .emit();
+        Step::new(StepId::WebServerUriInvalid, Direction::Within, Kind::Error)
+            .summary(format!(
+                "the path {} climbs above the root with `..`: answers 400",
+                head.path()
+            ))
+            .answer(400)
+            .emit();
         return send_error(server, conn, &head, 400).await;
     }
 
@@ -246,10 +240,7 @@ async fn handle(
         Ok(f) => f,
         Err(e) => {
             let status = e.status();
-            Step::new(
-                Layer::WebServer,
-                "web_server.framing",
-                Direction::Within,
+            Step::new(StepId::WebServerFraming, Direction::Within,
                 Kind::Error,
             )
             .summary(format!(
@@ -289,10 +280,7 @@ async fn handle(
             let read = conn.read_body_chunked(body_limit, gap).await;
             match read {
                 Ok((b, wire)) => {
-                    Step::new(
-                        Layer::WebServer,
-                        "web_server.body.dechunk",
-                        Direction::Within,
+                    Step::new(StepId::WebServerBodyDechunk, Direction::Within,
                         Kind::Step,
                     )
                     .summary(format!(
@@ -307,21 +295,16 @@ async fn handle(
         }
     };
     if !body.is_empty() {
-        Step::new(
-            Layer::WebServer,
-            "web_server.body.receive",
-            Direction::Down,
-            Kind::Step,
-        )
-        .summary(format!(
-            "reads the whole body ({} bytes) before contacting the app server",
-            body.len()
-        ))
-        .data(Data::Bytes {
-            label: "request body".into(),
-            bytes: show(&body),
-        })
-        .emit();
+        Step::new(StepId::WebServerBodyReceive, Direction::Down, Kind::Step)
+            .summary(format!(
+                "reads the whole body ({} bytes) before contacting the app server",
+                body.len()
+            ))
+            .data(Data::Bytes {
+                label: "request body".into(),
+                bytes: show(&body),
+            })
+            .emit();
     }
 
     if !cfg.underscores_in_headers {
@@ -334,8 +317,7 @@ async fn handle(
         if !dropped.is_empty() {
             head.headers.retain(|n, _| !n.contains('_'));
             Step::new(
-                Layer::WebServer,
-                "web_server.headers.underscore",
+                StepId::WebServerHeadersUnderscore,
                 Direction::Within,
                 Kind::Decision,
             )
@@ -350,7 +332,7 @@ async fn handle(
 
     let keep_alive = head.wants_keep_alive() && ordinal < cfg.keepalive_requests;
     if head.wants_keep_alive() && !keep_alive {
-        Step::new(Layer::WebServer, "web_server.keepalive.requests", Direction::Within, Kind::Decision)
+        Step::new(StepId::WebServerKeepaliveRequests, Direction::Within, Kind::Decision)
             .summary(format!(
                 "this is request {ordinal} on the connection, keepalive_requests is {}: it will close after answering",
                 cfg.keepalive_requests
@@ -372,14 +354,9 @@ async fn handle(
         }
         Err(e) => {
             let status = e.status();
-            let mut step = Step::new(
-                Layer::WebServer,
-                "web_server.proxy.error",
-                Direction::Up,
-                Kind::Error,
-            )
-            .summary(format!("{e}: answers {status}"))
-            .answer(status);
+            let mut step = Step::new(StepId::WebServerProxyError, Direction::Up, Kind::Error)
+                .summary(format!("{e}: answers {status}"))
+                .answer(status);
             if let Some((knob, value)) = e.knob(cfg) {
                 step = step.knob(knob, value);
             }

@@ -6,7 +6,7 @@ use super::WebServer;
 use crate::http::HttpConn;
 use crate::net::Stream;
 use crate::trace::emit::Step;
-use crate::trace::{Direction, Kind, Layer};
+use crate::trace::{Direction, Kind, StepId};
 
 /// nginx's lingering close: send our FIN first, then keep reading (and
 /// discarding) what the client still sends, for at most `lingering_time`
@@ -20,7 +20,7 @@ pub(super) async fn linger(server: &WebServer, conn: &mut HttpConn<Stream>) {
     let mut announce = |first: usize| {
         if !announced {
             announced = true;
-            Step::new(Layer::WebServer, "web_server.lingering_close", Direction::Within, Kind::Step)
+            Step::new(StepId::WebServerLingeringClose, Direction::Within, Kind::Step)
                 .summary(format!(
                     "lingering close: the client is still sending ({first} bytes so far); \
                      reads and discards it for up to lingering_time {} so the client can read the response",

@@ -65,12 +65,11 @@ impl WebServer {
         let mut tasks = tokio::task::JoinSet::new();
         loop {
             match listener.accept().await {
-                Ok(Some((stream, peer))) => {
+                Ok(Some(accepted)) => {
                     let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
                     let server = self.clone();
                     tasks.spawn(
-                        connection::serve(server, stream, peer, conn)
-                            .instrument(connection_span(conn)),
+                        connection::serve(server, accepted, conn).instrument(connection_span(conn)),
                     );
                 }
                 Ok(None) => break,

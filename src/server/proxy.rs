@@ -37,7 +37,10 @@ use crate::http::{HeadLimits, Headers, HttpConn, RequestHead, ResponseHead, Vers
 use crate::net::{Connector, Stream};
 use crate::trace::bytes::show;
 use crate::trace::emit::Step;
-use crate::trace::{Data, Direction, Kind, Layer};
+use crate::trace::{
+    ConnState, Data, Decision, Direction, Failure, Hop, Instance, Kind, StateChange, StepId,
+    Verdict,
+};
 
 /// Idle upstream connections kept per web server (nginx `keepalive 32`).
 pub const UPSTREAM_KEEPALIVE: usize = 32;
@@ -64,8 +67,8 @@ pub fn is_hop_by_hop(lower_name: &str) -> bool {
 
 #[derive(Debug, Error)]
 pub enum ProxyError {
-    #[error("connect() to the app server failed: {0}")]
-    Connect(String),
+    #[error("connect() to the app server failed: {1}")]
+    Connect(Failure, String),
     #[error("connecting to the app server took longer than proxy_connect_timeout")]
     ConnectTimeout,
     #[error("the app server sent nothing for proxy_read_timeout")]
@@ -84,6 +87,16 @@ impl ProxyError {
         match self {
             ProxyError::ConnectTimeout | ProxyError::ReadTimeout => 504,
             _ => 502,
+        }
+    }
+
+    /// The kind of failure, for the trace.
+    pub fn failure(&self) -> Failure {
+        match self {
+            ProxyError::Connect(kind, _) => *kind,
+            ProxyError::ConnectTimeout | ProxyError::ReadTimeout => Failure::TimedOut,
+            ProxyError::Closed { .. } => Failure::Closed,
+            ProxyError::Invalid(_) => Failure::Invalid,
         }
     }
 
@@ -123,11 +136,15 @@ impl Upstream {
         self.idle.lock().ok()?.pop()
     }
 
-    fn put_idle(&self, id: u64, conn: HttpConn<Stream>) {
-        if let Ok(mut idle) = self.idle.lock()
-            && idle.len() < UPSTREAM_KEEPALIVE
-        {
-            idle.push((id, conn));
+    /// Keep an idle connection for reuse; false when the pool is full (the
+    /// connection is then dropped, which closes it).
+    fn put_idle(&self, id: u64, conn: HttpConn<Stream>) -> bool {
+        match self.idle.lock() {
+            Ok(mut idle) if idle.len() < UPSTREAM_KEEPALIVE => {
+                idle.push((id, conn));
+                true
+            }
+            _ => false,
         }
     }
 
@@ -197,17 +214,21 @@ impl Upstream {
                 .await
             {
                 Err(ProxyError::Closed { nothing_read: true }) if idempotent => {
-                    Step::new(
-                        Layer::WebServer,
-                        "web_server.proxy.retry",
-                        Direction::Within,
-                        Kind::Decision,
-                    )
-                    .summary(format!(
-                        "idle upstream connection {id} had been closed by the app server; \
+                    Step::new(StepId::WebServerProxyRetry, Direction::Within, Kind::Decision)
+                        .instance(self.instance(id))
+                        .upstream(id)
+                        .summary(format!(
+                            "idle upstream connection {id} had been closed by the app server; \
                              sends the request again on a new connection"
-                    ))
-                    .emit();
+                        ))
+                        .decision(
+                            Decision::new(Verdict::Retry)
+                                .rule("proxy_next_upstream: an idempotent request with nothing read yet may be sent again")
+                                .input("method", &upstream_req.method)
+                                .input("response_bytes_read", 0),
+                        )
+                        .state(self.conn_state(id, ConnState::Closed))
+                        .emit();
                 }
                 other => return other,
             }
@@ -216,12 +237,47 @@ impl Upstream {
         let connect =
             tokio::time::timeout(config.proxy_connect_timeout.0, self.connector.connect());
         let conn = match connect.await {
-            Ok(Ok(stream)) => HttpConn::new(stream),
-            Ok(Err(e)) => return Err(ProxyError::Connect(e.to_string())),
+            Ok(Ok((stream, local))) => {
+                Step::new(StepId::WebServerProxyConnect, Direction::Down, Kind::Step)
+                    .instance(self.instance(id))
+                    .upstream(id)
+                    .summary(format!(
+                        "opens upstream connection {id} from {local} to the app server at {}",
+                        self.connector.describe()
+                    ))
+                    .state(StateChange::Connection {
+                        hop: Hop::Upstream,
+                        conn: id,
+                        state: ConnState::Open,
+                        local: Some(local.to_string()),
+                        peer: Some(self.connector.describe()),
+                    })
+                    .emit();
+                HttpConn::new(stream)
+            }
+            Ok(Err(e)) => return Err(ProxyError::Connect(Failure::of_io(&e), e.to_string())),
             Err(_) => return Err(ProxyError::ConnectTimeout),
         };
         self.exchange(id, conn, false, upstream_req, &bytes, config)
             .await
+    }
+
+    /// Who acts on upstream connection `id`.
+    fn instance(&self, id: u64) -> Instance {
+        Instance::Upstream {
+            server: self.connector.describe(),
+            conn: id,
+        }
+    }
+
+    fn conn_state(&self, id: u64, state: ConnState) -> StateChange {
+        StateChange::Connection {
+            hop: Hop::Upstream,
+            conn: id,
+            state,
+            local: None,
+            peer: None,
+        }
     }
 
     async fn exchange(
@@ -236,29 +292,24 @@ impl Upstream {
         let how = if reused {
             format!("reuses idle upstream connection {id}")
         } else {
-            format!(
-                "opens upstream connection {id} to the app server at {}",
-                self.connector.describe()
-            )
+            format!("sends on new upstream connection {id}")
         };
-        Step::new(
-            Layer::WebServer,
-            "web_server.proxy.send",
-            Direction::Down,
-            Kind::Hop,
-        )
-        .summary(format!(
-            "proxy_pass: {how} and sends {} {} ({} bytes)",
-            upstream_req.method,
-            upstream_req.target,
-            bytes.len()
-        ))
-        .data(Data::Bytes {
-            label: "to the app server".into(),
-            bytes: show(bytes),
-        })
-        .data(super::show::request_head(upstream_req))
-        .emit();
+        Step::new(StepId::WebServerProxySend, Direction::Down, Kind::Hop)
+            .instance(self.instance(id))
+            .upstream(id)
+            .state(self.conn_state(id, ConnState::Active))
+            .summary(format!(
+                "proxy_pass: {how}: {} {} ({} bytes)",
+                upstream_req.method,
+                upstream_req.target,
+                bytes.len()
+            ))
+            .data(Data::Bytes {
+                label: "to the app server".into(),
+                bytes: show(bytes),
+            })
+            .data(super::show::request_head(upstream_req))
+            .emit();
         if conn.write_all(bytes).await.is_err() {
             return Err(ProxyError::Closed { nothing_read: true });
         }
@@ -304,31 +355,46 @@ impl Upstream {
         let closes = head.headers.has_token("connection", "close")
             || head.version == Version::Http10
             || framing == crate::http::ResponseFraming::UntilClose;
-        Step::new(
-            Layer::WebServer,
-            "web_server.proxy.receive",
-            Direction::Up,
-            Kind::Hop,
-        )
-        .summary(format!(
-            "reads {} {} from the app server ({} bytes); upstream connection {id} {}",
-            head.status,
-            head.reason,
-            wire.len(),
-            if closes {
-                "is closed by the app server"
-            } else {
-                "goes back to the idle pool"
-            }
-        ))
-        .data(Data::Bytes {
-            label: "from the app server".into(),
-            bytes: show(&wire),
-        })
-        .data(super::show::response_head(&head))
-        .emit();
-        if !closes {
-            self.put_idle(id, conn);
+        Step::new(StepId::WebServerProxyReceive, Direction::Up, Kind::Hop)
+            .instance(self.instance(id))
+            .upstream(id)
+            .state(self.conn_state(
+                id,
+                if closes {
+                    ConnState::Closed
+                } else {
+                    ConnState::Idle
+                },
+            ))
+            .summary(format!(
+                "reads {} {} from the app server ({} bytes); upstream connection {id} {}",
+                head.status,
+                head.reason,
+                wire.len(),
+                if closes {
+                    "is closed by the app server"
+                } else {
+                    "goes back to the idle pool"
+                }
+            ))
+            .data(Data::Bytes {
+                label: "from the app server".into(),
+                bytes: show(&wire),
+            })
+            .data(super::show::response_head(&head))
+            .emit();
+        if !closes && !self.put_idle(id, conn) {
+            Step::state_only(
+                StepId::WebServerUpstreamClose,
+                self.conn_state(id, ConnState::Closed),
+            )
+            .instance(self.instance(id))
+            .upstream(id)
+            .summary(format!(
+                "the idle pool already holds keepalive {UPSTREAM_KEEPALIVE} connections: closes upstream connection {id}"
+            ))
+            .knob("keepalive", UPSTREAM_KEEPALIVE)
+            .emit();
         }
         Ok((head, body))
     }

@@ -14,7 +14,7 @@ use crate::http::{HttpConn, ParseError, Personality, RequestHead, Version};
 use crate::net::Stream;
 use crate::trace::bytes::show;
 use crate::trace::emit::Step;
-use crate::trace::{Data, Direction, Kind, Layer};
+use crate::trace::{Data, Direction, Kind, StepId};
 
 /// The body is over `client_max_body_size`: 413, decided by that knob.
 pub(super) async fn too_large(
@@ -24,8 +24,7 @@ pub(super) async fn too_large(
     why: String,
 ) -> Outcome {
     Step::new(
-        Layer::WebServer,
-        "web_server.limit.body",
+        StepId::WebServerLimitBody,
         Direction::Within,
         Kind::Decision,
     )
@@ -47,8 +46,7 @@ pub(super) async fn refuse_head(
     let status = e.status(Personality::Nginx);
     let cfg = &server.config;
     let mut step = Step::new(
-        Layer::WebServer,
-        "web_server.request.invalid",
+        StepId::WebServerRequestInvalid,
         Direction::Within,
         Kind::Error,
     )
@@ -101,19 +99,14 @@ pub(super) async fn body_failed(
             too_large(server, conn, request, why).await
         }
         ReadError::Chunked(c) => {
-            Step::new(
-                Layer::WebServer,
-                "web_server.body.invalid",
-                Direction::Within,
-                Kind::Error,
-            )
-            .summary(format!("bad chunked body ({c}): answers 400 and closes"))
-            .answer(400)
-            .emit();
+            Step::new(StepId::WebServerBodyInvalid, Direction::Within, Kind::Error)
+                .summary(format!("bad chunked body ({c}): answers 400 and closes"))
+                .answer(400)
+                .emit();
             send_error(server, conn, request, 400).await
         }
         ReadError::Timeout(_) => {
-            Step::new(Layer::WebServer, "web_server.limit.body_timeout", Direction::Within, Kind::Error)
+            Step::new(StepId::WebServerLimitBodyTimeout, Direction::Within, Kind::Error)
                 .summary(format!(
                     "no body bytes within client_body_timeout {}: logs 408 and closes without a response",
                     cfg.client_body_timeout
@@ -124,14 +117,9 @@ pub(super) async fn body_failed(
             Outcome::Close
         }
         _ => {
-            Step::new(
-                Layer::WebServer,
-                "web_server.client.close",
-                Direction::Within,
-                Kind::Error,
-            )
-            .summary("the client closed the connection before sending the whole body")
-            .emit();
+            Step::new(StepId::WebServerClientClose, Direction::Within, Kind::Error)
+                .summary("the client closed the connection before sending the whole body")
+                .emit();
             Outcome::Close
         }
     }

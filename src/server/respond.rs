@@ -11,7 +11,7 @@ use crate::http::{HttpConn, RequestHead, ResponseHead, Version, write};
 use crate::net::Stream;
 use crate::trace::bytes::show;
 use crate::trace::emit::Step;
-use crate::trace::{Data, Direction, Kind, Layer};
+use crate::trace::{Data, Direction, Kind, StepId};
 
 /// `Expect: 100-continue` (RFC 9110 §10.1.1): the client waits for a go-ahead
 /// before sending the body. nginx sends `100 Continue` itself when it starts
@@ -28,18 +28,13 @@ pub(super) async fn send_continue(conn: &mut HttpConn<Stream>, head: &RequestHea
         return;
     }
     let bytes = b"HTTP/1.1 100 Continue\r\n\r\n";
-    Step::new(
-        Layer::WebServer,
-        "web_server.continue",
-        Direction::Up,
-        Kind::Hop,
-    )
-    .summary("the client sent Expect: 100-continue; answers 100 Continue so it sends the body")
-    .data(Data::Bytes {
-        label: "interim response".into(),
-        bytes: show(bytes),
-    })
-    .emit();
+    Step::new(StepId::WebServerContinue, Direction::Up, Kind::Hop)
+        .summary("the client sent Expect: 100-continue; answers 100 Continue so it sends the body")
+        .data(Data::Bytes {
+            label: "interim response".into(),
+            bytes: show(bytes),
+        })
+        .emit();
     let _ = conn.write_all(bytes).await;
 }
 
@@ -98,29 +93,24 @@ pub(super) async fn send(
         bytes.extend_from_slice(&body);
     }
     let closing = head.headers.has_token("connection", "close");
-    Step::new(
-        Layer::WebServer,
-        "web_server.response.send",
-        Direction::Up,
-        Kind::Hop,
-    )
-    .summary(format!(
-        "sends {} {} to the client ({} bytes){}",
-        head.status,
-        head.reason,
-        bytes.len(),
-        if closing {
-            " and closes the connection"
-        } else {
-            "; the connection stays open"
-        }
-    ))
-    .data(Data::Bytes {
-        label: "response to the client".into(),
-        bytes: show(&bytes),
-    })
-    .data(super::show::response_head(&head))
-    .emit();
+    Step::new(StepId::WebServerResponseSend, Direction::Up, Kind::Hop)
+        .summary(format!(
+            "sends {} {} to the client ({} bytes){}",
+            head.status,
+            head.reason,
+            bytes.len(),
+            if closing {
+                " and closes the connection"
+            } else {
+                "; the connection stays open"
+            }
+        ))
+        .data(Data::Bytes {
+            label: "response to the client".into(),
+            bytes: show(&bytes),
+        })
+        .data(super::show::response_head(&head))
+        .emit();
     let _ = conn.write_all(&bytes).await;
 }
 

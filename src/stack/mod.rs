@@ -27,7 +27,7 @@ use crate::gateway::front::Front;
 use crate::gateway::{Interface, asgi, wsgi};
 use crate::net::{Connector, Listener, MemoryDialer, SharedListener, memory_listener};
 use crate::server::WebServer;
-use crate::trace::{Layer, LayerInfo};
+use crate::trace::{Layer, LayerInfo, StepId};
 
 /// Where the web server listens in a lesson.
 pub const LESSON_WEB_ADDR: SocketAddr =
@@ -121,9 +121,14 @@ pub fn start_in_memory(
         LESSON_APP_ADDR,
         IpAddr::V4(Ipv4Addr::LOCALHOST),
         config.app_server.backlog,
+        StepId::AppServerBacklog,
     );
-    let (web_dialer, web_listener) =
-        memory_listener(LESSON_WEB_ADDR, LESSON_CLIENT_IP, WEB_BACKLOG);
+    let (web_dialer, web_listener) = memory_listener(
+        LESSON_WEB_ADDR,
+        LESSON_CLIENT_IP,
+        WEB_BACKLOG,
+        StepId::WebServerBacklog,
+    );
     let app = start_app_server(config, app_listener, LESSON_APP_ADDR, clock)?;
     let web_server = WebServer::new(
         config.web_server.clone(),
@@ -149,22 +154,26 @@ pub async fn start_tcp(
             addr: app_bind,
             source,
         })?;
-    let app_addr = app_tcp.local_addr().map_err(|source| StackError::Listen {
-        addr: app_bind,
-        source,
-    })?;
+    let app_listener =
+        Listener::tcp(app_tcp, config.app_server.backlog).map_err(|source| StackError::Listen {
+            addr: app_bind,
+            source,
+        })?;
+    let app_addr = app_listener.local_addr();
     let web_tcp = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| StackError::Listen {
             addr: listen,
             source,
         })?;
-    let web_addr = web_tcp.local_addr().map_err(|source| StackError::Listen {
-        addr: listen,
-        source,
-    })?;
-    let app = start_app_server(config, Listener::Tcp(app_tcp), app_addr, clock)?;
+    let web_listener =
+        Listener::tcp(web_tcp, WEB_BACKLOG).map_err(|source| StackError::Listen {
+            addr: listen,
+            source,
+        })?;
+    let web_addr = web_listener.local_addr();
+    let app = start_app_server(config, app_listener, app_addr, clock)?;
     let web_server = WebServer::new(config.web_server.clone(), Connector::Tcp(app_addr), clock);
-    let web = tokio::spawn(web_server.run(Listener::Tcp(web_tcp)));
+    let web = tokio::spawn(web_server.run(web_listener));
     Ok((web_addr, app_addr, Running { web, app }))
 }

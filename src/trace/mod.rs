@@ -15,14 +15,18 @@
 
 pub mod assemble;
 pub mod bytes;
+pub mod decision;
 pub mod emit;
 pub mod export;
+pub mod failure;
+pub mod instance;
 pub mod model;
 pub mod recorder;
+pub mod state;
 pub mod visit;
 pub mod vocab;
 
 pub use assemble::assemble;
 pub use model::*;
 pub use recorder::{Recorder, Recording};
-pub use vocab::{Direction, Kind, Layer};
+pub use vocab::{Direction, Kind, Layer, StepId};

@@ -3,16 +3,25 @@
 //! recorder and never changed by whoever shows it.
 //!
 //! ```text
-//! Trace { meta, layers, connections, requests, events }
-//!   Event { seq, at_ns, layer, conn, request, direction, kind, step,
-//!           summary, knob, answer, data: [Data], narration }
+//! Trace { meta, layers, connections, upstream_connections, requests, events }
+//!   Event { seq, at_ns, layer, step: StepId, instance, conn, request,
+//!           direction, kind, summary, knob, answer, state: [StateChange],
+//!           decision, failure, data: [Data], narration }
 //! ```
+//!
+//! An event belongs to a request (`request` set), or only to a connection
+//! (`request` empty, `conn` set: an accept, an idle keep-alive close, a
+//! lingering close), or to neither (a worker going idle).
 //!
 //! Book: "The journey of a request" (book/src/journey.md).
 
 use serde::{Deserialize, Serialize};
 
-pub use super::vocab::{Direction, Kind, Layer};
+pub use super::decision::{Candidate, Decision, Verdict};
+pub use super::failure::Failure;
+pub use super::instance::Instance;
+pub use super::state::{ConnState, Hop, QueueChange, StateChange, TaskState, WorkerState};
+pub use super::vocab::{Direction, Kind, Layer, StepId};
 
 /// One recorded run: a lesson, or one request in `serve` mode.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -20,7 +29,11 @@ pub struct Trace {
     pub meta: Meta,
     /// The layers of this stack, top to bottom, as the diagram draws them.
     pub layers: Vec<LayerInfo>,
+    /// Client connections, by the web server's id.
     pub connections: Vec<ConnectionSummary>,
+    /// Connections from the web server's proxy to app servers, by the
+    /// proxy's id.
+    pub upstream_connections: Vec<ConnectionSummary>,
     pub requests: Vec<RequestSummary>,
     /// Every step, in the order it happened (`seq` ascending).
     pub events: Vec<Event>,
@@ -55,14 +68,26 @@ pub struct LayerInfo {
     pub parts: Vec<String>,
 }
 
-/// A client connection to the web server.
+/// A connection: a client's to the web server, or the proxy's to an app
+/// server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConnectionSummary {
+    /// The accepting side's id for it (client connections: the web
+    /// server's; upstream connections: the proxy's).
     pub id: u64,
-    /// The client's address as the web server saw it.
+    pub hop: Hop,
+    /// The connecting side's address (the client's, or the proxy's
+    /// ephemeral port), as the accepting side saw it.
     pub peer: String,
-    /// Requests that were read on it, in order.
+    /// The address it was made to.
+    pub local: String,
+    pub opened_ns: u64,
+    /// When it closed, if it did while recorded.
+    pub closed_ns: Option<u64>,
+    /// Requests carried on it, in order.
     pub requests: Vec<u64>,
+    /// Events that belong to the connection and to no one request (`seq`).
+    pub activity: Vec<u64>,
 }
 
 /// A configuration setting that decided an outcome, e.g. `client_max_body_size = 1m`.
@@ -113,21 +138,43 @@ pub struct Event {
     /// Simulated nanoseconds since the run started (paused clock in lessons).
     pub at_ns: u64,
     pub layer: Layer,
-    /// Client connection id; filled in for app-server steps from the request.
+    /// Which step (its layer is `layer`).
+    pub step: StepId,
+    /// The part of the layer that took the step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<Instance>,
+    /// Client connection id (the web server's); filled in for the client's
+    /// and app server's steps from linked facts.
     pub conn: Option<u64>,
+    /// The upstream connection (web server ↔ app server, the proxy's id):
+    /// set by the proxy's steps, filled in for the app server's from the
+    /// address pair both ends recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<u64>,
+    /// The app server's own id for the connection it acted on (its accept
+    /// order), recorded by the app server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_conn: Option<u64>,
     pub request: Option<u64>,
     /// Position of the request on its connection (client-side steps carry it).
     pub ordinal: Option<u64>,
     pub direction: Direction,
     pub kind: Kind,
-    /// Machine name of the step, e.g. `web_server.limit.body`; narration keys on it.
-    pub step: String,
     /// One line of prose saying what happened.
     pub summary: String,
     /// The setting that decided this step, when one did.
     pub knob: Option<Knob>,
     /// Set when this step produced the response: its status code.
     pub answer: Option<u16>,
+    /// States this step changed (a worker went busy, a connection idle).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub state: Vec<StateChange>,
+    /// What the layer decided, with its inputs, when the step is a decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+    /// The kind of failure, when the step records one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
     /// The real data of the step, in sections.
     pub data: Vec<Data>,
     /// The lesson's narration for this step, if it has one.

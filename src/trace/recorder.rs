@@ -17,15 +17,19 @@ use tracing::{Event as TracingEvent, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use super::model::{Data, Event, Knob};
+use super::instance::Instance;
+use super::model::Event;
 use super::visit::Fields;
-use super::vocab::{Direction, Kind, Layer, TARGET};
+use super::vocab::{Layer, TARGET};
 
 /// Ids carried by a span, stored in its extensions.
 #[derive(Debug, Clone, Copy, Default)]
 struct SpanIds {
     conn: Option<u64>,
     request: Option<u64>,
+    app_conn: Option<u64>,
+    worker: Option<u64>,
+    task: Option<u64>,
 }
 
 enum Sink {
@@ -109,6 +113,9 @@ where
             span.extensions_mut().insert(SpanIds {
                 conn: fields.conn,
                 request: fields.request,
+                app_conn: fields.app_conn,
+                worker: fields.worker,
+                task: fields.task,
             });
         }
     }
@@ -117,27 +124,37 @@ where
         if event.metadata().target() != TARGET {
             return;
         }
-        let mut f = Fields::default();
-        event.record(&mut f);
-        let (Some(layer), Some(direction), Some(kind)) = (
-            f.layer.as_deref().and_then(Layer::parse),
-            f.direction.as_deref().and_then(Direction::parse),
-            f.kind.as_deref().and_then(Kind::parse),
-        ) else {
+        // The typed step comes beside the event, on this thread (see `emit`).
+        let Some(step) = super::emit::take_step() else {
             return;
         };
-        let mut conn = f.conn;
-        let mut request = f.request;
+        let mut f = Fields::default();
+        event.record(&mut f);
+        let mut conn = step.conn;
+        let mut request = step.request;
+        let mut app_conn = step.app_conn;
+        let (mut worker, mut task) = (None, None);
         if let Some(scope) = ctx.event_scope(event) {
             for span in scope {
                 if let Some(ids) = span.extensions().get::<SpanIds>() {
                     conn = conn.or(ids.conn);
                     request = request.or(ids.request);
+                    app_conn = app_conn.or(ids.app_conn);
+                    worker = worker.or(ids.worker);
+                    task = task.or(ids.task);
                 }
             }
         }
-        // The sections come beside the event, on this thread (see `emit`).
-        let data: Vec<Data> = super::emit::take_data().unwrap_or_default();
+        let layer = step.step.layer();
+        // A step inside a connection's, worker's or task's span was taken by
+        // that instance, unless the step says otherwise.
+        let instance = step.instance.or(match layer {
+            Layer::WebServer => conn.map(|conn| Instance::Connection { conn }),
+            Layer::AppServer => task
+                .map(|task| Instance::Task { task })
+                .or(worker.map(|worker| Instance::Worker { worker })),
+            _ => None,
+        });
         let at_ns = Instant::now()
             .saturating_duration_since(self.start)
             .as_nanos();
@@ -145,19 +162,22 @@ where
             seq: self.seq.fetch_add(1, Ordering::Relaxed),
             at_ns: u64::try_from(at_ns).unwrap_or(u64::MAX),
             layer,
+            step: step.step,
+            instance,
             conn,
+            upstream: step.upstream,
+            app_conn,
             request,
-            ordinal: f.ordinal,
-            direction,
-            kind,
-            step: f.step.unwrap_or_default(),
-            summary: f.message,
-            knob: f.knob.map(|name| Knob {
-                name,
-                value: f.knob_value.unwrap_or_default(),
-            }),
-            answer: f.answer.and_then(|a| u16::try_from(a).ok()),
-            data,
+            ordinal: step.ordinal,
+            direction: step.direction,
+            kind: step.kind,
+            summary: f.summary,
+            knob: step.knob,
+            answer: step.answer,
+            state: step.state,
+            decision: step.decision,
+            failure: step.failure,
+            data: step.data,
             narration: None,
         });
     }

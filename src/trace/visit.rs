@@ -1,7 +1,7 @@
-//! Reading a `tracing` event's fields back into typed values.
+//! Reading a `tracing` span's or event's fields back into typed values.
 //!
 //! `tracing` hands fields to a visitor one at a time; only `record_debug` is
-//! required, the typed methods keep integers as integers.
+//! required, the typed methods keep integers as integers and text as text.
 
 use std::fmt;
 
@@ -12,43 +12,28 @@ use super::vocab::field;
 /// The fields of one roundtrip event (or span), as recorded.
 #[derive(Debug, Default)]
 pub struct Fields {
-    pub layer: Option<String>,
-    pub step: Option<String>,
-    pub direction: Option<String>,
-    pub kind: Option<String>,
-    pub knob: Option<String>,
-    pub knob_value: Option<String>,
-    pub answer: Option<u64>,
     pub conn: Option<u64>,
     pub request: Option<u64>,
-    pub ordinal: Option<u64>,
-    pub message: String,
+    pub app_conn: Option<u64>,
+    pub worker: Option<u64>,
+    pub task: Option<u64>,
+    pub summary: String,
 }
 
 impl Visit for Fields {
     fn record_str(&mut self, f: &Field, value: &str) {
-        let slot = match f.name() {
-            field::LAYER => &mut self.layer,
-            field::STEP => &mut self.step,
-            field::DIRECTION => &mut self.direction,
-            field::KIND => &mut self.kind,
-            field::KNOB => &mut self.knob,
-            field::KNOB_VALUE => &mut self.knob_value,
-            field::MESSAGE => {
-                self.message = value.to_string();
-                return;
-            }
-            _ => return,
-        };
-        *slot = Some(value.to_string());
+        if f.name() == field::SUMMARY {
+            self.summary = value.to_string();
+        }
     }
 
     fn record_u64(&mut self, f: &Field, value: u64) {
         match f.name() {
-            field::ANSWER => self.answer = Some(value),
             field::CONN => self.conn = Some(value),
             field::REQUEST => self.request = Some(value),
-            field::ORDINAL => self.ordinal = Some(value),
+            field::APP_CONN => self.app_conn = Some(value),
+            field::WORKER => self.worker = Some(value),
+            field::TASK => self.task = Some(value),
             _ => {}
         }
     }
@@ -59,10 +44,5 @@ impl Visit for Fields {
         }
     }
 
-    fn record_debug(&mut self, f: &Field, value: &dyn fmt::Debug) {
-        if f.name() == field::MESSAGE {
-            // `format_args!` debug-prints as its formatted text, without quotes.
-            self.message = format!("{value:?}");
-        }
-    }
+    fn record_debug(&mut self, _: &Field, _: &dyn fmt::Debug) {}
 }

@@ -1,7 +1,7 @@
 //! The words of the trace: which layer, which way, what kind of step.
 //!
-//! Every event a layer emits names one [`Layer`], one [`Direction`] and one
-//! [`Kind`]. The string forms (`as_str`) are what travels through `tracing`
+//! Every event a layer emits names one [`StepId`] (which knows its
+//! [`Layer`]), one [`Direction`] and one [`Kind`]. The string forms (`as_str`) are what travels through `tracing`
 //! fields and what the JSON trace contains, so they are part of the format:
 //! change them only together with the golden traces.
 //!
@@ -16,24 +16,21 @@ pub const TARGET: &str = "roundtrip";
 /// Field names used on spans and events. Layers never write these by hand:
 /// they go through [`crate::trace::emit`], so a name cannot be misspelt.
 pub mod field {
-    /// Span and event field: the client connection the request came in on.
+    /// Span field: the client connection (the web server's id).
     pub const CONN: &str = "conn";
-    /// Span and event field: the request id the web server assigned.
+    /// Span field: the request id the web server assigned.
     pub const REQUEST: &str = "request";
-    /// Event field: the request's position on its connection (1 = first).
-    pub const ORDINAL: &str = "ordinal";
-    pub const LAYER: &str = "layer";
-    pub const DIRECTION: &str = "direction";
-    pub const KIND: &str = "kind";
+    /// Span field: the app server's own id for a connection it accepted.
+    pub const APP_CONN: &str = "app_conn";
+    /// Span field: the sync worker running the code inside.
+    pub const WORKER: &str = "worker";
+    /// Span field: the event-loop task running the code inside.
+    pub const TASK: &str = "task";
+    /// Event field: the step's machine name (for subscribers other than
+    /// the recorder; the recorder reads the typed step).
     pub const STEP: &str = "step";
-    /// Event field: how many data sections were handed over beside the
-    /// event (see `emit`).
-    pub const DATA_SECTIONS: &str = "data_sections";
-    pub const KNOB: &str = "knob";
-    pub const KNOB_VALUE: &str = "knob_value";
-    /// Event field: this step *produced* a response with this status.
-    pub const ANSWER: &str = "answer";
-    pub const MESSAGE: &str = "message";
+    /// Event field: one line of prose saying what happened.
+    pub const SUMMARY: &str = "summary";
 }
 
 /// The layers of the stack, top (client) to bottom (database).
@@ -99,6 +96,224 @@ impl Layer {
     }
 }
 
+/// Every step a layer can take, by name. Each variant knows its layer; its
+/// stable name (`as_str`) is what the JSON trace, `--break-on`, narration and
+/// golden files use. Consumers match on the variant, never on the name.
+///
+/// Adding a step: add a row here (layer, name, what it means). Renaming one
+/// changes the trace format: do it only together with the golden traces.
+macro_rules! steps {
+    ($( $(#[$doc:meta])* $variant:ident => ($layer:ident, $name:literal), )*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum StepId {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl StepId {
+            /// Every step, in vocabulary order.
+            pub const ALL: &'static [StepId] = &[$(StepId::$variant),*];
+
+            /// The stable machine name, e.g. `web_server.limit.body`.
+            pub fn as_str(self) -> &'static str {
+                match self { $(StepId::$variant => $name,)* }
+            }
+
+            /// The layer that takes this step.
+            pub fn layer(self) -> Layer {
+                match self { $(StepId::$variant => Layer::$layer,)* }
+            }
+        }
+    };
+}
+
+steps! {
+    /// The client opens a TCP connection to the web server.
+    ClientConnect => (Client, "client.connect"),
+    /// The client writes a request's bytes.
+    ClientRequestSend => (Client, "client.request.send"),
+    /// The client reads a whole response.
+    ClientResponseReceive => (Client, "client.response.receive"),
+    /// The connection closed before a response arrived.
+    ClientResponseNone => (Client, "client.response.none"),
+    /// The client closes its connection.
+    ClientClose => (Client, "client.close"),
+
+    /// The listen backlog of the web server gained or lost a connection.
+    WebServerBacklog => (WebServer, "web_server.backlog"),
+    /// The web server accepts a client connection.
+    WebServerAccept => (WebServer, "web_server.accept"),
+    /// A request head arrived and parsed.
+    WebServerRequestReceive => (WebServer, "web_server.request.receive"),
+    /// A request head that breaks a rule or a limit.
+    WebServerRequestInvalid => (WebServer, "web_server.request.invalid"),
+    /// An absolute-form target: the host comes from it (RFC 9112 §3.2.2).
+    WebServerUriAbsolute => (WebServer, "web_server.uri.absolute"),
+    /// A path that climbs above the root.
+    WebServerUriInvalid => (WebServer, "web_server.uri.invalid"),
+    /// The body's framing is ambiguous or unsupported.
+    WebServerFraming => (WebServer, "web_server.framing"),
+    /// The body is over `client_max_body_size`.
+    WebServerLimitBody => (WebServer, "web_server.limit.body"),
+    /// No body bytes within `client_body_timeout`.
+    WebServerLimitBodyTimeout => (WebServer, "web_server.limit.body_timeout"),
+    /// No whole head within `client_header_timeout`.
+    WebServerLimitHeaderTimeout => (WebServer, "web_server.limit.header_timeout"),
+    /// The interim `100 Continue`.
+    WebServerContinue => (WebServer, "web_server.continue"),
+    /// A chunked body decoded.
+    WebServerBodyDechunk => (WebServer, "web_server.body.dechunk"),
+    /// A badly chunked body.
+    WebServerBodyInvalid => (WebServer, "web_server.body.invalid"),
+    /// The whole body read, before the proxy hop.
+    WebServerBodyReceive => (WebServer, "web_server.body.receive"),
+    /// Header fields with underscores dropped.
+    WebServerHeadersUnderscore => (WebServer, "web_server.headers.underscore"),
+    /// `keepalive_requests` reached: this request closes the connection.
+    WebServerKeepaliveRequests => (WebServer, "web_server.keepalive.requests"),
+    /// No next request within `keepalive_timeout`.
+    WebServerKeepaliveTimeout => (WebServer, "web_server.keepalive.timeout"),
+    /// A new upstream connection to an app server is opened.
+    WebServerProxyConnect => (WebServer, "web_server.proxy.connect"),
+    /// The request goes to the app server.
+    WebServerProxySend => (WebServer, "web_server.proxy.send"),
+    /// The app server's response arrives.
+    WebServerProxyReceive => (WebServer, "web_server.proxy.receive"),
+    /// A reused upstream connection was dead: the request is sent again.
+    WebServerProxyRetry => (WebServer, "web_server.proxy.retry"),
+    /// The upstream failed: 502 or 504.
+    WebServerProxyError => (WebServer, "web_server.proxy.error"),
+    /// An upstream connection is closed (by either end).
+    WebServerUpstreamClose => (WebServer, "web_server.upstream.close"),
+    /// The response goes to the client.
+    WebServerResponseSend => (WebServer, "web_server.response.send"),
+    /// The client went away before the response was written (nginx logs 499).
+    WebServerClientGone => (WebServer, "web_server.client.gone"),
+    /// The client closed the connection.
+    WebServerClientClose => (WebServer, "web_server.client.close"),
+    /// Lingering close: reads and discards what the client still sends.
+    WebServerLingeringClose => (WebServer, "web_server.lingering_close"),
+    /// The web server closes the client connection.
+    WebServerConnectionClose => (WebServer, "web_server.connection.close"),
+
+    /// The app server's listen backlog gained or lost a connection.
+    AppServerBacklog => (AppServer, "app_server.backlog"),
+    /// A worker (WSGI) or the event loop (ASGI) accepts a connection.
+    AppServerAccept => (AppServer, "app_server.accept"),
+    /// A request arrives from the web server.
+    AppServerRequestReceive => (AppServer, "app_server.request.receive"),
+    /// A request the app server refuses itself (400, 414, 431).
+    AppServerRequestRefuse => (AppServer, "app_server.request.refuse"),
+    /// No whole request within the app server's patience.
+    AppServerRequestTimeout => (AppServer, "app_server.request.timeout"),
+    /// A sync worker takes the request: busy until it is done.
+    AppServerWorker => (AppServer, "app_server.worker"),
+    /// A sync worker is done and waits in `accept()` again.
+    AppServerWorkerIdle => (AppServer, "app_server.worker.idle"),
+    /// `application(environ, start_response)` is called.
+    AppServerWsgiCall => (AppServer, "app_server.wsgi.call"),
+    /// The app called `start_response` and returned its body.
+    AppServerWsgiStartResponse => (AppServer, "app_server.wsgi.start_response"),
+    /// The WSGI app broke the protocol.
+    AppServerWsgiError => (AppServer, "app_server.wsgi.error"),
+    /// `await app(scope, receive, send)` starts as a task.
+    AppServerAsgiCall => (AppServer, "app_server.asgi.call"),
+    /// A message the app got from `receive()`.
+    AppServerAsgiReceive => (AppServer, "app_server.asgi.receive"),
+    /// A message the app passed to `send()`.
+    AppServerAsgiSend => (AppServer, "app_server.asgi.send"),
+    /// The ASGI app raised or sent no response.
+    AppServerAsgiError => (AppServer, "app_server.asgi.error"),
+    /// An event-loop task changed state: running, awaiting, done.
+    AppServerTask => (AppServer, "app_server.task"),
+    /// The response goes back to the web server.
+    AppServerResponseSend => (AppServer, "app_server.response.send"),
+    /// An idle keep-alive connection timed out.
+    AppServerKeepaliveTimeout => (AppServer, "app_server.keepalive.timeout"),
+    /// The app server's side of a connection closes.
+    AppServerConnectionClose => (AppServer, "app_server.connection.close"),
+
+    /// The request enters a middleware (on the way down).
+    FrameworkMiddlewareEnter => (Framework, "framework.middleware.enter"),
+    /// The response leaves a middleware (on the way up).
+    FrameworkMiddlewareLeave => (Framework, "framework.middleware.leave"),
+    /// The request_id middleware picks the request's id.
+    FrameworkRequestId => (Framework, "framework.request_id"),
+    /// The access_log middleware writes its line.
+    FrameworkAccessLog => (Framework, "framework.access_log"),
+    /// The json_body middleware parsed the body.
+    FrameworkJsonBodyParsed => (Framework, "framework.json_body.parsed"),
+    /// The json_body middleware refused the body.
+    FrameworkJsonBodyInvalid => (Framework, "framework.json_body.invalid"),
+    /// The security_headers middleware added its fields.
+    FrameworkSecurityHeaders => (Framework, "framework.security_headers"),
+    /// The router's verdict.
+    FrameworkRoute => (Framework, "framework.route"),
+
+    /// The view function is called.
+    HandlerCall => (Handler, "handler.call"),
+    /// The view function returns its response.
+    HandlerReturn => (Handler, "handler.return"),
+
+    /// A statement is sent to SQLite.
+    DatabaseQuery => (Database, "database.query"),
+    /// SQLite's answer.
+    DatabaseResult => (Database, "database.result"),
+}
+
+impl StepId {
+    /// The step with this machine name.
+    pub fn parse(name: &str) -> Option<StepId> {
+        StepId::ALL.iter().copied().find(|s| s.as_str() == name)
+    }
+
+    /// The known step closest to a misspelt name, for did-you-mean hints.
+    pub fn suggest(name: &str) -> Option<StepId> {
+        StepId::ALL
+            .iter()
+            .copied()
+            .map(|s| (edit_distance(name, s.as_str()), s))
+            .filter(|(d, _)| *d <= name.len().max(4) / 3)
+            .min_by_key(|(d, _)| *d)
+            .map(|(_, s)| s)
+    }
+}
+
+impl std::fmt::Display for StepId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for StepId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for StepId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<StepId, D::Error> {
+        let name = String::deserialize(d)?;
+        StepId::parse(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown step `{name}`")))
+    }
+}
+
+/// Levenshtein distance, for did-you-mean hints (names are short).
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
 /// Which way the step moves the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -151,6 +366,9 @@ pub enum Kind {
     Decision,
     /// Something went wrong: bad input, a limit, a timeout.
     Error,
+    /// Only a change of state: a worker went idle, a task started awaiting,
+    /// a connection went idle. The event's `state` says what changed.
+    State,
 }
 
 impl Kind {
@@ -160,6 +378,7 @@ impl Kind {
             Kind::Step => "step",
             Kind::Decision => "decision",
             Kind::Error => "error",
+            Kind::State => "state",
         }
     }
 
@@ -169,6 +388,7 @@ impl Kind {
             "step" => Some(Kind::Step),
             "decision" => Some(Kind::Decision),
             "error" => Some(Kind::Error),
+            "state" => Some(Kind::State),
             _ => None,
         }
     }

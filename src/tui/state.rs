@@ -220,6 +220,7 @@ pub fn empty_trace() -> Trace {
         },
         layers: Vec::new(),
         connections: Vec::new(),
+        upstream_connections: Vec::new(),
         requests: Vec::new(),
         events: Vec::new(),
     }

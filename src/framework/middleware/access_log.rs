@@ -28,7 +28,7 @@ use crate::clock::Clock;
 use crate::framework::{Request, Response};
 use crate::gateway::BoxFuture;
 use crate::trace::emit::Step;
-use crate::trace::{Data, Direction, Kind, Layer};
+use crate::trace::{Data, Direction, Kind, StepId};
 
 /// Logs method, path, status, size and duration of every request.
 #[derive(Debug, Clone, Copy)]
@@ -67,28 +67,23 @@ impl Middleware for AccessLog {
                 "{host} - - [{time}] \"{method} {target} {version}\" {} {bytes}",
                 res.status
             );
-            Step::new(
-                Layer::Framework,
-                "framework.access_log",
-                Direction::Within,
-                Kind::Step,
-            )
-            .summary(format!(
-                "logs {method} {path} → {}, {bytes} bytes, took {}",
-                res.status_line(),
-                millis(took)
-            ))
-            .data(Data::Fields {
-                entries: vec![
-                    ("method".to_string(), method),
-                    ("path".to_string(), path),
-                    ("status".to_string(), res.status.to_string()),
-                    ("bytes".to_string(), bytes.to_string()),
-                    ("duration".to_string(), millis(took)),
-                    ("line".to_string(), line),
-                ],
-            })
-            .emit();
+            Step::new(StepId::FrameworkAccessLog, Direction::Within, Kind::Step)
+                .summary(format!(
+                    "logs {method} {path} → {}, {bytes} bytes, took {}",
+                    res.status_line(),
+                    millis(took)
+                ))
+                .data(Data::Fields {
+                    entries: vec![
+                        ("method".to_string(), method),
+                        ("path".to_string(), path),
+                        ("status".to_string(), res.status.to_string()),
+                        ("bytes".to_string(), bytes.to_string()),
+                        ("duration".to_string(), millis(took)),
+                        ("line".to_string(), line),
+                    ],
+                })
+                .emit();
             res
         })
     }
@@ -137,7 +132,7 @@ mod tests {
         let events = recording.take();
         let log = events
             .iter()
-            .find(|e| e.step == "framework.access_log")
+            .find(|e| e.step == crate::trace::StepId::FrameworkAccessLog)
             .expect("an access log event");
         assert_eq!(log.summary, "logs GET /notes → 200 OK, 4 bytes, took 3ms");
         let Some(Data::Fields { entries }) = log.data.first() else {

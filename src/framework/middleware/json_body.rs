@@ -29,7 +29,7 @@ use super::{Middleware, Next};
 use crate::framework::{Request, Response};
 use crate::gateway::BoxFuture;
 use crate::trace::emit::Step;
-use crate::trace::{Data, Direction, Kind, Layer};
+use crate::trace::{Data, Direction, Kind, StepId};
 
 /// Parses JSON request bodies; bad JSON gets 400 here.
 #[derive(Debug, Default)]
@@ -76,8 +76,7 @@ impl Middleware for JsonBody {
             match serde_json::from_slice::<Value>(&req.body) {
                 Ok(value) => {
                     Step::new(
-                        Layer::Framework,
-                        "framework.json_body.parsed",
+                        StepId::FrameworkJsonBodyParsed,
                         Direction::Within,
                         Kind::Step,
                     )
@@ -98,10 +97,7 @@ impl Middleware for JsonBody {
                 }
                 Err(e) => {
                     let detail = e.to_string();
-                    Step::new(
-                        Layer::Framework,
-                        "framework.json_body.invalid",
-                        Direction::Within,
+                    Step::new(StepId::FrameworkJsonBodyInvalid, Direction::Within,
                         Kind::Error,
                     )
                     .summary(format!(
@@ -157,7 +153,10 @@ mod tests {
             .into_iter()
             .filter_map(|e| e.answer.map(|a| (e.step, a)))
             .collect();
-        assert_eq!(answered, [("framework.json_body.invalid".to_string(), 400)]);
+        assert_eq!(
+            answered,
+            [(crate::trace::StepId::FrameworkJsonBodyInvalid, 400)]
+        );
     }
 
     #[tokio::test(start_paused = true)]

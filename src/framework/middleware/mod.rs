@@ -94,7 +94,7 @@ use super::request::Request;
 use super::response::Response;
 use crate::gateway::BoxFuture;
 use crate::trace::emit::Step;
-use crate::trace::{Data, Direction, Kind, Layer};
+use crate::trace::{Data, Direction, Kind, StepId};
 
 /// One layer of the onion, shaped like axum's `from_fn`:
 /// `async fn handle(&self, req, next) -> Response`.
@@ -125,32 +125,22 @@ impl<'a> Next<'a> {
             };
             let name = middleware.name();
             let place = format!("{} of {}", self.position + 1, self.chain.len());
-            Step::new(
-                Layer::Framework,
-                "framework.middleware.enter",
-                Direction::Down,
-                Kind::Hop,
-            )
-            .summary(format!("enters middleware {name} ({place})"))
-            .data(fields(name, &place))
-            .emit();
+            Step::new(StepId::FrameworkMiddlewareEnter, Direction::Down, Kind::Hop)
+                .summary(format!("enters middleware {name} ({place})"))
+                .data(fields(name, &place))
+                .emit();
             let inner = Next {
                 position: self.position + 1,
                 ..self
             };
             let res = middleware.handle(req, inner).await;
-            Step::new(
-                Layer::Framework,
-                "framework.middleware.leave",
-                Direction::Up,
-                Kind::Hop,
-            )
-            .summary(format!(
-                "leaves middleware {name} ({place}) with {}",
-                res.status_line()
-            ))
-            .data(fields(name, &place))
-            .emit();
+            Step::new(StepId::FrameworkMiddlewareLeave, Direction::Up, Kind::Hop)
+                .summary(format!(
+                    "leaves middleware {name} ({place}) with {}",
+                    res.status_line()
+                ))
+                .data(fields(name, &place))
+                .emit();
             res
         })
     }
@@ -256,7 +246,7 @@ mod tests {
     fn steps(events: &[Event], step: &str) -> Vec<String> {
         events
             .iter()
-            .filter(|e| e.step == step)
+            .filter(|e| e.step.as_str() == step)
             .map(|e| e.summary.clone())
             .collect()
     }

@@ -20,7 +20,7 @@ use super::{Middleware, Next};
 use crate::framework::{Request, Response};
 use crate::gateway::BoxFuture;
 use crate::trace::emit::Step;
-use crate::trace::{Data, Direction, Kind, Layer};
+use crate::trace::{Data, Direction, Kind, StepId};
 
 /// The header that carries the id, both ways.
 pub const HEADER: &str = "X-Request-Id";
@@ -57,20 +57,15 @@ impl Middleware for RequestId {
                     (format!("req-{n}"), "generated: no X-Request-Id came in")
                 }
             };
-            Step::new(
-                Layer::Framework,
-                "framework.request_id",
-                Direction::Within,
-                Kind::Step,
-            )
-            .summary(format!("request id {id} ({source})"))
-            .data(Data::Fields {
-                entries: vec![
-                    ("request_id".to_string(), id.clone()),
-                    ("source".to_string(), source.to_string()),
-                ],
-            })
-            .emit();
+            Step::new(StepId::FrameworkRequestId, Direction::Within, Kind::Step)
+                .summary(format!("request id {id} ({source})"))
+                .data(Data::Fields {
+                    entries: vec![
+                        ("request_id".to_string(), id.clone()),
+                        ("source".to_string(), source.to_string()),
+                    ],
+                })
+                .emit();
             req.request_id = Some(id.clone());
             let mut res = next.run(req).await;
             res.set_header(HEADER, id);

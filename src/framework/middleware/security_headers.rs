@@ -19,7 +19,7 @@ use super::{Middleware, Next};
 use crate::framework::{Request, Response};
 use crate::gateway::BoxFuture;
 use crate::trace::emit::Step;
-use crate::trace::{Data, Direction, Kind, Layer};
+use crate::trace::{Data, Direction, Kind, StepId};
 
 /// The headers, in the order they are added.
 pub const HEADERS: [(&str, &str); 3] = [
@@ -60,8 +60,7 @@ impl Middleware for SecurityHeaders {
                 format!("adds {}", names.join(", "))
             };
             Step::new(
-                Layer::Framework,
-                "framework.security_headers",
+                StepId::FrameworkSecurityHeaders,
                 Direction::Within,
                 Kind::Step,
             )

@@ -14,6 +14,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tracing::Instrument;
 
@@ -26,8 +27,10 @@ use crate::http::headers::latin1;
 use crate::http::target::percent_decode;
 use crate::http::{HttpConn, RequestHead, ResponseHead};
 use crate::net::{Listener, Stream};
-use crate::trace::emit::{Step, request_span};
-use crate::trace::{Data, Direction, Kind, Layer};
+use crate::trace::emit::{Step, app_connection_span, request_span, task_span};
+use crate::trace::{Data, Direction, Instance, Kind, StepId};
+
+use super::task::Observed;
 
 /// Accept connections until the listener closes; each gets its own task.
 pub async fn run(
@@ -37,13 +40,23 @@ pub async fn run(
     front: Arc<Front>,
 ) {
     let mut tasks = tokio::task::JoinSet::new();
+    let next_task = Arc::new(AtomicU64::new(1));
     loop {
         match listener.accept().await {
-            Ok(Some((stream, peer))) => {
+            Ok(Some(accepted)) => {
                 let app = app.clone();
                 let front = front.clone();
                 let config = config.clone();
-                tasks.spawn(async move { connection(stream, peer, app, config, front).await });
+                let next_task = next_task.clone();
+                let app_conn = front.accepted(&accepted, Instance::Listener, None);
+                let (stream, peer) = (accepted.stream, accepted.peer);
+                tasks.spawn(
+                    async move {
+                        connection(stream, peer, app, config, &front, &next_task).await;
+                        front.closed(app_conn, "the event loop is done with it");
+                    }
+                    .instrument(app_connection_span(app_conn)),
+                );
             }
             Ok(None) => break,
             Err(_) => tokio::time::sleep(crate::net::ACCEPT_RETRY_DELAY).await,
@@ -57,7 +70,8 @@ async fn connection(
     peer: SocketAddr,
     app: Arc<dyn AsgiApp>,
     config: AppServerConfig,
-    front: Arc<Front>,
+    front: &Front,
+    next_task: &AtomicU64,
 ) {
     let mut conn = HttpConn::new(stream);
     let idle = config.timeout_keep_alive.0;
@@ -69,8 +83,7 @@ async fn connection(
                 Ok(_) => return,
                 Err(_) => {
                     Step::new(
-                        Layer::AppServer,
-                        "app_server.keepalive.timeout",
+                        StepId::AppServerKeepaliveTimeout,
                         Direction::Within,
                         Kind::Decision,
                     )
@@ -93,8 +106,12 @@ async fn connection(
         served += 1;
         let keep_alive = incoming.head.wants_keep_alive();
         let span = request_span(incoming.id);
-        let ok = serve(&mut conn, incoming, peer, &*app, &front, keep_alive)
-            .instrument(span)
+        let task = next_task.fetch_add(1, Ordering::Relaxed);
+        // A span's parent is fixed when it is made: make the task's inside
+        // the request's, so events in the task see both.
+        let task_span = span.in_scope(|| task_span(task));
+        let ok = serve(&mut conn, incoming, peer, &*app, front, keep_alive, task)
+            .instrument(task_span)
             .await;
         if !ok || !keep_alive {
             let _ = conn.shutdown().await;
@@ -142,23 +159,19 @@ async fn serve(
     app: &dyn AsgiApp,
     front: &Front,
     keep_alive: bool,
+    task: u64,
 ) -> bool {
-    let Incoming { head, body, .. } = incoming;
+    let Incoming { id, head, body } = incoming;
     let scope = scope_for(&head, peer, front.local);
-    Step::new(
-        Layer::AppServer,
-        "app_server.asgi.call",
-        Direction::Down,
-        Kind::Hop,
-    )
-    .summary(format!(
-        "the event loop starts a task: await app(scope, receive, send) for {} {}",
-        scope.method, scope.path
-    ))
-    .data(Data::Scope {
-        entries: scope.entries(),
-    })
-    .emit();
+    Step::new(StepId::AppServerAsgiCall, Direction::Down, Kind::Hop)
+        .summary(format!(
+            "the event loop starts a task: await app(scope, receive, send) for {} {}",
+            scope.method, scope.path
+        ))
+        .data(Data::Scope {
+            entries: scope.entries(),
+        })
+        .emit();
 
     let (req_tx, receive, send, mut res_rx) = channel();
     // The whole body is already here (the web server buffered it), so it
@@ -192,7 +205,8 @@ async fn serve(
         }
         (start, body)
     };
-    let (result, (start, rbody)) = tokio::join!(app.call(scope, receive, send), collect);
+    let call = Observed::new(app.call(scope, receive, send), task, id);
+    let (result, (start, rbody)) = tokio::join!(call, collect);
 
     let (rhead, rbody) = match (start, result) {
         (Some((status, headers)), _) => {
@@ -206,17 +220,12 @@ async fn serve(
             let why = result
                 .err()
                 .unwrap_or_else(|| "the app returned without sending a response".into());
-            Step::new(
-                Layer::AppServer,
-                "app_server.asgi.error",
-                Direction::Up,
-                Kind::Error,
-            )
-            .summary(format!(
-                "no http.response.start was sent ({why}); answering 500"
-            ))
-            .answer(500)
-            .emit();
+            Step::new(StepId::AppServerAsgiError, Direction::Up, Kind::Error)
+                .summary(format!(
+                    "no http.response.start was sent ({why}); answering 500"
+                ))
+                .answer(500)
+                .emit();
             let mut r = ResponseHead::new(500);
             r.headers.push("content-type", "text/plain; charset=utf-8");
             (r, b"Internal Server Error".to_vec())

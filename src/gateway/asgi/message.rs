@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 
 use super::scope::bytes_repr;
 use crate::trace::emit::Step;
-use crate::trace::{Data, Direction, Kind, Layer};
+use crate::trace::{Data, Direction, Kind, StepId};
 
 /// The HTTP messages of the ASGI spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +59,7 @@ impl Message {
     }
 
     fn record(&self, call: &str, direction: Direction) {
-        Step::new(Layer::AppServer, step_name(call), direction, Kind::Hop)
+        Step::new(step_id(call), direction, Kind::Hop)
             .summary(format!("{call}() → {}", self.type_name()))
             .data(Data::AsgiMessage {
                 call: call.to_string(),
@@ -69,11 +69,11 @@ impl Message {
     }
 }
 
-fn step_name(call: &str) -> &'static str {
+fn step_id(call: &str) -> StepId {
     if call == "receive" {
-        "app_server.asgi.receive"
+        StepId::AppServerAsgiReceive
     } else {
-        "app_server.asgi.send"
+        StepId::AppServerAsgiSend
     }
 }
 

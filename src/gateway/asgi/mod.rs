@@ -15,6 +15,7 @@
 pub mod event_loop;
 pub mod message;
 pub mod scope;
+pub mod task;
 
 pub use message::{Message, Receive, Send};
 pub use scope::Scope;

@@ -25,8 +25,8 @@ use crate::gateway::front::{Front, Incoming, error_body};
 use crate::http::{HttpConn, ResponseHead};
 use crate::net::{SharedListener, Stream};
 use crate::trace::bytes::show;
-use crate::trace::emit::{Step, request_span};
-use crate::trace::{Data, Direction, Kind, Layer};
+use crate::trace::emit::{Step, app_connection_span, request_span, worker_span};
+use crate::trace::{Data, Direction, Instance, Kind, StateChange, StepId, WorkerState};
 
 /// Start `config.workers` sync workers accepting from `listener`; returns
 /// when every worker has stopped (the listener closed).
@@ -60,8 +60,25 @@ async fn worker(
     front: Arc<Front>,
     timeout: crate::units::Time,
 ) {
+    let worker = n as u64;
+    let idle = |summary: String| {
+        Step::state_only(
+            StepId::AppServerWorkerIdle,
+            StateChange::Worker {
+                worker,
+                state: WorkerState::Idle,
+                request: None,
+            },
+        )
+        .instance(Instance::Worker { worker })
+        .summary(summary)
+        .emit();
+    };
+    idle(format!(
+        "sync worker {n} of {of} starts and waits in accept()"
+    ));
     loop {
-        let (stream, peer) = match listener.accept().await {
+        let accepted = match listener.accept().await {
             Ok(Some(accepted)) => accepted,
             Ok(None) => return,
             // A failed accept (e.g. too many open files) must not kill the
@@ -71,16 +88,27 @@ async fn worker(
                 continue;
             }
         };
-        let mut conn = HttpConn::new(stream);
-        let incoming = match front.read_request(&mut conn, ("timeout", timeout)).await {
-            Ok(Some(incoming)) => incoming,
-            _ => continue,
-        };
-        let span = request_span(incoming.id);
-        serve(n, of, &mut conn, incoming, peer, &*app, &front)
-            .instrument(span)
-            .await;
-        let _ = conn.shutdown().await;
+        // gunicorn's sync worker accepts first, then reads the request.
+        let app_conn = front.accepted(&accepted, Instance::Worker { worker }, Some(worker));
+        let peer = accepted.peer;
+        let mut conn = HttpConn::new(accepted.stream);
+        async {
+            if let Ok(Some(incoming)) = front.read_request(&mut conn, ("timeout", timeout)).await {
+                let span = request_span(incoming.id);
+                serve(n, of, &mut conn, incoming, peer, &*app, &front)
+                    .instrument(span)
+                    .await;
+            }
+            let _ = conn.shutdown().await;
+            front.closed(app_conn, "a sync worker closes after every response");
+        }
+        // A span's parent is fixed when it is made: the connection's span
+        // sits inside the worker's, so events see both.
+        .instrument(worker_span(worker).in_scope(|| app_connection_span(app_conn)))
+        .await;
+        idle(format!(
+            "sync worker {n} is free and waits in accept() again"
+        ));
     }
 }
 
@@ -94,32 +122,29 @@ async fn serve(
     front: &Front,
 ) {
     let Incoming { head, body, .. } = incoming;
-    Step::new(
-        Layer::AppServer,
-        "app_server.worker",
-        Direction::Within,
-        Kind::Decision,
-    )
-    .summary(format!(
-        "sync worker {n} of {of} takes the request; it serves nothing else until it is done"
-    ))
-    .knob("workers", of)
-    .emit();
+    let worker = n as u64;
+    Step::new(StepId::AppServerWorker, Direction::Within, Kind::Decision)
+        .instance(Instance::Worker { worker })
+        .state(StateChange::Worker {
+            worker,
+            state: WorkerState::Busy,
+            request: Some(incoming.id),
+        })
+        .summary(format!(
+            "sync worker {n} of {of} takes the request; it serves nothing else until it is done"
+        ))
+        .knob("workers", of)
+        .emit();
     let environ = Environ::from_request(&head, body, peer, front.local, of > 1);
-    Step::new(
-        Layer::AppServer,
-        "app_server.wsgi.call",
-        Direction::Down,
-        Kind::Hop,
-    )
-    .summary(format!(
-        "calls application(environ, start_response) with PATH_INFO={}",
-        environ.get("PATH_INFO").unwrap_or("")
-    ))
-    .data(Data::Environ {
-        entries: environ.entries().to_vec(),
-    })
-    .emit();
+    Step::new(StepId::AppServerWsgiCall, Direction::Down, Kind::Hop)
+        .summary(format!(
+            "calls application(environ, start_response) with PATH_INFO={}",
+            environ.get("PATH_INFO").unwrap_or("")
+        ))
+        .data(Data::Environ {
+            entries: environ.entries().to_vec(),
+        })
+        .emit();
 
     let mut start_response = StartResponse::new();
     let chunks = app.call(environ, &mut start_response).await;
@@ -127,7 +152,7 @@ async fn serve(
 
     let response = match (start_response.code(), &start_response.status) {
         (Some(code), Some(status)) => {
-            Step::new(Layer::AppServer, "app_server.wsgi.start_response", Direction::Up, Kind::Hop)
+            Step::new(StepId::AppServerWsgiStartResponse, Direction::Up, Kind::Hop)
                 .summary(format!(
                     "the app called start_response(\"{status}\", …) and returned {} body chunk{} ({} bytes)",
                     chunks.len(),
@@ -152,15 +177,10 @@ async fn serve(
         }
         _ => {
             // PEP 3333: an app that never called start_response is broken.
-            Step::new(
-                Layer::AppServer,
-                "app_server.wsgi.error",
-                Direction::Up,
-                Kind::Error,
-            )
-            .summary("the app returned without a valid start_response; answering 500")
-            .answer(500)
-            .emit();
+            Step::new(StepId::AppServerWsgiError, Direction::Up, Kind::Error)
+                .summary("the app returned without a valid start_response; answering 500")
+                .answer(500)
+                .emit();
             let mut r = ResponseHead::new(500);
             r.headers.push("Content-Type", "text/html");
             (
