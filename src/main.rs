@@ -1,11 +1,13 @@
 //! The `roundtrip` command: pick a lesson, play it, check lesson files, or
 //! serve real traffic through the same layers.
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::layer::SubscriberExt;
@@ -14,7 +16,12 @@ use roundtrip::clock::Clock;
 use roundtrip::scenario::{self, LoadError, bundled};
 use roundtrip::stack::{self, StackConfig};
 use roundtrip::trace::export::{json, plain};
-use roundtrip::trace::{Event, Layer, Meta, Recorder, Trace, assemble};
+use roundtrip::trace::live::{
+    DEFAULT_HISTORY, HISTORY_WITHOUT_PLAYER, LIVE_CHANNEL_EVENTS, Limits, LiveAssembler,
+    TUI_REFRESH, TraceFeed, Update,
+};
+use roundtrip::trace::recorder::{EventStream, StreamCounts};
+use roundtrip::trace::{Meta, Recorder};
 use roundtrip::tui::{self, BreakOn, LessonEntry, PlayerOptions};
 
 #[derive(Parser)]
@@ -63,13 +70,26 @@ enum Command {
         #[arg(long, value_parser = ["wsgi", "asgi"])]
         interface: Option<String>,
         /// Print each finished request's transcript.
-        #[arg(long, conflicts_with = "tui")]
+        #[arg(long, conflicts_with_all = ["tui", "no_record"])]
         plain: bool,
         /// Animate requests as they arrive.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "no_record")]
         tui: bool,
+        /// Record nothing (no access log): measures what recording costs.
+        #[arg(long)]
+        no_record: bool,
+        /// Finished requests the player keeps to step through (with --tui).
+        #[arg(long, value_name = "N", requires = "tui",
+              default_value_t = DEFAULT_HISTORY as u64,
+              value_parser = clap::value_parser!(u64).range(1..=MAX_HISTORY))]
+        history: u64,
     },
 }
+
+/// Most requests `serve --tui --history` keeps. One `GET /notes` holds
+/// about 50 KB (its bytes, environ, ASGI messages, SQL rows), kept once by
+/// the assembler and once by the player: this is about a gigabyte.
+const MAX_HISTORY: u64 = 10_000;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -92,7 +112,23 @@ fn main() -> ExitCode {
             interface,
             plain,
             tui,
-        }) => serve(listen, lesson.as_deref(), interface.as_deref(), plain, tui),
+            no_record,
+            history,
+        }) => serve(ServeArgs {
+            listen,
+            lesson: lesson.as_deref(),
+            interface: interface.as_deref(),
+            output: if no_record {
+                ServeOutput::Off
+            } else if tui {
+                ServeOutput::Tui
+            } else if plain {
+                ServeOutput::Plain
+            } else {
+                ServeOutput::AccessLog
+            },
+            history: usize::try_from(history).unwrap_or(usize::MAX),
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -259,17 +295,50 @@ fn check_one(path: &std::path::Path) -> Result<usize, Vec<String>> {
     }
 }
 
-/// Most finished requests `serve --tui` keeps in its trace.
-const LIVE_HISTORY: usize = 1000;
+/// How long `serve` lets the requests in flight finish after Ctrl-C or
+/// SIGTERM. A request here takes about a millisecond; five seconds covers
+/// a slow client's upload and is well inside what supervisors wait before
+/// they kill (docker: 10 s, systemd: 90 s), so the graceful path ends first.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// After the drain, how long the summary waits for the printer to take in
+/// what was recorded (it is behind by at most a channel's worth).
+const PRINTER_CATCH_UP: Duration = Duration::from_secs(1);
+/// How often, at most, `serve` says how many events it dropped.
+const DROPPED_REPORT_EVERY: Duration = Duration::from_secs(1);
+/// How often the drain looks whether a request is still in flight.
+const DRAIN_POLL: Duration = Duration::from_millis(10);
+/// How long the printer waits for an event before it looks at the clock
+/// (dropped-count report, the player's refresh).
+const PRINTER_TICK: Duration = Duration::from_millis(50);
+/// The printer spends at most one part in this many rebuilding the
+/// player's trace (see `print_requests`).
+const BUILD_SHARE: u32 = 5;
+/// Events the printer takes in between two looks at the clock under load.
+const PRINTER_BATCH: u64 = 1024;
 
-fn serve(
+/// What `serve` does with the events it records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ServeOutput {
+    /// One line per finished request on stdout.
+    AccessLog,
+    /// Each finished request's transcript on stdout.
+    Plain,
+    /// The live player.
+    Tui,
+    /// No recorder at all (`--no-record`): the layers build no events.
+    Off,
+}
+
+struct ServeArgs<'a> {
     listen: SocketAddr,
-    lesson: Option<&str>,
-    interface: Option<&str>,
-    plain_out: bool,
-    animate: bool,
-) -> Result<(), String> {
-    let mut config = match lesson {
+    lesson: Option<&'a str>,
+    interface: Option<&'a str>,
+    output: ServeOutput,
+    history: usize,
+}
+
+fn serve(args: ServeArgs<'_>) -> Result<(), String> {
+    let mut config = match args.lesson {
         Some(name) => {
             scenario::load(name)
                 .map_err(|e| e.to_string())?
@@ -279,11 +348,11 @@ fn serve(
         None => {
             let mut c = StackConfig::default();
             // Live traffic has a real database; add no made-up latency.
-            c.app.db_latency = roundtrip::units::Time(std::time::Duration::ZERO);
+            c.app.db_latency = roundtrip::units::Time(Duration::ZERO);
             c
         }
     };
-    match interface {
+    match args.interface {
         Some("asgi") => config.app_server.interface = roundtrip::gateway::Interface::Asgi,
         Some("wsgi") => config.app_server.interface = roundtrip::gateway::Interface::Wsgi,
         _ => {}
@@ -293,13 +362,24 @@ fn serve(
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let (tui_tx, tui_rx) = tokio::sync::mpsc::unbounded_channel::<Trace>();
-    let started = rt.block_on(async {
-        let (recorder, events) = Recorder::streaming();
-        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(recorder))
-            .map_err(|e| format!("cannot install the recorder: {e}"))?;
-        let clock = Clock::real();
-        let (web, app, running) = stack::start_tcp(&config, listen, clock)
+    let (web, running, stream, mut signals) = rt.block_on(async {
+        // Listen for signals before the address is printed: from then on a
+        // client (or a test) may send one, and it must drain, not kill.
+        // The player watches signals itself.
+        let signals = if args.output == ServeOutput::Tui {
+            None
+        } else {
+            Some(ShutdownSignals::listen().map_err(|e| format!("cannot watch for signals: {e}"))?)
+        };
+        let stream = if args.output == ServeOutput::Off {
+            None
+        } else {
+            let (recorder, stream) = Recorder::streaming(LIVE_CHANNEL_EVENTS);
+            tracing::subscriber::set_global_default(tracing_subscriber::registry().with(recorder))
+                .map_err(|e| format!("cannot install the recorder: {e}"))?;
+            Some(stream)
+        };
+        let (web, app, running) = stack::start_tcp(&config, args.listen, Clock::real())
             .await
             .map_err(|e| e.to_string())?;
         eprintln!(
@@ -307,103 +387,350 @@ fn serve(
             config.app_server.describe()
         );
         eprintln!("try: curl -i http://{web}/notes   (Ctrl-C to stop)");
+        if stream.is_none() {
+            eprintln!(
+                "recording off (--no-record): the layers build no events, nothing is printed"
+            );
+        }
+        Ok::<_, String>((web, running, stream, signals))
+    })?;
+    let feed = TraceFeed::default();
+    let printer = stream.map(|stream| {
         let meta = Meta {
             scenario: "serve".into(),
             title: format!("live traffic on {web}"),
             summary: String::new(),
             seed: 0,
             version: env!("CARGO_PKG_VERSION").into(),
-            started_at: clock.started_at(),
+            started_at: Clock::real().started_at(),
             config: serde_json::to_value(&config).unwrap_or_default(),
         };
-        let layers = stack::layers(&config);
-        let mode = if animate {
-            Output::Tui(tui_tx)
-        } else if plain_out {
-            Output::Plain
+        // Only the player steps through past requests; the access log
+        // needs just enough to amend a request that has just been printed.
+        let history = if args.output == ServeOutput::Tui {
+            args.history
         } else {
-            Output::AccessLog
+            HISTORY_WITHOUT_PLAYER
         };
-        tokio::spawn(print_requests(events, meta, layers, mode));
-        tokio::spawn(running.wait());
-        Ok::<(), String>(())
+        let limits = Limits {
+            history,
+            ..Limits::default()
+        };
+        let live = LiveAssembler::new(meta, stack::layers(&config), limits);
+        Printer::start(stream, live, args.output, feed.clone())
     });
-    started?;
-    if animate {
-        let result = tui::follow(tui_rx, &PlayerOptions::default())
-            .map(|_| ())
-            .map_err(|e| format!("terminal: {e}"));
-        rt.shutdown_background();
-        exit_if_signalled();
-        return result;
-    }
-    rt.block_on(async {
-        let _ = tokio::signal::ctrl_c().await;
+
+    let why = match signals.as_mut() {
+        Some(signals) => rt.block_on(signals.next()),
+        None => match tui::follow(feed, &PlayerOptions::default())
+            .map_err(|e| format!("terminal: {e}"))?
+        {
+            tui::Ended::Quit => "the player was closed",
+            tui::Ended::Interrupted => "interrupted",
+        },
+    };
+
+    eprintln!(
+        "roundtrip serve: {why}: accepting no new connections; letting those in flight finish (at most {} s)",
+        SHUTDOWN_GRACE.as_secs()
+    );
+    let draining = Instant::now();
+    // The drain ends when every connection has closed or, when recording,
+    // as soon as no request is in flight: a kept-alive connection waiting
+    // idle for its next request (a browser's) does not hold it up, nginx
+    // closes those at once too. A second signal cuts it short (in the
+    // player's case, its own signal watcher ends the program).
+    let drained = rt.block_on(async {
+        let again = async {
+            match signals.as_mut() {
+                Some(signals) => signals.next().await,
+                None => std::future::pending().await,
+            }
+        };
+        let quiet = async {
+            match &printer {
+                Some(p) => {
+                    while !p.idle() {
+                        tokio::time::sleep(DRAIN_POLL).await;
+                    }
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            drained = running.drain(SHUTDOWN_GRACE) => Some(drained),
+            () = quiet => Some(true),
+            _ = again => None,
+        }
     });
+    let drain_time = draining.elapsed();
+    let recorded = printer.map(|p| p.summary());
+    eprintln!(
+        "roundtrip serve: stopped; {}; {}",
+        match drained {
+            Some(true) => format!("drained in {:.2} s", drain_time.as_secs_f64()),
+            Some(false) => format!(
+                "connections still open after {} s were cut",
+                SHUTDOWN_GRACE.as_secs()
+            ),
+            None => String::from("a second signal cut the drain short"),
+        },
+        recorded.as_deref().unwrap_or("recording was off")
+    );
     rt.shutdown_background();
+    if args.output == ServeOutput::Tui {
+        exit_if_signalled();
+    }
     Ok(())
 }
 
-enum Output {
-    AccessLog,
-    Plain,
-    Tui(tokio::sync::mpsc::UnboundedSender<Trace>),
+/// Ctrl-C (SIGINT) and SIGTERM, listened for from creation on (a signal
+/// that comes before anyone waits is not lost).
+struct ShutdownSignals {
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
 }
 
-/// Group live events by request; when a request is finished, show it.
-async fn print_requests(
-    mut events: tokio::sync::mpsc::UnboundedReceiver<Event>,
-    meta: Meta,
-    layers: Vec<roundtrip::trace::LayerInfo>,
-    mode: Output,
-) {
-    let mut pending: BTreeMap<u64, Vec<Event>> = BTreeMap::new();
-    let light_meta = Meta {
-        config: serde_json::Value::Null,
-        ..meta.clone()
-    };
-    let mut history: Vec<Event> = Vec::new();
-    while let Some(e) = events.recv().await {
-        let Some(id) = e.request else { continue };
-        let finished = e.layer == Layer::WebServer
-            && (e.step == roundtrip::trace::StepId::WebServerResponseSend || e.answer == Some(408));
-        pending.entry(id).or_default().push(e);
-        if !finished {
-            continue;
+impl ShutdownSignals {
+    /// Call inside the runtime.
+    fn listen() -> std::io::Result<ShutdownSignals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(ShutdownSignals {
+                int: signal(SignalKind::interrupt())?,
+                term: signal(SignalKind::terminate())?,
+            })
         }
-        let Some(request_events) = pending.remove(&id) else {
-            continue;
-        };
-        match &mode {
-            Output::AccessLog | Output::Plain => {
-                // One request's summary needs neither the config nor the
-                // diagram: skip cloning them for every request.
-                let trace = assemble(light_meta.clone(), Vec::new(), request_events);
-                if matches!(mode, Output::Plain) {
-                    out(&format!(
-                        "── request {id} ──\n{}\n",
-                        plain::request_transcript(&trace, id)
-                    ));
-                } else if let Some(r) = trace.requests.first() {
-                    out(&format!(
-                        "request {id}: {} {} → {} (answered by the {})\n",
-                        r.method,
-                        r.target,
-                        r.status.map_or("-".to_string(), |s| s.to_string()),
-                        r.answered_by.map_or("?", |l| l.label())
-                    ));
-                }
-            }
-            Output::Tui(tx) => {
-                history.extend(request_events);
-                let oldest_kept = id.saturating_sub(LIVE_HISTORY as u64);
-                history.retain(|e| e.request.is_some_and(|r| r > oldest_kept));
-                let _ = tx.send(assemble(meta.clone(), layers.clone(), history.clone()));
+        #[cfg(not(unix))]
+        Ok(ShutdownSignals {})
+    }
+
+    /// The next signal: which one came.
+    async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.int.recv() => "SIGINT",
+                _ = self.term.recv() => "SIGTERM",
             }
         }
-        // Requests that never finish (a client that vanished) must not pile up.
-        if pending.len() > 10_000 {
-            pending.clear();
+        #[cfg(not(unix))]
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => "Ctrl-C",
+            Err(_) => std::future::pending().await,
         }
     }
+}
+
+/// What the printer thread has done, for the summary at shutdown.
+#[derive(Debug, Default)]
+struct PrinterStats {
+    /// Events taken from the channel (stored last, after the others).
+    received: AtomicU64,
+    /// Requests started and not finished, as the assembler sees them.
+    pending: AtomicU64,
+    finished: AtomicU64,
+    kept: AtomicU64,
+    dropped: AtomicU64,
+}
+
+/// The printer: a thread of its own, so that writing to a slow terminal
+/// never takes a turn from the server's runtime. It is the one reader of
+/// the recorder's channel.
+struct Printer {
+    stats: Arc<PrinterStats>,
+    recorder: Arc<StreamCounts>,
+    /// It feeds the player (and keeps its history).
+    player: bool,
+}
+
+impl Printer {
+    fn start(
+        stream: EventStream,
+        live: LiveAssembler,
+        output: ServeOutput,
+        feed: TraceFeed,
+    ) -> Printer {
+        let stats = Arc::new(PrinterStats::default());
+        let recorder = stream.counts.clone();
+        let shared = stats.clone();
+        let spawned = std::thread::Builder::new()
+            .name(String::from("roundtrip-printer"))
+            .spawn(move || print_requests(stream, live, output, &feed, &shared));
+        if let Err(e) = spawned {
+            eprintln!("roundtrip serve: cannot start the printer ({e}); serving without it");
+        }
+        Printer {
+            stats,
+            recorder,
+            player: output == ServeOutput::Tui,
+        }
+    }
+
+    /// Has the printer taken in every recorded event?
+    fn caught_up(&self) -> bool {
+        self.stats.received.load(Ordering::SeqCst) >= self.recorder.sent()
+    }
+
+    /// No request in flight: every recorded event taken in, and every
+    /// request that started has finished.
+    fn idle(&self) -> bool {
+        self.caught_up() && self.stats.pending.load(Ordering::Relaxed) == 0
+    }
+
+    /// One clause for the shutdown line, once the printer has taken in
+    /// what was recorded (or [`PRINTER_CATCH_UP`] has passed).
+    fn summary(&self) -> String {
+        let deadline = Instant::now() + PRINTER_CATCH_UP;
+        while !self.caught_up() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let finished = self.stats.finished.load(Ordering::Relaxed);
+        let kept = if self.player {
+            format!(
+                ", the last {} kept for the player",
+                self.stats.kept.load(Ordering::Relaxed)
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "{finished} request{} finished{kept}; {} events dropped",
+            if finished == 1 { "" } else { "s" },
+            self.recorder.dropped() + self.stats.dropped.load(Ordering::Relaxed)
+        )
+    }
+}
+
+/// Feed each event to the live assembler; print each finished request
+/// (access log or transcript), or keep the player's feed fresh.
+fn print_requests(
+    stream: EventStream,
+    mut live: LiveAssembler,
+    output: ServeOutput,
+    feed: &TraceFeed,
+    stats: &PrinterStats,
+) {
+    use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
+    let mut stdout = std::io::BufWriter::new(std::io::stdout());
+    let mut reported = 0;
+    let mut last_report = Instant::now();
+    // The player's trace is rebuilt at most every TUI_REFRESH, and never
+    // sooner than BUILD_SHARE times what the last build took, so that
+    // rebuilding a large history cannot take most of the printer's time.
+    let mut next_publish = Instant::now();
+    let mut since_look = 0u64;
+    loop {
+        let event = match stream.events.try_recv() {
+            Ok(e) => Some(e),
+            Err(TryRecvError::Disconnected) => break,
+            // Caught up: write out what is buffered, then wait a little.
+            Err(TryRecvError::Empty) => {
+                flush(&mut stdout);
+                since_look = PRINTER_BATCH;
+                match stream.events.recv_timeout(PRINTER_TICK) {
+                    Ok(e) => Some(e),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            }
+        };
+        if let Some(e) = event {
+            if let Some(update) = live.push(e) {
+                show(update, output, &mut stdout);
+            }
+            let counts = live.counts();
+            stats.finished.store(counts.finished, Ordering::Relaxed);
+            stats
+                .kept
+                .store(live.history_len() as u64, Ordering::Relaxed);
+            stats
+                .dropped
+                .store(counts.dropped_events, Ordering::Relaxed);
+            stats
+                .pending
+                .store(live.pending_len() as u64, Ordering::Relaxed);
+            stats.received.fetch_add(1, Ordering::SeqCst);
+            since_look += 1;
+        }
+        if since_look < PRINTER_BATCH {
+            continue;
+        }
+        since_look = 0;
+        let dropped = stream.counts.dropped() + live.counts().dropped_events;
+        if output == ServeOutput::Tui {
+            feed.set_dropped(dropped);
+            let started = Instant::now();
+            if started >= next_publish
+                && feed.wants()
+                && let Some(trace) = live.snapshot()
+            {
+                feed.publish(trace);
+                next_publish = started + TUI_REFRESH.max(started.elapsed() * BUILD_SHARE);
+            }
+        } else if dropped > reported && last_report.elapsed() >= DROPPED_REPORT_EVERY {
+            eprintln!("roundtrip serve: {dropped} events dropped (printer behind)");
+            reported = dropped;
+            last_report = Instant::now();
+        }
+    }
+    flush(&mut stdout);
+    feed.close();
+}
+
+/// Print one finished (or amended) request.
+fn show(update: Update<'_>, output: ServeOutput, w: &mut impl std::io::Write) {
+    let (trace, amended) = match update {
+        Update::Finished(t) => (t, false),
+        Update::Amended(t) => (t, true),
+    };
+    let Some(r) = trace.requests.first() else {
+        return;
+    };
+    let id = r.id;
+    let text = match output {
+        ServeOutput::Plain if !amended => format!(
+            "── request {id} ──\n{}\n",
+            plain::request_transcript(trace, id)
+        ),
+        ServeOutput::AccessLog | ServeOutput::Plain => format!(
+            "request {id}: {} {} → {}{} (answered by the {})\n",
+            r.method,
+            r.target,
+            r.status.map_or("-".to_string(), |s| s.to_string()),
+            if amended {
+                ", not the status shown before: the response could not be written"
+            } else {
+                ""
+            },
+            r.answered_by.map_or("?", |l| l.label())
+        ),
+        ServeOutput::Tui | ServeOutput::Off => return,
+    };
+    write_or_exit(w, text.as_bytes());
+}
+
+/// Write to stdout; a closed pipe ends the program quietly (see [`out`]).
+fn write_or_exit(w: &mut impl std::io::Write, bytes: &[u8]) {
+    if let Err(e) = w.write_all(bytes) {
+        stdout_failed(&e);
+    }
+}
+
+fn flush(w: &mut impl std::io::Write) {
+    if let Err(e) = w.flush() {
+        stdout_failed(&e);
+    }
+}
+
+fn stdout_failed(e: &std::io::Error) {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("roundtrip: cannot write output: {e}");
+    std::process::exit(1);
 }

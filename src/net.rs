@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::{Mutex, mpsc, watch};
 
 use crate::trace::emit::Step;
 use crate::trace::{QueueChange, StateChange, StepId};
@@ -96,6 +96,8 @@ pub struct Accepted {
 enum Source {
     Tcp(TcpListener),
     Memory(mpsc::Receiver<Pending>),
+    /// Stopped: the socket is closed, new connections are refused.
+    Closed,
 }
 
 /// Where a server accepts connections from.
@@ -103,6 +105,8 @@ pub struct Listener {
     source: Source,
     local: SocketAddr,
     capacity: u64,
+    /// Set by [`Listener::stop_on`]: when it turns true, accept returns None.
+    stop: Option<watch::Receiver<bool>>,
 }
 
 impl Listener {
@@ -113,7 +117,17 @@ impl Listener {
             local: listener.local_addr()?,
             source: Source::Tcp(listener),
             capacity: backlog as u64,
+            stop: None,
         })
+    }
+
+    /// Stop accepting when `stop` turns true (a graceful shutdown): accept
+    /// then returns None, as if the listener had closed, and the socket is
+    /// closed so new connections are refused. The accept loops already end
+    /// on None and wait for the connections they have.
+    pub fn stop_on(mut self, stop: watch::Receiver<bool>) -> Listener {
+        self.stop = Some(stop);
+        self
     }
 
     /// The address this listener accepts on.
@@ -124,26 +138,55 @@ impl Listener {
     /// The next connection; `None` when an in-memory listener has no
     /// dialers left (the lesson is over).
     pub async fn accept(&mut self) -> io::Result<Option<Accepted>> {
-        let (stream, peer, backlog_len) = match &mut self.source {
-            Source::Tcp(l) => {
-                let (s, peer) = l.accept().await?;
-                // Small request/response exchanges: don't wait to fill packets.
-                s.set_nodelay(true)?;
-                (Stream::Tcp(s), peer, None)
-            }
-            Source::Memory(rx) => match rx.recv().await {
-                Some((s, p)) => (Stream::Memory(s), p, Some(rx.len() as u64)),
-                None => return Ok(None),
-            },
+        let (local, capacity) = (self.local, self.capacity);
+        let Some(stop) = self.stop.as_mut() else {
+            return next_from(&mut self.source, local, capacity).await;
         };
-        Ok(Some(Accepted {
-            stream,
-            peer,
-            local: self.local,
-            backlog_len,
-            backlog_capacity: self.capacity,
-        }))
+        let accepted = tokio::select! {
+            biased;
+            () = stopped(stop) => None,
+            accepted = next_from(&mut self.source, local, capacity) => Some(accepted),
+        };
+        accepted.unwrap_or_else(|| {
+            self.source = Source::Closed;
+            Ok(None)
+        })
     }
+}
+
+/// Resolves when `stop` turns true; never, if its sender is gone.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    if stop.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// The next connection from `source`.
+async fn next_from(
+    source: &mut Source,
+    local: SocketAddr,
+    capacity: u64,
+) -> io::Result<Option<Accepted>> {
+    let (stream, peer, backlog_len) = match source {
+        Source::Tcp(l) => {
+            let (s, peer) = l.accept().await?;
+            // Small request/response exchanges: don't wait to fill packets.
+            s.set_nodelay(true)?;
+            (Stream::Tcp(s), peer, None)
+        }
+        Source::Memory(rx) => match rx.recv().await {
+            Some((s, p)) => (Stream::Memory(s), p, Some(rx.len() as u64)),
+            None => return Ok(None),
+        },
+        Source::Closed => return Ok(None),
+    };
+    Ok(Some(Accepted {
+        stream,
+        peer,
+        local,
+        backlog_len,
+        backlog_capacity: capacity,
+    }))
 }
 
 /// A listener shared by several accepting workers (gunicorn's pre-fork
@@ -232,6 +275,7 @@ impl MemoryDialer {
                 change: QueueChange::Enqueue,
                 len: Some(waiting),
                 capacity: self.capacity,
+                peer: Some(peer.to_string()),
             },
         )
         .summary(format!(
@@ -266,6 +310,7 @@ pub fn memory_listener(
         source: Source::Memory(rx),
         local: server_addr,
         capacity: backlog.max(1) as u64,
+        stop: None,
     };
     (dialer, listener)
 }

@@ -117,26 +117,32 @@ impl Db {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Record the statement going down, then wait the latency.
+    /// Record the statement going down, then wait the latency. A zero
+    /// latency (`serve`) does not wait at all: even a zero-length
+    /// `tokio::time::sleep` costs a tick of the timer on the real clock.
     async fn send(&self, sql: &str, params: &[SqlValue]) {
-        let shown: Vec<String> = params.iter().map(sql_literal).collect();
-        let with = if shown.is_empty() {
-            String::new()
-        } else {
-            format!(" with ({})", shown.join(", "))
-        };
-        Step::new(StepId::DatabaseQuery, Direction::Down, Kind::Hop)
-            .summary(format!("sends {sql}{with}"))
-            .data(Data::Sql {
-                sql: sql.to_string(),
-                params: shown,
-                rows: None,
-                columns: Vec::new(),
-                result: Vec::new(),
-            })
-            .knob("db_latency", crate::units::Time(self.latency))
-            .emit();
-        tokio::time::sleep(self.latency).await;
+        if Step::enabled() {
+            let shown: Vec<String> = params.iter().map(sql_literal).collect();
+            let summary = if shown.is_empty() {
+                format!("sends {sql}")
+            } else {
+                format!("sends {sql} with ({})", shown.join(", "))
+            };
+            Step::new(StepId::DatabaseQuery, Direction::Down, Kind::Hop)
+                .summary(summary)
+                .data(Data::Sql {
+                    sql: sql.to_string(),
+                    params: shown,
+                    rows: None,
+                    columns: Vec::new(),
+                    result: Vec::new(),
+                })
+                .knob("db_latency", crate::units::Time(self.latency))
+                .emit();
+        }
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
     }
 
     fn failed(sql: &str, e: &rusqlite::Error) {
@@ -157,7 +163,7 @@ impl Db {
         self.send(sql, params).await;
         let result = self.run_query(sql, params);
         match &result {
-            Ok(rows) => {
+            Ok(rows) if Step::enabled() => {
                 let n = rows.rows.len() as u64;
                 Step::new(StepId::DatabaseResult, Direction::Up, Kind::Hop)
                     .summary(format!("returns {}", plural(n, "row")))
@@ -174,6 +180,7 @@ impl Db {
                     })
                     .emit();
             }
+            Ok(_) => {}
             Err(DbError(e)) => Self::failed(sql, e),
         }
         result
@@ -181,15 +188,18 @@ impl Db {
 
     fn run_query(&self, sql: &str, params: &[SqlValue]) -> Result<Rows, DbError> {
         let conn = self.lock();
-        let mut stmt = conn.prepare(sql)?;
+        // Prepared once per distinct SQL text and kept by the connection:
+        // the handlers' statements are constants.
+        let mut stmt = conn.prepare_cached(sql)?;
         let columns: Vec<String> = stmt.column_names().map(str::to_string).collect();
         let width = columns.len();
         let mut found = stmt.query(params_from_iter(params.iter()))?;
         let mut rows = Vec::new();
         while let Some(row) = found.next()? {
-            let values = (0..width)
-                .map(|i| row.get::<_, Value>(i))
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut values = Vec::with_capacity(width);
+            for i in 0..width {
+                values.push(row.get::<_, Value>(i)?);
+            }
             rows.push(values);
         }
         Ok(Rows { columns, rows })
@@ -200,7 +210,8 @@ impl Db {
         self.send(sql, params).await;
         let result = {
             let conn = self.lock();
-            conn.execute(sql, params_from_iter(params.iter()))
+            conn.prepare_cached(sql)
+                .and_then(|mut stmt| stmt.execute(params_from_iter(params.iter())))
                 .map(|n| Changed {
                     rows: n as u64,
                     last_insert_rowid: conn.last_insert_rowid(),

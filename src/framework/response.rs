@@ -12,7 +12,7 @@
 //!
 //! Book: "The framework" (book/src/framework.md).
 
-use serde_json::Value;
+use serde::Serialize;
 
 use crate::http::status::reason;
 
@@ -45,9 +45,12 @@ impl Response {
     }
 
     /// A JSON response: `application/json`, compact `serde_json` output.
-    pub fn json(status: u16, value: &Value) -> Response {
-        // Writing a `Value` to a Vec cannot fail: its map keys are strings
-        // and a Vec does no I/O. The fallback keeps the body valid JSON.
+    /// `value` is a `serde_json::Value` or any `Serialize` type (a struct
+    /// serializes its fields in declaration order, as `json!` keeps keys).
+    pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Response {
+        // Writing a `Value` (or a struct of strings and numbers) to a Vec
+        // cannot fail: map keys are strings and a Vec does no I/O. The
+        // fallback keeps the body valid JSON.
         let body = serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec());
         Response::new(status, "application/json", body)
     }

@@ -34,6 +34,22 @@ pub struct AppServerConfig {
     /// (uvicorn `--timeout-keep-alive`, default 5 s). Sync workers close
     /// after every response, so WSGI ignores it, as gunicorn does.
     pub timeout_keep_alive: Time,
+    /// Add a `Server-Timing` metric with the app server's time to each
+    /// response (W3C Server Timing; neither gunicorn nor uvicorn does this
+    /// itself, apps add it with a middleware). Off by default;
+    /// `serve --server-timing` turns it on.
+    pub server_timing: bool,
+    /// ASGI: take the client's address (and scheme) from `X-Forwarded-For`
+    /// (and `X-Forwarded-Proto`) when the peer is trusted (uvicorn
+    /// `--proxy-headers`, on by default). The client's port is then unknown,
+    /// and uvicorn puts 0. gunicorn has no such rewrite: its `REMOTE_ADDR`
+    /// stays the proxy's address.
+    pub proxy_headers: bool,
+    /// Peers whose `X-Forwarded-*` headers are believed (uvicorn
+    /// `--forwarded-allow-ips`, default `127.0.0.1`; gunicorn's
+    /// `forwarded_allow_ips` defaults to `127.0.0.1,::1` and governs only
+    /// the scheme). Comma-separated addresses, or `*` for any.
+    pub forwarded_allow_ips: String,
 }
 
 impl Default for AppServerConfig {
@@ -44,6 +60,9 @@ impl Default for AppServerConfig {
             timeout: Time::secs(30),
             backlog: 2048,
             timeout_keep_alive: Time::secs(5),
+            server_timing: false,
+            proxy_headers: true,
+            forwarded_allow_ips: "127.0.0.1".to_string(),
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::clock::Clock;
 use crate::http::conn::ReadError;
 use crate::http::framing::request_framing;
 use crate::http::parse::parse_request_head;
+use crate::http::server_timing;
 use crate::http::{
     BodyFraming, HeadLimits, HttpConn, ParseError, Personality, RequestHead, ResponseHead, write,
 };
@@ -20,7 +21,8 @@ use crate::net::{Accepted, Stream};
 use crate::trace::bytes::show;
 use crate::trace::emit::Step;
 use crate::trace::{
-    ConnState, Data, Direction, Hop, Instance, Kind, QueueChange, StateChange, StepId, WorkerState,
+    ConnState, Data, Decision, Direction, Failure, Hop, Instance, Kind, QueueChange, StateChange,
+    StepId, Verdict, WorkerState,
 };
 
 /// What the app server puts in `Server`.
@@ -39,6 +41,8 @@ pub struct Front {
     fallback_ids: AtomicU64,
     /// The app server's own numbering of the connections it accepts.
     next_conn: AtomicU64,
+    /// Add this layer's time to a `Server-Timing` header.
+    server_timing: bool,
 }
 
 /// One request read from the web server.
@@ -46,22 +50,31 @@ pub struct Incoming {
     pub id: u64,
     pub head: RequestHead,
     pub body: Vec<u8>,
+    /// When the whole request had been read (for `Server-Timing`).
+    pub received_at: tokio::time::Instant,
 }
 
 impl Front {
-    pub fn new(clock: Clock, local: SocketAddr) -> Arc<Front> {
+    pub fn new(clock: Clock, local: SocketAddr, server_timing: bool) -> Arc<Front> {
         Arc::new(Front {
             clock,
             local,
             fallback_ids: AtomicU64::new(1_000_000),
             next_conn: AtomicU64::new(1),
+            server_timing,
         })
     }
 
     /// Record that `who` took a connection from the backlog; returns the
     /// app server's id for it. `busy` is the sync worker that now serves it
     /// (a worker is busy from `accept()` to close, reading included).
-    pub fn accepted(&self, accepted: &Accepted, who: Instance, busy: Option<u64>) -> u64 {
+    pub fn accepted(
+        &self,
+        accepted: &Accepted,
+        who: Instance,
+        busy: Option<u64>,
+        choice: Option<Decision>,
+    ) -> u64 {
         let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let mut step = Step::new(StepId::AppServerAccept, Direction::Down, Kind::Step)
             .instance(who.clone())
@@ -75,6 +88,7 @@ impl Front {
                 change: QueueChange::Dequeue,
                 len: accepted.backlog_len,
                 capacity: accepted.backlog_capacity,
+                peer: Some(accepted.peer.to_string()),
             })
             .state(StateChange::Connection {
                 hop: Hop::Upstream,
@@ -83,6 +97,9 @@ impl Front {
                 local: Some(accepted.local.to_string()),
                 peer: Some(accepted.peer.to_string()),
             });
+        if let Some(choice) = choice {
+            step = step.decision(choice);
+        }
         if let Some(worker) = busy {
             step = step.state(StateChange::Worker {
                 worker,
@@ -142,6 +159,11 @@ impl Front {
                     "no complete request within {knob} {limit}: gives up the connection"
                 ))
                 .knob(knob, limit)
+                .decision(
+                    Decision::new(Verdict::Close)
+                        .rule("a connection that sends no whole request in time is closed"),
+                )
+                .failure(Failure::TimedOut)
                 .emit();
                 return Ok(None);
             }
@@ -184,7 +206,12 @@ impl Front {
                 bytes: show(&wire),
             })
             .emit();
-        Ok(Some(Incoming { id, head, body }))
+        Ok(Some(Incoming {
+            id,
+            head,
+            body,
+            received_at: tokio::time::Instant::now(),
+        }))
     }
 
     async fn refuse(&self, conn: &mut HttpConn<Stream>, e: &ParseError) -> std::io::Result<()> {
@@ -216,6 +243,8 @@ impl Front {
         let mut step = Step::new(StepId::AppServerRequestRefuse, Direction::Up, Kind::Error)
             .request(id)
             .summary(format!("{why}: refuses the request with {status}"))
+            .decision(Decision::new(Verdict::Refuse { status }).rule(why))
+            .failure(Failure::Invalid)
             .answer(status);
         if let Some((name, value)) = knob {
             step = step.knob(name, value);
@@ -239,6 +268,7 @@ impl Front {
         mut head: ResponseHead,
         body: &[u8],
         keep_alive: bool,
+        received_at: tokio::time::Instant,
     ) -> std::io::Result<()> {
         // PEP 3333 §3.3 / ASGI: hop-by-hop fields are the server's business.
         for name in [
@@ -258,6 +288,12 @@ impl Front {
         }
         if !keep_alive {
             head.headers.push("Connection", "close");
+        }
+        if self.server_timing {
+            head.headers.push(
+                "Server-Timing",
+                server_timing::metric("app", "app server", received_at.elapsed()),
+            );
         }
         let mut bytes = write::response_head(&head);
         if request.method != "HEAD" {

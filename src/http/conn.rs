@@ -39,49 +39,51 @@ pub enum ReadError<E> {
 
 pub struct HttpConn<S> {
     io: S,
+    /// Read buffer. Its bytes stay initialized once written, so a read
+    /// does not zero its chunk first; only `buf[start..end]` is data.
     buf: Vec<u8>,
     /// Bytes of `buf` before this index were consumed.
     start: usize,
+    /// Bytes of `buf` from this index on hold nothing received.
+    end: usize,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> HttpConn<S> {
     pub fn new(io: S) -> HttpConn<S> {
         HttpConn {
             io,
-            buf: Vec::with_capacity(READ_CHUNK),
+            buf: Vec::new(),
             start: 0,
+            end: 0,
         }
     }
 
     /// Bytes received but not consumed yet.
     pub fn buffered(&self) -> &[u8] {
-        &self.buf[self.start..]
+        &self.buf[self.start..self.end]
     }
 
     pub fn consume(&mut self, n: usize) {
-        self.start = (self.start + n).min(self.buf.len());
-        if self.start == self.buf.len() {
-            self.buf.clear();
+        self.start = (self.start + n).min(self.end);
+        if self.start == self.end {
             self.start = 0;
+            self.end = 0;
         }
     }
 
-    /// Read more bytes; `Ok(0)` means the peer closed.
+    /// Read more bytes (at most `READ_CHUNK`); `Ok(0)` means the peer closed.
     pub async fn fill(&mut self) -> io::Result<usize> {
-        if self.start > 0 && self.start * 2 > self.buf.capacity() {
-            self.buf.drain(..self.start);
+        if self.start > 0 && self.start * 2 > self.buf.len() {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
             self.start = 0;
         }
-        let old = self.buf.len();
-        self.buf.resize(old + READ_CHUNK, 0);
-        let n = match self.io.read(&mut self.buf[old..]).await {
-            Ok(n) => n,
-            Err(e) => {
-                self.buf.truncate(old);
-                return Err(e);
-            }
-        };
-        self.buf.truncate(old + n);
+        let want = self.end + READ_CHUNK;
+        if self.buf.len() < want {
+            self.buf.resize(want, 0);
+        }
+        let n = self.io.read(&mut self.buf[self.end..want]).await?;
+        self.end += n;
         Ok(n)
     }
 

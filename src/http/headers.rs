@@ -112,6 +112,10 @@ pub fn latin1(bytes: &[u8]) -> String {
 /// A string back to bytes; chars above U+00FF (which no parsed header
 /// contains) become `?`.
 pub fn latin1_bytes(s: &str) -> Vec<u8> {
+    // The common case: ASCII text is its own bytes.
+    if s.is_ascii() {
+        return s.as_bytes().to_vec();
+    }
     s.chars()
         .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
         .collect()

@@ -22,6 +22,7 @@ pub mod framing;
 pub mod headers;
 pub mod message;
 pub mod parse;
+pub mod server_timing;
 pub mod status;
 pub mod target;
 pub mod write;

@@ -19,6 +19,10 @@ pub const LESSONS: &[(&str, &str)] = &[
         "bad-request",
         include_str!("../../scenarios/bad-request.toml"),
     ),
+    (
+        "many-at-once",
+        include_str!("../../scenarios/many-at-once.toml"),
+    ),
 ];
 
 /// The source of a bundled lesson.

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::error::ScenarioError;
 use super::format::Scenario;
-use crate::trace::Layer;
+use crate::trace::{Layer, StepId};
 
 /// Parse and validate a lesson.
 pub fn parse(path: &Path, source: &str) -> Result<Scenario, ScenarioError> {
@@ -224,12 +224,15 @@ fn check_rules(path: &Path, source: &str, s: &Scenario) -> Result<(), ScenarioEr
     }
     for n in &s.narration {
         let step = n.step.get_ref();
-        let layer = step.split('.').next().unwrap_or("");
-        if Layer::parse(layer).is_none() || !step.contains('.') {
+        if StepId::parse(step).is_none() {
+            let hint = match StepId::suggest(step) {
+                Some(near) => format!("did you mean `{near}`?"),
+                None => "steps look like web_server.request.receive; `roundtrip run NAME --json` lists the steps of a lesson".to_string(),
+            };
             return err(
                 n.step.span().start,
-                format!("narration step `{step}` does not name a layer's step"),
-                "steps look like web_server.request.receive; `roundtrip run NAME --json` lists every step",
+                format!("narration step `{step}` is not a step roundtrip knows"),
+                &hint,
             );
         }
     }
@@ -307,5 +310,21 @@ mod tests {
     fn bad_size_in_stack_config_points_at_it() {
         let e = check("title = \"x\"\n[stack.web_server]\nclient_max_body_size = \"lots\"\n[[request]]\npath = \"/\"\n").unwrap_err();
         assert_eq!(e.line, 3, "{e}");
+    }
+
+    #[test]
+    fn a_misspelt_narration_step_points_at_it_and_suggests_the_real_name() {
+        let e = check(
+            "title = \"x\"\n[[request]]\npath = \"/\"\n[[narration]]\nstep = \"web_server.limit.bdy\"\ntext = \"t\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 5, "{e}");
+        assert!(e.message.contains("web_server.limit.bdy"), "{e}");
+        assert!(
+            e.hint
+                .as_deref()
+                .is_some_and(|h| h.contains("web_server.limit.body")),
+            "{e}"
+        );
     }
 }

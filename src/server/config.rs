@@ -39,6 +39,12 @@ pub struct WebServerConfig {
     /// Headers with `_` in their names are dropped unless this is on
     /// (`underscores_in_headers off`).
     pub underscores_in_headers: bool,
+    /// Add `Server-Timing` metrics for the web server and the proxy hop to
+    /// each relayed response (W3C Server Timing), so browser DevTools show
+    /// the same layers as the trace. nginx has no such directive (it is done
+    /// with `add_header` and `$upstream_response_time`); roundtrip's own,
+    /// off by default, on with `serve --server-timing`.
+    pub server_timing: bool,
 }
 
 impl Default for WebServerConfig {
@@ -57,6 +63,7 @@ impl Default for WebServerConfig {
             lingering_time: Time::secs(30),
             lingering_timeout: Time::secs(5),
             underscores_in_headers: false,
+            server_timing: false,
         }
     }
 }

@@ -19,7 +19,7 @@ use tracing::Instrument;
 use super::WebServer;
 use super::linger::linger;
 use super::refuse::{body_failed, refuse_head, too_large};
-use super::respond::{relay, send, send_continue, send_error};
+use super::respond::{Timing, relay, send, send_continue, send_error};
 use crate::http::conn::ReadError;
 use crate::http::framing::request_framing;
 use crate::http::headers::latin1_bytes;
@@ -29,7 +29,10 @@ use crate::http::{BodyFraming, HttpConn, RequestHead};
 use crate::net::{Accepted, Stream};
 use crate::trace::bytes::show;
 use crate::trace::emit::{Step, request_span};
-use crate::trace::{ConnState, Data, Direction, Hop, Kind, QueueChange, StateChange, StepId};
+use crate::trace::{
+    ConnState, Data, Decision, Direction, Failure, Hop, Kind, QueueChange, StateChange, StepId,
+    Verdict,
+};
 
 /// What became of one request.
 pub(super) enum Outcome {
@@ -53,6 +56,7 @@ pub async fn serve(server: Arc<WebServer>, accepted: Accepted, conn_id: u64) {
             change: QueueChange::Dequeue,
             len: backlog_len,
             capacity: backlog_capacity,
+            peer: Some(peer.to_string()),
         })
         .state(StateChange::Connection {
             hop: Hop::Client,
@@ -73,6 +77,21 @@ pub async fn serve(server: Arc<WebServer>, accepted: Accepted, conn_id: u64) {
         if matches!(outcome, Outcome::Close) {
             break;
         }
+        Step::state_only(
+            StepId::WebServerConnectionIdle,
+            StateChange::Connection {
+                hop: Hop::Client,
+                conn: conn_id,
+                state: ConnState::Idle,
+                local: None,
+                peer: None,
+            },
+        )
+        .summary(format!(
+            "connection {conn_id} is idle: waits up to keepalive_timeout {} for the next request",
+            server.config.keepalive_timeout
+        ))
+        .emit();
     }
     linger(&server, &mut conn).await;
     Step::state_only(
@@ -108,6 +127,11 @@ async fn wait_for_next(server: &WebServer, conn: &mut HttpConn<Stream>) -> bool 
             .summary(format!(
                 "no new request within keepalive_timeout {timeout}: closes the connection"
             ))
+            .decision(
+                Decision::new(Verdict::Close)
+                    .rule("an idle keep-alive connection is closed after keepalive_timeout")
+                    .input("idle_for", timeout),
+            )
             .knob("keepalive_timeout", timeout)
             .emit();
             false
@@ -166,6 +190,12 @@ async fn one_request(
                      logs 408 and closes the connection without sending a response"
             ))
             .knob("client_header_timeout", header_timeout)
+            .decision(
+                Decision::new(Verdict::Drop { status: 408 })
+                    .rule("nginx logs 408 and closes without a response when the head is late")
+                    .input("bytes_received", received.len()),
+            )
+            .failure(Failure::TimedOut)
             .answer(408)
             .data(Data::Bytes {
                 label: "received before the timeout".into(),
@@ -194,7 +224,15 @@ async fn handle(
     id: u64,
 ) -> Outcome {
     let cfg = &server.config;
+    let received = tokio::time::Instant::now();
     Step::new(StepId::WebServerRequestReceive, Direction::Down, Kind::Hop)
+        .state(StateChange::Connection {
+            hop: Hop::Client,
+            conn: conn_id,
+            state: ConnState::Active,
+            local: None,
+            peer: None,
+        })
         .ordinal(ordinal)
         .summary(format!(
             "reads request {id} ({} on connection {conn_id}): {} {} {}",
@@ -220,6 +258,12 @@ async fn handle(
             "the target is in absolute form: uses the host {authority} from it instead of \
                  the Host header, and passes on {origin} (RFC 9112 §3.2.2)"
         ))
+        .decision(
+            Decision::new(Verdict::Rewrite)
+                .rule("RFC 9112 §3.2.2: an absolute-form target's authority replaces Host")
+                .input("target", &head.target)
+                .input("host", &authority),
+        )
         .emit();
         head.headers.set("Host", authority);
         head.target = origin;
@@ -231,6 +275,11 @@ async fn handle(
                 "the path {} climbs above the root with `..`: answers 400",
                 head.path()
             ))
+            .decision(
+                Decision::new(Verdict::Refuse { status: 400 })
+                    .rule("a path may not climb above the root")
+                    .input("path", head.path()),
+            )
             .answer(400)
             .emit();
         return send_error(server, conn, &head, 400).await;
@@ -246,6 +295,11 @@ async fn handle(
             .summary(format!(
                 "{e}: servers that read the framing differently would disagree on where this request ends, so it answers {status} and closes"
             ))
+            .decision(
+                Decision::new(Verdict::Refuse { status })
+                    .rule("RFC 9112 §6.3: the framing of a request must be unambiguous"),
+            )
+            .failure(Failure::Invalid)
             .answer(status)
             .emit();
             return send_error(server, conn, &head, status).await;
@@ -266,7 +320,7 @@ async fn handle(
                 "Content-Length {n} is over client_max_body_size {max_body}: answers 413 \
                  without reading the body; the app server never sees this request"
             );
-            return too_large(server, conn, &head, why).await;
+            return too_large(server, conn, &head, why, ("content_length", n)).await;
         }
         BodyFraming::Length(n) => {
             send_continue(conn, &head).await;
@@ -326,6 +380,11 @@ async fn handle(
                 dropped.join(", ")
             ))
             .knob("underscores_in_headers", "off")
+            .decision(
+                Decision::new(Verdict::Rewrite)
+                    .rule("nginx ignores header fields whose names contain `_`")
+                    .input("dropped", dropped.join(", ")),
+            )
             .emit();
         }
     }
@@ -338,15 +397,32 @@ async fn handle(
                 cfg.keepalive_requests
             ))
             .knob("keepalive_requests", cfg.keepalive_requests)
+            .decision(
+                Decision::new(Verdict::Close)
+                    .rule("after keepalive_requests requests nginx closes the connection")
+                    .input("requests_on_connection", ordinal),
+            )
             .emit();
     }
 
     let upstream_req = super::proxy::Upstream::upstream_request(&head, &body, peer, id);
+    let sent_upstream = tokio::time::Instant::now();
     match server.upstream.forward(&upstream_req, &body, cfg).await {
         Ok((upstream_head, upstream_body)) => {
-            let (rhead, rbody) = relay(server, &head, upstream_head, upstream_body, keep_alive);
-            send(conn, &head, rhead, rbody).await;
-            if keep_alive {
+            let timing = cfg.server_timing.then(|| Timing {
+                upstream: sent_upstream.elapsed(),
+                total: received.elapsed(),
+            });
+            let (rhead, rbody) = relay(
+                server,
+                &head,
+                upstream_head,
+                upstream_body,
+                keep_alive,
+                timing,
+            );
+            let sent = send(conn, &head, rhead, rbody).await;
+            if sent && keep_alive {
                 Outcome::KeepOpen
             } else {
                 Outcome::Close
@@ -356,6 +432,12 @@ async fn handle(
             let status = e.status();
             let mut step = Step::new(StepId::WebServerProxyError, Direction::Up, Kind::Error)
                 .summary(format!("{e}: answers {status}"))
+                .decision(
+                    Decision::new(Verdict::Refuse { status })
+                        .rule("nginx answers 504 when the upstream timed out, 502 for any other failure")
+                        .input("failure", e.failure().as_str()),
+                )
+                .failure(e.failure())
                 .answer(status);
             if let Some((knob, value)) = e.knob(cfg) {
                 step = step.knob(knob, value);

@@ -14,7 +14,7 @@ use crate::http::{HttpConn, ParseError, Personality, RequestHead, Version};
 use crate::net::Stream;
 use crate::trace::bytes::show;
 use crate::trace::emit::Step;
-use crate::trace::{Data, Direction, Kind, StepId};
+use crate::trace::{Data, Decision, Direction, Failure, Kind, StepId, Verdict};
 
 /// The body is over `client_max_body_size`: 413, decided by that knob.
 pub(super) async fn too_large(
@@ -22,6 +22,7 @@ pub(super) async fn too_large(
     conn: &mut HttpConn<Stream>,
     request: &RequestHead,
     why: String,
+    measured: (&str, u64),
 ) -> Outcome {
     Step::new(
         StepId::WebServerLimitBody,
@@ -30,6 +31,12 @@ pub(super) async fn too_large(
     )
     .summary(why)
     .knob("client_max_body_size", server.config.client_max_body_size)
+    .decision(
+        Decision::new(Verdict::Refuse { status: 413 })
+            .rule("a body larger than client_max_body_size is refused before it is read")
+            .input(measured.0, measured.1),
+    )
+    .failure(Failure::TooLarge)
     .answer(413)
     .emit();
     send_error(server, conn, request, 413).await
@@ -52,6 +59,12 @@ pub(super) async fn refuse_head(
     )
     .ordinal(ordinal)
     .summary(format!("{e}: answers {status} and closes the connection"))
+    .decision(
+        Decision::new(Verdict::Refuse { status })
+            .rule("a request head that breaks RFC 9112 or a buffer limit is refused")
+            .input("bytes_received", received.len()),
+    )
+    .failure(Failure::Invalid)
     .answer(status)
     .data(Data::Bytes {
         label: "bytes received".into(),
@@ -91,16 +104,21 @@ pub(super) async fn body_failed(
 ) -> Outcome {
     let cfg = &server.config;
     match e {
-        ReadError::Chunked(ChunkedError::TooLarge { .. }) => {
+        ReadError::Chunked(ChunkedError::TooLarge { limit }) => {
             let why = format!(
                 "the chunked body grew past client_max_body_size {}: answers 413",
                 cfg.client_max_body_size
             );
-            too_large(server, conn, request, why).await
+            too_large(server, conn, request, why, ("body_bytes_read", limit)).await
         }
         ReadError::Chunked(c) => {
             Step::new(StepId::WebServerBodyInvalid, Direction::Within, Kind::Error)
                 .summary(format!("bad chunked body ({c}): answers 400 and closes"))
+                .decision(
+                    Decision::new(Verdict::Refuse { status: 400 })
+                        .rule("RFC 9112 §7.1: a chunked body must follow the chunk grammar"),
+                )
+                .failure(Failure::Invalid)
                 .answer(400)
                 .emit();
             send_error(server, conn, request, 400).await
@@ -112,6 +130,11 @@ pub(super) async fn body_failed(
                     cfg.client_body_timeout
                 ))
                 .knob("client_body_timeout", cfg.client_body_timeout)
+                .decision(
+                    Decision::new(Verdict::Drop { status: 408 })
+                        .rule("nginx logs 408 and closes without a response when the body stalls"),
+                )
+                .failure(Failure::TimedOut)
                 .answer(408)
                 .emit();
             Outcome::Close
@@ -119,6 +142,7 @@ pub(super) async fn body_failed(
         _ => {
             Step::new(StepId::WebServerClientClose, Direction::Within, Kind::Error)
                 .summary("the client closed the connection before sending the whole body")
+                .failure(Failure::Closed)
                 .emit();
             Outcome::Close
         }

@@ -7,11 +7,12 @@ use super::WebServer;
 use super::connection::Outcome;
 use super::error_page::{self, SERVER_NAME};
 use super::proxy::is_hop_by_hop;
+use crate::http::server_timing;
 use crate::http::{HttpConn, RequestHead, ResponseHead, Version, write};
 use crate::net::Stream;
 use crate::trace::bytes::show;
 use crate::trace::emit::Step;
-use crate::trace::{Data, Direction, Kind, StepId};
+use crate::trace::{Data, Decision, Direction, Failure, Kind, StepId, Verdict};
 
 /// `Expect: 100-continue` (RFC 9110 §10.1.1): the client waits for a go-ahead
 /// before sending the body. nginx sends `100 Continue` itself when it starts
@@ -38,29 +39,30 @@ pub(super) async fn send_continue(conn: &mut HttpConn<Stream>, head: &RequestHea
     let _ = conn.write_all(bytes).await;
 }
 
-/// The app server's response, made fit for the client: its `Server` and
-/// `Date` are replaced by ours (nginx hides the upstream's), hop-by-hop
-/// fields are dropped, and the connection header says what we will do.
+/// The app server's response, made fit for the client, laid out as nginx
+/// writes it (`ngx_http_header_filter_module.c`): first the fields nginx
+/// writes itself, in its order and casing — `Server`, `Date`,
+/// `Content-Type`, `Content-Length`, `Connection` — then the upstream's
+/// other fields in their order. The upstream's `Server` and `Date` are
+/// replaced by ours (nginx hides them), hop-by-hop fields are dropped, and
+/// `Connection` says what we will do: `keep-alive` or `close`, always.
+/// `timing`, when set, is this layer's `Server-Timing` entries, appended to
+/// whatever the app server sent.
 pub(super) fn relay(
     server: &WebServer,
     request: &RequestHead,
     upstream: ResponseHead,
     body: Vec<u8>,
     keep_alive: bool,
+    timing: Option<Timing>,
 ) -> (ResponseHead, Vec<u8>) {
     let mut head = ResponseHead::new(upstream.status);
     head.reason = upstream.reason.clone();
     head.version = Version::Http11;
     head.headers.push("Server", SERVER_NAME);
     head.headers.push("Date", server.clock.http_date());
-    let listed = upstream.headers.connection_options();
-    for (name, value) in upstream.headers.iter() {
-        let lower = name.to_ascii_lowercase();
-        let ours = matches!(lower.as_str(), "server" | "date" | "content-length");
-        if ours || is_hop_by_hop(&lower) || listed.contains(&lower) {
-            continue;
-        }
-        head.headers.push(name, value);
+    if let Some(content_type) = upstream.headers.get("content-type") {
+        head.headers.push("Content-Type", content_type);
     }
     let no_body = head.status == 204 || head.status == 304 || head.status < 200;
     if request.method == "HEAD" {
@@ -71,28 +73,67 @@ pub(super) fn relay(
     } else if !no_body {
         head.headers.push("Content-Length", body.len().to_string());
     }
-    if keep_alive {
-        if request.version == Version::Http10 {
-            head.headers.push("Connection", "keep-alive");
+    head.headers.push(
+        "Connection",
+        if keep_alive { "keep-alive" } else { "close" },
+    );
+    let listed = upstream.headers.connection_options();
+    for (name, value) in upstream.headers.iter() {
+        let lower = name.to_ascii_lowercase();
+        let ours = matches!(
+            lower.as_str(),
+            "server" | "date" | "content-length" | "content-type"
+        );
+        if ours || is_hop_by_hop(&lower) || listed.contains(&lower) {
+            continue;
         }
-    } else {
-        head.headers.push("Connection", "close");
+        head.headers.push(name, value);
+    }
+    if let Some(t) = timing {
+        // Server-Timing is a list (W3C Server Timing §3): ours follow the
+        // app server's metrics in one field.
+        let ours = format!(
+            "{}, {}",
+            server_timing::metric("upstream", "proxy hop to the app server", t.upstream),
+            server_timing::metric("web", "web server, in all", t.total)
+        );
+        let value = match head.headers.get("server-timing") {
+            Some(theirs) => format!("{theirs}, {ours}"),
+            None => ours,
+        };
+        head.headers.set("Server-Timing", value);
     }
     (head, body)
 }
 
+/// How long the web server spent on a request, for `Server-Timing`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Timing {
+    /// From sending upstream to the whole upstream response read.
+    pub upstream: std::time::Duration,
+    /// From the request head read to the response ready to send.
+    pub total: std::time::Duration,
+}
+
+/// Write a response to the client. Returns false when the write failed:
+/// the client had gone, which is then recorded as what really happened.
 pub(super) async fn send(
     conn: &mut HttpConn<Stream>,
     request: &RequestHead,
     head: ResponseHead,
     body: Vec<u8>,
-) {
+) -> bool {
     let mut bytes = write::response_head(&head);
     // A response to HEAD carries the headers a GET would, and no body.
     if request.method != "HEAD" {
         bytes.extend_from_slice(&body);
     }
     let closing = head.headers.has_token("connection", "close");
+    let verdict = if closing {
+        Verdict::Close
+    } else {
+        Verdict::KeepOpen
+    };
     Step::new(StepId::WebServerResponseSend, Direction::Up, Kind::Hop)
         .summary(format!(
             "sends {} {} to the client ({} bytes){}",
@@ -110,8 +151,32 @@ pub(super) async fn send(
             bytes: show(&bytes),
         })
         .data(super::show::response_head(&head))
+        .decision(Decision::new(verdict).rule(if closing {
+            "the response says Connection: close, so the connection ends after it"
+        } else {
+            "RFC 9112 §9.3: an HTTP/1.1 connection persists unless either side says close"
+        }))
         .emit();
-    let _ = conn.write_all(&bytes).await;
+    match conn.write_all(&bytes).await {
+        Ok(()) => true,
+        Err(e) => {
+            let failure = Failure::of_io(&e);
+            Step::new(StepId::WebServerClientGone, Direction::Up, Kind::Error)
+                .summary(format!(
+                    "the response could not be written ({}): the client closed the connection \
+                     before it got the response; nginx logs 499 (client closed request) and closes",
+                    failure.as_str()
+                ))
+                .decision(
+                    Decision::new(Verdict::Drop { status: 499 })
+                        .rule("nginx logs 499 when the client closes before the response is sent")
+                        .input("response_bytes", bytes.len()),
+                )
+                .failure(failure)
+                .emit();
+            false
+        }
+    }
 }
 
 /// Send an nginx-style error page. After 400, 413, 414, 500 and 501 nginx
@@ -129,8 +194,7 @@ pub(super) async fn send_error(
         &server.clock.http_date(),
         keep,
     );
-    send(conn, request, head, body).await;
-    if keep {
+    if send(conn, request, head, body).await && keep {
         Outcome::KeepOpen
     } else {
         Outcome::Close

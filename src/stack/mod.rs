@@ -19,6 +19,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::app;
@@ -51,6 +52,8 @@ pub enum StackError {
 pub struct Running {
     web: JoinHandle<()>,
     app: JoinHandle<()>,
+    /// Tells the web server's listener to stop accepting (real TCP only).
+    stop: Option<watch::Sender<bool>>,
 }
 
 impl Running {
@@ -58,6 +61,18 @@ impl Running {
     pub async fn wait(self) {
         let _ = self.web.await;
         let _ = self.app.await;
+    }
+
+    /// A graceful shutdown, as nginx's `quit`: the web server stops
+    /// accepting (its socket closes, new connections are refused) and the
+    /// connections it has run to their end, for at most `grace`. The app
+    /// server stays up meanwhile: the requests still in flight need it.
+    /// True when every connection ended within `grace`.
+    pub async fn drain(self, grace: std::time::Duration) -> bool {
+        if let Some(stop) = &self.stop {
+            let _ = stop.send(true);
+        }
+        tokio::time::timeout(grace, self.web).await.is_ok()
     }
 }
 
@@ -92,7 +107,7 @@ fn start_app_server(
 ) -> Result<JoinHandle<()>, StackError> {
     let framework =
         app::build_with_clock(&config.app, clock).map_err(|e| StackError::App(e.to_string()))?;
-    let front = Front::new(clock, local);
+    let front = Front::new(clock, local, config.app_server.server_timing);
     let cfg = config.app_server.clone();
     Ok(match cfg.interface {
         Interface::Wsgi => {
@@ -136,7 +151,8 @@ pub fn start_in_memory(
         clock,
     );
     let web = tokio::spawn(web_server.run(web_listener));
-    Ok((web_dialer, Running { web, app }))
+    let stop = None;
+    Ok((web_dialer, Running { web, app, stop }))
 }
 
 /// The same stack on real TCP: the web server on `listen`, the app server
@@ -172,8 +188,11 @@ pub async fn start_tcp(
             source,
         })?;
     let web_addr = web_listener.local_addr();
+    let (stop, stopped) = watch::channel(false);
+    let web_listener = web_listener.stop_on(stopped);
     let app = start_app_server(config, app_listener, app_addr, clock)?;
     let web_server = WebServer::new(config.web_server.clone(), Connector::Tcp(app_addr), clock);
     let web = tokio::spawn(web_server.run(web_listener));
-    Ok((web_addr, app_addr, Running { web, app }))
+    let stop = Some(stop);
+    Ok((web_addr, app_addr, Running { web, app, stop }))
 }

@@ -25,7 +25,7 @@ use super::instance::Instance;
 use super::model::{
     ConnectionSummary, Data, Event, LayerInfo, LayerTiming, Meta, RequestSummary, Trace,
 };
-use super::state::{ConnState, Hop, StateChange};
+use super::state::{ConnState, Hop, QueueChange, StateChange};
 use super::vocab::{Layer, StepId};
 
 /// Build the trace of a run from its recorded events.
@@ -60,49 +60,84 @@ fn opened(e: &Event) -> Option<(Hop, u64, &str, &str)> {
     })
 }
 
+/// The peer of a connection this event queued in a listen backlog.
+fn enqueued(e: &Event) -> Option<&str> {
+    e.state.iter().find_map(|s| match s {
+        StateChange::Backlog {
+            change: QueueChange::Enqueue,
+            peer: Some(peer),
+            ..
+        } => Some(peer.as_str()),
+        _ => None,
+    })
+}
+
+/// One end's record of a connection: when, the address the other end
+/// records for it, and this end's id for it.
+type End<'a> = (u64, &'a str, u64);
+
+/// Pair the records of two ends by address, first with first: a listener
+/// accepts the connections from one address in the order they were made,
+/// and an address is reused only after its connection is gone, so the nth
+/// record of an address at one end is the nth at the other.
+fn pair_by_address(left: &[End<'_>], right: &[End<'_>]) -> BTreeMap<u64, u64> {
+    let mut queues: BTreeMap<&str, std::collections::VecDeque<u64>> = BTreeMap::new();
+    for &(_, addr, id) in right {
+        queues.entry(addr).or_default().push_back(id);
+    }
+    let mut pairs = BTreeMap::new();
+    for &(_, addr, id) in left {
+        if let Some(other) = queues.get_mut(addr).and_then(|q| q.pop_front()) {
+            pairs.insert(id, other);
+        }
+    }
+    pairs
+}
+
 /// Fill in `conn`, `upstream`, `request` and `ordinal` from linked facts.
 pub fn link(events: &mut [Event]) {
-    // Facts, from both ends of each connection.
-    let mut web_conn_by_peer: BTreeMap<String, u64> = BTreeMap::new();
-    let mut client_addr: BTreeMap<u64, String> = BTreeMap::new();
-    let mut upstream_by_local: BTreeMap<String, u64> = BTreeMap::new();
-    let mut app_conn_peer: BTreeMap<u64, String> = BTreeMap::new();
+    // Facts, from both ends of each connection, in recording order.
+    let mut client_opens: Vec<End> = Vec::new();
+    let mut web_accepts: Vec<End> = Vec::new();
+    let mut web_queued: Vec<End> = Vec::new();
+    let mut proxy_connects: Vec<End> = Vec::new();
+    let mut app_accepts: Vec<End> = Vec::new();
+    let mut app_queued: Vec<End> = Vec::new();
     for e in events.iter() {
+        if let Some(peer) = enqueued(e) {
+            match e.layer {
+                Layer::WebServer => web_queued.push((e.seq, peer, e.seq)),
+                Layer::AppServer => app_queued.push((e.seq, peer, e.seq)),
+                _ => {}
+            }
+        }
         let Some((hop, id, local, peer)) = opened(e) else {
             continue;
         };
         match (e.layer, hop) {
-            (Layer::Client, Hop::Client) => {
-                client_addr.insert(id, local.to_string());
-            }
-            (Layer::WebServer, Hop::Client) => {
-                web_conn_by_peer.insert(peer.to_string(), id);
-            }
-            (Layer::WebServer, Hop::Upstream) => {
-                upstream_by_local.insert(local.to_string(), id);
-            }
-            (Layer::AppServer, Hop::Upstream) => {
-                app_conn_peer.insert(id, peer.to_string());
-            }
+            (Layer::Client, Hop::Client) => client_opens.push((e.seq, local, id)),
+            (Layer::WebServer, Hop::Client) => web_accepts.push((e.seq, peer, id)),
+            (Layer::WebServer, Hop::Upstream) => proxy_connects.push((e.seq, local, id)),
+            (Layer::AppServer, Hop::Upstream) => app_accepts.push((e.seq, peer, id)),
             _ => {}
         }
     }
+    let web_conn_of_client = pair_by_address(&client_opens, &web_accepts);
+    let web_conn_of_queued = pair_by_address(&web_queued, &web_accepts);
+    let upstream_of_app_conn = pair_by_address(&app_accepts, &proxy_connects);
+    let upstream_of_queued = pair_by_address(&app_queued, &proxy_connects);
     for e in events.iter_mut() {
-        if e.conn.is_none()
-            && let Some(Instance::Client { conn }) = &e.instance
-        {
-            e.conn = client_addr
-                .get(conn)
-                .and_then(|addr| web_conn_by_peer.get(addr))
-                .copied();
+        if e.conn.is_none() {
+            e.conn = match &e.instance {
+                Some(Instance::Client { conn }) => web_conn_of_client.get(conn).copied(),
+                _ => web_conn_of_queued.get(&e.seq).copied(),
+            };
         }
-        if e.upstream.is_none()
-            && let Some(app_conn) = e.app_conn
-        {
-            e.upstream = app_conn_peer
-                .get(&app_conn)
-                .and_then(|addr| upstream_by_local.get(addr))
-                .copied();
+        if e.upstream.is_none() {
+            e.upstream = match e.app_conn {
+                Some(app_conn) => upstream_of_app_conn.get(&app_conn).copied(),
+                None => upstream_of_queued.get(&e.seq).copied(),
+            };
         }
     }
 
@@ -177,6 +212,11 @@ fn summarise_requests(events: &[Event]) -> Vec<RequestSummary> {
             r.knob = e.knob.clone();
             r.status = Some(status);
         }
+        if e.step == StepId::WebServerClientGone {
+            // The response never reached the client: nginx's log says 499.
+            r.status = Some(499);
+            r.reason = "Client Closed Request".to_string();
+        }
         for d in &e.data {
             match d {
                 Data::RequestHead { method, target, .. } if r.method.is_empty() => {
@@ -185,7 +225,7 @@ fn summarise_requests(events: &[Event]) -> Vec<RequestSummary> {
                 }
                 // What the web server sent to the client is the final word.
                 Data::ResponseHead { status, reason, .. }
-                    if e.step == StepId::WebServerResponseSend =>
+                    if e.step == StepId::WebServerResponseSend && r.status != Some(499) =>
                 {
                     r.status = Some(*status);
                     r.reason = reason.clone();
@@ -277,4 +317,303 @@ fn summarise_connections(
         }
     }
     conns.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::model::Meta;
+    use crate::trace::vocab::{Direction, Kind};
+
+    /// A bare event: `step` at `seq`, nothing linked yet.
+    fn event(seq: u64, step: StepId) -> Event {
+        Event {
+            seq,
+            at_ns: seq * 1_000,
+            layer: step.layer(),
+            step,
+            instance: None,
+            conn: None,
+            upstream: None,
+            app_conn: None,
+            request: None,
+            ordinal: None,
+            direction: Direction::Within,
+            kind: Kind::Step,
+            summary: String::new(),
+            knob: None,
+            answer: None,
+            state: Vec::new(),
+            decision: None,
+            failure: None,
+            data: Vec::new(),
+            narration: None,
+        }
+    }
+
+    fn opens(hop: Hop, conn: u64, local: &str, peer: &str) -> StateChange {
+        StateChange::Connection {
+            hop,
+            conn,
+            state: ConnState::Open,
+            local: Some(local.to_string()),
+            peer: Some(peer.to_string()),
+        }
+    }
+
+    const WEB: &str = "192.0.2.10:80";
+    const APP: &str = "127.0.0.1:8000";
+
+    /// The client opens its connection `client` from `from`.
+    fn client_connect(seq: u64, client: u64, from: &str) -> Event {
+        let mut e = event(seq, StepId::ClientConnect);
+        e.instance = Some(Instance::Client { conn: client });
+        e.state.push(opens(Hop::Client, client, from, WEB));
+        e
+    }
+
+    /// The client sends its `ordinal`th request on its connection `client`.
+    fn client_send(seq: u64, client: u64, ordinal: u64) -> Event {
+        let mut e = event(seq, StepId::ClientRequestSend);
+        e.instance = Some(Instance::Client { conn: client });
+        e.ordinal = Some(ordinal);
+        e
+    }
+
+    /// The web server accepts `from` as its connection `conn`.
+    fn web_accept(seq: u64, conn: u64, from: &str) -> Event {
+        let mut e = event(seq, StepId::WebServerAccept);
+        e.instance = Some(Instance::Connection { conn });
+        e.conn = Some(conn);
+        e.state.push(opens(Hop::Client, conn, WEB, from));
+        e
+    }
+
+    /// The web server reads request `request`, the `ordinal`th on `conn`.
+    fn web_read(seq: u64, conn: u64, ordinal: u64, request: u64) -> Event {
+        let mut e = event(seq, StepId::WebServerRequestReceive);
+        e.instance = Some(Instance::Connection { conn });
+        e.conn = Some(conn);
+        e.ordinal = Some(ordinal);
+        e.request = Some(request);
+        e
+    }
+
+    /// The proxy opens upstream connection `upstream` from `from`, for `request`.
+    fn proxy_connect(seq: u64, conn: u64, request: u64, upstream: u64, from: &str) -> Event {
+        let mut e = event(seq, StepId::WebServerProxyConnect);
+        e.instance = Some(Instance::Upstream {
+            server: APP.to_string(),
+            conn: upstream,
+        });
+        e.conn = Some(conn);
+        e.request = Some(request);
+        e.upstream = Some(upstream);
+        e.state.push(opens(Hop::Upstream, upstream, from, APP));
+        e
+    }
+
+    /// Worker `worker` accepts `from` as the app server's connection `app_conn`.
+    fn app_accept(seq: u64, worker: u64, app_conn: u64, from: &str) -> Event {
+        let mut e = event(seq, StepId::AppServerAccept);
+        e.instance = Some(Instance::Worker { worker });
+        e.app_conn = Some(app_conn);
+        e.state.push(opens(Hop::Upstream, app_conn, APP, from));
+        e
+    }
+
+    fn linked(mut events: Vec<Event>) -> Vec<Event> {
+        link(&mut events);
+        events
+    }
+
+    fn find(events: &[Event], seq: u64) -> &Event {
+        events.iter().find(|e| e.seq == seq).expect("event")
+    }
+
+    #[test]
+    fn client_events_take_the_web_servers_connection_id_by_address_pair_not_by_number() {
+        // The client opened its connection 1 from port 50002 and its
+        // connection 2 from 50001; the web server accepted 50001 first, so
+        // its numbers are the other way round.
+        let events = linked(vec![
+            client_connect(0, 1, "203.0.113.7:50002"),
+            client_connect(1, 2, "203.0.113.7:50001"),
+            client_send(2, 1, 1),
+            client_send(3, 2, 1),
+            web_accept(4, 1, "203.0.113.7:50001"),
+            web_read(5, 1, 1, 1),
+            web_accept(6, 2, "203.0.113.7:50002"),
+            web_read(7, 2, 1, 2),
+        ]);
+        for (seq, conn, request) in [(0, 2, None), (1, 1, None), (2, 2, Some(2)), (3, 1, Some(1))] {
+            let e = find(&events, seq);
+            assert_eq!(e.conn, Some(conn), "#{seq} {}", e.step);
+            assert_eq!(e.request, request, "#{seq} {}", e.step);
+        }
+        // The client's own numbering is kept in its instance.
+        assert_eq!(
+            find(&events, 2).instance,
+            Some(Instance::Client { conn: 1 })
+        );
+    }
+
+    #[test]
+    fn a_client_request_is_linked_by_its_position_on_the_connection() {
+        // Two requests on one connection, read in order: the client's 2nd
+        // is the web server's request 8, whatever the events' order.
+        let events = linked(vec![
+            client_connect(0, 1, "203.0.113.7:50001"),
+            web_accept(1, 1, "203.0.113.7:50001"),
+            client_send(2, 1, 2),
+            web_read(3, 1, 2, 8),
+            client_send(4, 1, 1),
+            web_read(5, 1, 1, 7),
+        ]);
+        assert_eq!(find(&events, 2).request, Some(8));
+        assert_eq!(find(&events, 4).request, Some(7));
+    }
+
+    #[test]
+    fn app_server_events_take_the_upstream_connection_by_address_pair() {
+        // The proxy's upstream 1 leaves from 50001 and upstream 2 from
+        // 50002; the app server accepted 50002 first, as its connection 1.
+        let mut receive = event(7, StepId::AppServerRequestReceive);
+        receive.instance = Some(Instance::Worker { worker: 2 });
+        receive.app_conn = Some(1);
+        receive.request = Some(2);
+        let mut close = event(8, StepId::AppServerConnectionClose);
+        close.app_conn = Some(1);
+        let events = linked(vec![
+            web_accept(0, 1, "203.0.113.7:50001"),
+            web_read(1, 1, 1, 1),
+            proxy_connect(2, 1, 1, 1, "127.0.0.1:50001"),
+            web_accept(3, 2, "203.0.113.7:50002"),
+            web_read(4, 2, 1, 2),
+            proxy_connect(5, 2, 2, 2, "127.0.0.1:50002"),
+            app_accept(6, 1, 1, "127.0.0.1:50002"),
+            receive,
+            close,
+        ]);
+        assert_eq!(find(&events, 6).upstream, Some(2));
+        let r = find(&events, 7);
+        assert_eq!(r.upstream, Some(2));
+        // The request id gives the client connection and the position.
+        assert_eq!((r.conn, r.ordinal), (Some(2), Some(1)));
+        // A close, after the request, still finds its upstream connection,
+        // and is not made part of any request.
+        let c = find(&events, 8);
+        assert_eq!((c.upstream, c.request), (Some(2), None));
+    }
+
+    #[test]
+    fn the_proxys_and_the_app_servers_numbers_differ_and_the_pair_still_links_them() {
+        let mut close = event(3, StepId::AppServerConnectionClose);
+        close.app_conn = Some(1);
+        let events = linked(vec![
+            web_accept(0, 1, "203.0.113.7:50001"),
+            proxy_connect(1, 1, 1, 4, "127.0.0.1:50009"),
+            app_accept(2, 1, 1, "127.0.0.1:50009"),
+            close,
+        ]);
+        assert_eq!(find(&events, 3).upstream, Some(4));
+    }
+
+    #[test]
+    fn a_client_event_with_no_matching_accept_stays_unlinked() {
+        // The web server accepted someone else; there is exactly one
+        // request it could be, and it must still not be guessed.
+        let events = linked(vec![
+            client_connect(0, 1, "203.0.113.7:50009"),
+            client_send(1, 1, 1),
+            web_accept(2, 1, "198.51.100.1:40000"),
+            web_read(3, 1, 1, 1),
+        ]);
+        for seq in [0, 1] {
+            let e = find(&events, seq);
+            assert_eq!((e.conn, e.request), (None, None), "#{seq} {}", e.step);
+        }
+    }
+
+    #[test]
+    fn a_client_request_the_web_server_never_read_stays_unlinked() {
+        // The connection is linked, but nothing was read at position 2.
+        let events = linked(vec![
+            client_connect(0, 1, "203.0.113.7:50001"),
+            web_accept(1, 1, "203.0.113.7:50001"),
+            client_send(2, 1, 1),
+            web_read(3, 1, 1, 1),
+            client_send(4, 1, 2),
+        ]);
+        assert_eq!(find(&events, 2).request, Some(1));
+        let e = find(&events, 4);
+        assert_eq!((e.conn, e.request), (Some(1), None));
+    }
+
+    #[test]
+    fn an_app_server_event_from_an_unknown_peer_keeps_no_upstream() {
+        let mut receive = event(2, StepId::AppServerRequestReceive);
+        receive.app_conn = Some(1);
+        let events = linked(vec![
+            proxy_connect(0, 1, 1, 1, "127.0.0.1:50001"),
+            app_accept(1, 1, 1, "127.0.0.1:59999"),
+            receive,
+        ]);
+        assert_eq!(find(&events, 1).upstream, None);
+        assert_eq!(find(&events, 2).upstream, None);
+    }
+
+    #[test]
+    fn assemble_sorts_by_seq_and_lists_each_connections_requests_and_activity() {
+        let meta = Meta {
+            scenario: "test".into(),
+            title: String::new(),
+            summary: String::new(),
+            seed: 1,
+            version: String::new(),
+            started_at: String::new(),
+            config: serde_json::Value::Null,
+        };
+        let mut send_up = event(6, StepId::WebServerProxySend);
+        send_up.conn = Some(1);
+        send_up.request = Some(2);
+        send_up.upstream = Some(1);
+        // Recorded out of order: assembly sorts by seq first.
+        let trace = assemble(
+            meta,
+            Vec::new(),
+            vec![
+                send_up,
+                web_read(5, 1, 2, 2),
+                proxy_connect(3, 1, 1, 1, "127.0.0.1:50001"),
+                web_read(2, 1, 1, 1),
+                web_accept(1, 1, "203.0.113.7:50001"),
+                client_send(4, 1, 2),
+                client_connect(0, 1, "203.0.113.7:50001"),
+            ],
+        );
+        let seqs: Vec<u64> = trace.events.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, vec![0, 1, 2, 3, 4, 5, 6]);
+        assert_eq!(trace.connections.len(), 1);
+        let c = &trace.connections[0];
+        assert_eq!(
+            (c.id, c.peer.as_str(), c.local.as_str()),
+            (1, "203.0.113.7:50001", WEB)
+        );
+        assert_eq!(c.requests, vec![1, 2]);
+        // The client's connect and the web server's accept belong to the
+        // connection, not to a request.
+        assert_eq!(c.activity, vec![0, 1]);
+        assert_eq!(trace.upstream_connections.len(), 1);
+        let u = &trace.upstream_connections[0];
+        assert_eq!(
+            (u.peer.as_str(), u.local.as_str()),
+            ("127.0.0.1:50001", APP)
+        );
+        assert_eq!(u.requests, vec![1, 2]);
+        let ids: Vec<u64> = trace.requests.iter().map(|r| r.id).collect();
+        assert_eq!(ids, vec![1, 2]);
+        assert_eq!(trace.requests[1].conn, Some(1));
+        assert_eq!(trace.requests[1].ordinal, Some(2));
+    }
 }

@@ -17,22 +17,48 @@ pub fn show(bytes: &[u8]) -> ShownBytes {
 /// Escape `bytes` for display, keeping at most `limit` of them.
 pub fn show_at_most(bytes: &[u8], limit: usize) -> ShownBytes {
     let kept = &bytes[..bytes.len().min(limit)];
-    let mut text = String::with_capacity(kept.len() + kept.len() / 8);
-    for &b in kept {
+    // Room for the escapes of a typical head: `\r\n` grows to 5 characters.
+    let mut text = String::with_capacity(kept.len() + kept.len() / 4 + 8);
+    // Runs of printable ASCII (most of any HTTP message) are copied whole;
+    // only the bytes between them are escaped one by one.
+    let mut rest = kept;
+    while !rest.is_empty() {
+        let run = rest.iter().position(|&b| !plain(b)).unwrap_or(rest.len());
+        if run > 0 {
+            // Printable ASCII is valid UTF-8.
+            text.push_str(std::str::from_utf8(&rest[..run]).unwrap_or_default());
+        }
+        let Some((&b, tail)) = rest[run..].split_first() else {
+            break;
+        };
         match b {
             b'\r' => text.push_str("\\r"),
             b'\n' => text.push_str("\\n\n"),
             b'\t' => text.push_str("\\t"),
             b'\\' => text.push_str("\\\\"),
-            0x20..=0x7e => text.push(b as char),
-            _ => text.push_str(&format!("\\x{b:02x}")),
+            _ => push_hex(&mut text, b),
         }
+        rest = tail;
     }
     ShownBytes {
         text,
         len: bytes.len(),
         truncated: bytes.len() - kept.len(),
     }
+}
+
+/// A byte shown as itself: printable ASCII except the escape character.
+fn plain(b: u8) -> bool {
+    matches!(b, 0x20..=0x7e) && b != b'\\'
+}
+
+/// `\xNN`, lower-case hex.
+pub(crate) fn push_hex(text: &mut String, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    text.push('\\');
+    text.push('x');
+    text.push(char::from(HEX[usize::from(b >> 4)]));
+    text.push(char::from(HEX[usize::from(b & 0xf)]));
 }
 
 #[cfg(test)]
@@ -50,6 +76,7 @@ mod tests {
     #[test]
     fn non_ascii_bytes_are_hex_escaped() {
         assert_eq!(show(&[0x00, 0xff, b'a']).text, "\\x00\\xffa");
+        assert_eq!(show(b"a\\b\tc\x7f\x1b[0m").text, "a\\\\b\\tc\\x7f\\x1b[0m");
     }
 
     #[test]

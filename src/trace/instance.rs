@@ -27,6 +27,10 @@ pub enum Instance {
     Listener,
     /// A sync worker, numbered from 1 (gunicorn's workers).
     Worker { worker: u64 },
+    /// The event loop's handler of one app server connection (uvicorn's
+    /// protocol object): it reads requests and writes responses, while each
+    /// request's app call runs as a task. Numbered by the app server.
+    Protocol { conn: u64 },
     /// An event-loop task, numbered from 1 in the order the loop created
     /// them (uvicorn runs each request as a task).
     Task { task: u64 },
@@ -41,6 +45,7 @@ impl Instance {
             Instance::Upstream { conn, .. } => format!("upstream connection {conn}"),
             Instance::Listener => "listener".to_string(),
             Instance::Worker { worker } => format!("worker {worker}"),
+            Instance::Protocol { conn } => format!("protocol of app connection {conn}"),
             Instance::Task { task } => format!("task {task}"),
         }
     }

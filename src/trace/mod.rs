@@ -20,6 +20,7 @@ pub mod emit;
 pub mod export;
 pub mod failure;
 pub mod instance;
+pub mod live;
 pub mod model;
 pub mod recorder;
 pub mod state;

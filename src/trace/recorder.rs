@@ -6,11 +6,22 @@
 //! the ids the event did not set itself. Timestamps are read from tokio's
 //! clock, so in a lesson (paused clock) they are simulated time and the same
 //! on every run. Events whose target is not `roundtrip` are ignored.
+//!
+//! Two sinks. A lesson keeps every event in memory ([`Recorder::buffered`]):
+//! the run is short and the whole trace is the point. `serve` runs for as
+//! long as traffic comes, so [`Recorder::streaming`] hands events to a
+//! bounded channel, with one overload policy: **the server never waits on
+//! the recorder.** When the channel is full (the printer or the player is
+//! behind), the new event is dropped and counted in [`StreamCounts`], and
+//! whoever shows events shows that count. A slow terminal makes the trace
+//! incomplete; it never makes the server slow or large.
+//!
+//! Book: "Using roundtrip" (book/src/using.md), "Watching live traffic".
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::span::{Attributes, Id};
 use tracing::{Event as TracingEvent, Subscriber};
@@ -34,7 +45,39 @@ struct SpanIds {
 
 enum Sink {
     Buffer(Arc<Mutex<Vec<Event>>>),
-    Channel(mpsc::UnboundedSender<Event>),
+    Channel {
+        tx: SyncSender<Event>,
+        counts: Arc<StreamCounts>,
+    },
+}
+
+/// What a streaming recorder did with its events, shared with the reader.
+#[derive(Debug, Default)]
+pub struct StreamCounts {
+    /// Events put in the channel.
+    sent: AtomicU64,
+    /// Events dropped because the channel was full (or nobody read it).
+    dropped: AtomicU64,
+}
+
+impl StreamCounts {
+    /// Events put in the channel so far (or being put in right now).
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::SeqCst)
+    }
+
+    /// Events dropped so far: the reader was behind and the channel full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+/// The reading end of a streaming recorder.
+pub struct EventStream {
+    /// Events in the order they were recorded (`seq` ascending, with gaps
+    /// where events were dropped).
+    pub events: Receiver<Event>,
+    pub counts: Arc<StreamCounts>,
 }
 
 /// The recording layer. Build one with [`Recorder::buffered`] (lessons,
@@ -74,15 +117,21 @@ impl Recorder {
         (recorder, recording)
     }
 
-    /// A recorder that sends each event down a channel as it happens.
-    pub fn streaming() -> (Recorder, mpsc::UnboundedReceiver<Event>) {
-        let (tx, rx) = mpsc::unbounded_channel();
+    /// A recorder that sends each event down a channel of `capacity`
+    /// events as it happens. It never waits: an event that finds the
+    /// channel full is dropped and counted (see the module doc).
+    pub fn streaming(capacity: usize) -> (Recorder, EventStream) {
+        let (tx, rx) = sync_channel(capacity);
+        let counts = Arc::new(StreamCounts::default());
         let recorder = Recorder {
-            sink: Sink::Channel(tx),
+            sink: Sink::Channel {
+                tx,
+                counts: counts.clone(),
+            },
             start: Instant::now(),
             seq: AtomicU64::new(0),
         };
-        (recorder, rx)
+        (recorder, EventStream { events: rx, counts })
     }
 
     fn record(&self, event: Event) {
@@ -91,9 +140,18 @@ impl Recorder {
                 Ok(mut events) => events.push(event),
                 Err(poisoned) => poisoned.into_inner().push(event),
             },
-            // A closed receiver means nobody is watching any more: drop it.
-            Sink::Channel(tx) => {
-                let _ = tx.send(event);
+            // Full: the reader is behind. Closed: nobody reads any more.
+            // Either way the server goes on; the event is only counted.
+            // Counted as sent before it is in the channel, so that a reader
+            // that has taken `sent` events knows the channel is empty.
+            Sink::Channel { tx, counts } => {
+                counts.sent.fetch_add(1, Ordering::SeqCst);
+                if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
+                    tx.try_send(event)
+                {
+                    counts.sent.fetch_sub(1, Ordering::SeqCst);
+                    counts.dropped.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
     }
@@ -152,7 +210,8 @@ where
             Layer::WebServer => conn.map(|conn| Instance::Connection { conn }),
             Layer::AppServer => task
                 .map(|task| Instance::Task { task })
-                .or(worker.map(|worker| Instance::Worker { worker })),
+                .or(worker.map(|worker| Instance::Worker { worker }))
+                .or(app_conn.map(|conn| Instance::Protocol { conn })),
             _ => None,
         });
         let at_ns = Instant::now()

@@ -103,6 +103,10 @@ pub enum StateChange {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         len: Option<u64>,
         capacity: u64,
+        /// The connecting side's address: links the queued connection to
+        /// the one accepted later.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peer: Option<String>,
     },
     /// An event-loop task changed state.
     Task {
@@ -140,15 +144,20 @@ impl StateBoard {
     pub fn apply(&mut self, e: &Event) {
         for change in &e.state {
             match *change {
+                // Each end numbers its connections its own way; the board
+                // follows the web server's numbering (it accepts client
+                // connections and dials upstream ones), and leaves the other
+                // ends' records to the trace's links.
                 StateChange::Connection {
                     hop, conn, state, ..
-                } => {
+                } if e.layer == super::vocab::Layer::WebServer => {
                     if state == ConnState::Closed {
                         self.connections.remove(&(hop, conn));
                     } else {
                         self.connections.insert((hop, conn), state);
                     }
                 }
+                StateChange::Connection { .. } => {}
                 StateChange::Worker {
                     worker,
                     state,
@@ -174,5 +183,263 @@ impl StateBoard {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::vocab::{Direction, Kind, StepId};
+
+    /// An event of `step` that changes `state`.
+    fn event(seq: u64, step: StepId, state: Vec<StateChange>) -> Event {
+        Event {
+            seq,
+            at_ns: seq,
+            layer: step.layer(),
+            step,
+            instance: None,
+            conn: None,
+            upstream: None,
+            app_conn: None,
+            request: None,
+            ordinal: None,
+            direction: Direction::Within,
+            kind: Kind::State,
+            summary: String::new(),
+            knob: None,
+            answer: None,
+            state,
+            decision: None,
+            failure: None,
+            data: Vec::new(),
+            narration: None,
+        }
+    }
+
+    fn worker(worker: u64, state: WorkerState, request: Option<u64>) -> StateChange {
+        StateChange::Worker {
+            worker,
+            state,
+            request,
+        }
+    }
+
+    fn backlog(change: QueueChange, len: u64) -> StateChange {
+        StateChange::Backlog {
+            change,
+            len: Some(len),
+            capacity: 2048,
+            peer: None,
+        }
+    }
+
+    fn connection(hop: Hop, conn: u64, state: ConnState) -> StateChange {
+        StateChange::Connection {
+            hop,
+            conn,
+            state,
+            local: None,
+            peer: None,
+        }
+    }
+
+    #[test]
+    fn a_worker_is_busy_with_its_request_until_it_goes_idle() {
+        use WorkerState::{Busy, Idle};
+        let events = vec![
+            event(0, StepId::AppServerWorkerIdle, vec![worker(1, Idle, None)]),
+            event(1, StepId::AppServerAccept, vec![worker(1, Busy, None)]),
+            event(2, StepId::AppServerWorker, vec![worker(1, Busy, Some(3))]),
+            event(3, StepId::AppServerWsgiCall, vec![]),
+            event(4, StepId::AppServerWorkerIdle, vec![worker(1, Idle, None)]),
+        ];
+        let at = |i| StateBoard::at(&events, i).workers.get(&1).copied();
+        assert_eq!(at(0), Some((Idle, None)));
+        assert_eq!(at(1), Some((Busy, None)));
+        assert_eq!(at(2), Some((Busy, Some(3))));
+        // A step that changes nothing leaves the worker as it was.
+        assert_eq!(at(3), Some((Busy, Some(3))));
+        assert_eq!(at(4), Some((Idle, None)));
+    }
+
+    #[test]
+    fn at_replays_up_to_and_including_the_given_event() {
+        let events = vec![
+            event(
+                0,
+                StepId::AppServerWorkerIdle,
+                vec![worker(1, WorkerState::Idle, None)],
+            ),
+            event(
+                1,
+                StepId::AppServerWorkerIdle,
+                vec![worker(2, WorkerState::Idle, None)],
+            ),
+        ];
+        assert_eq!(StateBoard::at(&events, 0).workers.len(), 1);
+        assert_eq!(StateBoard::at(&events, 1).workers.len(), 2);
+        // Past the end: everything, and no panic.
+        assert_eq!(StateBoard::at(&events, usize::MAX).workers.len(), 2);
+        assert_eq!(StateBoard::at(&[], 0), StateBoard::default());
+    }
+
+    #[test]
+    fn one_event_can_dequeue_open_a_connection_and_make_a_worker_busy() {
+        let events = vec![
+            event(
+                0,
+                StepId::AppServerBacklog,
+                vec![backlog(QueueChange::Enqueue, 1)],
+            ),
+            event(
+                1,
+                StepId::AppServerAccept,
+                vec![
+                    backlog(QueueChange::Dequeue, 0),
+                    connection(Hop::Upstream, 1, ConnState::Open),
+                    worker(1, WorkerState::Busy, None),
+                ],
+            ),
+        ];
+        let board = StateBoard::at(&events, 0);
+        assert_eq!(board.backlog, Some((Some(1), 2048)));
+        assert!(board.connections.is_empty());
+        let board = StateBoard::at(&events, 1);
+        assert_eq!(board.backlog, Some((Some(0), 2048)));
+        // The app server's own record of the connection is its end's; the
+        // board keeps the web server's numbering, so it is not on the board.
+        assert!(board.connections.is_empty());
+        assert_eq!(board.workers.get(&1), Some(&(WorkerState::Busy, None)));
+    }
+
+    #[test]
+    fn the_board_follows_the_web_servers_numbering_of_connections() {
+        let events = vec![
+            event(
+                0,
+                StepId::WebServerProxyConnect,
+                vec![connection(Hop::Upstream, 1, ConnState::Open)],
+            ),
+            event(
+                1,
+                StepId::AppServerAccept,
+                vec![connection(Hop::Upstream, 1, ConnState::Open)],
+            ),
+            event(
+                2,
+                StepId::AppServerConnectionClose,
+                vec![connection(Hop::Upstream, 1, ConnState::Closed)],
+            ),
+        ];
+        let board = StateBoard::at(&events, 2);
+        assert_eq!(
+            board.connections.get(&(Hop::Upstream, 1)),
+            Some(&ConnState::Open),
+            "the app server's close of its end is not the proxy's record"
+        );
+    }
+
+    #[test]
+    fn only_the_app_servers_backlog_is_the_boards_backlog() {
+        let events = vec![
+            event(
+                0,
+                StepId::WebServerBacklog,
+                vec![backlog(QueueChange::Enqueue, 5)],
+            ),
+            event(
+                1,
+                StepId::AppServerBacklog,
+                vec![backlog(QueueChange::Enqueue, 1)],
+            ),
+            event(
+                2,
+                StepId::WebServerBacklog,
+                vec![backlog(QueueChange::Enqueue, 6)],
+            ),
+        ];
+        assert_eq!(StateBoard::at(&events, 0).backlog, None);
+        assert_eq!(StateBoard::at(&events, 2).backlog, Some((Some(1), 2048)));
+    }
+
+    #[test]
+    fn a_closed_connection_leaves_the_board_and_the_same_id_on_the_other_hop_stays() {
+        let events = vec![
+            event(
+                0,
+                StepId::WebServerAccept,
+                vec![connection(Hop::Client, 1, ConnState::Open)],
+            ),
+            event(
+                1,
+                StepId::WebServerProxyConnect,
+                vec![connection(Hop::Upstream, 1, ConnState::Open)],
+            ),
+            event(
+                2,
+                StepId::WebServerRequestReceive,
+                vec![connection(Hop::Client, 1, ConnState::Active)],
+            ),
+            event(
+                3,
+                StepId::WebServerConnectionClose,
+                vec![connection(Hop::Client, 1, ConnState::Closed)],
+            ),
+        ];
+        let board = StateBoard::at(&events, 2);
+        assert_eq!(
+            board.connections.get(&(Hop::Client, 1)),
+            Some(&ConnState::Active)
+        );
+        let board = StateBoard::at(&events, 3);
+        assert_eq!(board.connections.get(&(Hop::Client, 1)), None);
+        assert_eq!(
+            board.connections.get(&(Hop::Upstream, 1)),
+            Some(&ConnState::Open)
+        );
+    }
+
+    #[test]
+    fn a_finished_task_leaves_the_board() {
+        let task = |state| StateChange::Task {
+            task: 7,
+            state,
+            request: Some(2),
+        };
+        let events = vec![
+            event(0, StepId::AppServerTask, vec![task(TaskState::Ready)]),
+            event(1, StepId::AppServerTask, vec![task(TaskState::Running)]),
+            event(2, StepId::AppServerTask, vec![task(TaskState::Awaiting)]),
+            event(3, StepId::AppServerTask, vec![task(TaskState::Done)]),
+        ];
+        let states: Vec<_> = (0..4)
+            .map(|i| StateBoard::at(&events, i).tasks.get(&7).copied())
+            .collect();
+        assert_eq!(
+            states,
+            vec![
+                Some((TaskState::Ready, Some(2))),
+                Some((TaskState::Running, Some(2))),
+                Some((TaskState::Awaiting, Some(2))),
+                None,
+            ]
+        );
+    }
+
+    #[test]
+    fn state_changes_serialize_tagged_by_what_changed() {
+        let json = serde_json::to_value(worker(2, WorkerState::Busy, Some(4))).expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!({"of": "worker", "worker": 2, "state": "busy", "request": 4})
+        );
+        // Unknown addresses and lengths are left out, not written as null.
+        let json =
+            serde_json::to_value(connection(Hop::Upstream, 1, ConnState::Idle)).expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!({"of": "connection", "hop": "upstream", "conn": 1, "state": "idle"})
+        );
     }
 }

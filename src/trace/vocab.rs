@@ -192,6 +192,8 @@ steps! {
     WebServerClientClose => (WebServer, "web_server.client.close"),
     /// Lingering close: reads and discards what the client still sends.
     WebServerLingeringClose => (WebServer, "web_server.lingering_close"),
+    /// A kept-alive client connection waits for its next request.
+    WebServerConnectionIdle => (WebServer, "web_server.connection.idle"),
     /// The web server closes the client connection.
     WebServerConnectionClose => (WebServer, "web_server.connection.close"),
 
@@ -205,6 +207,8 @@ steps! {
     AppServerRequestRefuse => (AppServer, "app_server.request.refuse"),
     /// No whole request within the app server's patience.
     AppServerRequestTimeout => (AppServer, "app_server.request.timeout"),
+    /// uvicorn's proxy headers: the scope's client comes from X-Forwarded-For.
+    AppServerProxyHeaders => (AppServer, "app_server.proxy_headers"),
     /// A sync worker takes the request: busy until it is done.
     AppServerWorker => (AppServer, "app_server.worker"),
     /// A sync worker is done and waits in `accept()` again.
@@ -391,5 +395,46 @@ impl Kind {
             "state" => Some(Kind::State),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_step_name_starts_with_its_layer_and_is_unique() {
+        let mut seen = std::collections::BTreeSet::new();
+        for s in StepId::ALL {
+            let (layer, rest) = s.as_str().split_once('.').expect("layer.step");
+            assert_eq!(layer, s.layer().as_str(), "{s}");
+            assert!(!rest.is_empty(), "{s}");
+            assert!(seen.insert(s.as_str()), "{s} named twice");
+        }
+    }
+
+    #[test]
+    fn step_names_parse_back_to_their_step_and_serialize_as_the_name() {
+        for &s in StepId::ALL {
+            assert_eq!(StepId::parse(s.as_str()), Some(s));
+            let json = serde_json::to_string(&s).expect("serializes");
+            assert_eq!(json, format!("\"{}\"", s.as_str()));
+            let back: StepId = serde_json::from_str(&json).expect("deserializes");
+            assert_eq!(back, s);
+        }
+        assert!(serde_json::from_str::<StepId>("\"web_server.nope\"").is_err());
+    }
+
+    #[test]
+    fn a_misspelt_step_suggests_the_nearest_and_nonsense_suggests_nothing() {
+        assert_eq!(
+            StepId::suggest("web_server.limit.bdy"),
+            Some(StepId::WebServerLimitBody)
+        );
+        assert_eq!(
+            StepId::suggest("app_server.wsgi.cal"),
+            Some(StepId::AppServerWsgiCall)
+        );
+        assert_eq!(StepId::suggest("completely different"), None);
     }
 }

@@ -37,8 +37,6 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{self, Event as TermEvent};
-use tokio::sync::mpsc::UnboundedReceiver;
-use tokio::sync::mpsc::error::TryRecvError;
 
 pub use breakpoint::BreakOn;
 pub use input::{Action, action_for};
@@ -51,6 +49,7 @@ pub use theme::Theme;
 pub use update::update;
 
 use crate::trace::Trace;
+use crate::trace::live::TraceFeed;
 use terminal::TerminalGuard;
 
 /// One line of the lesson picker.
@@ -112,27 +111,25 @@ pub fn play(trace: &Trace, opts: &PlayerOptions) -> io::Result<Ended> {
     run_player(state, None)
 }
 
-/// Live mode for `serve --tui`: traces arrive on the channel (each new Trace
-/// replaces the previous, containing all requests so far); follow the newest
-/// request unless the user is stepping. Returns when the user quits.
+/// Live mode for `serve --tui`: traces arrive through the feed (each new
+/// Trace replaces the previous and holds the server's recent history);
+/// follow the newest request unless the user is stepping. Returns when the
+/// user quits.
 ///
 /// This blocks the calling thread: call it from a plain thread or
 /// `spawn_blocking`, not from inside an async task.
-pub fn follow(rx: UnboundedReceiver<Trace>, opts: &PlayerOptions) -> io::Result<Ended> {
+pub fn follow(feed: TraceFeed, opts: &PlayerOptions) -> io::Result<Ended> {
     let state = PlayerState::waiting(opts.break_on.clone(), Theme::from_env());
-    run_player(state, Some(rx))
+    run_player(state, Some(feed))
 }
 
 /// The only place that waits for keys, ticks the play clock and draws.
-fn run_player(
-    mut state: PlayerState,
-    mut rx: Option<UnboundedReceiver<Trace>>,
-) -> io::Result<Ended> {
+fn run_player(mut state: PlayerState, feed: Option<TraceFeed>) -> io::Result<Ended> {
     let mut term = TerminalGuard::enter()?;
     let mut clock = PlayClock::default();
     while !state.quit {
-        if let Some(rx) = rx.as_mut() {
-            receive_latest(rx, &mut state);
+        if let Some(feed) = &feed {
+            receive_latest(feed, &mut state);
         }
         term.draw(|f| render(&state, f))?;
         let timeout = clock.wait(&state).min(IDLE_POLL);
@@ -157,22 +154,14 @@ fn run_player(
     })
 }
 
-/// Take the newest trace waiting on the channel, if any.
-fn receive_latest(rx: &mut UnboundedReceiver<Trace>, state: &mut PlayerState) {
-    let mut latest = None;
-    loop {
-        match rx.try_recv() {
-            Ok(trace) => latest = Some(trace),
-            Err(TryRecvError::Empty) => break,
-            Err(TryRecvError::Disconnected) => {
-                if let Some(live) = &mut state.live {
-                    live.ended = true;
-                }
-                break;
-            }
-        }
+/// Take the newest trace in the feed, if any, and the count of dropped events.
+fn receive_latest(feed: &TraceFeed, state: &mut PlayerState) {
+    let got = feed.take();
+    if let Some(live) = &mut state.live {
+        live.dropped = got.dropped;
+        live.ended |= got.closed;
     }
-    if let Some(trace) = latest {
+    if let Some(trace) = got.trace {
         state.receive(trace);
     }
 }

@@ -60,6 +60,9 @@ pub struct Live {
     pub following: bool,
     /// The server closed the channel: no more traces will come.
     pub ended: bool,
+    /// Events the server recorded but could not show (the player or the
+    /// printer was behind); shown in the header when not 0.
+    pub dropped: u64,
 }
 
 /// The player, as the loop, `update` and `render` see it.
@@ -124,6 +127,7 @@ impl PlayerState {
         state.live = Some(Live {
             following: true,
             ended: false,
+            dropped: 0,
         });
         state
     }

@@ -28,7 +28,7 @@ use crate::http::target::percent_decode;
 use crate::http::{HttpConn, RequestHead, ResponseHead};
 use crate::net::{Listener, Stream};
 use crate::trace::emit::{Step, app_connection_span, request_span, task_span};
-use crate::trace::{Data, Direction, Instance, Kind, StepId};
+use crate::trace::{Data, Decision, Direction, Instance, Kind, StepId, Verdict};
 
 use super::task::Observed;
 
@@ -48,12 +48,12 @@ pub async fn run(
                 let front = front.clone();
                 let config = config.clone();
                 let next_task = next_task.clone();
-                let app_conn = front.accepted(&accepted, Instance::Listener, None);
+                let app_conn = front.accepted(&accepted, Instance::Listener, None, None);
                 let (stream, peer) = (accepted.stream, accepted.peer);
                 tasks.spawn(
                     async move {
-                        connection(stream, peer, app, config, &front, &next_task).await;
-                        front.closed(app_conn, "the event loop is done with it");
+                        let why = connection(stream, peer, app, config, &front, &next_task).await;
+                        front.closed(app_conn, why);
                     }
                     .instrument(app_connection_span(app_conn)),
                 );
@@ -72,7 +72,7 @@ async fn connection(
     config: AppServerConfig,
     front: &Front,
     next_task: &AtomicU64,
-) {
+) -> &'static str {
     let mut conn = HttpConn::new(stream);
     let idle = config.timeout_keep_alive.0;
     let mut served = 0u64;
@@ -80,7 +80,7 @@ async fn connection(
         if served > 0 {
             match tokio::time::timeout(idle, conn.wait_for_data()).await {
                 Ok(Ok(true)) => {}
-                Ok(_) => return,
+                Ok(_) => return "the web server closed it",
                 Err(_) => {
                     Step::new(
                         StepId::AppServerKeepaliveTimeout,
@@ -92,16 +92,21 @@ async fn connection(
                         config.timeout_keep_alive
                     ))
                     .knob("timeout_keep_alive", config.timeout_keep_alive)
+                    .decision(
+                        Decision::new(Verdict::Close).rule(
+                            "uvicorn closes a keep-alive connection idle for timeout_keep_alive",
+                        ),
+                    )
                     .emit();
                     let _ = conn.shutdown().await;
-                    return;
+                    return "idle for timeout_keep_alive";
                 }
             }
         }
         let patience = ("timeout_keep_alive", config.timeout_keep_alive);
         let incoming = match front.read_request(&mut conn, patience).await {
             Ok(Some(incoming)) => incoming,
-            _ => return,
+            _ => return "no request could be read",
         };
         served += 1;
         let keep_alive = incoming.head.wants_keep_alive();
@@ -110,18 +115,58 @@ async fn connection(
         // A span's parent is fixed when it is made: make the task's inside
         // the request's, so events in the task see both.
         let task_span = span.in_scope(|| task_span(task));
-        let ok = serve(&mut conn, incoming, peer, &*app, front, keep_alive, task)
-            .instrument(task_span)
-            .await;
-        if !ok || !keep_alive {
+        let ok = serve(
+            &mut conn, incoming, peer, &*app, front, &config, keep_alive, task,
+        )
+        .instrument(task_span)
+        .await;
+        if !ok {
             let _ = conn.shutdown().await;
-            return;
+            return "the response could not be written";
+        }
+        if !keep_alive {
+            let _ = conn.shutdown().await;
+            return "the request asked for Connection: close";
         }
     }
 }
 
-/// The scope for one request (ASGI HTTP spec 2.5).
-pub fn scope_for(head: &RequestHead, peer: SocketAddr, local: SocketAddr) -> Scope {
+/// Who the client is, as uvicorn's proxy-headers middleware decides it:
+/// behind a trusted proxy, the right-most `X-Forwarded-For` entry that is
+/// not itself a trusted proxy, with port 0 (the header carries no port).
+/// `None`: the peer is the client (not trusted, no header, or turned off).
+pub fn forwarded_client(
+    head: &RequestHead,
+    peer: SocketAddr,
+    config: &AppServerConfig,
+) -> Option<String> {
+    if !config.proxy_headers {
+        return None;
+    }
+    let trusted = |ip: &str| {
+        config
+            .forwarded_allow_ips
+            .split(',')
+            .map(str::trim)
+            .any(|t| t == "*" || t == ip)
+    };
+    if !trusted(&peer.ip().to_string()) {
+        return None;
+    }
+    let forwarded = head.headers.get("x-forwarded-for")?;
+    let hosts: Vec<&str> = forwarded.split(',').map(str::trim).collect();
+    let host = hosts.iter().rev().find(|h| !trusted(h)).or(hosts.first())?;
+    Some(host.to_string())
+}
+
+/// The scope for one request (ASGI HTTP spec 2.3, as uvicorn declares it).
+/// `client` is the forwarded client when [`forwarded_client`] found one.
+pub fn scope_for(
+    head: &RequestHead,
+    peer: SocketAddr,
+    local: SocketAddr,
+    client: Option<&str>,
+) -> Scope {
     let decoded = percent_decode(&crate::http::headers::latin1_bytes(head.path()));
     Scope {
         http_version: if head.version == crate::http::Version::Http10 {
@@ -146,23 +191,60 @@ pub fn scope_for(head: &RequestHead, peer: SocketAddr, local: SocketAddr) -> Sco
                 )
             })
             .collect(),
-        client: Some((peer.ip().to_string(), peer.port())),
+        client: Some(match client {
+            Some(host) => (host.to_string(), 0),
+            None => (peer.ip().to_string(), peer.port()),
+        }),
         server: Some((local.ip().to_string(), local.port())),
     }
 }
 
 /// Run one request through the app; false when the connection must close.
+#[allow(clippy::too_many_arguments)]
 async fn serve(
     conn: &mut HttpConn<Stream>,
     incoming: Incoming,
     peer: SocketAddr,
     app: &dyn AsgiApp,
     front: &Front,
+    config: &AppServerConfig,
     keep_alive: bool,
     task: u64,
 ) -> bool {
-    let Incoming { id, head, body } = incoming;
-    let scope = scope_for(&head, peer, front.local);
+    let Incoming {
+        id,
+        head,
+        body,
+        received_at,
+    } = incoming;
+    let forwarded = forwarded_client(&head, peer, config);
+    let scope = scope_for(&head, peer, front.local, forwarded.as_deref());
+    if let Some(client) = &forwarded {
+        Step::new(
+            StepId::AppServerProxyHeaders,
+            Direction::Within,
+            Kind::Decision,
+        )
+        .summary(format!(
+            "the peer {} is a trusted proxy (forwarded_allow_ips {}): scope[\"client\"] \
+                 becomes the X-Forwarded-For client ({client}, 0), not the proxy",
+            peer.ip(),
+            config.forwarded_allow_ips
+        ))
+        .knob("proxy_headers", "on")
+        .decision(
+            Decision::new(Verdict::Rewrite)
+                .rule("uvicorn --proxy-headers: believe X-Forwarded-For from trusted peers")
+                .knob("forwarded_allow_ips", &config.forwarded_allow_ips)
+                .input("peer", peer)
+                .input(
+                    "x_forwarded_for",
+                    head.headers.get("x-forwarded-for").unwrap_or(""),
+                )
+                .chosen(client.clone()),
+        )
+        .emit();
+    }
     Step::new(StepId::AppServerAsgiCall, Direction::Down, Kind::Hop)
         .summary(format!(
             "the event loop starts a task: await app(scope, receive, send) for {} {}",
@@ -232,7 +314,7 @@ async fn serve(
         }
     };
     front
-        .send_response(conn, &head, rhead, &rbody, keep_alive)
+        .send_response(conn, &head, rhead, &rbody, keep_alive, received_at)
         .await
         .is_ok()
 }

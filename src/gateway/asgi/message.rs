@@ -3,10 +3,10 @@
 //! Each message is recorded in the trace as it crosses, by the callable
 //! itself: the app server's own view of what went in and out.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::scope::bytes_repr;
+use super::scope::{bytes_value, header_pair};
 use crate::trace::emit::Step;
 use crate::trace::{Data, Direction, Kind, StepId};
 
@@ -36,21 +36,21 @@ impl Message {
         }
     }
 
-    /// The message as the dict an ASGI app would see.
+    /// The message as the dict an ASGI app would see. The values are built
+    /// directly (not through `json!`): this runs for every message `serve`
+    /// records.
     pub fn entries(&self) -> Vec<(String, Value)> {
-        let mut e = vec![("type".to_string(), json!(self.type_name()))];
+        let mut e = Vec::with_capacity(3);
+        e.push(("type".to_string(), Value::String(self.type_name().into())));
         match self {
             Message::HttpRequest { body, more_body }
             | Message::HttpResponseBody { body, more_body } => {
-                e.push(("body".into(), json!(bytes_repr(body))));
-                e.push(("more_body".into(), json!(more_body)));
+                e.push(("body".into(), bytes_value(body)));
+                e.push(("more_body".into(), Value::Bool(*more_body)));
             }
             Message::HttpResponseStart { status, headers } => {
-                e.push(("status".into(), json!(status)));
-                let h: Vec<Value> = headers
-                    .iter()
-                    .map(|(n, v)| json!([bytes_repr(n), bytes_repr(v)]))
-                    .collect();
+                e.push(("status".into(), Value::from(*status)));
+                let h: Vec<Value> = headers.iter().map(|(n, v)| header_pair(n, v)).collect();
                 e.push(("headers".into(), Value::Array(h)));
             }
             Message::HttpDisconnect => {}
@@ -58,7 +58,11 @@ impl Message {
         e
     }
 
-    fn record(&self, call: &str, direction: Direction) {
+    fn record(&self, call: &'static str, direction: Direction) {
+        // Nobody recording: skip building the summary and the dict.
+        if !Step::enabled() {
+            return;
+        }
         Step::new(step_id(call), direction, Kind::Hop)
             .summary(format!("{call}() → {}", self.type_name()))
             .data(Data::AsgiMessage {

@@ -5,7 +5,7 @@
 //! `raw_path` and `query_string` stay bytes, and `client` / `server` are
 //! `[host, port]` pairs.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value};
 
 /// The scope of one HTTP request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,47 +25,134 @@ pub struct Scope {
 
 /// Show bytes the way Python's `repr` would: `b"..."`.
 pub fn bytes_repr(b: &[u8]) -> String {
-    let mut s = String::from("b\"");
-    for &c in b {
+    let mut s = String::with_capacity(b.len() + 3);
+    s.push_str("b\"");
+    // Runs of printable ASCII are copied whole; the rest is escaped.
+    let mut rest = b;
+    while !rest.is_empty() {
+        let run = rest.iter().position(|&c| !plain(c)).unwrap_or(rest.len());
+        if run > 0 {
+            // Printable ASCII is valid UTF-8.
+            s.push_str(std::str::from_utf8(&rest[..run]).unwrap_or_default());
+        }
+        let Some((&c, tail)) = rest[run..].split_first() else {
+            break;
+        };
         match c {
             b'"' => s.push_str("\\\""),
             b'\\' => s.push_str("\\\\"),
-            0x20..=0x7e => s.push(c as char),
-            _ => s.push_str(&format!("\\x{c:02x}")),
+            _ => crate::trace::bytes::push_hex(&mut s, c),
         }
+        rest = tail;
     }
     s.push('"');
     s
 }
 
+/// A byte `bytes_repr` shows as itself.
+fn plain(c: u8) -> bool {
+    matches!(c, 0x20..=0x7e) && c != b'"' && c != b'\\'
+}
+
+/// `b"..."` as a JSON string.
+pub(crate) fn bytes_value(b: &[u8]) -> Value {
+    Value::String(bytes_repr(b))
+}
+
+/// A `[name, value]` header pair as a JSON array of two `b"..."` strings.
+pub(crate) fn header_pair(name: &[u8], value: &[u8]) -> Value {
+    Value::Array(vec![bytes_value(name), bytes_value(value)])
+}
+
 impl Scope {
-    /// The scope as ordered key/value pairs, for the trace.
+    /// The scope as ordered key/value pairs, for the trace. The values are
+    /// built directly (not through `json!`, which serializes every string
+    /// once more): this runs for every request `serve` records.
     pub fn entries(&self) -> Vec<(String, Value)> {
         let headers: Vec<Value> = self
             .headers
             .iter()
-            .map(|(n, v)| json!([bytes_repr(n), bytes_repr(v)]))
+            .map(|(n, v)| header_pair(n, v))
             .collect();
         let pair = |p: &Option<(String, u16)>| match p {
-            Some((h, port)) => json!([h, port]),
+            Some((h, port)) => Value::Array(vec![Value::String(h.clone()), Value::from(*port)]),
             None => Value::Null,
         };
+        let text = |s: &str| Value::String(s.to_string());
+        let mut asgi = Map::with_capacity(2);
+        asgi.insert("version".to_string(), text("3.0"));
+        asgi.insert("spec_version".to_string(), text("2.5"));
         vec![
-            ("type".into(), json!("http")),
-            (
-                "asgi".into(),
-                json!({"version": "3.0", "spec_version": "2.5"}),
-            ),
-            ("http_version".into(), json!(self.http_version)),
-            ("method".into(), json!(self.method)),
-            ("scheme".into(), json!(self.scheme)),
-            ("path".into(), json!(self.path)),
-            ("raw_path".into(), json!(bytes_repr(&self.raw_path))),
-            ("query_string".into(), json!(bytes_repr(&self.query_string))),
-            ("root_path".into(), json!(self.root_path)),
+            ("type".into(), text("http")),
+            ("asgi".into(), Value::Object(asgi)),
+            ("http_version".into(), text(&self.http_version)),
+            ("method".into(), text(&self.method)),
+            ("scheme".into(), text(&self.scheme)),
+            ("path".into(), text(&self.path)),
+            ("raw_path".into(), bytes_value(&self.raw_path)),
+            ("query_string".into(), bytes_value(&self.query_string)),
+            ("root_path".into(), text(&self.root_path)),
             ("headers".into(), Value::Array(headers)),
             ("client".into(), pair(&self.client)),
             ("server".into(), pair(&self.server)),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn bytes_show_as_python_would_write_them() {
+        assert_eq!(bytes_repr(b"/notes?a=1"), "b\"/notes?a=1\"");
+        assert_eq!(bytes_repr(b"say \"hi\"\\"), "b\"say \\\"hi\\\"\\\\\"");
+        assert_eq!(
+            bytes_repr(&[0x00, b'a', 0xe9, b'\r']),
+            "b\"\\x00a\\xe9\\x0d\""
+        );
+        assert_eq!(bytes_repr(b""), "b\"\"");
+    }
+
+    #[test]
+    fn entries_are_the_scope_dict_in_order() {
+        let scope = Scope {
+            http_version: "1.1".into(),
+            method: "GET".into(),
+            scheme: "http".into(),
+            path: "/caf\u{e9}".into(),
+            raw_path: b"/caf%C3%A9".to_vec(),
+            query_string: b"q=1".to_vec(),
+            root_path: String::new(),
+            headers: vec![(b"host".to_vec(), b"example.test".to_vec())],
+            client: Some(("127.0.0.1".into(), 50001)),
+            server: None,
+        };
+        let entries = scope.entries();
+        let expected = vec![
+            ("type", json!("http")),
+            ("asgi", json!({"version": "3.0", "spec_version": "2.5"})),
+            ("http_version", json!("1.1")),
+            ("method", json!("GET")),
+            ("scheme", json!("http")),
+            ("path", json!("/caf\u{e9}")),
+            ("raw_path", json!("b\"/caf%C3%A9\"")),
+            ("query_string", json!("b\"q=1\"")),
+            ("root_path", json!("")),
+            ("headers", json!([["b\"host\"", "b\"example.test\""]])),
+            ("client", json!(["127.0.0.1", 50001])),
+            ("server", Value::Null),
+        ];
+        let got: Vec<(&str, Value)> = entries
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        assert_eq!(got, expected);
+        // Key order inside `asgi` is kept too.
+        assert_eq!(
+            serde_json::to_string(&entries[1].1).unwrap(),
+            r#"{"version":"3.0","spec_version":"2.5"}"#
+        );
     }
 }

@@ -26,10 +26,16 @@ use crate::http::{HttpConn, ResponseHead};
 use crate::net::{SharedListener, Stream};
 use crate::trace::bytes::show;
 use crate::trace::emit::{Step, app_connection_span, request_span, worker_span};
-use crate::trace::{Data, Direction, Instance, Kind, StateChange, StepId, WorkerState};
+use crate::trace::{
+    Data, Decision, Direction, Instance, Kind, StateChange, StepId, Verdict, WorkerState,
+};
 
 /// Start `config.workers` sync workers accepting from `listener`; returns
 /// when every worker has stopped (the listener closed).
+/// The workers waiting in `accept()` right now: the candidates the kernel
+/// picks from when a connection arrives.
+type Waiting = Arc<std::sync::Mutex<std::collections::BTreeSet<u64>>>;
+
 pub async fn run(
     listener: SharedListener,
     app: Arc<dyn WsgiApp>,
@@ -38,13 +44,15 @@ pub async fn run(
 ) {
     let workers = config.workers.max(1);
     let mut handles = Vec::with_capacity(workers);
+    let waiting = Waiting::default();
     for n in 1..=workers {
+        let waiting = waiting.clone();
         let listener = listener.clone();
         let app = app.clone();
         let front = front.clone();
         let timeout = config.timeout;
         handles.push(tokio::spawn(async move {
-            worker(n, workers, listener, app, front, timeout).await;
+            worker(n, workers, listener, app, front, timeout, waiting).await;
         }));
     }
     for h in handles {
@@ -59,9 +67,13 @@ async fn worker(
     app: Arc<dyn WsgiApp>,
     front: Arc<Front>,
     timeout: crate::units::Time,
+    waiting: Waiting,
 ) {
     let worker = n as u64;
     let idle = |summary: String| {
+        if let Ok(mut w) = waiting.lock() {
+            w.insert(worker);
+        }
         Step::state_only(
             StepId::AppServerWorkerIdle,
             StateChange::Worker {
@@ -88,8 +100,31 @@ async fn worker(
                 continue;
             }
         };
+        // Every idle worker was blocked in accept(); this one got it.
+        let candidates: Vec<u64> = match waiting.lock() {
+            Ok(mut w) => {
+                let all = w.iter().copied().collect();
+                w.remove(&worker);
+                all
+            }
+            Err(_) => vec![worker],
+        };
+        let mut choice = Decision::new(Verdict::Choose)
+            .rule("every idle sync worker blocks in accept() on the one listening socket; the kernel wakes one of them")
+            .chosen(format!("worker {n}"));
+        for c in candidates {
+            choice = choice.candidate(
+                format!("worker {c}"),
+                vec![("state".to_string(), "idle, in accept()".to_string())],
+            );
+        }
         // gunicorn's sync worker accepts first, then reads the request.
-        let app_conn = front.accepted(&accepted, Instance::Worker { worker }, Some(worker));
+        let app_conn = front.accepted(
+            &accepted,
+            Instance::Worker { worker },
+            Some(worker),
+            Some(choice),
+        );
         let peer = accepted.peer;
         let mut conn = HttpConn::new(accepted.stream);
         async {
@@ -121,7 +156,12 @@ async fn serve(
     app: &dyn WsgiApp,
     front: &Front,
 ) {
-    let Incoming { head, body, .. } = incoming;
+    let Incoming {
+        head,
+        body,
+        received_at,
+        ..
+    } = incoming;
     let worker = n as u64;
     Step::new(StepId::AppServerWorker, Direction::Within, Kind::Decision)
         .instance(Instance::Worker { worker })
@@ -190,5 +230,7 @@ async fn serve(
         }
     };
     let (rhead, rbody) = response;
-    let _ = front.send_response(conn, &head, rhead, &rbody, false).await;
+    let _ = front
+        .send_response(conn, &head, rhead, &rbody, false, received_at)
+        .await;
 }

@@ -17,8 +17,11 @@ pub fn transcript(trace: &Trace) -> String {
     let mut out = String::new();
     header(trace, &mut out);
     let _ = writeln!(out);
+    // With several requests, every line says whose step it is: interleaved
+    // requests cannot be told apart by order alone.
+    let tagged = trace.requests.len() > 1;
     for e in &trace.events {
-        event_line(e, &mut out);
+        event_line(e, tagged, &mut out);
     }
     let _ = writeln!(out);
     outcome(trace, &mut out);
@@ -29,7 +32,7 @@ pub fn transcript(trace: &Trace) -> String {
 pub fn request_transcript(trace: &Trace, request: u64) -> String {
     let mut out = String::new();
     for e in trace.events.iter().filter(|e| e.request == Some(request)) {
-        event_line(e, &mut out);
+        event_line(e, false, &mut out);
     }
     if let Some(r) = trace.requests.iter().find(|r| r.id == request) {
         let _ = writeln!(out, "{}", request_line(r));
@@ -60,13 +63,19 @@ fn header(trace: &Trace, out: &mut String) {
     let _ = writeln!(out, "stack: {}", stack.join(" → "));
 }
 
-/// One step: time, indentation by depth, arrow, layer, sentence.
-pub fn event_line(e: &Event, out: &mut String) {
+/// One step: time, the request (when `tagged`), indentation by depth,
+/// arrow, layer, sentence.
+pub fn event_line(e: &Event, tagged: bool, out: &mut String) {
     let ms = e.at_ns as f64 / 1_000_000.0;
     let indent = "  ".repeat(e.layer.depth());
+    let _ = write!(out, "{ms:>10.3} ms  ");
+    if tagged {
+        let tag = e.request.map(|r| format!("#{r}")).unwrap_or_default();
+        let _ = write!(out, "{tag:<4}");
+    }
     let _ = write!(
         out,
-        "{ms:>10.3} ms  {indent}{} {}: {}",
+        "{indent}{} {}: {}",
         e.direction.arrow(),
         e.layer.label(),
         e.summary

@@ -14,7 +14,9 @@ use super::super::state::{Focus, PlayerState};
 use super::super::theme::Theme;
 use super::super::view::StepView;
 use super::text::cut;
-use crate::trace::{Data, Event, Kind};
+use crate::trace::{
+    Data, Decision, Event, Hop, Kind, QueueChange, StateChange, Verdict, WorkerState,
+};
 
 /// Widest a key column gets before values start (environ keys can be long).
 const MAX_KEY_WIDTH: usize = 22;
@@ -59,13 +61,16 @@ pub fn lines(state: &PlayerState, e: &Event) -> Vec<Line<'static>> {
 fn fitted(state: &PlayerState, e: &Event, width: usize) -> Vec<Line<'static>> {
     let theme = &state.theme;
     let mut out = Vec::new();
-    let where_ = format!(
+    let mut where_ = format!(
         "{} {} {}: {}",
         e.layer.label(),
         e.direction.arrow(),
         e.kind.as_str(),
         e.step
     );
+    if let Some(who) = &e.instance {
+        where_.push_str(&format!(" · {}", who.label()));
+    }
     out.push(Line::styled(where_, theme.heading));
     out.push(Line::from(timing(state, e)));
     let summary_style = if e.kind == Kind::Error {
@@ -90,11 +95,128 @@ fn fitted(state: &PlayerState, e: &Event, width: usize) -> Vec<Line<'static>> {
             theme.answer,
         ));
     }
+    if let Some(f) = e.failure {
+        out.push(Line::styled(
+            format!("failure: {}", f.as_str()),
+            theme.error,
+        ));
+    }
+    if let Some(d) = &e.decision {
+        out.push(Line::default());
+        decision(d, theme, &mut out);
+    }
+    if !e.state.is_empty() {
+        out.push(Line::default());
+        out.push(Line::styled("state", theme.heading));
+        for change in &e.state {
+            out.push(Line::from(format!("  {}", state_line(change))));
+        }
+    }
     for d in &e.data {
         out.push(Line::default());
         section(d, theme, width, &mut out);
     }
     out
+}
+
+/// A decision: its verdict, the rule, what was measured, the settings, the
+/// candidates and the choice.
+fn decision(d: &Decision, theme: &Theme, out: &mut Vec<Line<'static>>) {
+    let verdict = match d.verdict {
+        Verdict::Pass => "pass".to_string(),
+        Verdict::Refuse { status } => format!("refuse with {status}"),
+        Verdict::Drop { status } => format!("log {status} and close, nothing sent"),
+        Verdict::KeepOpen => "keep the connection open".to_string(),
+        Verdict::Close => "close the connection".to_string(),
+        Verdict::Retry => "send again".to_string(),
+        Verdict::Rewrite => "rewrite the request".to_string(),
+        Verdict::Choose => "choose".to_string(),
+    };
+    out.push(Line::from(vec![
+        Span::styled("decision: ", theme.heading),
+        Span::styled(verdict, theme.answer),
+    ]));
+    if let Some(rule) = &d.rule {
+        out.push(Line::from(format!("  rule: {rule}")));
+    }
+    if let Some(who) = &d.subject {
+        out.push(Line::from(format!("  applies to: {who}")));
+    }
+    for (name, value) in &d.inputs {
+        out.push(Line::from(format!("  measured {name} = {value}")));
+    }
+    for k in &d.knobs {
+        out.push(Line::from(format!("  setting {} = {}", k.name, k.value)));
+    }
+    for c in &d.candidates {
+        let facts: Vec<String> = c.facts.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        out.push(Line::from(format!(
+            "  candidate {} {}",
+            c.name,
+            facts.join(" ")
+        )));
+    }
+    if let Some(chosen) = &d.chosen {
+        out.push(Line::from(format!("  chosen: {chosen}")));
+    }
+}
+
+/// One change of state, as a person reads it.
+fn state_line(change: &StateChange) -> String {
+    match change {
+        StateChange::Connection {
+            hop,
+            conn,
+            state,
+            local,
+            peer,
+        } => {
+            let hop = match hop {
+                Hop::Client => "client connection",
+                Hop::Upstream => "upstream connection",
+            };
+            let mut s = format!("{hop} {conn}: {state:?}").to_lowercase();
+            if let (Some(l), Some(p)) = (local, peer) {
+                s.push_str(&format!(" ({l} ↔ {p})"));
+            }
+            s
+        }
+        StateChange::Worker {
+            worker,
+            state,
+            request,
+        } => match (state, request) {
+            (WorkerState::Busy, Some(r)) => format!("worker {worker}: busy with request {r}"),
+            (WorkerState::Busy, None) => format!("worker {worker}: busy"),
+            (WorkerState::Idle, _) => format!("worker {worker}: idle"),
+        },
+        StateChange::Backlog {
+            change,
+            len,
+            capacity,
+            ..
+        } => {
+            let way = match change {
+                QueueChange::Enqueue => "a connection joins",
+                QueueChange::Dequeue => "accept() takes one",
+            };
+            match len {
+                Some(n) => format!("backlog: {way}; {n} of {capacity} waiting"),
+                None => format!("backlog: {way} (capacity {capacity})"),
+            }
+        }
+        StateChange::Task {
+            task,
+            state,
+            request,
+        } => {
+            let mut s = format!("task {task}: {state:?}").to_lowercase();
+            if let Some(r) = request {
+                s.push_str(&format!(" (request {r})"));
+            }
+            s
+        }
+    }
 }
 
 fn timing(state: &PlayerState, e: &Event) -> String {

@@ -123,6 +123,9 @@ fn header(state: &PlayerState, view: Option<&StepView>, frame: &mut Frame, area:
         } else {
             "● live · "
         });
+        if live.dropped > 0 {
+            right.push_str(&format!("{} events dropped · ", live.dropped));
+        }
     }
     // Position among the trace's requests, not the id: in `serve --tui`
     // the oldest requests are dropped and ids keep counting.
