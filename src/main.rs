@@ -83,6 +83,10 @@ enum Command {
               default_value_t = DEFAULT_HISTORY as u64,
               value_parser = clap::value_parser!(u64).range(1..=MAX_HISTORY))]
         history: u64,
+        /// Add Server-Timing to every response: the app server's, the proxy
+        /// hop's and the web server's time, drawn by browser DevTools.
+        #[arg(long)]
+        server_timing: bool,
     },
 }
 
@@ -114,6 +118,7 @@ fn main() -> ExitCode {
             tui,
             no_record,
             history,
+            server_timing,
         }) => serve(ServeArgs {
             listen,
             lesson: lesson.as_deref(),
@@ -128,6 +133,7 @@ fn main() -> ExitCode {
                 ServeOutput::AccessLog
             },
             history: usize::try_from(history).unwrap_or(usize::MAX),
+            server_timing,
         }),
     };
     match result {
@@ -335,6 +341,7 @@ struct ServeArgs<'a> {
     interface: Option<&'a str>,
     output: ServeOutput,
     history: usize,
+    server_timing: bool,
 }
 
 fn serve(args: ServeArgs<'_>) -> Result<(), String> {
@@ -356,6 +363,10 @@ fn serve(args: ServeArgs<'_>) -> Result<(), String> {
         Some("asgi") => config.app_server.interface = roundtrip::gateway::Interface::Asgi,
         Some("wsgi") => config.app_server.interface = roundtrip::gateway::Interface::Wsgi,
         _ => {}
+    }
+    if args.server_timing {
+        config.web_server.server_timing = true;
+        config.app_server.server_timing = true;
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

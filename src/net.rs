@@ -289,11 +289,12 @@ impl MemoryDialer {
 }
 
 /// An in-memory listener on `server_addr` with room for `backlog` pending
-/// connections; dialers appear to come from `client_ip`. `backlog_step`
-/// names the layer whose listen queue it is.
+/// connections; dialers appear to come from `client`'s address, from its
+/// port upwards (an ephemeral port per connection). `backlog_step` names
+/// the layer whose listen queue it is.
 pub fn memory_listener(
     server_addr: SocketAddr,
-    client_ip: std::net::IpAddr,
+    client: SocketAddr,
     backlog: usize,
     backlog_step: StepId,
 ) -> (MemoryDialer, Listener) {
@@ -301,8 +302,8 @@ pub fn memory_listener(
     let dialer = MemoryDialer {
         tx,
         server_addr,
-        client_ip,
-        next_port: Arc::new(AtomicU16::new(50001)),
+        client_ip: client.ip(),
+        next_port: Arc::new(AtomicU16::new(client.port())),
         backlog_step,
         capacity: backlog.max(1) as u64,
     };

@@ -426,3 +426,40 @@ fn concurrent_and_sequential_requests_each_get_one_access_log_line() {
         assert_eq!(logged, total, "{summary}");
     }
 }
+
+#[test]
+fn server_timing_flag_gives_real_clients_every_layers_time() {
+    let mut server = serve(&["--server-timing", "--interface", "asgi"]);
+    let r = client()
+        .get(format!("http://{}/notes", server.addr))
+        .send()
+        .expect("GET /notes");
+    assert_eq!(r.status(), 200);
+    let timing: Vec<String> = r
+        .headers()
+        .get_all("server-timing")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_string))
+        .collect();
+    assert_eq!(timing.len(), 1, "one list field: {timing:?}");
+    let names: Vec<&str> = timing[0]
+        .split(',')
+        .filter_map(|m| m.trim().split(';').next())
+        .collect();
+    assert_eq!(names, ["app", "upstream", "web"], "{timing:?}");
+    let (_, status) = server.interrupt();
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn without_the_flag_no_response_carries_server_timing() {
+    let mut server = serve(&["--interface", "wsgi"]);
+    let r = client()
+        .get(format!("http://{}/notes", server.addr))
+        .send()
+        .expect("GET /notes");
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("server-timing").is_none());
+    let (_, status) = server.interrupt();
+    assert_eq!(status.code(), Some(0));
+}

@@ -1,7 +1,8 @@
 //! `serve --tui`: the live player over real traffic.
 //!
 //! The header shows how many events the server dropped; the player holds
-//! the newest `--history N` requests. The second test drives the real
+//! the newest `--history N` requests, and picking one from the request list
+//! (`r`) stops following new traffic until `G`. The tmux test drives the real
 //! binary inside tmux (on a private socket) with real HTTP requests, and
 //! waits by polling `capture-pane` with a deadline; without tmux it says
 //! why and passes (`.ci/run` installs it).
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use roundtrip::tui::{PlayerState, Theme, render};
+use roundtrip::tui::{Action, ListKey, PlayerState, Theme, render, update};
 
 /// How long one expected screen may take.
 const SCREEN_DEADLINE: Duration = Duration::from_secs(20);
@@ -37,6 +38,46 @@ fn the_live_header_shows_how_many_events_were_dropped() {
         .collect();
     assert!(header.contains("1234 events dropped"), "{header}");
     assert!(header.contains("● live"), "{header}");
+}
+
+fn screen(state: &PlayerState, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test backend");
+    terminal
+        .draw(|f| render(state, f))
+        .expect("drawing into memory cannot fail");
+    let buf = terminal.backend().buffer();
+    (0..buf.area.height)
+        .map(|y| {
+            let row: String = (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect();
+            row.trim_end().to_string() + "\n"
+        })
+        .collect()
+}
+
+#[test]
+fn picking_a_past_request_stops_following_and_the_header_says_so() {
+    let outcome = roundtrip::scenario::run_named("many-at-once").expect("many-at-once runs");
+    let mut state = PlayerState::waiting(Vec::new(), Theme::plain());
+    state.receive(outcome.trace);
+    update(&mut state, Action::OpenRequests);
+    let open = screen(&state, 80, 24);
+    assert!(open.contains("● live, following"), "{open}");
+    assert!(open.contains("requests · 4 of 4"), "{open}");
+    assert!(open.contains("enter replay (stops following)"), "{open}");
+    update(&mut state, Action::List(ListKey::First));
+    update(&mut state, Action::List(ListKey::Choose));
+    let picked = screen(&state, 80, 24);
+    assert!(picked.contains("● live, not following"), "{picked}");
+    assert!(picked.contains("request 1/4"), "{picked}");
+    assert!(
+        picked.contains("request 1: not following new requests"),
+        "{picked}"
+    );
+    update(&mut state, Action::End);
+    let following = screen(&state, 80, 24);
+    assert!(following.contains("● live, following"), "{following}");
 }
 
 struct Tmux {
@@ -84,7 +125,7 @@ impl Drop for Tmux {
 }
 
 #[test]
-fn serve_tui_with_history_5_holds_the_newest_5_of_8_requests() {
+fn serve_tui_with_history_5_keeps_the_newest_5_and_a_picked_one_stays_put() {
     if !Command::new("tmux")
         .arg("-V")
         .output()
@@ -135,10 +176,35 @@ fn serve_tui_with_history_5_holds_the_newest_5_of_8_requests() {
     let screen = tmux.wait_for("request 5/5");
     assert!(screen.contains("● live, following"), "{screen}");
 
+    // Pick the request before the newest (request 7 of 4..8) from the list.
+    tmux.send(&["r"]);
+    let list = tmux.wait_for("requests · 5 of 5");
+    assert!(list.contains("GET    /notes"), "{list}");
+    tmux.send(&["Up"]);
+    tmux.send(&["Enter"]);
+    let picked = tmux.wait_for("● live, not following");
+    assert!(picked.contains("request 4/5"), "{picked}");
+    // New traffic does not move it: request 7 is now 2nd of 6..10.
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    for _ in 0..2 {
+        let r = client
+            .get(format!("http://127.0.0.1:{port}/notes"))
+            .send()
+            .expect("GET /notes");
+        assert_eq!(r.status(), 200);
+    }
+    drop(client);
+    tmux.wait_for("request 2/5");
+    tmux.send(&["G"]);
+    tmux.wait_for("● live, following");
+
     tmux.send(&["q"]);
     let after = tmux.wait_for("exit=0");
     assert!(
-        after.contains("8 requests finished, the last 5 kept for the player"),
+        after.contains("10 requests finished, the last 5 kept for the player"),
         "{after}"
     );
 }

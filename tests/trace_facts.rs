@@ -114,7 +114,7 @@ expect = { status = 200 }
         "{timing}"
     );
     assert!(
-        timing.contains(r#"web;desc="web server, in all";dur=5.000"#),
+        timing.contains(r#"web;desc="web server (total)";dur=5.000"#),
         "{timing}"
     );
 }

@@ -5,6 +5,9 @@
 //! the colour theme draws exactly the same characters, so the text snapshots
 //! stand for both. The styled snapshots (`*_styles`) record colours and
 //! attributes for the frames where a layer answers.
+//!
+//! The request list (`r`) is drawn over `many-at-once`, the lesson with four
+//! requests at once.
 
 mod tui_fixtures;
 
@@ -19,7 +22,9 @@ use roundtrip::trace::{Direction, Layer, Trace};
 use roundtrip::tui::input::BINDINGS;
 use roundtrip::tui::picker::PickerState;
 use roundtrip::tui::view::StepView;
-use roundtrip::tui::{Focus, LessonEntry, PlayerState, Theme, render, render_picker};
+use roundtrip::tui::{
+    Action, Focus, LessonEntry, ListKey, PlayerState, Theme, render, render_picker, update,
+};
 use tui_fixtures::{key_frames, lesson, many};
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
@@ -362,18 +367,105 @@ fn picker_at_80x24() {
     insta::assert_snapshot!("picker_filtered__80x24", screen);
 }
 
+/// `many-at-once` on the first step of request `id`, with the request list open.
+fn request_list_at(id: u64, theme: Theme) -> PlayerState {
+    let trace = lesson("many-at-once");
+    let first = trace
+        .events
+        .iter()
+        .position(|e| e.request == Some(id))
+        .expect("the request has steps");
+    let mut state = state_at(&trace, first, theme);
+    update(&mut state, Action::OpenRequests);
+    state
+}
+
+#[test]
+fn request_list_of_many_at_once_at_80x24() {
+    let mut state = request_list_at(3, Theme::plain());
+    update(&mut state, Action::List(ListKey::Down));
+    let screen = text(&draw(&state, 80, 24));
+    assert!(screen.contains("requests · 4 of 4"), "{screen}");
+    // The request on screen (3) is marked ●, the highlight (4) ▶.
+    assert!(screen.contains("│ ● 3 GET    /notes/1 "), "{screen}");
+    assert!(screen.contains("│▶  4 GET    /nothing-here "), "{screen}");
+    for line in screen.lines() {
+        assert!(line.chars().count() <= 80, "{line}");
+    }
+    insta::assert_snapshot!("request_list__many-at-once__80x24", screen);
+}
+
+#[test]
+fn request_list_filtered_at_80x24() {
+    let mut state = request_list_at(1, Theme::plain());
+    for c in "post".chars() {
+        update(&mut state, Action::List(ListKey::Type(c)));
+    }
+    let screen = text(&draw(&state, 80, 24));
+    assert!(screen.contains("filter: post▏"), "{screen}");
+    assert!(screen.contains("requests · 1 of 4"), "{screen}");
+    assert!(screen.contains("│▶  2 POST   /notes "), "{screen}");
+    insta::assert_snapshot!("request_list_filtered__80x24", screen);
+    for c in "zzz".chars() {
+        update(&mut state, Action::List(ListKey::Type(c)));
+    }
+    let screen = text(&draw(&state, 80, 24));
+    assert!(
+        screen.contains("no request matches; Esc clears the filter"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn request_list_cuts_long_targets_to_the_screen() {
+    let mut state = request_list_at(1, Theme::plain());
+    let long = format!("/notes?q={}", "x".repeat(200));
+    state.trace.requests[1].target = long;
+    for (w, h) in [(80, 24), (40, 12), (120, 40)] {
+        let screen = text(&draw(&state, w, h));
+        assert!(screen.contains("/notes?q=xxx"), "{w}x{h}:\n{screen}");
+        assert!(screen.contains("x…"), "{w}x{h}:\n{screen}");
+        for line in screen.lines() {
+            assert!(line.chars().count() <= usize::from(w), "{w}x{h}: {line}");
+        }
+    }
+    // At 80 columns every column keeps its place.
+    let screen = text(&draw(&state, 80, 24));
+    for heading in ["id", "method", "target", "status", "answered by", "took"] {
+        assert!(screen.contains(heading), "{heading}:\n{screen}");
+    }
+}
+
+#[test]
+fn request_list_without_colour_uses_no_colour_and_the_same_characters() {
+    let plain = draw(&request_list_at(2, Theme::plain()), 80, 24);
+    let colour = draw(&request_list_at(2, Theme::colored()), 80, 24);
+    assert_eq!(text(&plain), text(&colour));
+    for cell in plain.content() {
+        assert_eq!((cell.fg, cell.bg), (Color::Reset, Color::Reset));
+    }
+}
+
 /// The traces the render-anything property draws: the lessons, and a few
 /// `hello` requests one after another.
 fn traces() -> &'static [Trace] {
     static TRACES: OnceLock<Vec<Trace>> = OnceLock::new();
-    TRACES.get_or_init(|| vec![lesson("hello"), lesson("too-large"), many(3)])
+    TRACES.get_or_init(|| {
+        vec![
+            lesson("hello"),
+            lesson("too-large"),
+            many(3),
+            lesson("many-at-once"),
+        ]
+    })
 }
 
 proptest! {
     #[test]
     fn any_terminal_size_and_step_renders_without_panicking(
-        w in 1u16..260, h in 1u16..90, cursor in 0usize..120, help: bool,
-        which in 0usize..3, focus in 0u8..3, scroll in 0u16..80,
+        w in 1u16..260, h in 1u16..90, cursor in 0usize..400, help: bool,
+        which in 0usize..4, focus in 0u8..3, scroll in 0u16..80,
+        list in 0u8..3, moves in 0usize..6,
     ) {
         let trace = &traces()[which];
         let mut state = state_at(trace, cursor.min(trace.events.len() - 1), Theme::colored());
@@ -384,6 +476,15 @@ proptest! {
             _ => Focus::Timeline,
         };
         state.detail_scroll = scroll;
+        if list > 0 {
+            update(&mut state, Action::OpenRequests);
+            if list == 2 {
+                update(&mut state, Action::List(ListKey::Type('/')));
+            }
+            for _ in 0..moves {
+                update(&mut state, Action::List(ListKey::Up));
+            }
+        }
         draw(&state, w, h);
     }
 }

@@ -1,6 +1,7 @@
 //! The player without a terminal: keys → actions → state. Stepping is a
 //! true rewind, breakpoints stop play where they say, the picker finds the
-//! lesson you type, and `serve --tui` follows the newest request.
+//! lesson you type, the request list jumps to the request you pick, and
+//! `serve --tui` follows the newest request until you pick one.
 
 mod tui_fixtures;
 
@@ -12,8 +13,8 @@ use roundtrip::tui::picker::{PickerAction, filter};
 use roundtrip::tui::state::SPEEDS;
 use roundtrip::tui::view::{Reach, StepView};
 use roundtrip::tui::{
-    Action, BreakOn, Focus, LessonEntry, PickerState, PlayerState, Theme, action_for,
-    picker_action_for, picker_update, update,
+    Action, BreakOn, Focus, LessonEntry, ListKey, PickerState, PlayerState, Theme, action_for,
+    list_action_for, picker_action_for, picker_update, update,
 };
 use tui_fixtures::{lesson, many};
 
@@ -298,6 +299,8 @@ fn each_key_maps_to_the_action_the_help_promises() {
     assert_eq!(plain(KeyCode::End), Some(Action::End));
     assert_eq!(plain(KeyCode::Char('n')), Some(Action::NextRequest));
     assert_eq!(plain(KeyCode::Char('N')), Some(Action::PrevRequest));
+    assert_eq!(plain(KeyCode::Char('r')), Some(Action::OpenRequests));
+    assert_eq!(plain(KeyCode::Char('/')), Some(Action::OpenRequests));
     assert_eq!(plain(KeyCode::Char('b')), Some(Action::ToggleBreakpoint));
     assert_eq!(plain(KeyCode::Tab), Some(Action::FocusNext));
     assert_eq!(plain(KeyCode::Char('?')), Some(Action::ToggleHelp));
@@ -551,4 +554,279 @@ fn live_player_stays_on_its_step_while_the_user_is_stepping() {
     assert!(!state.live.expect("live").following);
     update(&mut state, Action::End);
     assert!(state.live.expect("live").following, "G follows again");
+}
+
+/// The first step of request `id`.
+fn first_step(trace: &Trace, id: u64) -> usize {
+    trace
+        .events
+        .iter()
+        .position(|e| e.request == Some(id))
+        .unwrap_or_else(|| panic!("request {id} has steps"))
+}
+
+/// The id of the highlighted request in the open list.
+fn highlighted(state: &PlayerState) -> Option<u64> {
+    let list = state.request_list.as_ref().expect("the list is open");
+    let visible = list.visible(&state.trace);
+    let row = list.selected_row(&state.trace, &visible)?;
+    Some(state.trace.requests[visible[row]].id)
+}
+
+fn list(state: &mut PlayerState, key: ListKey) {
+    update(state, Action::List(key));
+}
+
+/// `many-at-once` (four requests) on the first step of request `id`.
+fn many_at_once_on(id: u64) -> PlayerState {
+    let trace = lesson("many-at-once");
+    assert_eq!(trace.requests.len(), 4);
+    let cursor = first_step(&trace, id);
+    PlayerState::at(trace, cursor, Theme::plain())
+}
+
+#[test]
+fn r_opens_the_request_list_on_the_request_on_screen() {
+    let mut state = many_at_once_on(2);
+    update(&mut state, Action::OpenRequests);
+    assert_eq!(highlighted(&state), Some(2));
+    let list = state.request_list.as_ref().expect("open");
+    assert_eq!(list.filter, "");
+    assert_eq!(list.visible(&state.trace), vec![0, 1, 2, 3], "oldest first");
+}
+
+#[test]
+fn request_list_moves_with_arrows_pages_home_and_end() {
+    let mut state = many_at_once_on(2);
+    update(&mut state, Action::OpenRequests);
+    list(&mut state, ListKey::Down);
+    assert_eq!(highlighted(&state), Some(3));
+    list(&mut state, ListKey::Up);
+    list(&mut state, ListKey::Up);
+    assert_eq!(highlighted(&state), Some(1));
+    list(&mut state, ListKey::Up);
+    assert_eq!(highlighted(&state), Some(1), "stops at the oldest");
+    list(&mut state, ListKey::PageDown);
+    assert_eq!(
+        highlighted(&state),
+        Some(4),
+        "a page, at most to the newest"
+    );
+    list(&mut state, ListKey::PageUp);
+    assert_eq!(highlighted(&state), Some(1));
+    list(&mut state, ListKey::Last);
+    assert_eq!(highlighted(&state), Some(4));
+    list(&mut state, ListKey::First);
+    assert_eq!(highlighted(&state), Some(1));
+    // The player underneath did not move.
+    assert_eq!(state.cursor, first_step(&state.trace, 2));
+}
+
+#[test]
+fn typing_filters_the_request_list_by_method_target_and_status() {
+    let mut state = many_at_once_on(1);
+    update(&mut state, Action::OpenRequests);
+    let shown = |state: &PlayerState| -> Vec<u64> {
+        let list = state.request_list.as_ref().expect("open");
+        list.visible(&state.trace)
+            .iter()
+            .map(|&p| state.trace.requests[p].id)
+            .collect()
+    };
+    for c in "POST".chars() {
+        list(&mut state, ListKey::Type(c));
+    }
+    assert_eq!(shown(&state), vec![2], "method, any case");
+    assert_eq!(
+        highlighted(&state),
+        Some(2),
+        "the highlight goes to a match"
+    );
+    for _ in 0..4 {
+        list(&mut state, ListKey::Backspace);
+    }
+    for c in "/notes/".chars() {
+        list(&mut state, ListKey::Type(c));
+    }
+    assert_eq!(shown(&state), vec![3], "target");
+    list(&mut state, ListKey::Back);
+    assert!(state.request_list.is_some(), "Esc first clears the filter");
+    assert_eq!(shown(&state), vec![1, 2, 3, 4]);
+    assert_eq!(highlighted(&state), Some(3), "and keeps the highlight");
+    for c in "404".chars() {
+        list(&mut state, ListKey::Type(c));
+    }
+    assert_eq!(shown(&state), vec![4], "status");
+    list(&mut state, ListKey::Back);
+    for c in "2xx get".chars() {
+        list(&mut state, ListKey::Type(c));
+    }
+    assert_eq!(shown(&state), vec![1, 3], "a status class and a method");
+    list(&mut state, ListKey::Back);
+    for c in "nothing matches this".chars() {
+        list(&mut state, ListKey::Type(c));
+    }
+    assert!(shown(&state).is_empty());
+    assert_eq!(highlighted(&state), None);
+    let before = state.cursor;
+    list(&mut state, ListKey::Choose);
+    assert!(
+        state.request_list.is_some(),
+        "Enter on nothing does nothing"
+    );
+    assert_eq!(state.cursor, before);
+}
+
+#[test]
+fn enter_jumps_to_the_first_step_of_the_chosen_request_and_closes() {
+    let mut state = many_at_once_on(1);
+    update(&mut state, Action::TogglePlay);
+    update(&mut state, Action::OpenRequests);
+    list(&mut state, ListKey::Last);
+    list(&mut state, ListKey::Up);
+    list(&mut state, ListKey::Choose);
+    assert!(state.request_list.is_none());
+    assert_eq!(state.cursor, first_step(&state.trace, 3));
+    assert_eq!(state.event().and_then(|e| e.request), Some(3));
+    assert!(!state.playing, "paused on the step, space plays it");
+    assert!(
+        state
+            .notice
+            .as_deref()
+            .is_some_and(|n| n.contains("request 3")),
+        "{:?}",
+        state.notice
+    );
+}
+
+#[test]
+fn esc_closes_the_request_list_and_leaves_the_cursor_unchanged() {
+    let mut state = many_at_once_on(2);
+    state.cursor += 3;
+    let before = state.clone();
+    update(&mut state, Action::OpenRequests);
+    list(&mut state, ListKey::Down);
+    list(&mut state, ListKey::Type('4'));
+    list(&mut state, ListKey::Back);
+    list(&mut state, ListKey::Back);
+    assert_eq!(
+        state, before,
+        "nothing but the list changed, and it is gone"
+    );
+    update(&mut state, Action::OpenRequests);
+    list(&mut state, ListKey::Close);
+    assert_eq!(state, before, "q closes it too");
+}
+
+#[test]
+fn keys_go_to_the_request_list_while_it_is_open() {
+    let k = |c| list_action_for(key(c), true);
+    assert_eq!(k(KeyCode::Up), Some(Action::List(ListKey::Up)));
+    assert_eq!(k(KeyCode::Char('k')), Some(Action::List(ListKey::Up)));
+    assert_eq!(k(KeyCode::Down), Some(Action::List(ListKey::Down)));
+    assert_eq!(k(KeyCode::Char('j')), Some(Action::List(ListKey::Down)));
+    assert_eq!(k(KeyCode::PageUp), Some(Action::List(ListKey::PageUp)));
+    assert_eq!(k(KeyCode::PageDown), Some(Action::List(ListKey::PageDown)));
+    assert_eq!(k(KeyCode::Home), Some(Action::List(ListKey::First)));
+    assert_eq!(k(KeyCode::End), Some(Action::List(ListKey::Last)));
+    assert_eq!(k(KeyCode::Enter), Some(Action::List(ListKey::Choose)));
+    assert_eq!(k(KeyCode::Esc), Some(Action::List(ListKey::Back)));
+    assert_eq!(k(KeyCode::Char('q')), Some(Action::List(ListKey::Close)));
+    assert_eq!(
+        k(KeyCode::Char('G')),
+        Some(Action::List(ListKey::Type('G')))
+    );
+    assert_eq!(
+        k(KeyCode::Char('/')),
+        Some(Action::List(ListKey::Type('/')))
+    );
+    // Once something is typed, j, k and q are letters of the filter.
+    for c in ['j', 'k', 'q'] {
+        assert_eq!(
+            list_action_for(key(KeyCode::Char(c)), false),
+            Some(Action::List(ListKey::Type(c)))
+        );
+    }
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert_eq!(list_action_for(ctrl_c, true), Some(Action::Interrupt));
+    // The player's own keys do nothing underneath the list.
+    let mut state = many_at_once_on(1);
+    update(&mut state, Action::OpenRequests);
+    let before = state.clone();
+    for a in [
+        Action::StepForward,
+        Action::TogglePlay,
+        Action::End,
+        Action::NextRequest,
+        Action::Quit,
+        Action::ToggleHelp,
+    ] {
+        update(&mut state, a);
+    }
+    assert_eq!(state, before);
+}
+
+#[test]
+fn live_picking_a_request_stops_following_until_g() {
+    let mut state = PlayerState::waiting(Vec::new(), Theme::plain());
+    state.receive(many(3));
+    assert!(state.live.expect("live").following);
+    update(&mut state, Action::OpenRequests);
+    assert_eq!(highlighted(&state), Some(3), "the newest is on screen");
+    // New traffic while the list is open: the highlight stays put.
+    state.receive(many(4));
+    assert_eq!(highlighted(&state), Some(3));
+    list(&mut state, ListKey::Up);
+    list(&mut state, ListKey::Choose);
+    let second = first_step(&state.trace, 2);
+    assert_eq!(state.cursor, second);
+    let live = state.live.expect("live");
+    assert!(!live.following, "picking a request stops following");
+    assert!(
+        state
+            .notice
+            .as_deref()
+            .is_some_and(|n| n.contains("not following") && n.contains("G")),
+        "{:?}",
+        state.notice
+    );
+    // More traffic does not carry the cursor away.
+    state.receive(many(6));
+    assert_eq!(state.cursor, second);
+    update(&mut state, Action::End);
+    assert!(state.live.expect("live").following, "G follows again");
+}
+
+#[test]
+fn the_list_keeps_its_highlight_when_the_ring_forgets_old_requests() {
+    // The ring after requests 1 and 2 were forgotten: 3, 4 and 5 are left.
+    let forget = |trace: Trace, below: u64| {
+        let mut trace = trace;
+        trace.requests.retain(|r| r.id >= below);
+        trace
+            .events
+            .retain(|e| e.request.is_none_or(|id| id >= below));
+        trace
+    };
+    let mut state = PlayerState::waiting(Vec::new(), Theme::plain());
+    state.receive(many(4));
+    update(&mut state, Action::OpenRequests);
+    list(&mut state, ListKey::First);
+    list(&mut state, ListKey::Down);
+    list(&mut state, ListKey::Down);
+    assert_eq!(highlighted(&state), Some(3));
+    state.receive(forget(many(5), 3));
+    assert_eq!(
+        highlighted(&state),
+        Some(3),
+        "still request 3, now the oldest"
+    );
+    state.receive(forget(many(6), 4));
+    assert_eq!(
+        highlighted(&state),
+        Some(4),
+        "3 is gone: the next one after it"
+    );
+    list(&mut state, ListKey::Choose);
+    assert_eq!(state.event().and_then(|e| e.request), Some(4));
 }

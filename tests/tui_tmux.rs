@@ -1,5 +1,5 @@
 //! End to end in a real terminal: `roundtrip run hello` inside tmux (80x24),
-//! step twice, open the help, quit, and check the terminal came back: the
+//! step twice, open and close the request list, open the help, quit, and check the terminal came back: the
 //! alternate screen is gone, the shell prints the exit status, and the tty
 //! is in canonical (cooked) mode again.
 //!
@@ -97,7 +97,7 @@ fn tmux_missing() -> Option<String> {
 }
 
 #[test]
-fn run_hello_steps_shows_help_and_quits_to_a_clean_terminal() {
+fn run_hello_steps_picks_a_request_shows_help_and_quits_to_a_clean_terminal() {
     if let Some(why) = tmux_missing() {
         eprintln!("skipping the tmux end-to-end test: {why}");
         return;
@@ -145,6 +145,21 @@ fn run_hello_steps_shows_help_and_quits_to_a_clean_terminal() {
     assert!(
         third.contains("▶"),
         "the request marker is on screen:\n{third}"
+    );
+
+    // To the last step, then back to the request's first through the list.
+    tmux.send(&["G"]);
+    tmux.wait_until("the last step", |s| !s.contains("step 3/"));
+    tmux.send(&["r"]);
+    let list = tmux.wait_for("requests · 1 of 1");
+    assert!(list.contains("GET    /notes"), "{list}");
+    tmux.send(&["Enter"]);
+    let back = tmux.wait_until("the list closed on request 1's first step", |s| {
+        !s.contains("requests · 1 of 1") && s.contains("request 1 · space plays it")
+    });
+    assert!(
+        back.contains("client.request.send"),
+        "Enter jumped to the request's first step:\n{back}"
     );
 
     tmux.send(&["?"]);

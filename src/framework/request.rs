@@ -106,7 +106,11 @@ impl Request {
         let headers = scope
             .headers
             .iter()
-            .map(|(n, v)| (latin1(n).to_ascii_lowercase(), latin1(v)))
+            .map(|(n, v)| {
+                let mut name = latin1(n);
+                name.make_ascii_lowercase();
+                (name, latin1(v))
+            })
             .collect();
         let path = if scope.path.is_empty() {
             "/".to_string()

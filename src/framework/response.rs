@@ -72,9 +72,10 @@ impl Response {
     /// The status line's text, e.g. `200 OK` (what WSGI's
     /// `start_response` takes).
     pub fn status_line(&self) -> String {
-        format!("{} {}", self.status, reason(self.status))
-            .trim_end()
-            .to_string()
+        match reason(self.status) {
+            "" => self.status.to_string(),
+            reason => format!("{} {reason}", self.status),
+        }
     }
 
     /// The first value of a header, by case-insensitive name.

@@ -24,8 +24,9 @@ pub(super) async fn send_continue(conn: &mut HttpConn<Stream>, head: &RequestHea
             .headers
             .get("expect")
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"));
-    // A client that sent the body anyway needs no go-ahead.
-    if !expects || !conn.buffered().is_empty() {
+    // nginx sends it even when the body came with the head (measured with
+    // nginx 1.22): it decides from the header, not from what has arrived.
+    if !expects {
         return;
     }
     let bytes = b"HTTP/1.1 100 Continue\r\n\r\n";
@@ -52,7 +53,7 @@ pub(super) fn relay(
     server: &WebServer,
     request: &RequestHead,
     upstream: ResponseHead,
-    body: Vec<u8>,
+    mut body: Vec<u8>,
     keep_alive: bool,
     timing: Option<Timing>,
 ) -> (ResponseHead, Vec<u8>) {
@@ -71,7 +72,17 @@ pub(super) fn relay(
             head.headers.push("Content-Length", length);
         }
     } else if !no_body {
-        head.headers.push("Content-Length", body.len().to_string());
+        if upstream.headers.contains("content-length") || request.version == Version::Http10 {
+            head.headers.push("Content-Length", body.len().to_string());
+        } else {
+            // The app server gave no length (it streamed, chunked or until
+            // close): nginx does not count the body it buffered, it sends
+            // it chunked to an HTTP/1.1 client (RFC 9112 §7.1). An HTTP/1.0
+            // client, which cannot read chunks, gets the length here (nginx
+            // would close the connection after the body instead).
+            head.headers.push("Transfer-Encoding", "chunked");
+            body = crate::http::chunked::encode(&body);
+        }
     }
     head.headers.push(
         "Connection",
@@ -95,7 +106,7 @@ pub(super) fn relay(
         let ours = format!(
             "{}, {}",
             server_timing::metric("upstream", "proxy hop to the app server", t.upstream),
-            server_timing::metric("web", "web server, in all", t.total)
+            server_timing::metric("web", "web server (total)", t.total)
         );
         let value = match head.headers.get("server-timing") {
             Some(theirs) => format!("{theirs}, {ours}"),
@@ -198,5 +209,60 @@ pub(super) async fn send_error(
         Outcome::KeepOpen
     } else {
         Outcome::Close
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+    use crate::net::Connector;
+    use crate::server::WebServerConfig;
+
+    fn server() -> std::sync::Arc<WebServer> {
+        let connector = Connector::Tcp("127.0.0.1:9".parse().expect("an address"));
+        WebServer::new(WebServerConfig::default(), connector, Clock::starting_at(0))
+    }
+
+    fn get(version: Version) -> RequestHead {
+        RequestHead {
+            method: "GET".into(),
+            target: "/".into(),
+            version,
+            headers: Default::default(),
+        }
+    }
+
+    fn names(head: &ResponseHead) -> Vec<String> {
+        head.headers.iter().map(|(n, _)| n.to_string()).collect()
+    }
+
+    #[test]
+    fn nginx_writes_its_own_fields_first_in_its_order_and_casing() {
+        let mut up = ResponseHead::new(201);
+        up.headers.push("location", "/notes/4");
+        up.headers.push("content-type", "application/json");
+        up.headers.push("content-length", "2");
+        up.headers.push("server", "uvicorn");
+        let (head, _) = relay(&server(), &get(Version::Http11), up, b"{}".to_vec(), true, None);
+        assert_eq!(
+            names(&head),
+            ["Server", "Date", "Content-Type", "Content-Length", "Connection", "location"]
+        );
+        assert_eq!(head.headers.get("connection"), Some("keep-alive"));
+        assert_eq!(head.headers.get("server"), Some(SERVER_NAME));
+    }
+
+    #[test]
+    fn a_body_of_unknown_length_is_sent_chunked_to_an_http_1_1_client() {
+        let mut up = ResponseHead::new(200);
+        up.headers.push("Content-Type", "text/plain");
+        let (head, body) = relay(&server(), &get(Version::Http11), up, b"hello".to_vec(), false, None);
+        assert_eq!(
+            names(&head),
+            ["Server", "Date", "Content-Type", "Transfer-Encoding", "Connection"]
+        );
+        assert_eq!(body, b"5\r\nhello\r\n0\r\n\r\n");
+        assert_eq!(head.headers.get("connection"), Some("close"));
     }
 }

@@ -35,6 +35,11 @@ pub const LESSON_WEB_ADDR: SocketAddr =
     SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10)), 80);
 /// Where lesson clients come from.
 pub const LESSON_CLIENT_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7));
+/// Where the web server's proxy connects from in a lesson: loopback, from
+/// its own ephemeral ports (Linux picks them from 32768–60999), so they are
+/// never mistaken for the client's.
+pub const LESSON_PROXY_FROM: SocketAddr =
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 40001);
 /// Where the app server listens in a lesson (gunicorn's default bind).
 pub const LESSON_APP_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8000);
 /// nginx's `listen … backlog=` default on Linux.
@@ -134,13 +139,13 @@ pub fn start_in_memory(
 ) -> Result<(MemoryDialer, Running), StackError> {
     let (app_dialer, app_listener) = memory_listener(
         LESSON_APP_ADDR,
-        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        LESSON_PROXY_FROM,
         config.app_server.backlog,
         StepId::AppServerBacklog,
     );
     let (web_dialer, web_listener) = memory_listener(
         LESSON_WEB_ADDR,
-        LESSON_CLIENT_IP,
+        SocketAddr::new(LESSON_CLIENT_IP, 50001),
         WEB_BACKLOG,
         StepId::WebServerBacklog,
     );
@@ -155,6 +160,20 @@ pub fn start_in_memory(
     Ok((web_dialer, Running { web, app, stop }))
 }
 
+/// A listening socket with the backlog the layer's setting says (`listen()`'s
+/// second argument; Linux caps it at `net.core.somaxconn`), so the queue
+/// the trace reports is the one the kernel keeps.
+fn bind(addr: SocketAddr, backlog: usize) -> io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(u32::try_from(backlog).unwrap_or(u32::MAX))
+}
+
 /// The same stack on real TCP: the web server on `listen`, the app server
 /// on an ephemeral port of 127.0.0.1 behind it. Returns the web server's
 /// bound address.
@@ -164,9 +183,8 @@ pub async fn start_tcp(
     clock: Clock,
 ) -> Result<(SocketAddr, SocketAddr, Running), StackError> {
     let app_bind = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
-    let app_tcp = tokio::net::TcpListener::bind(app_bind)
-        .await
-        .map_err(|source| StackError::Listen {
+    let app_tcp =
+        bind(app_bind, config.app_server.backlog).map_err(|source| StackError::Listen {
             addr: app_bind,
             source,
         })?;
@@ -176,12 +194,10 @@ pub async fn start_tcp(
             source,
         })?;
     let app_addr = app_listener.local_addr();
-    let web_tcp = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|source| StackError::Listen {
-            addr: listen,
-            source,
-        })?;
+    let web_tcp = bind(listen, WEB_BACKLOG).map_err(|source| StackError::Listen {
+        addr: listen,
+        source,
+    })?;
     let web_listener =
         Listener::tcp(web_tcp, WEB_BACKLOG).map_err(|source| StackError::Listen {
             addr: listen,

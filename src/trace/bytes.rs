@@ -18,47 +18,73 @@ pub fn show(bytes: &[u8]) -> ShownBytes {
 pub fn show_at_most(bytes: &[u8], limit: usize) -> ShownBytes {
     let kept = &bytes[..bytes.len().min(limit)];
     // Room for the escapes of a typical head: `\r\n` grows to 5 characters.
-    let mut text = String::with_capacity(kept.len() + kept.len() / 4 + 8);
-    // Runs of printable ASCII (most of any HTTP message) are copied whole;
-    // only the bytes between them are escaped one by one.
-    let mut rest = kept;
-    while !rest.is_empty() {
-        let run = rest.iter().position(|&b| !plain(b)).unwrap_or(rest.len());
-        if run > 0 {
-            // Printable ASCII is valid UTF-8.
-            text.push_str(std::str::from_utf8(&rest[..run]).unwrap_or_default());
-        }
-        let Some((&b, tail)) = rest[run..].split_first() else {
-            break;
-        };
-        match b {
-            b'\r' => text.push_str("\\r"),
-            b'\n' => text.push_str("\\n\n"),
-            b'\t' => text.push_str("\\t"),
-            b'\\' => text.push_str("\\\\"),
-            _ => push_hex(&mut text, b),
-        }
-        rest = tail;
-    }
+    let mut text = Vec::with_capacity(kept.len() + kept.len() / 4 + 8);
+    escape_into(&mut text, kept, &SHOWN_AS_IS, |b, out| match b {
+        b'\r' => out.extend_from_slice(b"\\r"),
+        b'\n' => out.extend_from_slice(b"\\n\n"),
+        b'\t' => out.extend_from_slice(b"\\t"),
+        b'\\' => out.extend_from_slice(b"\\\\"),
+        _ => push_hex(out, b),
+    });
     ShownBytes {
-        text,
+        text: ascii_string(text),
         len: bytes.len(),
         truncated: bytes.len() - kept.len(),
     }
 }
 
-/// A byte shown as itself: printable ASCII except the escape character.
-fn plain(b: u8) -> bool {
-    matches!(b, 0x20..=0x7e) && b != b'\\'
+/// Which bytes a display shows as themselves: printable ASCII, except
+/// `\` and `also` (another byte the display escapes).
+pub(crate) const fn as_is_table(also: u8) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0x20;
+    while b <= 0x7e {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'\\' as usize] = false;
+    table[also as usize] = false;
+    table
+}
+
+/// What [`show_at_most`] copies as it is (`\` is its only escaped printable).
+static SHOWN_AS_IS: [bool; 256] = as_is_table(b'\\');
+
+/// Append `bytes` to `out`: runs of bytes that `as_is` allows (most of any
+/// HTTP message) are copied whole; every other byte is handed to `escape`.
+/// Shared by the trace's byte view and the ASGI `b"..."` repr.
+pub(crate) fn escape_into(
+    out: &mut Vec<u8>,
+    bytes: &[u8],
+    as_is: &[bool; 256],
+    mut escape: impl FnMut(u8, &mut Vec<u8>),
+) {
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if as_is[usize::from(b)] {
+            continue;
+        }
+        out.extend_from_slice(&bytes[run..i]);
+        escape(b, out);
+        run = i + 1;
+    }
+    out.extend_from_slice(&bytes[run..]);
 }
 
 /// `\xNN`, lower-case hex.
-pub(crate) fn push_hex(text: &mut String, b: u8) {
+pub(crate) fn push_hex(out: &mut Vec<u8>, b: u8) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    text.push('\\');
-    text.push('x');
-    text.push(char::from(HEX[usize::from(b >> 4)]));
-    text.push(char::from(HEX[usize::from(b & 0xf)]));
+    out.extend_from_slice(&[
+        b'\\',
+        b'x',
+        HEX[usize::from(b >> 4)],
+        HEX[usize::from(b & 0xf)],
+    ]);
+}
+
+/// Escaped text is ASCII, so this never needs the lossy path.
+pub(crate) fn ascii_string(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 #[cfg(test)]

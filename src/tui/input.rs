@@ -5,6 +5,9 @@
 //! stack they step, in the detail pane they scroll, in the timeline they
 //! jump between requests.
 //!
+//! While the request list (`r`) is open, keys go to it instead
+//! ([`list_action_for`]): letters type into its filter, arrows move.
+//!
 //! Book: "Using roundtrip" (book/src/using.md), section "Stepping and rewinding".
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -23,6 +26,10 @@ pub enum Action {
     End,
     NextRequest,
     PrevRequest,
+    /// r or /: open the request list.
+    OpenRequests,
+    /// A key while the request list is open.
+    List(ListKey),
     ToggleBreakpoint,
     FocusNext,
     FocusPrev,
@@ -39,6 +46,28 @@ pub enum Action {
     Interrupt,
     /// The play clock ticked: advance one step if playing.
     Tick,
+}
+
+/// What a key does in the request list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListKey {
+    /// A letter of the filter.
+    Type(char),
+    Backspace,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    /// Home: the oldest request.
+    First,
+    /// End: the newest request.
+    Last,
+    /// Enter: jump to the highlighted request's first step, close the list.
+    Choose,
+    /// Esc: clear the filter, or close the list when it is already empty.
+    Back,
+    /// q with an empty filter: close the list.
+    Close,
 }
 
 /// One line of the help overlay: keys, what they do, and the key codes
@@ -100,6 +129,12 @@ pub const BINDINGS: &[Binding] = &[
         ctrl: false,
     },
     Binding {
+        keys: "r /",
+        what: "request list: pick one to replay",
+        codes: &[KeyCode::Char('r'), KeyCode::Char('/')],
+        ctrl: false,
+    },
+    Binding {
         keys: "b",
         what: "breakpoint on this layer (on/off)",
         codes: &[KeyCode::Char('b')],
@@ -150,6 +185,8 @@ pub const BINDINGS: &[Binding] = &[
 
 /// Lines a detail-pane page moves.
 pub const PAGE_LINES: u16 = 10;
+/// Rows a page of the request list moves.
+pub const LIST_PAGE: usize = 10;
 
 /// The action for a key press in the focused pane, if any.
 pub fn action_for(key: KeyEvent, focus: Focus) -> Option<Action> {
@@ -172,6 +209,7 @@ pub fn action_for(key: KeyEvent, focus: Focus) -> Option<Action> {
         KeyCode::Char('G') | KeyCode::End => Action::End,
         KeyCode::Char('n') => Action::NextRequest,
         KeyCode::Char('N') => Action::PrevRequest,
+        KeyCode::Char('r' | '/') => Action::OpenRequests,
         KeyCode::Char('b') => Action::ToggleBreakpoint,
         KeyCode::Tab => Action::FocusNext,
         KeyCode::BackTab => Action::FocusPrev,
@@ -193,4 +231,36 @@ pub fn action_for(key: KeyEvent, focus: Focus) -> Option<Action> {
         _ => return None,
     };
     Some(action)
+}
+
+/// The action for a key while the request list is open. Letters type into
+/// the filter; while it is empty, `k`/`j` also move and `q` closes (no
+/// method starts with them, and a target starts with `/`).
+pub fn list_action_for(key: KeyEvent, filter_empty: bool) -> Option<Action> {
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    if key.modifiers.contains(KeyModifiers::CONTROL) {
+        return match key.code {
+            KeyCode::Char('c') => Some(Action::Interrupt),
+            _ => None,
+        };
+    }
+    let list = match key.code {
+        KeyCode::Up | KeyCode::BackTab => ListKey::Up,
+        KeyCode::Down | KeyCode::Tab => ListKey::Down,
+        KeyCode::Char('k') if filter_empty => ListKey::Up,
+        KeyCode::Char('j') if filter_empty => ListKey::Down,
+        KeyCode::Char('q') if filter_empty => ListKey::Close,
+        KeyCode::PageUp => ListKey::PageUp,
+        KeyCode::PageDown => ListKey::PageDown,
+        KeyCode::Home => ListKey::First,
+        KeyCode::End => ListKey::Last,
+        KeyCode::Enter => ListKey::Choose,
+        KeyCode::Esc => ListKey::Back,
+        KeyCode::Backspace => ListKey::Backspace,
+        KeyCode::Char(c) => ListKey::Type(c),
+        _ => return None,
+    };
+    Some(Action::List(list))
 }

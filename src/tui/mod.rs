@@ -14,7 +14,8 @@
 //! * [`view`]: what the screen says at a step (where the request is, what
 //!   crossed each boundary, who answered), derived from trace + cursor only.
 //! * [`input`]: keys → [`Action`]s; [`update`](mod@update): actions → state.
-//! * [`render`]: one file per pane; [`theme`]: colour or `NO_COLOR` styles.
+//! * [`render`](mod@render): one file per pane or overlay (help, the request list);
+//!   [`theme`]: colour or `NO_COLOR` styles.
 //! * [`terminal`]: raw mode and the alternate screen, restored on every exit.
 //! * [`picker`]: the lesson picker; [`breakpoint`]: `--break-on`.
 //!
@@ -39,12 +40,12 @@ use std::time::{Duration, Instant};
 use ratatui::crossterm::event::{self, Event as TermEvent};
 
 pub use breakpoint::BreakOn;
-pub use input::{Action, action_for};
+pub use input::{Action, ListKey, action_for, list_action_for};
 pub use picker::{
     PickerAction, PickerState, filter, picker_action_for, picker_update, render_picker,
 };
 pub use render::render;
-pub use state::{Focus, PlayerState};
+pub use state::{Focus, PlayerState, RequestList};
 pub use theme::Theme;
 pub use update::update;
 
@@ -113,8 +114,8 @@ pub fn play(trace: &Trace, opts: &PlayerOptions) -> io::Result<Ended> {
 
 /// Live mode for `serve --tui`: traces arrive through the feed (each new
 /// Trace replaces the previous and holds the server's recent history);
-/// follow the newest request unless the user is stepping. Returns when the
-/// user quits.
+/// follow the newest request unless the user is stepping or picked a past
+/// request from the request list (`r`). Returns when the user quits.
 ///
 /// This blocks the calling thread: call it from a plain thread or
 /// `spawn_blocking`, not from inside an async task.
@@ -135,7 +136,10 @@ fn run_player(mut state: PlayerState, feed: Option<TraceFeed>) -> io::Result<End
         let timeout = clock.wait(&state).min(IDLE_POLL);
         if event::poll(timeout)?
             && let TermEvent::Key(key) = event::read()?
-            && let Some(action) = action_for(key, state.focus)
+            && let Some(action) = match &state.request_list {
+                Some(list) => list_action_for(key, list.filter.is_empty()),
+                None => action_for(key, state.focus),
+            }
         {
             update(&mut state, action);
         }

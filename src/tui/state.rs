@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use super::breakpoint::BreakOn;
 use super::theme::Theme;
-use crate::trace::{Event, Layer, LayerInfo, Meta, Trace};
+use crate::trace::{Event, Layer, LayerInfo, Meta, RequestSummary, Trace};
 
 /// Play speeds in steps per second; `+` and `-` move along this table.
 pub const SPEEDS: [f64; 7] = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0];
@@ -56,7 +56,8 @@ impl Focus {
 /// In `serve --tui`: whether the player follows the newest request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Live {
-    /// True until the viewer navigates by hand; `G` turns it back on.
+    /// True until the viewer navigates by hand or picks a request from the
+    /// list; `G` (or End) turns it back on.
     pub following: bool,
     /// The server closed the channel: no more traces will come.
     pub ended: bool,
@@ -82,6 +83,8 @@ pub struct PlayerState {
     pub breakpoints: Vec<BreakOn>,
     /// The help overlay is open.
     pub help: bool,
+    /// The request list (`r`) is open.
+    pub request_list: Option<RequestList>,
     /// A one-off message for the footer ("paused at breakpoint 5xx").
     pub notice: Option<String>,
     pub theme: Theme,
@@ -106,6 +109,7 @@ impl PlayerState {
             detail_scroll: 0,
             breakpoints,
             help: false,
+            request_list: None,
             notice: None,
             theme,
             live: None,
@@ -208,6 +212,80 @@ impl PlayerState {
         }
         self.cursor = self.cursor.min(self.len().saturating_sub(1));
     }
+}
+
+/// The request list overlay (`r` or `/`): every request the trace holds,
+/// oldest first, newest last; in `serve --tui` that is the `--history` ring.
+/// Typing filters it; Enter jumps to the highlighted request's first step.
+///
+/// The highlight is kept by request *id*, not by row: while the list is
+/// open, `serve --tui` adds new requests and forgets old ones, and the
+/// highlight stays on the request the viewer chose.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestList {
+    /// What the viewer typed: words matched against method, target, status
+    /// and the answering layer.
+    pub filter: String,
+    /// The highlighted request's id; None means the newest match.
+    pub selected: Option<u64>,
+}
+
+impl RequestList {
+    /// The list as it opens: the request on screen highlighted.
+    pub fn open(state: &PlayerState) -> RequestList {
+        RequestList {
+            filter: String::new(),
+            selected: state
+                .request_pos()
+                .and_then(|p| state.trace.requests.get(p))
+                .map(|r| r.id),
+        }
+    }
+
+    /// Positions in `trace.requests` of the requests that match the filter,
+    /// in the trace's order (oldest first).
+    pub fn visible(&self, trace: &Trace) -> Vec<usize> {
+        matching(&trace.requests, &self.filter)
+    }
+
+    /// The row (index into `visible`) the highlight is on: the selected
+    /// request's; when it is filtered out or forgotten, the next one after it
+    /// (by id), else the newest. None only when nothing is visible.
+    pub fn selected_row(&self, trace: &Trace, visible: &[usize]) -> Option<usize> {
+        let last = visible.len().checked_sub(1)?;
+        let Some(id) = self.selected else {
+            return Some(last);
+        };
+        let id_at = |row: usize| trace.requests[visible[row]].id;
+        (0..visible.len())
+            .find(|&row| id_at(row) == id)
+            .or_else(|| (0..visible.len()).find(|&row| id_at(row) > id))
+            .or(Some(last))
+    }
+}
+
+/// Requests matching `query`, by position, in their order. Every word of
+/// the query must appear (case-insensitively) in the method, the target, the
+/// status or the label of the layer that answered; `4xx` matches any 4xx.
+pub fn matching(requests: &[RequestSummary], query: &str) -> Vec<usize> {
+    let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
+    requests
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| words.iter().all(|w| request_matches(r, w)))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+fn request_matches(r: &RequestSummary, word: &str) -> bool {
+    let status = r.status.map(|s| s.to_string()).unwrap_or_default();
+    if let [class @ b'1'..=b'5', b'x', b'x'] = word.as_bytes() {
+        return status.as_bytes().first() == Some(class);
+    }
+    r.method.to_lowercase().contains(word)
+        || r.target.to_lowercase().contains(word)
+        || status.contains(word)
+        || r.answered_by.is_some_and(|l| l.label().contains(word))
 }
 
 /// A trace with nothing in it yet (the `serve --tui` screen before any request).

@@ -4,16 +4,25 @@
 //!
 //! Moving by hand (step, rewind, jump, pause) stops play, and in
 //! `serve --tui` stops following the newest request; `G` follows again.
+//! So does picking a request from the request list (`r`): new traffic must
+//! not carry the cursor away from the request the viewer chose.
 //!
 //! Book: "Using roundtrip" (book/src/using.md).
 
 use super::breakpoint::BreakOn;
-use super::input::{Action, PAGE_LINES};
+use super::input::{Action, LIST_PAGE, ListKey, PAGE_LINES};
 use super::render::detail;
-use super::state::{PlayerState, SPEEDS};
+use super::state::{PlayerState, RequestList, SPEEDS};
 
 /// Apply one action.
 pub fn update(state: &mut PlayerState, action: Action) {
+    // The request list takes every key while it is open; play goes on
+    // underneath (in `serve --tui` the list itself grows).
+    if state.request_list.is_some()
+        && !matches!(action, Action::List(_) | Action::Interrupt | Action::Tick)
+    {
+        return;
+    }
     // The help overlay covers the player: only the keys that close it (and
     // the play clock) get through, so nothing moves unseen underneath.
     let through_help = matches!(
@@ -45,6 +54,10 @@ pub fn update(state: &mut PlayerState, action: Action) {
             let target = prev_request_start(state);
             navigate(state, target.unwrap_or(state.cursor));
         }
+        Action::OpenRequests => {
+            state.request_list = Some(RequestList::open(state));
+        }
+        Action::List(key) => list_key(state, key),
         Action::Faster => set_speed(state, state.speed.saturating_add(1)),
         Action::Slower => set_speed(state, state.speed.saturating_sub(1)),
         Action::ToggleBreakpoint => toggle_breakpoint(state),
@@ -61,6 +74,71 @@ pub fn update(state: &mut PlayerState, action: Action) {
             state.quit = true;
             state.interrupted = true;
         }
+    }
+}
+
+/// A key in the request list.
+fn list_key(state: &mut PlayerState, key: ListKey) {
+    let Some(list) = &mut state.request_list else {
+        return;
+    };
+    let trace = &state.trace;
+    let visible = list.visible(trace);
+    let row = list.selected_row(trace, &visible);
+    // Move the highlight to `row` of `visible`, clamped.
+    let select = |list: &mut RequestList, visible: &[usize], row: usize| {
+        if let Some(&pos) = visible.get(row.min(visible.len().saturating_sub(1))) {
+            list.selected = Some(trace.requests[pos].id);
+        }
+    };
+    let row = row.unwrap_or(0);
+    match key {
+        ListKey::Type(c) => {
+            list.filter.push(c);
+            refilter(list, trace);
+        }
+        ListKey::Backspace => {
+            list.filter.pop();
+            refilter(list, trace);
+        }
+        ListKey::Up => select(list, &visible, row.saturating_sub(1)),
+        ListKey::Down => select(list, &visible, row.saturating_add(1)),
+        ListKey::PageUp => select(list, &visible, row.saturating_sub(LIST_PAGE)),
+        ListKey::PageDown => select(list, &visible, row.saturating_add(LIST_PAGE)),
+        ListKey::First => select(list, &visible, 0),
+        ListKey::Last => select(list, &visible, usize::MAX),
+        ListKey::Back if !list.filter.is_empty() => {
+            list.filter.clear();
+            refilter(list, trace);
+        }
+        ListKey::Back | ListKey::Close => state.request_list = None,
+        ListKey::Choose => {
+            let Some(&pos) = visible.get(row) else {
+                return;
+            };
+            let id = trace.requests[pos].id;
+            let first = state.index.request_events.get(pos).and_then(|s| s.first());
+            let Some(&first) = first else {
+                return;
+            };
+            state.request_list = None;
+            navigate(state, first);
+            state.notice = Some(if state.live.is_some() {
+                format!(
+                    "request {id}: not following new requests · space plays it · G follows again"
+                )
+            } else {
+                format!("request {id} · space plays it")
+            });
+        }
+    }
+}
+
+/// After the filter changed: pin the highlight on the row it lands on.
+fn refilter(list: &mut RequestList, trace: &crate::trace::Trace) {
+    let visible = list.visible(trace);
+    if let Some(row) = list.selected_row(trace, &visible) {
+        list.selected = Some(trace.requests[visible[row]].id);
     }
 }
 

@@ -124,23 +124,34 @@ impl<'a> Next<'a> {
                 return self.endpoint.call(req).await;
             };
             let name = middleware.name();
-            let place = format!("{} of {}", self.position + 1, self.chain.len());
-            Step::new(StepId::FrameworkMiddlewareEnter, Direction::Down, Kind::Hop)
-                .summary(format!("enters middleware {name} ({place})"))
-                .data(fields(name, &place))
-                .emit();
+            // Nobody recording: no summaries, no fields.
+            let place = Step::enabled()
+                .then(|| format!("{} of {}", self.position + 1, self.chain.len()));
+            if let Some(place) = &place {
+                Step::new(StepId::FrameworkMiddlewareEnter, Direction::Down, Kind::Hop)
+                    .summary(format!("enters middleware {name} ({place})"))
+                    .data(fields(name, place))
+                    .emit();
+            }
             let inner = Next {
                 position: self.position + 1,
                 ..self
             };
             let res = middleware.handle(req, inner).await;
-            Step::new(StepId::FrameworkMiddlewareLeave, Direction::Up, Kind::Hop)
-                .summary(format!(
-                    "leaves middleware {name} ({place}) with {}",
-                    res.status_line()
-                ))
-                .data(fields(name, &place))
-                .emit();
+            if let Some(place) = place {
+                Step::new(StepId::FrameworkMiddlewareLeave, Direction::Up, Kind::Hop)
+                    .summary(format!(
+                        "leaves middleware {name} ({place}) with {}",
+                        res.status_line()
+                    ))
+                    .data(Data::Fields {
+                        entries: vec![
+                            ("middleware".to_string(), name.to_string()),
+                            ("position".to_string(), place),
+                        ],
+                    })
+                    .emit();
+            }
             res
         })
     }

@@ -64,12 +64,30 @@ impl Message {
             return;
         }
         Step::new(step_id(call), direction, Kind::Hop)
-            .summary(format!("{call}() → {}", self.type_name()))
+            .summary(self.summary(call))
             .data(Data::AsgiMessage {
                 call: call.to_string(),
                 message: self.entries(),
             })
             .emit();
+    }
+}
+
+impl Message {
+    /// `receive() → http.request`: the summary of a crossing, spelled out
+    /// for the calls and messages there are (no formatting per message).
+    fn summary(&self, call: &str) -> &'static str {
+        let receive = call == "receive";
+        match self {
+            Message::HttpRequest { .. } if receive => "receive() → http.request",
+            Message::HttpDisconnect if receive => "receive() → http.disconnect",
+            Message::HttpResponseStart { .. } if receive => "receive() → http.response.start",
+            Message::HttpResponseBody { .. } if receive => "receive() → http.response.body",
+            Message::HttpRequest { .. } => "send() → http.request",
+            Message::HttpDisconnect => "send() → http.disconnect",
+            Message::HttpResponseStart { .. } => "send() → http.response.start",
+            Message::HttpResponseBody { .. } => "send() → http.response.body",
+        }
     }
 }
 
@@ -119,4 +137,60 @@ pub fn channel() -> (
     let (req_tx, req_rx) = mpsc::channel(8);
     let (res_tx, res_rx) = mpsc::channel(8);
     (req_tx, Receive(req_rx), Send(res_tx), res_rx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summaries_name_the_call_and_the_message() {
+        let start = Message::HttpResponseStart {
+            status: 200,
+            headers: Vec::new(),
+        };
+        for (m, name) in [
+            (
+                Message::HttpRequest {
+                    body: Vec::new(),
+                    more_body: false,
+                },
+                "http.request",
+            ),
+            (Message::HttpDisconnect, "http.disconnect"),
+            (start, "http.response.start"),
+            (
+                Message::HttpResponseBody {
+                    body: Vec::new(),
+                    more_body: false,
+                },
+                "http.response.body",
+            ),
+        ] {
+            for call in ["receive", "send"] {
+                assert_eq!(m.summary(call), format!("{call}() → {name}"));
+            }
+        }
+    }
+
+    #[test]
+    fn entries_are_the_message_dict() {
+        let m = Message::HttpResponseStart {
+            status: 201,
+            headers: vec![(b"content-type".to_vec(), b"application/json".to_vec())],
+        };
+        let got = serde_json::to_string(&m.entries()).unwrap();
+        assert_eq!(
+            got,
+            r#"[["type","http.response.start"],["status",201],["headers",[["b\"content-type\"","b\"application/json\""]]]]"#
+        );
+        let body = Message::HttpRequest {
+            body: b"{\"a\":1}".to_vec(),
+            more_body: true,
+        };
+        assert_eq!(
+            serde_json::to_string(&body.entries()).unwrap(),
+            r#"[["type","http.request"],["body","b\"{\\\"a\\\":1}\""],["more_body",true]]"#
+        );
+    }
 }

@@ -7,6 +7,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::trace::bytes::{as_is_table, ascii_string, escape_into, push_hex};
+
 /// The scope of one HTTP request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scope {
@@ -23,35 +25,20 @@ pub struct Scope {
     pub server: Option<(String, u16)>,
 }
 
+/// What `bytes_repr` copies as it is: printable ASCII but `\` and `"`.
+static REPR_AS_IS: [bool; 256] = as_is_table(b'"');
+
 /// Show bytes the way Python's `repr` would: `b"..."`.
 pub fn bytes_repr(b: &[u8]) -> String {
-    let mut s = String::with_capacity(b.len() + 3);
-    s.push_str("b\"");
-    // Runs of printable ASCII are copied whole; the rest is escaped.
-    let mut rest = b;
-    while !rest.is_empty() {
-        let run = rest.iter().position(|&c| !plain(c)).unwrap_or(rest.len());
-        if run > 0 {
-            // Printable ASCII is valid UTF-8.
-            s.push_str(std::str::from_utf8(&rest[..run]).unwrap_or_default());
-        }
-        let Some((&c, tail)) = rest[run..].split_first() else {
-            break;
-        };
-        match c {
-            b'"' => s.push_str("\\\""),
-            b'\\' => s.push_str("\\\\"),
-            _ => crate::trace::bytes::push_hex(&mut s, c),
-        }
-        rest = tail;
-    }
-    s.push('"');
-    s
-}
-
-/// A byte `bytes_repr` shows as itself.
-fn plain(c: u8) -> bool {
-    matches!(c, 0x20..=0x7e) && c != b'"' && c != b'\\'
+    let mut s = Vec::with_capacity(b.len() + 3);
+    s.extend_from_slice(b"b\"");
+    escape_into(&mut s, b, &REPR_AS_IS, |c, out| match c {
+        b'"' => out.extend_from_slice(b"\\\""),
+        b'\\' => out.extend_from_slice(b"\\\\"),
+        _ => push_hex(out, c),
+    });
+    s.push(b'"');
+    ascii_string(s)
 }
 
 /// `b"..."` as a JSON string.

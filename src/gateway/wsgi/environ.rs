@@ -4,7 +4,10 @@
 //! `PATH_INFO` (percent-decoded), `QUERY_STRING` (still encoded),
 //! `CONTENT_TYPE`, `CONTENT_LENGTH`, `SERVER_NAME`, `SERVER_PORT`,
 //! `SERVER_PROTOCOL`, one `HTTP_*` per other header (upper-cased, `-` → `_`,
-//! repeats joined with `, `), `REMOTE_ADDR`, and the `wsgi.*` keys. Values
+//! repeats joined with `, `), `REMOTE_ADDR` (the web server's address:
+//! gunicorn does not rewrite it from `X-Forwarded-For`), and the `wsgi.*`
+//! keys; plus what gunicorn adds: `RAW_URI`, `wsgi.input_terminated`,
+//! `SERVER_SOFTWARE`. Values
 //! are native strings holding ISO-8859-1 code points, exactly as PEP 3333
 //! says; `wsgi.input` holds the body bytes.
 //!
@@ -93,6 +96,9 @@ impl Environ {
             ))),
         );
         e.insert("QUERY_STRING", head.query());
+        // gunicorn's extra: the target exactly as sent, before decoding:
+        // PATH_INFO's raw partner.
+        e.insert("RAW_URI", head.target.clone());
         if let Some(ct) = head.headers.get("content-type") {
             e.insert("CONTENT_TYPE", ct);
         }
@@ -132,6 +138,14 @@ impl Environ {
             if multiprocess { "True" } else { "False" },
         );
         e.insert("wsgi.run_once", "False");
+        // The server ends wsgi.input at the body's end (chunked included),
+        // so the app may read to EOF (gunicorn sets this; a WSGI 1.0.1
+        // server extension).
+        e.insert("wsgi.input_terminated", "True");
+        e.insert(
+            "SERVER_SOFTWARE",
+            concat!("roundtrip-appserver/", env!("CARGO_PKG_VERSION")),
+        );
         e.input = body;
         e
     }
@@ -184,5 +198,21 @@ mod tests {
     fn forwarded_proto_from_a_trusted_proxy_sets_url_scheme() {
         let e = environ(b"GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-Proto: https\r\n\r\n");
         assert_eq!(e.get("wsgi.url_scheme"), Some("https"));
+    }
+
+    #[test]
+    fn raw_uri_keeps_the_target_as_sent_beside_the_decoded_path_info() {
+        let e = environ(b"GET /notes/%C3%A9?q=%20 HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(e.get("RAW_URI"), Some("/notes/%C3%A9?q=%20"));
+        assert_eq!(e.get("PATH_INFO"), Some("/notes/\u{c3}\u{a9}"));
+        assert_eq!(e.get("wsgi.input_terminated"), Some("True"));
+        assert!(e.get("SERVER_SOFTWARE").is_some_and(|s| s.starts_with("roundtrip-appserver/")));
+    }
+
+    #[test]
+    fn remote_addr_stays_the_proxys_even_with_x_forwarded_for() {
+        let e = environ(b"GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 203.0.113.7\r\n\r\n");
+        assert_eq!(e.get("REMOTE_ADDR"), Some("127.0.0.1"));
+        assert_eq!(e.get("HTTP_X_FORWARDED_FOR"), Some("203.0.113.7"));
     }
 }

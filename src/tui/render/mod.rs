@@ -17,6 +17,9 @@
 //!  └─ footer: keys, or what just happened ("paused at breakpoint 5xx") ─────┘
 //! ```
 //!
+//! Overlays go on top: the request list (`r`, [`requests`]) over the body,
+//! between header and footer; the help (`?`, [`help`]) in the middle.
+//!
 //! Narrow screens (under [`SIDE_BY_SIDE_MIN_WIDTH`] columns) put the detail
 //! under the stack; short ones (under [`TIMELINE_MIN_BODY`] rows) drop the
 //! timeline. At 80x24 everything shows, the stack one line per layer.
@@ -26,6 +29,7 @@
 pub mod detail;
 pub mod help;
 pub mod narration;
+pub mod requests;
 pub mod stack;
 pub mod text;
 pub mod timeline;
@@ -82,6 +86,9 @@ pub fn render(state: &PlayerState, frame: &mut Frame) {
     if timeline_height > 0 {
         timeline::render(state, frame, timeline_area);
     }
+    if let Some(list) = &state.request_list {
+        requests::render(state, list, frame, area);
+    }
     if state.help {
         help::render(state, frame, area);
     }
@@ -118,10 +125,12 @@ fn header(state: &PlayerState, view: Option<&StepView>, frame: &mut Frame, area:
     };
     let mut right = String::new();
     if let Some(live) = state.live {
+        // Not following: the viewer stepped, paused or picked a request,
+        // and new traffic leaves the cursor where it is until G.
         right.push_str(if live.following {
             "● live, following · "
         } else {
-            "● live · "
+            "● live, not following · "
         });
         if live.dropped > 0 {
             right.push_str(&format!("{} events dropped · ", live.dropped));
@@ -168,6 +177,7 @@ fn footer(state: &PlayerState, frame: &mut Frame, area: Rect) {
                 ("space", "play"),
                 ("←→", "step"),
                 ("n/N", "request"),
+                ("r", "list"),
                 ("b", "break"),
                 ("tab", "focus"),
                 ("?", "help"),

@@ -1,0 +1,199 @@
+"""The requests the fidelity check sends: the bundled lessons' own bytes
+(read from `roundtrip run LESSON --json`) and a set of edge cases.
+
+A case is a list of client connections, each a list of raw requests sent
+one after another (the next after the previous response), to one
+interface (wsgi: gunicorn-like sync workers; asgi: uvicorn-like loop).
+"""
+
+import json
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Case:
+    id: str  # "wsgi/line-8193", "asgi/lesson:keep-alive"
+    title: str
+    interface: str
+    conns: list  # [[bytes, ...], ...]
+    trace: dict = field(default=None, repr=False)  # roundtrip's trace (bundled lessons)
+    note: str = ""  # why it is not replayed
+    request_ids: list = None  # the trace's request ids, per connection (bundled lessons)
+
+
+HOST = "Host: example.com\r\n"
+UA = "User-Agent: fidelity-check\r\n"
+
+
+def request(method, target, headers=(), body=b"", version="HTTP/1.1", host=True):
+    head = f"{method} {target} {version}\r\n"
+    if host:
+        head += HOST
+    head += UA
+    for h in headers:
+        head += h + "\r\n"
+    return head.encode() + b"\r\n" + body
+
+
+def line_of(total):
+    """GET /notes?p=aaa... HTTP/1.1 whose request line is `total` bytes
+    long including its CRLF."""
+    pre, suf = "GET /notes?p=", " HTTP/1.1\r\n"
+    pad = total - len(pre) - len(suf)
+    return (pre + "a" * pad + suf + HOST + UA + "\r\n").encode()
+
+
+def header_line_of(total):
+    """GET /notes with one X-Pad field line of `total` bytes incl. CRLF."""
+    pre = "X-Pad: "
+    pad = total - len(pre) - 2
+    return request("GET", "/notes", [pre + "a" * pad])
+
+
+def fields(n):
+    """GET /notes with `n` header fields in all (Host and User-Agent
+    included)."""
+    return request("GET", "/notes", [f"X-Field-{i}: v" for i in range(n - 2)])
+
+
+NOTE_JSON = b'{"title":"Buy milk","body":"Semi-skimmed"}'
+
+
+def edge_cases():
+    """(name, title, [raw request, ...]) — one connection each."""
+    json_ct = "Content-Type: application/json"
+    cl = f"Content-Length: {len(NOTE_JSON)}"
+    chunked = b"10\r\n" + NOTE_JSON[:16] + b"\r\n" + f"{len(NOTE_JSON) - 16:x}".encode() \
+        + b"\r\n" + NOTE_JSON[16:] + b"\r\n0\r\n\r\n"
+    cases = [
+        ("http10", "HTTP/1.0 GET", [request("GET", "/notes", version="HTTP/1.0")]),
+        ("head", "HEAD /notes", [request("HEAD", "/notes")]),
+        ("close", "Connection: close", [request("GET", "/notes", ["Connection: close"])]),
+        ("post", "POST with a JSON body", [request("POST", "/notes", [json_ct, cl], NOTE_JSON)]),
+        ("chunked", "chunked request body",
+         [request("POST", "/notes", [json_ct, "Transfer-Encoding: chunked"], chunked)]),
+        ("expect", "Expect: 100-continue, body sent with the head",
+         [request("POST", "/notes", [json_ct, cl, "Expect: 100-continue"], NOTE_JSON)]),
+        ("underscore", "a header with an underscore", [request("GET", "/notes", ["X_Secret: 1"])]),
+        ("percent", "percent-encoded path and query", [request("GET", "/notes/%C3%A9?q=%20")]),
+        ("xff", "client-sent X-Forwarded-For",
+         [request("GET", "/notes", ["X-Forwarded-For: 198.51.100.9"])]),
+        ("cl-te", "Content-Length and Transfer-Encoding",
+         [request("POST", "/notes", ["Content-Length: 4", "Transfer-Encoding: chunked"], b"0\r\n\r\n")]),
+        ("te-gzip", "Transfer-Encoding: gzip",
+         [request("POST", "/notes", ["Transfer-Encoding: gzip"], b"")]),
+        ("http2", "HTTP/2.0 in the request line", [request("GET", "/notes", version="HTTP/2.0")]),
+        ("no-host", "HTTP/1.1 without Host", [request("GET", "/notes", host=False)]),
+        ("keep-alive", "two requests on one connection",
+         [request("GET", "/notes"), request("GET", "/notes/1")]),
+    ]
+    # gunicorn's limit_request_line 4094 (without CRLF); nginx's 8k
+    # large_client_header_buffers (with CRLF).
+    for n in (4096, 4097, 8190, 8191, 8192, 8193, 8194, 9000):
+        cases.append((f"line-{n}", f"request line of {n} bytes incl. CRLF", [line_of(n)]))
+    # gunicorn's limit_request_field_size 8190; nginx's 8k buffer.
+    for n in (8190, 8191, 8192, 8193, 8194, 9000):
+        cases.append((f"header-{n}", f"header line of {n} bytes incl. CRLF", [header_line_of(n)]))
+    # gunicorn's limit_request_fields 100; nginx adds 4 fields upstream
+    # (X-Real-IP, X-Forwarded-For, X-Forwarded-Proto, X-Request-Id).
+    for n in (96, 97, 100, 101):
+        cases.append((f"fields-{n}", f"{n} header fields from the client", [fields(n)]))
+    return cases
+
+
+def unshow(text, length, truncated):
+    """Invert roundtrip's byte display (src/trace/bytes.rs): `\\r`, `\\n`
+    + newline, `\\t`, `\\\\`, `\\xNN`. A cut body of `body_size` x's is
+    filled in again."""
+    out = bytearray()
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\":
+            n = text[i + 1]
+            if n == "r":
+                out += b"\r"
+                i += 2
+            elif n == "n":
+                out += b"\n"
+                i += 3 if text[i + 2: i + 3] == "\n" else 2
+            elif n == "t":
+                out += b"\t"
+                i += 2
+            elif n == "\\":
+                out += b"\\"
+                i += 2
+            elif n == "x":
+                out.append(int(text[i + 2: i + 4], 16))
+                i += 4
+            else:
+                raise ValueError(f"unknown escape \\{n}")
+        else:
+            out += c.encode()
+            i += 1
+    if truncated:
+        head, sep, body = bytes(out).partition(b"\r\n\r\n")
+        if not sep or body.strip(b"x"):
+            return None
+        out += b"x" * truncated
+    if len(out) != length:
+        return None
+    return bytes(out)
+
+
+def lesson_cases(roundtrip, scenarios_dir, default_web_config):
+    cases = []
+    for path in sorted(Path(scenarios_dir).glob("*.toml")):
+        name = path.stem
+        out = subprocess.run([roundtrip, "run", str(path), "--json"], capture_output=True,
+                             timeout=60)
+        if out.returncode != 0:
+            raise SystemExit(f"roundtrip run {path} --json failed: {out.stderr.decode()[:400]}")
+        trace = json.loads(out.stdout)
+        config = trace["meta"]["config"]
+        interface = config["app_server"]["interface"]
+        note = ""
+        if config["web_server"] != default_web_config:
+            note = "sets [stack.web_server]; the real nginx runs the defaults"
+        elif interface == "wsgi" and config["app_server"]["workers"] != 2:
+            note = "its workers differ from the real gunicorn's -w 2"
+        order, conns = [], {}
+        for e in trace["events"]:
+            if e["step"] == "client.request.send":
+                shown = next(d for d in e["data"] if d["type"] == "bytes")["bytes"]
+                raw = unshow(shown["text"], shown["len"], shown["truncated"])
+                if raw is None:
+                    note = note or "a request's bytes are cut in the trace"
+                    continue
+                if e["conn"] not in conns:
+                    order.append(e["conn"])
+                    conns[e["conn"]] = []
+                conns[e["conn"]].append((e["request"], raw))
+        cases.append(Case(f"{interface}/lesson:{name}", trace["meta"]["title"], interface,
+                          [[raw for _, raw in conns[c]] for c in order], trace, note,
+                          [[rid for rid, _ in conns[c]] for c in order]))
+    return cases
+
+
+def toml_string(raw):
+    s = raw.decode("latin-1")
+    if re.search(r"[^\x00-\x7f]", s):
+        raise ValueError("edge cases are ASCII")
+    return json.dumps(s)
+
+
+def inline_lesson(case):
+    lines = [f'title = "fidelity check: {case.id}"',
+             "[stack.app_server]", f'interface = "{case.interface}"']
+    if case.interface == "wsgi":
+        lines.append("workers = 2")
+    n = 0
+    for c, conn in enumerate(case.conns, 1):
+        for raw in conn:
+            n += 1
+            lines += ["[[request]]", f"raw = {toml_string(raw)}", f"connection = {c}",
+                      f'at = "{10 * n}ms"']
+    return "\n".join(lines) + "\n"
