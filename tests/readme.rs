@@ -16,5 +16,8 @@ fn readme_transcript_excerpt_is_what_run_too_large_plain_prints() {
     let transcript = plain::transcript(&outcome.trace);
     let printed: Vec<&str> = transcript.lines().filter(|l| l.contains(" ms ")).collect();
     let shown: Vec<&str> = block.lines().collect();
-    assert_eq!(shown, printed, "update the README's excerpt from `roundtrip run too-large --plain`");
+    assert_eq!(
+        shown, printed,
+        "update the README's excerpt from `roundtrip run too-large --plain`"
+    );
 }

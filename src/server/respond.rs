@@ -244,10 +244,24 @@ mod tests {
         up.headers.push("content-type", "application/json");
         up.headers.push("content-length", "2");
         up.headers.push("server", "uvicorn");
-        let (head, _) = relay(&server(), &get(Version::Http11), up, b"{}".to_vec(), true, None);
+        let (head, _) = relay(
+            &server(),
+            &get(Version::Http11),
+            up,
+            b"{}".to_vec(),
+            true,
+            None,
+        );
         assert_eq!(
             names(&head),
-            ["Server", "Date", "Content-Type", "Content-Length", "Connection", "location"]
+            [
+                "Server",
+                "Date",
+                "Content-Type",
+                "Content-Length",
+                "Connection",
+                "location"
+            ]
         );
         assert_eq!(head.headers.get("connection"), Some("keep-alive"));
         assert_eq!(head.headers.get("server"), Some(SERVER_NAME));
@@ -257,10 +271,23 @@ mod tests {
     fn a_body_of_unknown_length_is_sent_chunked_to_an_http_1_1_client() {
         let mut up = ResponseHead::new(200);
         up.headers.push("Content-Type", "text/plain");
-        let (head, body) = relay(&server(), &get(Version::Http11), up, b"hello".to_vec(), false, None);
+        let (head, body) = relay(
+            &server(),
+            &get(Version::Http11),
+            up,
+            b"hello".to_vec(),
+            false,
+            None,
+        );
         assert_eq!(
             names(&head),
-            ["Server", "Date", "Content-Type", "Transfer-Encoding", "Connection"]
+            [
+                "Server",
+                "Date",
+                "Content-Type",
+                "Transfer-Encoding",
+                "Connection"
+            ]
         );
         assert_eq!(body, b"5\r\nhello\r\n0\r\n\r\n");
         assert_eq!(head.headers.get("connection"), Some("close"));

@@ -38,8 +38,7 @@ pub const LESSON_CLIENT_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7));
 /// Where the web server's proxy connects from in a lesson: loopback, from
 /// its own ephemeral ports (Linux picks them from 32768–60999), so they are
 /// never mistaken for the client's.
-pub const LESSON_PROXY_FROM: SocketAddr =
-    SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 40001);
+pub const LESSON_PROXY_FROM: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 40001);
 /// Where the app server listens in a lesson (gunicorn's default bind).
 pub const LESSON_APP_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8000);
 /// nginx's `listen … backlog=` default on Linux.

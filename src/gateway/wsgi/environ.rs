@@ -206,7 +206,10 @@ mod tests {
         assert_eq!(e.get("RAW_URI"), Some("/notes/%C3%A9?q=%20"));
         assert_eq!(e.get("PATH_INFO"), Some("/notes/\u{c3}\u{a9}"));
         assert_eq!(e.get("wsgi.input_terminated"), Some("True"));
-        assert!(e.get("SERVER_SOFTWARE").is_some_and(|s| s.starts_with("roundtrip-appserver/")));
+        assert!(
+            e.get("SERVER_SOFTWARE")
+                .is_some_and(|s| s.starts_with("roundtrip-appserver/"))
+        );
     }
 
     #[test]
