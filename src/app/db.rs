@@ -28,6 +28,7 @@ use std::time::Duration;
 use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
 
+use crate::http::text::decimal;
 use crate::trace::emit::Step;
 use crate::trace::{Data, Direction, Kind, StepId};
 
@@ -94,9 +95,9 @@ fn cell(v: &SqlValue) -> String {
 
 fn plural(n: u64, one: &str) -> String {
     if n == 1 {
-        format!("1 {one}")
+        ["1 ", one].concat()
     } else {
-        format!("{n} {one}s")
+        [&decimal(n), " ", one, "s"].concat()
     }
 }
 
@@ -124,9 +125,9 @@ impl Db {
         if Step::enabled() {
             let shown: Vec<String> = params.iter().map(sql_literal).collect();
             let summary = if shown.is_empty() {
-                format!("sends {sql}")
+                ["sends ", sql].concat()
             } else {
-                format!("sends {sql} with ({})", shown.join(", "))
+                ["sends ", sql, " with (", &shown.join(", "), ")"].concat()
             };
             Step::new(StepId::DatabaseQuery, Direction::Down, Kind::Hop)
                 .summary(summary)
@@ -166,7 +167,7 @@ impl Db {
             Ok(rows) if Step::enabled() => {
                 let n = rows.rows.len() as u64;
                 Step::new(StepId::DatabaseResult, Direction::Up, Kind::Hop)
-                    .summary(format!("returns {}", plural(n, "row")))
+                    .summary(["returns ", &plural(n, "row")].concat())
                     .data(Data::Sql {
                         sql: sql.to_string(),
                         params: params.iter().map(sql_literal).collect(),

@@ -26,6 +26,7 @@ use serde_json::{Map, Value, json};
 use super::db::{Db, DbError, SqlValue};
 use super::html;
 use crate::framework::{Request, Response};
+use crate::http::text::decimal;
 
 pub const SELECT_ALL: &str = "SELECT id, title, body FROM notes ORDER BY id";
 pub const SELECT_ONE: &str = "SELECT id, title, body FROM notes WHERE id = ?1";
@@ -58,9 +59,9 @@ impl Note {
 
 fn count(n: usize, one: &str) -> String {
     if n == 1 {
-        format!("1 {one}")
+        ["1 ", one].concat()
     } else {
-        format!("{n} {one}s")
+        [&decimal(n as u64), " ", one, "s"].concat()
     }
 }
 
@@ -96,7 +97,7 @@ pub async fn notes_list(db: Db, _req: Request) -> Response {
     match all_notes(&db).await {
         Ok(notes) => {
             // `Note` serializes as {"id", "title", "body"}, in that order.
-            Response::json(200, &notes).with_note(format!("with {}", count(notes.len(), "note")))
+            Response::json(200, &notes).with_note(["with ", &count(notes.len(), "note")].concat())
         }
         Err(e) => server_error(&e),
     }

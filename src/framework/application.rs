@@ -25,6 +25,7 @@ use super::request::Request;
 use super::response::Response;
 use super::router::{Match, RouteError, Router};
 use crate::gateway::BoxFuture;
+use crate::http::text::decimal;
 use crate::trace::emit::Step;
 use crate::trace::{Data, Direction, Kind, StepId};
 
@@ -165,13 +166,17 @@ impl Dispatch {
                 params,
                 pattern,
             } => {
-                let allow = self.router.allowed(&req.path);
-                route_step(&req, Some(pattern), &params, allow)
-                    .summary(format!(
-                        "matches {} {} to {pattern} → {}",
-                        req.method, req.path, route.name
-                    ))
-                    .emit();
+                if Step::enabled() {
+                    let allow = self.router.allowed(&req.path);
+                    #[rustfmt::skip]
+                    let summary = [
+                        "matches ", &req.method, " ", &req.path, " to ", pattern, " → ", route.name,
+                    ]
+                    .concat();
+                    route_step(&req, Some(pattern), &params, allow)
+                        .summary(summary)
+                        .emit();
+                }
                 call_handler(route, req, params).await
             }
         }
@@ -229,36 +234,50 @@ fn method_not_allowed(req: &Request, allow: Vec<String>) -> Response {
 /// Call the handler between `handler.call` and `handler.return`.
 async fn call_handler(route: &Route, mut req: Request, params: Vec<(String, String)>) -> Response {
     let name = route.name;
-    let args: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let mut entries = vec![("handler".to_string(), name.to_string())];
-    entries.extend(params.iter().cloned());
-    Step::new(StepId::HandlerCall, Direction::Down, Kind::Hop)
-        .summary(format!("calls {name}({})", args.join(", ")))
-        .data(Data::Fields { entries })
-        .emit();
+    let recording = Step::enabled();
+    if recording {
+        let mut summary = ["calls ", name, "("].concat();
+        for (i, (k, v)) in params.iter().enumerate() {
+            if i > 0 {
+                summary.push_str(", ");
+            }
+            summary.push_str(k);
+            summary.push('=');
+            summary.push_str(v);
+        }
+        summary.push(')');
+        let mut entries = vec![("handler".to_string(), name.to_string())];
+        entries.extend(params.iter().cloned());
+        Step::new(StepId::HandlerCall, Direction::Down, Kind::Hop)
+            .summary(summary)
+            .data(Data::Fields { entries })
+            .emit();
+    }
     let head = req.method == "HEAD";
     req.params = params;
     let mut res = route.handler.call(req).await;
-    let note = res
-        .note
-        .as_deref()
-        .map(|n| format!(" {n}"))
-        .unwrap_or_default();
-    Step::new(StepId::HandlerReturn, Direction::Up, Kind::Hop)
-        .summary(format!("{name} returns {}{note}", res.status_line()))
-        .data(Data::Fields {
-            entries: vec![
-                ("handler".to_string(), name.to_string()),
-                ("status".to_string(), res.status.to_string()),
-                (
-                    "content-type".to_string(),
-                    res.header("Content-Type").unwrap_or_default().to_string(),
-                ),
-                ("bytes".to_string(), res.body.len().to_string()),
-            ],
-        })
-        .answer(res.status)
-        .emit();
+    if recording {
+        let mut summary = [name, " returns ", &res.status_line()].concat();
+        if let Some(note) = &res.note {
+            summary.push(' ');
+            summary.push_str(note);
+        }
+        Step::new(StepId::HandlerReturn, Direction::Up, Kind::Hop)
+            .summary(summary)
+            .data(Data::Fields {
+                entries: vec![
+                    ("handler".to_string(), name.to_string()),
+                    ("status".to_string(), decimal(u64::from(res.status))),
+                    (
+                        "content-type".to_string(),
+                        res.header("Content-Type").unwrap_or_default().to_string(),
+                    ),
+                    ("bytes".to_string(), decimal(res.body.len() as u64)),
+                ],
+            })
+            .answer(res.status)
+            .emit();
+    }
     // A HEAD request ran the GET handler; the body is dropped, while
     // Content-Length still says how long the GET body is (RFC 9110 §9.3.2;
     // Werkzeug's `get_app_iter` does the same).

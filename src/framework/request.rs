@@ -121,7 +121,7 @@ impl Request {
             method: scope.method.to_ascii_uppercase(),
             path,
             query: String::from_utf8_lossy(&scope.query_string).into_owned(),
-            version: format!("HTTP/{}", scope.http_version),
+            version: ["HTTP/", &scope.http_version].concat(),
             headers,
             body,
             ..Request::default()

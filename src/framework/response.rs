@@ -15,6 +15,7 @@
 use serde::Serialize;
 
 use crate::http::status::reason;
+use crate::http::text::{decimal, push_decimal};
 
 /// One HTTP response on its way up through the framework.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +35,7 @@ impl Response {
     pub fn new(status: u16, content_type: &str, body: Vec<u8>) -> Response {
         let headers = vec![
             ("Content-Type".to_string(), content_type.to_string()),
-            ("Content-Length".to_string(), body.len().to_string()),
+            ("Content-Length".to_string(), decimal(body.len() as u64)),
         ];
         Response {
             status,
@@ -72,10 +73,14 @@ impl Response {
     /// The status line's text, e.g. `200 OK` (what WSGI's
     /// `start_response` takes).
     pub fn status_line(&self) -> String {
-        match reason(self.status) {
-            "" => self.status.to_string(),
-            reason => format!("{} {reason}", self.status),
+        let reason = reason(self.status);
+        let mut line = String::with_capacity(4 + reason.len());
+        push_decimal(&mut line, u64::from(self.status));
+        if !reason.is_empty() {
+            line.push(' ');
+            line.push_str(reason);
         }
+        line
     }
 
     /// The first value of a header, by case-insensitive name.

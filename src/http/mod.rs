@@ -8,6 +8,7 @@
 //! * [`chunked`]: the chunked transfer coding, decoded incrementally.
 //! * [`conn`]: a buffered connection that reads heads and bodies.
 //! * [`write`]: heads back to bytes.
+//! * [`text`]: numbers and short texts without `format!` (hot paths).
 //! * [`error`]: every parse error and the status a careful server sends.
 //!
 //! Writing the framing rules and limits ourselves *is* the lesson, so they
@@ -25,6 +26,7 @@ pub mod parse;
 pub mod server_timing;
 pub mod status;
 pub mod target;
+pub mod text;
 pub mod write;
 
 pub use conn::HttpConn;

@@ -3,6 +3,7 @@
 
 use super::headers::latin1_bytes;
 use super::message::{RequestHead, ResponseHead};
+use super::text::push_decimal;
 
 pub fn request_head(head: &RequestHead) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);
@@ -19,7 +20,11 @@ pub fn request_head(head: &RequestHead) -> Vec<u8> {
 pub fn response_head(head: &ResponseHead) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);
     out.extend_from_slice(head.version.as_str().as_bytes());
-    out.extend_from_slice(format!(" {} ", head.status).as_bytes());
+    let mut status = String::with_capacity(5);
+    status.push(' ');
+    push_decimal(&mut status, u64::from(head.status));
+    status.push(' ');
+    out.extend_from_slice(status.as_bytes());
     out.extend_from_slice(head.reason.as_bytes());
     out.extend_from_slice(b"\r\n");
     fields(head.headers.iter(), &mut out);

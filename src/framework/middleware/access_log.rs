@@ -27,6 +27,7 @@ use super::{Middleware, Next};
 use crate::clock::Clock;
 use crate::framework::{Request, Response};
 use crate::gateway::BoxFuture;
+use crate::http::text::{decimal, push_decimal};
 use crate::trace::emit::Step;
 use crate::trace::{Data, Direction, Kind, StepId};
 
@@ -60,28 +61,35 @@ impl Middleware for AccessLog {
             let target = if req.query.is_empty() {
                 req.path.clone()
             } else {
-                format!("{}?{}", req.path, req.query)
+                [req.path.as_str(), "?", &req.query].concat()
             };
             let (method, path, version) =
                 (req.method.clone(), req.path.clone(), req.version.clone());
             let res = next.run(req).await;
             let took = millis(started.elapsed());
             let bytes = res.body.len();
-            let status = res.status.to_string();
-            let line = format!(
-                "{host} - - [{time}] \"{method} {target} {version}\" {status} {bytes}"
-            );
+            let status = decimal(u64::from(res.status));
+            let size = decimal(bytes as u64);
+            #[rustfmt::skip]
+            let line = [
+                &host, " - - [", &time, "] \"", &method, " ", &target, " ", &version, "\" ",
+                &status, " ", &size,
+            ]
+            .concat();
+            #[rustfmt::skip]
+            let summary = [
+                "logs ", &method, " ", &path, " → ", &res.status_line(), ", ", &size,
+                " bytes, took ", &took,
+            ]
+            .concat();
             Step::new(StepId::FrameworkAccessLog, Direction::Within, Kind::Step)
-                .summary(format!(
-                    "logs {method} {path} → {}, {bytes} bytes, took {took}",
-                    res.status_line(),
-                ))
+                .summary(summary)
                 .data(Data::Fields {
                     entries: vec![
                         ("method".to_string(), method),
                         ("path".to_string(), path),
                         ("status".to_string(), status),
-                        ("bytes".to_string(), bytes.to_string()),
+                        ("bytes".to_string(), size),
                         ("duration".to_string(), took),
                         ("line".to_string(), line),
                     ],
@@ -105,16 +113,35 @@ fn clf_time(http_date: &str) -> String {
         parts.next(),
     ) {
         (Some(_), Some(day), Some(month), Some(year), Some(hms), Some(_), None) => {
-            format!("{day}/{month}/{year}:{hms} +0000")
+            [day, "/", month, "/", year, ":", hms, " +0000"].concat()
         }
         _ => http_date.to_string(),
     }
 }
 
 /// A duration in milliseconds, decimals only when needed: `2ms`, `2.5ms`.
+/// The same text as `format!("{}ms", micros as f64 / 1000.0)`: a whole
+/// number of milliseconds has no decimals, and a fraction drops its
+/// trailing zeros (shortest round-trip, as `f64`'s `Display` writes it).
 fn millis(d: Duration) -> String {
-    let ms = d.as_micros() as f64 / 1000.0;
-    format!("{ms}ms")
+    let micros = d.as_micros();
+    let mut s = String::with_capacity(12);
+    push_decimal(&mut s, u64::try_from(micros / 1000).unwrap_or(u64::MAX));
+    let frac = (micros % 1000) as u32;
+    if frac != 0 {
+        s.push('.');
+        let digits = [frac / 100, frac / 10 % 10, frac % 10];
+        // Not all three are zero: drop the trailing zeros.
+        let mut used = 3;
+        while digits[used - 1] == 0 {
+            used -= 1;
+        }
+        for d in &digits[..used] {
+            s.push(char::from(b'0' + *d as u8));
+        }
+    }
+    s.push_str("ms");
+    s
 }
 
 #[cfg(test)]
@@ -131,6 +158,15 @@ mod tests {
         );
         assert_eq!(millis(Duration::from_micros(2500)), "2.5ms");
         assert_eq!(millis(Duration::from_millis(2)), "2ms");
+        // As f64's Display writes micros / 1000, for every fraction.
+        for micros in (0..3000).chain([1_234_567, 86_400_000_001, 999_999_999_999]) {
+            let d = Duration::from_micros(micros);
+            assert_eq!(
+                millis(d),
+                format!("{}ms", micros as f64 / 1000.0),
+                "{micros}"
+            );
+        }
     }
 
     #[tokio::test(start_paused = true)]

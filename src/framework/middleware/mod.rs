@@ -93,6 +93,7 @@ use super::handler::Handler;
 use super::request::Request;
 use super::response::Response;
 use crate::gateway::BoxFuture;
+use crate::http::text::push_decimal;
 use crate::trace::emit::Step;
 use crate::trace::{Data, Direction, Kind, StepId};
 
@@ -125,11 +126,10 @@ impl<'a> Next<'a> {
             };
             let name = middleware.name();
             // Nobody recording: no summaries, no fields.
-            let place = Step::enabled()
-                .then(|| format!("{} of {}", self.position + 1, self.chain.len()));
+            let place = Step::enabled().then(|| place(self.position + 1, self.chain.len()));
             if let Some(place) = &place {
                 Step::new(StepId::FrameworkMiddlewareEnter, Direction::Down, Kind::Hop)
-                    .summary(format!("enters middleware {name} ({place})"))
+                    .summary(["enters middleware ", name, " (", place, ")"].concat())
                     .data(fields(name, place))
                     .emit();
             }
@@ -140,10 +140,17 @@ impl<'a> Next<'a> {
             let res = middleware.handle(req, inner).await;
             if let Some(place) = place {
                 Step::new(StepId::FrameworkMiddlewareLeave, Direction::Up, Kind::Hop)
-                    .summary(format!(
-                        "leaves middleware {name} ({place}) with {}",
-                        res.status_line()
-                    ))
+                    .summary(
+                        [
+                            "leaves middleware ",
+                            name,
+                            " (",
+                            &place,
+                            ") with ",
+                            &res.status_line(),
+                        ]
+                        .concat(),
+                    )
                     .data(Data::Fields {
                         entries: vec![
                             ("middleware".to_string(), name.to_string()),
@@ -155,6 +162,15 @@ impl<'a> Next<'a> {
             res
         })
     }
+}
+
+/// `2 of 4`: a middleware's place in the onion.
+fn place(position: usize, of: usize) -> String {
+    let mut s = String::with_capacity(8);
+    push_decimal(&mut s, position as u64);
+    s.push_str(" of ");
+    push_decimal(&mut s, of as u64);
+    s
 }
 
 fn fields(name: &str, place: &str) -> Data {

@@ -58,7 +58,7 @@ impl Middleware for RequestId {
                 }
             };
             Step::new(StepId::FrameworkRequestId, Direction::Within, Kind::Step)
-                .summary(format!("request id {id} ({source})"))
+                .summary(["request id ", &id, " (", source, ")"].concat())
                 .data(Data::Fields {
                     entries: vec![
                         ("request_id".to_string(), id.clone()),

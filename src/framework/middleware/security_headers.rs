@@ -57,7 +57,7 @@ impl Middleware for SecurityHeaders {
             let summary = if names.is_empty() {
                 "adds no security headers: the response already has them".to_string()
             } else {
-                format!("adds {}", names.join(", "))
+                ["adds ", &names.join(", ")].concat()
             };
             Step::new(
                 StepId::FrameworkSecurityHeaders,
