@@ -7,7 +7,7 @@ use super::*;
 use crate::framework::testing::record as recorded;
 use crate::gateway::asgi::{AsgiApp, Message, Scope, message};
 use crate::gateway::wsgi::{Environ, StartResponse, WsgiApp};
-use crate::trace::Event;
+use crate::trace::{Event, StepId};
 
 fn app() -> Arc<Framework> {
     build(&AppConfig::default()).expect("the default app builds")
@@ -24,10 +24,10 @@ fn post_json(path: &str, body: &str) -> Request {
 }
 
 /// (step, answer) for every event that produced the response.
-fn answers(events: &[Event]) -> Vec<(String, u16)> {
+fn answers(events: &[Event]) -> Vec<(StepId, u16)> {
     events
         .iter()
-        .filter_map(|e| e.answer.map(|a| (e.step.as_str().to_string(), a)))
+        .filter_map(|e| e.answer.map(|a| (e.step, a)))
         .collect()
 }
 
@@ -98,11 +98,11 @@ async fn notes_list_returns_the_seeded_notes_as_json() {
         Some(res.body.len().to_string().as_str())
     );
     let events = recording.take();
-    assert_eq!(answers(&events), [("handler.return".to_string(), 200)]);
+    assert_eq!(answers(&events), [(StepId::HandlerReturn, 200)]);
     let ret = events
         .iter()
         .find(|e| e.step == crate::trace::StepId::HandlerReturn)
-        .expect("handler.return");
+        .expect("a handler.return step");
     assert_eq!(ret.summary, "notes_list returns 200 OK with 3 notes");
 }
 
@@ -110,28 +110,24 @@ async fn notes_list_returns_the_seeded_notes_as_json() {
 async fn a_request_crosses_every_layer_in_onion_order() {
     let (_guard, recording) = recorded();
     app().handle(Request::new("GET", "/notes")).await;
-    let steps: Vec<String> = recording
-        .take()
-        .into_iter()
-        .map(|e| e.step.as_str().to_string())
-        .collect();
+    let steps: Vec<StepId> = recording.take().into_iter().map(|e| e.step).collect();
     let expected = [
-        "framework.middleware.enter",
-        "framework.request_id",
-        "framework.middleware.enter",
-        "framework.middleware.enter",
-        "framework.middleware.enter",
-        "framework.route",
-        "handler.call",
-        "database.query",
-        "database.result",
-        "handler.return",
-        "framework.security_headers",
-        "framework.middleware.leave",
-        "framework.middleware.leave",
-        "framework.access_log",
-        "framework.middleware.leave",
-        "framework.middleware.leave",
+        StepId::FrameworkMiddlewareEnter,
+        StepId::FrameworkRequestId,
+        StepId::FrameworkMiddlewareEnter,
+        StepId::FrameworkMiddlewareEnter,
+        StepId::FrameworkMiddlewareEnter,
+        StepId::FrameworkRoute,
+        StepId::HandlerCall,
+        StepId::DatabaseQuery,
+        StepId::DatabaseResult,
+        StepId::HandlerReturn,
+        StepId::FrameworkSecurityHeaders,
+        StepId::FrameworkMiddlewareLeave,
+        StepId::FrameworkMiddlewareLeave,
+        StepId::FrameworkAccessLog,
+        StepId::FrameworkMiddlewareLeave,
+        StepId::FrameworkMiddlewareLeave,
     ];
     assert_eq!(steps, expected);
 }
@@ -165,7 +161,7 @@ async fn missing_note_gets_404_from_the_handler_not_the_router() {
     assert_eq!(res.status, 404);
     assert_eq!(body_json(&res), json!({"detail": "note 7 not found"}));
     let events = recording.take();
-    assert_eq!(answers(&events), [("handler.return".to_string(), 404)]);
+    assert_eq!(answers(&events), [(StepId::HandlerReturn, 404)]);
     assert!(
         events
             .iter()
@@ -194,7 +190,7 @@ async fn unknown_path_gets_404_from_the_router() {
     assert_eq!(res.status, 404);
     assert_eq!(body_json(&res), json!({"detail": "Not Found"}));
     let events = recording.take();
-    assert_eq!(answers(&events), [("framework.route".to_string(), 404)]);
+    assert_eq!(answers(&events), [(StepId::FrameworkRoute, 404)]);
     assert!(
         !events
             .iter()
@@ -212,7 +208,7 @@ async fn wrong_method_gets_405_with_allow() {
     assert_eq!(res.header("Allow"), Some("GET, HEAD"));
     assert_eq!(body_json(&res), json!({"detail": "Method Not Allowed"}));
     let events = recording.take();
-    assert_eq!(answers(&events), [("framework.route".to_string(), 405)]);
+    assert_eq!(answers(&events), [(StepId::FrameworkRoute, 405)]);
     let route = events
         .iter()
         .find(|e| e.step == crate::trace::StepId::FrameworkRoute)
@@ -250,7 +246,7 @@ async fn create_note_answers_201_with_location_and_really_inserts() {
         json!({"id": 4, "title": "Call Ada", "body": "about the engine"})
     );
     let events = recording.take();
-    assert_eq!(answers(&events), [("handler.return".to_string(), 201)]);
+    assert_eq!(answers(&events), [(StepId::HandlerReturn, 201)]);
     let insert = events
         .iter()
         .find(|e| e.step == crate::trace::StepId::DatabaseQuery)
@@ -308,10 +304,7 @@ async fn bad_json_gets_400_from_the_middleware_before_the_router() {
         json!({"error": "invalid JSON", "detail": "expected value at line 1 column 11"})
     );
     let events = recording.take();
-    assert_eq!(
-        answers(&events),
-        [("framework.json_body.invalid".to_string(), 400)]
-    );
+    assert_eq!(answers(&events), [(StepId::FrameworkJsonBodyInvalid, 400)]);
     assert!(
         !events
             .iter()

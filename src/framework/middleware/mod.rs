@@ -225,7 +225,7 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use super::*;
-    use crate::trace::Event;
+    use crate::trace::{Event, StepId};
 
     /// Writes down what it sees; `stop` makes it answer 418 itself.
     struct Probe {
@@ -270,10 +270,10 @@ mod tests {
         p
     }
 
-    fn steps(events: &[Event], step: &str) -> Vec<String> {
+    fn steps(events: &[Event], step: StepId) -> Vec<String> {
         events
             .iter()
-            .filter(|e| e.step.as_str() == step)
+            .filter(|e| e.step == step)
             .map(|e| e.summary.clone())
             .collect()
     }
@@ -304,7 +304,7 @@ mod tests {
         );
         let events = recording.take();
         assert_eq!(
-            steps(&events, "framework.middleware.enter"),
+            steps(&events, StepId::FrameworkMiddlewareEnter),
             [
                 "enters middleware a (1 of 3)",
                 "enters middleware b (2 of 3)",
@@ -312,7 +312,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            steps(&events, "framework.middleware.leave"),
+            steps(&events, StepId::FrameworkMiddlewareLeave),
             [
                 "leaves middleware c (3 of 3) with 200 OK",
                 "leaves middleware b (2 of 3) with 200 OK",
@@ -342,9 +342,9 @@ mod tests {
             ["a down", "b down", "a up"]
         );
         let events = recording.take();
-        assert_eq!(steps(&events, "framework.middleware.enter").len(), 2);
+        assert_eq!(steps(&events, StepId::FrameworkMiddlewareEnter).len(), 2);
         assert_eq!(
-            steps(&events, "framework.middleware.leave"),
+            steps(&events, StepId::FrameworkMiddlewareLeave),
             [
                 "leaves middleware b (2 of 3) with 418",
                 "leaves middleware a (1 of 3) with 418"
