@@ -24,6 +24,14 @@ use roundtrip::trace::recorder::{EventStream, StreamCounts};
 use roundtrip::trace::{Meta, Recorder};
 use roundtrip::tui::{self, BreakOn, LessonEntry, PlayerOptions};
 
+/// A request makes a few hundred small allocations (its bytes, environ,
+/// scope and messages, and the trace events that record them), most of
+/// them freed on another thread (the printer's). glibc's allocator spends
+/// about a third of `serve`'s time on that (measured with perf, see the
+/// book's "Benchmarks"); mimalloc's per-thread free lists do not.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "roundtrip",
@@ -316,6 +324,11 @@ const DRAIN_POLL: Duration = Duration::from_millis(10);
 /// How long the printer waits for an event before it looks at the clock
 /// (dropped-count report, the player's refresh).
 const PRINTER_TICK: Duration = Duration::from_millis(50);
+/// How long the printer naps when it has caught up under load. The channel
+/// holds LIVE_CHANNEL_EVENTS (8,192): at 30 events a request, more than
+/// 100 ms of traffic at 25,000 requests a second, so nothing is dropped
+/// for a nap.
+const PRINTER_NAP: Duration = Duration::from_millis(1);
 /// The printer spends at most one part in this many rebuilding the
 /// player's trace (see `print_requests`).
 const BUILD_SHARE: u32 = 5;
@@ -639,22 +652,35 @@ fn print_requests(
     // rebuilding a large history cannot take most of the printer's time.
     let mut next_publish = Instant::now();
     let mut since_look = 0u64;
+    let mut busy = false;
     loop {
         let event = match stream.events.try_recv() {
             Ok(e) => Some(e),
             Err(TryRecvError::Disconnected) => break,
             // Caught up: write out what is buffered, then wait a little.
+            // Under load, nap instead of blocking on the channel: a reader
+            // blocked in recv() must be woken by the sender (a system call
+            // on every event); one that naps is never waited for, and
+            // finds a batch when it wakes. Once a nap finds nothing, the
+            // server is quiet and the printer blocks until the next event.
             Err(TryRecvError::Empty) => {
                 flush(&mut stdout);
                 since_look = PRINTER_BATCH;
-                match stream.events.recv_timeout(PRINTER_TICK) {
-                    Ok(e) => Some(e),
-                    Err(RecvTimeoutError::Timeout) => None,
-                    Err(RecvTimeoutError::Disconnected) => break,
+                if busy {
+                    busy = false;
+                    std::thread::sleep(PRINTER_NAP);
+                    None
+                } else {
+                    match stream.events.recv_timeout(PRINTER_TICK) {
+                        Ok(e) => Some(e),
+                        Err(RecvTimeoutError::Timeout) => None,
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    }
                 }
             }
         };
         if let Some(e) = event {
+            busy = true;
             if let Some(update) = live.push(e) {
                 show(update, output, &mut stdout);
             }
