@@ -95,8 +95,16 @@ enum Command {
         /// hop's and the web server's time, drawn by browser DevTools.
         #[arg(long)]
         server_timing: bool,
+        /// Sync workers of the WSGI app server (gunicorn --workers), each on
+        /// a thread of its own.
+        #[arg(long, value_name = "N",
+              value_parser = clap::value_parser!(u64).range(1..=MAX_WORKERS))]
+        workers: Option<u64>,
     },
 }
+
+/// Most sync workers `serve --workers` starts (each is a thread).
+const MAX_WORKERS: u64 = 256;
 
 /// Most requests `serve --tui --history` keeps. One `GET /notes` holds
 /// about 50 KB (its bytes, environ, ASGI messages, SQL rows), kept once by
@@ -127,6 +135,7 @@ fn main() -> ExitCode {
             no_record,
             history,
             server_timing,
+            workers,
         }) => serve(ServeArgs {
             listen,
             lesson: lesson.as_deref(),
@@ -142,6 +151,7 @@ fn main() -> ExitCode {
             },
             history: usize::try_from(history).unwrap_or(usize::MAX),
             server_timing,
+            workers,
         }),
     };
     match result {
@@ -355,6 +365,7 @@ struct ServeArgs<'a> {
     output: ServeOutput,
     history: usize,
     server_timing: bool,
+    workers: Option<u64>,
 }
 
 fn serve(args: ServeArgs<'_>) -> Result<(), String> {
@@ -376,6 +387,9 @@ fn serve(args: ServeArgs<'_>) -> Result<(), String> {
         Some("asgi") => config.app_server.interface = roundtrip::gateway::Interface::Asgi,
         Some("wsgi") => config.app_server.interface = roundtrip::gateway::Interface::Wsgi,
         _ => {}
+    }
+    if let Some(n) = args.workers {
+        config.app_server.workers = usize::try_from(n).unwrap_or(1);
     }
     if args.server_timing {
         config.web_server.server_timing = true;

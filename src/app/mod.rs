@@ -14,12 +14,15 @@
 //!   configured latency.
 //! * [`notes`]: the handlers and the request validation.
 //! * [`html`]: the HTML page and escaping.
+//! * [`timed`]: endpoints that take time (`/slow`, `/cpu`, `/blocking`,
+//!   `/threadpool`), for the sync-vs-async lessons.
 //!
 //! Book: "The framework" (book/src/framework.md).
 
 pub mod db;
 pub mod html;
 pub mod notes;
+pub mod timed;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -38,11 +41,15 @@ use db::Db;
 pub const MIDDLEWARE: [&str; 4] = ["request_id", "access_log", "json_body", "security_headers"];
 
 /// The routes [`build`] installs: method, pattern, handler name.
-pub const ROUTES: [(&str, &str, &str); 4] = [
+pub const ROUTES: [(&str, &str, &str); 8] = [
     ("GET", "/", "home"),
     ("GET", "/notes", "notes_list"),
     ("POST", "/notes", "notes_create"),
     ("GET", "/notes/{id}", "notes_get"),
+    ("GET", "/slow", "slow"),
+    ("GET", "/cpu", "cpu"),
+    ("GET", "/blocking", "blocking"),
+    ("GET", "/threadpool", "threadpool"),
 ];
 
 /// The schema, created before seeding.
@@ -158,6 +165,10 @@ pub fn build_with_clock(config: &AppConfig, clock: Clock) -> Result<Arc<Framewor
             "notes_get",
             with_db(&db, notes::notes_get),
         )?
+        .route("GET", "/slow", "slow", timed::slow)?
+        .route("GET", "/cpu", "cpu", timed::cpu)?
+        .route("GET", "/blocking", "blocking", timed::blocking)?
+        .route("GET", "/threadpool", "threadpool", timed::threadpool)?
         .middleware(RequestId::new())
         .middleware(AccessLog::new(clock))
         .middleware(JsonBody::new())

@@ -136,6 +136,16 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The first value of a query-string parameter, as it came (still
+    /// percent-encoded): `?ms=250` gives `Some("250")` for `ms`.
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query
+            .split('&')
+            .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
+    }
+
     /// A route parameter the router captured.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params

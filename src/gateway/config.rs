@@ -50,6 +50,10 @@ pub struct AppServerConfig {
     /// `forwarded_allow_ips` defaults to `127.0.0.1,::1` and governs only
     /// the scheme). Comma-separated addresses, or `*` for any.
     pub forwarded_allow_ips: String,
+    /// ASGI: refuse with 503 once this many connections are open or request
+    /// tasks are running (uvicorn `--limit-concurrency`, default none: no
+    /// limit). The connection being served counts.
+    pub limit_concurrency: Option<usize>,
 }
 
 impl Default for AppServerConfig {
@@ -63,6 +67,7 @@ impl Default for AppServerConfig {
             server_timing: false,
             proxy_headers: true,
             forwarded_allow_ips: "127.0.0.1".to_string(),
+            limit_concurrency: None,
         }
     }
 }

@@ -12,6 +12,7 @@
 pub mod asgi;
 pub mod config;
 pub mod front;
+pub mod work;
 pub mod wsgi;
 
 pub use config::{AppServerConfig, Interface};

@@ -68,6 +68,10 @@ impl WebServer {
                 Ok(Some(accepted)) => {
                     let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
                     let server = self.clone();
+                    // A finished task stays in the set until it is joined:
+                    // reap them, or a long-running server grows with every
+                    // connection it ever had.
+                    while tasks.try_join_next().is_some() {}
                     tasks.spawn(
                         connection::serve(server, accepted, conn).instrument(connection_span(conn)),
                     );

@@ -25,6 +25,7 @@ use tokio::task::JoinHandle;
 use crate::app;
 use crate::clock::Clock;
 use crate::gateway::front::Front;
+use crate::gateway::work::World;
 use crate::gateway::{Interface, asgi, wsgi};
 use crate::net::{Connector, Listener, MemoryDialer, SharedListener, memory_listener};
 use crate::server::WebServer;
@@ -55,7 +56,7 @@ pub enum StackError {
 /// A running stack: its tasks, and how to reach it.
 pub struct Running {
     web: JoinHandle<()>,
-    app: JoinHandle<()>,
+    app: AppServer,
     /// Tells the web server's listener to stop accepting (real TCP only).
     stop: Option<watch::Sender<bool>>,
 }
@@ -64,7 +65,19 @@ impl Running {
     /// Wait until both servers have stopped (their listeners closed).
     pub async fn wait(self) {
         let _ = self.web.await;
-        let _ = self.app.await;
+        match self.app {
+            AppServer::Task(t) => {
+                let _ = t.await;
+            }
+            AppServer::Threads(threads) => {
+                let _ = tokio::task::spawn_blocking(move || {
+                    for t in threads {
+                        let _ = t.join();
+                    }
+                })
+                .await;
+            }
+        }
     }
 
     /// A graceful shutdown, as nginx's `quit`: the web server stops
@@ -102,16 +115,37 @@ pub fn layers(config: &StackConfig) -> Vec<LayerInfo> {
     ]
 }
 
-/// Start the app server behind `listener`, serving the notes app.
+/// Where the app server runs.
+enum AppServer {
+    /// A lesson: a task on the lesson's one thread (the simulated world).
+    Task(JoinHandle<()>),
+    /// `serve`: threads of its own, so that a blocking call stalls exactly
+    /// what it stalls in the real servers. One thread per sync worker (a
+    /// gunicorn worker is a process), one for the event loop (a uvicorn
+    /// worker is a process with one loop).
+    Threads(Vec<std::thread::JoinHandle<()>>),
+}
+
+/// The notes app and the app server's front, for one stack.
+fn app_parts(
+    config: &StackConfig,
+    local: SocketAddr,
+    clock: Clock,
+) -> Result<(Arc<crate::framework::Framework>, Arc<Front>), StackError> {
+    let framework =
+        app::build_with_clock(&config.app, clock).map_err(|e| StackError::App(e.to_string()))?;
+    let front = Front::new(clock, local, config.app_server.server_timing);
+    Ok((framework, front))
+}
+
+/// Start a lesson's app server behind `listener`, serving the notes app.
 fn start_app_server(
     config: &StackConfig,
     listener: Listener,
     local: SocketAddr,
     clock: Clock,
 ) -> Result<JoinHandle<()>, StackError> {
-    let framework =
-        app::build_with_clock(&config.app, clock).map_err(|e| StackError::App(e.to_string()))?;
-    let front = Front::new(clock, local, config.app_server.server_timing);
+    let (framework, front) = app_parts(config, local, clock)?;
     let cfg = config.app_server.clone();
     Ok(match cfg.interface {
         Interface::Wsgi => {
@@ -121,13 +155,99 @@ fn start_app_server(
                 app,
                 cfg,
                 front,
+                World::Simulated,
             ))
         }
         Interface::Asgi => {
             let app: Arc<dyn asgi::AsgiApp> = framework;
-            tokio::spawn(asgi::event_loop::run(listener, app, cfg, front))
+            tokio::spawn(asgi::event_loop::run(
+                listener,
+                app,
+                cfg,
+                front,
+                World::Simulated,
+            ))
         }
     })
+}
+
+/// Start `serve`'s app server on threads of its own (see [`AppServer`]):
+/// each thread runs a single-threaded runtime and registers its own copy
+/// of the listening socket, as each gunicorn worker has the socket it
+/// inherited from the arbiter.
+fn start_app_threads(
+    config: &StackConfig,
+    socket: std::net::TcpListener,
+    local: SocketAddr,
+    clock: Clock,
+) -> Result<AppServer, StackError> {
+    let (framework, front) = app_parts(config, local, clock)?;
+    let cfg = config.app_server.clone();
+    let listen_error = |source| StackError::Listen {
+        addr: local,
+        source,
+    };
+    let mut threads = Vec::new();
+    match cfg.interface {
+        Interface::Wsgi => {
+            let app: Arc<dyn wsgi::WsgiApp> = framework;
+            let workers = wsgi::workers::Pool::new(cfg.workers);
+            for n in 1..=workers.size() {
+                let socket = socket.try_clone().map_err(listen_error)?;
+                let (app, front, cfg, workers) =
+                    (app.clone(), front.clone(), cfg.clone(), workers.clone());
+                threads.push(
+                    spawn_thread(format!("sync-worker-{n}"), async move {
+                        let Ok(listener) = tcp_listener(socket, cfg.backlog) else {
+                            return;
+                        };
+                        workers
+                            .worker(
+                                n,
+                                SharedListener::new(listener),
+                                app,
+                                front,
+                                cfg.timeout,
+                                World::Real,
+                            )
+                            .await;
+                    })
+                    .map_err(listen_error)?,
+                );
+            }
+        }
+        Interface::Asgi => {
+            let app: Arc<dyn asgi::AsgiApp> = framework;
+            threads.push(
+                spawn_thread("event-loop".to_string(), async move {
+                    let Ok(listener) = tcp_listener(socket, cfg.backlog) else {
+                        return;
+                    };
+                    asgi::event_loop::run(listener, app, cfg, front, World::Real).await;
+                })
+                .map_err(listen_error)?,
+            );
+        }
+    }
+    Ok(AppServer::Threads(threads))
+}
+
+/// A thread running `work` on a single-threaded runtime of its own.
+fn spawn_thread(
+    name: String,
+    work: impl std::future::Future<Output = ()> + Send + 'static,
+) -> io::Result<std::thread::JoinHandle<()>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || runtime.block_on(work))
+}
+
+/// Register a copy of a listening socket with this thread's runtime.
+fn tcp_listener(socket: std::net::TcpListener, backlog: usize) -> io::Result<Listener> {
+    Listener::tcp(tokio::net::TcpListener::from_std(socket)?, backlog)
 }
 
 /// A lesson's stack over in-memory pipes. Returns the dialer clients use
@@ -156,6 +276,7 @@ pub fn start_in_memory(
     );
     let web = tokio::spawn(web_server.run(web_listener));
     let stop = None;
+    let app = AppServer::Task(app);
     Ok((web_dialer, Running { web, app, stop }))
 }
 
@@ -187,12 +308,15 @@ pub async fn start_tcp(
             addr: app_bind,
             source,
         })?;
-    let app_listener =
-        Listener::tcp(app_tcp, config.app_server.backlog).map_err(|source| StackError::Listen {
-            addr: app_bind,
-            source,
-        })?;
-    let app_addr = app_listener.local_addr();
+    let app_addr = app_tcp.local_addr().map_err(|source| StackError::Listen {
+        addr: app_bind,
+        source,
+    })?;
+    // The app server's threads register the socket with their own runtimes.
+    let app_socket = app_tcp.into_std().map_err(|source| StackError::Listen {
+        addr: app_bind,
+        source,
+    })?;
     let web_tcp = bind(listen, WEB_BACKLOG).map_err(|source| StackError::Listen {
         addr: listen,
         source,
@@ -205,7 +329,7 @@ pub async fn start_tcp(
     let web_addr = web_listener.local_addr();
     let (stop, stopped) = watch::channel(false);
     let web_listener = web_listener.stop_on(stopped);
-    let app = start_app_server(config, app_listener, app_addr, clock)?;
+    let app = start_app_threads(config, app_socket, app_addr, clock)?;
     let web_server = WebServer::new(config.web_server.clone(), Connector::Tcp(app_addr), clock);
     let web = tokio::spawn(web_server.run(web_listener));
     let stop = Some(stop);

@@ -20,7 +20,9 @@ use serde::{Deserialize, Serialize};
 pub use super::decision::{Candidate, Decision, Verdict};
 pub use super::failure::Failure;
 pub use super::instance::Instance;
-pub use super::state::{ConnState, Hop, QueueChange, StateChange, TaskState, WorkerState};
+pub use super::state::{
+    ConnState, Hop, LoopState, QueueChange, StateChange, TaskState, WorkerState,
+};
 pub use super::vocab::{Direction, Kind, Layer, StepId};
 
 /// One recorded run: a lesson, or one request in `serve` mode.

@@ -63,6 +63,17 @@ pub enum TaskState {
     Done,
 }
 
+/// Whether an event loop can run its tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoopState {
+    /// Running tasks as they become ready.
+    Free,
+    /// One task is computing or blocked in a call that does not await:
+    /// no other task, timer or accept runs on this loop until it returns.
+    Blocked,
+}
+
 /// Which way a queue moved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -115,6 +126,15 @@ pub enum StateChange {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         request: Option<u64>,
     },
+    /// The event loop was blocked by a task, or freed again. `task` and
+    /// `request` name the task that blocks it (absent when it is freed).
+    Loop {
+        state: LoopState,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request: Option<u64>,
+    },
 }
 
 /// The state of everything at one moment, rebuilt from the changes.
@@ -128,6 +148,8 @@ pub struct StateBoard {
     pub tasks: BTreeMap<u64, (TaskState, Option<u64>)>,
     /// The app server's backlog length (when known) and capacity.
     pub backlog: Option<(Option<u64>, u64)>,
+    /// The event loop's state and the request blocking it, once known.
+    pub event_loop: Option<(LoopState, Option<u64>)>,
 }
 
 impl StateBoard {
@@ -175,6 +197,9 @@ impl StateBoard {
                     } else {
                         self.tasks.insert(task, (state, request));
                     }
+                }
+                StateChange::Loop { state, request, .. } => {
+                    self.event_loop = Some((state, request));
                 }
                 StateChange::Backlog { len, capacity, .. } => {
                     if e.step.layer() == super::vocab::Layer::AppServer {

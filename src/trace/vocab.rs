@@ -229,6 +229,14 @@ steps! {
     AppServerAsgiError => (AppServer, "app_server.asgi.error"),
     /// An event-loop task changed state: running, awaiting, done.
     AppServerTask => (AppServer, "app_server.task"),
+    /// A task blocked the event loop: no other task runs until it returns.
+    AppServerLoopBlocked => (AppServer, "app_server.loop.blocked"),
+    /// The blocking call returned: the loop runs its tasks again.
+    AppServerLoopFree => (AppServer, "app_server.loop.free"),
+    /// A blocking call is handed to the thread pool (`run_in_threadpool`).
+    AppServerThreadpool => (AppServer, "app_server.threadpool"),
+    /// `limit_concurrency` reached: the app server answers 503 itself.
+    AppServerLimitConcurrency => (AppServer, "app_server.limit_concurrency"),
     /// The response goes back to the web server.
     AppServerResponseSend => (AppServer, "app_server.response.send"),
     /// An idle keep-alive connection timed out.
@@ -255,6 +263,9 @@ steps! {
 
     /// The view function is called.
     HandlerCall => (Handler, "handler.call"),
+    /// The view function does work that takes time: an awaited wait, CPU
+    /// time, a blocking call.
+    HandlerWork => (Handler, "handler.work"),
     /// The view function returns its response.
     HandlerReturn => (Handler, "handler.return"),
 

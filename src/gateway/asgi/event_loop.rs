@@ -14,15 +14,19 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use tokio::sync::Semaphore;
 
 use tracing::Instrument;
 
 use super::AsgiApp;
+use super::gate::{Gated, LoopGate};
 use super::message::{Message, channel};
 use super::scope::Scope;
 use crate::gateway::config::AppServerConfig;
 use crate::gateway::front::{Front, Incoming};
+use crate::gateway::work::{self, Exec, World};
 use crate::http::headers::latin1;
 use crate::http::target::percent_decode;
 use crate::http::{HttpConn, RequestHead, ResponseHead};
@@ -33,30 +37,47 @@ use crate::trace::{Data, Decision, Direction, Instance, Kind, StepId, Verdict};
 use super::task::Observed;
 
 /// Accept connections until the listener closes; each gets its own task.
+/// Everything this loop runs goes through its [`LoopGate`]: a task that
+/// blocks the loop stops the others (see `gate`).
 pub async fn run(
     mut listener: Listener,
     app: Arc<dyn AsgiApp>,
     config: AppServerConfig,
     front: Arc<Front>,
+    world: World,
 ) {
     let mut tasks = tokio::task::JoinSet::new();
-    let next_task = Arc::new(AtomicU64::new(1));
+    let shared = Arc::new(Shared {
+        next_task: AtomicU64::new(1),
+        gate: LoopGate::new(),
+        threadpool: work::threadpool(),
+        connections: AtomicUsize::new(0),
+        in_flight: AtomicUsize::new(0),
+        world,
+    });
     loop {
-        match listener.accept().await {
+        match Gated::new(shared.gate.clone(), listener.accept()).await {
             Ok(Some(accepted)) => {
                 let app = app.clone();
                 let front = front.clone();
                 let config = config.clone();
-                let next_task = next_task.clone();
+                let shared = shared.clone();
                 let app_conn = front.accepted(&accepted, Instance::Listener, None, None);
                 let (stream, peer) = (accepted.stream, accepted.peer);
-                tasks.spawn(
+                shared.connections.fetch_add(1, Ordering::SeqCst);
+                let gate = shared.gate.clone();
+                // Finished connections stay in the set until joined: reap
+                // them, or the loop grows with every connection it had.
+                while tasks.try_join_next().is_some() {}
+                tasks.spawn(Gated::new(
+                    gate,
                     async move {
-                        let why = connection(stream, peer, app, config, &front, &next_task).await;
+                        let why = connection(stream, peer, app, config, &front, &shared).await;
+                        shared.connections.fetch_sub(1, Ordering::SeqCst);
                         front.closed(app_conn, why);
                     }
                     .instrument(app_connection_span(app_conn)),
-                );
+                ));
             }
             Ok(None) => break,
             Err(_) => tokio::time::sleep(crate::net::ACCEPT_RETRY_DELAY).await,
@@ -65,13 +86,26 @@ pub async fn run(
     while tasks.join_next().await.is_some() {}
 }
 
+/// What every connection of one loop shares.
+struct Shared {
+    next_task: AtomicU64,
+    gate: Arc<LoopGate>,
+    /// Starlette's `run_in_threadpool` threads for this loop.
+    threadpool: Arc<Semaphore>,
+    /// Open connections and request tasks, as uvicorn counts them for
+    /// `limit_concurrency`.
+    connections: AtomicUsize,
+    in_flight: AtomicUsize,
+    world: World,
+}
+
 async fn connection(
     stream: Stream,
     peer: SocketAddr,
     app: Arc<dyn AsgiApp>,
     config: AppServerConfig,
     front: &Front,
-    next_task: &AtomicU64,
+    shared: &Shared,
 ) -> &'static str {
     let mut conn = HttpConn::new(stream);
     let idle = config.timeout_keep_alive.0;
@@ -111,15 +145,24 @@ async fn connection(
         served += 1;
         let keep_alive = incoming.head.wants_keep_alive();
         let span = request_span(incoming.id);
-        let task = next_task.fetch_add(1, Ordering::Relaxed);
+        let task = shared.next_task.fetch_add(1, Ordering::Relaxed);
         // A span's parent is fixed when it is made: make the task's inside
         // the request's, so events in the task see both.
         let task_span = span.in_scope(|| task_span(task));
+        if let Some(limit) = over_limit(&config, shared) {
+            refuse_over_limit(&mut conn, incoming, front, limit, shared)
+                .instrument(span)
+                .await;
+            let _ = conn.shutdown().await;
+            return "limit_concurrency: the 503 closes the connection";
+        }
+        shared.in_flight.fetch_add(1, Ordering::SeqCst);
         let ok = serve(
-            &mut conn, incoming, peer, &*app, front, &config, keep_alive, task,
+            &mut conn, incoming, peer, &*app, front, &config, keep_alive, task, shared,
         )
         .instrument(task_span)
         .await;
+        shared.in_flight.fetch_sub(1, Ordering::SeqCst);
         if !ok {
             let _ = conn.shutdown().await;
             return "the response could not be written";
@@ -129,6 +172,63 @@ async fn connection(
             return "the request asked for Connection: close";
         }
     }
+}
+
+/// `limit_concurrency`, when this request would go over it: uvicorn counts
+/// open connections (this one included) and running request tasks, and
+/// refuses when either has reached the limit (uvicorn `protocols/http`,
+/// `handle_events`).
+fn over_limit(config: &AppServerConfig, shared: &Shared) -> Option<usize> {
+    let limit = config.limit_concurrency?;
+    let connections = shared.connections.load(Ordering::SeqCst);
+    let tasks = shared.in_flight.load(Ordering::SeqCst);
+    (connections >= limit || tasks >= limit).then_some(limit)
+}
+
+/// uvicorn's answer over `limit_concurrency`: a plain-text 503 from the
+/// server itself; the app never sees the request.
+async fn refuse_over_limit(
+    conn: &mut HttpConn<Stream>,
+    incoming: Incoming,
+    front: &Front,
+    limit: usize,
+    shared: &Shared,
+) {
+    let connections = shared.connections.load(Ordering::SeqCst);
+    let tasks = shared.in_flight.load(Ordering::SeqCst);
+    Step::new(
+        StepId::AppServerLimitConcurrency,
+        Direction::Within,
+        Kind::Decision,
+    )
+    .summary(format!(
+        "{connections} connection{} open and {tasks} task{} running, limit_concurrency          {limit}: the server answers 503 itself and the app never sees the request",
+        if connections == 1 { "" } else { "s" },
+        if tasks == 1 { "" } else { "s" },
+    ))
+    .knob("limit_concurrency", limit)
+    .answer(503)
+    .decision(
+        Decision::new(Verdict::Refuse { status: 503 })
+            .rule("uvicorn refuses when open connections or tasks reach limit_concurrency")
+            .input("connections", connections)
+            .input("tasks", tasks),
+    )
+    .emit();
+    let mut head = ResponseHead::new(503);
+    head.headers
+        .push("content-type", "text/plain; charset=utf-8");
+    head.headers.push("connection", "close");
+    let _ = front
+        .send_response(
+            conn,
+            &incoming.head,
+            head,
+            b"Service Unavailable",
+            false,
+            incoming.received_at,
+        )
+        .await;
 }
 
 /// Who the client is, as uvicorn's proxy-headers middleware decides it:
@@ -210,6 +310,7 @@ async fn serve(
     config: &AppServerConfig,
     keep_alive: bool,
     task: u64,
+    shared: &Shared,
 ) -> bool {
     let Incoming {
         id,
@@ -287,7 +388,19 @@ async fn serve(
         }
         (start, body)
     };
-    let call = Observed::new(app.call(scope, receive, send), task, id);
+    let exec = Exec::Loop {
+        task,
+        request: id,
+        gate: shared.gate.clone(),
+        threadpool: shared.threadpool.clone(),
+        world: shared.world,
+    };
+    let call = Observed::new(
+        exec.scope(app.call(scope, receive, send)),
+        task,
+        id,
+        shared.gate.clone(),
+    );
     let (result, (start, rbody)) = tokio::join!(call, collect);
 
     let (rhead, rbody) = match (start, result) {

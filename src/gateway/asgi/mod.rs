@@ -13,6 +13,7 @@
 //! Book: "WSGI and ASGI" (book/src/gateway.md).
 
 pub mod event_loop;
+pub mod gate;
 pub mod message;
 pub mod scope;
 pub mod task;

@@ -12,8 +12,10 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use super::gate::LoopGate;
 use crate::trace::emit::Step;
 use crate::trace::{Instance, StateChange, StepId, TaskState};
 
@@ -24,11 +26,17 @@ pub struct Observed<F> {
     request: u64,
     /// False until the first poll: the task is ready but not yet run.
     started: bool,
+    /// The loop's gate: while this task holds it (a blocking call in a
+    /// lesson), a `Pending` is the simulated call, not an await.
+    gate: Arc<LoopGate>,
+    /// The last poll returned while this task held the loop: the task
+    /// never stopped running.
+    blocking: bool,
 }
 
 impl<F: Future> Observed<F> {
     /// Wrap the app call of `request`, run as `task`. Records it as ready.
-    pub fn new(inner: F, task: u64, request: u64) -> Observed<F> {
+    pub fn new(inner: F, task: u64, request: u64, gate: Arc<LoopGate>) -> Observed<F> {
         record(
             task,
             request,
@@ -40,6 +48,8 @@ impl<F: Future> Observed<F> {
             task,
             request,
             started: false,
+            gate,
+            blocking: false,
         }
     }
 }
@@ -69,8 +79,13 @@ impl<F: Future> Future for Observed<F> {
             "starts running on the loop"
         };
         this.started = true;
-        record(this.task, this.request, TaskState::Running, what);
-        match this.inner.as_mut().poll(cx) {
+        if !this.blocking {
+            record(this.task, this.request, TaskState::Running, what);
+        }
+        let polled = this.inner.as_mut().poll(cx);
+        this.blocking = this.gate.held_by_current_task();
+        match polled {
+            Poll::Pending if this.blocking => Poll::Pending,
             Poll::Pending => {
                 record(
                     this.task,

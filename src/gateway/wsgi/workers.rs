@@ -22,6 +22,7 @@ use tracing::Instrument;
 use super::{Environ, StartResponse, WsgiApp};
 use crate::gateway::config::AppServerConfig;
 use crate::gateway::front::{Front, Incoming, error_body};
+use crate::gateway::work::{Exec, World};
 use crate::http::{HttpConn, ResponseHead};
 use crate::net::{SharedListener, Stream};
 use crate::trace::bytes::show;
@@ -30,29 +31,50 @@ use crate::trace::{
     Data, Decision, Direction, Instance, Kind, StateChange, StepId, Verdict, WorkerState,
 };
 
-/// Start `config.workers` sync workers accepting from `listener`; returns
-/// when every worker has stopped (the listener closed).
 /// The workers waiting in `accept()` right now: the candidates the kernel
 /// picks from when a connection arrives.
 type Waiting = Arc<std::sync::Mutex<std::collections::BTreeSet<u64>>>;
 
+/// A pool of sync workers: how many, and which are idle in `accept()`.
+/// Each worker runs [`Pool::worker`], as a task in a lesson and on a thread
+/// of its own in `serve`.
+#[derive(Clone)]
+pub struct Pool {
+    size: usize,
+    waiting: Waiting,
+}
+
+impl Pool {
+    pub fn new(workers: usize) -> Pool {
+        Pool {
+            size: workers.max(1),
+            waiting: Waiting::default(),
+        }
+    }
+
+    pub fn size(&self) -> usize {
+        self.size
+    }
+}
+
+/// Start `config.workers` sync workers accepting from `listener`, as tasks
+/// of this runtime (a lesson); returns when every worker has stopped (the
+/// listener closed).
 pub async fn run(
     listener: SharedListener,
     app: Arc<dyn WsgiApp>,
     config: AppServerConfig,
     front: Arc<Front>,
+    world: World,
 ) {
-    let workers = config.workers.max(1);
-    let mut handles = Vec::with_capacity(workers);
-    let waiting = Waiting::default();
-    for n in 1..=workers {
-        let waiting = waiting.clone();
-        let listener = listener.clone();
-        let app = app.clone();
-        let front = front.clone();
+    let pool = Pool::new(config.workers);
+    let mut handles = Vec::with_capacity(pool.size());
+    for n in 1..=pool.size() {
+        let (pool, listener, app, front) =
+            (pool.clone(), listener.clone(), app.clone(), front.clone());
         let timeout = config.timeout;
         handles.push(tokio::spawn(async move {
-            worker(n, workers, listener, app, front, timeout, waiting).await;
+            pool.worker(n, listener, app, front, timeout, world).await;
         }));
     }
     for h in handles {
@@ -60,6 +82,32 @@ pub async fn run(
     }
 }
 
+impl Pool {
+    /// Worker `n`'s life: wait in `accept()`, serve one request, close, again.
+    pub async fn worker(
+        &self,
+        n: usize,
+        listener: SharedListener,
+        app: Arc<dyn WsgiApp>,
+        front: Arc<Front>,
+        timeout: crate::units::Time,
+        world: World,
+    ) {
+        worker(
+            n,
+            self.size,
+            listener,
+            app,
+            front,
+            timeout,
+            self.waiting.clone(),
+            world,
+        )
+        .await;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn worker(
     n: usize,
     of: usize,
@@ -68,6 +116,7 @@ async fn worker(
     front: Arc<Front>,
     timeout: crate::units::Time,
     waiting: Waiting,
+    world: World,
 ) {
     let worker = n as u64;
     let idle = |summary: String| {
@@ -130,7 +179,8 @@ async fn worker(
         async {
             if let Ok(Some(incoming)) = front.read_request(&mut conn, ("timeout", timeout)).await {
                 let span = request_span(incoming.id);
-                serve(n, of, &mut conn, incoming, peer, &*app, &front)
+                let exec = Exec::Worker { worker, world };
+                exec.scope(serve(n, of, &mut conn, incoming, peer, &*app, &front))
                     .instrument(span)
                     .await;
             }

@@ -15,7 +15,7 @@ use super::super::theme::Theme;
 use super::super::view::StepView;
 use super::text::cut;
 use crate::trace::{
-    Data, Decision, Event, Hop, Kind, QueueChange, StateChange, Verdict, WorkerState,
+    Data, Decision, Event, Hop, Kind, LoopState, QueueChange, StateChange, Verdict, WorkerState,
 };
 
 /// Widest a key column gets before values start (environ keys can be long).
@@ -216,6 +216,15 @@ fn state_line(change: &StateChange) -> String {
             }
             s
         }
+        StateChange::Loop {
+            state: LoopState::Blocked,
+            request,
+            ..
+        } => match request {
+            Some(r) => format!("event loop: BLOCKED by request {r}"),
+            None => "event loop: BLOCKED".to_string(),
+        },
+        StateChange::Loop { .. } => "event loop: free".to_string(),
     }
 }
 
