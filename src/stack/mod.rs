@@ -111,7 +111,12 @@ fn start_app_server(
 ) -> Result<JoinHandle<()>, StackError> {
     let framework =
         app::build_with_clock(&config.app, clock).map_err(|e| StackError::App(e.to_string()))?;
-    let front = Front::new(clock, local, config.app_server.server_timing);
+    let front = Front::new(
+        clock,
+        local,
+        config.app_server.server_timing,
+        config.app_server.interface,
+    );
     let cfg = config.app_server.clone();
     Ok(match cfg.interface {
         Interface::Wsgi => {
