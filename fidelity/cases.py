@@ -97,6 +97,11 @@ def edge_cases():
     # gunicorn's limit_request_field_size 8190; nginx's 8k buffer.
     for n in (8190, 8191, 8192, 8193, 8194, 9000):
         cases.append((f"header-{n}", f"header line of {n} bytes incl. CRLF", [header_line_of(n)]))
+    # h11's max_incomplete_event_size 16 KiB holds only while a head is
+    # incomplete: a 28 KB head nginx writes at once, uvicorn reads at once.
+    big = [f"X-Pad-{i}: " + "a" * 7000 for i in range(4)]
+    cases.append(("head-28k", "four 7000-byte header lines (a 28 KB head)",
+                  [request("GET", "/notes", big)]))
     # gunicorn's limit_request_fields 100; nginx adds 4 fields upstream
     # (X-Real-IP, X-Forwarded-For, X-Forwarded-Proto, X-Request-Id).
     for n in (96, 97, 100, 101):

@@ -436,11 +436,6 @@ def roundtrip_case(case, trace, serve_port):
     client_addr = peer.rsplit(":", 1)[0]
     by_id = {r["id"]: r for r in trace.get("requests", [])}
     ups = trace.get("upstream_connections", [])
-    # A refusal the trace could not tie to its request (the app server's,
-    # before it parsed one) carries an id of its own: give those answers,
-    # in order, to the requests left without one.
-    sent = {rid for conn_ids in ids for rid in conn_ids}
-    orphans = [e["layer"] for e in trace["events"] if e.get("answer") and e["request"] not in sent]
     seen = []
     for conn, conn_ids in zip(case.conns, ids):
         _, answers = exchange(serve_port, conn)
@@ -452,8 +447,6 @@ def roundtrip_case(case, trace, serve_port):
             who = entry["answered_by"] if entry else None
             if who is None:
                 who = next((e["layer"] for e in reversed(evs) if e.get("answer")), None)
-            if who is None and orphans:
-                who = orphans.pop(0)
             s.answered = ANSWERER.get(who, "(no response)" if who is None else who)
             for e in evs:
                 if e["step"] == "web_server.proxy.send" and s.upstream_req is None:

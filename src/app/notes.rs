@@ -104,7 +104,11 @@ pub async fn notes_list(db: Db, _req: Request) -> Response {
 }
 
 /// `GET /notes/{id}`: one note, or 404 when there is none. A non-numeric
-/// id cannot name a note, so it is a 404 too (as Django's `<int:id>`).
+/// id cannot name a note, so it is a 404 too. The status is Flask's and
+/// Starlette's, but not the layer: there `<int:id>` / `{id:int}` does not
+/// match `abc`, so the router answers 404 before any view runs (as Django's
+/// URL resolver does with `<int:id>`), and FastAPI's `id: int` answers 422.
+/// Here the router captures any segment and this handler decides.
 pub async fn notes_get(db: Db, req: Request) -> Response {
     let raw = req.param("id").unwrap_or_default().to_string();
     let not_found = || {

@@ -18,9 +18,12 @@
 //! Werkzeug do the same; the framework drops the body).
 //!
 //! What we simplify: one param per whole segment (no `/files/{name}.txt`),
-//! no catch-all `{*rest}`, no trailing-slash redirects (`/notes/` is a 404,
-//! where Starlette would redirect with 307 and Flask with 308). Writing the trie *is*
-//! the lesson; production Rust uses `matchit`, a compressed radix tree.
+//! no catch-all `{*rest}`, no trailing-slash redirects. `/notes/` against
+//! the route `/notes` is a 404, as in Flask (Werkzeug's `strict_slashes`
+//! redirects with 308 only the other way, when the *rule* ends in `/`);
+//! Starlette and FastAPI would redirect it to `/notes` with 307
+//! (`redirect_slashes`). Writing the trie *is* the lesson; production Rust
+//! uses `matchit`, a compressed radix tree.
 //!
 //! Book: "The framework" (book/src/framework.md).
 //!

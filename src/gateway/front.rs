@@ -1,6 +1,13 @@
 //! The app server's HTTP front: the same parser as the web server (not a
-//! copy), with gunicorn's limits and gunicorn's answers to bad requests
-//! (431 for headers, 400 for a long request line).
+//! copy), with the limits and the answers of the server the interface
+//! stands for ([`HeadRules`]):
+//!
+//! * WSGI, gunicorn 27: `limit_request_line 4094` (414 over it),
+//!   `limit_request_field_size 8190` and `limit_request_fields 100` (431).
+//! * ASGI, uvicorn 0.54 on h11: no line or field-count limit, only h11's
+//!   `h11_max_incomplete_event_size` (16 KiB) on a head that has not ended
+//!   yet, and 400 "Invalid HTTP request received." for anything h11 cannot
+//!   read.
 //!
 //! The request id comes from the `X-Request-Id` header the web server adds;
 //! it is how the app server's steps join the right request in the trace.
@@ -9,13 +16,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::Interface;
 use crate::clock::Clock;
-use crate::http::conn::ReadError;
+use crate::http::conn::{READ_CHUNK, ReadError};
 use crate::http::framing::request_framing;
 use crate::http::parse::parse_request_head;
 use crate::http::server_timing;
 use crate::http::{
-    BodyFraming, HeadLimits, HttpConn, ParseError, Personality, RequestHead, ResponseHead, write,
+    BodyFraming, FramingError, HeadLimits, HttpConn, ParseError, Personality, RequestHead,
+    ResponseHead, write,
 };
 use crate::net::{Accepted, Stream};
 use crate::trace::bytes::show;
@@ -32,6 +41,114 @@ pub const SERVER_NAME: &str = "roundtrip-appserver";
 /// own, smaller limit).
 const MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
 
+/// How one app server reads a request head and answers a head it refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeadRules {
+    /// Whose answers: gunicorn's or uvicorn's.
+    pub personality: Personality,
+    pub limits: HeadLimits,
+    /// Most bytes one read takes from the socket. h11's limit is checked
+    /// after each read, so this decides which heads it sees incomplete.
+    pub read_chunk: usize,
+}
+
+/// How much uvicorn's event loop reads at a time. asyncio's socket
+/// transport reads up to 256 KiB (`selector_events.py`, `max_size`); 64
+/// KiB here, as much as an in-memory pipe holds ([`crate::net::PIPE_BUFFER_BYTES`])
+/// and more than any head the web server forwards (4 × 8k buffers), so a
+/// head the web server writes at once is read at once, as uvicorn reads it.
+pub const UVICORN_READ_CHUNK: usize = 64 * 1024;
+
+/// The body of uvicorn's answer to a head h11 cannot read
+/// (`protocols/http/h11_impl.py`, `send_400_response`).
+pub const UVICORN_INVALID_REQUEST: &str = "Invalid HTTP request received.";
+
+impl HeadRules {
+    /// gunicorn 27 with its default settings (sync worker).
+    pub const GUNICORN: HeadRules = HeadRules {
+        personality: Personality::Gunicorn,
+        limits: HeadLimits::GUNICORN,
+        read_chunk: READ_CHUNK,
+    };
+
+    /// uvicorn 0.54 on h11 (`--http h11`, and `auto` without httptools),
+    /// with its default settings.
+    pub const UVICORN_H11: HeadRules = HeadRules {
+        personality: Personality::Uvicorn,
+        limits: HeadLimits::UVICORN_H11,
+        read_chunk: UVICORN_READ_CHUNK,
+    };
+
+    /// The rules of the server that stands for this interface.
+    pub fn of(interface: Interface) -> HeadRules {
+        match interface {
+            Interface::Wsgi => HeadRules::GUNICORN,
+            Interface::Asgi => HeadRules::UVICORN_H11,
+        }
+    }
+
+    /// The setting that decided a refusal, by the server's own name.
+    fn knob(&self, e: &ParseError) -> Option<(&'static str, usize)> {
+        match (self.personality, e) {
+            (Personality::Uvicorn, ParseError::IncompleteHeadTooLarge { limit }) => {
+                Some(("h11_max_incomplete_event_size", *limit))
+            }
+            (Personality::Gunicorn, ParseError::RequestLineTooLong { limit }) => {
+                Some(("limit_request_line", limit.bytes))
+            }
+            (Personality::Gunicorn, ParseError::HeaderLineTooLong { limit }) => {
+                Some(("limit_request_field_size", limit.bytes))
+            }
+            (Personality::Gunicorn, ParseError::TooManyHeaders { limit }) => {
+                Some(("limit_request_fields", *limit))
+            }
+            _ => None,
+        }
+    }
+
+    /// The status for a body whose framing is refused.
+    fn framing_status(&self, e: &FramingError) -> u16 {
+        match (self.personality, e) {
+            // h11 refuses any Transfer-Encoding but chunked with a
+            // LocalProtocolError, which uvicorn answers as every other: 400.
+            (Personality::Uvicorn, _) => 400,
+            // gunicorn 27.0.0 release notes: "Reject with 400 a request
+            // whose Transfer-Encoding does not end with chunked, such as
+            // gzip or identity alone" (RFC 9112 §6.3); 501 before.
+            (Personality::Gunicorn, FramingError::UnsupportedCoding(_)) => 400,
+            _ => e.status(),
+        }
+    }
+
+    /// The bytes of a refusal with `status`, `detail` saying why.
+    fn refusal(&self, status: u16, detail: &str) -> Vec<u8> {
+        match self.personality {
+            Personality::Uvicorn => {
+                // uvicorn sends content-type and connection: close; h11
+                // replaces the latter with its own `Connection: close` and,
+                // with no length given, ends the body by closing.
+                let mut head = ResponseHead::new(400);
+                head.headers
+                    .push("content-type", "text/plain; charset=utf-8");
+                head.headers.push("Connection", "close");
+                let mut bytes = write::response_head(&head);
+                bytes.extend_from_slice(UVICORN_INVALID_REQUEST.as_bytes());
+                bytes
+            }
+            _ => {
+                let body = error_body(status, detail);
+                let mut head = ResponseHead::new(status);
+                head.headers.push("Content-Type", "text/html");
+                head.headers.push("Content-Length", body.len().to_string());
+                head.headers.push("Connection", "close");
+                let mut bytes = write::response_head(&head);
+                bytes.extend_from_slice(&body);
+                bytes
+            }
+        }
+    }
+}
+
 /// Shared by every connection of one app server.
 pub struct Front {
     pub clock: Clock,
@@ -43,6 +160,8 @@ pub struct Front {
     next_conn: AtomicU64,
     /// Add this layer's time to a `Server-Timing` header.
     server_timing: bool,
+    /// How heads are read and refused.
+    rules: HeadRules,
 }
 
 /// One request read from the web server.
@@ -55,14 +174,25 @@ pub struct Incoming {
 }
 
 impl Front {
-    pub fn new(clock: Clock, local: SocketAddr, server_timing: bool) -> Arc<Front> {
+    pub fn new(
+        clock: Clock,
+        local: SocketAddr,
+        server_timing: bool,
+        interface: Interface,
+    ) -> Arc<Front> {
         Arc::new(Front {
             clock,
             local,
             fallback_ids: AtomicU64::new(1_000_000),
             next_conn: AtomicU64::new(1),
             server_timing,
+            rules: HeadRules::of(interface),
         })
+    }
+
+    /// A connection accepted by this app server, reading as it reads.
+    pub fn conn(&self, stream: Stream) -> HttpConn<Stream> {
+        HttpConn::with_read_chunk(stream, self.rules.read_chunk)
     }
 
     /// Record that `who` took a connection from the backlog; returns the
@@ -138,7 +268,7 @@ impl Front {
         conn: &mut HttpConn<Stream>,
         patience: (&'static str, crate::units::Time),
     ) -> Result<Option<Incoming>, std::io::Error> {
-        let limits = HeadLimits::GUNICORN;
+        let limits: HeadLimits = self.rules.limits;
         let (knob, limit) = patience;
         let read =
             tokio::time::timeout(limit.0, conn.read_head(|b| parse_request_head(b, &limits)));
@@ -184,9 +314,8 @@ impl Front {
                 Err(_) => return Ok(None),
             },
             Err(e) => {
-                let status = e.status();
-                let body = error_body(status, &e.to_string());
-                self.respond_error(conn, status, &body, id, &e.to_string(), None)
+                let status = self.rules.framing_status(&e);
+                self.respond_error(conn, status, Some(id), &e.to_string(), None)
                     .await?;
                 return Ok(None);
             }
@@ -215,19 +344,15 @@ impl Front {
     }
 
     async fn refuse(&self, conn: &mut HttpConn<Stream>, e: &ParseError) -> std::io::Result<()> {
-        let status = e.status(Personality::Gunicorn);
-        let body = error_body(status, &e.to_string());
-        // The head did not parse, but the web server's id is probably in it.
-        let id = request_id_in(conn.buffered())
-            .unwrap_or_else(|| self.fallback_ids.fetch_add(1, Ordering::Relaxed));
-        // gunicorn's names for the limits (LAYERS_REFERENCE §4.2).
-        let knob = match e {
-            ParseError::RequestLineTooLong { limit } => Some(("limit_request_line", *limit)),
-            ParseError::HeaderLineTooLong { limit } => Some(("limit_request_field_size", *limit)),
-            ParseError::TooManyHeaders { limit } => Some(("limit_request_fields", *limit)),
-            _ => None,
-        };
-        self.respond_error(conn, status, &body, id, &e.to_string(), knob)
+        let status = e.status(self.rules.personality);
+        // The head did not parse, but the web server's id may be in what
+        // arrived. If it is not (a request line over the limit ends the
+        // read before the headers came), the refusal names no request:
+        // the trace links it to the request the proxy sent on this
+        // connection (trace/assemble.rs).
+        let id = request_id_in(conn.buffered());
+        let knob = self.rules.knob(e);
+        self.respond_error(conn, status, id, &e.to_string(), knob)
             .await
     }
 
@@ -235,27 +360,23 @@ impl Front {
         &self,
         conn: &mut HttpConn<Stream>,
         status: u16,
-        body: &[u8],
-        id: u64,
+        id: Option<u64>,
         why: &str,
         knob: Option<(&str, usize)>,
     ) -> std::io::Result<()> {
         let mut step = Step::new(StepId::AppServerRequestRefuse, Direction::Up, Kind::Error)
-            .request(id)
             .summary(format!("{why}: refuses the request with {status}"))
             .decision(Decision::new(Verdict::Refuse { status }).rule(why))
             .failure(Failure::Invalid)
             .answer(status);
+        if let Some(id) = id {
+            step = step.request(id);
+        }
         if let Some((name, value)) = knob {
             step = step.knob(name, value);
         }
         step.emit();
-        let mut head = ResponseHead::new(status);
-        head.headers.push("Content-Type", "text/html");
-        head.headers.push("Content-Length", body.len().to_string());
-        head.headers.push("Connection", "close");
-        let mut bytes = write::response_head(&head);
-        bytes.extend_from_slice(body);
+        let bytes = self.rules.refusal(status, why);
         conn.write_all(&bytes).await
     }
 
@@ -316,17 +437,21 @@ impl Front {
     }
 }
 
-/// Find `X-Request-Id: N` in raw head bytes that failed to parse.
+/// Find `X-Request-Id: N` in raw head bytes that failed to parse. Only
+/// whole lines count: the last one may have been cut in the middle of
+/// its number.
 fn request_id_in(raw: &[u8]) -> Option<u64> {
-    raw.split(|&b| b == b'\n').find_map(|line| {
-        let line = crate::http::headers::latin1(line);
-        let (name, value) = line.split_once(':')?;
-        if name.trim().eq_ignore_ascii_case("x-request-id") {
-            value.trim().parse().ok()
-        } else {
-            None
-        }
-    })
+    raw.split_inclusive(|&b| b == b'\n')
+        .filter(|line| line.ends_with(b"\n"))
+        .find_map(|line| {
+            let line = crate::http::headers::latin1(line);
+            let (name, value) = line.split_once(':')?;
+            if name.trim().eq_ignore_ascii_case("x-request-id") {
+                value.trim().parse().ok()
+            } else {
+                None
+            }
+        })
 }
 
 /// A small HTML error page, like gunicorn's.
@@ -343,4 +468,162 @@ fn escape_html(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::Event;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    const APP: SocketAddr =
+        SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8000);
+
+    /// What an app server of `interface` does with `parts`, written one
+    /// after another: the request it read (if any), the bytes it answered
+    /// and the events it recorded.
+    async fn read_one(interface: Interface, parts: &[&[u8]]) -> (bool, Vec<u8>, Vec<Event>) {
+        let (_guard, recording) = crate::trace::recorder::record_on_this_thread();
+        let front = Front::new(Clock::starting_at(0), APP, false, interface);
+        let (mut proxy, app) = tokio::io::duplex(crate::net::PIPE_BUFFER_BYTES);
+        let mut conn = front.conn(Stream::Memory(app));
+        let write = async {
+            for part in parts {
+                proxy
+                    .write_all(part)
+                    .await
+                    .expect("write to the app server");
+                // Let the app server read this part before the next.
+                tokio::task::yield_now().await;
+            }
+            proxy
+        };
+        let patience = ("timeout", crate::units::Time::secs(30));
+        let (mut proxy, read) = tokio::join!(write, front.read_request(&mut conn, patience));
+        let read = matches!(read, Ok(Some(_)));
+        drop(conn);
+        let mut answer = Vec::new();
+        proxy
+            .read_to_end(&mut answer)
+            .await
+            .expect("read the answer");
+        (read, answer, recording.take())
+    }
+
+    fn refusal(events: &[Event]) -> &Event {
+        events
+            .iter()
+            .find(|e| e.step == StepId::AppServerRequestRefuse)
+            .expect("a refusal step")
+    }
+
+    fn knob(e: &Event) -> Option<(&str, &str)> {
+        e.knob.as_ref().map(|k| (k.name.as_str(), k.value.as_str()))
+    }
+
+    /// A head with `pad` bytes of one header, from the web server.
+    fn head_with(pad: usize) -> Vec<u8> {
+        let mut head =
+            b"GET /notes HTTP/1.1\r\nHost: example.com\r\nX-Request-Id: 7\r\nX-Pad: ".to_vec();
+        head.extend(std::iter::repeat_n(b'a', pad));
+        head.extend(b"\r\n\r\n");
+        head
+    }
+
+    #[tokio::test]
+    async fn asgi_refuses_a_head_still_incomplete_past_h11s_limit_as_uvicorn_does() {
+        let head = head_with(20_000);
+        let (read, answer, events) =
+            read_one(Interface::Asgi, &[&head[..17_000], &head[17_000..]]).await;
+        assert!(!read);
+        assert_eq!(
+            String::from_utf8_lossy(&answer),
+            "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n\
+             Connection: close\r\n\r\nInvalid HTTP request received."
+        );
+        let refused = refusal(&events);
+        assert_eq!(refused.answer, Some(400));
+        assert_eq!(
+            knob(refused),
+            Some(("h11_max_incomplete_event_size", "16384"))
+        );
+        assert_eq!(refused.request, Some(7));
+    }
+
+    #[tokio::test]
+    async fn asgi_reads_a_head_of_any_size_that_arrives_whole_and_has_no_gunicorn_limits() {
+        // 20 KB of header line, a 9000-byte request line, 120 fields: all
+        // beyond gunicorn's limits, none of them uvicorn's.
+        let mut long_line = b"GET /notes?p=".to_vec();
+        long_line.extend(std::iter::repeat_n(b'a', 9000));
+        long_line.extend(b" HTTP/1.1\r\nHost: example.com\r\n\r\n");
+        let mut many = b"GET /notes HTTP/1.1\r\nHost: example.com\r\n".to_vec();
+        for i in 0..120 {
+            many.extend(format!("X-Field-{i}: v\r\n").bytes());
+        }
+        many.extend(b"\r\n");
+        for head in [head_with(20_000), long_line, many] {
+            let (read, answer, events) = read_one(Interface::Asgi, &[&head]).await;
+            assert!(read, "{}", String::from_utf8_lossy(&answer));
+            assert!(
+                !events
+                    .iter()
+                    .any(|e| e.step == StepId::AppServerRequestRefuse)
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn wsgi_answers_414_to_a_request_line_over_limit_request_line() {
+        let mut head = b"GET /notes?p=".to_vec();
+        head.extend(std::iter::repeat_n(b'a', 5000));
+        head.extend(b" HTTP/1.1\r\nHost: example.com\r\nX-Request-Id: 3\r\n\r\n");
+        let (read, answer, events) = read_one(Interface::Wsgi, &[&head]).await;
+        assert!(!read);
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 414 URI Too Long\r\n"),
+            "{answer}"
+        );
+        let refused = refusal(&events);
+        assert_eq!(knob(refused), Some(("limit_request_line", "4094")));
+        assert_eq!(refused.request, Some(3));
+    }
+
+    #[tokio::test]
+    async fn wsgi_answers_431_from_an_8191_byte_header_line_with_its_crlf() {
+        // "X-Pad: " + pad + CRLF = 8191 bytes.
+        let head = head_with(8191 - "X-Pad: ".len() - 2);
+        let (read, answer, events) = read_one(Interface::Wsgi, &[&head]).await;
+        assert!(!read);
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"),
+            "{answer}"
+        );
+        assert_eq!(
+            knob(refusal(&events)),
+            Some(("limit_request_field_size", "8190"))
+        );
+        // One byte less is within the limit.
+        let head = head_with(8190 - "X-Pad: ".len() - 2);
+        assert!(read_one(Interface::Wsgi, &[&head]).await.0);
+    }
+
+    #[test]
+    fn a_request_id_cut_by_the_end_of_the_read_is_not_taken() {
+        assert_eq!(request_id_in(b"GET /\r\nX-Request-Id: 15\r\n"), Some(15));
+        assert_eq!(request_id_in(b"GET /\r\nX-Request-Id: 1"), None);
+    }
+
+    #[tokio::test]
+    async fn a_refusal_before_the_request_id_arrived_names_no_request() {
+        // The request line alone is over the limit: the worker refuses
+        // before the headers, and the X-Request-Id in them, are read.
+        let mut head = b"GET /notes?p=".to_vec();
+        head.extend(std::iter::repeat_n(b'a', 8100));
+        head.extend(b" HTTP/1.1\r\n");
+        let (_, _, events) = read_one(Interface::Wsgi, &[&head]).await;
+        assert_eq!(refusal(&events).request, None);
+    }
 }

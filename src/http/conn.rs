@@ -16,8 +16,10 @@ use super::chunked::{ChunkedDecoder, ChunkedError};
 use super::framing::ResponseFraming;
 use super::parse::Parsed;
 
-/// How much is read from the socket at a time.
-const READ_CHUNK: usize = 8 * 1024;
+/// How much is read from the socket at a time, unless the connection says
+/// otherwise ([`HttpConn::with_read_chunk`]). gunicorn's sync worker reads
+/// 8192 bytes at a time too (`http/unreader.py`, `SocketUnreader`).
+pub const READ_CHUNK: usize = 8 * 1024;
 
 #[derive(Debug, Error)]
 pub enum ReadError<E> {
@@ -46,15 +48,25 @@ pub struct HttpConn<S> {
     start: usize,
     /// Bytes of `buf` from this index on hold nothing received.
     end: usize,
+    /// Most bytes one read takes from the socket.
+    read_chunk: usize,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> HttpConn<S> {
     pub fn new(io: S) -> HttpConn<S> {
+        HttpConn::with_read_chunk(io, READ_CHUNK)
+    }
+
+    /// A connection that reads at most `read_chunk` bytes at a time. How
+    /// much one read takes matters to a limit checked between reads, such
+    /// as h11's on an incomplete head.
+    pub fn with_read_chunk(io: S, read_chunk: usize) -> HttpConn<S> {
         HttpConn {
             io,
             buf: Vec::new(),
             start: 0,
             end: 0,
+            read_chunk: read_chunk.max(1),
         }
     }
 
@@ -71,14 +83,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConn<S> {
         }
     }
 
-    /// Read more bytes (at most `READ_CHUNK`); `Ok(0)` means the peer closed.
+    /// Read more bytes (at most the read chunk); `Ok(0)` means the peer closed.
     pub async fn fill(&mut self) -> io::Result<usize> {
         if self.start > 0 && self.start * 2 > self.buf.len() {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
         }
-        let want = self.end + READ_CHUNK;
+        let want = self.end + self.read_chunk;
         if self.buf.len() < want {
             self.buf.resize(want, 0);
         }

@@ -34,4 +34,4 @@ pub use error::{ParseError, Personality};
 pub use framing::{BodyFraming, FramingError, ResponseFraming};
 pub use headers::Headers;
 pub use message::{RequestHead, ResponseHead, Version};
-pub use parse::{HeadLimits, Parsed};
+pub use parse::{HeadLimits, LineLimit, Parsed};

@@ -9,37 +9,143 @@ use super::error::ParseError;
 use super::headers::{Headers, latin1};
 use super::message::{RequestHead, ResponseHead, Version};
 
-/// Size limits on a head. The web server and the app server choose their own.
+/// A limit on the length of one line of a head.
+///
+/// Servers count differently, and the difference is two bytes at every
+/// boundary: nginx's `large_client_header_buffers` hold a line *with* its
+/// CRLF; gunicorn compares `limit_request_line` with the request line
+/// *without* its CRLF (`http/message.py`, `read_line`), but
+/// `limit_request_field_size` with a header line *with* it (`parse_headers`
+/// adds `len("\r\n")`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineLimit {
+    /// Most bytes the line may have.
+    pub bytes: usize,
+    /// Whether the line end (CRLF, or a lone LF) counts toward `bytes`.
+    pub with_line_end: bool,
+}
+
+impl LineLimit {
+    /// A limit that counts the line end, as a buffer that holds it does.
+    pub const fn with_line_end(bytes: usize) -> LineLimit {
+        LineLimit {
+            bytes,
+            with_line_end: true,
+        }
+    }
+
+    /// A limit on the line's content, not counting its line end.
+    pub const fn without_line_end(bytes: usize) -> LineLimit {
+        LineLimit {
+            bytes,
+            with_line_end: false,
+        }
+    }
+
+    /// Whether `line`, which ends in its LF, is over the limit.
+    fn exceeded_by(&self, line: &[u8]) -> bool {
+        let counted = if self.with_line_end {
+            line.len()
+        } else {
+            trim_cr(line.strip_suffix(b"\n").unwrap_or(line)).len()
+        };
+        counted > self.bytes
+    }
+
+    /// Whether a line that has not ended yet (no LF in `partial`) is
+    /// bound to be over the limit, whatever comes next.
+    fn exceeded_before_its_end(&self, partial: &[u8]) -> bool {
+        if self.with_line_end {
+            // At least its LF is still to come.
+            partial.len() >= self.bytes
+        } else {
+            // A last CR may be the first half of the CRLF.
+            trim_cr(partial).len() > self.bytes
+        }
+    }
+}
+
+impl std::fmt::Display for LineLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.with_line_end {
+            write!(f, "{} bytes, CRLF included", self.bytes)
+        } else {
+            write!(f, "{} bytes, not counting its CRLF", self.bytes)
+        }
+    }
+}
+
+/// Size limits on a head. The web server and each app server choose their
+/// own; `None` is a limit that server does not have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeadLimits {
-    /// Longest request line, in bytes, without its CRLF.
-    pub max_request_line: usize,
-    /// Longest single header line, in bytes.
-    pub max_header_line: usize,
-    /// Largest whole head (request line + headers), in bytes.
-    pub max_head_bytes: usize,
+    /// Longest request line.
+    pub request_line: Option<LineLimit>,
+    /// Longest single header line.
+    pub header_line: Option<LineLimit>,
+    /// Largest whole head (request line + headers), complete or not.
+    pub max_head_bytes: Option<usize>,
+    /// Most bytes buffered of a head that has not ended yet. A head that
+    /// arrives whole in one read passes at any size: this is h11's
+    /// `max_incomplete_event_size`, checked only while it waits for more.
+    pub max_incomplete_head: Option<usize>,
     /// Most header fields.
-    pub max_headers: usize,
+    pub max_headers: Option<usize>,
 }
 
 impl HeadLimits {
-    /// nginx: `large_client_header_buffers 4 8k`, `max_headers 1000`.
+    /// nginx: `large_client_header_buffers 4 8k` (a request line or a
+    /// header line, CRLF included, must fit in one 8k buffer; the whole
+    /// head in four), `max_headers 1000`.
     pub const NGINX: HeadLimits = HeadLimits {
-        max_request_line: 8192,
-        max_header_line: 8192,
-        max_head_bytes: 4 * 8192,
-        max_headers: 1000,
+        request_line: Some(LineLimit::with_line_end(8192)),
+        header_line: Some(LineLimit::with_line_end(8192)),
+        max_head_bytes: Some(4 * 8192),
+        max_incomplete_head: None,
+        max_headers: Some(1000),
     };
 
-    /// gunicorn: `limit_request_line 4094`, `limit_request_fields 100`,
-    /// `limit_request_field_size 8190`.
+    /// gunicorn: `limit_request_line 4094` (CRLF not counted),
+    /// `limit_request_field_size 8190` (CRLF counted),
+    /// `limit_request_fields 100`, and at most `limit_request_fields ×
+    /// (limit_request_field_size + 2)` bytes of headers
+    /// (`max_buffer_headers` in gunicorn's `http/message.py`).
     pub const GUNICORN: HeadLimits = HeadLimits {
-        max_request_line: 4094,
-        max_header_line: 8190,
-        max_head_bytes: 4094 + 100 * 8192,
-        max_headers: 100,
+        request_line: Some(LineLimit::without_line_end(4094)),
+        header_line: Some(LineLimit::with_line_end(8190)),
+        max_head_bytes: Some(4094 + 100 * 8192),
+        max_incomplete_head: None,
+        max_headers: Some(100),
     };
+
+    /// uvicorn with h11 (its default without httptools): no limit on a
+    /// line or on the number of fields, only h11's
+    /// `max_incomplete_event_size` (uvicorn `--h11-max-incomplete-event-size`,
+    /// default 16 KiB) on the bytes buffered while the head is incomplete.
+    pub const UVICORN_H11: HeadLimits = HeadLimits {
+        request_line: None,
+        header_line: None,
+        max_head_bytes: None,
+        max_incomplete_head: Some(16 * 1024),
+        max_headers: None,
+    };
+
+    /// How many bytes of empty lines may come before the request line:
+    /// as many as the request line's limit allows, or without one the
+    /// head's (they are skipped, but not without bound). Every server here
+    /// skips them, as RFC 9112 §2.2 recommends; h11 would refuse even one
+    /// ("no request line received"), but the web server never forwards any.
+    fn empty_lines_budget(&self) -> usize {
+        self.request_line
+            .map(|l| l.bytes)
+            .or(self.max_incomplete_head)
+            .or(self.max_head_bytes)
+            .unwrap_or(DEFAULT_EMPTY_LINES_BUDGET)
+    }
 }
+
+/// Empty lines skipped before a request line when no limit says how many.
+const DEFAULT_EMPTY_LINES_BUDGET: usize = 8192;
 
 /// The result of trying to parse a head.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +157,7 @@ pub enum Parsed<T> {
 }
 
 /// Header slots tried first; a head with more fields is parsed again with
-/// room for the limit, so the common case allocates nothing.
+/// a slot per line, so the common case allocates nothing.
 const FIRST_HEADER_SLOTS: usize = 32;
 
 /// Parse a request head from `buf`. Empty lines before the request line
@@ -61,43 +167,44 @@ pub fn parse_request_head(
     limits: &HeadLimits,
 ) -> Result<Parsed<RequestHead>, ParseError> {
     let skipped = leading_empty_lines(buf);
-    // Empty lines may be skipped, but not without bound: they count
-    // against the request line's limit.
-    if skipped > limits.max_request_line {
+    // Empty lines may be skipped, but not without bound.
+    if skipped > limits.empty_lines_budget() {
         return Err(ParseError::BadRequestLine);
     }
     let rest = &buf[skipped..];
     check_method_prefix(rest)?;
 
     let Some(line_end) = rest.iter().position(|&b| b == b'\n') else {
-        if rest.len() > limits.max_request_line {
-            return Err(ParseError::RequestLineTooLong {
-                limit: limits.max_request_line,
-            });
+        if let Some(limit) = limits.request_line
+            && limit.exceeded_before_its_end(rest)
+        {
+            return Err(ParseError::RequestLineTooLong { limit });
         }
+        check_incomplete(buf, limits)?;
         return Ok(Parsed::Partial);
     };
-    let request_line = trim_cr(&rest[..line_end]);
-    if request_line.len() > limits.max_request_line {
-        return Err(ParseError::RequestLineTooLong {
-            limit: limits.max_request_line,
-        });
+    if let Some(limit) = limits.request_line
+        && limit.exceeded_by(&rest[..=line_end])
+    {
+        return Err(ParseError::RequestLineTooLong { limit });
     }
+    let request_line = trim_cr(&rest[..line_end]);
     let newer_minor = check_version_token(request_line)?;
 
     let Some(head_len) = head_end(rest) else {
         check_header_lines(&rest[line_end + 1..], limits)?;
-        if rest.len() > limits.max_head_bytes {
-            return Err(ParseError::HeadTooLarge {
-                limit: limits.max_head_bytes,
-            });
+        if let Some(limit) = limits.max_head_bytes
+            && rest.len() > limit
+        {
+            return Err(ParseError::HeadTooLarge { limit });
         }
+        check_incomplete(buf, limits)?;
         return Ok(Parsed::Partial);
     };
-    if head_len > limits.max_head_bytes {
-        return Err(ParseError::HeadTooLarge {
-            limit: limits.max_head_bytes,
-        });
+    if let Some(limit) = limits.max_head_bytes
+        && head_len > limit
+    {
+        return Err(ParseError::HeadTooLarge { limit });
     }
     check_header_lines(&rest[line_end + 1..head_len], limits)?;
 
@@ -109,9 +216,9 @@ pub fn parse_request_head(
         if let Some(minor) = patched.get_mut(request_line.len().saturating_sub(1)) {
             *minor = b'1';
         }
-        tokenize_request(&patched, limits)?
+        tokenize_request(&patched)?
     } else {
-        tokenize_request(&rest[..head_len], limits)?
+        tokenize_request(&rest[..head_len])?
     };
     check_host(&head)?;
     Ok(Parsed::Complete {
@@ -120,20 +227,37 @@ pub fn parse_request_head(
     })
 }
 
-fn tokenize_request(head: &[u8], limits: &HeadLimits) -> Result<RequestHead, ParseError> {
+/// h11's rule: while the head has not ended, at most
+/// `max_incomplete_head` bytes may wait in the buffer (h11
+/// `Connection.next_event`: "Receive buffer too long").
+fn check_incomplete(buffered: &[u8], limits: &HeadLimits) -> Result<(), ParseError> {
+    match limits.max_incomplete_head {
+        Some(limit) if buffered.len() > limit => Err(ParseError::IncompleteHeadTooLarge { limit }),
+        _ => Ok(()),
+    }
+}
+
+/// Header slots for a head whose fields did not fit in the first ones:
+/// one per line is always enough.
+fn slots_for<'b>(head: &[u8]) -> Vec<httparse::Header<'b>> {
+    let lines = head.iter().filter(|&&b| b == b'\n').count();
+    vec![httparse::EMPTY_HEADER; lines]
+}
+
+fn tokenize_request(head: &[u8]) -> Result<RequestHead, ParseError> {
     let mut slots = [httparse::EMPTY_HEADER; FIRST_HEADER_SLOTS];
     let mut req = httparse::Request::new(&mut slots);
     match req.parse(head) {
         Ok(_) => request_from(&req),
         Err(httparse::Error::TooManyHeaders) => {
-            let mut many = vec![httparse::EMPTY_HEADER; limits.max_headers];
+            let mut many = slots_for(head);
             let mut req = httparse::Request::new(&mut many);
             match req.parse(head) {
                 Ok(_) => request_from(&req),
-                Err(e) => Err(map_httparse(e, limits)),
+                Err(e) => Err(map_httparse(e)),
             }
         }
-        Err(e) => Err(map_httparse(e, limits)),
+        Err(e) => Err(map_httparse(e)),
     }
 }
 
@@ -172,13 +296,10 @@ fn headers_from(fields: &[httparse::Header<'_>]) -> Result<Headers, ParseError> 
     Ok(headers)
 }
 
-fn map_httparse(e: httparse::Error, limits: &HeadLimits) -> ParseError {
+fn map_httparse(e: httparse::Error) -> ParseError {
     match e {
         httparse::Error::Token => ParseError::BadRequestLine,
         httparse::Error::Version => ParseError::BadVersion,
-        httparse::Error::TooManyHeaders => ParseError::TooManyHeaders {
-            limit: limits.max_headers,
-        },
         httparse::Error::HeaderName | httparse::Error::HeaderValue => ParseError::BadHeader,
         httparse::Error::Status => ParseError::BadStatusLine,
         _ => ParseError::BadRequestLine,
@@ -230,23 +351,29 @@ fn check_version_token(line: &[u8]) -> Result<bool, ParseError> {
     }
 }
 
+/// The header lines received so far (the last one may not have ended
+/// yet) against the line and count limits.
 fn check_header_lines(fields: &[u8], limits: &HeadLimits) -> Result<(), ParseError> {
     let mut count = 0;
-    for line in fields.split(|&b| b == b'\n') {
-        let line = trim_cr(line);
-        if line.len() > limits.max_header_line {
-            return Err(ParseError::HeaderLineTooLong {
-                limit: limits.max_header_line,
-            });
+    for line in fields.split_inclusive(|&b| b == b'\n') {
+        if let Some(limit) = limits.header_line {
+            let over = if line.ends_with(b"\n") {
+                limit.exceeded_by(line)
+            } else {
+                limit.exceeded_before_its_end(line)
+            };
+            if over {
+                return Err(ParseError::HeaderLineTooLong { limit });
+            }
         }
-        if !line.is_empty() {
+        if !trim_cr(line.strip_suffix(b"\n").unwrap_or(line)).is_empty() {
             count += 1;
         }
     }
-    if count > limits.max_headers {
-        return Err(ParseError::TooManyHeaders {
-            limit: limits.max_headers,
-        });
+    if let Some(limit) = limits.max_headers
+        && count > limit
+    {
+        return Err(ParseError::TooManyHeaders { limit });
     }
     Ok(())
 }
@@ -257,27 +384,32 @@ pub fn parse_response_head(
     limits: &HeadLimits,
 ) -> Result<Parsed<ResponseHead>, ParseError> {
     let Some(head_len) = head_end(buf) else {
-        if buf.len() > limits.max_head_bytes {
-            return Err(ParseError::HeadTooLarge {
-                limit: limits.max_head_bytes,
-            });
+        if let Some(limit) = limits.max_head_bytes
+            && buf.len() > limit
+        {
+            return Err(ParseError::HeadTooLarge { limit });
         }
         return Ok(Parsed::Partial);
     };
     let head = &buf[..head_len];
+    if let Some(limit) = limits.max_headers
+        && head.iter().filter(|&&b| b == b'\n').count() > limit + 2
+    {
+        return Err(ParseError::TooManyHeaders { limit });
+    }
     let mut slots = [httparse::EMPTY_HEADER; FIRST_HEADER_SLOTS];
     let mut res = httparse::Response::new(&mut slots);
     let response = match res.parse(head) {
         Ok(_) => response_from(&res)?,
         Err(httparse::Error::TooManyHeaders) => {
-            let mut many = vec![httparse::EMPTY_HEADER; limits.max_headers];
+            let mut many = slots_for(head);
             let mut res = httparse::Response::new(&mut many);
             match res.parse(head) {
                 Ok(_) => response_from(&res)?,
-                Err(e) => return Err(map_httparse(e, limits)),
+                Err(e) => return Err(map_httparse(e)),
             }
         }
-        Err(e) => return Err(map_httparse(e, limits)),
+        Err(e) => return Err(map_httparse(e)),
     };
     Ok(Parsed::Complete {
         head: response,
@@ -423,9 +555,168 @@ mod tests {
         buf.extend(std::iter::repeat_n(b'c', 9000));
         buf.extend(b"\r\n\r\n");
         let err = parse(&buf).unwrap_err();
-        assert_eq!(err, ParseError::HeaderLineTooLong { limit: 8192 });
+        assert_eq!(
+            err,
+            ParseError::HeaderLineTooLong {
+                limit: LineLimit::with_line_end(8192)
+            }
+        );
         assert_eq!(err.status(crate::http::Personality::Nginx), 400);
         assert_eq!(err.status(crate::http::Personality::Gunicorn), 431);
+    }
+
+    /// `GET /notes?p=aaa… HTTP/1.1` whose request line is `total` bytes
+    /// long with its CRLF, then `rest` (the header lines and the blank line).
+    fn request_line_of(total: usize, rest: &str) -> Vec<u8> {
+        let (pre, suf) = ("GET /notes?p=", " HTTP/1.1\r\n");
+        let mut buf = pre.as_bytes().to_vec();
+        buf.extend(std::iter::repeat_n(b'a', total - pre.len() - suf.len()));
+        buf.extend(suf.as_bytes());
+        buf.extend(rest.as_bytes());
+        buf
+    }
+
+    /// A head with one `X-Pad` line of `total` bytes with its CRLF.
+    fn header_line_of(total: usize) -> Vec<u8> {
+        let mut buf = b"GET / HTTP/1.1\r\nHost: a\r\nX-Pad: ".to_vec();
+        buf.extend(std::iter::repeat_n(b'a', total - "X-Pad: ".len() - 2));
+        buf.extend(b"\r\n\r\n");
+        buf
+    }
+
+    fn outcome(buf: &[u8], limits: &HeadLimits) -> Result<(), ParseError> {
+        parse_request_head(buf, limits).map(|_| ())
+    }
+
+    #[test]
+    fn nginx_counts_the_crlf_a_request_line_of_8192_bytes_passes_and_8193_get_414() {
+        let n = &HeadLimits::NGINX;
+        assert!(matches!(
+            parse_request_head(&request_line_of(8192, "Host: a\r\n\r\n"), n),
+            Ok(Parsed::Complete { .. })
+        ));
+        let err = outcome(&request_line_of(8193, "Host: a\r\n\r\n"), n).unwrap_err();
+        assert_eq!(
+            err,
+            ParseError::RequestLineTooLong {
+                limit: LineLimit::with_line_end(8192)
+            }
+        );
+        assert_eq!(err.status(crate::http::Personality::Nginx), 414);
+    }
+
+    #[test]
+    fn nginx_refuses_a_request_line_that_fills_its_buffer_before_the_line_ends() {
+        let n = &HeadLimits::NGINX;
+        // 8191 bytes and no LF yet: an 8192-byte line can still fit.
+        let line = request_line_of(8192, "");
+        assert_eq!(parse_request_head(&line[..8191], n), Ok(Parsed::Partial));
+        // 8192 bytes and still no LF: the line cannot fit any more.
+        let line = request_line_of(8193, "");
+        assert!(matches!(
+            parse_request_head(&line[..8192], n),
+            Err(ParseError::RequestLineTooLong { .. })
+        ));
+    }
+
+    #[test]
+    fn nginx_counts_the_crlf_a_header_line_of_8192_bytes_passes_and_8193_get_400() {
+        let n = &HeadLimits::NGINX;
+        assert!(outcome(&header_line_of(8192), n).is_ok());
+        let err = outcome(&header_line_of(8193), n).unwrap_err();
+        assert!(matches!(err, ParseError::HeaderLineTooLong { .. }));
+        assert_eq!(err.status(crate::http::Personality::Nginx), 400);
+        // Before the line has ended, too.
+        let partial = header_line_of(8193);
+        assert!(matches!(
+            outcome(&partial[..partial.len() - 3], n),
+            Err(ParseError::HeaderLineTooLong { .. })
+        ));
+    }
+
+    #[test]
+    fn gunicorn_request_line_limit_does_not_count_the_crlf_and_answers_414() {
+        let g = &HeadLimits::GUNICORN;
+        // 4094 bytes of request line plus CRLF: at the limit, accepted.
+        assert!(outcome(&request_line_of(4096, "Host: a\r\n\r\n"), g).is_ok());
+        let err = outcome(&request_line_of(4097, "Host: a\r\n\r\n"), g).unwrap_err();
+        assert_eq!(
+            err,
+            ParseError::RequestLineTooLong {
+                limit: LineLimit::without_line_end(4094)
+            }
+        );
+        assert_eq!(err.status(crate::http::Personality::Gunicorn), 414);
+        // 4095 bytes ending in CR may still be a 4094-byte line.
+        let line = request_line_of(4096, "");
+        assert_eq!(parse_request_head(&line[..4095], g), Ok(Parsed::Partial));
+    }
+
+    #[test]
+    fn gunicorn_field_size_limit_counts_the_crlf_and_answers_431_from_8191_bytes() {
+        let g = &HeadLimits::GUNICORN;
+        assert!(outcome(&header_line_of(8190), g).is_ok());
+        for total in [8191, 8192] {
+            let err = outcome(&header_line_of(total), g).unwrap_err();
+            assert_eq!(
+                err,
+                ParseError::HeaderLineTooLong {
+                    limit: LineLimit::with_line_end(8190)
+                },
+                "{total}"
+            );
+            assert_eq!(err.status(crate::http::Personality::Gunicorn), 431);
+        }
+    }
+
+    #[test]
+    fn uvicorn_h11_has_no_line_or_field_count_limit() {
+        let u = &HeadLimits::UVICORN_H11;
+        assert!(outcome(&request_line_of(9000, "Host: a\r\n\r\n"), u).is_ok());
+        assert!(outcome(&header_line_of(12_000), u).is_ok());
+        let mut many = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
+        for i in 0..200 {
+            many.extend(format!("X-{i}: v\r\n").bytes());
+        }
+        many.extend(b"\r\n");
+        assert!(outcome(&many, u).is_ok());
+    }
+
+    #[test]
+    fn uvicorn_h11_refuses_only_a_head_still_incomplete_past_16_kib_with_400() {
+        let u = &HeadLimits::UVICORN_H11;
+        let head = request_line_of(20_000, "Host: a\r\n\r\n");
+        // Whole in the buffer: accepted at any size.
+        assert!(outcome(&head, u).is_ok());
+        // 16384 bytes and not ended: h11 waits for more.
+        assert_eq!(
+            parse_request_head(&head[..16 * 1024], u),
+            Ok(Parsed::Partial)
+        );
+        // One more byte and not ended: "Receive buffer too long".
+        let err = outcome(&head[..16 * 1024 + 1], u).unwrap_err();
+        assert_eq!(err, ParseError::IncompleteHeadTooLarge { limit: 16 * 1024 });
+        assert_eq!(err.status(crate::http::Personality::Uvicorn), 400);
+        // The same in the header lines.
+        let head = header_line_of(20_000);
+        assert!(matches!(
+            outcome(&head[..17_000], u),
+            Err(ParseError::IncompleteHeadTooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn uvicorn_answers_400_to_every_head_it_cannot_read() {
+        use crate::http::Personality::Uvicorn;
+        for e in [
+            ParseError::BadRequestLine,
+            ParseError::VersionNotSupported {
+                version: "HTTP/2.0".into(),
+            },
+            ParseError::IncompleteHeadTooLarge { limit: 16384 },
+        ] {
+            assert_eq!(e.status(Uvicorn), 400, "{e}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! The responses the web server writes itself, shaped like nginx's: a small
-//! HTML page whose title keeps nginx's own reason phrases ("413 Request
-//! Entity Too Large", "400 Request Header Or Cookie Too Large").
+//! The responses the web server writes itself, shaped like nginx's
+//! (`ngx_http_special_response.c`): a small HTML page whose title keeps
+//! nginx's own reason phrases ("413 Request Entity Too Large", "400 Request
+//! Header Or Cookie Too Large").
 
 use crate::http::{ResponseHead, status};
 
@@ -27,14 +28,59 @@ pub fn closes_connection(code: u16) -> bool {
     matches!(code, 400 | 408 | 413 | 414 | 500 | 501 | 505)
 }
 
+/// Which of nginx's pages to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    /// The page of a status: its title is also its heading
+    /// ("414 Request-URI Too Large").
+    Status(u16),
+    /// nginx's own status 494, "Request Header Or Cookie Too Large", for a
+    /// header line (or a head) that does not fit its buffers. It is sent
+    /// as 400: the title names the reason, the heading says "400 Bad
+    /// Request" and a line of its own repeats the reason
+    /// (`ngx_http_error_494_page`).
+    HeaderTooLarge,
+}
+
+/// The reason of the 494 page.
+const HEADER_TOO_LARGE: &str = "Request Header Or Cookie Too Large";
+
+impl Page {
+    /// The status on the wire.
+    pub fn status(self) -> u16 {
+        match self {
+            Page::Status(code) => code,
+            Page::HeaderTooLarge => 400,
+        }
+    }
+
+    fn body(self) -> String {
+        let (title, middle) = match self {
+            Page::Status(code) => {
+                let title = nginx_title(code);
+                let middle = format!("<center><h1>{title}</h1></center>\r\n");
+                (title, middle)
+            }
+            Page::HeaderTooLarge => (
+                format!("400 {HEADER_TOO_LARGE}"),
+                format!(
+                    "<center><h1>{}</h1></center>\r\n<center>{HEADER_TOO_LARGE}</center>\r\n",
+                    nginx_title(400)
+                ),
+            ),
+        };
+        format!(
+            "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n{middle}<hr><center>{SERVER_NAME}</center>\r\n</body>\r\n</html>\r\n"
+        )
+    }
+}
+
 /// Head and body of an error page. `keep_alive` says whether the
 /// connection stays open after it (never for the statuses of
 /// [`closes_connection`]).
-pub fn page(code: u16, title: &str, date: &str, keep_alive: bool) -> (ResponseHead, Vec<u8>) {
-    let body = format!(
-        "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n<hr><center>{SERVER_NAME}</center>\r\n</body>\r\n</html>\r\n"
-    )
-    .into_bytes();
+pub fn page(page: Page, date: &str, keep_alive: bool) -> (ResponseHead, Vec<u8>) {
+    let code = page.status();
+    let body = page.body().into_bytes();
     let mut head = ResponseHead::new(code);
     head.reason = nginx_reason(code).to_string();
     head.headers.push("Server", SERVER_NAME);
@@ -45,4 +91,37 @@ pub fn page(code: u16, title: &str, date: &str, keep_alive: bool) -> (ResponseHe
         head.headers.push("Connection", "close");
     }
     (head, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(p: Page) -> String {
+        String::from_utf8(page(p, "Thu, 01 Jan 1970 00:00:00 GMT", false).1).expect("ASCII page")
+    }
+
+    #[test]
+    fn a_status_page_uses_its_title_as_the_heading() {
+        assert_eq!(
+            body(Page::Status(414)),
+            "<html>\r\n<head><title>414 Request-URI Too Large</title></head>\r\n<body>\r\n\
+             <center><h1>414 Request-URI Too Large</h1></center>\r\n\
+             <hr><center>roundtrip-nginx</center>\r\n</body>\r\n</html>\r\n"
+        );
+    }
+
+    #[test]
+    fn the_header_too_large_page_is_a_400_headed_bad_request_with_the_reason_on_its_own_line() {
+        let (head, _) = page(Page::HeaderTooLarge, "d", true);
+        assert_eq!((head.status, head.reason.as_str()), (400, "Bad Request"));
+        assert_eq!(head.headers.get("connection"), Some("close"));
+        assert_eq!(
+            body(Page::HeaderTooLarge),
+            "<html>\r\n<head><title>400 Request Header Or Cookie Too Large</title></head>\r\n<body>\r\n\
+             <center><h1>400 Bad Request</h1></center>\r\n\
+             <center>Request Header Or Cookie Too Large</center>\r\n\
+             <hr><center>roundtrip-nginx</center>\r\n</body>\r\n</html>\r\n"
+        );
+    }
 }

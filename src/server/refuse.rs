@@ -80,7 +80,7 @@ pub(super) async fn refuse_head(
         _ => step,
     };
     step.emit();
-    let (head, body) = error_page::page(status, e.nginx_title(), &server.clock.http_date(), false);
+    let (head, body) = error_page::page(nginx_page(e), &server.clock.http_date(), false);
     let request = RequestHead {
         method: String::from("GET"),
         target: String::new(),
@@ -92,6 +92,18 @@ pub(super) async fn refuse_head(
     let received = conn.buffered().len();
     conn.consume(received);
     Outcome::Close
+}
+
+/// The page nginx writes for a head it refuses: a header line or a head
+/// over its buffers gets the 494 page ("Request Header Or Cookie Too
+/// Large", sent as 400); everything else the page of its status.
+fn nginx_page(e: &ParseError) -> error_page::Page {
+    match e {
+        ParseError::HeaderLineTooLong { .. }
+        | ParseError::HeadTooLarge { .. }
+        | ParseError::TooManyHeaders { .. } => error_page::Page::HeaderTooLarge,
+        _ => error_page::Page::Status(e.status(Personality::Nginx)),
+    }
 }
 
 /// The body could not be read: too large (413), too slow (408, no

@@ -200,8 +200,7 @@ pub(super) async fn send_error(
 ) -> Outcome {
     let keep = request.wants_keep_alive() && !error_page::closes_connection(status);
     let (head, body) = error_page::page(
-        status,
-        &error_page::nginx_title(status),
+        error_page::Page::Status(status),
         &server.clock.http_date(),
         keep,
     );

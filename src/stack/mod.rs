@@ -134,7 +134,12 @@ fn app_parts(
 ) -> Result<(Arc<crate::framework::Framework>, Arc<Front>), StackError> {
     let framework =
         app::build_with_clock(&config.app, clock).map_err(|e| StackError::App(e.to_string()))?;
-    let front = Front::new(clock, local, config.app_server.server_timing);
+    let front = Front::new(
+        clock,
+        local,
+        config.app_server.server_timing,
+        config.app_server.interface,
+    );
     Ok((framework, front))
 }
 

@@ -16,6 +16,11 @@
 //!   same request on both sides.
 //! * **Requests by id.** The app server knows the request id from the
 //!   `X-Request-Id` header the web server added.
+//! * **Refusals by upstream connection.** An app server that refuses a head
+//!   before its `X-Request-Id` arrived (a request line over its limit) knows
+//!   no id. Its refusal answers the first request the proxy sent on that
+//!   upstream connection that the app server had not yet read: answers come
+//!   in request order (RFC 9112 §9.3.2).
 //!
 //! Book: "The journey of a request" (book/src/journey.md), "Many requests at once".
 
@@ -141,6 +146,8 @@ pub fn link(events: &mut [Event]) {
         }
     }
 
+    link_refusals(events);
+
     // Requests: the web server knows (conn, ordinal) and the id together.
     let mut by_position: BTreeMap<(u64, u64), u64> = BTreeMap::new();
     let mut position_of: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
@@ -173,6 +180,40 @@ pub fn link(events: &mut [Event]) {
         {
             e.ordinal = position_of.get(&r).map(|p| p.1);
         }
+    }
+}
+
+/// Give an app server's answer that names no request (a refusal before the
+/// request id was read) the request it answers: the first one the proxy
+/// sent on that upstream connection that none of the app server's events
+/// on its side of the connection names. (Its listen backlog's events are
+/// recorded as the proxy connects, inside the proxy's request: they do not
+/// mean the app server read anything.)
+fn link_refusals(events: &mut [Event]) {
+    let unnamed =
+        |e: &Event| e.layer == Layer::AppServer && e.request.is_none() && e.answer.is_some();
+    if !events.iter().any(unnamed) {
+        return;
+    }
+    let mut sent: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    let mut read: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    for e in events.iter() {
+        let (Some(u), Some(r)) = (e.upstream, e.request) else {
+            continue;
+        };
+        match (e.layer, e.step) {
+            (Layer::WebServer, StepId::WebServerProxySend) => sent.entry(u).or_default().push(r),
+            (Layer::AppServer, _) if e.app_conn.is_some() => read.entry(u).or_default().push(r),
+            _ => {}
+        }
+    }
+    for e in events.iter_mut().filter(|e| unnamed(e)) {
+        let Some(u) = e.upstream else { continue };
+        let seen = read.get(&u).map(Vec::as_slice).unwrap_or_default();
+        e.request = sent
+            .get(&u)
+            .and_then(|rs| rs.iter().find(|r| !seen.contains(r)))
+            .copied();
     }
 }
 
@@ -504,6 +545,59 @@ mod tests {
         // and is not made part of any request.
         let c = find(&events, 8);
         assert_eq!((c.upstream, c.request), (Some(2), None));
+    }
+
+    /// The proxy sends `request` on its upstream connection `upstream`.
+    fn proxy_send(seq: u64, conn: u64, request: u64, upstream: u64) -> Event {
+        let mut e = event(seq, StepId::WebServerProxySend);
+        e.conn = Some(conn);
+        e.request = Some(request);
+        e.upstream = Some(upstream);
+        e
+    }
+
+    #[test]
+    fn an_app_server_refusal_without_a_request_id_answers_the_first_unread_request_on_its_connection()
+     {
+        // Requests 1 and 2 on one kept-alive upstream connection: the app
+        // server read 1, then refused the next head before its
+        // X-Request-Id arrived.
+        let mut backlog = event(3, StepId::AppServerBacklog);
+        backlog.request = Some(1);
+        backlog.upstream = Some(1);
+        let mut receive = event(6, StepId::AppServerRequestReceive);
+        receive.app_conn = Some(1);
+        receive.request = Some(1);
+        let mut refuse = event(9, StepId::AppServerRequestRefuse);
+        refuse.app_conn = Some(1);
+        refuse.answer = Some(400);
+        let events = linked(vec![
+            web_accept(0, 1, "203.0.113.7:50001"),
+            web_read(1, 1, 1, 1),
+            proxy_connect(2, 1, 1, 1, "127.0.0.1:40001"),
+            backlog,
+            proxy_send(4, 1, 1, 1),
+            app_accept(5, 1, 1, "127.0.0.1:40001"),
+            receive,
+            web_read(7, 1, 2, 2),
+            proxy_send(8, 1, 2, 1),
+            refuse,
+        ]);
+        let r = find(&events, 9);
+        assert_eq!((r.request, r.conn, r.ordinal), (Some(2), Some(1), Some(2)));
+    }
+
+    #[test]
+    fn a_refusal_on_a_connection_the_proxy_sent_nothing_on_stays_unlinked() {
+        let mut refuse = event(2, StepId::AppServerRequestRefuse);
+        refuse.app_conn = Some(1);
+        refuse.answer = Some(400);
+        let events = linked(vec![
+            proxy_connect(0, 1, 1, 1, "127.0.0.1:40001"),
+            app_accept(1, 1, 1, "127.0.0.1:40001"),
+            refuse,
+        ]);
+        assert_eq!(find(&events, 2).request, None);
     }
 
     #[test]

@@ -107,7 +107,7 @@ async fn connection(
     front: &Front,
     shared: &Shared,
 ) -> &'static str {
-    let mut conn = HttpConn::new(stream);
+    let mut conn = front.conn(stream);
     let idle = config.timeout_keep_alive.0;
     let mut served = 0u64;
     loop {

@@ -1,4 +1,9 @@
-//! The ASGI HTTP `scope` (ASGI HTTP spec 2.5).
+//! The ASGI HTTP `scope` (ASGI HTTP and WebSocket spec), as uvicorn 0.54
+//! fills it: `asgi` says `{"version": "3.0", "spec_version": "2.3"}`, the
+//! sub-spec version uvicorn declares (`protocols/http/h11_impl.py`), though
+//! the spec itself is at 2.5; and `state` is always there, a copy of the
+//! lifespan state (ASGI lifespan spec, "Lifespan State"), `{}` here because
+//! the app's lifespan stores nothing.
 //!
 //! Unlike WSGI's environ, headers stay a list of `[name, value]` byte pairs
 //! with lower-case names, `path` is percent-decoded *and* UTF-8 decoded,
@@ -8,6 +13,9 @@
 use serde_json::{Map, Value};
 
 use crate::trace::bytes::{as_is_table, ascii_string, escape_into, push_hex};
+
+/// The HTTP sub-spec version uvicorn 0.54 declares in `scope["asgi"]`.
+pub const SPEC_VERSION: &str = "2.3";
 
 /// The scope of one HTTP request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,7 +76,7 @@ impl Scope {
         let text = |s: &str| Value::String(s.to_string());
         let mut asgi = Map::with_capacity(2);
         asgi.insert("version".to_string(), text("3.0"));
-        asgi.insert("spec_version".to_string(), text("2.5"));
+        asgi.insert("spec_version".to_string(), text(SPEC_VERSION));
         vec![
             ("type".into(), text("http")),
             ("asgi".into(), Value::Object(asgi)),
@@ -82,6 +90,7 @@ impl Scope {
             ("headers".into(), Value::Array(headers)),
             ("client".into(), pair(&self.client)),
             ("server".into(), pair(&self.server)),
+            ("state".into(), Value::Object(Map::new())),
         ]
     }
 }
@@ -103,7 +112,7 @@ mod tests {
     }
 
     #[test]
-    fn entries_are_the_scope_dict_in_order() {
+    fn entries_are_the_scope_dict_in_order_with_uvicorns_spec_version_and_an_empty_state() {
         let scope = Scope {
             http_version: "1.1".into(),
             method: "GET".into(),
@@ -119,7 +128,7 @@ mod tests {
         let entries = scope.entries();
         let expected = vec![
             ("type", json!("http")),
-            ("asgi", json!({"version": "3.0", "spec_version": "2.5"})),
+            ("asgi", json!({"version": "3.0", "spec_version": "2.3"})),
             ("http_version", json!("1.1")),
             ("method", json!("GET")),
             ("scheme", json!("http")),
@@ -130,6 +139,7 @@ mod tests {
             ("headers", json!([["b\"host\"", "b\"example.test\""]])),
             ("client", json!(["127.0.0.1", 50001])),
             ("server", Value::Null),
+            ("state", json!({})),
         ];
         let got: Vec<(&str, Value)> = entries
             .iter()
@@ -139,7 +149,7 @@ mod tests {
         // Key order inside `asgi` is kept too.
         assert_eq!(
             serde_json::to_string(&entries[1].1).unwrap(),
-            r#"{"version":"3.0","spec_version":"2.5"}"#
+            r#"{"version":"3.0","spec_version":"2.3"}"#
         );
     }
 }

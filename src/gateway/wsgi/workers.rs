@@ -175,7 +175,7 @@ async fn worker(
             Some(choice),
         );
         let peer = accepted.peer;
-        let mut conn = HttpConn::new(accepted.stream);
+        let mut conn = front.conn(accepted.stream);
         async {
             if let Ok(Some(incoming)) = front.read_request(&mut conn, ("timeout", timeout)).await {
                 let span = request_span(incoming.id);
