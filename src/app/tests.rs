@@ -45,14 +45,18 @@ fn build_installs_the_documented_middleware_and_routes() {
         .map(|(m, p, h)| (m.to_string(), p.to_string(), h.to_string()))
         .collect();
     assert_eq!(routes, expected);
-    assert_eq!(
-        app.handler_names(),
-        ["home", "notes_list", "notes_create", "notes_get"]
-    );
-    assert_eq!(
-        handler_names(),
-        ["home", "notes_list", "notes_create", "notes_get"]
-    );
+    let handlers = [
+        "home",
+        "notes_list",
+        "notes_create",
+        "notes_get",
+        "slow",
+        "cpu",
+        "blocking",
+        "threadpool",
+    ];
+    assert_eq!(app.handler_names(), handlers);
+    assert_eq!(handler_names(), handlers);
 }
 
 #[test]
