@@ -53,6 +53,7 @@ const GOLDEN: &[&str] = &[
     "too-large",
     "bad-request",
     "many-at-once",
+    "blocking-the-loop",
 ];
 
 /// Two tests per lesson: the transcript (`tests/snapshots/lessons__NAME.snap`)
@@ -110,6 +111,11 @@ golden!(
     many_at_once_transcript_queues_two_requests_behind_two_workers,
     many_at_once_whole_trace_is_unchanged,
     "many-at-once"
+);
+golden!(
+    blocking_the_loop_transcript_freezes_the_loop_then_frees_it,
+    blocking_the_loop_whole_trace_is_unchanged,
+    "blocking-the-loop"
 );
 
 #[test]

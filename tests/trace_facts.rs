@@ -1,6 +1,8 @@
 //! What the trace records beyond the happy path: a response the client never
 //! got (nginx's 499), `Server-Timing` from every layer, and typed decisions.
 
+mod common;
+use common::lesson;
 use std::time::Duration;
 
 use roundtrip::clock::{Clock, LESSON_EPOCH_SECS};
@@ -9,20 +11,6 @@ use roundtrip::stack::{self, StackConfig};
 use roundtrip::trace::recorder::record_on_this_thread;
 use roundtrip::trace::{Failure, StepId, Verdict};
 use tokio::io::AsyncWriteExt;
-
-fn lesson(source: &str) -> roundtrip::trace::Trace {
-    let path = std::path::Path::new("inline.toml");
-    let scenario = scenario::validate::parse(path, source).unwrap_or_else(|e| panic!("{e}"));
-    let lesson = scenario::Lesson {
-        name: "inline".into(),
-        path: path.to_path_buf(),
-        source: source.into(),
-        scenario,
-    };
-    let outcome = scenario::run(&lesson).expect("the lesson runs");
-    assert!(outcome.unmet.is_empty(), "{:?}", outcome.unmet);
-    outcome.trace
-}
 
 #[test]
 fn a_client_that_leaves_before_its_response_is_logged_as_499() {

@@ -2,24 +2,12 @@
 //! lessons on the paused clock: a head that never finishes (408, nothing
 //! sent), chunked bodies (decoded and forwarded, or refused with 413).
 
+mod common;
+use common::lesson;
 use std::path::Path;
 
 use roundtrip::scenario::{Lesson, run, validate};
 use roundtrip::trace::{Layer, Trace};
-
-fn lesson(source: &str) -> Trace {
-    let path = Path::new("inline.toml");
-    let scenario = validate::parse(path, source).unwrap_or_else(|e| panic!("{e}"));
-    let lesson = Lesson {
-        name: "inline".into(),
-        path: path.to_path_buf(),
-        source: source.into(),
-        scenario,
-    };
-    let outcome = run(&lesson).unwrap_or_else(|e| panic!("{e}"));
-    assert!(outcome.unmet.is_empty(), "{:?}", outcome.unmet);
-    outcome.trace
-}
 
 #[test]
 fn head_that_never_ends_is_logged_408_and_gets_no_response() {

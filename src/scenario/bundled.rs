@@ -23,6 +23,10 @@ pub const LESSONS: &[(&str, &str)] = &[
         "many-at-once",
         include_str!("../../scenarios/many-at-once.toml"),
     ),
+    (
+        "blocking-the-loop",
+        include_str!("../../scenarios/blocking-the-loop.toml"),
+    ),
 ];
 
 /// The source of a bundled lesson.

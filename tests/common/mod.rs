@@ -1,0 +1,23 @@
+//! Helpers shared by the integration tests.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use roundtrip::scenario::{self, Lesson};
+use roundtrip::trace::Trace;
+
+/// Run a lesson written inline in a test; its expectations must hold.
+pub fn lesson(source: &str) -> Trace {
+    let path = Path::new("inline.toml");
+    let scenario = scenario::validate::parse(path, source).unwrap_or_else(|e| panic!("{e}"));
+    let lesson = Lesson {
+        name: "inline".into(),
+        path: path.to_path_buf(),
+        source: source.into(),
+        scenario,
+    };
+    let outcome = scenario::run(&lesson).unwrap_or_else(|e| panic!("{e}"));
+    assert!(outcome.unmet.is_empty(), "{:?}", outcome.unmet);
+    outcome.trace
+}

@@ -1,0 +1,205 @@
+//! What each kind of work holds, measured on the lesson clock: awaited
+//! waits overlap on one event loop, a blocking call or CPU time serializes
+//! it, the thread pool frees it again, and sync workers serve
+//! ceil(requests / workers) rounds. Every expected time is computed from
+//! the lesson's own numbers.
+
+mod common;
+
+use std::time::Duration;
+
+use common::lesson;
+use roundtrip::trace::{Layer, LoopState, StateChange, StepId, Trace, Verdict};
+
+/// `n` requests for `path` sent at once, each on its own connection.
+fn at_once(interface: &str, workers: usize, path: &str, n: usize) -> String {
+    let mut s = format!(
+        "title = \"t\"\n[stack.app_server]\ninterface = \"{interface}\"\nworkers = {workers}\n"
+    );
+    for _ in 0..n {
+        s.push_str(&format!("[[request]]\npath = \"{path}\"\n"));
+    }
+    s
+}
+
+/// When the last client had its whole response, from the lesson's start.
+fn last_response(trace: &Trace) -> Duration {
+    let ns = trace
+        .events
+        .iter()
+        .filter(|e| e.step == StepId::ClientResponseReceive)
+        .map(|e| e.at_ns)
+        .max()
+        .expect("some response arrived");
+    Duration::from_nanos(ns)
+}
+
+fn statuses(trace: &Trace) -> Vec<Option<u16>> {
+    trace.requests.iter().map(|r| r.status).collect()
+}
+
+/// Within 10% above `expected` (the stack adds no simulated time of its
+/// own beyond the work, so "at least" is exact).
+fn about(measured: Duration, expected: Duration) -> bool {
+    measured >= expected && measured <= expected + expected / 10
+}
+
+const S: Duration = Duration::from_millis(100);
+const N: usize = 5;
+
+#[test]
+fn awaited_waits_overlap_on_one_event_loop() {
+    let trace = lesson(&at_once("asgi", 1, "/slow?ms=100", N));
+    assert_eq!(statuses(&trace), vec![Some(200); N]);
+    let took = last_response(&trace);
+    assert!(about(took, S), "{N} awaited waits of {S:?} took {took:?}");
+}
+
+#[test]
+fn a_blocking_call_in_async_code_serializes_the_loop() {
+    let trace = lesson(&at_once("asgi", 1, "/blocking?ms=100", N));
+    assert_eq!(statuses(&trace), vec![Some(200); N]);
+    let took = last_response(&trace);
+    assert!(
+        about(took, S * N as u32),
+        "{N} blocking calls took {took:?}"
+    );
+    let blocked = trace
+        .events
+        .iter()
+        .filter(|e| e.step == StepId::AppServerLoopBlocked)
+        .count();
+    assert_eq!(blocked, N);
+}
+
+#[test]
+fn cpu_time_holds_the_loop_like_a_blocking_call() {
+    let trace = lesson(&at_once("asgi", 1, "/cpu?ms=100", N));
+    let took = last_response(&trace);
+    assert!(
+        about(took, S * N as u32),
+        "{N} CPU-bound requests took {took:?}"
+    );
+}
+
+#[test]
+fn the_thread_pool_frees_the_loop() {
+    let trace = lesson(&at_once("asgi", 1, "/threadpool?ms=100", N));
+    let took = last_response(&trace);
+    assert!(about(took, S), "{N} calls in the thread pool took {took:?}");
+    assert!(
+        trace
+            .events
+            .iter()
+            .all(|e| e.step != StepId::AppServerLoopBlocked)
+    );
+}
+
+#[test]
+fn sync_workers_serve_requests_in_rounds_of_the_pool_size() {
+    for workers in [1usize, 2, 3, 5] {
+        for path in ["/slow?ms=100", "/blocking?ms=100"] {
+            let trace = lesson(&at_once("wsgi", workers, path, 6));
+            let rounds = 6usize.div_ceil(workers) as u32;
+            let took = last_response(&trace);
+            assert!(
+                about(took, S * rounds),
+                "6 × {path} on {workers} workers took {took:?}, expected {rounds} rounds"
+            );
+        }
+    }
+}
+
+#[test]
+fn while_the_loop_is_blocked_every_other_request_waits() {
+    let trace = lesson(
+        r#"
+title = "t"
+[stack.app_server]
+interface = "asgi"
+[[request]]
+path = "/blocking?ms=100"
+[[request]]
+path = "/slow?ms=10"
+at = "1ms"
+"#,
+    );
+    let second = &trace.requests[1];
+    let waited = Duration::from_nanos(second.finished_ns - second.started_ns);
+    // Sent at 1 ms, its 10 ms wait could start only when the loop was free
+    // at 100 ms.
+    assert!(waited >= Duration::from_millis(109), "{waited:?}");
+    let states: Vec<LoopState> = trace
+        .events
+        .iter()
+        .flat_map(|e| &e.state)
+        .filter_map(|c| match c {
+            StateChange::Loop { state, .. } => Some(*state),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(states, [LoopState::Blocked, LoopState::Free]);
+}
+
+#[test]
+fn over_limit_concurrency_the_app_server_answers_503_itself() {
+    let trace = lesson(
+        r#"
+title = "t"
+[stack.app_server]
+interface = "asgi"
+limit_concurrency = 2
+[[request]]
+path = "/slow?ms=100"
+[[request]]
+path = "/slow?ms=100"
+at = "1ms"
+[[request]]
+path = "/slow?ms=100"
+at = "1ms"
+"#,
+    );
+    let refused: Vec<_> = trace
+        .requests
+        .iter()
+        .filter(|r| r.status == Some(503))
+        .collect();
+    assert!(!refused.is_empty(), "{:?}", statuses(&trace));
+    assert!(
+        refused
+            .iter()
+            .all(|r| r.answered_by == Some(Layer::AppServer))
+    );
+    // The first came alone; the next two found its connection open and
+    // theirs, uvicorn counts both: 2 of 2.
+    assert_eq!(statuses(&trace), [Some(200), Some(503), Some(503)]);
+    let decision = trace
+        .events
+        .iter()
+        .find(|e| e.step == StepId::AppServerLimitConcurrency)
+        .and_then(|e| e.decision.as_ref())
+        .expect("the refusal carries its decision");
+    assert_eq!(decision.verdict, Verdict::Refuse { status: 503 });
+    // The app never saw a refused request.
+    for r in &refused {
+        assert!(
+            !trace
+                .events
+                .iter()
+                .any(|e| e.request == Some(r.id) && e.layer == Layer::Handler)
+        );
+    }
+}
+
+#[test]
+fn a_bad_duration_gets_fastapis_422() {
+    let trace = lesson(
+        r#"
+title = "t"
+[[request]]
+path = "/slow?ms=soon"
+expect = { status = 422, answered_by = "handler" }
+"#,
+    );
+    assert_eq!(statuses(&trace), vec![Some(422)]);
+}
