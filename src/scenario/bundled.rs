@@ -23,6 +23,10 @@ pub const LESSONS: &[(&str, &str)] = &[
         "many-at-once",
         include_str!("../../scenarios/many-at-once.toml"),
     ),
+    (
+        "littles-law",
+        include_str!("../../scenarios/littles-law.toml"),
+    ),
 ];
 
 /// The source of a bundled lesson.
