@@ -168,10 +168,17 @@ fn main() -> ExitCode {
 fn out(text: &str) {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
+    written(
+        stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush()),
+    );
+}
+
+/// The end of a write to stdout: a closed pipe ends the program quietly,
+/// another failure with a message.
+fn written(result: std::io::Result<()>) {
+    if let Err(e) = result {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
@@ -241,7 +248,7 @@ fn pick_and_play() -> Result<(), String> {
 fn run(lesson: &str, plain: bool, as_json: bool, break_on: Vec<BreakOn>) -> Result<(), String> {
     let outcome = scenario::run_named(lesson).map_err(|e| e.to_string())?;
     if as_json {
-        out(&format!("{}\n", json::to_json(&outcome.trace)));
+        written(json::write(&outcome.trace, std::io::stdout().lock()));
     } else if plain || !std::io::stdout().is_terminal() {
         // No terminal to draw on (a pipe, a file, CI): the transcript is
         // the same journey in text.
@@ -263,9 +270,8 @@ fn check(paths: &[PathBuf]) -> ExitCode {
     for path in paths {
         match check_one(path) {
             Ok(requests) => out(&format!(
-                "{}: ok ({requests} request{}, expectations met)\n",
+                "{}: ok ({requests}, expectations met)\n",
                 path.display(),
-                if requests == 1 { "" } else { "s" }
             )),
             Err(problems) => {
                 failed += 1;
@@ -282,7 +288,29 @@ fn check(paths: &[PathBuf]) -> ExitCode {
     }
 }
 
-fn check_one(path: &std::path::Path) -> Result<usize, Vec<String>> {
+/// What `check` says a lesson sent: "3 requests", "1 request + a load of
+/// 400 requests".
+fn what_was_sent(lesson: &scenario::Lesson, outcome: &scenario::Outcome) -> String {
+    let plural = |n: u64| if n == 1 { "" } else { "s" };
+    let written = lesson.scenario.requests().len() as u64;
+    let load = outcome
+        .trace
+        .metrics
+        .as_ref()
+        .and_then(|m| m.load.as_ref())
+        .map(|l| l.sent);
+    match (written, load) {
+        (n, None) => format!("{n} request{}", plural(n)),
+        (0, Some(l)) => format!("a load of {l} request{}", plural(l)),
+        (n, Some(l)) => format!(
+            "{n} request{} + a load of {l} request{}",
+            plural(n),
+            plural(l)
+        ),
+    }
+}
+
+fn check_one(path: &std::path::Path) -> Result<String, Vec<String>> {
     let lesson = match scenario::load_file(path) {
         Ok(l) => l,
         Err(LoadError::Invalid(e)) => return Err(vec![e.to_string()]),
@@ -290,7 +318,11 @@ fn check_one(path: &std::path::Path) -> Result<usize, Vec<String>> {
     };
     let outcome = scenario::run(&lesson).map_err(|e| vec![format!("{}: {e}", path.display())])?;
     let mut problems = Vec::new();
-    let requests_at = lesson.scenario.request.span().start;
+    let requests_at = lesson
+        .scenario
+        .request
+        .as_ref()
+        .map_or(0, |r| r.span().start);
     for u in &outcome.unmet {
         let (line, col) = scenario::error::line_col(&lesson.source, requests_at);
         problems.push(format!(
@@ -313,7 +345,7 @@ fn check_one(path: &std::path::Path) -> Result<usize, Vec<String>> {
         }
     }
     if problems.is_empty() {
-        Ok(lesson.scenario.request.get_ref().len())
+        Ok(what_was_sent(&lesson, &outcome))
     } else {
         Err(problems)
     }

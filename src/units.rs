@@ -1,4 +1,5 @@
-//! nginx-style sizes and times in configuration: `1m`, `8k`, `60s`, `500ms`.
+//! nginx-style sizes, times and rates in configuration: `1m`, `8k`, `60s`,
+//! `500ms`, `50/s`.
 //!
 //! Scenario files write settings the way nginx and gunicorn documentation
 //! does, and traces print them back the same way.
@@ -15,6 +16,12 @@ pub struct Size(pub u64);
 /// A span of time, written `60s`, `500ms`, `2m` or `1h`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Time(pub Duration);
+
+/// A rate of arrivals, written `50/s` or `3000/m` (nginx writes its
+/// `limit_req` rates the same way, as `10r/s`, and that form works too).
+/// Kept as requests per second.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Rate(pub f64);
 
 impl Size {
     pub fn parse(s: &str) -> Result<Size, String> {
@@ -87,6 +94,44 @@ impl fmt::Display for Time {
     }
 }
 
+impl Rate {
+    /// Requests per second.
+    pub fn per_second(self) -> f64 {
+        self.0
+    }
+
+    pub fn parse(s: &str) -> Result<Rate, String> {
+        let s = s.trim();
+        let bad = || format!("`{s}` is not a rate; write e.g. 50/s or 3000/m");
+        let (number, unit) = s.split_once('/').unwrap_or((s, "s"));
+        let number = number.trim();
+        let number = number.strip_suffix('r').unwrap_or(number);
+        let per = match unit.trim() {
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        // Digits and at most one decimal point: no exponents, no signs, no
+        // `inf` or `NaN`, which Rust's float parser would also accept.
+        let plain = !number.is_empty()
+            && number.chars().all(|c| c.is_ascii_digit() || c == '.')
+            && number.matches('.').count() <= 1
+            && number.chars().any(|c| c.is_ascii_digit());
+        if !plain {
+            return Err(bad());
+        }
+        let n: f64 = number.parse().map_err(|_| bad())?;
+        Ok(Rate(n / per))
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/s", self.0)
+    }
+}
+
 macro_rules! serde_via_string {
     ($t:ty) => {
         impl Serialize for $t {
@@ -113,6 +158,29 @@ macro_rules! serde_via_string {
 serde_via_string!(Size);
 serde_via_string!(Time);
 
+impl Serialize for Rate {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u64),
+            F(f64),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) => Ok(Rate(n as f64)),
+            Raw::F(n) => Rate::parse(&n.to_string()).map_err(serde::de::Error::custom),
+            Raw::S(s) => Rate::parse(&s).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +190,18 @@ mod tests {
         assert_eq!(Size::parse("1m"), Ok(Size(1 << 20)));
         assert_eq!(Size::parse("8k").map(|s| s.to_string()), Ok("8k".into()));
         assert!(Size::parse("lots").is_err());
+    }
+
+    #[test]
+    fn rates_parse_per_second_minute_and_in_nginx_form() {
+        assert_eq!(Rate::parse("50/s"), Ok(Rate(50.0)));
+        assert_eq!(Rate::parse("3000/m"), Ok(Rate(50.0)));
+        assert_eq!(Rate::parse("10r/s"), Ok(Rate(10.0)));
+        assert_eq!(Rate::parse("2.5/s"), Ok(Rate(2.5)));
+        assert_eq!(Rate::parse("50"), Ok(Rate(50.0)));
+        for bad in ["fast", "50/day", "-5/s", "1e9/s", "inf/s", "/s", "."] {
+            assert!(Rate::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -131,10 +131,36 @@ fn list_shows_every_bundled_lesson() {
         "bad-request",
         "post-note",
         "keep-alive",
+        "littles-law",
     ] {
         assert!(
             text.lines().any(|l| l.starts_with(name)),
             "{name} missing from:\n{text}"
         );
     }
+}
+
+#[test]
+fn a_load_lesson_passes_check_and_says_how_many_requests_it_sent() {
+    let (ok, out) = check(
+        "load-ok",
+        "title = \"x\"\n[stack.app]\ndb_latency = \"100ms\"\n[load]\nclients = 2\nduration = \"1s\"\n[[load.mix]]\npath = \"/notes\"\n",
+    );
+    assert!(ok, "{out}");
+    // Two clients, one request each per 100 ms, for one second.
+    assert!(
+        out.contains("ok (a load of 20 requests, expectations met)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_broken_load_is_reported_at_its_line_with_a_hint() {
+    let (ok, out) = check(
+        "load-bad",
+        "title = \"x\"\n[load]\nrate = \"50/s\"\nclients = 4\nduration = \"1s\"\n[[load.mix]]\npath = \"/notes\"\n",
+    );
+    assert!(!ok);
+    assert!(out.starts_with("LESSON:4:11: "), "{out}");
+    assert!(out.contains("hint:"), "{out}");
 }

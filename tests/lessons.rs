@@ -4,6 +4,12 @@
 //! overlapping requests is attached to the right request, connection and
 //! worker.
 //!
+//! A load lesson (`[load]`) records hundreds of requests: its whole trace
+//! runs to megabytes, too large to review as a diff or to keep in git. Its
+//! trace golden holds what a reviewer can read, the run's figures in full,
+//! beside the size and a digest of the whole JSON, which pins every byte
+//! of it just as well: a change anywhere in the trace changes the digest.
+//!
 //! After a change that alters traces on purpose, regenerate the golden
 //! files with `INSTA_UPDATE=always cargo test --test lessons` and review
 //! the diff.
@@ -43,6 +49,32 @@ fn whole_trace(name: &str) -> String {
     json::to_json(&run(name))
 }
 
+/// FNV-1a, 64 bits (Fowler, Noll, Vo): a digest fixed by its definition,
+/// so the golden file never changes for any reason but the trace.
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+/// A load lesson's trace golden: its figures, and the size and digest of
+/// the whole trace as `--json` prints it.
+fn load_trace_digest(name: &str) -> String {
+    let trace = run(name);
+    let json = json::to_json(&trace);
+    let metrics = serde_json::to_string_pretty(&trace.metrics).expect("metrics serialize");
+    format!(
+        "whole trace: {} bytes of JSON, {} events, {} requests, FNV-1a 64 {:016x}\nmetrics: {metrics}\n",
+        json.len(),
+        trace.events.len(),
+        trace.requests.len(),
+        fnv1a64(json.as_bytes())
+    )
+}
+
 /// Every bundled lesson, with its two golden files.
 const GOLDEN: &[&str] = &[
     "hello",
@@ -54,6 +86,7 @@ const GOLDEN: &[&str] = &[
     "bad-request",
     "many-at-once",
     "blocking-the-loop",
+    "littles-law",
 ];
 
 /// Two tests per lesson: the transcript (`tests/snapshots/lessons__NAME.snap`)
@@ -68,6 +101,22 @@ macro_rules! golden {
         #[test]
         fn $trace_test() {
             insta::assert_snapshot!(concat!($name, ".trace"), whole_trace($name));
+        }
+    };
+}
+
+/// A load lesson: its transcript, and its figures with a digest of the
+/// whole trace (`tests/snapshots/lessons__NAME.trace.snap`).
+macro_rules! golden_load {
+    ($transcript_test:ident, $trace_test:ident, $name:literal) => {
+        #[test]
+        fn $transcript_test() {
+            insta::assert_snapshot!($name, transcript($name));
+        }
+
+        #[test]
+        fn $trace_test() {
+            insta::assert_snapshot!(concat!($name, ".trace"), load_trace_digest($name));
         }
     };
 }
@@ -117,6 +166,61 @@ golden!(
     blocking_the_loop_whole_trace_is_unchanged,
     "blocking-the-loop"
 );
+
+golden_load!(
+    littles_law_transcript_follows_three_requests_then_gives_the_figures,
+    littles_law_figures_and_trace_digest_are_unchanged,
+    "littles-law"
+);
+
+#[test]
+fn littles_law_lesson_serves_workers_over_service_time_as_its_narration_predicts() {
+    let trace = run("littles-law");
+    let config = &trace.meta.config;
+    let workers = config["app_server"]["workers"].as_u64().expect("workers");
+    let service = config["app"]["db_latency"].as_str().expect("db_latency");
+    let service = roundtrip::units::Time::parse(service).expect("a time").0;
+    let m = trace.metrics.as_ref().expect("metrics");
+    let predicted = workers as f64 / service.as_secs_f64();
+    let measured = m.throughput_per_s.expect("throughput");
+    assert!(
+        (measured - predicted).abs() <= 0.01 * predicted,
+        "{measured} vs {predicted}"
+    );
+    let clients = m
+        .load
+        .as_ref()
+        .and_then(|l| l.clients)
+        .expect("a closed loop");
+    // Little's law gives each request's time: W = L / λ.
+    let w = m.latency.expect("latency").mean_ns as f64 / 1e9;
+    assert!(
+        (w - clients as f64 / predicted).abs() <= 0.01 * w,
+        "W = {w} s"
+    );
+}
+
+#[test]
+fn a_load_lessons_transcript_says_it_follows_only_its_first_requests() {
+    let text = transcript("littles-law");
+    assert!(
+        text.contains("The transcript follows the first 3"),
+        "{text}"
+    );
+    assert!(text.contains("more requests, not transcribed"), "{text}");
+    // Only requests 1 to 3 are tagged on the lines.
+    for line in text.lines() {
+        if let Some(rest) = line.split(" ms  #").nth(1) {
+            let id: u64 = rest
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("a request tag in {line}"));
+            assert!((1..=3).contains(&id), "{line}");
+        }
+    }
+    assert!(text.lines().count() < 200, "{} lines", text.lines().count());
+}
 
 #[test]
 fn every_bundled_lesson_has_a_golden_transcript_and_a_golden_trace() {
@@ -588,4 +692,53 @@ fn every_upstream_connection_carries_its_requests_in_the_order_the_proxy_sent_th
         }
     }
     assert!(reused, "some lesson reuses an upstream connection");
+}
+
+/// Each request the client sent and whose whole response it read:
+/// (sent at, received at), from the client's own steps.
+fn client_round_trips(trace: &Trace) -> Vec<(u64, u64)> {
+    let mut sent: BTreeMap<(u64, u64), u64> = BTreeMap::new();
+    let mut out = Vec::new();
+    for e in &trace.events {
+        let (Some(Instance::Client { conn }), Some(ordinal)) = (&e.instance, e.ordinal) else {
+            continue;
+        };
+        match e.step {
+            StepId::ClientRequestSend => {
+                sent.insert((*conn, ordinal), e.at_ns);
+            }
+            StepId::ClientResponseReceive => {
+                let from = sent[&(*conn, ordinal)];
+                out.push((from, e.at_ns));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn every_lessons_figures_agree_with_the_round_trips_its_client_recorded() {
+    for name in bundled::names() {
+        let trace = run(name);
+        let m = trace.metrics.as_ref().expect("metrics");
+        let in_window: Vec<u64> = client_round_trips(&trace)
+            .into_iter()
+            .filter(|(_, done)| m.window.contains(*done))
+            .map(|(from, done)| done - from)
+            .collect();
+        assert_eq!(m.completed, in_window.len() as u64, "{name}");
+        let latency = m.latency.expect("some request completed");
+        assert_eq!(
+            latency.max_ns,
+            in_window.iter().copied().max().unwrap_or(0),
+            "{name}"
+        );
+        // The time per layer cuts each latency into parts: they add up.
+        let total: u64 = in_window.iter().sum();
+        let by_layer: u64 = m.layers.iter().map(|l| l.total_ns).sum();
+        assert_eq!(by_layer, total, "{name}: {:?}", m.layers);
+        let answers: u64 = m.responses.iter().map(|r| r.count).sum();
+        assert_eq!(answers, m.completed + m.unanswered, "{name}");
+    }
 }

@@ -27,6 +27,10 @@ pub const LESSONS: &[(&str, &str)] = &[
         "blocking-the-loop",
         include_str!("../../scenarios/blocking-the-loop.toml"),
     ),
+    (
+        "littles-law",
+        include_str!("../../scenarios/littles-law.toml"),
+    ),
 ];
 
 /// The source of a bundled lesson.

@@ -20,13 +20,17 @@
 //! text = "nginx reads the request head first."
 //! ```
 //!
+//! A lesson may also put the stack under load (`[load]`, see
+//! [`Load`]): many clients, generated from the lesson's seed, instead of
+//! (or beside) the requests written one by one.
+//!
 //! Book: "Writing a lesson" (book/src/lessons.md).
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::stack::StackConfig;
-use crate::units::{Size, Time};
+use crate::units::{Rate, Size, Time};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,19 +38,132 @@ pub struct Scenario {
     pub title: String,
     #[serde(default)]
     pub summary: String,
-    /// Seeds the run's random choices (none are made yet; recorded in the trace).
+    /// Seeds the run's random choices (the arrivals and the mix of a
+    /// `[load]`); recorded in the trace.
     #[serde(default = "default_seed")]
     pub seed: u64,
     #[serde(default)]
     pub stack: StackConfig,
-    /// The requests the client sends, in order.
-    pub request: Spanned<Vec<Request>>,
+    /// The requests the client sends, in order. Optional when the lesson
+    /// has a `[load]`.
+    #[serde(default)]
+    pub request: Option<Spanned<Vec<Request>>>,
+    /// Many requests, generated: see [`Load`].
+    #[serde(default)]
+    pub load: Option<Spanned<Load>>,
     #[serde(default)]
     pub narration: Vec<Narration>,
 }
 
 fn default_seed() -> u64 {
     1
+}
+
+impl Scenario {
+    /// The `[[request]]` tables, in file order (none when the lesson only
+    /// has a `[load]`).
+    pub fn requests(&self) -> &[Request] {
+        self.request
+            .as_ref()
+            .map_or(&[], |r| r.get_ref().as_slice())
+    }
+}
+
+/// `[load]`: traffic generated from the lesson's seed, as a load generator
+/// (wrk, k6, locust) would send it. Exactly one of `rate` (an open loop)
+/// and `clients` (a closed loop) is given.
+///
+/// ```toml
+/// [load]
+/// clients = 16        # closed loop: 16 clients, each sends, waits, thinks, sends again
+/// think = "0ms"
+/// duration = "10s"
+///
+/// [[load.mix]]
+/// path = "/notes"
+/// weight = 3
+///
+/// [[load.mix]]
+/// method = "POST"
+/// path = "/notes"
+/// json = { title = "From the load" }
+/// weight = 1
+/// ```
+///
+/// Book: "Sync and async servers" (book/src/concurrency.md), "Writing a
+/// lesson" (book/src/lessons.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Load {
+    /// Open loop: new clients arrive at this average rate, at random
+    /// (Poisson) times, whatever the server is doing (`"50/s"`).
+    pub rate: Option<Spanned<Rate>>,
+    /// Closed loop: this many clients, each sending its next request only
+    /// after the answer to the last (and `think`).
+    pub clients: Option<Spanned<u64>>,
+    /// Closed loop: how long a client waits after an answer before its
+    /// next request (default 0).
+    pub think: Option<Spanned<Time>>,
+    /// How long new requests are sent, from the start of the lesson.
+    /// Requests still in flight at the end finish.
+    pub duration: Spanned<Time>,
+    /// The start of the run left out of the metrics, while queues fill
+    /// (default 0).
+    pub warmup: Option<Spanned<Time>>,
+    /// The requests to send, each picked with a probability proportional
+    /// to its `weight`.
+    pub mix: Spanned<Vec<MixRequest>>,
+}
+
+/// One kind of request in a load's mix: the fields of a `[[request]]`
+/// that describe what to send, and a `weight`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MixRequest {
+    /// How often this request is picked, relative to the others (default 1).
+    #[serde(default = "default_weight")]
+    pub weight: Spanned<u64>,
+    #[serde(default = "default_method")]
+    pub method: String,
+    pub path: Spanned<String>,
+    #[serde(default = "default_version")]
+    pub version: Spanned<String>,
+    #[serde(default)]
+    pub headers: toml::Table,
+    pub body: Option<String>,
+    pub json: Option<toml::Value>,
+    pub body_size: Option<Spanned<Size>>,
+    #[serde(default)]
+    pub chunked: bool,
+    /// Add `Connection: close` (a closed-loop client then opens a new
+    /// connection for its next request).
+    #[serde(default)]
+    pub close: bool,
+}
+
+fn default_weight() -> Spanned<u64> {
+    Spanned::new(0..0, 1)
+}
+
+impl MixRequest {
+    /// The same request as a `[[request]]`, for the client to send.
+    pub fn as_request(&self) -> Request {
+        Request {
+            method: self.method.clone(),
+            path: Some(self.path.get_ref().clone()),
+            version: self.version.clone(),
+            headers: self.headers.clone(),
+            body: self.body.clone(),
+            json: self.json.clone(),
+            body_size: self.body_size.as_ref().map(|s| *s.get_ref()),
+            chunked: self.chunked,
+            raw: None,
+            at: None,
+            connection: None,
+            close: self.close,
+            expect: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

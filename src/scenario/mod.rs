@@ -3,7 +3,10 @@
 //!
 //! * [`format`]: the TOML format, as serde types.
 //! * [`validate`]: reading a file, with `path:line:col` errors and hints.
-//! * [`runner`]: the client that plays a lesson on the paused clock.
+//! * [`runner`]: plays a lesson on the paused clock.
+//! * [`client`]: the lesson's HTTP client, one connection at a time.
+//! * [`load`]: many clients at once (`[load]`), open or closed loop.
+//! * [`rng`]: the seeded random numbers a load draws from.
 //! * [`bundled`]: the lessons shipped inside the binary.
 //!
 //! ```no_run
@@ -14,8 +17,11 @@
 //! Book: "Writing a lesson" (book/src/lessons.md).
 
 pub mod bundled;
+pub mod client;
 pub mod error;
 pub mod format;
+pub mod load;
+pub mod rng;
 pub mod runner;
 pub mod validate;
 

@@ -7,36 +7,33 @@
 //! waiting, so a lesson that "takes" a minute finishes in milliseconds and
 //! records the same trace on every run.
 //!
+//! The written `[[request]]`s and a `[load]` ([`super::load`]) play at the
+//! same time, through the same client ([`super::client`]). When the run is
+//! over, the trace is assembled and its figures computed
+//! ([`crate::trace::metrics`]).
+//!
 //! Book: "Writing a lesson" (book/src/lessons.md).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::Lesson;
+use super::client::{ClientConn, Dialed, Prepared};
 use super::format::{Request, Scenario};
+use super::load::{self, Plan};
 use crate::clock::{Clock, LESSON_EPOCH_SECS};
-use crate::http::conn::ReadError;
-use crate::http::framing::response_framing;
-use crate::http::parse::parse_response_head;
-use crate::http::{HeadLimits, HttpConn, write};
-use crate::net::{MemoryDialer, Stream};
-use crate::stack::{self, LESSON_WEB_ADDR, StackError};
-use crate::trace::bytes::show;
-use crate::trace::emit::Step;
-use crate::trace::{
-    ConnState, Data, Direction, Hop, Instance, Kind, Layer, Meta, StateChange, StepId, Trace,
-    assemble,
-};
+use crate::net::MemoryDialer;
+use crate::stack::{self, StackError};
+use crate::trace::metrics::{self, LoadSummary};
+use crate::trace::{Instance, Layer, Meta, StepId, Trace, assemble};
+
+pub use super::client::{LESSON_HOST, request_bytes};
 
 /// Longest a lesson may run, in simulated time, before it is called stuck.
 pub const MAX_LESSON_TIME: Duration = Duration::from_secs(3600);
-
-/// Host the lesson client asks for (RFC 2606 reserves example.com).
-pub const LESSON_HOST: &str = "example.com";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -82,8 +79,13 @@ async fn run_async(lesson: &Lesson) -> Result<Outcome, RunError> {
     let clock = Clock::starting_at(LESSON_EPOCH_SECS);
     let (dialer, running) = stack::start_in_memory(&scenario.stack, clock)?;
     let start = Instant::now();
-    let results = tokio::time::timeout(MAX_LESSON_TIME, play_client(scenario, dialer, start)).await;
-    let sent = results.map_err(|_| RunError::Stuck(MAX_LESSON_TIME))?;
+    let plan = scenario
+        .load
+        .as_ref()
+        .map(|l| Arc::new(Plan::new(l.get_ref(), scenario.seed)));
+    let results =
+        tokio::time::timeout(MAX_LESSON_TIME, play_client(scenario, plan, dialer, start)).await;
+    let (sent, load) = results.map_err(|_| RunError::Stuck(MAX_LESSON_TIME))?;
     if tokio::time::timeout(MAX_LESSON_TIME, running.wait())
         .await
         .is_err()
@@ -101,6 +103,7 @@ async fn run_async(lesson: &Lesson) -> Result<Outcome, RunError> {
         config: serde_json::to_value(&scenario.stack).unwrap_or_default(),
     };
     let mut trace = assemble(meta, stack::layers(&scenario.stack), recording.take());
+    trace.metrics = Some(metrics::compute(&trace, load));
     let unused_narration = attach_narration(scenario, &mut trace);
     let unmet = check_expectations(scenario, &trace, &sent);
     Ok(Outcome {
@@ -113,23 +116,30 @@ async fn run_async(lesson: &Lesson) -> Result<Outcome, RunError> {
 /// Where each `[[request]]` went: (the client's connection number, position on it).
 type Sent = BTreeMap<usize, (u64, u64)>;
 
-async fn play_client(scenario: &Scenario, dialer: MemoryDialer, start: Instant) -> Sent {
+/// Play the client side: the written requests and the load, at once.
+async fn play_client(
+    scenario: &Scenario,
+    load: Option<Arc<Plan>>,
+    dialer: MemoryDialer,
+    start: Instant,
+) -> (Sent, Option<LoadSummary>) {
     // Group requests by connection, keeping file order.
     let mut conns: Vec<(u64, Vec<(usize, Request)>)> = Vec::new();
-    for (i, r) in scenario.request.get_ref().iter().enumerate() {
+    for (i, r) in scenario.requests().iter().enumerate() {
         let key = r.connection.unwrap_or(1_000_000 + i as u64);
         match conns.iter_mut().find(|(k, _)| *k == key) {
             Some((_, list)) => list.push((i + 1, r.clone())),
             None => conns.push((key, vec![(i + 1, r.clone())])),
         }
     }
-    let dialed = Arc::new(AtomicU64::new(0));
+    let dialed = Dialed::default();
     let mut tasks = tokio::task::JoinSet::new();
     for (_, requests) in conns {
         let dialer = dialer.clone();
         let dialed = dialed.clone();
         tasks.spawn(client_connection(dialer, dialed, requests, start));
     }
+    let load = load.map(|plan| tokio::spawn(load::play(plan, dialer.clone(), dialed, start)));
     drop(dialer);
     let mut sent = Sent::new();
     while let Some(done) = tasks.join_next().await {
@@ -137,12 +147,17 @@ async fn play_client(scenario: &Scenario, dialer: MemoryDialer, start: Instant) 
             sent.extend(list);
         }
     }
-    sent
+    let load = match load {
+        Some(handle) => handle.await.ok(),
+        None => None,
+    };
+    (sent, load)
 }
 
+/// One connection of written `[[request]]`s, each sent at its `at`.
 async fn client_connection(
     dialer: MemoryDialer,
-    dialed: Arc<AtomicU64>,
+    dialed: Dialed,
     requests: Vec<(usize, Request)>,
     start: Instant,
 ) -> Vec<(usize, (u64, u64))> {
@@ -153,187 +168,22 @@ async fn client_connection(
         .map(|t| t.0)
         .unwrap_or_default();
     tokio::time::sleep_until(start + first_at).await;
-    // The client's own numbering, in the order it dials. The web server
-    // numbers connections its own way; the trace links the two by the
-    // address pair both ends record.
-    let conn_id = dialed.fetch_add(1, Ordering::Relaxed) + 1;
-    let me = Instance::Client { conn: conn_id };
-    let (stream, local) = match dialer.dial().await {
-        Ok(s) => s,
-        Err(_) => return sent,
+    let Some(mut conn) = ClientConn::open(&dialer, &dialed).await else {
+        return sent;
     };
     drop(dialer);
-    Step::new(StepId::ClientConnect, Direction::Within, Kind::Step)
-        .instance(me.clone())
-        .summary(format!(
-            "opens client connection {conn_id} from {local} to the web server at {LESSON_WEB_ADDR}"
-        ))
-        .state(StateChange::Connection {
-            hop: Hop::Client,
-            conn: conn_id,
-            state: ConnState::Open,
-            local: Some(local.to_string()),
-            peer: Some(LESSON_WEB_ADDR.to_string()),
-        })
-        .emit();
-    let mut conn = HttpConn::new(Stream::Memory(stream));
-    for (ordinal, (index, r)) in (1u64..).zip(requests) {
+    for (index, r) in requests {
         if let Some(at) = r.at {
             tokio::time::sleep_until(start + at.0).await;
         }
-        let bytes = request_bytes(&r);
-        let line = String::from_utf8_lossy(bytes.split(|&b| b == b'\n').next().unwrap_or(&[]))
-            .trim_end()
-            .to_string();
-        Step::new(StepId::ClientRequestSend, Direction::Down, Kind::Hop)
-            .instance(me.clone())
-            .ordinal(ordinal)
-            .summary(format!(
-                "sends {line} on connection {conn_id} ({} bytes)",
-                bytes.len()
-            ))
-            .data(Data::Bytes {
-                label: "request".into(),
-                bytes: show(&bytes),
-            })
-            .emit();
-        sent.push((index, (conn_id, ordinal)));
-        let sent_at = Instant::now();
-        // The server may refuse before reading everything (413): a failed
-        // write is not the end, the answer may already be waiting.
-        let _ = conn.write_all(&bytes).await;
-        let method = r.method.clone();
-        match read_response(&mut conn, &method).await {
-            Some((head, wire)) => {
-                let took = sent_at.elapsed();
-                let closes = head.headers.has_token("connection", "close");
-                Step::new(StepId::ClientResponseReceive, Direction::Up, Kind::Hop)
-                    .instance(me.clone())
-                    .ordinal(ordinal)
-                    .summary(format!(
-                        "receives {} {} ({} bytes) {:.3} ms after sending",
-                        head.status,
-                        head.reason,
-                        wire.len(),
-                        took.as_secs_f64() * 1000.0
-                    ))
-                    .data(Data::Bytes {
-                        label: "response".into(),
-                        bytes: show(&wire),
-                    })
-                    .data(crate::server::show::response_head(&head))
-                    .emit();
-                if closes {
-                    break;
-                }
-            }
-            None => {
-                Step::new(StepId::ClientResponseNone, Direction::Up, Kind::Error)
-                    .instance(me.clone())
-                    .ordinal(ordinal)
-                    .summary("the connection was closed with no response")
-                    .emit();
-                break;
-            }
+        let (ordinal, outcome) = conn.exchange(&Prepared::new(&r)).await;
+        sent.push((index, (conn.id, ordinal)));
+        if !outcome.reusable() {
+            break;
         }
     }
-    Step::new(StepId::ClientClose, Direction::Within, Kind::Step)
-        .instance(me.clone())
-        .state(StateChange::Connection {
-            hop: Hop::Client,
-            conn: conn_id,
-            state: ConnState::Closed,
-            local: None,
-            peer: None,
-        })
-        .summary(format!("closes connection {conn_id}"))
-        .emit();
-    let _ = conn.shutdown().await;
+    conn.close().await;
     sent
-}
-
-async fn read_response(
-    conn: &mut HttpConn<Stream>,
-    method: &str,
-) -> Option<(crate::http::ResponseHead, Vec<u8>)> {
-    let limits = HeadLimits::NGINX;
-    let (head, mut raw) = match conn.read_head(|b| parse_response_head(b, &limits)).await {
-        Ok(ok) => ok,
-        Err(ReadError::Parse(_)) | Err(_) => return None,
-    };
-    let framing = response_framing(method, &head).ok()?;
-    let body = conn
-        .read_response_body(framing, 64 * 1024 * 1024, None)
-        .await
-        .ok()?;
-    raw.extend_from_slice(&body);
-    Some((head, raw))
-}
-
-/// The bytes the client writes for one `[[request]]`.
-pub fn request_bytes(r: &Request) -> Vec<u8> {
-    if let Some(raw) = &r.raw {
-        return raw.as_bytes().to_vec();
-    }
-    let body: Vec<u8> = if let Some(b) = &r.body {
-        b.as_bytes().to_vec()
-    } else if let Some(j) = &r.json {
-        serde_json::to_vec(j).unwrap_or_default()
-    } else if let Some(size) = r.body_size {
-        vec![b'x'; usize::try_from(size.0).unwrap_or(0)]
-    } else {
-        Vec::new()
-    };
-    let given = |name: &str| r.headers.keys().any(|k| k.eq_ignore_ascii_case(name));
-    let mut head = crate::http::RequestHead {
-        method: r.method.clone(),
-        target: r.path.clone().unwrap_or_else(|| "/".into()),
-        version: if r.version.get_ref() == "HTTP/1.0" {
-            crate::http::Version::Http10
-        } else {
-            crate::http::Version::Http11
-        },
-        headers: crate::http::Headers::new(),
-    };
-    if !given("host") {
-        head.headers.push("Host", LESSON_HOST);
-    }
-    if !given("user-agent") {
-        head.headers.push(
-            "User-Agent",
-            concat!("roundtrip-lesson/", env!("CARGO_PKG_VERSION")),
-        );
-    }
-    if !given("accept") {
-        head.headers.push("Accept", "*/*");
-    }
-    for (name, value) in &r.headers {
-        let v = match value {
-            toml::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        head.headers.push(name.clone(), v);
-    }
-    if r.json.is_some() && !given("content-type") {
-        head.headers.push("Content-Type", "application/json");
-    }
-    if r.chunked {
-        if !given("transfer-encoding") {
-            head.headers.push("Transfer-Encoding", "chunked");
-        }
-    } else if !body.is_empty() && !given("content-length") {
-        head.headers.push("Content-Length", body.len().to_string());
-    }
-    if r.close && !given("connection") {
-        head.headers.push("Connection", "close");
-    }
-    let mut bytes = write::request_head(&head);
-    if r.chunked {
-        bytes.extend_from_slice(&crate::http::chunked::encode(&body));
-    } else {
-        bytes.extend_from_slice(&body);
-    }
-    bytes
 }
 
 fn attach_narration(scenario: &Scenario, trace: &mut Trace) -> Vec<usize> {
@@ -352,7 +202,7 @@ fn attach_narration(scenario: &Scenario, trace: &mut Trace) -> Vec<usize> {
 
 fn check_expectations(scenario: &Scenario, trace: &Trace, sent: &Sent) -> Vec<Unmet> {
     let mut unmet = Vec::new();
-    for (i, r) in scenario.request.get_ref().iter().enumerate() {
+    for (i, r) in scenario.requests().iter().enumerate() {
         let index = i + 1;
         let Some(expect) = &r.expect else { continue };
         // The request the client sent as the `ordinal`th on its connection

@@ -1,11 +1,18 @@
 //! Reading a lesson file and checking it before anything runs: syntax,
 //! field names and types (serde), then the rules serde cannot express.
 //! Every error points at `path:line:col` and carries a hint.
+//!
+//! A `[load]` is checked like the rest: one of `rate` and `clients`, values
+//! in range, a mix whose every entry is a request that could be written
+//! as a `[[request]]`.
 
 use std::path::Path;
 
+use toml::Spanned;
+
 use super::error::ScenarioError;
-use super::format::Scenario;
+use super::format::{Load, Request, Scenario};
+use super::load::{MAX_LOAD_CLIENTS, MAX_LOAD_RATE, MAX_LOAD_REQUESTS};
 use crate::trace::{Layer, StepId};
 
 /// Parse and validate a lesson.
@@ -21,10 +28,16 @@ pub fn parse(path: &Path, source: &str) -> Result<Scenario, ScenarioError> {
 }
 
 fn hint_for(message: &str) -> Option<String> {
-    let hint = if message.contains("missing field `request`") {
-        "a lesson needs at least one request: add a [[request]] table with a `path`"
+    let hint = if message.contains("missing field `mix`") {
+        "a load needs requests to send: add a [[load.mix]] table with a `path`"
+    } else if message.contains("missing field `duration`") {
+        "say how long the load lasts, e.g. duration = \"10s\""
+    } else if message.contains("missing field `path`") {
+        "each request of a load's mix needs a path, e.g. path = \"/notes\""
     } else if message.contains("missing field `title`") {
         "add a line like: title = \"What this lesson shows\""
+    } else if message.contains("missing field") {
+        "this table needs the field the message names"
     } else if message.contains("unknown field") {
         "check the spelling; the fields allowed here are listed in the message"
     } else if message.contains("unknown variant") {
@@ -53,14 +66,17 @@ fn key_offset(source: &str, key: &str) -> usize {
     key_offset_from(source, 0, key)
 }
 
-/// Byte offset of `key =` inside the `n`th (1-based) `[[request]]` table,
-/// or of that table's header when the key is not found there.
-fn request_key_offset(source: &str, n: usize, key: &str) -> usize {
-    let start = source
-        .match_indices("[[request]]")
+/// Byte offset of `key =` inside the `n`th (1-based) table with this
+/// `header` (e.g. `[[request]]`), or of that table's header when the key
+/// is not found there (or of the file's start, without such a header).
+fn table_key_offset(source: &str, header: &str, n: usize, key: &str) -> usize {
+    let Some(start) = source
+        .match_indices(header)
         .nth(n.saturating_sub(1))
         .map(|(i, _)| i)
-        .unwrap_or(0);
+    else {
+        return 0;
+    };
     let end = source[start + 1..]
         .find("\n[")
         .map(|i| start + 1 + i)
@@ -130,6 +146,194 @@ fn check_ranges(s: &Scenario) -> Result<(), (&'static str, String)> {
     Ok(())
 }
 
+/// A problem found by a check: where (byte offset), what, and a hint.
+type Problem = (usize, String, String);
+
+/// The rules every request to send obeys, written (`[[request]]`) or in a
+/// load's mix. `path_at` is where to point for a bad path; `key_at` finds
+/// a key of this request's table.
+fn check_request(
+    label: &str,
+    r: &Request,
+    path_at: usize,
+    key_at: &dyn Fn(&str) -> usize,
+) -> Result<(), Problem> {
+    let problem =
+        |offset: usize, message: String, hint: &str| Err((offset, message, hint.to_string()));
+    match (&r.path, &r.raw) {
+        (None, None) => {
+            return problem(
+                path_at,
+                format!("{label} has neither `path` nor `raw`"),
+                "give it a path such as path = \"/notes\", or raw bytes to send",
+            );
+        }
+        (Some(p), _) if !(p.starts_with('/') || p == "*") => {
+            return problem(
+                path_at,
+                format!("{label}: path `{p}` must start with `/`"),
+                "write the path as the request line carries it, e.g. \"/notes/1\"",
+            );
+        }
+        _ => {}
+    }
+    let version = r.version.get_ref();
+    if version != "HTTP/1.1" && version != "HTTP/1.0" {
+        return problem(
+            r.version.span().start,
+            format!("{label}: version `{version}` is not HTTP/1.0 or HTTP/1.1"),
+            "to send another version on purpose, write the request with `raw`",
+        );
+    }
+    let bodies = [r.body.is_some(), r.json.is_some(), r.body_size.is_some()]
+        .iter()
+        .filter(|b| **b)
+        .count();
+    if bodies > 1 {
+        return problem(
+            path_at,
+            format!("{label} has more than one of `body`, `json` and `body_size`"),
+            "keep one of them",
+        );
+    }
+    if let Some(size) = r.body_size
+        && size.0 > MAX_LESSON_BODY
+    {
+        return problem(
+            key_at("body_size"),
+            format!("{label}: body_size {size} is larger than a lesson may send (64m)"),
+            "anything over client_max_body_size shows the 413 just as well",
+        );
+    }
+    Ok(())
+}
+
+/// Longest a load may send new requests (its `duration`): the requests in
+/// flight at the end must still finish well inside [`MAX_LESSON_TIME`].
+///
+/// [`MAX_LESSON_TIME`]: super::runner::MAX_LESSON_TIME
+pub const MAX_LOAD_DURATION: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Largest `weight` of one request in a load's mix.
+pub const MAX_MIX_WEIGHT: u64 = 1_000_000;
+
+/// The rules of a `[load]` table.
+fn check_load(source: &str, load: &Spanned<Load>) -> Result<(), Problem> {
+    let problem =
+        |offset: usize, message: String, hint: &str| Err((offset, message, hint.to_string()));
+    let at = load.span().start;
+    let l = load.get_ref();
+    let duration = l.duration.get_ref().0;
+    match (&l.rate, &l.clients) {
+        (Some(_), Some(clients)) => {
+            return problem(
+                clients.span().start,
+                "[load] has both `rate` (an open loop) and `clients` (a closed loop)".into(),
+                "keep `rate` for clients arriving at random times whatever the server does, \
+                 or `clients` for a fixed number of clients that each wait for their answer",
+            );
+        }
+        (None, None) => {
+            return problem(
+                at,
+                "[load] says neither `rate` nor `clients`".into(),
+                "add rate = \"50/s\" (an open loop) or clients = 16 (a closed loop)",
+            );
+        }
+        (Some(rate), None) => {
+            let per_second = rate.get_ref().per_second();
+            if !(per_second > 0.0 && per_second <= MAX_LOAD_RATE) {
+                return problem(
+                    rate.span().start,
+                    format!("[load] rate must be above 0 and at most {MAX_LOAD_RATE}/s"),
+                    "write the arrivals per second, e.g. rate = \"50/s\"",
+                );
+            }
+            let expected = per_second * duration.as_secs_f64();
+            if expected > MAX_LOAD_REQUESTS as f64 {
+                return problem(
+                    rate.span().start,
+                    format!(
+                        "[load] would send about {expected:.0} requests; a lesson may send at most {MAX_LOAD_REQUESTS}"
+                    ),
+                    "lower the rate or shorten the duration; a few seconds show a queue growing",
+                );
+            }
+            if let Some(think) = &l.think {
+                return problem(
+                    think.span().start,
+                    "[load] `think` is for a closed loop (`clients`); an open loop's clients send once".into(),
+                    "remove `think`, or use clients = N instead of rate",
+                );
+            }
+        }
+        (None, Some(clients)) => {
+            if !(1..=MAX_LOAD_CLIENTS).contains(clients.get_ref()) {
+                return problem(
+                    clients.span().start,
+                    format!("[load] clients must be between 1 and {MAX_LOAD_CLIENTS}"),
+                    "pick a value in that range",
+                );
+            }
+            if let Some(think) = &l.think
+                && think.get_ref().0 > MAX_LOAD_DURATION
+            {
+                return problem(
+                    think.span().start,
+                    "[load] think is longer than a load may last (10m)".into(),
+                    "a think time is usually milliseconds to seconds",
+                );
+            }
+        }
+    }
+    if duration.is_zero() || duration > MAX_LOAD_DURATION {
+        return problem(
+            l.duration.span().start,
+            "[load] duration must be above 0 and at most 10m".into(),
+            "lessons run on a simulated clock: 10s of load takes well under a second to run",
+        );
+    }
+    if let Some(warmup) = &l.warmup
+        && warmup.get_ref().0 >= duration
+    {
+        return problem(
+            warmup.span().start,
+            "[load] warmup must be shorter than the duration".into(),
+            "the metrics measure from warmup to duration; try a tenth of the duration",
+        );
+    }
+    let mix = l.mix.get_ref();
+    if mix.is_empty() {
+        return problem(
+            l.mix.span().start,
+            "[load] has an empty mix: it would send nothing".into(),
+            "add a [[load.mix]] table with a `path`",
+        );
+    }
+    for (i, m) in mix.iter().enumerate() {
+        let n = i + 1;
+        let weight = m.weight.get_ref();
+        if !(1..=MAX_MIX_WEIGHT).contains(weight) {
+            let offset = match m.weight.span().start {
+                0 => table_key_offset(source, "[[load.mix]]", n, "weight"),
+                start => start,
+            };
+            return problem(
+                offset,
+                format!("load.mix {n}: weight must be between 1 and {MAX_MIX_WEIGHT}"),
+                "weights are relative: 3 and 1 send three of the first for one of the second",
+            );
+        }
+        let label = format!("load.mix {n}");
+        let key_at = |key: &str| match table_key_offset(source, "[[load.mix]]", n, key) {
+            0 => l.mix.span().start,
+            offset => offset,
+        };
+        check_request(&label, &m.as_request(), m.path.span().start, &key_at)?;
+    }
+    Ok(())
+}
+
 fn check_rules(path: &Path, source: &str, s: &Scenario) -> Result<(), ScenarioError> {
     let err = |offset: usize, message: String, hint: &str| {
         Err(ScenarioError::at(
@@ -147,68 +351,28 @@ fn check_rules(path: &Path, source: &str, s: &Scenario) -> Result<(), ScenarioEr
             "pick a value in that range",
         );
     }
-    let requests_at = s.request.span().start;
-    if s.request.get_ref().is_empty() {
+    let requests_at = s.request.as_ref().map_or(0, |r| r.span().start);
+    if s.requests().is_empty() && s.load.is_none() {
         return err(
             requests_at,
             "the lesson sends no requests".into(),
-            "add a [[request]] table with a `path`",
+            "add a [[request]] table with a `path`, or a [load] table",
         );
     }
-    for (i, r) in s.request.get_ref().iter().enumerate() {
+    for (i, r) in s.requests().iter().enumerate() {
         let n = i + 1;
-        match (&r.path, &r.raw) {
-            (None, None) => {
-                return err(
-                    requests_at,
-                    format!("request {n} has neither `path` nor `raw`"),
-                    "give it a path such as path = \"/notes\", or raw bytes to send",
-                );
-            }
-            (Some(p), _) if !(p.starts_with('/') || p == "*") => {
-                return err(
-                    requests_at,
-                    format!("request {n}: path `{p}` must start with `/`"),
-                    "write the path as the request line carries it, e.g. \"/notes/1\"",
-                );
-            }
-            _ => {}
-        }
-        let version = r.version.get_ref();
-        if version != "HTTP/1.1" && version != "HTTP/1.0" {
-            return err(
-                r.version.span().start,
-                format!("request {n}: version `{version}` is not HTTP/1.0 or HTTP/1.1"),
-                "to send another version on purpose, write the request with `raw`",
-            );
-        }
-        let bodies = [r.body.is_some(), r.json.is_some(), r.body_size.is_some()]
-            .iter()
-            .filter(|b| **b)
-            .count();
-        if bodies > 1 {
-            return err(
-                requests_at,
-                format!("request {n} has more than one of `body`, `json` and `body_size`"),
-                "keep one of them",
-            );
+        let label = format!("request {n}");
+        let key_at = |key: &str| table_key_offset(source, "[[request]]", n, key);
+        if let Err((offset, message, hint)) = check_request(&label, r, requests_at, &key_at) {
+            return err(offset, message, &hint);
         }
         if let Some(at) = r.at
             && at.0 > super::runner::MAX_LESSON_TIME
         {
             return err(
-                request_key_offset(source, n, "at"),
+                key_at("at"),
                 format!("request {n}: `at` is later than a lesson may run (1h)"),
                 "lessons run on a simulated clock; keep `at` under 1h",
-            );
-        }
-        if let Some(size) = r.body_size
-            && size.0 > MAX_LESSON_BODY
-        {
-            return err(
-                request_key_offset(source, n, "body_size"),
-                format!("request {n}: body_size {size} is larger than a lesson may send (64m)"),
-                "anything over client_max_body_size shows the 413 just as well",
             );
         }
         if let Some(expect) = &r.expect
@@ -221,6 +385,11 @@ fn check_rules(path: &Path, source: &str, s: &Scenario) -> Result<(), ScenarioEr
                 "use one of: client, web_server, app_server, framework, handler, database",
             );
         }
+    }
+    if let Some(load) = &s.load
+        && let Err((offset, message, hint)) = check_load(source, load)
+    {
+        return err(offset, message, &hint);
     }
     for n in &s.narration {
         let step = n.step.get_ref();
@@ -324,6 +493,116 @@ mod tests {
             e.hint
                 .as_deref()
                 .is_some_and(|h| h.contains("web_server.limit.body")),
+            "{e}"
+        );
+    }
+
+    /// A lesson with a `[load]` (given as TOML lines after `[load]`) and
+    /// one `[[load.mix]]` entry (given as lines after its header).
+    fn load_lesson(load: &str, mix: &str) -> String {
+        format!("title = \"x\"\n[load]\n{load}\n[[load.mix]]\n{mix}\n")
+    }
+
+    #[test]
+    fn a_load_lesson_needs_no_written_request() {
+        let s = check(&load_lesson(
+            "clients = 4\nduration = \"1s\"",
+            "path = \"/notes\"",
+        ))
+        .expect("valid");
+        assert!(s.requests().is_empty());
+        let load = s.load.expect("a load");
+        assert_eq!(
+            *load.get_ref().clients.as_ref().expect("clients").get_ref(),
+            4
+        );
+        assert_eq!(*load.get_ref().mix.get_ref()[0].weight.get_ref(), 1);
+    }
+
+    #[test]
+    fn a_load_with_both_rate_and_clients_points_at_clients() {
+        let e = check(&load_lesson(
+            "rate = \"50/s\"\nclients = 4\nduration = \"1s\"",
+            "path = \"/\"",
+        ))
+        .unwrap_err();
+        assert_eq!((e.line, e.col), (4, 11), "{e}");
+        assert!(e.message.contains("both"), "{e}");
+    }
+
+    #[test]
+    fn a_load_with_neither_rate_nor_clients_points_at_the_load_table() {
+        let e = check(&load_lesson("duration = \"1s\"", "path = \"/\"")).unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        assert!(
+            e.hint.as_deref().is_some_and(|h| h.contains("clients")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_rate_points_at_it_with_the_way_to_write_one() {
+        let e = check(&load_lesson(
+            "rate = \"lots\"\nduration = \"1s\"",
+            "path = \"/\"",
+        ))
+        .unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        assert!(e.message.contains("50/s"), "{e}");
+    }
+
+    #[test]
+    fn a_load_out_of_range_points_at_the_setting() {
+        for (load, line) in [
+            ("rate = \"0/s\"\nduration = \"1s\"", 3),
+            ("rate = \"5000/s\"\nduration = \"10m\"", 3),
+            ("clients = 0\nduration = \"1s\"", 3),
+            ("clients = 100000\nduration = \"1s\"", 3),
+            ("clients = 2\nduration = \"0s\"", 4),
+            ("clients = 2\nduration = \"2h\"", 4),
+            ("clients = 2\nduration = \"1s\"\nwarmup = \"1s\"", 5),
+            ("rate = \"5/s\"\nthink = \"1s\"\nduration = \"1s\"", 4),
+        ] {
+            let e = check(&load_lesson(load, "path = \"/\"")).unwrap_err();
+            assert_eq!(e.line, line, "{load}: {e}");
+            assert!(e.hint.is_some(), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_bad_mix_entry_points_at_its_field() {
+        let load = "clients = 2\nduration = \"1s\"";
+        for (mix, line, word) in [
+            ("path = \"notes\"", 6, "must start with `/`"),
+            ("path = \"/\"\nweight = 0", 7, "weight"),
+            ("path = \"/\"\nversion = \"HTTP/2\"", 7, "HTTP/2"),
+            ("path = \"/\"\nbody_size = \"65m\"", 7, "body_size"),
+            ("path = \"/\"\nraw = \"GET / HTTP/1.1\"", 7, "raw"),
+            ("method = \"POST\"", 5, "path"),
+        ] {
+            let e = check(&load_lesson(load, mix)).unwrap_err();
+            assert_eq!(e.line, line, "{mix}: {e}");
+            assert!(e.message.contains(word), "{mix}: {e}");
+        }
+    }
+
+    #[test]
+    fn an_empty_mix_says_what_to_add() {
+        let e =
+            check("title = \"x\"\n[load]\nclients = 2\nduration = \"1s\"\nmix = []\n").unwrap_err();
+        assert_eq!(e.line, 5, "{e}");
+        assert!(
+            e.hint
+                .as_deref()
+                .is_some_and(|h| h.contains("[[load.mix]]")),
+            "{e}"
+        );
+        let e = check("title = \"x\"\n[load]\nclients = 2\nduration = \"1s\"\n").unwrap_err();
+        assert!(e.message.contains("mix"), "{e}");
+        assert!(
+            e.hint
+                .as_deref()
+                .is_some_and(|h| h.contains("[[load.mix]]")),
             "{e}"
         );
     }

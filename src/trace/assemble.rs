@@ -42,6 +42,7 @@ pub fn assemble(meta: Meta, layers: Vec<LayerInfo>, mut events: Vec<Event>) -> T
     let upstream_connections = summarise_connections(&events, &requests, Hop::Upstream);
     Trace {
         meta,
+        metrics: None,
         layers,
         connections,
         upstream_connections,

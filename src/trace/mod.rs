@@ -9,7 +9,8 @@
 //! Layers emit plain `tracing` events through [`emit::Step`], inside spans
 //! that carry the connection and request ids. The [`Recorder`] (a
 //! `tracing_subscriber::Layer`) records them; [`assemble`] links each step
-//! to its request and summarises the run. Nothing here knows a UI exists.
+//! to its request and summarises the run; [`metrics`] computes the run's
+//! figures from the assembled trace. Nothing here knows a UI exists.
 //!
 //! Book: "The journey of a request" (book/src/journey.md).
 
@@ -21,6 +22,7 @@ pub mod export;
 pub mod failure;
 pub mod instance;
 pub mod live;
+pub mod metrics;
 pub mod model;
 pub mod recorder;
 pub mod state;

@@ -3,7 +3,7 @@
 //! recorder and never changed by whoever shows it.
 //!
 //! ```text
-//! Trace { meta, layers, connections, upstream_connections, requests, events }
+//! Trace { meta, metrics, layers, connections, upstream_connections, requests, events }
 //!   Event { seq, at_ns, layer, step: StepId, instance, conn, request,
 //!           direction, kind, summary, knob, answer, state: [StateChange],
 //!           decision, failure, data: [Data], narration }
@@ -29,6 +29,12 @@ pub use super::vocab::{Direction, Kind, Layer, StepId};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trace {
     pub meta: Meta,
+    /// The run's figures (throughput, latency, queue wait, utilization,
+    /// errors), computed from the events once the run is over; see
+    /// [`super::metrics`]. Lessons always have them; a live trace from
+    /// `serve` has none (its run is never over).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<super::metrics::Metrics>,
     /// The layers of this stack, top to bottom, as the diagram draws them.
     pub layers: Vec<LayerInfo>,
     /// Client connections, by the web server's id.

@@ -300,6 +300,7 @@ pub fn empty_trace() -> Trace {
             started_at: String::new(),
             config: serde_json::Value::Null,
         },
+        metrics: None,
         layers: Vec::new(),
         connections: Vec::new(),
         upstream_connections: Vec::new(),

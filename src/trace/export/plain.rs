@@ -7,12 +7,24 @@
 //!     0.000 ms  client ↓ sends request 1 on connection 1: GET /notes HTTP/1.1 (62 bytes)
 //!     0.000 ms    web server · accepted connection 1 from 203.0.113.7:50001
 //! ```
+//!
+//! The run's figures ([`crate::trace::metrics`]) close the transcript. A
+//! lesson with a `[load]` sends hundreds or thousands of requests, more
+//! than anyone reads line by line: its transcript follows the first
+//! [`LOAD_TRANSCRIBED`] requests step by step, says so, and lets the
+//! figures speak for the rest.
 
+use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use crate::trace::{Event, RequestSummary, Trace};
+use crate::trace::metrics::{LoadModel, Metrics, Spread};
+use crate::trace::{Event, Instance, RequestSummary, Trace};
 
-/// Render the whole trace.
+/// How many requests of a load lesson the transcript follows step by step.
+pub const LOAD_TRANSCRIBED: usize = 3;
+
+/// Render the whole trace (for a load lesson, its first requests and the
+/// figures).
 pub fn transcript(trace: &Trace) -> String {
     let mut out = String::new();
     header(trace, &mut out);
@@ -20,12 +32,280 @@ pub fn transcript(trace: &Trace) -> String {
     // With several requests, every line says whose step it is: interleaved
     // requests cannot be told apart by order alone.
     let tagged = trace.requests.len() > 1;
-    for e in &trace.events {
-        event_line(e, tagged, &mut out);
+    let load = trace.metrics.as_ref().and_then(|m| m.load.as_ref());
+    let shown = match (load, trace.requests.get(..LOAD_TRANSCRIBED)) {
+        (Some(_), Some(first)) if trace.requests.len() > first.len() => {
+            let _ = writeln!(
+                out,
+                "This lesson sends a load of {} requests. The transcript follows the first \
+                 {LOAD_TRANSCRIBED} step by step, then gives the figures of the whole run.",
+                trace.requests.len()
+            );
+            let _ = writeln!(out);
+            Some(first)
+        }
+        _ => None,
+    };
+    match shown {
+        None => {
+            for e in &trace.events {
+                event_line(e, tagged, &mut out);
+            }
+            let _ = writeln!(out);
+            outcome(trace, &mut out);
+        }
+        Some(first) => {
+            for e in first_requests_events(trace, first) {
+                event_line(e, tagged, &mut out);
+            }
+            let _ = writeln!(out);
+            for r in first {
+                let _ = writeln!(out, "{}", request_line(r));
+            }
+            let _ = writeln!(
+                out,
+                "… and {} more requests, not transcribed (see the figures below, or --json)",
+                trace.requests.len() - first.len()
+            );
+        }
     }
-    let _ = writeln!(out);
-    outcome(trace, &mut out);
+    if let Some(m) = &trace.metrics {
+        let _ = writeln!(out);
+        metrics(m, &mut out);
+    }
     out
+}
+
+/// The steps of `first` (some requests), and the steps of no request that
+/// belong to their connections or to none (a worker going idle), up to
+/// the last step of those requests.
+fn first_requests_events<'a>(
+    trace: &'a Trace,
+    first: &[RequestSummary],
+) -> impl Iterator<Item = &'a Event> {
+    let ids: BTreeSet<u64> = first.iter().map(|r| r.id).collect();
+    let conns: BTreeSet<u64> = first.iter().filter_map(|r| r.conn).collect();
+    let upstreams: BTreeSet<u64> = trace
+        .events
+        .iter()
+        .filter(|e| e.request.is_some_and(|r| ids.contains(&r)))
+        .filter_map(|e| e.upstream)
+        .collect();
+    let last = trace
+        .events
+        .iter()
+        .rev()
+        .find(|e| e.request.is_some_and(|r| ids.contains(&r)))
+        .map_or(0, |e| e.seq);
+    trace
+        .events
+        .iter()
+        .take_while(move |e| e.seq <= last)
+        .filter(move |e| match e.request {
+            Some(r) => ids.contains(&r),
+            None => match (e.conn, e.upstream) {
+                (Some(c), _) if conns.contains(&c) => true,
+                (_, Some(u)) => upstreams.contains(&u),
+                (Some(_), None) => false,
+                (None, None) => !matches!(e.instance, Some(Instance::Client { .. })),
+            },
+        })
+}
+
+/// A duration for a person: milliseconds below a second, then seconds.
+fn duration(ns: u64) -> String {
+    if ns >= 1_000_000_000 {
+        let secs = format!("{:.3}", ns as f64 / 1e9);
+        format!("{} s", secs.trim_end_matches('0').trim_end_matches('.'))
+    } else {
+        format!("{:.1} ms", ns as f64 / 1e6)
+    }
+}
+
+fn spread(s: &Spread) -> String {
+    format!(
+        "p50 {}, p95 {}, p99 {}, max {} (mean {})",
+        duration(s.p50_ns),
+        duration(s.p95_ns),
+        duration(s.p99_ns),
+        duration(s.max_ns),
+        duration(s.mean_ns)
+    )
+}
+
+/// The figures of the run, one sentence a line.
+pub fn metrics(m: &Metrics, out: &mut String) {
+    let window = m.window;
+    match &m.load {
+        Some(l) => {
+            let shape = match l.model {
+                LoadModel::Open => format!(
+                    "open loop, new clients arriving at {}/s on average (Poisson), each on its own connection",
+                    l.rate_per_s.unwrap_or_default()
+                ),
+                LoadModel::Closed => format!(
+                    "closed loop of {} client{}, each sending its next request {} after its answer",
+                    l.clients.unwrap_or_default(),
+                    if l.clients == Some(1) { "" } else { "s" },
+                    match l.think_ns {
+                        Some(t) if t > 0 => format!("{} (think time)", duration(t)),
+                        _ => "at once".to_string(),
+                    }
+                ),
+            };
+            let mix: Vec<String> = l
+                .mix
+                .iter()
+                .map(|m| format!("{} {} × {}", m.method, m.path, m.weight))
+                .collect();
+            let _ = writeln!(
+                out,
+                "load: {shape}, for {}; mix {}; seed {}; {} requests sent{}",
+                duration(l.duration_ns),
+                mix.join(", "),
+                l.seed,
+                l.sent,
+                if l.cap_reached {
+                    " (stopped at the most a lesson may send)"
+                } else {
+                    ""
+                }
+            );
+            let _ = writeln!(
+                out,
+                "figures: measured from {} to {}; requests that completed in that window count",
+                duration(window.start_ns),
+                duration(window.end_ns)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "figures: measured over the whole run, {}",
+                duration(window.len_ns())
+            );
+        }
+    }
+    let mut line = format!(
+        "completed: {} request{}",
+        m.completed,
+        if m.completed == 1 { "" } else { "s" }
+    );
+    if let Some(x) = m.throughput_per_s {
+        let _ = write!(line, ", throughput {x:.1} requests/s");
+    }
+    if m.unanswered > 0 {
+        let _ = write!(line, "; {} got no response", m.unanswered);
+    }
+    let _ = writeln!(out, "{line}");
+    if let Some(l) = &m.latency {
+        let _ = writeln!(out, "latency (send to whole response): {}", spread(l));
+    }
+    if let (Some(x), Some(l), Some(in_flight)) = (m.throughput_per_s, &m.latency, m.in_flight_mean)
+    {
+        let w = l.mean_ns as f64 / 1e9;
+        let _ = write!(
+            out,
+            "in flight: {in_flight:.1} requests on average; Little's law: throughput × mean latency = {x:.1}/s × {w:.3} s = {:.1}",
+            x * w
+        );
+        // L = λW describes a system in balance. An overloaded open loop is
+        // not: what arrives piles up, and the requests still queued at the
+        // end are in flight without having completed.
+        if m.sent as f64 > 1.1 * m.completed as f64 {
+            let _ = write!(
+                out,
+                " (the law holds for a stable system; here {} requests arrived and {} completed: the queue grew)",
+                m.sent, m.completed
+            );
+        }
+        out.push('\n');
+    }
+    match &m.queue_wait {
+        Some(q) => {
+            let _ = writeln!(
+                out,
+                "queue wait in the app server's listen backlog: {} connection{}, {}",
+                q.count,
+                if q.count == 1 { "" } else { "s" },
+                spread(q)
+            );
+        }
+        None => {
+            let _ = writeln!(out, "queue wait in the app server's listen backlog: none");
+        }
+    }
+    if let Some(q) = &m.task_ready_wait {
+        let _ = writeln!(
+            out,
+            "queue wait on the event loop (a task ready until it first runs): {}",
+            spread(q)
+        );
+    }
+    if !m.layers.is_empty() {
+        let parts: Vec<String> = m
+            .layers
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} {} ({:.0}%)",
+                    l.layer.label(),
+                    duration(l.mean_ns),
+                    l.share * 100.0
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "time per layer, per request on average: {}",
+            parts.join(", ")
+        );
+    }
+    if let Some(w) = &m.workers {
+        let _ = writeln!(
+            out,
+            "sync workers: {}, busy {:.1}% of the time ({:.1} busy on average)",
+            w.workers,
+            w.utilization * 100.0,
+            w.busy_mean
+        );
+    }
+    if let Some(l) = &m.event_loop {
+        let _ = writeln!(
+            out,
+            "event loop: {} task{}, {:.1} in flight on average (at most {}), running tasks {:.1}% of the time",
+            l.tasks,
+            if l.tasks == 1 { "" } else { "s" },
+            l.mean_in_flight,
+            l.peak_in_flight,
+            l.utilization * 100.0
+        );
+    }
+    let answers: Vec<String> = m
+        .responses
+        .iter()
+        .map(|r| {
+            let status = r
+                .status
+                .map_or("no response".to_string(), |s| s.to_string());
+            match r.answered_by {
+                Some(layer) => format!("{} × {status} from the {}", r.count, layer.label()),
+                None => format!("{} × {status}", r.count),
+            }
+        })
+        .collect();
+    if !answers.is_empty() {
+        let _ = writeln!(out, "responses: {}", answers.join(", "));
+    }
+    let _ = writeln!(
+        out,
+        "errors: {}",
+        if m.errors == 0 {
+            "none".to_string()
+        } else {
+            m.errors.to_string()
+        }
+    );
 }
 
 /// Only the steps of one request (for `serve --plain`).
