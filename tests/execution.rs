@@ -203,3 +203,48 @@ expect = { status = 422, answered_by = "handler" }
     );
     assert_eq!(statuses(&trace), vec![Some(422)]);
 }
+
+/// A closed loop of `clients` (wrk -c) on `path` for `secs`: throughput.
+fn saturated(interface: &str, workers: usize, path: &str, clients: usize, secs: u64) -> f64 {
+    let trace = lesson(&format!(
+        "title = \"t\"\n[stack.app_server]\ninterface = \"{interface}\"\nworkers = {workers}\n\
+         [load]\nclients = {clients}\nduration = \"{secs}s\"\n[[load.mix]]\npath = \"{path}\"\n"
+    ));
+    trace
+        .metrics
+        .as_ref()
+        .and_then(|m| m.throughput_per_s)
+        .expect("a load lesson has a throughput")
+}
+
+fn within_10_percent(measured: f64, predicted: f64) -> bool {
+    (measured - predicted).abs() <= predicted / 10.0
+}
+
+/// The three throughput rows measured with the real servers (wrk -c64, a
+/// 100 ms handler): gunicorn -w 4 sync, uvicorn awaiting, uvicorn blocking.
+/// The predictions come from the mechanism: workers / S, clients / S, 1 / S.
+#[test]
+fn under_wrk_c64_the_three_models_give_their_real_world_throughput() {
+    let s = S.as_secs_f64();
+    let clients = 64;
+    let sync = saturated("wsgi", 4, "/slow?ms=100", clients, 3);
+    assert!(within_10_percent(sync, 4.0 / s), "gunicorn-like: {sync}/s");
+    let awaiting = saturated("asgi", 1, "/slow?ms=100", clients, 3);
+    assert!(
+        within_10_percent(awaiting, clients as f64 / s),
+        "uvicorn awaiting: {awaiting}/s"
+    );
+    let blocking = saturated("asgi", 1, "/blocking?ms=100", clients, 3);
+    assert!(
+        within_10_percent(blocking, 1.0 / s),
+        "uvicorn blocking: {blocking}/s"
+    );
+    // The thread pool frees the loop, and is itself a pool: 40 threads.
+    let fixed = saturated("asgi", 1, "/threadpool?ms=100", clients, 3);
+    let threads = clients.min(roundtrip::gateway::work::THREADPOOL_SIZE);
+    assert!(
+        within_10_percent(fixed, threads as f64 / s),
+        "uvicorn with the thread pool: {fixed}/s"
+    );
+}

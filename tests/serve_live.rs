@@ -463,3 +463,42 @@ fn without_the_flag_no_response_carries_server_timing() {
     let (_, status) = server.interrupt();
     assert_eq!(status.code(), Some(0));
 }
+
+/// `n` GETs of `path` at once, each from its own thread and connection;
+/// how long until the last answer, and every status.
+fn at_once(addr: SocketAddr, path: &str, n: usize) -> (Duration, Vec<u16>) {
+    let started = Instant::now();
+    let threads: Vec<_> = (0..n)
+        .map(|_| {
+            let url = format!("http://{addr}{path}");
+            std::thread::spawn(move || {
+                client()
+                    .get(url)
+                    .send()
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0)
+            })
+        })
+        .collect();
+    let statuses = threads.into_iter().map(|t| t.join().unwrap_or(0)).collect();
+    (started.elapsed(), statuses)
+}
+
+#[test]
+fn a_blocking_call_really_stalls_the_event_loop_in_serve() {
+    let s = serve(&["--interface", "asgi", "--no-record"]);
+    // Four 150 ms blocking calls on one loop can only run one after another.
+    let (took, statuses) = at_once(s.addr, "/blocking?ms=150", 4);
+    assert_eq!(statuses, [200; 4]);
+    assert!(took >= Duration::from_millis(600), "took {took:?}");
+}
+
+#[test]
+fn sync_workers_block_only_themselves_in_serve() {
+    let s = serve(&["--interface", "wsgi", "--workers", "4", "--no-record"]);
+    // Four workers, four 300 ms blocking calls: one round, not four
+    // (1.2 s). The bound leaves a loaded machine 600 ms of slack.
+    let (took, statuses) = at_once(s.addr, "/blocking?ms=300", 4);
+    assert_eq!(statuses, [200; 4]);
+    assert!(took < Duration::from_millis(900), "took {took:?}");
+}

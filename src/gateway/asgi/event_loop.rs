@@ -401,7 +401,12 @@ async fn serve(
         id,
         shared.gate.clone(),
     );
-    let (result, (start, rbody)) = tokio::join!(call, collect);
+    // The app first, then the collector, every time: when the app finishes
+    // its last send, the collector takes the response in the same turn of
+    // the loop, as uvicorn's send() writes to the transport before the
+    // task's next await. (join! would otherwise rotate the order, and on a
+    // loop another task blocks, a lost turn is a long one.)
+    let (result, (start, rbody)) = tokio::join!(biased; call, collect);
 
     let (rhead, rbody) = match (start, result) {
         (Some((status, headers)), _) => {
