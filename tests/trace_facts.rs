@@ -6,7 +6,6 @@ use common::lesson;
 use std::time::Duration;
 
 use roundtrip::clock::{Clock, LESSON_EPOCH_SECS};
-use roundtrip::scenario;
 use roundtrip::stack::{self, StackConfig};
 use roundtrip::trace::recorder::record_on_this_thread;
 use roundtrip::trace::{Failure, StepId, Verdict};

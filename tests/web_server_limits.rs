@@ -3,11 +3,10 @@
 //! sent), chunked bodies (decoded and forwarded, or refused with 413).
 
 mod common;
-use common::lesson;
-use std::path::Path;
 
-use roundtrip::scenario::{Lesson, run, validate};
-use roundtrip::trace::{Layer, Trace};
+use common::lesson;
+
+use roundtrip::trace::Layer;
 
 #[test]
 fn head_that_never_ends_is_logged_408_and_gets_no_response() {
