@@ -10,6 +10,12 @@ import json
 import re
 
 SEEDED = 3
+TIMED = {
+    "/slow": "an awaited I/O wait",
+    "/cpu": "CPU time",
+    "/blocking": "a blocking call",
+    "/threadpool": "a blocking call in the thread pool",
+}
 _created = [SEEDED]
 
 REASONS = {
@@ -70,6 +76,12 @@ def _answer(method, path, content_type, body):
             if tail.isdigit() and 1 <= int(tail) <= SEEDED:
                 return _json(200, {"id": int(tail), "title": "stand-in", "body": ""})
             return _json(404, {"detail": "note not found"})
+    elif path in TIMED:
+        # The endpoints that only take time (src/app/timed.rs). The check
+        # compares the servers, not durations: the stand-in answers at once.
+        allow = "GET, HEAD"
+        if method == "GET":
+            return _json(200, {"work": TIMED[path], "ms": 0})
     else:
         return _json(404, {"detail": "Not Found"})
     return _json(405, {"detail": "Method Not Allowed"}, [("Allow", allow)])
