@@ -90,25 +90,14 @@ const GOLDEN: &[&str] = &[
 ];
 
 /// Two tests per lesson: the transcript (`tests/snapshots/lessons__NAME.snap`)
-/// and the whole trace (`tests/snapshots/lessons__NAME.trace.snap`).
+/// and the trace (`tests/snapshots/lessons__NAME.trace.snap`): the whole
+/// trace, or for a load lesson (too large to read) its figures and a
+/// digest of the whole trace (`load_trace_digest`).
 macro_rules! golden {
     ($transcript_test:ident, $trace_test:ident, $name:literal) => {
-        #[test]
-        fn $transcript_test() {
-            insta::assert_snapshot!($name, transcript($name));
-        }
-
-        #[test]
-        fn $trace_test() {
-            insta::assert_snapshot!(concat!($name, ".trace"), whole_trace($name));
-        }
+        golden!($transcript_test, $trace_test, $name, whole_trace);
     };
-}
-
-/// A load lesson: its transcript, and its figures with a digest of the
-/// whole trace (`tests/snapshots/lessons__NAME.trace.snap`).
-macro_rules! golden_load {
-    ($transcript_test:ident, $trace_test:ident, $name:literal) => {
+    ($transcript_test:ident, $trace_test:ident, $name:literal, $trace:ident) => {
         #[test]
         fn $transcript_test() {
             insta::assert_snapshot!($name, transcript($name));
@@ -116,7 +105,7 @@ macro_rules! golden_load {
 
         #[test]
         fn $trace_test() {
-            insta::assert_snapshot!(concat!($name, ".trace"), load_trace_digest($name));
+            insta::assert_snapshot!(concat!($name, ".trace"), $trace($name));
         }
     };
 }
@@ -167,10 +156,11 @@ golden!(
     "blocking-the-loop"
 );
 
-golden_load!(
+golden!(
     littles_law_transcript_follows_three_requests_then_gives_the_figures,
     littles_law_figures_and_trace_digest_are_unchanged,
-    "littles-law"
+    "littles-law",
+    load_trace_digest
 );
 
 #[test]

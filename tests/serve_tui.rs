@@ -7,18 +7,16 @@
 //! waits by polling `capture-pane` with a deadline; without tmux it says
 //! why and passes (`.ci/run` installs it).
 
+mod common;
+
 use std::net::TcpListener;
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use roundtrip::tui::{Action, ListKey, PlayerState, Theme, render, update};
 
-/// How long one expected screen may take.
-const SCREEN_DEADLINE: Duration = Duration::from_secs(20);
-/// Pause between two looks at the pane.
-const POLL_EVERY: Duration = Duration::from_millis(50);
+use common::tmux::{Tmux, tmux_missing};
 
 #[test]
 fn the_live_header_shows_how_many_events_were_dropped() {
@@ -80,58 +78,10 @@ fn picking_a_past_request_stops_following_and_the_header_says_so() {
     assert!(following.contains("● live, following"), "{following}");
 }
 
-struct Tmux {
-    socket: String,
-    session: String,
-}
-
-impl Tmux {
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .args(["-L", &self.socket, "-f", "/dev/null"])
-            .args(args)
-            .output()
-            .expect("tmux runs")
-    }
-
-    fn send(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", self.session.as_str()];
-        args.extend_from_slice(keys);
-        assert!(self.run(&args).status.success(), "send-keys {keys:?}");
-    }
-
-    fn wait_for(&self, what: &str) -> String {
-        let deadline = Instant::now() + SCREEN_DEADLINE;
-        loop {
-            let out = self.run(&["capture-pane", "-p", "-J", "-t", &self.session]);
-            let screen = String::from_utf8_lossy(&out.stdout).into_owned();
-            if screen.contains(what) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "never saw {what:?}; the pane shows:\n{screen}"
-            );
-            std::thread::sleep(POLL_EVERY);
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        // Our own server on our own socket: nobody else's tmux is touched.
-        let _ = self.run(&["kill-server"]);
-    }
-}
-
 #[test]
 fn serve_tui_with_history_5_keeps_the_newest_5_and_a_picked_one_stays_put() {
-    if !Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        eprintln!("skipping the serve --tui test: tmux is not installed");
+    if let Some(why) = tmux_missing() {
+        eprintln!("skipping the serve --tui test: {why}");
         return;
     }
     // The player hides the address line, so choose the port here.
