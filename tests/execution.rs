@@ -248,3 +248,70 @@ fn under_wrk_c64_the_three_models_give_their_real_world_throughput() {
         "uvicorn with the thread pool: {fixed}/s"
     );
 }
+
+/// When request `id`'s client had its whole response.
+fn answered_at(trace: &Trace, id: u64) -> Duration {
+    let ns = trace
+        .events
+        .iter()
+        .find(|e| e.step == StepId::ClientResponseReceive && e.request == Some(id))
+        .map(|e| e.at_ns)
+        .expect("the request was answered");
+    Duration::from_nanos(ns)
+}
+
+const STUCK: &str = r#"
+title = "t"
+[stack.app_server]
+workers = 1
+timeout = "2s"
+[[request]]
+path = "/blocking?ms=5000"
+[[request]]
+path = "/notes"
+at = "4s"
+"#;
+
+#[test]
+fn a_stuck_worker_is_killed_at_the_arbiters_first_look_after_timeout_and_replaced() {
+    use roundtrip::gateway::wsgi::workers::ARBITER_TICK;
+    let trace = lesson(STUCK);
+    let first = &trace.requests[0];
+    assert_eq!(first.status, Some(500));
+    assert_eq!(first.answered_by, Some(Layer::AppServer));
+    // The arbiter looks every tick; the first look with the heartbeat
+    // (taken at 0) older than the 2 s timeout.
+    let timeout = Duration::from_secs(2);
+    let ticks = (timeout.as_nanos() / ARBITER_TICK.as_nanos() + 1) as u32;
+    let expected = ARBITER_TICK * ticks;
+    assert_eq!(answered_at(&trace, 1), expected);
+    // The real gunicorn 27 answered after 2.9 s with the same settings.
+    assert!(within_10_percent(expected.as_secs_f64(), 2.9));
+    // The pool is back to one worker, under a new number, and serves.
+    assert_eq!(trace.requests[1].status, Some(200));
+    let spawned = trace
+        .events
+        .iter()
+        .filter(|e| e.step == StepId::AppServerWorkerSpawn)
+        .count();
+    assert_eq!(spawned, 1);
+}
+
+#[test]
+fn behind_a_shorter_proxy_read_timeout_the_web_server_answers_504_first() {
+    let trace = lesson(&STUCK.replace(
+        "[stack.app_server]",
+        "[stack.web_server]\nproxy_read_timeout = \"1s\"\n[stack.app_server]",
+    ));
+    let first = &trace.requests[0];
+    assert_eq!(first.status, Some(504));
+    assert_eq!(first.answered_by, Some(Layer::WebServer));
+    assert_eq!(answered_at(&trace, 1), Duration::from_secs(1));
+}
+
+#[test]
+fn timeout_0_lets_a_worker_run_as_long_as_it_takes() {
+    let trace = lesson(&STUCK.replace("timeout = \"2s\"", "timeout = \"0s\""));
+    assert_eq!(trace.requests[0].status, Some(200));
+    assert_eq!(answered_at(&trace, 1), Duration::from_secs(5));
+}

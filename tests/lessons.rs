@@ -86,6 +86,7 @@ const GOLDEN: &[&str] = &[
     "bad-request",
     "many-at-once",
     "blocking-the-loop",
+    "worker-timeout",
     "littles-law",
 ];
 
@@ -156,6 +157,11 @@ golden!(
     "blocking-the-loop"
 );
 
+golden!(
+    worker_timeout_transcript_kills_the_stuck_worker_and_answers_500,
+    worker_timeout_whole_trace_is_unchanged,
+    "worker-timeout"
+);
 golden!(
     littles_law_transcript_follows_three_requests_then_gives_the_figures,
     littles_law_figures_and_trace_digest_are_unchanged,

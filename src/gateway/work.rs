@@ -157,11 +157,13 @@ pub async fn perform(work: Work) {
     match exec {
         None => tokio::time::sleep(d).await,
         Some(Exec::Worker { world, .. }) => match (world, work) {
-            // A sync worker is held whatever it does; in a lesson a timer
-            // stands for the wait, the worker is busy either way.
-            (World::Simulated, _) | (World::Real, Work::Io(_)) => tokio::time::sleep(d).await,
-            (World::Real, Work::Cpu(_)) => compute_for(d),
-            (World::Real, Work::Blocking(_) | Work::Threadpool(_)) => std::thread::sleep(d),
+            // A sync worker is held whatever it does, and in `serve` it has
+            // a thread to itself, so a timer blocks it as surely as a
+            // blocking call would. It also lets the arbiter's kill
+            // (gunicorn `timeout`) interrupt the call, as SIGABRT interrupts
+            // a Python worker's time.sleep.
+            (World::Real, Work::Cpu(_)) => compute_yielding(d).await,
+            _ => tokio::time::sleep(d).await,
         },
         Some(Exec::Loop {
             task,
@@ -204,6 +206,21 @@ async fn in_threadpool(pool: &Semaphore, d: Duration, world: World) {
         World::Real => {
             let _ = tokio::task::spawn_blocking(move || std::thread::sleep(d)).await;
         }
+    }
+}
+
+/// Really compute for `d`, in slices of a millisecond with a yield between:
+/// on a sync worker's own thread nothing else runs in the gaps, but a kill
+/// can land (Python checks for signals between bytecodes too).
+async fn compute_yielding(d: Duration) {
+    let until = std::time::Instant::now() + d;
+    loop {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        compute_for(left.min(Duration::from_millis(1)));
+        tokio::task::yield_now().await;
     }
 }
 

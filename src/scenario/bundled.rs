@@ -28,6 +28,10 @@ pub const LESSONS: &[(&str, &str)] = &[
         include_str!("../../scenarios/blocking-the-loop.toml"),
     ),
     (
+        "worker-timeout",
+        include_str!("../../scenarios/worker-timeout.toml"),
+    ),
+    (
         "littles-law",
         include_str!("../../scenarios/littles-law.toml"),
     ),

@@ -469,6 +469,9 @@ fn worker_use(events: &[Event], window: Window, end: u64) -> Option<WorkerUse> {
     // worker → busy since (None while idle).
     let mut since: BTreeMap<u64, Option<u64>> = BTreeMap::new();
     let mut busy_ns = 0u64;
+    // The pool's size: the most workers alive at once (a worker the
+    // arbiter killed is replaced under a new number).
+    let mut workers = 0u64;
     for e in events {
         for s in &e.state {
             let StateChange::Worker { worker, state, .. } = s else {
@@ -477,18 +480,21 @@ fn worker_use(events: &[Event], window: Window, end: u64) -> Option<WorkerUse> {
             let was = since.entry(*worker).or_default();
             match (state, *was) {
                 (WorkerState::Busy, None) => *was = Some(e.at_ns),
-                (WorkerState::Idle, Some(from)) => {
+                (WorkerState::Idle | WorkerState::Exited, Some(from)) => {
                     busy_ns += window.overlap(from, e.at_ns);
                     *was = None;
                 }
                 _ => {}
             }
+            if *state == WorkerState::Exited {
+                since.remove(worker);
+            }
+            workers = workers.max(since.len() as u64);
         }
     }
     for from in since.values().flatten() {
         busy_ns += window.overlap(*from, end);
     }
-    let workers = since.len() as u64;
     if workers == 0 {
         return None;
     }

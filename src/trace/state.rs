@@ -47,6 +47,9 @@ pub enum WorkerState {
     Idle,
     /// Serving one connection; `request` once its head has been read.
     Busy,
+    /// Gone: killed by the arbiter (gunicorn `timeout`) or recycled. The
+    /// arbiter starts a replacement under a new number, as a new process.
+    Exited,
 }
 
 /// What an event-loop task is doing (asyncio's view of a coroutine).
@@ -180,6 +183,13 @@ impl StateBoard {
                     }
                 }
                 StateChange::Connection { .. } => {}
+                StateChange::Worker {
+                    worker,
+                    state: WorkerState::Exited,
+                    ..
+                } => {
+                    self.workers.remove(&worker);
+                }
                 StateChange::Worker {
                     worker,
                     state,

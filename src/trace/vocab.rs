@@ -213,6 +213,10 @@ steps! {
     AppServerWorker => (AppServer, "app_server.worker"),
     /// A sync worker is done and waits in `accept()` again.
     AppServerWorkerIdle => (AppServer, "app_server.worker.idle"),
+    /// The arbiter kills a worker silent for longer than `timeout`.
+    AppServerWorkerTimeout => (AppServer, "app_server.worker.timeout"),
+    /// The arbiter starts a worker to replace one that exited.
+    AppServerWorkerSpawn => (AppServer, "app_server.worker.spawn"),
     /// `application(environ, start_response)` is called.
     AppServerWsgiCall => (AppServer, "app_server.wsgi.call"),
     /// The app called `start_response` and returned its body.

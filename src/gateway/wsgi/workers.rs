@@ -16,6 +16,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tracing::Instrument;
 
@@ -42,14 +43,49 @@ type Waiting = Arc<std::sync::Mutex<std::collections::BTreeSet<u64>>>;
 pub struct Pool {
     size: usize,
     waiting: Waiting,
+    /// The number the next replacement worker gets.
+    next: Arc<AtomicUsize>,
+    /// When the arbiter started: it checks its workers every
+    /// [`ARBITER_TICK`] from then on.
+    epoch: tokio::time::Instant,
 }
 
+/// How often gunicorn's arbiter looks at its workers: its main loop sleeps
+/// in `select()` for at most a second (`arbiter.sleep`), then runs
+/// `murder_workers`. A worker is killed at the first look after its
+/// heartbeat is `timeout` old, so `timeout = 2` kills after 2 to 3 s.
+pub const ARBITER_TICK: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Pool {
+    /// Call inside the runtime whose clock the pool uses.
     pub fn new(workers: usize) -> Pool {
+        let size = workers.max(1);
         Pool {
-            size: workers.max(1),
+            size,
             waiting: Waiting::default(),
+            next: Arc::new(AtomicUsize::new(size + 1)),
+            epoch: tokio::time::Instant::now(),
         }
+    }
+
+    fn next_number(&self) -> usize {
+        self.next.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// When the arbiter kills a worker whose last heartbeat was at
+    /// `heartbeat`: its first look strictly after `heartbeat + timeout`.
+    /// None when `timeout` is 0 (gunicorn: off).
+    fn kill_at(
+        &self,
+        heartbeat: tokio::time::Instant,
+        timeout: crate::units::Time,
+    ) -> Option<tokio::time::Instant> {
+        if timeout.0.is_zero() {
+            return None;
+        }
+        let due = (heartbeat + timeout.0).saturating_duration_since(self.epoch);
+        let ticks = due.as_nanos() / ARBITER_TICK.as_nanos() + 1;
+        Some(self.epoch + ARBITER_TICK * u32::try_from(ticks).unwrap_or(u32::MAX))
     }
 
     pub fn size(&self) -> usize {
@@ -93,17 +129,7 @@ impl Pool {
         timeout: crate::units::Time,
         world: World,
     ) {
-        worker(
-            n,
-            self.size,
-            listener,
-            app,
-            front,
-            timeout,
-            self.waiting.clone(),
-            world,
-        )
-        .await;
+        worker(n, self.size, listener, app, front, timeout, self, world).await;
     }
 }
 
@@ -115,12 +141,12 @@ async fn worker(
     app: Arc<dyn WsgiApp>,
     front: Arc<Front>,
     timeout: crate::units::Time,
-    waiting: Waiting,
+    pool: &Pool,
     world: World,
 ) {
-    let worker = n as u64;
-    let idle = |summary: String| {
-        if let Ok(mut w) = waiting.lock() {
+    let mut n = n;
+    let idle = |worker: u64, summary: String| {
+        if let Ok(mut w) = pool.waiting.lock() {
             w.insert(worker);
         }
         Step::state_only(
@@ -135,10 +161,12 @@ async fn worker(
         .summary(summary)
         .emit();
     };
-    idle(format!(
-        "sync worker {n} of {of} starts and waits in accept()"
-    ));
+    idle(
+        n as u64,
+        format!("sync worker {n} of {of} starts and waits in accept()"),
+    );
     loop {
+        let worker = n as u64;
         let accepted = match listener.accept().await {
             Ok(Some(accepted)) => accepted,
             Ok(None) => return,
@@ -149,8 +177,11 @@ async fn worker(
                 continue;
             }
         };
+        // The worker's last heartbeat: it notifies the arbiter each time
+        // round its loop, just before accept() (gunicorn workers/sync.py).
+        let heartbeat = tokio::time::Instant::now();
         // Every idle worker was blocked in accept(); this one got it.
-        let candidates: Vec<u64> = match waiting.lock() {
+        let candidates: Vec<u64> = match pool.waiting.lock() {
             Ok(mut w) => {
                 let all = w.iter().copied().collect();
                 w.remove(&worker);
@@ -176,25 +207,127 @@ async fn worker(
         );
         let peer = accepted.peer;
         let mut conn = front.conn(accepted.stream);
-        async {
+        let killed = async {
+            let mut killed = false;
             if let Ok(Some(incoming)) = front.read_request(&mut conn, ("timeout", timeout)).await {
                 let span = request_span(incoming.id);
+                let (head, received_at) = (incoming.head.clone(), incoming.received_at);
                 let exec = Exec::Worker { worker, world };
-                exec.scope(serve(n, of, &mut conn, incoming, peer, &*app, &front))
+                let served = exec
+                    .scope(serve(n, of, &mut conn, incoming, peer, &*app, &front))
+                    .instrument(span.clone());
+                killed = match pool.kill_at(heartbeat, timeout) {
+                    Some(at) => tokio::time::timeout_at(at, served).await.is_err(),
+                    None => {
+                        served.await;
+                        false
+                    }
+                };
+                if killed {
+                    abort(
+                        worker,
+                        heartbeat,
+                        timeout,
+                        &mut conn,
+                        &head,
+                        received_at,
+                        &front,
+                    )
                     .instrument(span)
                     .await;
+                }
             }
             let _ = conn.shutdown().await;
-            front.closed(app_conn, "a sync worker closes after every response");
+            front.closed(
+                app_conn,
+                if killed {
+                    "the worker was killed"
+                } else {
+                    "a sync worker closes after every response"
+                },
+            );
+            killed
         }
         // A span's parent is fixed when it is made: the connection's span
         // sits inside the worker's, so events see both.
         .instrument(worker_span(worker).in_scope(|| app_connection_span(app_conn)))
         .await;
-        idle(format!(
-            "sync worker {n} is free and waits in accept() again"
-        ));
+        if killed {
+            // The arbiter notices the dead worker and forks a new one: a
+            // new process, so a new number (gunicorn's pid).
+            n = pool.next_number();
+            let new = n as u64;
+            Step::new(StepId::AppServerWorkerSpawn, Direction::Within, Kind::Step)
+                .instance(Instance::Worker { worker: new })
+                .state(StateChange::Worker {
+                    worker,
+                    state: WorkerState::Exited,
+                    request: None,
+                })
+                .summary(format!(
+                    "the arbiter sees worker {worker} exit and starts worker {new} in its place; \
+                     until it is up, the pool is one worker short"
+                ))
+                .emit();
+            idle(
+                new,
+                format!("sync worker {new} starts and waits in accept()"),
+            );
+            continue;
+        }
+        idle(
+            worker,
+            format!("sync worker {n} is free and waits in accept() again"),
+        );
     }
+}
+
+/// "sync worker 2 of 4", or for a replacement "sync worker 5 (replacing
+/// one of 4)".
+fn worker_name(n: usize, of: usize) -> String {
+    if n <= of {
+        format!("sync worker {n} of {of}")
+    } else {
+        format!("sync worker {n} (replacing one of {of})")
+    }
+}
+
+/// The arbiter kills the worker (gunicorn `arbiter.murder_workers`: SIGABRT
+/// to a worker whose heartbeat is older than `timeout`); its abort handler
+/// raises `SystemExit` inside the app, and since gunicorn 22 the sync worker
+/// still writes a 500 if the response had not started (`workers/sync.py`,
+/// `handle_error`). Then the worker process exits.
+async fn abort(
+    worker: u64,
+    heartbeat: tokio::time::Instant,
+    timeout: crate::units::Time,
+    conn: &mut HttpConn<Stream>,
+    head: &crate::http::RequestHead,
+    received_at: tokio::time::Instant,
+    front: &Front,
+) {
+    let silent = crate::units::Time(heartbeat.elapsed());
+    Step::new(StepId::AppServerWorkerTimeout, Direction::Up, Kind::Error)
+        .instance(Instance::Worker { worker })
+        .summary(format!(
+            "WORKER TIMEOUT: the arbiter finds worker {worker} silent for {silent}, over \
+             timeout {timeout}, and sends it SIGABRT; SystemExit is raised inside the app \
+             and the dying worker answers 500"
+        ))
+        .knob("timeout", timeout)
+        .answer(500)
+        .decision(
+            Decision::new(Verdict::Close)
+                .rule("gunicorn's arbiter kills a worker whose heartbeat is older than timeout")
+                .input("silent", silent),
+        )
+        .emit();
+    let mut r = ResponseHead::new(500);
+    r.headers.push("Content-Type", "text/html");
+    let body = error_body(500, "");
+    let _ = front
+        .send_response(conn, head, r, &body, false, received_at)
+        .await;
 }
 
 async fn serve(
@@ -221,7 +354,8 @@ async fn serve(
             request: Some(incoming.id),
         })
         .summary(format!(
-            "sync worker {n} of {of} takes the request; it serves nothing else until it is done"
+            "{} takes the request; it serves nothing else until it is done",
+            worker_name(n, of)
         ))
         .knob("workers", of)
         .emit();

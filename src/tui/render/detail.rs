@@ -189,6 +189,7 @@ fn state_line(change: &StateChange) -> String {
             (WorkerState::Busy, Some(r)) => format!("worker {worker}: busy with request {r}"),
             (WorkerState::Busy, None) => format!("worker {worker}: busy"),
             (WorkerState::Idle, _) => format!("worker {worker}: idle"),
+            (WorkerState::Exited, _) => format!("worker {worker}: exited"),
         },
         StateChange::Backlog {
             change,
