@@ -488,3 +488,25 @@ proptest! {
         draw(&state, w, h);
     }
 }
+
+/// A blocked event loop is on screen at 80x24 in the stack pane, and gone
+/// once the loop is free again; a sync worker pool shows who is busy.
+#[test]
+fn the_stack_pane_says_when_the_event_loop_is_blocked_and_which_workers_are_busy() {
+    let trace = lesson("blocking-the-loop");
+    let blocked = step(&trace, "app_server.loop.blocked");
+    let free = step(&trace, "app_server.loop.free");
+    let during = text(&draw(&state_at(&trace, blocked, Theme::plain()), 80, 24));
+    assert!(during.contains("LOOP BLOCKED by #1"), "{during}");
+    let after = text(&draw(&state_at(&trace, free, Theme::plain()), 80, 24));
+    assert!(!after.contains("LOOP BLOCKED"), "{after}");
+
+    let trace = lesson("many-at-once");
+    let busy = trace
+        .events
+        .iter()
+        .rposition(|e| e.step == roundtrip::trace::StepId::AppServerWorker)
+        .expect("a worker takes a request");
+    let screen = text(&draw(&state_at(&trace, busy, Theme::plain()), 80, 24));
+    assert!(screen.contains("busy 1→#"), "{screen}");
+}

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use super::breakpoint::BreakOn;
 use super::theme::Theme;
+use crate::trace::state::StateBoard;
 use crate::trace::{Event, Layer, LayerInfo, Meta, RequestSummary, Trace};
 
 /// Play speeds in steps per second; `+` and `-` move along this table.
@@ -325,7 +326,13 @@ pub struct TraceIndex {
     /// For each request, where it was between one of its steps and the
     /// next, on that axis, in order: the waterfall of the timeline.
     pub segments: Vec<Vec<Segment>>,
+    /// The state board before every `BOARD_EVERY`-th step, so the board at
+    /// any step costs at most that many steps to rebuild.
+    boards: Vec<StateBoard>,
 }
+
+/// Steps between two stored state boards.
+const BOARD_EVERY: usize = 256;
 
 /// What the timeline's horizontal axis measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -390,13 +397,36 @@ impl TraceIndex {
             .iter()
             .map(|steps| segments_of(trace, steps, axis))
             .collect();
+        let mut boards = Vec::with_capacity(trace.events.len() / BOARD_EVERY + 1);
+        let mut board = StateBoard::default();
+        for (i, e) in trace.events.iter().enumerate() {
+            if i % BOARD_EVERY == 0 {
+                boards.push(board.clone());
+            }
+            board.apply(e);
+        }
         TraceIndex {
             boxes: boxes(trace),
             request_events,
             nearest_request,
             axis,
             segments,
+            boards,
         }
+    }
+
+    /// Workers, tasks, the loop and the backlog just after step `i`.
+    pub fn board_at(&self, events: &[Event], i: usize) -> StateBoard {
+        let checkpoint = i / BOARD_EVERY;
+        let Some(start) = self.boards.get(checkpoint) else {
+            return StateBoard::default();
+        };
+        let mut board = start.clone();
+        let from = checkpoint * BOARD_EVERY;
+        for e in events.iter().take(i.saturating_add(1)).skip(from) {
+            board.apply(e);
+        }
+        board
     }
 
     /// Row of `layer` in the diagram.

@@ -30,7 +30,8 @@ use super::super::state::{Focus, PlayerState};
 use super::super::theme::Theme;
 use super::super::view::{Answer, Crossing, Reach, StepView};
 use super::text::{cut, wrap};
-use crate::trace::{Direction, Layer, LayerInfo};
+use crate::trace::state::StateBoard;
+use crate::trace::{Direction, Layer, LayerInfo, LoopState, TaskState, WorkerState};
 
 /// Columns left of the boxes for the request marker (`▶↓ `).
 const GUTTER: u16 = 3;
@@ -45,6 +46,8 @@ struct BoxModel<'a> {
     marker: Option<&'static str>,
     /// Set on the box that answered.
     answer: Option<&'a Answer>,
+    /// What the layer's workers, tasks and queue are doing at this step.
+    status: Vec<(String, bool)>,
 }
 
 pub fn render(state: &PlayerState, view: Option<&StepView>, frame: &mut Frame, area: Rect) {
@@ -84,6 +87,7 @@ pub fn render(state: &PlayerState, view: Option<&StepView>, frame: &mut Frame, a
 }
 
 fn models<'a>(state: &'a PlayerState, view: Option<&'a StepView>) -> Vec<BoxModel<'a>> {
+    let board = view.map(|_| state.index.board_at(&state.trace.events, state.cursor));
     state
         .index
         .boxes
@@ -100,8 +104,67 @@ fn models<'a>(state: &'a PlayerState, view: Option<&'a StepView>) -> Vec<BoxMode
             answer: view
                 .and_then(|v| v.answer.as_ref())
                 .filter(|a| a.layer == info.layer),
+            status: match (&board, info.layer) {
+                (Some(board), Layer::AppServer) => app_server_status(board),
+                _ => Vec::new(),
+            },
         })
         .collect()
+}
+
+/// The app server at this step: its workers or its loop and tasks, and its
+/// backlog; each line with whether it is an alarm (a blocked loop).
+fn app_server_status(board: &StateBoard) -> Vec<(String, bool)> {
+    // Short enough for the stack pane at 80x24.
+    let mut lines = Vec::new();
+    if let Some((LoopState::Blocked, request)) = board.event_loop {
+        lines.push((
+            match request {
+                Some(r) => format!("LOOP BLOCKED by #{r}"),
+                None => "LOOP BLOCKED".to_string(),
+            },
+            true,
+        ));
+    }
+    if !board.workers.is_empty() {
+        let busy: Vec<String> = board
+            .workers
+            .iter()
+            .filter(|(_, (s, _))| *s == WorkerState::Busy)
+            .map(|(w, (_, r))| match r {
+                Some(r) => format!("{w}→#{r}"),
+                None => w.to_string(),
+            })
+            .collect();
+        let idle = board.workers.len() - busy.len();
+        lines.push((
+            if busy.is_empty() {
+                format!("workers: {idle} idle")
+            } else {
+                format!("busy {} · {idle} idle", busy.join(" "))
+            },
+            false,
+        ));
+    }
+    if !board.tasks.is_empty() {
+        let count = |state: TaskState| board.tasks.values().filter(|(s, _)| *s == state).count();
+        let parts: Vec<String> = [
+            (TaskState::Running, "running"),
+            (TaskState::Awaiting, "awaiting"),
+            (TaskState::Ready, "ready"),
+        ]
+        .into_iter()
+        .filter(|(s, _)| count(*s) > 0)
+        .map(|(s, name)| format!("{} {name}", count(s)))
+        .collect();
+        lines.push((format!("tasks: {}", parts.join(", ")), false));
+    }
+    if let Some((Some(len), _)) = board.backlog
+        && len > 0
+    {
+        lines.push((format!("backlog: {len} waiting"), false));
+    }
+    lines
 }
 
 /// The text inside a box: what the layer is, its parts, and an answer if it gave one.
@@ -122,6 +185,12 @@ fn content(b: &BoxModel, theme: &Theme, width: usize) -> Vec<Line<'static>> {
         // Every middleware is listed: the onion's order is the point.
         let text = format!("middleware: {}", b.info.parts.join(" → "));
         for line in wrap(&text, width.max(8)) {
+            lines.push(Line::styled(line, style));
+        }
+    }
+    for (text, alarm) in &b.status {
+        let style = if *alarm { theme.error } else { theme.dim };
+        for line in wrap(text, width.max(8)) {
             lines.push(Line::styled(line, style));
         }
     }
@@ -250,7 +319,9 @@ fn compact(
     area: Rect,
 ) -> Vec<Line<'static>> {
     let (width, height) = (area.width as usize, area.height as usize);
-    // (priority, line): 0 = always shown; higher numbers are dropped first.
+    // (priority, line): 0 = always shown; higher numbers are dropped first:
+    // 5 middleware list, 4 empty boundary, 3 app server status, 2 boundary
+    // that says what crossed, 1 answer.
     let mut rows: Vec<(u8, Line<'static>)> = Vec::new();
     // The middleware list goes in last, into whatever rows are spare:
     // (where, text).
@@ -275,6 +346,18 @@ fn compact(
         if !b.info.parts.is_empty() && b.info.layer == Layer::Framework {
             middleware = Some((rows.len(), format!("[{}]", b.info.parts.join(" → "))));
         }
+        // A blocked loop is never dropped; the rest of the status goes
+        // when rows are short, after the empty boundaries and before those
+        // that say what crossed.
+        for (text, alarm) in &b.status {
+            let indent = GUTTER as usize + LABEL_WIDTH + 1;
+            let style = if *alarm { theme.error } else { theme.dim };
+            let line = Line::from(vec![
+                Span::raw(" ".repeat(indent)),
+                Span::styled(cut(text, width.saturating_sub(indent)), style),
+            ]);
+            rows.push((if *alarm { 0 } else { 3 }, line));
+        }
         if let Some(a) = b.answer {
             let indent = GUTTER as usize + 1;
             // Short form: the reason phrase is in the detail pane.
@@ -297,7 +380,7 @@ fn compact(
         if i + 1 < boxes.len() {
             let c = crossings.get(i).cloned().flatten();
             // An empty boundary goes before one that says what crossed.
-            let priority = if c.is_some() { 2 } else { 3 };
+            let priority = if c.is_some() { 2 } else { 4 };
             let mut line = connector(c, now == Some(i), theme);
             line.spans.insert(0, Span::raw(" ".repeat(GUTTER as usize)));
             rows.push((priority, line));
@@ -316,11 +399,11 @@ fn compact(
         for (k, piece) in pieces.into_iter().enumerate() {
             rows.insert(
                 at + k,
-                (4, Line::styled(format!("{pad}{piece}"), theme.dim)),
+                (5, Line::styled(format!("{pad}{piece}"), theme.dim)),
             );
         }
     }
-    for drop in [3u8, 2, 1] {
+    for drop in [5u8, 4, 3, 2, 1] {
         if rows.len() <= height {
             break;
         }
