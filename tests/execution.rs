@@ -315,3 +315,33 @@ fn timeout_0_lets_a_worker_run_as_long_as_it_takes() {
     assert_eq!(trace.requests[0].status, Some(200));
     assert_eq!(answered_at(&trace, 1), Duration::from_secs(5));
 }
+
+#[test]
+fn a_worker_restarts_after_max_requests_plus_its_jitter() {
+    let trace = lesson(
+        r#"
+title = "t"
+[stack.app_server]
+workers = 1
+max_requests = 2
+max_requests_jitter = 3
+[load]
+clients = 1
+duration = "1s"
+[[load.mix]]
+path = "/notes"
+"#,
+    );
+    let recycled: Vec<u64> = trace
+        .events
+        .iter()
+        .filter(|e| e.step == StepId::AppServerWorkerRecycle)
+        .filter_map(|e| e.decision.as_ref())
+        .filter_map(|d| d.inputs.iter().find(|(name, _)| name == "served"))
+        .filter_map(|(_, value)| value.parse().ok())
+        .collect();
+    assert!(recycled.len() > 3, "{recycled:?}");
+    assert!(recycled.iter().all(|n| (2..=5).contains(n)), "{recycled:?}");
+    // Every request was still answered.
+    assert!(trace.requests.iter().all(|r| r.status == Some(200)));
+}

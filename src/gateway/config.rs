@@ -54,6 +54,14 @@ pub struct AppServerConfig {
     /// tasks are running (uvicorn `--limit-concurrency`, default none: no
     /// limit). The connection being served counts.
     pub limit_concurrency: Option<usize>,
+    /// WSGI: a worker serves this many requests, then exits and the arbiter
+    /// starts a fresh one (gunicorn `max_requests`, default 0: never). A
+    /// cure for slow memory leaks in the app.
+    pub max_requests: u64,
+    /// WSGI: each worker's limit is `max_requests` plus a number from 0 to
+    /// this (gunicorn `max_requests_jitter`, default 0), so that workers
+    /// started together do not all restart together.
+    pub max_requests_jitter: u64,
 }
 
 impl Default for AppServerConfig {
@@ -68,6 +76,8 @@ impl Default for AppServerConfig {
             proxy_headers: true,
             forwarded_allow_ips: "127.0.0.1".to_string(),
             limit_concurrency: None,
+            max_requests: 0,
+            max_requests_jitter: 0,
         }
     }
 }

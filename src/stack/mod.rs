@@ -196,7 +196,7 @@ fn start_app_threads(
     match cfg.interface {
         Interface::Wsgi => {
             let app: Arc<dyn wsgi::WsgiApp> = framework;
-            let workers = wsgi::workers::Pool::new(cfg.workers);
+            let workers = wsgi::workers::Pool::new(&cfg);
             for n in 1..=workers.size() {
                 let socket = socket.try_clone().map_err(listen_error)?;
                 let (app, front, cfg, workers) =
@@ -207,14 +207,7 @@ fn start_app_threads(
                             return;
                         };
                         workers
-                            .worker(
-                                n,
-                                SharedListener::new(listener),
-                                app,
-                                front,
-                                cfg.timeout,
-                                World::Real,
-                            )
+                            .worker(n, SharedListener::new(listener), app, front, World::Real)
                             .await;
                     })
                     .map_err(listen_error)?,

@@ -215,6 +215,8 @@ steps! {
     AppServerWorkerIdle => (AppServer, "app_server.worker.idle"),
     /// The arbiter kills a worker silent for longer than `timeout`.
     AppServerWorkerTimeout => (AppServer, "app_server.worker.timeout"),
+    /// A worker reached `max_requests` and exits after its response.
+    AppServerWorkerRecycle => (AppServer, "app_server.worker.recycle"),
     /// The arbiter starts a worker to replace one that exited.
     AppServerWorkerSpawn => (AppServer, "app_server.worker.spawn"),
     /// `application(environ, start_response)` is called.

@@ -48,6 +48,9 @@ pub struct Pool {
     /// When the arbiter started: it checks its workers every
     /// [`ARBITER_TICK`] from then on.
     epoch: tokio::time::Instant,
+    timeout: crate::units::Time,
+    max_requests: u64,
+    max_requests_jitter: u64,
 }
 
 /// How often gunicorn's arbiter looks at its workers: its main loop sleeps
@@ -58,14 +61,32 @@ pub const ARBITER_TICK: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Pool {
     /// Call inside the runtime whose clock the pool uses.
-    pub fn new(workers: usize) -> Pool {
-        let size = workers.max(1);
+    pub fn new(config: &AppServerConfig) -> Pool {
+        let size = config.workers.max(1);
         Pool {
             size,
             waiting: Waiting::default(),
             next: Arc::new(AtomicUsize::new(size + 1)),
             epoch: tokio::time::Instant::now(),
+            timeout: config.timeout,
+            max_requests: config.max_requests,
+            max_requests_jitter: config.max_requests_jitter,
         }
+    }
+
+    /// How many requests worker `n` serves before it restarts: gunicorn
+    /// draws `randint(0, max_requests_jitter)` per worker; here the draw is
+    /// a hash of the worker's number, so a lesson gives the same numbers
+    /// every run. None: no limit.
+    fn request_limit(&self, n: usize) -> Option<u64> {
+        if self.max_requests == 0 {
+            return None;
+        }
+        let mut x = (n as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^= x >> 31;
+        Some(self.max_requests + x % (self.max_requests_jitter + 1))
     }
 
     fn next_number(&self) -> usize {
@@ -103,14 +124,13 @@ pub async fn run(
     front: Arc<Front>,
     world: World,
 ) {
-    let pool = Pool::new(config.workers);
+    let pool = Pool::new(&config);
     let mut handles = Vec::with_capacity(pool.size());
     for n in 1..=pool.size() {
         let (pool, listener, app, front) =
             (pool.clone(), listener.clone(), app.clone(), front.clone());
-        let timeout = config.timeout;
         handles.push(tokio::spawn(async move {
-            pool.worker(n, listener, app, front, timeout, world).await;
+            pool.worker(n, listener, app, front, world).await;
         }));
     }
     for h in handles {
@@ -126,10 +146,9 @@ impl Pool {
         listener: SharedListener,
         app: Arc<dyn WsgiApp>,
         front: Arc<Front>,
-        timeout: crate::units::Time,
         world: World,
     ) {
-        worker(n, self.size, listener, app, front, timeout, self, world).await;
+        worker(n, self.size, listener, app, front, self, world).await;
     }
 }
 
@@ -140,11 +159,12 @@ async fn worker(
     listener: SharedListener,
     app: Arc<dyn WsgiApp>,
     front: Arc<Front>,
-    timeout: crate::units::Time,
     pool: &Pool,
     world: World,
 ) {
+    let timeout = pool.timeout;
     let mut n = n;
+    let mut served = 0u64;
     let idle = |worker: u64, summary: String| {
         if let Ok(mut w) = pool.waiting.lock() {
             w.insert(worker);
@@ -252,10 +272,36 @@ async fn worker(
         // sits inside the worker's, so events see both.
         .instrument(worker_span(worker).in_scope(|| app_connection_span(app_conn)))
         .await;
-        if killed {
+        served += 1;
+        let limit = pool.request_limit(n);
+        let recycle = !killed && limit.is_some_and(|limit| served >= limit);
+        if recycle {
+            Step::new(
+                StepId::AppServerWorkerRecycle,
+                Direction::Within,
+                Kind::Decision,
+            )
+            .instance(Instance::Worker { worker })
+            .summary(format!(
+                "worker {worker} has served {served} requests, its limit (max_requests {} \
+                     + {} of jitter): \"Autorestarting worker after current request.\" It exits",
+                pool.max_requests,
+                served.saturating_sub(pool.max_requests)
+            ))
+            .knob("max_requests", pool.max_requests)
+            .decision(
+                Decision::new(Verdict::Close)
+                    .rule("a gunicorn worker exits after max_requests (+ its jitter) requests")
+                    .knob("max_requests_jitter", pool.max_requests_jitter)
+                    .input("served", served),
+            )
+            .emit();
+        }
+        if killed || recycle {
             // The arbiter notices the dead worker and forks a new one: a
             // new process, so a new number (gunicorn's pid).
             n = pool.next_number();
+            served = 0;
             let new = n as u64;
             Step::new(StepId::AppServerWorkerSpawn, Direction::Within, Kind::Step)
                 .instance(Instance::Worker { worker: new })
