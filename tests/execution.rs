@@ -345,3 +345,30 @@ path = "/notes"
     // Every request was still answered.
     assert!(trace.requests.iter().all(|r| r.status == Some(200)));
 }
+
+#[test]
+fn the_event_loop_completes_lifespan_startup_before_its_first_accept_and_shuts_down_last() {
+    let trace = lesson(&at_once("asgi", 1, "/notes", 2));
+    let position =
+        |pred: &dyn Fn(&roundtrip::trace::Event) -> bool| trace.events.iter().position(pred);
+    let ready =
+        position(&|e| e.summary.contains("lifespan.startup.complete)")).expect("startup completes");
+    let first_accept = position(&|e| e.step == StepId::AppServerAccept).expect("the loop accepts");
+    assert!(ready < first_accept);
+    let last_close = trace
+        .events
+        .iter()
+        .rposition(|e| e.step == StepId::AppServerConnectionClose)
+        .expect("connections close");
+    let shutdown = trace
+        .events
+        .iter()
+        .rposition(|e| e.step == StepId::AppServerLifespan)
+        .expect("lifespan shutdown");
+    assert!(shutdown > last_close);
+    assert!(
+        trace.events[shutdown]
+            .summary
+            .contains("lifespan.shutdown.complete")
+    );
+}

@@ -71,4 +71,34 @@ impl AsgiApp for Framework {
             .await
         })
     }
+
+    /// Starlette's lifespan: the app's startup and shutdown handlers run
+    /// here (the notes app opens its database before serving, so it has
+    /// nothing left to do but answer).
+    fn lifespan<'a>(
+        &'a self,
+        mut receive: Receive,
+        send: Send,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            loop {
+                match receive.recv().await {
+                    Message::LifespanStartup => {
+                        send.send(Message::LifespanStartupComplete).await?;
+                    }
+                    Message::LifespanShutdown => {
+                        return send.send(Message::LifespanShutdownComplete).await;
+                    }
+                    // The server went away without a shutdown message.
+                    Message::HttpDisconnect => return Ok(()),
+                    other => {
+                        return Err(format!(
+                            "the lifespan protocol has no `{}` from the server",
+                            other.type_name()
+                        ));
+                    }
+                }
+            }
+        })
+    }
 }

@@ -235,6 +235,9 @@ steps! {
     AppServerAsgiError => (AppServer, "app_server.asgi.error"),
     /// An event-loop task changed state: running, awaiting, done.
     AppServerTask => (AppServer, "app_server.task"),
+    /// The lifespan protocol: startup before the first request, shutdown
+    /// after the last connection (ASGI lifespan spec).
+    AppServerLifespan => (AppServer, "app_server.lifespan"),
     /// A task blocked the event loop: no other task runs until it returns.
     AppServerLoopBlocked => (AppServer, "app_server.loop.blocked"),
     /// The blocking call returned: the loop runs its tasks again.

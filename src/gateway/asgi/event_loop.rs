@@ -46,6 +46,7 @@ pub async fn run(
     front: Arc<Front>,
     world: World,
 ) {
+    let lifespan = Lifespan::startup(app.clone()).await;
     let mut tasks = tokio::task::JoinSet::new();
     let shared = Arc::new(Shared {
         next_task: AtomicU64::new(1),
@@ -84,6 +85,93 @@ pub async fn run(
         }
     }
     while tasks.join_next().await.is_some() {}
+    if let Some(lifespan) = lifespan {
+        lifespan.shutdown().await;
+    }
+}
+
+/// The app's lifespan call, alive from before the first accept until after
+/// the last connection (ASGI lifespan spec; uvicorn `--lifespan auto`).
+struct Lifespan {
+    to_app: tokio::sync::mpsc::Sender<Message>,
+    from_app: tokio::sync::mpsc::Receiver<Message>,
+    call: tokio::task::JoinHandle<Result<(), String>>,
+}
+
+impl Lifespan {
+    /// Start the call and wait for `lifespan.startup.complete`. None when
+    /// the app does not speak lifespan: the loop serves without it.
+    async fn startup(app: Arc<dyn AsgiApp>) -> Option<Lifespan> {
+        let (to_app, receive, send, mut from_app) = channel();
+        Step::new(StepId::AppServerLifespan, Direction::Down, Kind::Hop)
+            .summary(
+                "before it accepts a connection, the event loop calls the app once with the \
+                 lifespan scope and sends lifespan.startup",
+            )
+            .data(Data::Scope {
+                entries: vec![
+                    ("type".into(), "lifespan".into()),
+                    (
+                        "asgi".into(),
+                        serde_json::json!({"version": "3.0", "spec_version": "2.0"}),
+                    ),
+                    ("state".into(), serde_json::json!({})),
+                ],
+            })
+            .emit();
+        let call = tokio::spawn(async move { app.lifespan(receive, send).await });
+        let _ = to_app.send(Message::LifespanStartup).await;
+        match from_app.recv().await {
+            Some(Message::LifespanStartupComplete) => {
+                Step::new(StepId::AppServerLifespan, Direction::Up, Kind::Hop)
+                    .summary(
+                        "the app is ready (lifespan.startup.complete): the loop starts accepting",
+                    )
+                    .emit();
+                Some(Lifespan {
+                    to_app,
+                    from_app,
+                    call,
+                })
+            }
+            other => {
+                let why = match other {
+                    Some(m) => format!("it sent {}", m.type_name()),
+                    None => match call.await {
+                        Ok(Err(e)) => e,
+                        _ => "it returned".to_string(),
+                    },
+                };
+                Step::new(StepId::AppServerLifespan, Direction::Up, Kind::Step)
+                    .summary(format!(
+                        "the app does not complete lifespan startup ({why}): the loop serves \
+                         without lifespan events, as uvicorn's --lifespan auto does"
+                    ))
+                    .emit();
+                None
+            }
+        }
+    }
+
+    /// Every connection is closed: tell the app, and wait for it.
+    async fn shutdown(mut self) {
+        Step::new(StepId::AppServerLifespan, Direction::Down, Kind::Hop)
+            .summary("every connection is closed: the loop sends lifespan.shutdown")
+            .emit();
+        let _ = self.to_app.send(Message::LifespanShutdown).await;
+        let done = matches!(
+            self.from_app.recv().await,
+            Some(Message::LifespanShutdownComplete)
+        );
+        let _ = self.call.await;
+        Step::new(StepId::AppServerLifespan, Direction::Up, Kind::Hop)
+            .summary(if done {
+                "the app has cleaned up (lifespan.shutdown.complete): the event loop stops"
+            } else {
+                "the app ended without lifespan.shutdown.complete: the event loop stops"
+            })
+            .emit();
+    }
 }
 
 /// What every connection of one loop shares.

@@ -24,6 +24,16 @@ pub enum Message {
     },
     /// send: a piece of the response body.
     HttpResponseBody { body: Vec<u8>, more_body: bool },
+    /// receive (lifespan): the server is starting; no request is served
+    /// before the app answers `lifespan.startup.complete`.
+    LifespanStartup,
+    /// send (lifespan): the app is ready.
+    LifespanStartupComplete,
+    /// receive (lifespan): the server has stopped accepting and closed its
+    /// connections; the app may clean up.
+    LifespanShutdown,
+    /// send (lifespan): the app has cleaned up.
+    LifespanShutdownComplete,
 }
 
 impl Message {
@@ -33,6 +43,10 @@ impl Message {
             Message::HttpDisconnect => "http.disconnect",
             Message::HttpResponseStart { .. } => "http.response.start",
             Message::HttpResponseBody { .. } => "http.response.body",
+            Message::LifespanStartup => "lifespan.startup",
+            Message::LifespanStartupComplete => "lifespan.startup.complete",
+            Message::LifespanShutdown => "lifespan.shutdown",
+            Message::LifespanShutdownComplete => "lifespan.shutdown.complete",
         }
     }
 
@@ -53,7 +67,11 @@ impl Message {
                 let h: Vec<Value> = headers.iter().map(|(n, v)| header_pair(n, v)).collect();
                 e.push(("headers".into(), Value::Array(h)));
             }
-            Message::HttpDisconnect => {}
+            Message::HttpDisconnect
+            | Message::LifespanStartup
+            | Message::LifespanStartupComplete
+            | Message::LifespanShutdown
+            | Message::LifespanShutdownComplete => {}
         }
         e
     }
@@ -87,6 +105,16 @@ impl Message {
             Message::HttpDisconnect => "send() → http.disconnect",
             Message::HttpResponseStart { .. } => "send() → http.response.start",
             Message::HttpResponseBody { .. } => "send() → http.response.body",
+            Message::LifespanStartup if receive => "receive() → lifespan.startup",
+            Message::LifespanShutdown if receive => "receive() → lifespan.shutdown",
+            Message::LifespanStartupComplete if receive => "receive() → lifespan.startup.complete",
+            Message::LifespanShutdownComplete if receive => {
+                "receive() → lifespan.shutdown.complete"
+            }
+            Message::LifespanStartup => "send() → lifespan.startup",
+            Message::LifespanShutdown => "send() → lifespan.shutdown",
+            Message::LifespanStartupComplete => "send() → lifespan.startup.complete",
+            Message::LifespanShutdownComplete => "send() → lifespan.shutdown.complete",
         }
     }
 }

@@ -33,4 +33,17 @@ pub trait AsgiApp: std::marker::Send + Sync {
         receive: Receive,
         send: Send,
     ) -> BoxFuture<'a, Result<(), String>>;
+
+    /// `await application({"type": "lifespan", ...}, receive, send)`, once
+    /// per event loop before the first request (ASGI lifespan spec):
+    /// `receive()` gives `lifespan.startup`, later `lifespan.shutdown`, and
+    /// the app answers each with its `.complete`. A separate method, where
+    /// Python passes the same callable a different scope type, because
+    /// [`Scope`] is the HTTP scope. An app that does not speak lifespan
+    /// returns an error, and the server carries on without it, as uvicorn's
+    /// `--lifespan auto` does.
+    fn lifespan<'a>(&'a self, receive: Receive, send: Send) -> BoxFuture<'a, Result<(), String>> {
+        let _ = (receive, send);
+        Box::pin(async { Err("the app does not support the lifespan protocol".to_string()) })
+    }
 }
