@@ -372,3 +372,9 @@ fn the_event_loop_completes_lifespan_startup_before_its_first_accept_and_shuts_d
             .contains("lifespan.shutdown.complete")
     );
 }
+
+#[test]
+fn a_timeout_too_large_to_add_never_kills_and_never_panics() {
+    let trace = lesson(&STUCK.replace("timeout = \"2s\"", "timeout = \"18446744073709551615s\""));
+    assert_eq!(trace.requests[0].status, Some(200));
+}

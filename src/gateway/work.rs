@@ -26,10 +26,13 @@
 //! [`Exec`] context; a handler declares its work with [`perform`]. The same
 //! call does the real thing in both worlds:
 //!
-//! * in `serve` (real time) an I/O wait is a real timer, CPU time is real
-//!   computation, a blocking call really blocks the thread. Each sync
-//!   worker and each event loop has a thread of its own there, so a blocked
-//!   thread stalls exactly what it would stall in gunicorn or uvicorn;
+//! * in `serve` (real time) an I/O wait is a real timer and CPU time is
+//!   real computation. On the event loop a blocking call really blocks its
+//!   thread; in a sync worker, which has a thread to itself, it waits on a
+//!   timer, which holds that worker just as surely and lets the arbiter's
+//!   kill interrupt it (as SIGABRT interrupts a Python worker's sleep). So
+//!   a blocked thread stalls exactly what it would stall in gunicorn or
+//!   uvicorn;
 //! * in a lesson (tokio's paused clock, one thread for the whole stack) a
 //!   thread cannot be blocked without stopping the clock, so CPU time and
 //!   blocking calls close the loop's [`gate`](super::asgi::gate): no other

@@ -290,7 +290,7 @@ async fn refuse_over_limit(
         Kind::Decision,
     )
     .summary(format!(
-        "{connections} connection{} open and {tasks} task{} running, limit_concurrency          {limit}: the server answers 503 itself and the app never sees the request",
+        "{connections} connection{} open and {tasks} task{} running, limit_concurrency {limit}: the server answers 503 itself and the app never sees the request",
         if connections == 1 { "" } else { "s" },
         if tasks == 1 { "" } else { "s" },
     ))

@@ -104,7 +104,10 @@ impl Pool {
         if timeout.0.is_zero() {
             return None;
         }
-        let due = (heartbeat + timeout.0).saturating_duration_since(self.epoch);
+        // A timeout too large to add is one that never fires.
+        let due = heartbeat
+            .checked_add(timeout.0)?
+            .saturating_duration_since(self.epoch);
         let ticks = due.as_nanos() / ARBITER_TICK.as_nanos() + 1;
         Some(self.epoch + ARBITER_TICK * u32::try_from(ticks).unwrap_or(u32::MAX))
     }
@@ -227,19 +230,23 @@ async fn worker(
         );
         let peer = accepted.peer;
         let mut conn = front.conn(accepted.stream);
-        let killed = async {
+        // (killed, a request was read): gunicorn counts a request for
+        // max_requests only once it has parsed (`handle_request`).
+        let (killed, read) = async {
             let mut killed = false;
+            let mut read = false;
             if let Ok(Some(incoming)) = front.read_request(&mut conn, ("timeout", timeout)).await {
+                read = true;
                 let span = request_span(incoming.id);
                 let (head, received_at) = (incoming.head.clone(), incoming.received_at);
                 let exec = Exec::Worker { worker, world };
-                let served = exec
+                let serving = exec
                     .scope(serve(n, of, &mut conn, incoming, peer, &*app, &front))
                     .instrument(span.clone());
                 killed = match pool.kill_at(heartbeat, timeout) {
-                    Some(at) => tokio::time::timeout_at(at, served).await.is_err(),
+                    Some(at) => tokio::time::timeout_at(at, serving).await.is_err(),
                     None => {
-                        served.await;
+                        serving.await;
                         false
                     }
                 };
@@ -266,13 +273,15 @@ async fn worker(
                     "a sync worker closes after every response"
                 },
             );
-            killed
+            (killed, read)
         }
         // A span's parent is fixed when it is made: the connection's span
         // sits inside the worker's, so events see both.
         .instrument(worker_span(worker).in_scope(|| app_connection_span(app_conn)))
         .await;
-        served += 1;
+        if read {
+            served += 1;
+        }
         let limit = pool.request_limit(n);
         let recycle = !killed && limit.is_some_and(|limit| served >= limit);
         if recycle {
@@ -303,18 +312,19 @@ async fn worker(
             n = pool.next_number();
             served = 0;
             let new = n as u64;
-            Step::new(StepId::AppServerWorkerSpawn, Direction::Within, Kind::Step)
-                .instance(Instance::Worker { worker: new })
-                .state(StateChange::Worker {
+            Step::state_only(
+                StepId::AppServerWorkerSpawn,
+                StateChange::Worker {
                     worker,
                     state: WorkerState::Exited,
                     request: None,
-                })
-                .summary(format!(
-                    "the arbiter sees worker {worker} exit and starts worker {new} in its place; \
-                     until it is up, the pool is one worker short"
-                ))
-                .emit();
+                },
+            )
+            .instance(Instance::Worker { worker })
+            .summary(format!(
+                "worker {worker} has exited; the arbiter forks worker {new} in its place"
+            ))
+            .emit();
             idle(
                 new,
                 format!("sync worker {new} starts and waits in accept()"),
