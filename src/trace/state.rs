@@ -102,7 +102,7 @@ pub enum StateChange {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         peer: Option<String>,
     },
-    /// A sync worker went busy or idle.
+    /// A sync worker went busy, idle, or exited (killed or recycled).
     Worker {
         worker: u64,
         state: WorkerState,
