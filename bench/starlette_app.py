@@ -3,12 +3,19 @@ doing the same work as roundtrip's `GET /notes` (src/app/notes.rs): one
 SELECT on an in-memory SQLite table of the same 3 notes, the rows as a
 compact JSON array, and the headers roundtrip's middleware adds.
 
+And the async side of the sync-vs-async rows, as roundtrip's endpoints of
+the same names: GET /slow?ms=N awaits asyncio.sleep (the task yields, the
+event loop goes on), GET /blocking?ms=N calls time.sleep inside an async
+def (nothing yields: the whole loop waits).
+
 Run: uvicorn starlette_app:app --app-dir bench
 """
 
+import asyncio
 import itertools
 import json
 import sqlite3
+import time
 
 from starlette.applications import Starlette
 from starlette.responses import Response
@@ -47,4 +54,31 @@ async def notes_list(request):
     )
 
 
-app = Starlette(routes=[Route("/notes", notes_list)])
+def millis(request):
+    return int(request.query_params.get("ms", "100"))
+
+
+def timed(work, ms):
+    body = json.dumps({"work": work, "ms": ms}, separators=(",", ":"))
+    return Response(body, media_type="application/json")
+
+
+async def slow(request):
+    ms = millis(request)
+    await asyncio.sleep(ms / 1000)
+    return timed("an awaited I/O wait", ms)
+
+
+async def blocking(request):
+    ms = millis(request)
+    time.sleep(ms / 1000)  # the mistake the lesson is about: it blocks the loop
+    return timed("a blocking call", ms)
+
+
+app = Starlette(
+    routes=[
+        Route("/notes", notes_list),
+        Route("/slow", slow),
+        Route("/blocking", blocking),
+    ]
+)
