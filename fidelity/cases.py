@@ -157,34 +157,45 @@ def lesson_cases(roundtrip, scenarios_dir, default_web_config):
                              timeout=60)
         if out.returncode != 0:
             raise SystemExit(f"roundtrip run {path} --json failed: {out.stderr.decode()[:400]}")
-        trace = json.loads(out.stdout)
-        config = trace["meta"]["config"]
-        interface = config["app_server"]["interface"]
-        note = ""
-        if config["web_server"] != default_web_config:
-            note = "sets [stack.web_server]; the real nginx runs the defaults"
-        elif interface == "wsgi" and config["app_server"]["workers"] != 2:
-            note = "its workers differ from the real gunicorn's -w 2"
-        elif interface == "wsgi" and config["app_server"]["timeout"] != "30s":
-            # The stand-in app answers at once, so a worker timeout could
-            # never fire on the real side.
-            note = "sets timeout; the real gunicorn runs the default 30 s"
-        order, conns = [], {}
-        for e in trace["events"]:
-            if e["step"] == "client.request.send":
-                shown = next(d for d in e["data"] if d["type"] == "bytes")["bytes"]
-                raw = unshow(shown["text"], shown["len"], shown["truncated"])
-                if raw is None:
-                    note = note or "a request's bytes are cut in the trace"
-                    continue
-                if e["conn"] not in conns:
-                    order.append(e["conn"])
-                    conns[e["conn"]] = []
-                conns[e["conn"]].append((e["request"], raw))
-        cases.append(Case(f"{interface}/lesson:{name}", trace["meta"]["title"], interface,
-                          [[raw for _, raw in conns[c]] for c in order], trace, note,
-                          [[rid for rid, _ in conns[c]] for c in order]))
+        doc = json.loads(out.stdout)
+        # A lesson that compares stacks prints {"comparison", "variants"}:
+        # each variant is a case of its own.
+        for trace in doc.get("variants", [doc]):
+            cases.append(lesson_case(name, trace, default_web_config))
     return cases
+
+
+def lesson_case(name, trace, default_web_config):
+    """One case from one trace (a lesson, or one variant of a lesson that compares stacks)."""
+    variant = trace["meta"].get("variant")
+    if variant:
+        name = f"{name}/{variant['name']}"
+    config = trace["meta"]["config"]
+    interface = config["app_server"]["interface"]
+    note = ""
+    if config["web_server"] != default_web_config:
+        note = "sets [stack.web_server]; the real nginx runs the defaults"
+    elif interface == "wsgi" and config["app_server"]["workers"] != 2:
+        note = "its workers differ from the real gunicorn's -w 2"
+    elif interface == "wsgi" and config["app_server"]["timeout"] != "30s":
+        # The stand-in app answers at once, so a worker timeout could
+        # never fire on the real side.
+        note = "sets timeout; the real gunicorn runs the default 30 s"
+    order, conns = [], {}
+    for e in trace["events"]:
+        if e["step"] == "client.request.send":
+            shown = next(d for d in e["data"] if d["type"] == "bytes")["bytes"]
+            raw = unshow(shown["text"], shown["len"], shown["truncated"])
+            if raw is None:
+                note = note or "a request's bytes are cut in the trace"
+                continue
+            if e["conn"] not in conns:
+                order.append(e["conn"])
+                conns[e["conn"]] = []
+            conns[e["conn"]].append((e["request"], raw))
+    return Case(f"{interface}/lesson:{name}", trace["meta"]["title"], interface,
+                [[raw for _, raw in conns[c]] for c in order], trace, note,
+                [[rid for rid, _ in conns[c]] for c in order])
 
 
 def toml_string(raw):

@@ -71,7 +71,8 @@ enum Command {
         /// Where the web server listens.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
-        /// Use this lesson's [stack] settings (name or path).
+        /// Use this lesson's [stack] settings (name or path; for a lesson that
+        /// compares stacks, its first variant's).
         #[arg(long)]
         lesson: Option<String>,
         /// The app server's interface: wsgi (sync workers) or asgi (event loop).
@@ -236,7 +237,7 @@ fn pick_and_play() -> Result<(), String> {
             return Ok(());
         };
         let outcome = scenario::run_named(&name).map_err(|e| e.to_string())?;
-        let ended = tui::play(&outcome.trace, &PlayerOptions::default())
+        let ended = tui::play_all(outcome.into_traces(), &PlayerOptions::default())
             .map_err(|e| format!("terminal: {e}"))?;
         if ended == tui::Ended::Interrupted {
             exit_if_signalled();
@@ -246,18 +247,24 @@ fn pick_and_play() -> Result<(), String> {
 }
 
 fn run(lesson: &str, plain: bool, as_json: bool, break_on: Vec<BreakOn>) -> Result<(), String> {
-    let outcome = scenario::run_named(lesson).map_err(|e| e.to_string())?;
+    let lesson = scenario::load(lesson).map_err(|e| e.to_string())?;
+    let outcome = scenario::run(&lesson).map_err(|e| e.to_string())?;
+    let compared = outcome.comparison.as_ref();
     if as_json {
-        written(json::write(&outcome.trace, std::io::stdout().lock()));
+        written(json::write_runs(
+            &outcome.traces(),
+            compared,
+            std::io::stdout().lock(),
+        ));
     } else if plain || !std::io::stdout().is_terminal() {
         // No terminal to draw on (a pipe, a file, CI): the transcript is
         // the same journey in text.
-        out(&plain::transcript(&outcome.trace));
+        out(&plain::transcripts(&outcome.traces(), compared));
         for u in &outcome.unmet {
-            out(&format!("note: request {} {}\n", u.request, u.message));
+            out(&format!("note: {}\n", u.describe(&lesson.scenario)));
         }
     } else {
-        tui::play(&outcome.trace, &PlayerOptions { break_on })
+        tui::play_all(outcome.into_traces(), &PlayerOptions { break_on })
             .map_err(|e| format!("terminal: {e}"))?;
         exit_if_signalled();
     }
@@ -289,16 +296,35 @@ fn check(paths: &[PathBuf]) -> ExitCode {
 }
 
 /// What `check` says a lesson sent: "3 requests", "1 request + a load of
-/// 400 requests".
+/// 400 requests", "3 stacks compared, a load of 2560 / 224 / 94 requests".
 fn what_was_sent(lesson: &scenario::Lesson, outcome: &scenario::Outcome) -> String {
     let plural = |n: u64| if n == 1 { "" } else { "s" };
     let written = lesson.scenario.requests().len() as u64;
-    let load = outcome
-        .trace
-        .metrics
-        .as_ref()
-        .and_then(|m| m.load.as_ref())
-        .map(|l| l.sent);
+    let sent_by_load = |t: &roundtrip::trace::Trace| {
+        t.metrics
+            .as_ref()
+            .and_then(|m| m.load.as_ref())
+            .map(|l| l.sent)
+    };
+    let traces = outcome.traces();
+    if traces.len() > 1 {
+        let loads: Vec<String> = traces
+            .iter()
+            .filter_map(|t| sent_by_load(t))
+            .map(|n| n.to_string())
+            .collect();
+        let each = match (written, loads.is_empty()) {
+            (n, true) => format!("{n} request{} each", plural(n)),
+            (0, false) => format!("a load of {} requests", loads.join(" / ")),
+            (n, false) => format!(
+                "{n} request{} each + a load of {} requests",
+                plural(n),
+                loads.join(" / ")
+            ),
+        };
+        return format!("{} stacks compared, {each}", traces.len());
+    }
+    let load = sent_by_load(&outcome.trace);
     match (written, load) {
         (n, None) => format!("{n} request{}", plural(n)),
         (0, Some(l)) => format!("a load of {l} request{}", plural(l)),
@@ -318,18 +344,12 @@ fn check_one(path: &std::path::Path) -> Result<String, Vec<String>> {
     };
     let outcome = scenario::run(&lesson).map_err(|e| vec![format!("{}: {e}", path.display())])?;
     let mut problems = Vec::new();
-    let requests_at = lesson
-        .scenario
-        .request
-        .as_ref()
-        .map_or(0, |r| r.span().start);
     for u in &outcome.unmet {
-        let (line, col) = scenario::error::line_col(&lesson.source, requests_at);
+        let (line, col) = scenario::error::line_col(&lesson.source, u.offset(&lesson.scenario));
         problems.push(format!(
-            "{}:{line}:{col}: request {} {}\n  hint: run `roundtrip run {} --plain` to see what happened",
+            "{}:{line}:{col}: {}\n  hint: run `roundtrip run {} --plain` to see what happened",
             path.display(),
-            u.request,
-            u.message,
+            u.describe(&lesson.scenario),
             path.display()
         ));
     }
@@ -403,10 +423,19 @@ struct ServeArgs<'a> {
 fn serve(args: ServeArgs<'_>) -> Result<(), String> {
     let mut config = match args.lesson {
         Some(name) => {
-            scenario::load(name)
-                .map_err(|e| e.to_string())?
-                .scenario
-                .stack
+            let scenario = scenario::load(name).map_err(|e| e.to_string())?.scenario;
+            // A lesson that compares stacks: serve its first variant.
+            match scenario.compare.first() {
+                Some(first) => {
+                    eprintln!(
+                        "roundtrip serve: lesson {name} compares {} stacks; serving the first, `{}`",
+                        scenario.compare.len(),
+                        first.name.get_ref()
+                    );
+                    first.stack.clone()
+                }
+                None => scenario.stack,
+            }
         }
         None => {
             let mut c = StackConfig::default();
@@ -478,6 +507,7 @@ fn serve(args: ServeArgs<'_>) -> Result<(), String> {
             version: env!("CARGO_PKG_VERSION").into(),
             started_at: Clock::real().started_at(),
             config: serde_json::to_value(&config).unwrap_or_default(),
+            variant: None,
         };
         // Only the player steps through past requests; the access log
         // needs just enough to amend a request that has just been printed.

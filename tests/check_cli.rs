@@ -164,3 +164,38 @@ fn a_broken_load_is_reported_at_its_line_with_a_hint() {
     assert!(out.starts_with("LESSON:4:11: "), "{out}");
     assert!(out.contains("hint:"), "{out}");
 }
+
+#[test]
+fn a_variant_that_misses_its_throughput_is_reported_at_its_expect_with_its_name() {
+    let (ok, out) = check(
+        "compare-unmet",
+        "title = \"x\"\n[stack.app]\ndb_latency = \"100ms\"\n[load]\nclients = 4\nduration = \"1s\"\n\
+         [[load.mix]]\npath = \"/notes\"\n\
+         [[compare]]\nname = \"one worker\"\nstack.app_server = { workers = 1 }\n\
+         expect = { throughput_min = 20 }\n\
+         [[compare]]\nname = \"four workers\"\nstack.app_server = { workers = 4 }\n\
+         expect = { throughput_min = 20 }\n",
+    );
+    assert!(!ok, "{out}");
+    // One worker at 100 ms serves 10 a second; four serve 40.
+    assert!(
+        out.starts_with("LESSON:12:10: variant `one worker` expected a throughput of at least 20"),
+        "{out}"
+    );
+    assert!(!out.contains("four workers"), "{out}");
+}
+
+#[test]
+fn a_comparison_passes_check_and_says_what_each_stack_was_sent() {
+    let (ok, out) = check(
+        "compare-ok",
+        "title = \"x\"\n[[request]]\npath = \"/notes\"\nexpect = { status = 200 }\n\
+         [[compare]]\nname = \"wsgi\"\nstack.app_server = { interface = \"wsgi\" }\n\
+         [[compare]]\nname = \"asgi\"\nstack.app_server = { interface = \"asgi\" }\n",
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("ok (2 stacks compared, 1 request each, expectations met)"),
+        "{out}"
+    );
+}

@@ -10,13 +10,18 @@
 //! beside the size and a digest of the whole JSON, which pins every byte
 //! of it just as well: a change anywhere in the trace changes the digest.
 //!
+//! A lesson that compares stacks (`[[compare]]`) has one trace per
+//! variant: its transcript golden is the transcript of every variant and
+//! the comparison, and its trace golden the JSON of all of them (for a
+//! load, each variant's figures and a digest of that JSON).
+//!
 //! After a change that alters traces on purpose, regenerate the golden
 //! files with `INSTA_UPDATE=always cargo test --test lessons` and review
 //! the diff.
 
 use std::collections::BTreeMap;
 
-use roundtrip::scenario::{self, bundled};
+use roundtrip::scenario::{self, Outcome, bundled};
 use roundtrip::trace::export::{json, plain};
 use roundtrip::trace::state::StateBoard;
 use roundtrip::trace::{
@@ -25,7 +30,7 @@ use roundtrip::trace::{
 
 /// Run a bundled lesson; it must meet its expectations and use all its
 /// narration.
-fn run(name: &str) -> Trace {
+fn outcome(name: &str) -> Outcome {
     let outcome = scenario::run_named(name).unwrap_or_else(|e| panic!("lesson {name}: {e}"));
     assert!(
         outcome.unmet.is_empty(),
@@ -37,16 +42,29 @@ fn run(name: &str) -> Trace {
         "lesson {name} has narration that matches no step: {:?}",
         outcome.unused_narration
     );
-    outcome.trace
+    outcome
+}
+
+/// A bundled lesson's trace (a lesson that compares stacks: its first
+/// variant's).
+fn run(name: &str) -> Trace {
+    outcome(name).trace
+}
+
+/// Every trace of a bundled lesson: one, or one per variant.
+fn runs(name: &str) -> Vec<Trace> {
+    outcome(name).into_traces()
 }
 
 fn transcript(name: &str) -> String {
-    plain::transcript(&run(name))
+    let o = outcome(name);
+    plain::transcripts(&o.traces(), o.comparison.as_ref())
 }
 
 /// The whole trace, exactly as `roundtrip run NAME --json` prints it.
 fn whole_trace(name: &str) -> String {
-    json::to_json(&run(name))
+    let o = outcome(name);
+    json::runs_to_json(&o.traces(), o.comparison.as_ref())
 }
 
 /// FNV-1a, 64 bits (Fowler, Noll, Vo): a digest fixed by its definition,
@@ -75,6 +93,28 @@ fn load_trace_digest(name: &str) -> String {
     )
 }
 
+/// A load lesson that compares stacks: the size and digest of the JSON of
+/// all its variants, then each variant's figures.
+fn compared_load_digest(name: &str) -> String {
+    let o = outcome(name);
+    let json = json::runs_to_json(&o.traces(), o.comparison.as_ref());
+    let mut out = format!(
+        "all variants: {} bytes of JSON, FNV-1a 64 {:016x}\n",
+        json.len(),
+        fnv1a64(json.as_bytes())
+    );
+    for t in o.traces() {
+        let name = t.meta.variant.as_ref().map_or("", |v| v.name.as_str());
+        let metrics = serde_json::to_string_pretty(&t.metrics).expect("metrics serialize");
+        out.push_str(&format!(
+            "variant {name}: {} events, {} requests\nmetrics: {metrics}\n",
+            t.events.len(),
+            t.requests.len(),
+        ));
+    }
+    out
+}
+
 /// Every bundled lesson, with its two golden files.
 const GOLDEN: &[&str] = &[
     "hello",
@@ -85,6 +125,8 @@ const GOLDEN: &[&str] = &[
     "too-large",
     "bad-request",
     "many-at-once",
+    "wsgi-vs-asgi",
+    "sync-vs-async",
     "blocking-the-loop",
     "worker-timeout",
     "littles-law",
@@ -150,6 +192,17 @@ golden!(
     many_at_once_transcript_queues_two_requests_behind_two_workers,
     many_at_once_whole_trace_is_unchanged,
     "many-at-once"
+);
+golden!(
+    wsgi_vs_asgi_transcript_sends_one_request_through_each_gateway,
+    wsgi_vs_asgi_whole_traces_are_unchanged,
+    "wsgi-vs-asgi"
+);
+golden!(
+    sync_vs_async_transcript_follows_three_requests_per_stack_then_compares,
+    sync_vs_async_figures_and_digest_are_unchanged,
+    "sync-vs-async",
+    compared_load_digest
 );
 golden!(
     blocking_the_loop_transcript_freezes_the_loop_then_frees_it,
@@ -246,9 +299,12 @@ fn every_bundled_lesson_has_a_golden_transcript_and_a_golden_trace() {
 
 #[test]
 fn every_lesson_gives_byte_identical_json_twice() {
+    let json_of = |name: &str| {
+        let o = scenario::run_named(name).unwrap();
+        json::runs_to_json(&o.traces(), o.comparison.as_ref())
+    };
     for name in bundled::names() {
-        let a = json::to_json(&scenario::run_named(name).unwrap().trace);
-        let b = json::to_json(&scenario::run_named(name).unwrap().trace);
+        let (a, b) = (json_of(name), json_of(name));
         assert!(a == b, "lesson {name} is not deterministic");
     }
 }
@@ -624,10 +680,25 @@ fn many_at_once_answers_request_four_before_request_three() {
     assert_eq!(received, vec![1, 2, 4, 3]);
 }
 
+/// Every run of every bundled lesson, each variant of a comparison on its
+/// own, named `lesson` or `lesson/variant`.
+fn every_run() -> Vec<(String, Trace)> {
+    bundled::names()
+        .flat_map(|name| {
+            runs(name).into_iter().map(move |t| {
+                let label = match &t.meta.variant {
+                    Some(v) => format!("{name}/{}", v.name),
+                    None => name.to_string(),
+                };
+                (label, t)
+            })
+        })
+        .collect()
+}
+
 #[test]
 fn every_lessons_request_events_belong_to_the_connection_their_client_used() {
-    for name in bundled::names() {
-        let trace = run(name);
+    for (name, trace) in every_run() {
         let client_conn = client_conn_of_request(&trace);
         let web_conn = web_conn_of_client_conn(&trace);
         for e in &trace.events {
@@ -649,8 +720,7 @@ fn every_lessons_request_events_belong_to_the_connection_their_client_used() {
 #[test]
 fn every_upstream_connection_carries_its_requests_in_the_order_the_proxy_sent_them() {
     let mut reused = false;
-    for name in bundled::names() {
-        let trace = run(name);
+    for (name, trace) in every_run() {
         for u in &trace.upstream_connections {
             let in_order = |step: StepId| {
                 let mut seen: Vec<u64> = Vec::new();
@@ -715,8 +785,7 @@ fn client_round_trips(trace: &Trace) -> Vec<(u64, u64)> {
 
 #[test]
 fn every_lessons_figures_agree_with_the_round_trips_its_client_recorded() {
-    for name in bundled::names() {
-        let trace = run(name);
+    for (name, trace) in every_run() {
         let m = trace.metrics.as_ref().expect("metrics");
         let in_window: Vec<u64> = client_round_trips(&trace)
             .into_iter()
@@ -736,5 +805,180 @@ fn every_lessons_figures_agree_with_the_round_trips_its_client_recorded() {
         assert_eq!(by_layer, total, "{name}: {:?}", m.layers);
         let answers: u64 = m.responses.iter().map(|r| r.count).sum();
         assert_eq!(answers, m.completed + m.unanswered, "{name}");
+    }
+}
+
+// ---- lessons that compare stacks -----------------------------------------
+
+/// The service time a mix entry asks for: its `?ms=N`.
+fn service_time_of(path: &str) -> std::time::Duration {
+    let ms = path
+        .split_once("ms=")
+        .and_then(|(_, n)| n.split('&').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{path} says no ms="));
+    std::time::Duration::from_millis(ms)
+}
+
+/// What queueing theory predicts for one variant of `sync-vs-async`, from
+/// its own configuration (Little's law on a closed loop, X = min(μ, C / S)):
+/// N sync workers serve N / S; an event loop whose handler awaits serves
+/// every client at once, C / S; one whose handler blocks serves one
+/// request at a time, 1 / S.
+fn predicted_throughput(trace: &Trace) -> f64 {
+    let config = &trace.meta.config["app_server"];
+    let load = trace
+        .metrics
+        .as_ref()
+        .and_then(|m| m.load.as_ref())
+        .expect("a load");
+    let clients = load.clients.expect("a closed loop") as f64;
+    let path = &load.mix[0].path;
+    let s = service_time_of(path).as_secs_f64();
+    match config["interface"].as_str() {
+        Some("wsgi") => {
+            let workers = config["workers"].as_u64().expect("workers") as f64;
+            workers.min(clients) / s
+        }
+        Some("asgi") if path.starts_with("/blocking") => 1.0 / s,
+        Some("asgi") => clients / s,
+        other => panic!("interface {other:?}"),
+    }
+}
+
+#[test]
+fn sync_vs_async_serves_what_each_stacks_configuration_predicts() {
+    let traces = runs("sync-vs-async");
+    assert_eq!(traces.len(), 3);
+    for t in &traces {
+        let m = t.metrics.as_ref().expect("metrics");
+        let measured = m.throughput_per_s.expect("a throughput");
+        let predicted = predicted_throughput(t);
+        let name = &t.meta.variant.as_ref().expect("a variant").name;
+        assert!(
+            (measured - predicted).abs() <= 0.10 * predicted,
+            "{name}: measured {measured} requests/s, predicted {predicted}"
+        );
+        assert_eq!(m.errors, 0, "{name}");
+    }
+}
+
+#[test]
+fn sync_vs_async_queues_in_the_workers_backlog_and_not_on_the_event_loop() {
+    let traces = runs("sync-vs-async");
+    let (sync, event_loop) = (&traces[0], &traces[1]);
+    let load = sync.metrics.as_ref().and_then(|m| m.load.as_ref()).unwrap();
+    let clients = load.clients.unwrap() as f64;
+    let s = service_time_of(&load.mix[0].path).as_secs_f64();
+    let workers = sync.meta.config["app_server"]["workers"].as_u64().unwrap() as f64;
+    // Little's law: each request spends C / X = C · S / N in the stack, S
+    // of it served, the rest in the backlog.
+    let m = sync.metrics.as_ref().unwrap();
+    let wait = m.queue_wait.expect("backlog waits").p50_ns as f64 / 1e9;
+    let predicted_wait = clients * s / workers - s;
+    assert!(
+        (wait - predicted_wait).abs() <= 0.10 * predicted_wait,
+        "sync workers: backlog wait {wait} s, predicted {predicted_wait} s"
+    );
+    let w = m.workers.expect("sync workers");
+    assert!(w.utilization > 0.99, "{w:?}");
+    // The event loop serves each request in its service time: no queue.
+    let m = event_loop.metrics.as_ref().unwrap();
+    let latency = m.latency.expect("latency").p99_ns as f64 / 1e9;
+    assert!(
+        (latency - s).abs() <= 0.10 * s,
+        "event loop p99 {latency} s"
+    );
+    assert!(
+        m.queue_wait
+            .is_none_or(|q| q.max_ns as f64 / 1e9 <= 0.10 * s)
+    );
+}
+
+#[test]
+fn sync_vs_async_sends_every_stack_the_same_load_from_the_same_seed() {
+    let o = outcome("sync-vs-async");
+    let loads: Vec<_> = o
+        .traces()
+        .iter()
+        .map(|t| t.metrics.as_ref().and_then(|m| m.load.clone()).unwrap())
+        .collect();
+    for l in &loads[1..] {
+        assert_eq!(
+            (
+                l.model,
+                l.clients,
+                l.think_ns,
+                l.duration_ns,
+                l.warmup_ns,
+                l.seed
+            ),
+            (
+                loads[0].model,
+                loads[0].clients,
+                loads[0].think_ns,
+                loads[0].duration_ns,
+                loads[0].warmup_ns,
+                loads[0].seed
+            )
+        );
+        assert_eq!(l.mix.len(), loads[0].mix.len());
+    }
+    // The comparison holds each variant's own figures, ratios to the first.
+    let c = o.comparison.as_ref().expect("a comparison");
+    for (v, t) in c.variants.iter().zip(o.traces()) {
+        let m = t.metrics.as_ref().unwrap();
+        assert_eq!(v.throughput_per_s, m.throughput_per_s);
+        assert_eq!(v.latency, m.latency);
+        assert_eq!(v.queue_wait, m.queue_wait);
+        assert_eq!(v.errors, m.errors);
+    }
+    let x = |i: usize| c.variants[i].throughput_per_s.unwrap();
+    let ratio = c.variants[1].throughput_ratio.unwrap();
+    assert!((ratio - x(1) / x(0)).abs() < 0.001, "{ratio}");
+}
+
+#[test]
+fn wsgi_vs_asgi_hands_the_app_environ_in_one_and_scope_and_messages_in_the_other() {
+    let o = outcome("wsgi-vs-asgi");
+    let traces = o.traces();
+    assert_eq!(traces.len(), 2);
+    let interfaces: Vec<&str> = traces
+        .iter()
+        .map(|t| t.meta.config["app_server"]["interface"].as_str().unwrap())
+        .collect();
+    assert_eq!(interfaces, ["wsgi", "asgi"]);
+    let c = o.comparison.as_ref().expect("a comparison");
+    let wsgi = c.variants[0].gateway.as_ref().expect("WSGI crossed");
+    let asgi = c.variants[1].gateway.as_ref().expect("ASGI crossed");
+    assert_eq!(wsgi.handed, "environ");
+    assert!(wsgi.keys.iter().any(|k| k == "PATH_INFO"), "{wsgi:?}");
+    assert!(wsgi.calls.iter().all(|c| c.starts_with("start_response")));
+    assert_eq!(asgi.handed, "scope");
+    assert!(asgi.keys.iter().any(|k| k == "type"), "{asgi:?}");
+    assert_eq!(
+        asgi.calls,
+        [
+            "receive() http.request",
+            "send() http.response.start",
+            "send() http.response.body"
+        ]
+    );
+    // The rest of the stack is the same: the same status from the same
+    // layer, after the same SQL.
+    let sql = |t: &Trace| -> Vec<String> {
+        t.events
+            .iter()
+            .flat_map(|e| &e.data)
+            .filter_map(|d| match d {
+                roundtrip::trace::Data::Sql { sql, .. } => Some(sql.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(sql(traces[0]), sql(traces[1]));
+    for t in &traces {
+        assert_eq!(t.requests[0].status, Some(200));
+        assert_eq!(t.requests[0].answered_by, Some(Layer::Handler));
     }
 }

@@ -54,6 +54,7 @@ fn a_client_that_leaves_before_its_response_is_logged_as_499() {
         version: String::new(),
         started_at: String::new(),
         config: serde_json::Value::Null,
+        variant: None,
     };
     let trace = roundtrip::trace::assemble(meta, Vec::new(), events);
     assert_eq!(trace.requests[0].status, Some(499));

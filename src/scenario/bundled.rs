@@ -24,6 +24,14 @@ pub const LESSONS: &[(&str, &str)] = &[
         include_str!("../../scenarios/many-at-once.toml"),
     ),
     (
+        "wsgi-vs-asgi",
+        include_str!("../../scenarios/wsgi-vs-asgi.toml"),
+    ),
+    (
+        "sync-vs-async",
+        include_str!("../../scenarios/sync-vs-async.toml"),
+    ),
+    (
         "blocking-the-loop",
         include_str!("../../scenarios/blocking-the-loop.toml"),
     ),

@@ -24,6 +24,10 @@
 //! [`Load`]): many clients, generated from the lesson's seed, instead of
 //! (or beside) the requests written one by one.
 //!
+//! And it may compare stacks (`[[compare]]`, see [`Compare`]): the same
+//! requests and the same seeded load, sent to two or more variants of
+//! `[stack]`, each run on its own.
+//!
 //! Book: "Writing a lesson" (book/src/lessons.md).
 
 use serde::{Deserialize, Serialize};
@@ -53,6 +57,11 @@ pub struct Scenario {
     pub load: Option<Spanned<Load>>,
     #[serde(default)]
     pub narration: Vec<Narration>,
+    /// Variants of `[stack]` to run the same requests and load against,
+    /// one run each: see [`Compare`]. Empty: the lesson runs `[stack]`
+    /// once.
+    #[serde(default)]
+    pub compare: Vec<Compare>,
 }
 
 fn default_seed() -> u64 {
@@ -113,6 +122,65 @@ pub struct Load {
     /// The requests to send, each picked with a probability proportional
     /// to its `weight`.
     pub mix: Spanned<Vec<MixRequest>>,
+}
+
+/// `[[compare]]`: one variant of the lesson's stack. The lesson runs once
+/// per variant, each run on its own paused clock, with the same
+/// `[[request]]`s, the same `[load]` and the same seed, so the load's
+/// arrivals (an open loop) and every client's picks from the mix are
+/// identical; then it compares their figures side by side.
+///
+/// ```toml
+/// [stack.app]               # the base stack: every variant starts from it
+/// db_latency = "2ms"
+///
+/// [[compare]]
+/// name = "gunicorn -w 4"
+/// stack.app_server = { interface = "wsgi", workers = 4 }
+/// expect = { throughput_min = 36, throughput_max = 44 }
+///
+/// [[compare]]
+/// name = "uvicorn"
+/// stack.app_server = { interface = "asgi" }
+///
+/// [[compare]]
+/// name = "uvicorn, time.sleep in async def"
+/// stack.app_server = { interface = "asgi" }
+/// mix = [{ path = "/blocking?ms=100" }]   # the load's mix, entry by entry
+/// ```
+///
+/// Book: "Sync and async servers" (book/src/concurrency.md, "Two stacks,
+/// one load"), "Writing a lesson" (book/src/lessons.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Compare {
+    /// What the comparison calls this variant (a column of its table).
+    pub name: Spanned<String>,
+    /// The settings this variant changes, as written: a `[stack]` table
+    /// whose every table and key is optional. Read only to check it;
+    /// [`Compare::stack`] is what runs.
+    #[serde(default, rename = "stack")]
+    pub overrides: Option<StackConfig>,
+    /// This variant's version of the load's mix: entry `i` replaces
+    /// `[[load.mix]]` entry `i`, with the same weight, so each client
+    /// picks the same entries in the same order (the handler's code
+    /// changes, the load does not).
+    pub mix: Option<Spanned<Vec<MixRequest>>>,
+    /// What this variant's figures should show.
+    pub expect: Option<Spanned<CompareExpect>>,
+    /// The stack this variant runs: `[stack]` with this variant's
+    /// settings laid over it. Filled in by [`super::validate::parse`].
+    #[serde(skip)]
+    pub stack: StackConfig,
+}
+
+/// A variant's expectation: its throughput, in requests per second, lies
+/// within these bounds (either may be left out).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompareExpect {
+    pub throughput_min: Option<f64>,
+    pub throughput_max: Option<f64>,
 }
 
 /// One kind of request in a load's mix: the fields of a `[[request]]`
@@ -228,5 +296,8 @@ pub struct Narration {
     pub step: Spanned<String>,
     /// Only for this request (1 = the first the web server read).
     pub request: Option<u64>,
+    /// Only in this variant of a `[[compare]]` lesson (its `name`);
+    /// without it, in every variant.
+    pub variant: Option<Spanned<String>>,
     pub text: String,
 }

@@ -38,7 +38,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::client::{ClientConn, Dialed, Prepared};
-use super::format::Load;
+use super::format::{Load, MixRequest};
 use super::rng::SplitMix64;
 use crate::net::MemoryDialer;
 use crate::trace::metrics::{LoadModel, LoadSummary, MixShare};
@@ -78,6 +78,22 @@ pub struct Plan {
 impl Plan {
     /// The plan of a validated `[load]` table.
     pub fn new(load: &Load, seed: u64) -> Plan {
+        Plan::with_mix(load, load.mix.get_ref(), seed)
+    }
+
+    /// The plan of a `[load]` sending `mix` instead of its own: a variant
+    /// of a lesson that compares stacks swaps the requests, entry for
+    /// entry, and keeps the load's weights, so the seed picks the same
+    /// entries in the same order.
+    pub fn with_mix(load: &Load, mix: &[MixRequest], seed: u64) -> Plan {
+        let weights: Vec<u64> = load
+            .mix
+            .get_ref()
+            .iter()
+            .map(|m| *m.weight.get_ref())
+            .collect();
+        let weight_of =
+            |i: usize, m: &MixRequest| weights.get(i).copied().unwrap_or(*m.weight.get_ref());
         let model = match (&load.rate, &load.clients) {
             (Some(rate), _) => Model::Open {
                 rate_per_second: rate.get_ref().per_second(),
@@ -90,13 +106,12 @@ impl Plan {
                     .map_or(Duration::ZERO, |t| t.get_ref().0),
             },
         };
-        let mix: Vec<(Prepared, u64)> = load
-            .mix
-            .get_ref()
+        let prepared: Vec<(Prepared, u64)> = mix
             .iter()
-            .map(|m| (Prepared::new(&m.as_request()), *m.weight.get_ref()))
+            .enumerate()
+            .map(|(i, m)| (Prepared::new(&m.as_request()), weight_of(i, m)))
             .collect();
-        let total_weight = mix.iter().map(|(_, w)| *w).sum();
+        let total_weight = prepared.iter().map(|(_, w)| *w).sum();
         let duration = load.duration.get_ref().0;
         let warmup = load
             .warmup
@@ -121,14 +136,13 @@ impl Plan {
             },
             duration_ns: nanos(duration),
             warmup_ns: nanos(warmup),
-            mix: load
-                .mix
-                .get_ref()
+            mix: mix
                 .iter()
-                .map(|m| MixShare {
+                .enumerate()
+                .map(|(i, m)| MixShare {
                     method: m.method.clone(),
                     path: m.path.get_ref().clone(),
-                    weight: *m.weight.get_ref(),
+                    weight: weight_of(i, m),
                 })
                 .collect(),
             seed,
@@ -139,7 +153,7 @@ impl Plan {
             model,
             duration,
             warmup,
-            mix,
+            mix: prepared,
             total_weight,
             seed,
             summary,

@@ -3,7 +3,9 @@
 //!
 //! * [`format`]: the TOML format, as serde types.
 //! * [`validate`]: reading a file, with `path:line:col` errors and hints.
-//! * [`runner`]: plays a lesson on the paused clock.
+//! * [`runner`]: plays a lesson on the paused clock: its stack once, or,
+//!   for a lesson that compares stacks (`[[compare]]`), each variant on a
+//!   clock of its own, with the same requests and seed.
 //! * [`client`]: the lesson's HTTP client, one connection at a time.
 //! * [`load`]: many clients at once (`[load]`), open or closed loop.
 //! * [`rng`]: the seeded random numbers a load draws from.

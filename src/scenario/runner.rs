@@ -12,6 +12,12 @@
 //! over, the trace is assembled and its figures computed
 //! ([`crate::trace::metrics`]).
 //!
+//! A lesson that compares stacks (`[[compare]]`) is run once per variant,
+//! each on a runtime of its own whose clock starts at zero, with the same
+//! requests and the same seed: each run is as deterministic as a lesson of
+//! one stack, and none can change another. The figures are then set side
+//! by side ([`crate::trace::compare`]).
+//!
 //! Book: "Writing a lesson" (book/src/lessons.md).
 
 use std::collections::BTreeMap;
@@ -22,13 +28,14 @@ use tokio::time::Instant;
 
 use super::Lesson;
 use super::client::{ClientConn, Dialed, Prepared};
-use super::format::{Request, Scenario};
+use super::format::{Compare, MixRequest, Request, Scenario};
 use super::load::{self, Plan};
 use crate::clock::{Clock, LESSON_EPOCH_SECS};
 use crate::net::MemoryDialer;
-use crate::stack::{self, StackError};
+use crate::stack::{self, StackConfig, StackError};
+use crate::trace::compare::{self, Comparison};
 use crate::trace::metrics::{self, LoadSummary};
-use crate::trace::{Instance, Layer, Meta, StepId, Trace, assemble};
+use crate::trace::{Instance, Layer, Meta, StepId, Trace, VariantMeta, assemble};
 
 pub use super::client::{LESSON_HOST, request_bytes};
 
@@ -45,44 +52,184 @@ pub enum RunError {
     Stuck(Duration),
 }
 
-/// A request whose outcome was not what the lesson expected.
+/// Something a lesson expected that did not happen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unmet {
-    /// 1-based index of the `[[request]]` in the file.
-    pub request: usize,
+    /// 1-based index of the `[[request]]` in the file; `None` for a
+    /// variant's own `expect` (its figures).
+    pub request: Option<usize>,
+    /// In a lesson that compares stacks: the variant it happened in, by
+    /// its position (0-based) among the `[[compare]]` tables.
+    pub variant: Option<usize>,
     pub message: String,
 }
 
+impl Unmet {
+    /// The sentence `run` and `check` print, e.g. "request 1 expected
+    /// status 400, got 413", naming the variant when there is one.
+    pub fn describe(&self, scenario: &Scenario) -> String {
+        let variant = self
+            .variant
+            .and_then(|i| scenario.compare.get(i))
+            .map(|c| c.name.get_ref().as_str());
+        match (self.request, variant) {
+            (Some(r), None) => format!("request {r} {}", self.message),
+            (Some(r), Some(v)) => format!("request {r}, in variant `{v}`, {}", self.message),
+            (None, Some(v)) => format!("variant `{v}` {}", self.message),
+            (None, None) => self.message.clone(),
+        }
+    }
+
+    /// Where in the lesson file to point (a byte offset): the variant's
+    /// `expect`, or the requests.
+    pub fn offset(&self, scenario: &Scenario) -> usize {
+        let requests_at = scenario.request.as_ref().map_or(0, |r| r.span().start);
+        match (
+            self.request,
+            self.variant.and_then(|i| scenario.compare.get(i)),
+        ) {
+            (None, Some(c)) => c
+                .expect
+                .as_ref()
+                .map_or(c.name.span().start, |e| e.span().start),
+            _ => requests_at,
+        }
+    }
+}
+
 /// A finished lesson: its trace, and any expectation or narration it missed.
+///
+/// A lesson that compares stacks (`[[compare]]`) has one trace per
+/// variant: `trace` is the first variant's, `others` the rest, in the
+/// lesson's order, and `comparison` their figures side by side.
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub trace: Trace,
+    /// The other variants' traces (empty for a lesson of one stack).
+    pub others: Vec<Trace>,
+    /// The variants' figures side by side (`None` for one stack).
+    pub comparison: Option<Comparison>,
     pub unmet: Vec<Unmet>,
-    /// Narration entries (by index) that matched no step.
+    /// Narration entries (by index) that matched no step (in any variant
+    /// they apply to).
     pub unused_narration: Vec<usize>,
 }
 
-/// Run a lesson to completion.
+impl Outcome {
+    /// Every trace: the one run, or each variant's in order.
+    pub fn traces(&self) -> Vec<&Trace> {
+        std::iter::once(&self.trace).chain(&self.others).collect()
+    }
+
+    /// Every trace, owned, in order (for the player).
+    pub fn into_traces(self) -> Vec<Trace> {
+        std::iter::once(self.trace).chain(self.others).collect()
+    }
+}
+
+/// What one run plays: a stack, the mix of the lesson's load it sends,
+/// and, in a lesson that compares stacks, which variant it is.
+struct RunSpec<'a> {
+    stack: &'a StackConfig,
+    /// The load's mix as this run sends it (a variant may swap its
+    /// requests); `None` without a `[load]`.
+    mix: Option<&'a [MixRequest]>,
+    variant: Option<VariantMeta>,
+}
+
+/// One run's results, before they are put together.
+struct RunResult {
+    trace: Trace,
+    unmet: Vec<Unmet>,
+    /// Narration entries that matched a step of this run.
+    used_narration: Vec<usize>,
+}
+
+/// Run a lesson to completion: its stack once, or each variant of a
+/// lesson that compares stacks, one after the other, each on a runtime of
+/// its own (its own paused clock, starting at zero).
 pub fn run(lesson: &Lesson) -> Result<Outcome, RunError> {
+    let scenario = &lesson.scenario;
+    let base_mix = scenario.load.as_ref().map(|l| l.get_ref().mix.get_ref());
+    let specs: Vec<RunSpec<'_>> = if scenario.compare.is_empty() {
+        vec![RunSpec {
+            stack: &scenario.stack,
+            mix: base_mix.map(Vec::as_slice),
+            variant: None,
+        }]
+    } else {
+        let of = scenario.compare.len();
+        scenario
+            .compare
+            .iter()
+            .enumerate()
+            .map(|(i, c)| RunSpec {
+                stack: &c.stack,
+                mix: c
+                    .mix
+                    .as_ref()
+                    .map(|m| m.get_ref().as_slice())
+                    .or(base_mix.map(Vec::as_slice)),
+                variant: Some(VariantMeta {
+                    index: i + 1,
+                    of,
+                    name: c.name.get_ref().clone(),
+                }),
+            })
+            .collect()
+    };
+    let mut traces = Vec::with_capacity(specs.len());
+    let mut unmet = Vec::new();
+    let mut used = vec![false; scenario.narration.len()];
+    for (i, spec) in specs.iter().enumerate() {
+        let result = run_once(lesson, spec)?;
+        unmet.extend(result.unmet);
+        for n in result.used_narration {
+            if let Some(u) = used.get_mut(n) {
+                *u = true;
+            }
+        }
+        if let Some(c) = scenario.compare.get(i) {
+            unmet.extend(check_variant(c, i, &result.trace));
+        }
+        traces.push(result.trace);
+    }
+    let comparison = (!scenario.compare.is_empty())
+        .then(|| compare::compare(&traces.iter().collect::<Vec<_>>()));
+    let mut traces = traces.into_iter();
+    let trace = traces
+        .next()
+        .expect("a lesson has at least one run: its stack, or two or more variants; this is a bug");
+    Ok(Outcome {
+        trace,
+        others: traces.collect(),
+        comparison,
+        unmet,
+        unused_narration: (0..used.len()).filter(|&i| !used[i]).collect(),
+    })
+}
+
+/// One run on a runtime of its own.
+fn run_once(lesson: &Lesson, spec: &RunSpec<'_>) -> Result<RunResult, RunError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
         .build()
         .map_err(RunError::Runtime)?;
-    rt.block_on(run_async(lesson))
+    rt.block_on(run_async(lesson, spec))
 }
 
-async fn run_async(lesson: &Lesson) -> Result<Outcome, RunError> {
+async fn run_async(lesson: &Lesson, spec: &RunSpec<'_>) -> Result<RunResult, RunError> {
     let scenario = &lesson.scenario;
     let (_guard, recording) = crate::trace::recorder::record_on_this_thread();
 
     let clock = Clock::starting_at(LESSON_EPOCH_SECS);
-    let (dialer, running) = stack::start_in_memory(&scenario.stack, clock)?;
+    let (dialer, running) = stack::start_in_memory(spec.stack, clock)?;
     let start = Instant::now();
-    let plan = scenario
-        .load
-        .as_ref()
-        .map(|l| Arc::new(Plan::new(l.get_ref(), scenario.seed)));
+    let plan = match (&scenario.load, spec.mix) {
+        (Some(l), Some(mix)) => Some(Arc::new(Plan::with_mix(l.get_ref(), mix, scenario.seed))),
+        _ => None,
+    };
     let results =
         tokio::time::timeout(MAX_LESSON_TIME, play_client(scenario, plan, dialer, start)).await;
     let (sent, load) = results.map_err(|_| RunError::Stuck(MAX_LESSON_TIME))?;
@@ -100,17 +247,59 @@ async fn run_async(lesson: &Lesson) -> Result<Outcome, RunError> {
         seed: scenario.seed,
         version: env!("CARGO_PKG_VERSION").to_string(),
         started_at: clock.started_at(),
-        config: serde_json::to_value(&scenario.stack).unwrap_or_default(),
+        config: serde_json::to_value(spec.stack).unwrap_or_default(),
+        variant: spec.variant.clone(),
     };
-    let mut trace = assemble(meta, stack::layers(&scenario.stack), recording.take());
+    let mut trace = assemble(meta, stack::layers(spec.stack), recording.take());
     trace.metrics = Some(metrics::compute(&trace, load));
-    let unused_narration = attach_narration(scenario, &mut trace);
-    let unmet = check_expectations(scenario, &trace, &sent);
-    Ok(Outcome {
+    let variant = spec.variant.as_ref().map(|v| v.name.as_str());
+    let used_narration = attach_narration(scenario, variant, &mut trace);
+    let unmet = check_expectations(scenario, &trace, &sent)
+        .into_iter()
+        .map(|u| Unmet {
+            variant: spec.variant.as_ref().map(|v| v.index - 1),
+            ..u
+        })
+        .collect();
+    Ok(RunResult {
         trace,
         unmet,
-        unused_narration,
+        used_narration,
     })
+}
+
+/// A variant's own `expect`: its throughput within bounds.
+fn check_variant(c: &Compare, index: usize, trace: &Trace) -> Vec<Unmet> {
+    let Some(expect) = c.expect.as_ref().map(|e| *e.get_ref()) else {
+        return Vec::new();
+    };
+    let measured = trace.metrics.as_ref().and_then(|m| m.throughput_per_s);
+    let unmet = |message: String| Unmet {
+        request: None,
+        variant: Some(index),
+        message,
+    };
+    let Some(x) = measured else {
+        return vec![unmet(
+            "expected a throughput, but no request completed".into(),
+        )];
+    };
+    let mut out = Vec::new();
+    if let Some(lo) = expect.throughput_min
+        && x < lo
+    {
+        out.push(unmet(format!(
+            "expected a throughput of at least {lo} requests/s, got {x:.1}"
+        )));
+    }
+    if let Some(hi) = expect.throughput_max
+        && x > hi
+    {
+        out.push(unmet(format!(
+            "expected a throughput of at most {hi} requests/s, got {x:.1}"
+        )));
+    }
+    out
 }
 
 /// Where each `[[request]]` went: (the client's connection number, position on it).
@@ -186,18 +375,25 @@ async fn client_connection(
     sent
 }
 
-fn attach_narration(scenario: &Scenario, trace: &mut Trace) -> Vec<usize> {
-    let mut unused = Vec::new();
+/// Put each narration on the first step it names (in this variant, when
+/// it names one); returns the narrations that found their step.
+fn attach_narration(scenario: &Scenario, variant: Option<&str>, trace: &mut Trace) -> Vec<usize> {
+    let mut used = Vec::new();
     for (i, n) in scenario.narration.iter().enumerate() {
+        if let Some(only) = &n.variant
+            && Some(only.get_ref().as_str()) != variant
+        {
+            continue;
+        }
         let found = trace.events.iter_mut().find(|e| {
             e.step.as_str() == n.step.get_ref() && n.request.is_none_or(|r| e.request == Some(r))
         });
-        match found {
-            Some(e) => e.narration = Some(n.text.trim().to_string()),
-            None => unused.push(i),
+        if let Some(e) = found {
+            e.narration = Some(n.text.trim().to_string());
+            used.push(i);
         }
     }
-    unused
+    used
 }
 
 fn check_expectations(scenario: &Scenario, trace: &Trace, sent: &Sent) -> Vec<Unmet> {
@@ -218,7 +414,8 @@ fn check_expectations(scenario: &Scenario, trace: &Trace, sent: &Sent) -> Vec<Un
         });
         let Some(summary) = summary else {
             unmet.push(Unmet {
-                request: index,
+                request: Some(index),
+                variant: None,
                 message: "was never answered (the connection closed first?)".into(),
             });
             continue;
@@ -227,7 +424,8 @@ fn check_expectations(scenario: &Scenario, trace: &Trace, sent: &Sent) -> Vec<Un
             && summary.status != Some(status)
         {
             unmet.push(Unmet {
-                request: index,
+                request: Some(index),
+                variant: None,
                 message: format!(
                     "expected status {status}, got {}",
                     summary.status.map_or("none".to_string(), |s| s.to_string())
@@ -238,7 +436,8 @@ fn check_expectations(scenario: &Scenario, trace: &Trace, sent: &Sent) -> Vec<Un
             let want = Layer::parse(layer.get_ref());
             if want != summary.answered_by {
                 unmet.push(Unmet {
-                    request: index,
+                    request: Some(index),
+                    variant: None,
                     message: format!(
                         "expected to be answered by the {}, but the {} answered",
                         layer.get_ref(),

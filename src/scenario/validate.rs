@@ -5,6 +5,12 @@
 //! A `[load]` is checked like the rest: one of `rate` and `clients`, values
 //! in range, a mix whose every entry is a request that could be written
 //! as a `[[request]]`.
+//!
+//! A lesson that compares stacks (`[[compare]]`) gets each variant's stack
+//! here: `[stack]` with the variant's own settings laid over it, key by
+//! key, then checked like `[stack]` itself. Its names must be distinct,
+//! its `mix` must match the load's entry for entry, and a narration's
+//! `variant` must name one of them.
 
 use std::path::Path;
 
@@ -13,18 +19,90 @@ use toml::Spanned;
 use super::error::ScenarioError;
 use super::format::{Load, Request, Scenario};
 use super::load::{MAX_LOAD_CLIENTS, MAX_LOAD_RATE, MAX_LOAD_REQUESTS};
+use crate::stack::StackConfig;
 use crate::trace::{Layer, StepId};
 
 /// Parse and validate a lesson.
 pub fn parse(path: &Path, source: &str) -> Result<Scenario, ScenarioError> {
-    let scenario: Scenario = toml::from_str(source).map_err(|e| {
+    let mut scenario: Scenario = toml::from_str(source).map_err(|e| {
         let offset = e.span().map(|s| s.start).unwrap_or(0);
         let message = e.message().trim().to_string();
         let hint = hint_for(&message);
         ScenarioError::at(path, source, offset, message, hint)
     })?;
+    resolve_variants(path, source, &mut scenario)?;
     check_rules(path, source, &scenario)?;
     Ok(scenario)
+}
+
+/// Most variants one lesson may compare (each is a whole run).
+pub const MAX_VARIANTS: usize = 6;
+
+/// Longest name of a variant: it heads a column of the comparison.
+pub const MAX_VARIANT_NAME: usize = 32;
+
+/// Give each `[[compare]]` variant the stack it runs: `[stack]` as
+/// written, with the variant's `stack` laid over it. Both were read once
+/// already (serde checked every field and value, with their positions),
+/// so here they are read again as plain TOML tables, to know which keys
+/// the variant really gives: a key it leaves out keeps the base's value,
+/// not the default.
+fn resolve_variants(path: &Path, source: &str, s: &mut Scenario) -> Result<(), ScenarioError> {
+    if s.compare.is_empty() {
+        return Ok(());
+    }
+    let fail = |offset: usize, message: String| {
+        ScenarioError::at(
+            path,
+            source,
+            offset,
+            message,
+            Some("check this variant's `stack` settings against [stack]".to_string()),
+        )
+    };
+    let doc: toml::Table = toml::from_str(source).map_err(|e| fail(0, e.message().to_string()))?;
+    let base = doc
+        .get("stack")
+        .and_then(toml::Value::as_table)
+        .cloned()
+        .unwrap_or_default();
+    let written = doc.get("compare").and_then(toml::Value::as_array);
+    for (i, variant) in s.compare.iter_mut().enumerate() {
+        let over = written
+            .and_then(|list| list.get(i))
+            .and_then(|v| v.get("stack"))
+            .and_then(toml::Value::as_table);
+        let mut merged = base.clone();
+        if let Some(over) = over {
+            lay_over(&mut merged, over);
+        }
+        variant.stack = toml::Value::Table(merged)
+            .try_into::<StackConfig>()
+            .map_err(|e| {
+                fail(
+                    variant.name.span().start,
+                    format!(
+                        "compare {}: its stack cannot be built: {}",
+                        i + 1,
+                        e.message().trim()
+                    ),
+                )
+            })?;
+    }
+    Ok(())
+}
+
+/// Lay `over` onto `base`: a table in both is merged key by key, any
+/// other value replaces the base's.
+fn lay_over(base: &mut toml::Table, over: &toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(key), value) {
+            (Some(toml::Value::Table(below)), toml::Value::Table(above)) => lay_over(below, above),
+            _ => {
+                base.insert(key.clone(), value.clone());
+            }
+        }
+    }
 }
 
 fn hint_for(message: &str) -> Option<String> {
@@ -103,9 +181,9 @@ fn key_offset_from(source: &str, from: usize, key: &str) -> usize {
 
 /// Settings whose values would make a lesson unrunnable (or a machine
 /// run out of memory): each must lie in a range.
-fn check_ranges(s: &Scenario) -> Result<(), (&'static str, String)> {
-    let web = &s.stack.web_server;
-    let app = &s.stack.app_server;
+fn check_ranges(stack: &StackConfig) -> Result<(), (&'static str, String)> {
+    let web = &stack.web_server;
+    let app = &stack.app_server;
     let checks: [(&'static str, bool, &str); 6] = [
         (
             "max_headers",
@@ -334,6 +412,180 @@ fn check_load(source: &str, load: &Spanned<Load>) -> Result<(), Problem> {
     Ok(())
 }
 
+/// Byte offset of `key =` inside the `n`th (1-based) `[[compare]]` table,
+/// whether written on its own line, in an inline table
+/// (`stack.app_server = { workers = 65 }`) or in a sub-table
+/// (`[compare.stack.app_server]`); or of that table's header.
+fn compare_key_offset(source: &str, n: usize, key: &str) -> usize {
+    const HEADER: &str = "[[compare]]";
+    let Some(start) = source
+        .match_indices(HEADER)
+        .nth(n.saturating_sub(1))
+        .map(|(i, _)| i)
+    else {
+        return 0;
+    };
+    // The table runs to the next header that is not one of its own
+    // sub-tables (`[compare.…]`).
+    let body = start + HEADER.len();
+    let mut end = source.len();
+    let mut offset = body;
+    for line in source[body..].split_inclusive('\n') {
+        let t = line.trim_start();
+        if t.starts_with('[') && !t.starts_with("[compare.") {
+            end = offset;
+            break;
+        }
+        offset += line.len();
+    }
+    let region = &source[body..end];
+    let bytes = region.as_bytes();
+    for (i, _) in region.match_indices(key) {
+        let before_ok = i == 0 || {
+            let b = bytes[i - 1];
+            !(b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+        };
+        let after = region[i + key.len()..].trim_start();
+        if before_ok && after.starts_with('=') && !after.starts_with("==") {
+            return body + i;
+        }
+    }
+    start
+}
+
+/// The rules of `[[compare]]`: enough variants and not too many, distinct
+/// names, each variant's stack in range, each variant's mix a version of
+/// the load's, sensible expectations.
+fn check_compare(source: &str, s: &Scenario) -> Result<(), Problem> {
+    let problem =
+        |offset: usize, message: String, hint: &str| Err((offset, message, hint.to_string()));
+    let Some(first) = s.compare.first() else {
+        return Ok(());
+    };
+    if s.compare.len() < 2 {
+        return problem(
+            first.name.span().start,
+            "the lesson compares only one stack".into(),
+            "add a second [[compare]] table to compare with, or remove [[compare]] and put its settings in [stack]",
+        );
+    }
+    if s.compare.len() > MAX_VARIANTS {
+        let extra = &s.compare[MAX_VARIANTS];
+        return problem(
+            extra.name.span().start,
+            format!("a lesson may compare at most {MAX_VARIANTS} stacks"),
+            "split the comparison into two lessons",
+        );
+    }
+    for (i, c) in s.compare.iter().enumerate() {
+        let n = i + 1;
+        let name = c.name.get_ref();
+        if name.trim().is_empty() || name.chars().count() > MAX_VARIANT_NAME {
+            return problem(
+                c.name.span().start,
+                format!("compare {n}: a name must have 1 to {MAX_VARIANT_NAME} characters"),
+                "a short name heads its column, e.g. name = \"gunicorn -w 4\"",
+            );
+        }
+        if s.compare[..i].iter().any(|o| o.name.get_ref() == name) {
+            return problem(
+                c.name.span().start,
+                format!("compare {n}: another variant is already called `{name}`"),
+                "give each variant its own name: the comparison and the narration tell them apart by it",
+            );
+        }
+        if let Err((key, message)) = check_ranges(&c.stack) {
+            return problem(
+                compare_key_offset(source, n, key),
+                format!("compare {n}: {message}"),
+                "pick a value in that range",
+            );
+        }
+        if let Some(mix) = &c.mix {
+            check_variant_mix(source, s, n, mix)?;
+        }
+        if let Some(expect) = &c.expect {
+            let e = expect.get_ref();
+            let bad = |x: Option<f64>| x.is_some_and(|x| !x.is_finite() || x < 0.0);
+            if bad(e.throughput_min) || bad(e.throughput_max) {
+                return problem(
+                    expect.span().start,
+                    format!(
+                        "compare {n}: a throughput is a number of requests per second, 0 or more"
+                    ),
+                    "write e.g. expect = { throughput_min = 36, throughput_max = 44 }",
+                );
+            }
+            if let (Some(lo), Some(hi)) = (e.throughput_min, e.throughput_max)
+                && lo > hi
+            {
+                return problem(
+                    expect.span().start,
+                    format!("compare {n}: throughput_min ({lo}) is above throughput_max ({hi})"),
+                    "swap them, or leave one out",
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A variant's `mix` replaces the load's entry for entry: as many entries,
+/// each with the weight of the one it replaces, so that the seed picks the
+/// same entries in the same order in every variant.
+fn check_variant_mix(
+    source: &str,
+    s: &Scenario,
+    n: usize,
+    mix: &Spanned<Vec<super::format::MixRequest>>,
+) -> Result<(), Problem> {
+    let problem =
+        |offset: usize, message: String, hint: &str| Err((offset, message, hint.to_string()));
+    let at = mix.span().start;
+    let Some(load) = &s.load else {
+        return problem(
+            at,
+            format!("compare {n}: `mix` replaces the load's mix, but the lesson has no [load]"),
+            "add a [load] with its [[load.mix]], or remove this `mix`",
+        );
+    };
+    let base = load.get_ref().mix.get_ref();
+    let own = mix.get_ref();
+    if own.len() != base.len() {
+        return problem(
+            at,
+            format!(
+                "compare {n}: its mix has {} entr{}, the load's has {}",
+                own.len(),
+                if own.len() == 1 { "y" } else { "ies" },
+                base.len()
+            ),
+            "a variant sends the same load with each request swapped for its own: give one entry for each [[load.mix]] entry, in the same order",
+        );
+    }
+    for (k, (m, b)) in own.iter().zip(base).enumerate() {
+        let label = format!("compare {n}, mix {}", k + 1);
+        if m.weight.span().start != m.weight.span().end && m.weight.get_ref() != b.weight.get_ref()
+        {
+            return problem(
+                m.weight.span().start,
+                format!(
+                    "{label}: weight {} differs from the load's {}",
+                    m.weight.get_ref(),
+                    b.weight.get_ref()
+                ),
+                "leave `weight` out: an entry takes the weight of the [[load.mix]] entry it replaces",
+            );
+        }
+        let key_at = |key: &str| match compare_key_offset(source, n, key) {
+            0 => at,
+            offset => offset,
+        };
+        check_request(&label, &m.as_request(), m.path.span().start, &key_at)?;
+    }
+    Ok(())
+}
+
 fn check_rules(path: &Path, source: &str, s: &Scenario) -> Result<(), ScenarioError> {
     let err = |offset: usize, message: String, hint: &str| {
         Err(ScenarioError::at(
@@ -344,12 +596,15 @@ fn check_rules(path: &Path, source: &str, s: &Scenario) -> Result<(), ScenarioEr
             Some(hint.to_string()),
         ))
     };
-    if let Err((key, message)) = check_ranges(s) {
+    if let Err((key, message)) = check_ranges(&s.stack) {
         return err(
             key_offset(source, key),
             message,
             "pick a value in that range",
         );
+    }
+    if let Err((offset, message, hint)) = check_compare(source, s) {
+        return err(offset, message, &hint);
     }
     let requests_at = s.request.as_ref().map_or(0, |r| r.span().start);
     if s.requests().is_empty() && s.load.is_none() {
@@ -392,6 +647,28 @@ fn check_rules(path: &Path, source: &str, s: &Scenario) -> Result<(), ScenarioEr
         return err(offset, message, &hint);
     }
     for n in &s.narration {
+        if let Some(variant) = &n.variant {
+            let name = variant.get_ref();
+            let names: Vec<String> = s
+                .compare
+                .iter()
+                .map(|c| format!("`{}`", c.name.get_ref()))
+                .collect();
+            if s.compare.is_empty() {
+                return err(
+                    variant.span().start,
+                    format!("narration for variant `{name}`, but the lesson compares no stacks"),
+                    "`variant` is for a lesson with [[compare]] tables; remove it",
+                );
+            }
+            if !s.compare.iter().any(|c| c.name.get_ref() == name) {
+                return err(
+                    variant.span().start,
+                    format!("narration for variant `{name}`, which no [[compare]] table names"),
+                    &format!("use one of: {}", names.join(", ")),
+                );
+            }
+        }
         let step = n.step.get_ref();
         if StepId::parse(step).is_none() {
             let hint = match StepId::suggest(step) {
@@ -605,5 +882,141 @@ mod tests {
                 .is_some_and(|h| h.contains("[[load.mix]]")),
             "{e}"
         );
+    }
+
+    /// A lesson of one request and the given `[[compare]]` tables (TOML
+    /// lines after the request).
+    fn compare_lesson(rest: &str) -> String {
+        format!(
+            "title = \"x\"\n[stack.app]\ndb_latency = \"50ms\"\n[[request]]\npath = \"/\"\n{rest}"
+        )
+    }
+
+    const TWO: &str = "[[compare]]\nname = \"a\"\nstack.app_server = { workers = 4 }\n[[compare]]\nname = \"b\"\nstack.app_server = { interface = \"asgi\" }\n";
+
+    #[test]
+    fn a_variant_keeps_the_base_stack_and_changes_only_what_it_names() {
+        let s = check(&compare_lesson(TWO)).expect("valid");
+        let (a, b) = (&s.compare[0].stack, &s.compare[1].stack);
+        assert_eq!(a.app_server.workers, 4);
+        assert_eq!(a.app_server.interface, crate::gateway::Interface::Wsgi);
+        assert_eq!(b.app_server.interface, crate::gateway::Interface::Asgi);
+        // Both keep the base's db_latency, not the default.
+        for v in [a, b] {
+            assert_eq!(v.app.db_latency, s.stack.app.db_latency);
+            assert_eq!(v.app.db_latency.0, std::time::Duration::from_millis(50));
+        }
+    }
+
+    #[test]
+    fn a_variant_written_as_sub_tables_is_laid_over_the_base_too() {
+        let s = check(&compare_lesson(
+            "[[compare]]\nname = \"a\"\n[compare.stack.app_server]\nworkers = 3\n[[compare]]\nname = \"b\"\n[compare.stack.app]\ndb_latency = \"1ms\"\n",
+        ))
+        .expect("valid");
+        assert_eq!(s.compare[0].stack.app_server.workers, 3);
+        assert_eq!(
+            s.compare[0].stack.app.db_latency.0,
+            std::time::Duration::from_millis(50)
+        );
+        assert_eq!(
+            s.compare[1].stack.app.db_latency.0,
+            std::time::Duration::from_millis(1)
+        );
+    }
+
+    #[test]
+    fn a_comparison_of_one_stack_points_at_its_name_and_says_to_add_another() {
+        let e = check(&compare_lesson("[[compare]]\nname = \"a\"\n")).unwrap_err();
+        assert_eq!(e.line, 7, "{e}");
+        assert!(
+            e.hint.as_deref().is_some_and(|h| h.contains("second")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn two_variants_of_one_name_are_refused_at_the_second() {
+        let e = check(&compare_lesson(
+            "[[compare]]\nname = \"a\"\n[[compare]]\nname = \"a\"\n",
+        ))
+        .unwrap_err();
+        assert_eq!(e.line, 9, "{e}");
+        assert!(e.message.contains("already"), "{e}");
+    }
+
+    #[test]
+    fn a_variants_value_out_of_range_points_at_it_in_its_inline_table() {
+        let e = check(&compare_lesson(
+            "[[compare]]\nname = \"a\"\n[[compare]]\nname = \"b\"\nstack.app_server = { workers = 65 }\n",
+        ))
+        .unwrap_err();
+        assert_eq!((e.line, e.col), (10, 22), "{e}");
+        assert!(e.message.starts_with("compare 2: `workers`"), "{e}");
+    }
+
+    #[test]
+    fn a_misspelt_setting_in_a_variant_points_at_it() {
+        let e = check(&compare_lesson(
+            "[[compare]]\nname = \"a\"\nstack.app_server = { wrkers = 4 }\n[[compare]]\nname = \"b\"\n",
+        ))
+        .unwrap_err();
+        assert_eq!(e.line, 8, "{e}");
+        assert!(e.message.contains("wrkers"), "{e}");
+    }
+
+    #[test]
+    fn a_variants_mix_needs_a_load_and_as_many_entries_as_its_mix() {
+        let e = check(&compare_lesson(
+            "[[compare]]\nname = \"a\"\nmix = [{ path = \"/slow\" }]\n[[compare]]\nname = \"b\"\n",
+        ))
+        .unwrap_err();
+        assert_eq!(e.line, 8, "{e}");
+        assert!(e.message.contains("no [load]"), "{e}");
+        let src = "title = \"x\"\n[load]\nclients = 2\nduration = \"1s\"\n[[load.mix]]\npath = \"/slow\"\n\
+                   [[compare]]\nname = \"a\"\nmix = [{ path = \"/cpu\" }, { path = \"/slow\" }]\n[[compare]]\nname = \"b\"\n";
+        let e = check(src).unwrap_err();
+        assert_eq!(e.line, 9, "{e}");
+        assert!(e.message.contains("2 entries"), "{e}");
+        let src = src
+            .replace(", { path = \"/slow\" }", "")
+            .replace("/cpu\"", "/cpu\", weight = 2");
+        let e = check(&src).unwrap_err();
+        assert!(e.message.contains("weight 2"), "{e}");
+        let ok = src.replace(", weight = 2", "");
+        let s = check(&ok).expect("valid");
+        assert_eq!(
+            s.compare[0].mix.as_ref().map(|m| m.get_ref().len()),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn a_narration_for_an_unknown_variant_lists_the_variants() {
+        let e = check(&compare_lesson(&format!(
+            "{TWO}[[narration]]\nvariant = \"c\"\nstep = \"client.connect\"\ntext = \"t\"\n"
+        )))
+        .unwrap_err();
+        assert_eq!(e.line, 13, "{e}");
+        assert!(
+            e.hint.as_deref().is_some_and(|h| h.contains("`a`, `b`")),
+            "{e}"
+        );
+        let e = check(
+            "title = \"x\"\n[[request]]\npath = \"/\"\n[[narration]]\nvariant = \"a\"\nstep = \"client.connect\"\ntext = \"t\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 5, "{e}");
+        assert!(e.message.contains("compares no stacks"), "{e}");
+    }
+
+    #[test]
+    fn a_variants_throughput_bounds_must_be_in_order() {
+        let e = check(&compare_lesson(
+            "[[compare]]\nname = \"a\"\nexpect = { throughput_min = 50, throughput_max = 40 }\n[[compare]]\nname = \"b\"\n",
+        ))
+        .unwrap_err();
+        assert_eq!(e.line, 8, "{e}");
+        assert!(e.message.contains("above throughput_max"), "{e}");
     }
 }

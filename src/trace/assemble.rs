@@ -668,6 +668,7 @@ mod tests {
             version: String::new(),
             started_at: String::new(),
             config: serde_json::Value::Null,
+            variant: None,
         };
         let mut send_up = event(6, StepId::WebServerProxySend);
         send_up.conn = Some(1);

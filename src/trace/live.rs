@@ -435,6 +435,7 @@ mod tests {
             version: String::new(),
             started_at: String::new(),
             config: serde_json::Value::Null,
+            variant: None,
         }
     }
 

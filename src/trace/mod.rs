@@ -10,12 +10,15 @@
 //! that carry the connection and request ids. The [`Recorder`] (a
 //! `tracing_subscriber::Layer`) records them; [`assemble`] links each step
 //! to its request and summarises the run; [`metrics`] computes the run's
-//! figures from the assembled trace. Nothing here knows a UI exists.
+//! figures from the assembled trace; [`compare`] sets the figures of
+//! several runs side by side (a lesson that compares stacks). Nothing here
+//! knows a UI exists.
 //!
 //! Book: "The journey of a request" (book/src/journey.md).
 
 pub mod assemble;
 pub mod bytes;
+pub mod compare;
 pub mod decision;
 pub mod emit;
 pub mod export;

@@ -62,6 +62,21 @@ pub struct Meta {
     pub started_at: String,
     /// The stack's configuration in effect, every knob with its value.
     pub config: serde_json::Value,
+    /// In a lesson that compares stacks (`[[compare]]`): which of its
+    /// variants this run is. Absent for a lesson that runs one stack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<VariantMeta>,
+}
+
+/// One run of a lesson that compares stacks: the variant's place among
+/// them, and its name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VariantMeta {
+    /// From 1, in the order of the lesson's `[[compare]]` tables.
+    pub index: usize,
+    /// How many variants the lesson compares.
+    pub of: usize,
+    pub name: String,
 }
 
 /// One box of the stack diagram.

@@ -31,6 +31,8 @@ pub enum Action {
     /// A key while the request list is open.
     List(ListKey),
     ToggleBreakpoint,
+    /// v: a lesson that compares stacks shows its next variant.
+    NextVariant,
     FocusNext,
     FocusPrev,
     ToggleHelp,
@@ -141,6 +143,12 @@ pub const BINDINGS: &[Binding] = &[
         ctrl: false,
     },
     Binding {
+        keys: "v",
+        what: "next compared stack, same moment",
+        codes: &[KeyCode::Char('v')],
+        ctrl: false,
+    },
+    Binding {
         keys: "tab",
         what: "focus: stack → detail → timeline",
         codes: &[KeyCode::Tab, KeyCode::BackTab],
@@ -211,6 +219,7 @@ pub fn action_for(key: KeyEvent, focus: Focus) -> Option<Action> {
         KeyCode::Char('N') => Action::PrevRequest,
         KeyCode::Char('r' | '/') => Action::OpenRequests,
         KeyCode::Char('b') => Action::ToggleBreakpoint,
+        KeyCode::Char('v') => Action::NextVariant,
         KeyCode::Tab => Action::FocusNext,
         KeyCode::BackTab => Action::FocusPrev,
         KeyCode::Char('?') => Action::ToggleHelp,

@@ -108,7 +108,13 @@ pub use terminal::signal_exit_code;
 
 /// Player over one trace; returns when the user quits, saying how.
 pub fn play(trace: &Trace, opts: &PlayerOptions) -> io::Result<Ended> {
-    let state = PlayerState::new(trace.clone(), opts.break_on.clone(), Theme::from_env());
+    play_all(vec![trace.clone()], opts)
+}
+
+/// Player over a lesson's traces: one, or one per variant of a lesson that
+/// compares stacks, the first on screen and `v` for the next.
+pub fn play_all(traces: Vec<Trace>, opts: &PlayerOptions) -> io::Result<Ended> {
+    let state = PlayerState::with_variants(traces, opts.break_on.clone(), Theme::from_env());
     run_player(state, None)
 }
 

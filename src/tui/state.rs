@@ -95,6 +95,30 @@ pub struct PlayerState {
     pub quit: bool,
     /// It was Ctrl-C: leave the program, not just the player.
     pub interrupted: bool,
+    /// A lesson that compares stacks: its other variants' traces (`v`).
+    pub variants: Variants,
+}
+
+/// The variants of a lesson that compares stacks (`[[compare]]`), one
+/// trace each. The one on screen is `PlayerState::trace`; its slot here is
+/// empty until `v` puts it back and takes out the next.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Variants {
+    /// Every variant's trace and index, in the lesson's order.
+    slots: Vec<Option<(Trace, TraceIndex)>>,
+    /// Position of the variant on screen.
+    pub current: usize,
+}
+
+impl Variants {
+    /// How many variants (0 for a lesson of one stack).
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
 }
 
 impl PlayerState {
@@ -116,7 +140,61 @@ impl PlayerState {
             live: None,
             quit: false,
             interrupted: false,
+            variants: Variants::default(),
         }
+    }
+
+    /// A paused player on the first step of the first of `traces`, one per
+    /// variant of a lesson that compares stacks; `v` switches between them.
+    /// With one trace, the same as [`PlayerState::new`].
+    pub fn with_variants(
+        traces: Vec<Trace>,
+        breakpoints: Vec<BreakOn>,
+        theme: Theme,
+    ) -> PlayerState {
+        let mut traces = traces.into_iter();
+        let first = traces.next().unwrap_or_else(empty_trace);
+        let mut state = PlayerState::new(first, breakpoints, theme);
+        let others: Vec<Option<(Trace, TraceIndex)>> = traces
+            .map(|t| {
+                let index = TraceIndex::new(&t);
+                Some((t, index))
+            })
+            .collect();
+        if !others.is_empty() {
+            state.variants.slots = std::iter::once(None).chain(others).collect();
+        }
+        state
+    }
+
+    /// Put the next variant on screen (after the last, the first again),
+    /// at the same moment of simulated time: the last step at or before
+    /// the time of the step on screen. Returns false when there is no
+    /// other variant.
+    pub fn next_variant(&mut self) -> bool {
+        let n = self.variants.slots.len();
+        if n < 2 {
+            return false;
+        }
+        let next = (self.variants.current + 1) % n;
+        let Some((trace, index)) = self.variants.slots.get_mut(next).and_then(Option::take) else {
+            return false;
+        };
+        let at = self.event().map_or(0, |e| e.at_ns);
+        let old_trace = std::mem::replace(&mut self.trace, trace);
+        let old_index = std::mem::replace(&mut self.index, index);
+        if let Some(slot) = self.variants.slots.get_mut(self.variants.current) {
+            *slot = Some((old_trace, old_index));
+        }
+        self.variants.current = next;
+        self.cursor = self
+            .trace
+            .events
+            .partition_point(|e| e.at_ns <= at)
+            .saturating_sub(1);
+        self.detail_scroll = 0;
+        self.request_list = None;
+        true
     }
 
     /// The same, positioned on step `cursor` (clamped to the last step).
@@ -300,6 +378,7 @@ pub fn empty_trace() -> Trace {
             version: String::new(),
             started_at: String::new(),
             config: serde_json::Value::Null,
+            variant: None,
         },
         metrics: None,
         layers: Vec::new(),

@@ -61,6 +61,7 @@ pub fn update(state: &mut PlayerState, action: Action) {
         Action::Faster => set_speed(state, state.speed.saturating_add(1)),
         Action::Slower => set_speed(state, state.speed.saturating_sub(1)),
         Action::ToggleBreakpoint => toggle_breakpoint(state),
+        Action::NextVariant => next_variant(state),
         Action::FocusNext => state.focus = state.focus.next(),
         Action::FocusPrev => state.focus = state.focus.prev(),
         Action::ToggleHelp => state.help = !state.help,
@@ -194,6 +195,28 @@ fn toggle_play(state: &mut PlayerState) {
     }
     state.playing = !state.is_empty();
     state.notice = None;
+}
+
+/// `v`: the next variant of a lesson that compares stacks, at the same
+/// moment; play goes on (or stays paused) as it was.
+fn next_variant(state: &mut PlayerState) {
+    if !state.next_variant() {
+        state.notice = Some(String::from(
+            "this lesson runs one stack: v switches between the stacks of a lesson that compares them",
+        ));
+        return;
+    }
+    let name = state
+        .trace
+        .meta
+        .variant
+        .as_ref()
+        .map_or_else(String::new, |v| format!("{}/{} {}", v.index, v.of, v.name));
+    let at = state.event().map_or(0, |e| e.at_ns);
+    state.notice = Some(format!(
+        "stack {name}, at {:.3} s · v for the next",
+        at as f64 / 1e9
+    ));
 }
 
 fn set_speed(state: &mut PlayerState, speed: usize) {

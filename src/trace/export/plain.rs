@@ -17,6 +17,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
+use crate::trace::compare::{Comparison, app_server_steps};
 use crate::trace::metrics::{LoadModel, Metrics, Spread};
 use crate::trace::{Event, Instance, RequestSummary, Trace};
 
@@ -27,7 +28,47 @@ pub const LOAD_TRANSCRIBED: usize = 3;
 /// figures).
 pub fn transcript(trace: &Trace) -> String {
     let mut out = String::new();
-    header(trace, &mut out);
+    lesson_header(trace, &mut out);
+    if let Some(v) = &trace.meta.variant {
+        let _ = writeln!(out, "variant {} of {}: {}", v.index, v.of, v.name);
+    }
+    stack_line(trace, &mut out);
+    body(trace, &mut out);
+    out
+}
+
+/// Render a lesson's every run: for a lesson that compares stacks, the
+/// lesson's title once, then each variant's transcript and figures under
+/// its name, then the comparison ([`comparison`]). For one run, the same as
+/// [`transcript`].
+pub fn transcripts(traces: &[&Trace], compared: Option<&Comparison>) -> String {
+    let (Some(first), Some(c)) = (traces.first(), compared) else {
+        return traces.iter().map(|t| transcript(t)).collect();
+    };
+    let mut out = String::new();
+    lesson_header(first, &mut out);
+    let _ = writeln!(
+        out,
+        "This lesson sends the same requests to {} stacks, one run each, then compares them.",
+        traces.len()
+    );
+    for t in traces {
+        let _ = writeln!(out);
+        let name = t.meta.variant.as_ref().map_or_else(
+            || t.meta.scenario.clone(),
+            |v| format!("variant {} of {}: {}", v.index, v.of, v.name),
+        );
+        let _ = writeln!(out, "━━ {name} ━━");
+        stack_line(t, &mut out);
+        body(t, &mut out);
+    }
+    let _ = writeln!(out);
+    comparison(c, traces, &mut out);
+    out
+}
+
+/// The steps and the figures of one run, after its header.
+fn body(trace: &Trace, out: &mut String) {
     let _ = writeln!(out);
     // With several requests, every line says whose step it is: interleaved
     // requests cannot be told apart by order alone.
@@ -49,14 +90,14 @@ pub fn transcript(trace: &Trace) -> String {
     match shown {
         None => {
             for e in &trace.events {
-                event_line(e, tagged, &mut out);
+                event_line(e, tagged, out);
             }
             let _ = writeln!(out);
-            outcome(trace, &mut out);
+            outcome(trace, out);
         }
         Some(first) => {
             for e in first_requests_events(trace, first) {
-                event_line(e, tagged, &mut out);
+                event_line(e, tagged, out);
             }
             let _ = writeln!(out);
             for r in first {
@@ -71,9 +112,8 @@ pub fn transcript(trace: &Trace) -> String {
     }
     if let Some(m) = &trace.metrics {
         let _ = writeln!(out);
-        metrics(m, &mut out);
+        metrics(m, out);
     }
-    out
 }
 
 /// The steps of `first` (some requests), and the steps of no request that
@@ -218,6 +258,13 @@ pub fn metrics(m: &Metrics, out: &mut String) {
                 " (the law holds for a stable system; here {} requests arrived and {} completed: the queue grew)",
                 m.sent, m.completed
             );
+        } else if (in_flight - x * w).abs() > 0.1 * in_flight {
+            // A closed loop whose queue is still filling: the requests in
+            // flight have waited longer than those that completed.
+            let _ = write!(
+                out,
+                " (not equal: the law holds in a steady state, and this window is not one yet; the requests still waiting have waited longer than those that completed)"
+            );
         }
         out.push('\n');
     }
@@ -308,6 +355,181 @@ pub fn metrics(m: &Metrics, out: &mut String) {
     );
 }
 
+/// The comparison of a lesson's variants: what each one was, a table of
+/// their figures side by side (a row per figure, a column per variant),
+/// and the app server's steps for each one's first request.
+pub fn comparison(c: &Comparison, traces: &[&Trace], out: &mut String) {
+    let loaded = c.variants.iter().any(|v| !v.mix.is_empty());
+    let _ = writeln!(
+        out,
+        "comparison of {} stacks, each sent the same {} (seed {}):",
+        c.variants.len(),
+        if loaded {
+            "requests and load"
+        } else {
+            "requests"
+        },
+        c.seed
+    );
+    for (i, v) in c.variants.iter().enumerate() {
+        let mut line = format!("  {}. {}: app server {}", i + 1, v.name, v.app_server);
+        if !v.mix.is_empty() {
+            let _ = write!(line, "; mix {}", v.mix.join(", "));
+        }
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = writeln!(out);
+    let none = || "—".to_string();
+    let pct = |x: Option<f64>| x.map_or_else(none, |x| format!("{:.1}%", x * 100.0));
+    let at = |s: Option<Spread>, f: fn(&Spread) -> u64| s.map_or_else(none, |s| duration(f(&s)));
+    let mut rows: Vec<(&str, Vec<String>)> = vec![
+        (
+            "completed",
+            c.variants.iter().map(|v| v.completed.to_string()).collect(),
+        ),
+        (
+            "throughput (requests/s)",
+            c.variants
+                .iter()
+                .map(|v| v.throughput_per_s.map_or_else(none, |x| format!("{x:.1}")))
+                .collect(),
+        ),
+        (
+            "throughput ÷ the first's",
+            c.variants
+                .iter()
+                .map(|v| v.throughput_ratio.map_or_else(none, |x| format!("{x:.2}")))
+                .collect(),
+        ),
+    ];
+    for (label, f) in [
+        ("latency p50", (|s: &Spread| s.p50_ns) as fn(&Spread) -> u64),
+        ("latency p95", |s: &Spread| s.p95_ns),
+        ("latency p99", |s: &Spread| s.p99_ns),
+    ] {
+        rows.push((label, c.variants.iter().map(|v| at(v.latency, f)).collect()));
+    }
+    for (label, f) in [
+        (
+            "backlog wait p50",
+            (|s: &Spread| s.p50_ns) as fn(&Spread) -> u64,
+        ),
+        ("backlog wait p99", |s: &Spread| s.p99_ns),
+    ] {
+        rows.push((
+            label,
+            c.variants.iter().map(|v| at(v.queue_wait, f)).collect(),
+        ));
+    }
+    if c.variants.iter().any(|v| v.task_ready_wait.is_some()) {
+        rows.push((
+            "loop wait p99 (task ready)",
+            c.variants
+                .iter()
+                .map(|v| at(v.task_ready_wait, |s| s.p99_ns))
+                .collect(),
+        ));
+    }
+    rows.push((
+        "sync workers busy",
+        c.variants
+            .iter()
+            .map(|v| pct(v.worker_utilization))
+            .collect(),
+    ));
+    rows.push((
+        "event loop busy",
+        c.variants.iter().map(|v| pct(v.loop_utilization)).collect(),
+    ));
+    rows.push((
+        "errors",
+        c.variants.iter().map(|v| v.errors.to_string()).collect(),
+    ));
+    rows.push((
+        "steps recorded",
+        c.variants.iter().map(|v| v.steps.to_string()).collect(),
+    ));
+    let label_width = rows
+        .iter()
+        .map(|(l, _)| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    let widths: Vec<usize> = c
+        .variants
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            rows.iter()
+                .filter_map(|(_, cells)| cells.get(i))
+                .map(|cell| cell.chars().count())
+                .chain([v.name.chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |label: &str, cells: &[String]| {
+        let mut s = format!("{label}{}", " ".repeat(label_width - label.chars().count()));
+        for (cell, width) in cells.iter().zip(&widths) {
+            let _ = write!(
+                s,
+                "   {}{cell}",
+                " ".repeat(width.saturating_sub(cell.chars().count()))
+            );
+        }
+        s
+    };
+    let names: Vec<String> = c.variants.iter().map(|v| v.name.clone()).collect();
+    let _ = writeln!(out, "{}", line("", &names));
+    for (label, cells) in &rows {
+        let _ = writeln!(out, "{}", line(label, cells));
+    }
+    let _ = writeln!(out);
+    for (t, v) in traces.iter().zip(&c.variants) {
+        let steps = app_server_steps(t);
+        if steps.is_empty() {
+            continue;
+        }
+        // Repeated steps in a row as one, counted: "task ×2".
+        let mut runs: Vec<(&str, usize)> = Vec::new();
+        for s in &steps {
+            let name = s.as_str().trim_start_matches("app_server.");
+            match runs.last_mut() {
+                Some((last, n)) if *last == name => *n += 1,
+                _ => runs.push((name, 1)),
+            }
+        }
+        let names: Vec<String> = runs
+            .iter()
+            .map(|(name, n)| match n {
+                1 => (*name).to_string(),
+                n => format!("{name} ×{n}"),
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "request 1 in the app server, {}: {}",
+            v.name,
+            names.join(", ")
+        );
+    }
+    for v in &c.variants {
+        let Some(g) = &v.gateway else { continue };
+        let _ = writeln!(
+            out,
+            "request 1 through the gateway, {}: the app is handed {}, {} keys: {}; then {}",
+            v.name,
+            g.handed,
+            g.keys.len(),
+            g.keys.join(", "),
+            if g.calls.is_empty() {
+                "nothing more".to_string()
+            } else {
+                g.calls.join("; ")
+            }
+        );
+    }
+}
+
 /// Only the steps of one request (for `serve --plain`).
 pub fn request_transcript(trace: &Trace, request: u64) -> String {
     let mut out = String::new();
@@ -320,12 +542,17 @@ pub fn request_transcript(trace: &Trace, request: u64) -> String {
     out
 }
 
-fn header(trace: &Trace, out: &mut String) {
+/// The lesson's name, title and summary.
+fn lesson_header(trace: &Trace, out: &mut String) {
     let m = &trace.meta;
     let _ = writeln!(out, "lesson {}: {}", m.scenario, m.title);
     if !m.summary.is_empty() {
         let _ = writeln!(out, "{}", m.summary.trim());
     }
+}
+
+/// The stack this run went through, top to bottom.
+fn stack_line(trace: &Trace, out: &mut String) {
     let stack: Vec<String> = trace
         .layers
         .iter()

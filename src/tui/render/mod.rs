@@ -124,6 +124,11 @@ fn header(state: &PlayerState, view: Option<&StepView>, frame: &mut Frame, area:
         "⏸ paused"
     };
     let mut right = String::new();
+    // A lesson that compares stacks: which one is on screen comes first,
+    // before the title, which is cut when room runs out.
+    if let Some(v) = &meta.variant {
+        right.push_str(&format!("[{}/{} {}] · ", v.index, v.of, v.name));
+    }
     if let Some(live) = state.live {
         // Not following: the viewer stepped, paused or picked a request,
         // and new traffic leaves the cursor where it is until G.
