@@ -285,14 +285,14 @@ mod tests {
         );
 
         let events = recording.take();
-        let steps: Vec<_> = events.iter().map(|e| (e.step.as_str(), e.at_ns)).collect();
+        let steps: Vec<_> = events.iter().map(|e| (e.step, e.at_ns)).collect();
         assert_eq!(
             steps,
             [
-                ("database.query", 0),
-                ("database.result", 2_000_000),
-                ("database.query", 2_000_000),
-                ("database.result", 4_000_000)
+                (StepId::DatabaseQuery, 0),
+                (StepId::DatabaseResult, 2_000_000),
+                (StepId::DatabaseQuery, 2_000_000),
+                (StepId::DatabaseResult, 4_000_000)
             ]
         );
         assert_eq!(

@@ -50,6 +50,8 @@ pub enum RunError {
     Runtime(std::io::Error),
     #[error("the lesson did not finish within {0:?} of simulated time")]
     Stuck(Duration),
+    #[error("the lesson has no stack to run (neither [stack] nor [[compare]]); this is a bug")]
+    NothingToRun,
 }
 
 /// Something a lesson expected that did not happen.
@@ -197,9 +199,10 @@ pub fn run(lesson: &Lesson) -> Result<Outcome, RunError> {
     let comparison = (!scenario.compare.is_empty())
         .then(|| compare::compare(&traces.iter().collect::<Vec<_>>()));
     let mut traces = traces.into_iter();
-    let trace = traces
-        .next()
-        .expect("a lesson has at least one run: its stack, or two or more variants; this is a bug");
+    // A lesson has at least one run: its stack, or two or more variants.
+    let Some(trace) = traces.next() else {
+        return Err(RunError::NothingToRun);
+    };
     Ok(Outcome {
         trace,
         others: traces.collect(),
