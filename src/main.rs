@@ -376,6 +376,10 @@ fn check_one(path: &std::path::Path) -> Result<String, Vec<String>> {
 /// a slow client's upload and is well inside what supervisors wait before
 /// they kill (docker: 10 s, systemd: 90 s), so the graceful path ends first.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// After the web server, how long the app server has to stop: close its
+/// idle connections, finish the rest, and (an event loop) run the app's
+/// lifespan shutdown. Nothing is in flight by then, so this is short.
+const APP_STOP_GRACE: Duration = Duration::from_secs(2);
 /// After the drain, how long the summary waits for the printer to take in
 /// what was recorded (it is behind by at most a channel's worth).
 const PRINTER_CATCH_UP: Duration = Duration::from_secs(1);
@@ -465,7 +469,7 @@ fn serve(args: ServeArgs<'_>) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let (web, running, stream, mut signals) = rt.block_on(async {
+    let (web, mut running, stream, mut signals) = rt.block_on(async {
         // Listen for signals before the address is printed: from then on a
         // client (or a test) may send one, and it must drain, not kill.
         // The player watches signals itself.
@@ -568,10 +572,17 @@ fn serve(args: ServeArgs<'_>) -> Result<(), String> {
             _ = again => None,
         }
     });
+    // The app server stops after the web server, as behind nginx: it
+    // closes its idle connections and sends the app lifespan.shutdown. A
+    // second signal skips it.
+    let app_stopped = match drained {
+        Some(_) => rt.block_on(running.stop_app(APP_STOP_GRACE)),
+        None => false,
+    };
     let drain_time = draining.elapsed();
     let recorded = printer.map(|p| p.summary());
     eprintln!(
-        "roundtrip serve: stopped; {}; {}",
+        "roundtrip serve: stopped; {}; {}; {}",
         match drained {
             Some(true) => format!("drained in {:.2} s", drain_time.as_secs_f64()),
             Some(false) => format!(
@@ -579,6 +590,11 @@ fn serve(args: ServeArgs<'_>) -> Result<(), String> {
                 SHUTDOWN_GRACE.as_secs()
             ),
             None => String::from("a second signal cut the drain short"),
+        },
+        if app_stopped {
+            "the app server shut down"
+        } else {
+            "the app server was stopped without its shutdown"
         },
         recorded.as_deref().unwrap_or("recording was off")
     );

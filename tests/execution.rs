@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::lesson;
-use roundtrip::trace::{Layer, LoopState, StateChange, StepId, Trace, Verdict};
+use roundtrip::trace::{Layer, LoopState, StateChange, StepId, TaskState, Trace, Verdict};
 
 /// `n` requests for `path` sent at once, each on its own connection.
 fn at_once(interface: &str, workers: usize, path: &str, n: usize) -> String {
@@ -377,4 +377,92 @@ fn the_event_loop_completes_lifespan_startup_before_its_first_accept_and_shuts_d
 fn a_timeout_too_large_to_add_never_kills_and_never_panics() {
     let trace = lesson(&STUCK.replace("timeout = \"2s\"", "timeout = \"18446744073709551615s\""));
     assert_eq!(trace.requests[0].status, Some(200));
+}
+
+/// Each task's state changes, in trace order: (task, state, request).
+fn task_states(trace: &Trace) -> Vec<(u64, TaskState, Option<u64>)> {
+    trace
+        .events
+        .iter()
+        .flat_map(|e| &e.state)
+        .filter_map(|c| match c {
+            StateChange::Task {
+                task,
+                state,
+                request,
+            } => Some((*task, *state, *request)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn requests_read_while_the_loop_was_blocked_all_get_tasks_before_any_runs_and_run_in_order() {
+    let trace = lesson(
+        r#"
+title = "t"
+[stack.app_server]
+interface = "asgi"
+[[request]]
+path = "/blocking?ms=100"
+[[request]]
+path = "/slow?ms=10"
+at = "1ms"
+[[request]]
+path = "/slow?ms=10"
+at = "2ms"
+[[request]]
+path = "/slow?ms=10"
+at = "3ms"
+"#,
+    );
+    let states = task_states(&trace);
+    let later: Vec<u64> = trace.requests[1..].iter().map(|r| r.id).collect();
+    let position = |state: TaskState, request: u64| {
+        states
+            .iter()
+            .position(|(_, s, r)| *s == state && *r == Some(request))
+            .expect("each task is created and runs")
+    };
+    let last_created = later
+        .iter()
+        .map(|&r| position(TaskState::Ready, r))
+        .max()
+        .expect("three tasks");
+    let runs: Vec<usize> = later
+        .iter()
+        .map(|&r| position(TaskState::Running, r))
+        .collect();
+    // uvicorn reads every waiting request when the loop is free again and
+    // creates its task; only then does the loop run them, first come first.
+    assert!(runs.iter().all(|&p| p > last_created), "{states:?}");
+    assert!(runs.windows(2).all(|w| w[0] < w[1]), "{states:?}");
+}
+
+#[test]
+fn a_task_resumes_once_per_await_that_finished_and_never_on_its_own() {
+    let trace = lesson(&at_once("asgi", 1, "/slow?ms=100", 3));
+    for r in &trace.requests {
+        let mine: Vec<TaskState> = task_states(&trace)
+            .into_iter()
+            .filter(|(_, _, req)| *req == Some(r.id))
+            .map(|(_, s, _)| s)
+            .collect();
+        // Ready, then runs and awaits in pairs, then done: every resume
+        // follows an await, and nothing runs twice in a row.
+        assert_eq!(mine.first(), Some(&TaskState::Ready), "{mine:?}");
+        assert_eq!(mine.last(), Some(&TaskState::Done), "{mine:?}");
+        let middle = &mine[1..mine.len() - 1];
+        assert!(!middle.is_empty() && middle.len() % 2 == 1, "{mine:?}");
+        for (i, s) in middle.iter().enumerate() {
+            let want = if i % 2 == 0 {
+                TaskState::Running
+            } else {
+                TaskState::Awaiting
+            };
+            assert_eq!(*s, want, "{mine:?}");
+        }
+        // The 100 ms wait is one await: at least one suspension.
+        assert!(middle.contains(&TaskState::Awaiting), "{mine:?}");
+    }
 }

@@ -334,7 +334,7 @@ fn sigint_lets_the_request_in_flight_finish_then_exits_0() {
 }
 
 #[test]
-fn sigterm_stops_an_idle_server_with_status_0() {
+fn sigterm_stops_an_idle_server_and_its_event_loop_with_status_0() {
     let mut server = serve(&["--interface", "asgi"]);
     assert_eq!(
         client()
@@ -346,6 +346,9 @@ fn sigterm_stops_an_idle_server_with_status_0() {
     );
     server.signal("TERM");
     let summary = server.wait_for_line("roundtrip serve: stopped");
+    // After the web server, the event loop stops too: it closes its idle
+    // connections and runs the app's lifespan shutdown within its grace.
+    assert!(summary.contains("the app server shut down"), "{summary}");
     assert_eq!(server.wait_exit().code(), Some(0), "{summary}");
 }
 

@@ -59,6 +59,8 @@ pub struct Running {
     app: AppServer,
     /// Tells the web server's listener to stop accepting (real TCP only).
     stop: Option<watch::Sender<bool>>,
+    /// Tells the app server's listeners to stop accepting (real TCP only).
+    stop_app: Option<watch::Sender<bool>>,
 }
 
 impl Running {
@@ -83,13 +85,35 @@ impl Running {
     /// A graceful shutdown, as nginx's `quit`: the web server stops
     /// accepting (its socket closes, new connections are refused) and the
     /// connections it has run to their end, for at most `grace`. The app
-    /// server stays up meanwhile: the requests still in flight need it.
-    /// True when every connection ended within `grace`.
-    pub async fn drain(self, grace: std::time::Duration) -> bool {
+    /// server stays up meanwhile: the requests still in flight need it
+    /// ([`Running::stop_app`] stops it next). True when every connection
+    /// ended within `grace`.
+    pub async fn drain(&mut self, grace: std::time::Duration) -> bool {
         if let Some(stop) = &self.stop {
             let _ = stop.send(true);
         }
-        tokio::time::timeout(grace, self.web).await.is_ok()
+        tokio::time::timeout(grace, &mut self.web).await.is_ok()
+    }
+
+    /// Stop the app server, as its own shutdown does: it stops accepting,
+    /// closes idle connections, lets the rest finish, and an event loop
+    /// then sends `lifespan.shutdown` to the app. Waits for its threads for
+    /// at most `grace`; true when they all ended.
+    pub async fn stop_app(self, grace: std::time::Duration) -> bool {
+        if let Some(stop) = &self.stop_app {
+            let _ = stop.send(true);
+        }
+        match self.app {
+            AppServer::Task(t) => tokio::time::timeout(grace, t).await.is_ok(),
+            AppServer::Threads(threads) => {
+                let joined = tokio::task::spawn_blocking(move || {
+                    for t in threads {
+                        let _ = t.join();
+                    }
+                });
+                matches!(tokio::time::timeout(grace, joined).await, Ok(Ok(())))
+            }
+        }
     }
 }
 
@@ -185,6 +209,7 @@ fn start_app_threads(
     socket: std::net::TcpListener,
     local: SocketAddr,
     clock: Clock,
+    stop: watch::Receiver<bool>,
 ) -> Result<AppServer, StackError> {
     let (framework, front) = app_parts(config, local, clock)?;
     let cfg = config.app_server.clone();
@@ -199,13 +224,19 @@ fn start_app_threads(
             let workers = wsgi::workers::Pool::new(&cfg);
             for n in 1..=workers.size() {
                 let socket = socket.try_clone().map_err(listen_error)?;
-                let (app, front, cfg, workers) =
-                    (app.clone(), front.clone(), cfg.clone(), workers.clone());
+                let (app, front, cfg, workers, stop) = (
+                    app.clone(),
+                    front.clone(),
+                    cfg.clone(),
+                    workers.clone(),
+                    stop.clone(),
+                );
                 threads.push(
                     spawn_thread(format!("sync-worker-{n}"), async move {
                         let Ok(listener) = tcp_listener(socket, cfg.backlog) else {
                             return;
                         };
+                        let listener = listener.stop_on(stop);
                         workers
                             .worker(n, SharedListener::new(listener), app, front, World::Real)
                             .await;
@@ -221,6 +252,7 @@ fn start_app_threads(
                     let Ok(listener) = tcp_listener(socket, cfg.backlog) else {
                         return;
                     };
+                    let listener = listener.stop_on(stop);
                     asgi::event_loop::run(listener, app, cfg, front, World::Real).await;
                 })
                 .map_err(listen_error)?,
@@ -273,9 +305,16 @@ pub fn start_in_memory(
         clock,
     );
     let web = tokio::spawn(web_server.run(web_listener));
-    let stop = None;
     let app = AppServer::Task(app);
-    Ok((web_dialer, Running { web, app, stop }))
+    Ok((
+        web_dialer,
+        Running {
+            web,
+            app,
+            stop: None,
+            stop_app: None,
+        },
+    ))
 }
 
 /// A listening socket with the backlog the layer's setting says (`listen()`'s
@@ -327,9 +366,15 @@ pub async fn start_tcp(
     let web_addr = web_listener.local_addr();
     let (stop, stopped) = watch::channel(false);
     let web_listener = web_listener.stop_on(stopped);
-    let app = start_app_threads(config, app_socket, app_addr, clock)?;
+    let (stop_app, app_stopped) = watch::channel(false);
+    let app = start_app_threads(config, app_socket, app_addr, clock, app_stopped)?;
     let web_server = WebServer::new(config.web_server.clone(), Connector::Tcp(app_addr), clock);
     let web = tokio::spawn(web_server.run(web_listener));
-    let stop = Some(stop);
-    Ok((web_addr, app_addr, Running { web, app, stop }))
+    let running = Running {
+        web,
+        app,
+        stop: Some(stop),
+        stop_app: Some(stop_app),
+    };
+    Ok((web_addr, app_addr, running))
 }

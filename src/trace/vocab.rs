@@ -238,6 +238,9 @@ steps! {
     /// The lifespan protocol: startup before the first request, shutdown
     /// after the last connection (ASGI lifespan spec).
     AppServerLifespan => (AppServer, "app_server.lifespan"),
+    /// The server is shutting down: it stops accepting, closes idle
+    /// keep-alive connections and lets the ones in use finish.
+    AppServerShutdown => (AppServer, "app_server.shutdown"),
     /// A task blocked the event loop: no other task runs until it returns.
     AppServerLoopBlocked => (AppServer, "app_server.loop.blocked"),
     /// The blocking call returned: the loop runs its tasks again.

@@ -1,22 +1,51 @@
 //! The event loop: uvicorn's model.
 //!
 //! ```text
-//! accept ─▶ task per connection ─▶ per request: scope, then
-//!           await app(scope, receive, send)   ← many at once, one thread
+//! lifespan.startup ─▶ accept ─▶ task per connection ─▶ per request: scope, then
+//!                               await app(scope, receive, send)   ← many at once, one thread
+//!                ─▶ shutdown: stop accepting, close idle connections,
+//!                             wait for the rest ─▶ lifespan.shutdown
 //! ```
 //!
 //! One loop runs every connection; a request waiting on the database costs
-//! a suspended task, not a worker. Connections stay open between requests
-//! until `timeout_keep_alive` (5 s) passes idle. Pipelined requests on one
-//! connection are handled one at a time, in order.
+//! a suspended task, not a worker. Around that core:
 //!
-//! Book: "WSGI and ASGI" (book/src/gateway.md).
+//! - **Tasks.** Each request's `app(scope, receive, send)` runs as a task
+//!   (`task`): created *ready* when its head has been parsed, run by the
+//!   loop on a later turn, *awaiting* at every `await` that cannot finish
+//!   yet. uvicorn parses every request that is readable in one turn of the
+//!   loop and creates its task before it runs any of them; a task here
+//!   yields once after it is created to keep that order.
+//! - **The gate.** Everything the loop runs goes through its [`LoopGate`]:
+//!   a task that computes or makes a blocking call keeps the loop, and no
+//!   other task, accept or timer of this loop runs until it returns (see
+//!   `gate`).
+//! - **`limit_concurrency`.** Over the limit (open connections or tasks,
+//!   as uvicorn counts them) the server answers 503 itself; that answer is
+//!   a task too, and counts while it runs.
+//! - **Keep-alive.** Connections stay open between requests until
+//!   `timeout_keep_alive` (5 s) passes idle. Pipelined requests on one
+//!   connection are handled one at a time, in order.
+//! - **Lifespan** (ASGI lifespan spec). Before the first accept the loop
+//!   sends `lifespan.startup` and waits for the app: `complete`, and it
+//!   serves; `failed`, and it exits without serving, as uvicorn does
+//!   ("Application startup failed. Exiting."); an app that does not speak
+//!   lifespan is served without it (`--lifespan auto`).
+//! - **Shutdown.** When the listener closes (the lesson is over, or
+//!   `serve` is stopping) the loop stops accepting, closes idle keep-alive
+//!   connections at once, lets the others finish their response and then
+//!   close, waits for every task, and only then sends `lifespan.shutdown`
+//!   (uvicorn `Server.shutdown`).
+//!
+//! Book: "WSGI and ASGI" (book/src/gateway.md), "Sync and async servers"
+//! (book/src/concurrency.md).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 
 use tracing::Instrument;
 
@@ -33,8 +62,15 @@ use crate::http::{HttpConn, RequestHead, ResponseHead};
 use crate::net::{Listener, Stream};
 use crate::trace::emit::{Step, app_connection_span, request_span, task_span};
 use crate::trace::{Data, Decision, Direction, Instance, Kind, StepId, Verdict};
+use crate::units::Time;
 
-use super::task::Observed;
+use super::task::{Observed, ReadyQueue};
+
+/// How long the loop waits for the app to answer `lifespan.startup`.
+/// uvicorn waits without limit (and never listens meanwhile); roundtrip
+/// stops after this long and says so, so that a lesson or `serve` with an
+/// app stuck in startup ends with a report instead of hanging.
+pub const LIFESPAN_STARTUP_PATIENCE: Duration = Duration::from_secs(60);
 
 /// Accept connections until the listener closes; each gets its own task.
 /// Everything this loop runs goes through its [`LoopGate`]: a task that
@@ -46,14 +82,23 @@ pub async fn run(
     front: Arc<Front>,
     world: World,
 ) {
-    let lifespan = Lifespan::startup(app.clone()).await;
-    let mut tasks = tokio::task::JoinSet::new();
+    let lifespan = match Lifespan::startup(app.clone()).await {
+        Startup::Complete(lifespan) => Some(lifespan),
+        Startup::Unsupported => None,
+        // The socket closes unused: connections to it are refused, and a
+        // web server in front answers 502.
+        Startup::Failed => return,
+    };
+    let mut connections = tokio::task::JoinSet::new();
+    let (closing, closing_rx) = watch::channel(false);
     let shared = Arc::new(Shared {
         next_task: AtomicU64::new(1),
         gate: LoopGate::new(),
         threadpool: work::threadpool(),
         connections: AtomicUsize::new(0),
-        in_flight: AtomicUsize::new(0),
+        tasks: AtomicUsize::new(0),
+        ready: ReadyQueue::default(),
+        closing: closing_rx,
         world,
     });
     loop {
@@ -69,8 +114,8 @@ pub async fn run(
                 let gate = shared.gate.clone();
                 // Finished connections stay in the set until joined: reap
                 // them, or the loop grows with every connection it had.
-                while tasks.try_join_next().is_some() {}
-                tasks.spawn(Gated::new(
+                while connections.try_join_next().is_some() {}
+                connections.spawn(Gated::new(
                     gate,
                     async move {
                         let why = connection(stream, peer, app, config, &front, &shared).await;
@@ -84,10 +129,33 @@ pub async fn run(
             Err(_) => tokio::time::sleep(crate::net::ACCEPT_RETRY_DELAY).await,
         }
     }
-    while tasks.join_next().await.is_some() {}
+    drop(listener);
+    let open = shared.connections.load(Ordering::SeqCst);
+    Step::new(StepId::AppServerShutdown, Direction::Within, Kind::Step)
+        .summary(format!(
+            "the listening socket is closed: the event loop stops accepting, closes idle \
+             keep-alive connections and waits for {open} open connection{} to finish",
+            if open == 1 { "" } else { "s" }
+        ))
+        .emit();
+    let _ = closing.send(true);
+    while connections.join_next().await.is_some() {}
     if let Some(lifespan) = lifespan {
         lifespan.shutdown().await;
     }
+}
+
+/// How lifespan startup ended.
+enum Startup {
+    /// `lifespan.startup.complete`: serve, and send `lifespan.shutdown` at
+    /// the end.
+    Complete(Lifespan),
+    /// The app does not speak lifespan (it raised, returned, or sent
+    /// something else): serve without it, as `--lifespan auto` does.
+    Unsupported,
+    /// `lifespan.startup.failed`, or no answer within
+    /// [`LIFESPAN_STARTUP_PATIENCE`]: do not serve.
+    Failed,
 }
 
 /// The app's lifespan call, alive from before the first accept until after
@@ -99,9 +167,8 @@ struct Lifespan {
 }
 
 impl Lifespan {
-    /// Start the call and wait for `lifespan.startup.complete`. None when
-    /// the app does not speak lifespan: the loop serves without it.
-    async fn startup(app: Arc<dyn AsgiApp>) -> Option<Lifespan> {
+    /// Start the call and wait for the app's answer to `lifespan.startup`.
+    async fn startup(app: Arc<dyn AsgiApp>) -> Startup {
         let (to_app, receive, send, mut from_app) = channel();
         Step::new(StepId::AppServerLifespan, Direction::Down, Kind::Hop)
             .summary(
@@ -121,20 +188,45 @@ impl Lifespan {
             .emit();
         let call = tokio::spawn(async move { app.lifespan(receive, send).await });
         let _ = to_app.send(Message::LifespanStartup).await;
-        match from_app.recv().await {
-            Some(Message::LifespanStartupComplete) => {
+        let answer = tokio::time::timeout(LIFESPAN_STARTUP_PATIENCE, from_app.recv()).await;
+        let refuse = |why: String| {
+            Step::new(StepId::AppServerLifespan, Direction::Up, Kind::Error)
+                .summary(format!(
+                    "{why}: the event loop exits without serving (uvicorn: \"Application \
+                     startup failed. Exiting.\"); its socket closes and connections to it are \
+                     refused"
+                ))
+                .emit();
+            Startup::Failed
+        };
+        match answer {
+            Ok(Some(Message::LifespanStartupComplete)) => {
                 Step::new(StepId::AppServerLifespan, Direction::Up, Kind::Hop)
                     .summary(
                         "the app is ready (lifespan.startup.complete): the loop starts accepting",
                     )
                     .emit();
-                Some(Lifespan {
+                Startup::Complete(Lifespan {
                     to_app,
                     from_app,
                     call,
                 })
             }
-            other => {
+            Ok(Some(Message::LifespanStartupFailed { message })) => {
+                call.abort();
+                refuse(format!(
+                    "the app sent lifespan.startup.failed ({message:?})"
+                ))
+            }
+            Err(_) => {
+                call.abort();
+                refuse(format!(
+                    "the app has not answered lifespan.startup in {} (uvicorn would wait \
+                     forever, never listening; roundtrip stops waiting)",
+                    Time(LIFESPAN_STARTUP_PATIENCE)
+                ))
+            }
+            Ok(other) => {
                 let why = match other {
                     Some(m) => format!("it sent {}", m.type_name()),
                     None => match call.await {
@@ -148,7 +240,7 @@ impl Lifespan {
                          without lifespan events, as uvicorn's --lifespan auto does"
                     ))
                     .emit();
-                None
+                Startup::Unsupported
             }
         }
     }
@@ -159,17 +251,23 @@ impl Lifespan {
             .summary("every connection is closed: the loop sends lifespan.shutdown")
             .emit();
         let _ = self.to_app.send(Message::LifespanShutdown).await;
-        let done = matches!(
-            self.from_app.recv().await,
-            Some(Message::LifespanShutdownComplete)
-        );
+        let answer = self.from_app.recv().await;
         let _ = self.call.await;
-        Step::new(StepId::AppServerLifespan, Direction::Up, Kind::Hop)
-            .summary(if done {
+        let summary = match answer {
+            Some(Message::LifespanShutdownComplete) => {
                 "the app has cleaned up (lifespan.shutdown.complete): the event loop stops"
-            } else {
-                "the app ended without lifespan.shutdown.complete: the event loop stops"
-            })
+                    .to_string()
+            }
+            Some(Message::LifespanShutdownFailed { message }) => format!(
+                "the app's cleanup failed (lifespan.shutdown.failed, {message:?}): the event \
+                 loop stops anyway"
+            ),
+            _ => {
+                "the app ended without lifespan.shutdown.complete: the event loop stops".to_string()
+            }
+        };
+        Step::new(StepId::AppServerLifespan, Direction::Up, Kind::Hop)
+            .summary(summary)
             .emit();
     }
 }
@@ -180,11 +278,55 @@ struct Shared {
     gate: Arc<LoopGate>,
     /// Starlette's `run_in_threadpool` threads for this loop.
     threadpool: Arc<Semaphore>,
-    /// Open connections and request tasks, as uvicorn counts them for
-    /// `limit_concurrency`.
+    /// Open connections and request tasks (the 503s over the limit
+    /// included), as uvicorn counts them for `limit_concurrency`.
     connections: AtomicUsize,
-    in_flight: AtomicUsize,
+    tasks: AtomicUsize,
+    /// Tasks created and not yet run once.
+    ready: ReadyQueue,
+    /// Turns true when the server is shutting down.
+    closing: watch::Receiver<bool>,
     world: World,
+}
+
+/// Counts one task for `limit_concurrency` while it lives.
+struct TaskCount<'a>(&'a AtomicUsize);
+
+impl<'a> TaskCount<'a> {
+    fn new(tasks: &'a AtomicUsize) -> TaskCount<'a> {
+        tasks.fetch_add(1, Ordering::SeqCst);
+        TaskCount(tasks)
+    }
+}
+
+impl Drop for TaskCount<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Resolves when the server starts shutting down.
+async fn shutting_down(closing: &mut watch::Receiver<bool>) {
+    if closing.wait_for(|c| *c).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// The server is shutting down and this connection has no request in
+/// progress: uvicorn closes it at once (`Connection.shutdown`).
+fn close_at_shutdown(served: u64) {
+    Step::new(StepId::AppServerShutdown, Direction::Within, Kind::Decision)
+        .summary(if served == 0 {
+            "the server is shutting down: it closes this connection, which has sent no \
+             request yet"
+        } else {
+            "the server is shutting down: it closes this idle keep-alive connection"
+        })
+        .decision(
+            Decision::new(Verdict::Close)
+                .rule("at shutdown uvicorn closes connections with no request in progress"),
+        )
+        .emit();
 }
 
 async fn connection(
@@ -197,13 +339,22 @@ async fn connection(
 ) -> &'static str {
     let mut conn = front.conn(stream);
     let idle = config.timeout_keep_alive.0;
+    let mut closing = shared.closing.clone();
     let mut served = 0u64;
     loop {
         if served > 0 {
-            match tokio::time::timeout(idle, conn.wait_for_data()).await {
-                Ok(Ok(true)) => {}
-                Ok(_) => return "the web server closed it",
-                Err(_) => {
+            // Wait for the next request's first bytes, unless the server
+            // starts shutting down first. Data already here wins: that
+            // request is in progress.
+            let waited = tokio::select! {
+                biased;
+                waited = tokio::time::timeout(idle, conn.wait_for_data()) => Some(waited),
+                () = shutting_down(&mut closing) => None,
+            };
+            match waited {
+                Some(Ok(Ok(true))) => {}
+                Some(Ok(_)) => return "the web server closed it",
+                Some(Err(_)) => {
                     Step::new(
                         StepId::AppServerKeepaliveTimeout,
                         Direction::Within,
@@ -223,12 +374,29 @@ async fn connection(
                     let _ = conn.shutdown().await;
                     return "idle for timeout_keep_alive";
                 }
+                None => {
+                    close_at_shutdown(served);
+                    let _ = conn.shutdown().await;
+                    return "the server is shutting down";
+                }
             }
         }
         let patience = ("timeout_keep_alive", config.timeout_keep_alive);
-        let incoming = match front.read_request(&mut conn, patience).await {
-            Ok(Some(incoming)) => incoming,
-            _ => return "no request could be read",
+        // A new connection whose request has not arrived is closed at
+        // shutdown too (uvicorn has no request in progress for it yet).
+        let read = tokio::select! {
+            biased;
+            read = front.read_request(&mut conn, patience) => Some(read),
+            () = shutting_down(&mut closing), if served == 0 => None,
+        };
+        let incoming = match read {
+            Some(Ok(Some(incoming))) => incoming,
+            Some(_) => return "no request could be read",
+            None => {
+                close_at_shutdown(served);
+                let _ = conn.shutdown().await;
+                return "the server is shutting down";
+            }
         };
         served += 1;
         let keep_alive = incoming.head.wants_keep_alive();
@@ -238,19 +406,23 @@ async fn connection(
         // the request's, so events in the task see both.
         let task_span = span.in_scope(|| task_span(task));
         if let Some(limit) = over_limit(&config, shared) {
+            let _task = TaskCount::new(&shared.tasks);
+            // uvicorn runs the 503 as a task of its own, on a later turn.
+            shared.ready.first_turn(task).await;
             refuse_over_limit(&mut conn, incoming, front, limit, shared)
                 .instrument(span)
                 .await;
             let _ = conn.shutdown().await;
             return "limit_concurrency: the 503 closes the connection";
         }
-        shared.in_flight.fetch_add(1, Ordering::SeqCst);
-        let ok = serve(
-            &mut conn, incoming, peer, &*app, front, &config, keep_alive, task, shared,
-        )
-        .instrument(task_span)
-        .await;
-        shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+        let ok = {
+            let _task = TaskCount::new(&shared.tasks);
+            serve(
+                &mut conn, incoming, peer, &*app, front, &config, keep_alive, task, shared,
+            )
+            .instrument(task_span)
+            .await
+        };
         if !ok {
             let _ = conn.shutdown().await;
             return "the response could not be written";
@@ -258,6 +430,11 @@ async fn connection(
         if !keep_alive {
             let _ = conn.shutdown().await;
             return "the request asked for Connection: close";
+        }
+        if *closing.borrow() {
+            close_at_shutdown(served);
+            let _ = conn.shutdown().await;
+            return "the server is shutting down";
         }
     }
 }
@@ -269,7 +446,7 @@ async fn connection(
 fn over_limit(config: &AppServerConfig, shared: &Shared) -> Option<usize> {
     let limit = config.limit_concurrency?;
     let connections = shared.connections.load(Ordering::SeqCst);
-    let tasks = shared.in_flight.load(Ordering::SeqCst);
+    let tasks = shared.tasks.load(Ordering::SeqCst);
     (connections >= limit || tasks >= limit).then_some(limit)
 }
 
@@ -283,7 +460,7 @@ async fn refuse_over_limit(
     shared: &Shared,
 ) {
     let connections = shared.connections.load(Ordering::SeqCst);
-    let tasks = shared.in_flight.load(Ordering::SeqCst);
+    let tasks = shared.tasks.load(Ordering::SeqCst);
     Step::new(
         StepId::AppServerLimitConcurrency,
         Direction::Within,
@@ -489,6 +666,9 @@ async fn serve(
         id,
         shared.gate.clone(),
     );
+    // The task is created ready; the loop runs it on a later turn, after
+    // it has read whatever else is readable now (asyncio's call_soon).
+    shared.ready.first_turn(task).await;
     // The app first, then the collector, every time: when the app finishes
     // its last send, the collector takes the response in the same turn of
     // the loop, as uvicorn's send() writes to the transport before the
@@ -523,4 +703,127 @@ async fn serve(
         .send_response(conn, &head, rhead, &rbody, keep_alive, received_at)
         .await
         .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+    use crate::gateway::BoxFuture;
+    use crate::gateway::asgi::{Receive, Send};
+    use crate::gateway::config::Interface;
+    use crate::net::{MemoryDialer, memory_listener};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// An app whose lifespan answers startup as `startup` says, and whose
+    /// requests get a plain 200.
+    struct App {
+        startup: Option<Message>,
+    }
+
+    impl AsgiApp for App {
+        fn call<'a>(
+            &'a self,
+            _scope: Scope,
+            _receive: Receive,
+            send: Send,
+        ) -> BoxFuture<'a, Result<(), String>> {
+            Box::pin(async move {
+                send.send(Message::HttpResponseStart {
+                    status: 200,
+                    headers: vec![(b"content-length".to_vec(), b"2".to_vec())],
+                })
+                .await?;
+                send.send(Message::HttpResponseBody {
+                    body: b"ok".to_vec(),
+                    more_body: false,
+                })
+                .await
+            })
+        }
+
+        fn lifespan<'a>(
+            &'a self,
+            mut receive: Receive,
+            send: Send,
+        ) -> BoxFuture<'a, Result<(), String>> {
+            Box::pin(async move {
+                loop {
+                    match receive.recv().await {
+                        Message::LifespanStartup => match &self.startup {
+                            Some(answer) => send.send(answer.clone()).await?,
+                            // Never answers: hangs in startup.
+                            None => std::future::pending::<()>().await,
+                        },
+                        Message::LifespanShutdown => {
+                            return send.send(Message::LifespanShutdownComplete).await;
+                        }
+                        _ => return Ok(()),
+                    }
+                }
+            })
+        }
+    }
+
+    fn start(startup: Option<Message>) -> (MemoryDialer, tokio::task::JoinHandle<()>) {
+        let local = SocketAddr::from(([127, 0, 0, 1], 8000));
+        let from = SocketAddr::from(([127, 0, 0, 1], 40001));
+        let (dialer, listener) = memory_listener(local, from, 16, StepId::AppServerBacklog);
+        let config = AppServerConfig {
+            interface: Interface::Asgi,
+            ..AppServerConfig::default()
+        };
+        let front = Front::new(Clock::starting_at(0), local, false, Interface::Asgi);
+        let app: Arc<dyn AsgiApp> = Arc::new(App { startup });
+        let server = tokio::spawn(run(listener, app, config, front, World::Simulated));
+        (dialer, server)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_app_that_fails_startup_is_never_served_and_its_socket_refuses() {
+        let (dialer, server) = start(Some(Message::LifespanStartupFailed {
+            message: "no database".into(),
+        }));
+        assert!(server.await.is_ok());
+        let refused = dialer.dial().await.err().map(|e| e.kind());
+        assert_eq!(refused, Some(std::io::ErrorKind::ConnectionRefused));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_app_stuck_in_startup_is_given_up_after_the_stated_patience() {
+        let began = tokio::time::Instant::now();
+        let (dialer, server) = start(None);
+        assert!(server.await.is_ok());
+        assert_eq!(began.elapsed(), LIFESPAN_STARTUP_PATIENCE);
+        assert!(dialer.dial().await.is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn at_shutdown_an_idle_keep_alive_connection_is_closed_at_once() {
+        let (dialer, server) = start(Some(Message::LifespanStartupComplete));
+        let (mut stream, _) = dialer.dial().await.unwrap_or_else(|e| panic!("dial: {e}"));
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: app\r\n\r\n")
+            .await
+            .unwrap_or_else(|e| panic!("write: {e}"));
+        let mut response = vec![0u8; 4096];
+        let n = stream.read(&mut response).await.unwrap_or(0);
+        assert!(
+            response[..n].starts_with(b"HTTP/1.1 200"),
+            "{:?}",
+            &response[..n]
+        );
+        // The connection is idle and kept alive; closing the listener
+        // (the last dialer goes) starts the shutdown.
+        let began = tokio::time::Instant::now();
+        drop(dialer);
+        let n = stream.read(&mut response).await.unwrap_or(0);
+        assert_eq!(n, 0, "the server closed the idle connection");
+        assert!(
+            began.elapsed() < Duration::from_secs(5),
+            "closed at shutdown, not by timeout_keep_alive: {:?}",
+            began.elapsed()
+        );
+        assert!(server.await.is_ok());
+    }
 }

@@ -34,6 +34,12 @@ pub enum Message {
     LifespanShutdown,
     /// send (lifespan): the app has cleaned up.
     LifespanShutdownComplete,
+    /// send (lifespan): the app could not start; uvicorn logs `message`
+    /// and exits without serving.
+    LifespanStartupFailed { message: String },
+    /// send (lifespan): the app's cleanup failed; uvicorn logs `message`
+    /// and exits anyway.
+    LifespanShutdownFailed { message: String },
 }
 
 impl Message {
@@ -47,6 +53,8 @@ impl Message {
             Message::LifespanStartupComplete => "lifespan.startup.complete",
             Message::LifespanShutdown => "lifespan.shutdown",
             Message::LifespanShutdownComplete => "lifespan.shutdown.complete",
+            Message::LifespanStartupFailed { .. } => "lifespan.startup.failed",
+            Message::LifespanShutdownFailed { .. } => "lifespan.shutdown.failed",
         }
     }
 
@@ -66,6 +74,10 @@ impl Message {
                 e.push(("status".into(), Value::from(*status)));
                 let h: Vec<Value> = headers.iter().map(|(n, v)| header_pair(n, v)).collect();
                 e.push(("headers".into(), Value::Array(h)));
+            }
+            Message::LifespanStartupFailed { message }
+            | Message::LifespanShutdownFailed { message } => {
+                e.push(("message".into(), Value::String(message.clone())));
             }
             Message::HttpDisconnect
             | Message::LifespanStartup
@@ -115,6 +127,14 @@ impl Message {
             Message::LifespanShutdown => "send() → lifespan.shutdown",
             Message::LifespanStartupComplete => "send() → lifespan.startup.complete",
             Message::LifespanShutdownComplete => "send() → lifespan.shutdown.complete",
+            Message::LifespanStartupFailed { .. } if receive => {
+                "receive() → lifespan.startup.failed"
+            }
+            Message::LifespanShutdownFailed { .. } if receive => {
+                "receive() → lifespan.shutdown.failed"
+            }
+            Message::LifespanStartupFailed { .. } => "send() → lifespan.startup.failed",
+            Message::LifespanShutdownFailed { .. } => "send() → lifespan.shutdown.failed",
         }
     }
 }
