@@ -225,7 +225,7 @@ async fn connection(
                 }
             }
         }
-        let patience = ("timeout_keep_alive", config.timeout_keep_alive);
+        let patience = Some(("timeout_keep_alive", config.timeout_keep_alive));
         let incoming = match front.read_request(&mut conn, patience).await {
             Ok(Some(incoming)) => incoming,
             _ => return "no request could be read",

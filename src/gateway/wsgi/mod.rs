@@ -20,6 +20,7 @@
 pub mod environ;
 pub mod start_response;
 pub mod workers;
+pub mod write_error;
 
 pub use environ::Environ;
 pub use start_response::StartResponse;
