@@ -128,6 +128,7 @@ const GOLDEN: &[&str] = &[
     "wsgi-vs-asgi",
     "sync-vs-async",
     "blocking-the-loop",
+    "gthread",
     "worker-timeout",
     "littles-law",
 ];
@@ -202,6 +203,12 @@ golden!(
     sync_vs_async_transcript_follows_three_requests_per_stack_then_compares,
     sync_vs_async_figures_and_digest_are_unchanged,
     "sync-vs-async",
+    compared_load_digest
+);
+golden!(
+    gthread_transcript_follows_three_requests_per_stack_then_compares,
+    gthread_figures_and_digest_are_unchanged,
+    "gthread",
     compared_load_digest
 );
 golden!(

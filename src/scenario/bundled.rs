@@ -35,6 +35,7 @@ pub const LESSONS: &[(&str, &str)] = &[
         "blocking-the-loop",
         include_str!("../../scenarios/blocking-the-loop.toml"),
     ),
+    ("gthread", include_str!("../../scenarios/gthread.toml")),
     (
         "worker-timeout",
         include_str!("../../scenarios/worker-timeout.toml"),

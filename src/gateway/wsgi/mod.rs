@@ -18,6 +18,7 @@
 //! Book: "WSGI and ASGI" (book/src/gateway.md).
 
 pub mod environ;
+pub mod gthread;
 pub mod start_response;
 pub mod workers;
 pub mod write_error;

@@ -454,6 +454,21 @@ async fn serve(
         .knob("workers", of)
         .emit();
     let environ = Environ::from_request(&head, body, peer, front.local, of > 1);
+    call_app(conn, &head, environ, received_at, app, front, false).await;
+}
+
+/// Call `application(environ, start_response)` and write what it returns
+/// to the web server, keeping the connection open after it or not. Shared
+/// by the sync and the gthread workers.
+pub(super) async fn call_app(
+    conn: &mut HttpConn<Stream>,
+    head: &crate::http::RequestHead,
+    environ: Environ,
+    received_at: tokio::time::Instant,
+    app: &dyn WsgiApp,
+    front: &Front,
+    keep_alive: bool,
+) {
     Step::new(StepId::AppServerWsgiCall, Direction::Down, Kind::Hop)
         .summary(format!(
             "calls application(environ, start_response) with PATH_INFO={}",
@@ -509,7 +524,7 @@ async fn serve(
     };
     let (rhead, rbody) = response;
     let _ = front
-        .send_response(conn, &head, rhead, &rbody, false, received_at)
+        .send_response(conn, head, rhead, &rbody, keep_alive, received_at)
         .await;
 }
 
