@@ -130,6 +130,7 @@ const GOLDEN: &[&str] = &[
     "blocking-the-loop",
     "gthread",
     "worker-timeout",
+    "backlog-full",
     "littles-law",
 ];
 
@@ -217,6 +218,11 @@ golden!(
     "blocking-the-loop"
 );
 
+golden!(
+    backlog_full_transcript_drops_syns_and_the_client_retransmits,
+    backlog_full_whole_trace_is_unchanged,
+    "backlog-full"
+);
 golden!(
     worker_timeout_transcript_kills_the_stuck_worker_and_answers_500,
     worker_timeout_whole_trace_is_unchanged,

@@ -41,6 +41,10 @@ pub const LESSONS: &[(&str, &str)] = &[
         include_str!("../../scenarios/worker-timeout.toml"),
     ),
     (
+        "backlog-full",
+        include_str!("../../scenarios/backlog-full.toml"),
+    ),
+    (
         "littles-law",
         include_str!("../../scenarios/littles-law.toml"),
     ),
