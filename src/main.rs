@@ -472,7 +472,9 @@ fn serve(args: ServeArgs<'_>) -> Result<(), String> {
         config.app_server.workers = usize::try_from(n).unwrap_or(1);
     }
     match args.worker_class {
-        Some("gthread") => config.app_server.worker_class = roundtrip::gateway::WorkerClass::Gthread,
+        Some("gthread") => {
+            config.app_server.worker_class = roundtrip::gateway::WorkerClass::Gthread
+        }
         Some("sync") => config.app_server.worker_class = roundtrip::gateway::WorkerClass::Sync,
         _ => {}
     }

@@ -353,7 +353,8 @@ impl MemoryDialer {
                 1 => " (after 1 retransmitted SYN)".to_string(),
                 n => format!(" (after {n} retransmitted SYNs)"),
             },
-            self.capacity, self.server_addr
+            self.capacity,
+            self.server_addr
         ))
         .emit();
         Ok(client)

@@ -62,7 +62,10 @@ fn two_threads_of_one_worker_take_turns_for_the_gil_when_they_compute() {
     // 200 ms of CPU on one GIL: both finish near 200 ms, in 5 ms turns,
     // not one at 100 and one at 200.
     let (a, b) = (answered_ms(&t, 1), answered_ms(&t, 2));
-    assert!((190..=200).contains(&a) && (190..=200).contains(&b), "{a} {b}");
+    assert!(
+        (190..=200).contains(&a) && (190..=200).contains(&b),
+        "{a} {b}"
+    );
     assert_eq!(steps(&t, StepId::AppServerGil).len(), 2);
 }
 
@@ -130,7 +133,11 @@ fn past_worker_connections_a_worker_stops_accepting_and_the_rest_wait_in_the_bac
     let t = one(&src);
     let full = steps(&t, StepId::AppServerThreadQueue)
         .into_iter()
-        .filter(|e| e.knob.as_ref().is_some_and(|k| k.name == "worker_connections"))
+        .filter(|e| {
+            e.knob
+                .as_ref()
+                .is_some_and(|k| k.name == "worker_connections")
+        })
         .count();
     assert!(full >= 1, "the worker said it stopped accepting");
     let accepts = steps(&t, StepId::AppServerAccept);

@@ -144,9 +144,9 @@ pub async fn perform(work: Work) {
     let d = work.duration();
     let holds = match (&exec, work) {
         (Some(Exec::Worker { worker, .. }), _) => format!("sync worker {worker}"),
-        (Some(Exec::Thread { worker, thread, .. }), Work::Cpu(_)) => format!(
-            "thread {thread} of worker {worker}, and the worker's GIL while it computes"
-        ),
+        (Some(Exec::Thread { worker, thread, .. }), Work::Cpu(_)) => {
+            format!("thread {thread} of worker {worker}, and the worker's GIL while it computes")
+        }
         (Some(Exec::Thread { worker, thread, .. }), _) => format!(
             "thread {thread} of worker {worker}; the GIL is released while it waits, so the \
              worker's other threads run"

@@ -211,6 +211,21 @@ fn check_ranges(stack: &StackConfig) -> Result<(), (&'static str, String)> {
             "between 1 and 65535",
         ),
         (
+            "threads",
+            (1..=1024).contains(&app.threads),
+            "between 1 and 1024",
+        ),
+        (
+            "worker_connections",
+            (1..=100_000).contains(&app.worker_connections),
+            "between 1 and 100000",
+        ),
+        (
+            "max_requests",
+            !(app.gthread() && app.max_requests > 0),
+            "0 with gthread workers (roundtrip recycles only sync workers)",
+        ),
+        (
             "client_max_body_size",
             web.client_max_body_size.0 <= 1024 * 1024 * 1024,
             "at most 1g (0 turns the limit off)",

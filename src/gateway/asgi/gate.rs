@@ -106,7 +106,10 @@ impl LoopGate {
                     ("worker".into(), worker.to_string()),
                     ("thread".into(), thread.to_string()),
                     ("CPU time".into(), Time(d).to_string()),
-                    ("switch interval".into(), Time(GIL_SWITCH_INTERVAL).to_string()),
+                    (
+                        "switch interval".into(),
+                        Time(GIL_SWITCH_INTERVAL).to_string(),
+                    ),
                 ],
             })
             .emit();

@@ -59,8 +59,8 @@ use crate::http::HttpConn;
 use crate::net::{SharedListener, Stream};
 use crate::trace::emit::{Step, app_connection_span, request_span, worker_span};
 use crate::trace::{
-    ConnState, Decision, Direction, Hop, Instance, Kind, QueueChange, StateChange,
-    StepId, Verdict, WorkerState,
+    ConnState, Decision, Direction, Hop, Instance, Kind, QueueChange, StateChange, StepId, Verdict,
+    WorkerState,
 };
 use crate::units::Time;
 
@@ -342,7 +342,13 @@ fn enqueue(ctx: &Ctx, queue: &mpsc::Sender<Job>, job: Job, why: &str) {
 
 /// Hand a connection to the main loop's poller: a watcher reports when
 /// its next bytes arrive, or closes it when the main loop says it expired.
-fn keep(ctx: &Arc<Ctx>, job: Job, pending: bool, close: oneshot::Receiver<()>, readable: mpsc::Sender<Job>) {
+fn keep(
+    ctx: &Arc<Ctx>,
+    job: Job,
+    pending: bool,
+    close: oneshot::Receiver<()>,
+    readable: mpsc::Sender<Job>,
+) {
     let (w, app_conn, keepalive) = (ctx.worker, job.app_conn, ctx.pool.keepalive);
     Step::state_only(
         StepId::AppServerKeepalive,
@@ -385,19 +391,22 @@ fn keep(ctx: &Arc<Ctx>, job: Job, pending: bool, close: oneshot::Receiver<()>, r
                 let _ = readable.send(job).await;
                 return;
             }
-            Step::new(StepId::AppServerKeepaliveTimeout, Direction::Within, Kind::Decision)
-                .instance(Instance::Worker { worker: w })
-                .app_conn(app_conn)
-                .summary(format!(
-                    "no request on app server connection {app_conn} for keepalive {keepalive}: \
+            Step::new(
+                StepId::AppServerKeepaliveTimeout,
+                Direction::Within,
+                Kind::Decision,
+            )
+            .instance(Instance::Worker { worker: w })
+            .app_conn(app_conn)
+            .summary(format!(
+                "no request on app server connection {app_conn} for keepalive {keepalive}: \
                      worker {w}'s main loop closes it (at its first wake after the deadline)"
-                ))
-                .knob("keepalive", keepalive)
-                .decision(
-                    Decision::new(Verdict::Close)
-                        .rule("gunicorn's gthread worker closes a kept-alive connection idle for keepalive"),
-                )
-                .emit();
+            ))
+            .knob("keepalive", keepalive)
+            .decision(Decision::new(Verdict::Close).rule(
+                "gunicorn's gthread worker closes a kept-alive connection idle for keepalive",
+            ))
+            .emit();
             let _ = job.conn.shutdown().await;
             front.closed(app_conn, "idle for keepalive");
         }
@@ -421,7 +430,10 @@ async fn thread(
         request,
     };
     Step::state_only(StepId::AppServerThreadIdle, state(WorkerState::Idle, None))
-        .instance(Instance::Thread { worker: w, thread: t })
+        .instance(Instance::Thread {
+            worker: w,
+            thread: t,
+        })
         .summary(format!("thread {t} of worker {w} waits for a connection"))
         .emit();
     loop {
@@ -440,7 +452,10 @@ async fn thread(
             },
         )
         .state(state(WorkerState::Busy, None))
-        .instance(Instance::Thread { worker: w, thread: t })
+        .instance(Instance::Thread {
+            worker: w,
+            thread: t,
+        })
         .app_conn(job.app_conn)
         .summary(format!(
             "thread {t} of worker {w} takes app server connection {} from the queue ({len} \
@@ -451,7 +466,10 @@ async fn thread(
         let span = worker_span(w).in_scope(|| app_connection_span(job.app_conn));
         let after = handle(&ctx, t, &mut job).instrument(span).await;
         Step::state_only(StepId::AppServerThreadIdle, state(WorkerState::Idle, None))
-            .instance(Instance::Thread { worker: w, thread: t })
+            .instance(Instance::Thread {
+                worker: w,
+                thread: t,
+            })
             .summary(format!(
                 "thread {t} of worker {w} is done with app server connection {} and waits for \
                  the next",

@@ -384,7 +384,9 @@ async fn abort(
 ) {
     let silent = crate::units::Time(heartbeat.elapsed());
     let inside = match stage {
-        Stage::Reading => "while it still reads the request (a slow client holds a sync worker as surely as a slow app)",
+        Stage::Reading => {
+            "while it still reads the request (a slow client holds a sync worker as surely as a slow app)"
+        }
         Stage::App => "inside the app",
     };
     Step::new(StepId::AppServerWorkerTimeout, Direction::Up, Kind::Error)
@@ -626,9 +628,7 @@ mod tests {
             .map(|(_, v)| v.as_str());
         assert_eq!(killed_while, Some("reading the request"));
         assert!(
-            !events
-                .iter()
-                .any(|e| e.step == StepId::AppServerWsgiCall),
+            !events.iter().any(|e| e.step == StepId::AppServerWsgiCall),
             "the app was never called"
         );
     }
