@@ -101,8 +101,21 @@ enum Command {
         #[arg(long, value_name = "N",
               value_parser = clap::value_parser!(u64).range(1..=MAX_WORKERS))]
         workers: Option<u64>,
+        /// The WSGI worker class (gunicorn --worker-class): sync, one request
+        /// at a time per worker, or gthread, a pool of --threads per worker.
+        #[arg(long, value_parser = ["sync", "gthread"])]
+        worker_class: Option<String>,
+        /// Threads per gthread worker (gunicorn --threads); over 1 with the
+        /// sync class runs gthread, as gunicorn does.
+        #[arg(long, value_name = "N",
+              value_parser = clap::value_parser!(u64).range(1..=MAX_THREADS))]
+        threads: Option<u64>,
     },
 }
+
+/// Most threads per worker `serve --threads` runs (each is a task on its
+/// worker's thread).
+const MAX_THREADS: u64 = 1024;
 
 /// Most sync workers `serve --workers` starts (each is a thread).
 const MAX_WORKERS: u64 = 256;
@@ -137,6 +150,8 @@ fn main() -> ExitCode {
             history,
             server_timing,
             workers,
+            worker_class,
+            threads,
         }) => serve(ServeArgs {
             listen,
             lesson: lesson.as_deref(),
@@ -153,6 +168,8 @@ fn main() -> ExitCode {
             history: usize::try_from(history).unwrap_or(usize::MAX),
             server_timing,
             workers,
+            worker_class: worker_class.as_deref(),
+            threads,
         }),
     };
     match result {
@@ -422,6 +439,8 @@ struct ServeArgs<'a> {
     history: usize,
     server_timing: bool,
     workers: Option<u64>,
+    worker_class: Option<&'a str>,
+    threads: Option<u64>,
 }
 
 fn serve(args: ServeArgs<'_>) -> Result<(), String> {
@@ -455,6 +474,16 @@ fn serve(args: ServeArgs<'_>) -> Result<(), String> {
     }
     if let Some(n) = args.workers {
         config.app_server.workers = usize::try_from(n).unwrap_or(1);
+    }
+    match args.worker_class {
+        Some("gthread") => {
+            config.app_server.worker_class = roundtrip::gateway::WorkerClass::Gthread
+        }
+        Some("sync") => config.app_server.worker_class = roundtrip::gateway::WorkerClass::Sync,
+        _ => {}
+    }
+    if let Some(n) = args.threads {
+        config.app_server.threads = usize::try_from(n).unwrap_or(1);
     }
     if args.server_timing {
         config.web_server.server_timing = true;

@@ -20,7 +20,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, mpsc, watch};
 
 use crate::trace::emit::Step;
-use crate::trace::{QueueChange, StateChange, StepId};
+use crate::trace::{Decision, Direction, Failure, Kind, QueueChange, StateChange, StepId, Verdict};
 
 /// How long an accept loop waits after a failed `accept()` (e.g. out of
 /// file descriptors) before trying again, instead of spinning.
@@ -258,16 +258,83 @@ impl MemoryDialer {
         self.dial_from(from).await.map(|s| (s, from))
     }
 
-    /// Dial, appearing to come from `peer`. Like a kernel completing a
-    /// handshake, this queues the connection in the backlog until the
-    /// server accepts it; a full backlog makes the dialer wait (Linux
-    /// drops the SYN and the client retries).
+    /// Dial, appearing to come from `peer`, as Linux's TCP does with the
+    /// default `net.ipv4.tcp_abort_on_overflow = 0`: the handshake
+    /// completes and the connection waits in the accept queue until the
+    /// server accepts it. When the queue is full the kernel drops the SYN
+    /// without an answer (`tcp_conn_request`: "if (sk_acceptq_is_full(sk))
+    /// goto drop"), so the client hears nothing and retransmits it after
+    /// its retransmission timeout: 1 s (RFC 6298 §2.1, Linux's
+    /// `TCP_TIMEOUT_INIT`), doubling each time, [`SYN_RETRIES`] times
+    /// (`net.ipv4.tcp_syn_retries`); then connect() fails with ETIMEDOUT,
+    /// 127 s after the first SYN. The client sees a slow connect, not a
+    /// refusal. `tcp_abort_on_overflow = 1` changes only what happens to
+    /// the handshake's last ACK when the queue filled up within one round
+    /// trip after its SYN was answered (a RST instead of a dropped ACK);
+    /// the pipes here have no round trip, so that case cannot arise.
     pub async fn dial_from(&self, peer: SocketAddr) -> io::Result<DuplexStream> {
         let (client, server) = tokio::io::duplex(PIPE_BUFFER_BYTES);
-        self.tx
-            .send((server, peer))
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::ConnectionRefused, "listener closed"))?;
+        let mut pending = (server, peer);
+        let mut rto = SYN_RTO_INITIAL;
+        let mut retries = 0u32;
+        loop {
+            match self.tx.try_send(pending) {
+                Ok(()) => break,
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::ConnectionRefused,
+                        "listener closed",
+                    ));
+                }
+                Err(mpsc::error::TrySendError::Full(back)) => {
+                    pending = back;
+                    let gives_up = retries == SYN_RETRIES;
+                    Step::new(full_step(self.backlog_step), Direction::Within, Kind::Error)
+                        .summary(if gives_up {
+                            format!(
+                                "the accept queue of {} is still full ({} waiting, backlog {}): \
+                                 the kernel drops the last retransmitted SYN from {peer}; the \
+                                 client waits {} more, then connect() fails (ETIMEDOUT)",
+                                self.server_addr,
+                                self.capacity + 1,
+                                self.capacity,
+                                crate::units::Time(rto)
+                            )
+                        } else {
+                            format!(
+                                "the accept queue of {} is full ({} waiting, backlog {}): the \
+                                 kernel drops the SYN from {peer} without an answer; the \
+                                 client retransmits it in {} (tcp_abort_on_overflow = 0: no \
+                                 refusal, a slow connect)",
+                                self.server_addr,
+                                self.capacity + 1,
+                                self.capacity,
+                                crate::units::Time(rto)
+                            )
+                        })
+                        .knob("backlog", self.capacity)
+                        .decision(
+                            Decision::new(Verdict::Close)
+                                .rule("Linux drops a SYN when the listen socket's accept queue is full")
+                                .input("waiting", self.capacity + 1)
+                                .input("SYNs sent", retries + 1)
+                                .input("retransmits in", crate::units::Time(rto))
+                                .knob("tcp_syn_retries", SYN_RETRIES),
+                        )
+                        .failure(Failure::TimedOut)
+                        .emit();
+                    tokio::time::sleep(rto).await;
+                    if gives_up {
+                        return Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "connect() timed out: every SYN was dropped by a full accept queue",
+                        ));
+                    }
+                    retries += 1;
+                    rto *= 2;
+                }
+            }
+        }
         let waiting = (self.tx.max_capacity() - self.tx.capacity()) as u64;
         Step::state_only(
             self.backlog_step,
@@ -279,14 +346,37 @@ impl MemoryDialer {
             },
         )
         .summary(format!(
-            "the kernel completes the handshake from {peer} and queues the connection: \
+            "the kernel completes the handshake from {peer}{} and queues the connection: \
              {waiting} of {} waiting to be accepted on {}",
-            self.capacity, self.server_addr
+            match retries {
+                0 => String::new(),
+                1 => " (after 1 retransmitted SYN)".to_string(),
+                n => format!(" (after {n} retransmitted SYNs)"),
+            },
+            self.capacity,
+            self.server_addr
         ))
         .emit();
         Ok(client)
     }
 }
+
+/// The step for a full accept queue of the listener whose backlog step is
+/// `backlog_step`.
+fn full_step(backlog_step: StepId) -> StepId {
+    match backlog_step {
+        StepId::WebServerBacklog => StepId::WebServerBacklogFull,
+        _ => StepId::AppServerBacklogFull,
+    }
+}
+
+/// A client's first retransmission timeout for a SYN (RFC 6298 §2.1:
+/// 1 s; Linux `TCP_TIMEOUT_INIT`).
+pub const SYN_RTO_INITIAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How often a client retransmits an unanswered SYN before connect()
+/// fails (Linux `net.ipv4.tcp_syn_retries`, default 6).
+pub const SYN_RETRIES: u32 = 6;
 
 /// An in-memory listener on `server_addr` with room for `backlog` pending
 /// connections; dialers appear to come from `client`'s address, from its
@@ -298,20 +388,79 @@ pub fn memory_listener(
     backlog: usize,
     backlog_step: StepId,
 ) -> (MemoryDialer, Listener) {
-    let (tx, rx) = mpsc::channel(backlog.max(1));
+    // Linux's accept queue is full only past its backlog
+    // (`sk_acceptq_is_full`: sk_ack_backlog > sk_max_ack_backlog), so it
+    // holds backlog + 1 connections; listen(fd, 0) still queues one.
+    let (tx, rx) = mpsc::channel(backlog.saturating_add(1));
     let dialer = MemoryDialer {
         tx,
         server_addr,
         client_ip: client.ip(),
         next_port: Arc::new(AtomicU16::new(client.port())),
         backlog_step,
-        capacity: backlog.max(1) as u64,
+        capacity: backlog as u64,
     };
     let listener = Listener {
         source: Source::Memory(rx),
         local: server_addr,
-        capacity: backlog.max(1) as u64,
+        capacity: backlog as u64,
         stop: None,
     };
     (dialer, listener)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn listener(backlog: usize) -> (MemoryDialer, Listener) {
+        memory_listener(
+            "127.0.0.1:8000".parse().expect("an address"),
+            "127.0.0.1:40001".parse().expect("an address"),
+            backlog,
+            StepId::AppServerBacklog,
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_accept_queue_holds_backlog_plus_one_as_linuxs_does() {
+        let (dialer, _listener) = listener(2);
+        for _ in 0..3 {
+            let dialed = tokio::time::timeout(Duration::from_millis(1), dialer.dial()).await;
+            assert!(matches!(dialed, Ok(Ok(_))));
+        }
+        // The fourth SYN is dropped: no answer within the first second.
+        let dialed = tokio::time::timeout(Duration::from_millis(999), dialer.dial()).await;
+        assert!(dialed.is_err(), "a full queue answered");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dropped_syn_is_retransmitted_after_1_s_then_2_s_and_gets_in_when_there_is_room() {
+        let (dialer, mut listener) = listener(0);
+        let _first = dialer.dial().await.expect("the queue holds one");
+        let start = tokio::time::Instant::now();
+        let second = tokio::spawn({
+            let dialer = dialer.clone();
+            async move { dialer.dial().await.map(|_| tokio::time::Instant::now()) }
+        });
+        // Room appears at 1.5 s: the SYN retransmitted at 1 s was dropped,
+        // the one at 1 + 2 = 3 s gets in.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let _accepted = listener.accept().await.expect("accept");
+        let connected = second.await.expect("joined").expect("connected");
+        assert_eq!(connected - start, Duration::from_secs(3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_queue_that_stays_full_fails_the_connect_with_etimedout_after_127_s() {
+        let (dialer, _listener) = listener(0);
+        let _first = dialer.dial().await.expect("the queue holds one");
+        let start = tokio::time::Instant::now();
+        let err = dialer.dial().await.expect_err("never gets in");
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        // 1 + 2 + 4 + 8 + 16 + 32 + 64: six retransmissions, then the wait
+        // for the last one's answer.
+        assert_eq!(start.elapsed(), Duration::from_secs(127));
+    }
 }

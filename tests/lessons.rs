@@ -128,7 +128,9 @@ const GOLDEN: &[&str] = &[
     "wsgi-vs-asgi",
     "sync-vs-async",
     "blocking-the-loop",
+    "gthread",
     "worker-timeout",
+    "backlog-full",
     "littles-law",
 ];
 
@@ -205,11 +207,22 @@ golden!(
     compared_load_digest
 );
 golden!(
+    gthread_transcript_follows_three_requests_per_stack_then_compares,
+    gthread_figures_and_digest_are_unchanged,
+    "gthread",
+    compared_load_digest
+);
+golden!(
     blocking_the_loop_transcript_freezes_the_loop_then_frees_it,
     blocking_the_loop_whole_trace_is_unchanged,
     "blocking-the-loop"
 );
 
+golden!(
+    backlog_full_transcript_drops_syns_and_the_client_retransmits,
+    backlog_full_whole_trace_is_unchanged,
+    "backlog-full"
+);
 golden!(
     worker_timeout_transcript_kills_the_stuck_worker_and_answers_500,
     worker_timeout_whole_trace_is_unchanged,

@@ -505,3 +505,48 @@ fn sync_workers_block_only_themselves_in_serve() {
     assert_eq!(statuses, [200; 4]);
     assert!(took < Duration::from_millis(900), "took {took:?}");
 }
+
+/// `serve --worker-class gthread`: real threads in a real worker answer
+/// over TCP, and the worker keeps the web server's upstream connection
+/// for the next request, as gunicorn's gthread worker does (a sync worker
+/// closes it after every response).
+#[test]
+fn a_gthread_worker_serves_over_tcp_and_keeps_the_upstream_connection() {
+    let mut server = serve_with_stdout(
+        &[
+            "--interface",
+            "wsgi",
+            "--workers",
+            "1",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "2",
+            "--plain",
+        ],
+        Stdio::piped(),
+    );
+    let stdout = server.child.stdout.take().expect("piped stdout");
+    let reader = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<String>>()
+    });
+    let c = client();
+    for _ in 0..2 {
+        let r = c
+            .get(format!("http://{}/notes", server.addr))
+            .send()
+            .expect("GET /notes");
+        assert_eq!(r.status(), 200);
+    }
+    let (_summary, status) = server.interrupt();
+    assert_eq!(status.code(), Some(0));
+    let text = reader.join().expect("stdout reader").join("\n");
+    assert!(
+        text.contains("thread 1 of gthread worker 1 takes the request"),
+        "{text}"
+    );
+    assert!(text.contains("reuses idle upstream connection"), "{text}");
+}

@@ -15,6 +15,17 @@ pub enum Interface {
     Asgi,
 }
 
+/// Which kind of worker process gunicorn runs (`worker_class`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkerClass {
+    /// One request at a time per worker, closed after each response.
+    Sync,
+    /// A pool of `threads` threads per worker; a main loop accepts
+    /// connections and keeps kept-alive ones (gunicorn `workers/gthread.py`).
+    Gthread,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AppServerConfig {
@@ -62,6 +73,20 @@ pub struct AppServerConfig {
     /// this (gunicorn `max_requests_jitter`, default 0), so that workers
     /// started together do not all restart together.
     pub max_requests_jitter: u64,
+    /// WSGI: the kind of worker (gunicorn `worker_class`, default `sync`).
+    /// As in gunicorn, `sync` with `threads` over 1 runs `gthread`.
+    pub worker_class: WorkerClass,
+    /// WSGI, gthread: threads per worker (gunicorn `threads`, default 1).
+    pub threads: usize,
+    /// WSGI, gthread: most connections one worker holds at once, being
+    /// served, queued for a thread or kept alive (gunicorn
+    /// `worker_connections`, default 1000). Past it the worker stops
+    /// accepting and new connections wait in the backlog.
+    pub worker_connections: usize,
+    /// WSGI, gthread: how long a kept-alive connection may sit idle
+    /// (gunicorn `keepalive`, default 2 s). The sync worker ignores it: it
+    /// closes after every response.
+    pub keepalive: Time,
 }
 
 impl Default for AppServerConfig {
@@ -78,6 +103,10 @@ impl Default for AppServerConfig {
             limit_concurrency: None,
             max_requests: 0,
             max_requests_jitter: 0,
+            worker_class: WorkerClass::Sync,
+            threads: 1,
+            worker_connections: 1000,
+            keepalive: Time::secs(2),
         }
     }
 }
@@ -85,7 +114,15 @@ impl Default for AppServerConfig {
 impl AppServerConfig {
     /// What the stack diagram says about this app server.
     pub fn describe(&self) -> String {
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
         match self.interface {
+            Interface::Wsgi if self.gthread() => format!(
+                "WSGI · {} gthread worker{} × {} thread{}",
+                self.workers,
+                plural(self.workers),
+                self.threads,
+                plural(self.threads)
+            ),
             Interface::Wsgi => format!(
                 "WSGI · {} sync worker{}",
                 self.workers,
@@ -93,5 +130,14 @@ impl AppServerConfig {
             ),
             Interface::Asgi => "ASGI · 1 event loop".to_string(),
         }
+    }
+
+    /// Does this app server run gthread workers? gunicorn's `threads`
+    /// doc: "If you try to use the sync worker type and set the threads
+    /// setting to more than 1, the gthread worker type will be used
+    /// instead."
+    pub fn gthread(&self) -> bool {
+        self.interface == Interface::Wsgi
+            && (self.worker_class == WorkerClass::Gthread || self.threads > 1)
     }
 }

@@ -260,19 +260,26 @@ impl Front {
 
     /// Read one request. `Ok(None)`: the peer closed or sent garbage (which
     /// was answered here); nothing more to do on this connection.
-    /// `patience`: how long to wait for the whole head (gunicorn's worker
-    /// `timeout`, uvicorn's `timeout_keep_alive`); a peer that sends nothing
-    /// for that long loses the connection instead of pinning a worker.
+    /// `patience`: how long to wait for the whole head (uvicorn's
+    /// `timeout_keep_alive`); a peer that sends nothing for that long loses
+    /// the connection instead of pinning the server. None: no patience of
+    /// its own. A gunicorn sync worker reads with a blocking socket and no
+    /// timeout (`client.setblocking(1)`, `workers/sync.py`): what bounds
+    /// its read is the arbiter's `timeout`, which the caller applies to
+    /// the read and the app call together.
     pub async fn read_request(
         &self,
         conn: &mut HttpConn<Stream>,
-        patience: (&'static str, crate::units::Time),
+        patience: Option<(&'static str, crate::units::Time)>,
     ) -> Result<Option<Incoming>, std::io::Error> {
         let limits: HeadLimits = self.rules.limits;
-        let (knob, limit) = patience;
-        let read =
-            tokio::time::timeout(limit.0, conn.read_head(|b| parse_request_head(b, &limits)));
-        let (head, raw) = match read.await {
+        let (knob, limit) = patience.unwrap_or(("", crate::units::Time(std::time::Duration::MAX)));
+        let head = conn.read_head(|b| parse_request_head(b, &limits));
+        let read = match patience {
+            Some(_) => tokio::time::timeout(limit.0, head).await,
+            None => Ok(head.await),
+        };
+        let (head, raw) = match read {
             Ok(Ok(ok)) => ok,
             Ok(Err(ReadError::Parse(e))) => {
                 self.refuse(conn, &e).await?;
@@ -305,6 +312,15 @@ impl Front {
             .unwrap_or_else(|| self.fallback_ids.fetch_add(1, Ordering::Relaxed));
         let body = match request_framing(&head) {
             Ok(BodyFraming::Empty) => Vec::new(),
+            // The body is read whole before the app is called (gunicorn
+            // streams wsgi.input instead), so its size is bounded here.
+            Ok(BodyFraming::Length(n)) if n > MAX_BODY_BYTES => {
+                let why = format!(
+                    "a {n}-byte body is over the {MAX_BODY_BYTES} bytes this app server holds in memory"
+                );
+                self.respond_error(conn, 413, Some(id), &why, None).await?;
+                return Ok(None);
+            }
             Ok(BodyFraming::Length(n)) => match conn.read_body_exact(n, None).await {
                 Ok(b) => b,
                 Err(_) => return Ok(None),
@@ -498,7 +514,7 @@ mod tests {
             }
             proxy
         };
-        let patience = ("timeout", crate::units::Time::secs(30));
+        let patience = Some(("timeout", crate::units::Time::secs(30)));
         let (mut proxy, read) = tokio::join!(write, front.read_request(&mut conn, patience));
         let read = matches!(read, Ok(Some(_)));
         drop(conn);

@@ -15,7 +15,7 @@ pub mod front;
 pub mod work;
 pub mod wsgi;
 
-pub use config::{AppServerConfig, Interface};
+pub use config::{AppServerConfig, Interface, WorkerClass};
 
 use std::future::Future;
 use std::pin::Pin;

@@ -101,6 +101,16 @@ pub enum World {
 pub enum Exec {
     /// A sync worker: it holds the request from start to finish.
     Worker { worker: u64, world: World },
+    /// A thread of a gthread worker: holds the request like a sync worker,
+    /// but the worker's other threads run meanwhile, except that CPU work
+    /// needs the worker's GIL (`gil`), one computing thread at a time.
+    Thread {
+        worker: u64,
+        thread: u64,
+        request: u64,
+        gil: Arc<LoopGate>,
+        world: World,
+    },
     /// An event-loop task.
     Loop {
         task: u64,
@@ -134,6 +144,13 @@ pub async fn perform(work: Work) {
     let d = work.duration();
     let holds = match (&exec, work) {
         (Some(Exec::Worker { worker, .. }), _) => format!("sync worker {worker}"),
+        (Some(Exec::Thread { worker, thread, .. }), Work::Cpu(_)) => {
+            format!("thread {thread} of worker {worker}, and the worker's GIL while it computes")
+        }
+        (Some(Exec::Thread { worker, thread, .. }), _) => format!(
+            "thread {thread} of worker {worker}; the GIL is released while it waits, so the \
+             worker's other threads run"
+        ),
         (Some(Exec::Loop { .. }), Work::Io(_)) => {
             "nothing: the task awaits, the loop is free".into()
         }
@@ -165,6 +182,20 @@ pub async fn perform(work: Work) {
             // blocking call would. It also lets the arbiter's kill
             // (gunicorn `timeout`) interrupt the call, as SIGABRT interrupts
             // a Python worker's time.sleep.
+            (World::Real, Work::Cpu(_)) => compute_yielding(d).await,
+            _ => tokio::time::sleep(d).await,
+        },
+        Some(Exec::Thread {
+            thread,
+            request,
+            gil,
+            world,
+            ..
+        }) => match (world, work) {
+            (World::Simulated, Work::Cpu(_)) => gil.compute_with_gil(thread, request, d).await,
+            // In `serve` a gthread worker's threads share one OS thread:
+            // computing in slices with a yield between hands the CPU from
+            // thread to thread, as the GIL's switch interval does.
             (World::Real, Work::Cpu(_)) => compute_yielding(d).await,
             _ => tokio::time::sleep(d).await,
         },

@@ -35,9 +35,14 @@ pub const LESSONS: &[(&str, &str)] = &[
         "blocking-the-loop",
         include_str!("../../scenarios/blocking-the-loop.toml"),
     ),
+    ("gthread", include_str!("../../scenarios/gthread.toml")),
     (
         "worker-timeout",
         include_str!("../../scenarios/worker-timeout.toml"),
+    ),
+    (
+        "backlog-full",
+        include_str!("../../scenarios/backlog-full.toml"),
     ),
     (
         "littles-law",

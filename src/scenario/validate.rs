@@ -184,7 +184,7 @@ fn key_offset_from(source: &str, from: usize, key: &str) -> usize {
 fn check_ranges(stack: &StackConfig) -> Result<(), (&'static str, String)> {
     let web = &stack.web_server;
     let app = &stack.app_server;
-    let checks: [(&'static str, bool, &str); 6] = [
+    let checks: [(&'static str, bool, &str); 9] = [
         (
             "max_headers",
             (1..=10_000).contains(&web.max_headers),
@@ -209,6 +209,21 @@ fn check_ranges(stack: &StackConfig) -> Result<(), (&'static str, String)> {
             "backlog",
             (1..=65_535).contains(&app.backlog),
             "between 1 and 65535",
+        ),
+        (
+            "threads",
+            (1..=1024).contains(&app.threads),
+            "between 1 and 1024",
+        ),
+        (
+            "worker_connections",
+            (1..=100_000).contains(&app.worker_connections),
+            "between 1 and 100000",
+        ),
+        (
+            "max_requests",
+            !(app.gthread() && app.max_requests > 0),
+            "0 with gthread workers (roundtrip recycles only sync workers)",
         ),
         (
             "client_max_body_size",

@@ -177,6 +177,16 @@ fn start_app_server(
     let (framework, front) = app_parts(config, local, clock)?;
     let cfg = config.app_server.clone();
     Ok(match cfg.interface {
+        Interface::Wsgi if cfg.gthread() => {
+            let app: Arc<dyn wsgi::WsgiApp> = framework;
+            tokio::spawn(wsgi::gthread::run(
+                SharedListener::new(listener),
+                app,
+                cfg,
+                front,
+                World::Simulated,
+            ))
+        }
         Interface::Wsgi => {
             let app: Arc<dyn wsgi::WsgiApp> = framework;
             tokio::spawn(wsgi::workers::run(
@@ -219,6 +229,29 @@ fn start_app_threads(
     };
     let mut threads = Vec::new();
     match cfg.interface {
+        // A gthread worker is one OS thread too: its pool threads are tasks
+        // on that thread's runtime, so they really share one CPU, as a
+        // Python process's threads share its GIL.
+        Interface::Wsgi if cfg.gthread() => {
+            let app: Arc<dyn wsgi::WsgiApp> = framework;
+            let workers = wsgi::gthread::Gthread::new(&cfg);
+            for n in 1..=workers.size() {
+                let socket = socket.try_clone().map_err(listen_error)?;
+                let (app, front, cfg, workers) =
+                    (app.clone(), front.clone(), cfg.clone(), workers.clone());
+                threads.push(
+                    spawn_thread(format!("gthread-worker-{n}"), async move {
+                        let Ok(listener) = tcp_listener(socket, cfg.backlog) else {
+                            return;
+                        };
+                        workers
+                            .worker(n, SharedListener::new(listener), app, front, World::Real)
+                            .await;
+                    })
+                    .map_err(listen_error)?,
+                );
+            }
+        }
         Interface::Wsgi => {
             let app: Arc<dyn wsgi::WsgiApp> = framework;
             let workers = wsgi::workers::Pool::new(&cfg);

@@ -27,6 +27,9 @@ pub enum Instance {
     Listener,
     /// A sync worker, numbered from 1 (gunicorn's workers).
     Worker { worker: u64 },
+    /// A thread of a gthread worker's pool, numbered from 1 within the
+    /// worker (gunicorn `threads`).
+    Thread { worker: u64, thread: u64 },
     /// The event loop's handler of one app server connection (uvicorn's
     /// protocol object): it reads requests and writes responses, while each
     /// request's app call runs as a task. Numbered by the app server.
@@ -45,6 +48,7 @@ impl Instance {
             Instance::Upstream { conn, .. } => format!("upstream connection {conn}"),
             Instance::Listener => "listener".to_string(),
             Instance::Worker { worker } => format!("worker {worker}"),
+            Instance::Thread { worker, thread } => format!("worker {worker} thread {thread}"),
             Instance::Protocol { conn } => format!("protocol of app connection {conn}"),
             Instance::Task { task } => format!("task {task}"),
         }

@@ -39,11 +39,12 @@ pub enum ConnState {
     Closed,
 }
 
-/// What a sync worker is doing.
+/// What a sync worker, or a thread of a gthread worker, is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WorkerState {
-    /// Waiting in `accept()`.
+    /// Waiting in `accept()` (a sync worker), or for a connection from its
+    /// worker's queue (a gthread thread).
     Idle,
     /// Serving one connection; `request` once its head has been read.
     Busy,
@@ -109,6 +110,24 @@ pub enum StateChange {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         request: Option<u64>,
     },
+    /// A thread of gthread worker `worker` (threads are numbered from 1
+    /// within their worker) went busy with `request` or idle again.
+    /// `Exited` when its worker exits.
+    Thread {
+        worker: u64,
+        thread: u64,
+        state: WorkerState,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request: Option<u64>,
+    },
+    /// A gthread worker's queue of connections waiting for a thread:
+    /// `len` after the change, out of `capacity` (its `worker_connections`).
+    ThreadQueue {
+        worker: u64,
+        change: QueueChange,
+        len: u64,
+        capacity: u64,
+    },
     /// A listen backlog moved. `len` is the queue's length after the change,
     /// when the layer can see it (a real kernel queue cannot be read from
     /// user space; a lesson's in-memory one can).
@@ -147,6 +166,11 @@ pub struct StateBoard {
     pub connections: BTreeMap<(Hop, u64), ConnState>,
     /// worker → (state, request it serves).
     pub workers: BTreeMap<u64, (WorkerState, Option<u64>)>,
+    /// (gthread worker, thread) → (state, request it serves); a worker's
+    /// threads are removed when it exits.
+    pub threads: BTreeMap<(u64, u64), (WorkerState, Option<u64>)>,
+    /// gthread worker → connections queued for its threads.
+    pub thread_queues: BTreeMap<u64, u64>,
     /// task → (state, request it runs); finished tasks are removed.
     pub tasks: BTreeMap<u64, (TaskState, Option<u64>)>,
     /// The app server's backlog length (when known) and capacity.
@@ -196,6 +220,26 @@ impl StateBoard {
                     request,
                 } => {
                     self.workers.insert(worker, (state, request));
+                }
+                StateChange::Thread {
+                    worker,
+                    thread,
+                    state: WorkerState::Exited,
+                    ..
+                } => {
+                    self.threads.remove(&(worker, thread));
+                    self.thread_queues.remove(&worker);
+                }
+                StateChange::Thread {
+                    worker,
+                    thread,
+                    state,
+                    request,
+                } => {
+                    self.threads.insert((worker, thread), (state, request));
+                }
+                StateChange::ThreadQueue { worker, len, .. } => {
+                    self.thread_queues.insert(worker, len);
                 }
                 StateChange::Task {
                     task,

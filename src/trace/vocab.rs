@@ -140,6 +140,9 @@ steps! {
 
     /// The listen backlog of the web server gained or lost a connection.
     WebServerBacklog => (WebServer, "web_server.backlog"),
+    /// The web server's accept queue is full: the kernel drops the
+    /// connecting SYN and the client retransmits it later.
+    WebServerBacklogFull => (WebServer, "web_server.backlog.full"),
     /// The web server accepts a client connection.
     WebServerAccept => (WebServer, "web_server.accept"),
     /// A request head arrived and parsed.
@@ -199,6 +202,9 @@ steps! {
 
     /// The app server's listen backlog gained or lost a connection.
     AppServerBacklog => (AppServer, "app_server.backlog"),
+    /// The app server's accept queue is full: the kernel drops the
+    /// connecting SYN and the client retransmits it later.
+    AppServerBacklogFull => (AppServer, "app_server.backlog.full"),
     /// A worker (WSGI) or the event loop (ASGI) accepts a connection.
     AppServerAccept => (AppServer, "app_server.accept"),
     /// A request arrives from the web server.
@@ -219,6 +225,19 @@ steps! {
     AppServerWorkerRecycle => (AppServer, "app_server.worker.recycle"),
     /// The arbiter starts a worker to replace one that exited.
     AppServerWorkerSpawn => (AppServer, "app_server.worker.spawn"),
+    /// A gthread worker's main loop queues a connection for its thread
+    /// pool: just accepted, or a kept-alive one that has a request.
+    AppServerThreadQueue => (AppServer, "app_server.thread.queue"),
+    /// A thread of a gthread worker takes a connection from the queue.
+    AppServerThread => (AppServer, "app_server.thread"),
+    /// A gthread thread is done with its connection and waits for the next.
+    AppServerThreadIdle => (AppServer, "app_server.thread.idle"),
+    /// A gthread thread's CPU work needs its worker's GIL: the worker's
+    /// threads take turns, one computing at a time.
+    AppServerGil => (AppServer, "app_server.gil"),
+    /// A gthread worker keeps the connection after the response: its main
+    /// loop watches it for the next request, up to `keepalive`.
+    AppServerKeepalive => (AppServer, "app_server.keepalive"),
     /// `application(environ, start_response)` is called.
     AppServerWsgiCall => (AppServer, "app_server.wsgi.call"),
     /// The app called `start_response` and returned its body.

@@ -381,7 +381,7 @@ async fn connection(
                 }
             }
         }
-        let patience = ("timeout_keep_alive", config.timeout_keep_alive);
+        let patience = Some(("timeout_keep_alive", config.timeout_keep_alive));
         // A new connection whose request has not arrived is closed at
         // shutdown too (uvicorn has no request in progress for it yet).
         let read = tokio::select! {

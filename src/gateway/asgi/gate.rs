@@ -15,6 +15,16 @@
 //! the gate opens. The web server and the clients, which are other
 //! processes in real life, run on as before.
 //!
+//! The same gate stands for CPython's GIL in a gthread worker
+//! ([`LoopGate::gil`]): the worker's threads are polled through it, and a
+//! thread that computes holds it, so one thread of a worker computes at a
+//! time, while a thread waiting on I/O or in `time.sleep` holds nothing (the
+//! GIL is released around blocking calls). Unlike an event loop, which
+//! keeps running one task until it awaits, CPython makes a computing
+//! thread hand the GIL over every switch interval
+//! (`sys.getswitchinterval()`, 5 ms) when another thread wants it: the
+//! gate does that too, in slices of [`GIL_SWITCH_INTERVAL`].
+//!
 //! Book: "Sync and async servers" (book/src/concurrency.md).
 
 use std::future::Future;
@@ -26,13 +36,30 @@ use tokio::task::Id;
 
 use crate::gateway::work::{Work, World, compute_for};
 use crate::trace::emit::Step;
-use crate::trace::{Instance, LoopState, StateChange, StepId};
+use crate::trace::{Data, Direction, Instance, Kind, LoopState, StateChange, StepId};
 use crate::units::Time;
 
-/// One event loop's gate: open, or held by one tokio task.
+/// CPython's default switch interval (`sys.getswitchinterval()`): how long
+/// a thread computes before it must drop the GIL for a thread waiting
+/// for it.
+pub const GIL_SWITCH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// What a gate stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GateKind {
+    /// An event loop: a task holds it until its call returns.
+    #[default]
+    EventLoop,
+    /// The GIL of gthread worker `worker`: handed over every switch interval.
+    Gil { worker: u64 },
+}
+
+/// One event loop's gate (or one worker's GIL): open, or held by one tokio
+/// task.
 #[derive(Default)]
 pub struct LoopGate {
     state: Mutex<GateState>,
+    kind: GateKind,
 }
 
 #[derive(Default)]
@@ -46,6 +73,59 @@ struct GateState {
 impl LoopGate {
     pub fn new() -> Arc<LoopGate> {
         Arc::new(LoopGate::default())
+    }
+
+    /// The GIL of gthread worker `worker`.
+    pub fn gil(worker: u64) -> Arc<LoopGate> {
+        Arc::new(LoopGate {
+            state: Mutex::default(),
+            kind: GateKind::Gil { worker },
+        })
+    }
+
+    /// Compute for `d` holding the GIL, thread `thread` of its worker, in
+    /// turns of [`GIL_SWITCH_INTERVAL`] with the worker's other computing
+    /// threads. Only a lesson calls it: in `serve` a gthread worker's
+    /// threads share one OS thread that really computes.
+    pub async fn compute_with_gil(&self, thread: u64, request: u64, d: std::time::Duration) {
+        let GateKind::Gil { worker } = self.kind else {
+            return;
+        };
+        Step::new(StepId::AppServerGil, Direction::Within, Kind::Step)
+            .instance(Instance::Thread { worker, thread })
+            .summary(format!(
+                "thread {thread} of worker {worker} computes for {} for request {request}: \
+                 Python code runs only while its thread holds the worker's GIL, so the \
+                 worker's computing threads take turns every {}; its threads that wait on \
+                 I/O go on waiting meanwhile",
+                Time(d),
+                Time(GIL_SWITCH_INTERVAL)
+            ))
+            .data(Data::Fields {
+                entries: vec![
+                    ("worker".into(), worker.to_string()),
+                    ("thread".into(), thread.to_string()),
+                    ("CPU time".into(), Time(d).to_string()),
+                    (
+                        "switch interval".into(),
+                        Time(GIL_SWITCH_INTERVAL).to_string(),
+                    ),
+                ],
+            })
+            .emit();
+        let mut left = d;
+        while !left.is_zero() {
+            let slice = left.min(GIL_SWITCH_INTERVAL);
+            {
+                let _held = self.hold();
+                tokio::time::sleep(slice).await;
+            }
+            left -= slice;
+            if !left.is_zero() {
+                // Drop the GIL: a thread woken by the release runs first.
+                tokio::task::yield_now().await;
+            }
+        }
     }
 
     /// Hold the loop for `work` (CPU time or a blocking call) of `task`.

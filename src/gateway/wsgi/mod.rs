@@ -18,8 +18,10 @@
 //! Book: "WSGI and ASGI" (book/src/gateway.md).
 
 pub mod environ;
+pub mod gthread;
 pub mod start_response;
 pub mod workers;
+pub mod write_error;
 
 pub use environ::Environ;
 pub use start_response::StartResponse;

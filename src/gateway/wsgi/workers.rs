@@ -233,36 +233,35 @@ async fn worker(
         // (killed, a request was read): gunicorn counts a request for
         // max_requests only once it has parsed (`handle_request`).
         let (killed, read) = async {
+            // The arbiter's kill covers the whole time since the heartbeat:
+            // reading the request as much as running the app. A sync worker
+            // reads with a blocking socket and no timeout of its own, so a
+            // client that trickles its request holds the worker, silent,
+            // until the arbiter gives up on it (gunicorn docs, "Design":
+            // sync workers need a buffering proxy in front of them).
+            let deadline = pool.kill_at(heartbeat, timeout);
             let mut killed = false;
             let mut read = false;
-            if let Ok(Some(incoming)) = front.read_request(&mut conn, ("timeout", timeout)).await {
-                read = true;
-                let span = request_span(incoming.id);
-                let (head, received_at) = (incoming.head.clone(), incoming.received_at);
-                let exec = Exec::Worker { worker, world };
-                let serving = exec
-                    .scope(serve(n, of, &mut conn, incoming, peer, &*app, &front))
-                    .instrument(span.clone());
-                killed = match pool.kill_at(heartbeat, timeout) {
-                    Some(at) => tokio::time::timeout_at(at, serving).await.is_err(),
-                    None => {
-                        serving.await;
-                        false
-                    }
-                };
-                if killed {
-                    abort(
-                        worker,
-                        heartbeat,
-                        timeout,
-                        &mut conn,
-                        &head,
-                        received_at,
-                        &front,
-                    )
-                    .instrument(span)
-                    .await;
+            match until(deadline, front.read_request(&mut conn, None)).await {
+                None => {
+                    killed = true;
+                    abort(worker, heartbeat, timeout, &mut conn, Stage::Reading).await;
                 }
+                Some(Ok(Some(incoming))) => {
+                    read = true;
+                    let span = request_span(incoming.id);
+                    let exec = Exec::Worker { worker, world };
+                    let serving = exec
+                        .scope(serve(n, of, &mut conn, incoming, peer, &*app, &front))
+                        .instrument(span.clone());
+                    killed = until(deadline, serving).await.is_none();
+                    if killed {
+                        abort(worker, heartbeat, timeout, &mut conn, Stage::App)
+                            .instrument(span)
+                            .await;
+                    }
+                }
+                Some(_) => {}
             }
             let _ = conn.shutdown().await;
             front.closed(
@@ -348,42 +347,83 @@ fn worker_name(n: usize, of: usize) -> String {
     }
 }
 
+/// Run `f` until `deadline`; None if the deadline came first.
+async fn until<F: std::future::Future>(
+    deadline: Option<tokio::time::Instant>,
+    f: F,
+) -> Option<F::Output> {
+    match deadline {
+        Some(at) => tokio::time::timeout_at(at, f).await.ok(),
+        None => Some(f.await),
+    }
+}
+
+/// Where the worker was when the arbiter's kill landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Still reading the request from its client.
+    Reading,
+    /// Inside `application(environ, start_response)`.
+    App,
+}
+
 /// The arbiter kills the worker (gunicorn `arbiter.murder_workers`: SIGABRT
 /// to a worker whose heartbeat is older than `timeout`); its abort handler
-/// raises `SystemExit` inside the app, and since gunicorn 22 the sync worker
-/// still writes a 500 if the response had not started (`workers/sync.py`,
-/// `handle_error`). Then the worker process exits.
+/// raises `SystemExit` wherever the worker is, reading the request or
+/// inside the app. The sync worker catches it as a `BaseException` and,
+/// since the response had not started, writes gunicorn's 500 page
+/// ([`write_error`](super::write_error)) straight onto the socket, without
+/// `Server` or `Date` (gunicorn 27, `workers/sync.py` `handle`,
+/// `workers/base.py` `handle_error`). Then the worker process exits.
 async fn abort(
     worker: u64,
     heartbeat: tokio::time::Instant,
     timeout: crate::units::Time,
     conn: &mut HttpConn<Stream>,
-    head: &crate::http::RequestHead,
-    received_at: tokio::time::Instant,
-    front: &Front,
+    stage: Stage,
 ) {
     let silent = crate::units::Time(heartbeat.elapsed());
+    let inside = match stage {
+        Stage::Reading => {
+            "while it still reads the request (a slow client holds a sync worker as surely as a slow app)"
+        }
+        Stage::App => "inside the app",
+    };
     Step::new(StepId::AppServerWorkerTimeout, Direction::Up, Kind::Error)
         .instance(Instance::Worker { worker })
         .summary(format!(
             "WORKER TIMEOUT: the arbiter finds worker {worker} silent for {silent}, over \
-             timeout {timeout}, and sends it SIGABRT; SystemExit is raised inside the app \
-             and the dying worker answers 500"
+             timeout {timeout}, and sends it SIGABRT; SystemExit is raised {inside} \
+             and the dying worker writes gunicorn's 500 page"
         ))
         .knob("timeout", timeout)
         .answer(500)
         .decision(
             Decision::new(Verdict::Close)
                 .rule("gunicorn's arbiter kills a worker whose heartbeat is older than timeout")
-                .input("silent", silent),
+                .input("silent", silent)
+                .input(
+                    "killed while",
+                    match stage {
+                        Stage::Reading => "reading the request",
+                        Stage::App => "running the app",
+                    },
+                ),
         )
         .emit();
-    let mut r = ResponseHead::new(500);
-    r.headers.push("Content-Type", "text/html");
-    let body = error_body(500, "");
-    let _ = front
-        .send_response(conn, head, r, &body, false, received_at)
-        .await;
+    let bytes = super::write_error::worker_timeout_page();
+    Step::new(StepId::AppServerResponseSend, Direction::Up, Kind::Hop)
+        .summary(format!(
+            "writes 500 Internal Server Error straight onto the socket ({} bytes, no Server \
+             or Date field), then closes",
+            bytes.len()
+        ))
+        .data(Data::Bytes {
+            label: "to the web server".into(),
+            bytes: show(&bytes),
+        })
+        .emit();
+    let _ = conn.write_all(&bytes).await;
 }
 
 async fn serve(
@@ -416,6 +456,21 @@ async fn serve(
         .knob("workers", of)
         .emit();
     let environ = Environ::from_request(&head, body, peer, front.local, of > 1);
+    call_app(conn, &head, environ, received_at, app, front, false).await;
+}
+
+/// Call `application(environ, start_response)` and write what it returns
+/// to the web server, keeping the connection open after it or not. Shared
+/// by the sync and the gthread workers.
+pub(super) async fn call_app(
+    conn: &mut HttpConn<Stream>,
+    head: &crate::http::RequestHead,
+    environ: Environ,
+    received_at: tokio::time::Instant,
+    app: &dyn WsgiApp,
+    front: &Front,
+    keep_alive: bool,
+) {
     Step::new(StepId::AppServerWsgiCall, Direction::Down, Kind::Hop)
         .summary(format!(
             "calls application(environ, start_response) with PATH_INFO={}",
@@ -471,6 +526,110 @@ async fn serve(
     };
     let (rhead, rbody) = response;
     let _ = front
-        .send_response(conn, &head, rhead, &rbody, false, received_at)
+        .send_response(conn, head, rhead, &rbody, keep_alive, received_at)
         .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+    use crate::gateway::{BoxFuture, Interface};
+    use crate::net::memory_listener;
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// An app that answers 200 at once.
+    struct Ok200;
+
+    impl WsgiApp for Ok200 {
+        fn call<'a>(
+            &'a self,
+            _environ: Environ,
+            start_response: &'a mut StartResponse,
+        ) -> BoxFuture<'a, Vec<Vec<u8>>> {
+            Box::pin(async move {
+                start_response.call("200 OK", vec![]);
+                vec![b"ok".to_vec()]
+            })
+        }
+    }
+
+    /// One sync worker with `timeout`, behind an in-memory listener.
+    fn one_worker(timeout: crate::units::Time) -> (crate::net::MemoryDialer, Vec<u8>) {
+        let addr = crate::stack::LESSON_APP_ADDR;
+        let (dialer, listener) = memory_listener(
+            addr,
+            crate::stack::LESSON_PROXY_FROM,
+            8,
+            StepId::AppServerBacklog,
+        );
+        let config = AppServerConfig {
+            workers: 1,
+            timeout,
+            ..AppServerConfig::default()
+        };
+        let front = Front::new(Clock::starting_at(0), addr, false, Interface::Wsgi);
+        tokio::spawn(run(
+            SharedListener::new(listener),
+            Arc::new(Ok200),
+            config,
+            front,
+            World::Simulated,
+        ));
+        (dialer, super::super::write_error::worker_timeout_page())
+    }
+
+    /// A client that sends its head and then one body byte a second: the
+    /// sync worker reads with no timeout of its own, so it is held, silent,
+    /// until the arbiter's first look past `timeout` (2 s, looked at 3 s
+    /// in), and the dying worker writes gunicorn's 500 page.
+    #[tokio::test(start_paused = true)]
+    async fn a_trickling_body_holds_a_sync_worker_until_the_arbiter_kills_it_with_gunicorns_500() {
+        let (_guard, recording) = crate::trace::recorder::record_on_this_thread();
+        let (dialer, page) = one_worker(crate::units::Time::secs(2));
+        let (client, _) = dialer.dial().await.expect("dial");
+        let (mut from_server, mut to_server) = tokio::io::split(client);
+        let start = tokio::time::Instant::now();
+        to_server
+            .write_all(b"POST /notes HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n")
+            .await
+            .expect("head");
+        let trickle = async {
+            for _ in 0..10 {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if to_server.write_all(b"x").await.is_err() {
+                    break;
+                }
+            }
+            std::future::pending::<()>().await;
+        };
+        let mut answer = Vec::new();
+        let read = async {
+            let _ = from_server.read_to_end(&mut answer).await;
+            tokio::time::Instant::now()
+        };
+        let answered_at = tokio::select! {
+            biased;
+            at = read => at,
+            () = trickle => unreachable!("the trickle never ends"),
+        };
+        assert_eq!(answer, page);
+        assert_eq!(answered_at - start, Duration::from_secs(3));
+        let events = recording.take();
+        let timeout = events
+            .iter()
+            .find(|e| e.step == StepId::AppServerWorkerTimeout)
+            .expect("the arbiter's kill");
+        let killed_while = timeout
+            .decision
+            .as_ref()
+            .and_then(|d| d.inputs.iter().find(|(k, _)| k == "killed while"))
+            .map(|(_, v)| v.as_str());
+        assert_eq!(killed_while, Some("reading the request"));
+        assert!(
+            !events.iter().any(|e| e.step == StepId::AppServerWsgiCall),
+            "the app was never called"
+        );
+    }
 }

@@ -191,6 +191,31 @@ fn state_line(change: &StateChange) -> String {
             (WorkerState::Idle, _) => format!("worker {worker}: idle"),
             (WorkerState::Exited, _) => format!("worker {worker}: exited"),
         },
+        StateChange::Thread {
+            worker,
+            thread,
+            state,
+            request,
+        } => match (state, request) {
+            (WorkerState::Busy, Some(r)) => {
+                format!("worker {worker} thread {thread}: busy with request {r}")
+            }
+            (WorkerState::Busy, None) => format!("worker {worker} thread {thread}: busy"),
+            (WorkerState::Idle, _) => format!("worker {worker} thread {thread}: idle"),
+            (WorkerState::Exited, _) => format!("worker {worker} thread {thread}: exited"),
+        },
+        StateChange::ThreadQueue {
+            worker,
+            change,
+            len,
+            capacity,
+        } => {
+            let way = match change {
+                QueueChange::Enqueue => "a connection joins",
+                QueueChange::Dequeue => "a thread takes one",
+            };
+            format!("worker {worker}'s queue: {way}; {len} waiting (worker_connections {capacity})")
+        }
         StateChange::Backlog {
             change,
             len,

@@ -146,6 +146,29 @@ fn app_server_status(board: &StateBoard) -> Vec<(String, bool)> {
             false,
         ));
     }
+    if !board.threads.is_empty() {
+        // gthread: per worker, its busy threads of all, and its queue.
+        let mut per: std::collections::BTreeMap<u64, (usize, usize)> = Default::default();
+        for ((w, _), (s, _)) in &board.threads {
+            let e = per.entry(*w).or_default();
+            e.1 += 1;
+            if *s == WorkerState::Busy {
+                e.0 += 1;
+            }
+        }
+        let parts: Vec<String> = per
+            .iter()
+            .map(|(w, (busy, all))| {
+                let queued = board.thread_queues.get(w).copied().unwrap_or(0);
+                if queued > 0 {
+                    format!("w{w} {busy}/{all}+{queued}q")
+                } else {
+                    format!("w{w} {busy}/{all}")
+                }
+            })
+            .collect();
+        lines.push((format!("threads busy: {}", parts.join(" ")), false));
+    }
     if !board.tasks.is_empty() {
         let count = |state: TaskState| board.tasks.values().filter(|(s, _)| *s == state).count();
         let parts: Vec<String> = [
