@@ -108,6 +108,11 @@ pub enum StateChange {
         state: WorkerState,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         request: Option<u64>,
+        /// On an exit: the worker the arbiter forked in its place (a new
+        /// process, so a new number). The link between the two is this
+        /// field, not the order of the events.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replaced_by: Option<u64>,
     },
     /// A listen backlog moved. `len` is the queue's length after the change,
     /// when the layer can see it (a real kernel queue cannot be read from
@@ -194,6 +199,7 @@ impl StateBoard {
                     worker,
                     state,
                     request,
+                    ..
                 } => {
                     self.workers.insert(worker, (state, request));
                 }
@@ -257,6 +263,7 @@ mod tests {
             worker,
             state,
             request,
+            replaced_by: None,
         }
     }
 
