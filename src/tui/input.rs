@@ -164,7 +164,7 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: "1 2 3 4 c",
-        what: "view: stack/workers/loop/compare; c next",
+        what: "stack/workers/loop/compare; c next",
         codes: &[
             KeyCode::Char('1'),
             KeyCode::Char('2'),
@@ -176,7 +176,7 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: "z Z",
-        what: "timeline: zoom in / out around the cursor",
+        what: "zoom the timeline in / out",
         codes: &[KeyCode::Char('z'), KeyCode::Char('Z')],
         ctrl: false,
     },
@@ -205,7 +205,7 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: "PgUp PgDn",
-        what: "scroll a page (detail, or timeline rows)",
+        what: "scroll a page: detail or timeline",
         codes: &[KeyCode::PageUp, KeyCode::PageDown],
         ctrl: false,
     },
