@@ -455,6 +455,7 @@ fn worker_of_request(trace: &Trace) -> BTreeMap<u64, u64> {
                 worker: *worker,
                 state: WorkerState::Busy,
                 request: Some(r),
+                replaced_by: None,
             }),
             "app_server.worker #{} does not mark worker {worker} busy with request {r}",
             e.seq
@@ -585,6 +586,7 @@ fn many_at_once_never_gives_one_worker_two_requests_at_once() {
                 worker,
                 state: WorkerState::Busy,
                 request,
+                ..
             } = s
             else {
                 continue;

@@ -496,9 +496,15 @@ fn the_stack_pane_says_when_the_event_loop_is_blocked_and_which_workers_are_busy
     let trace = lesson("blocking-the-loop");
     let blocked = step(&trace, "app_server.loop.blocked");
     let free = step(&trace, "app_server.loop.free");
-    let during = text(&draw(&state_at(&trace, blocked, Theme::plain()), 80, 24));
+    // The lesson opens on the event loop's view; this is the stack's (1).
+    let stack_at = |cursor| {
+        let mut s = state_at(&trace, cursor, Theme::plain());
+        s.chosen_view = Some(roundtrip::tui::View::Stack);
+        s
+    };
+    let during = text(&draw(&stack_at(blocked), 80, 24));
     assert!(during.contains("LOOP BLOCKED by #1"), "{during}");
-    let after = text(&draw(&state_at(&trace, free, Theme::plain()), 80, 24));
+    let after = text(&draw(&stack_at(free), 80, 24));
     assert!(!after.contains("LOOP BLOCKED"), "{after}");
 
     let trace = lesson("many-at-once");

@@ -235,6 +235,7 @@ impl Front {
                 worker,
                 state: WorkerState::Busy,
                 request: None,
+                replaced_by: None,
             });
         }
         step.emit();

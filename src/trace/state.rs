@@ -109,6 +109,11 @@ pub enum StateChange {
         state: WorkerState,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         request: Option<u64>,
+        /// On an exit: the worker the arbiter forked in its place (a new
+        /// process, so a new number). The link between the two is this
+        /// field, not the order of the events.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replaced_by: Option<u64>,
     },
     /// A thread of gthread worker `worker` (threads are numbered from 1
     /// within their worker) went busy with `request` or idle again.
@@ -218,6 +223,7 @@ impl StateBoard {
                     worker,
                     state,
                     request,
+                    ..
                 } => {
                     self.workers.insert(worker, (state, request));
                 }
@@ -301,6 +307,7 @@ mod tests {
             worker,
             state,
             request,
+            replaced_by: None,
         }
     }
 

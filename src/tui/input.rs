@@ -5,6 +5,10 @@
 //! stack they step, in the detail pane they scroll, in the timeline they
 //! jump between requests.
 //!
+//! Digits pick what the centre pane shows (the stack, the worker pool,
+//! the event loop, the comparison of stacks); `z`/`Z` zoom the timeline
+//! and `s` jumps to the slowest request.
+//!
 //! While the request list (`r`) is open, keys go to it instead
 //! ([`list_action_for`]): letters type into its filter, arrows move.
 //!
@@ -12,7 +16,7 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::state::Focus;
+use super::state::{Focus, View};
 
 /// Everything the viewer can ask of the player.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +37,16 @@ pub enum Action {
     ToggleBreakpoint,
     /// v: a lesson that compares stacks shows its next variant.
     NextVariant,
+    /// 1–4: the centre pane shows this view.
+    ShowView(View),
+    /// c: the centre pane shows the next view this trace has.
+    NextView,
+    /// z: the timeline shows half the time, around the cursor.
+    ZoomIn,
+    /// Z: the timeline shows twice the time.
+    ZoomOut,
+    /// s: jump to the first step of the request that took longest.
+    Slowest,
     FocusNext,
     FocusPrev,
     ToggleHelp,
@@ -149,6 +163,30 @@ pub const BINDINGS: &[Binding] = &[
         ctrl: false,
     },
     Binding {
+        keys: "1 2 3 4 c",
+        what: "stack/workers/loop/compare; c next",
+        codes: &[
+            KeyCode::Char('1'),
+            KeyCode::Char('2'),
+            KeyCode::Char('3'),
+            KeyCode::Char('4'),
+            KeyCode::Char('c'),
+        ],
+        ctrl: false,
+    },
+    Binding {
+        keys: "z Z",
+        what: "zoom the timeline in / out",
+        codes: &[KeyCode::Char('z'), KeyCode::Char('Z')],
+        ctrl: false,
+    },
+    Binding {
+        keys: "s",
+        what: "jump to the slowest request",
+        codes: &[KeyCode::Char('s')],
+        ctrl: false,
+    },
+    Binding {
         keys: "tab",
         what: "focus: stack → detail → timeline",
         codes: &[KeyCode::Tab, KeyCode::BackTab],
@@ -167,7 +205,7 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: "PgUp PgDn",
-        what: "scroll the detail pane a page",
+        what: "scroll a page: detail or timeline",
         codes: &[KeyCode::PageUp, KeyCode::PageDown],
         ctrl: false,
     },
@@ -220,6 +258,14 @@ pub fn action_for(key: KeyEvent, focus: Focus) -> Option<Action> {
         KeyCode::Char('r' | '/') => Action::OpenRequests,
         KeyCode::Char('b') => Action::ToggleBreakpoint,
         KeyCode::Char('v') => Action::NextVariant,
+        KeyCode::Char('1') => Action::ShowView(View::Stack),
+        KeyCode::Char('2') => Action::ShowView(View::Workers),
+        KeyCode::Char('3') => Action::ShowView(View::EventLoop),
+        KeyCode::Char('4') => Action::ShowView(View::Compare),
+        KeyCode::Char('c') => Action::NextView,
+        KeyCode::Char('z') => Action::ZoomIn,
+        KeyCode::Char('Z') => Action::ZoomOut,
+        KeyCode::Char('s') => Action::Slowest,
         KeyCode::Tab => Action::FocusNext,
         KeyCode::BackTab => Action::FocusPrev,
         KeyCode::Char('?') => Action::ToggleHelp,

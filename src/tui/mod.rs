@@ -10,7 +10,8 @@
 //!  play clock ───────── Tick ───────▲          (trace + cursor + choices)
 //! ```
 //!
-//! * [`state`]: the trace, a cursor on one step, playing/paused, speed, focus.
+//! * [`state`]: the trace, a cursor on one step, playing/paused, speed, focus,
+//!   the centre view; [`board`]: workers, tasks, loop and backlog at a step.
 //! * [`view`]: what the screen says at a step (where the request is, what
 //!   crossed each boundary, who answered), derived from trace + cursor only.
 //! * [`input`]: keys → [`Action`]s; [`update`](mod@update): actions → state.
@@ -24,6 +25,7 @@
 //!
 //! Book: "Using roundtrip" (book/src/using.md).
 
+pub mod board;
 pub mod breakpoint;
 pub mod input;
 pub mod picker;
@@ -45,7 +47,7 @@ pub use picker::{
     PickerAction, PickerState, filter, picker_action_for, picker_update, render_picker,
 };
 pub use render::render;
-pub use state::{Focus, PlayerState, RequestList};
+pub use state::{Focus, PlayerState, RequestList, View};
 pub use theme::Theme;
 pub use update::update;
 

@@ -13,10 +13,12 @@
 
 use std::collections::BTreeMap;
 
+use super::board::Board;
 use super::breakpoint::BreakOn;
 use super::theme::Theme;
-use crate::trace::state::StateBoard;
-use crate::trace::{Event, Layer, LayerInfo, Meta, RequestSummary, Trace};
+use crate::trace::{
+    Event, Layer, LayerInfo, LoopState, Meta, RequestSummary, StateChange, Trace, WorkerState,
+};
 
 /// Play speeds in steps per second; `+` and `-` move along this table.
 pub const SPEEDS: [f64; 7] = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0];
@@ -53,6 +55,38 @@ impl Focus {
         }
     }
 }
+
+/// What the centre pane shows (keys `1`–`4`, `c` for the next).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// The stack diagram: where the request on screen is.
+    Stack,
+    /// The sync workers, idle or busy and for how long, and the backlog.
+    Workers,
+    /// The event loop's tasks, and whether the loop is blocked.
+    EventLoop,
+    /// Every compared stack's throughput and latency over time, and
+    /// their figures side by side.
+    Compare,
+}
+
+impl View {
+    pub const ALL: [View; 4] = [View::Stack, View::Workers, View::EventLoop, View::Compare];
+
+    /// The key that picks it and its name in the pane's title.
+    pub fn key_and_name(self) -> (char, &'static str) {
+        match self {
+            View::Stack => ('1', "stack"),
+            View::Workers => ('2', "workers"),
+            View::EventLoop => ('3', "event loop"),
+            View::Compare => ('4', "compare"),
+        }
+    }
+}
+
+/// Largest timeline zoom: 2^12 = 4096 times the whole trace, enough to
+/// tell apart steps a microsecond apart in a 4-second load.
+pub const MAX_ZOOM: u8 = 12;
 
 /// In `serve --tui`: whether the player follows the newest request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +131,16 @@ pub struct PlayerState {
     pub interrupted: bool,
     /// A lesson that compares stacks: its other variants' traces (`v`).
     pub variants: Variants,
+    /// The centre view the viewer picked; None: the one the lesson calls
+    /// for at this step ([`PlayerState::view`]).
+    pub chosen_view: Option<View>,
+    /// The timeline's zoom: it shows 1/2^zoom of the trace's time, around
+    /// the cursor (`z` in, `Z` out).
+    pub timeline_zoom: u8,
+    /// Rows the viewer scrolled the timeline by (PgUp/PgDn with the
+    /// timeline focused), from the rows around the cursor's request; 0
+    /// follows the cursor. Moving the cursor by hand sets it back to 0.
+    pub timeline_scroll: i64,
 }
 
 /// The variants of a lesson that compares stacks (`[[compare]]`), one
@@ -141,6 +185,9 @@ impl PlayerState {
             quit: false,
             interrupted: false,
             variants: Variants::default(),
+            chosen_view: None,
+            timeline_zoom: 0,
+            timeline_scroll: 0,
         }
     }
 
@@ -213,6 +260,75 @@ impl PlayerState {
             dropped: 0,
         });
         state
+    }
+
+    /// Every variant's trace and index in the lesson's order, the one on
+    /// screen included (just it, for a lesson of one stack).
+    pub fn all_variants(&self) -> Vec<(&Trace, &TraceIndex)> {
+        if self.variants.slots.is_empty() {
+            return vec![(&self.trace, &self.index)];
+        }
+        self.variants
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, slot)| match slot {
+                Some((t, x)) => Some((t, x)),
+                None if i == self.variants.current => Some((&self.trace, &self.index)),
+                None => None,
+            })
+            .collect()
+    }
+
+    /// Views this trace can fill: the stack always; the worker pool or the
+    /// event loop when the app server has one; the comparison for a lesson
+    /// that compares stacks or puts a load on one.
+    pub fn views(&self) -> Vec<View> {
+        View::ALL
+            .into_iter()
+            .filter(|v| match v {
+                View::Stack => true,
+                View::Workers => self.index.has_workers,
+                View::EventLoop => self.index.has_loop,
+                View::Compare => self.has_figures(),
+            })
+            .collect()
+    }
+
+    /// A comparison to show: several stacks, or one under a load.
+    pub fn has_figures(&self) -> bool {
+        self.variants.len() >= 2 || self.trace.metrics.as_ref().is_some_and(|m| m.load.is_some())
+    }
+
+    /// The view on screen: the viewer's choice when this stack has it (a
+    /// choice of workers or loop follows `v` to a stack of the other
+    /// kind), else the one the lesson calls for: a lesson about
+    /// concurrency (a load, a worker that exits, a loop that blocks) shows
+    /// its app server's workers or loop, and at its last step, when it
+    /// has figures, the comparison; any other lesson shows the stack.
+    pub fn view(&self) -> View {
+        let views = self.views();
+        let concurrency = || {
+            if self.index.has_loop {
+                View::EventLoop
+            } else if self.index.has_workers {
+                View::Workers
+            } else {
+                View::Stack
+            }
+        };
+        match self.chosen_view {
+            Some(v) if views.contains(&v) => return v,
+            Some(View::Workers | View::EventLoop) => return concurrency(),
+            _ => {}
+        }
+        if !self.index.concurrency {
+            View::Stack
+        } else if self.at_end() && self.has_figures() {
+            View::Compare
+        } else {
+            concurrency()
+        }
     }
 
     /// Number of steps.
@@ -348,6 +464,9 @@ impl RequestList {
 /// status or the label of the layer that answered; `4xx` matches any 4xx.
 pub fn matching(requests: &[RequestSummary], query: &str) -> Vec<usize> {
     let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
+    if words.is_empty() {
+        return (0..requests.len()).collect();
+    }
     requests
         .iter()
         .enumerate()
@@ -405,9 +524,39 @@ pub struct TraceIndex {
     /// For each request, where it was between one of its steps and the
     /// next, on that axis, in order: the waterfall of the timeline.
     pub segments: Vec<Vec<Segment>>,
-    /// The state board before every `BOARD_EVERY`-th step, so the board at
-    /// any step costs at most that many steps to rebuild.
-    boards: Vec<StateBoard>,
+    /// The board before every `BOARD_EVERY`-th step, so the board at any
+    /// step costs at most that many steps to rebuild.
+    boards: Vec<Board>,
+    /// For each step that blocks the event loop, when the loop was freed
+    /// again (absent while a live trace has not seen it yet): how long the
+    /// blocking call took.
+    pub loop_freed: BTreeMap<usize, u64>,
+    /// The app server has sync workers (a worker view makes sense).
+    pub has_workers: bool,
+    /// The app server has an event loop.
+    pub has_loop: bool,
+    /// A lesson about concurrency: a `[load]`, a worker that exits or a
+    /// loop that blocks. Such a lesson opens on its workers or its loop.
+    pub concurrency: bool,
+    /// Position of the request that took longest, first step to last
+    /// (the first of equals).
+    pub slowest: Option<usize>,
+    /// Widest id, method and duration among the requests, for the
+    /// request list's columns (measured once, not per frame).
+    pub list_widths: ListWidths,
+}
+
+/// The widths the request list's columns need, over every request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ListWidths {
+    pub id: usize,
+    pub method: usize,
+    pub took: usize,
+}
+
+/// How long a request took, first step to last (None while it has no last).
+pub fn latency_ns(r: &RequestSummary) -> Option<u64> {
+    r.finished_ns.checked_sub(r.started_ns)
 }
 
 /// Steps between two stored state boards.
@@ -477,13 +626,67 @@ impl TraceIndex {
             .map(|steps| segments_of(trace, steps, axis))
             .collect();
         let mut boards = Vec::with_capacity(trace.events.len() / BOARD_EVERY + 1);
-        let mut board = StateBoard::default();
+        let mut board = Board::default();
+        let mut loop_freed = BTreeMap::new();
+        let (mut has_workers, mut has_loop) = (false, false);
+        let mut concurrency = trace.metrics.as_ref().is_some_and(|m| m.load.is_some());
         for (i, e) in trace.events.iter().enumerate() {
             if i % BOARD_EVERY == 0 {
                 boards.push(board.clone());
             }
-            board.apply(e);
+            for change in &e.state {
+                match change {
+                    StateChange::Worker { state, .. } => {
+                        has_workers = true;
+                        concurrency |= *state == WorkerState::Exited;
+                    }
+                    StateChange::Task { .. } => has_loop = true,
+                    StateChange::Loop { state, .. } => {
+                        has_loop = true;
+                        match state {
+                            LoopState::Blocked => concurrency = true,
+                            LoopState::Free => {
+                                if let Some(b) = board.block {
+                                    loop_freed.insert(b.step, e.at_ns);
+                                }
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            board.apply(i, e);
         }
+        let slowest = trace
+            .requests
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| Some((i, latency_ns(r)?)))
+            .fold(None, |best: Option<(usize, u64)>, (i, ns)| match best {
+                Some((_, b)) if b >= ns => best,
+                _ => Some((i, ns)),
+            })
+            .map(|(i, _)| i);
+        let list_widths = ListWidths {
+            id: trace
+                .requests
+                .iter()
+                .map(|r| r.id.to_string().len())
+                .max()
+                .unwrap_or(0),
+            method: trace
+                .requests
+                .iter()
+                .map(|r| r.method.chars().count())
+                .max()
+                .unwrap_or(0),
+            took: trace
+                .requests
+                .iter()
+                .map(|r| latency_ns(r).map_or(1, |ns| super::render::detail::ms(ns).len()))
+                .max()
+                .unwrap_or(0),
+        };
         TraceIndex {
             boxes: boxes(trace),
             request_events,
@@ -491,19 +694,30 @@ impl TraceIndex {
             axis,
             segments,
             boards,
+            loop_freed,
+            has_workers,
+            has_loop,
+            concurrency,
+            slowest,
+            list_widths,
         }
     }
 
     /// Workers, tasks, the loop and the backlog just after step `i`.
-    pub fn board_at(&self, events: &[Event], i: usize) -> StateBoard {
+    pub fn board_at(&self, events: &[Event], i: usize) -> Board {
         let checkpoint = i / BOARD_EVERY;
         let Some(start) = self.boards.get(checkpoint) else {
-            return StateBoard::default();
+            return Board::default();
         };
         let mut board = start.clone();
         let from = checkpoint * BOARD_EVERY;
-        for e in events.iter().take(i.saturating_add(1)).skip(from) {
-            board.apply(e);
+        for (k, e) in events
+            .iter()
+            .enumerate()
+            .take(i.saturating_add(1))
+            .skip(from)
+        {
+            board.apply(k, e);
         }
         board
     }

@@ -12,7 +12,11 @@
 use super::breakpoint::BreakOn;
 use super::input::{Action, LIST_PAGE, ListKey, PAGE_LINES};
 use super::render::detail;
-use super::state::{PlayerState, RequestList, SPEEDS};
+use super::render::detail::ms;
+use super::state::{Focus, MAX_ZOOM, PlayerState, RequestList, SPEEDS, View, latency_ns};
+
+/// Rows a page of the timeline moves: the rows it shows at 80x24.
+pub const TIMELINE_PAGE: i64 = 4;
 
 /// Apply one action.
 pub fn update(state: &mut PlayerState, action: Action) {
@@ -67,8 +71,24 @@ pub fn update(state: &mut PlayerState, action: Action) {
         Action::ToggleHelp => state.help = !state.help,
         Action::ScrollUp => scroll(state, -1),
         Action::ScrollDown => scroll(state, 1),
+        Action::PageUp if state.focus == Focus::Timeline => scroll_timeline(state, -TIMELINE_PAGE),
+        Action::PageDown if state.focus == Focus::Timeline => {
+            scroll_timeline(state, TIMELINE_PAGE);
+        }
         Action::PageUp => scroll(state, -i32::from(PAGE_LINES)),
         Action::PageDown => scroll(state, i32::from(PAGE_LINES)),
+        Action::ShowView(v) => show_view(state, v),
+        Action::NextView => {
+            let views = state.views();
+            let now = state.view();
+            let at = views.iter().position(|v| *v == now).unwrap_or(0);
+            if let Some(&next) = views.get((at + 1) % views.len().max(1)) {
+                show_view(state, next);
+            }
+        }
+        Action::ZoomIn => zoom(state, state.timeline_zoom.saturating_add(1)),
+        Action::ZoomOut => zoom(state, state.timeline_zoom.saturating_sub(1)),
+        Action::Slowest => slowest(state),
         Action::Back if state.help => state.help = false,
         Action::Back | Action::Quit => state.quit = true,
         Action::Interrupt => {
@@ -143,10 +163,12 @@ fn refilter(list: &mut RequestList, trace: &crate::trace::Trace) {
     }
 }
 
-/// Move the cursor by hand: play stops, the detail pane goes back to its top.
+/// Move the cursor by hand: play stops, the detail pane goes back to its
+/// top, the timeline back to the cursor's rows.
 fn navigate(state: &mut PlayerState, target: usize) {
     state.playing = false;
     state.notice = None;
+    state.timeline_scroll = 0;
     if let Some(live) = &mut state.live {
         live.following = false;
     }
@@ -217,6 +239,80 @@ fn next_variant(state: &mut PlayerState) {
         "stack {name}, at {:.3} s · v for the next",
         at as f64 / 1e9
     ));
+}
+
+/// `1`–`4`, `c`: the centre pane shows `view`, or says why this trace has none.
+fn show_view(state: &mut PlayerState, view: View) {
+    if state.views().contains(&view) {
+        state.chosen_view = Some(view);
+        state.notice = None;
+        return;
+    }
+    state.notice = Some(String::from(match view {
+        View::Stack => "the stack is always there: 1",
+        View::Workers => {
+            "this app server has no sync workers: it runs an event loop (3 shows it)"
+        }
+        View::EventLoop => "this app server has no event loop: it runs sync workers (2 shows them)",
+        View::Compare => {
+            "this lesson runs one stack and no load: nothing to compare (see sync-vs-async)"
+        }
+    }));
+}
+
+/// `z`/`Z`: the timeline's zoom, from the whole trace (0) to [`MAX_ZOOM`].
+fn zoom(state: &mut PlayerState, level: u8) {
+    state.timeline_zoom = level.min(MAX_ZOOM);
+    let axis = state.index.axis;
+    let shown = axis.hi.saturating_sub(axis.lo) >> state.timeline_zoom;
+    state.notice = Some(if state.timeline_zoom == 0 {
+        String::from("timeline: the whole trace · z zooms in")
+    } else if axis.by_steps {
+        format!(
+            "timeline: ×{} · {} steps around the cursor · Z zooms out",
+            1u64 << state.timeline_zoom,
+            shown.max(1)
+        )
+    } else {
+        format!(
+            "timeline: ×{} · {} around the cursor · Z zooms out",
+            1u64 << state.timeline_zoom,
+            ms(shown.max(1))
+        )
+    });
+}
+
+/// PgUp/PgDn on the focused timeline: scroll its rows, the cursor stays.
+fn scroll_timeline(state: &mut PlayerState, by: i64) {
+    let n = i64::try_from(state.trace.requests.len()).unwrap_or(i64::MAX);
+    let current = state
+        .request_pos()
+        .and_then(|p| i64::try_from(p).ok())
+        .unwrap_or(0);
+    state.timeline_scroll = state
+        .timeline_scroll
+        .saturating_add(by)
+        .clamp(-current, (n - 1 - current).max(0));
+}
+
+/// `s`: the first step of the request that took longest.
+fn slowest(state: &mut PlayerState) {
+    let Some(pos) = state.index.slowest else {
+        state.notice = Some(String::from("no request yet"));
+        return;
+    };
+    let Some(&first) = state.index.request_events.get(pos).and_then(|s| s.first()) else {
+        return;
+    };
+    navigate(state, first);
+    if let Some(r) = state.trace.requests.get(pos) {
+        state.notice = Some(format!(
+            "request {}: the slowest of {}, {} first step to last",
+            r.id,
+            state.trace.requests.len(),
+            ms(latency_ns(r).unwrap_or(0))
+        ));
+    }
 }
 
 fn set_speed(state: &mut PlayerState, speed: usize) {

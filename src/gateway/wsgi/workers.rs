@@ -178,6 +178,7 @@ async fn worker(
                 worker,
                 state: WorkerState::Idle,
                 request: None,
+                replaced_by: None,
             },
         )
         .instance(Instance::Worker { worker })
@@ -317,6 +318,7 @@ async fn worker(
                     worker,
                     state: WorkerState::Exited,
                     request: None,
+                    replaced_by: Some(new),
                 },
             )
             .instance(Instance::Worker { worker })
@@ -448,6 +450,7 @@ async fn serve(
             worker,
             state: WorkerState::Busy,
             request: Some(incoming.id),
+            replaced_by: None,
         })
         .summary(format!(
             "{} takes the request; it serves nothing else until it is done",

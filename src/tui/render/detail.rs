@@ -185,11 +185,15 @@ fn state_line(change: &StateChange) -> String {
             worker,
             state,
             request,
-        } => match (state, request) {
-            (WorkerState::Busy, Some(r)) => format!("worker {worker}: busy with request {r}"),
-            (WorkerState::Busy, None) => format!("worker {worker}: busy"),
-            (WorkerState::Idle, _) => format!("worker {worker}: idle"),
-            (WorkerState::Exited, _) => format!("worker {worker}: exited"),
+            replaced_by,
+        } => match (state, request, replaced_by) {
+            (WorkerState::Busy, Some(r), _) => format!("worker {worker}: busy with request {r}"),
+            (WorkerState::Busy, None, _) => format!("worker {worker}: busy"),
+            (WorkerState::Idle, ..) => format!("worker {worker}: idle"),
+            (WorkerState::Exited, _, Some(new)) => {
+                format!("worker {worker}: exited; worker {new} replaces it")
+            }
+            (WorkerState::Exited, ..) => format!("worker {worker}: exited"),
         },
         StateChange::Thread {
             worker,

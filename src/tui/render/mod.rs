@@ -17,6 +17,11 @@
 //!  └─ footer: keys, or what just happened ("paused at breakpoint 5xx") ─────┘
 //! ```
 //!
+//! The centre pane shows one of four views (`1`–`4`, `c`; [`View`]): the
+//! stack above, the worker pool ([`pool`]), the event loop
+//! ([`event_loop`]), or the comparison of stacks ([`compare`]), which
+//! takes the detail pane's room too.
+//!
 //! Overlays go on top: the request list (`r`, [`requests`]) over the body,
 //! between header and footer; the help (`?`, [`help`]) in the middle.
 //!
@@ -26,9 +31,13 @@
 //!
 //! Book: "Using roundtrip" (book/src/using.md).
 
+pub mod backlog;
+pub mod compare;
 pub mod detail;
+pub mod event_loop;
 pub mod help;
 pub mod narration;
+pub mod pool;
 pub mod requests;
 pub mod stack;
 pub mod text;
@@ -39,7 +48,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::state::PlayerState;
+use super::state::{PlayerState, View};
 use super::view::StepView;
 
 /// Below this width the detail pane goes under the stack instead of beside it.
@@ -79,9 +88,20 @@ pub fn render(state: &PlayerState, frame: &mut Frame) {
         Constraint::Length(timeline_height),
     ])
     .areas(body);
-    let (stack_area, detail_area) = split_middle(middle);
-    stack::render(state, view.as_ref(), frame, stack_area);
-    detail::render(state, view.as_ref(), frame, detail_area);
+    match state.view() {
+        // The comparison is of whole runs, not of the step: it takes the
+        // detail pane's room too.
+        View::Compare => compare::render(state, frame, middle),
+        centre => {
+            let (centre_area, detail_area) = split_middle(middle);
+            match centre {
+                View::Workers => pool::render(state, frame, centre_area),
+                View::EventLoop => event_loop::render(state, frame, centre_area),
+                _ => stack::render(state, view.as_ref(), frame, centre_area),
+            }
+            detail::render(state, view.as_ref(), frame, detail_area);
+        }
+    }
     narration::render(state, view.as_ref(), frame, narration_area);
     if timeline_height > 0 {
         timeline::render(state, frame, timeline_area);
@@ -92,6 +112,26 @@ pub fn render(state: &PlayerState, frame: &mut Frame) {
     if state.help {
         help::render(state, frame, area);
     }
+}
+
+/// The title of the centre pane: the view on screen in brackets, and the
+/// keys of the others this trace has (` [2 workers] 1 stack 4 compare `);
+/// just ` stack ` when the stack is all there is.
+pub fn views_title(state: &PlayerState) -> String {
+    let views = state.views();
+    let now = state.view();
+    if views.len() < 2 {
+        return format!(" {} ", now.key_and_name().1);
+    }
+    let mut s = String::from(" ");
+    let (k, name) = now.key_and_name();
+    s.push_str(&format!("[{k} {name}]"));
+    for v in views.into_iter().filter(|v| *v != now) {
+        let (k, name) = v.key_and_name();
+        s.push_str(&format!(" {k} {name}"));
+    }
+    s.push(' ');
+    s
 }
 
 /// Stack and detail side by side, or stack above detail on a narrow screen.

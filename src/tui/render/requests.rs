@@ -53,21 +53,15 @@ const STATUS_WIDTH: usize = 6;
 const LAYER_WIDTH: usize = 11;
 
 impl Columns {
-    fn fit(state: &PlayerState, visible: &[usize], width: usize) -> Columns {
-        let rows = visible.iter().map(|&p| &state.trace.requests[p]);
-        let id = rows
-            .clone()
-            .map(|r| r.id.to_string().len())
-            .max()
-            .unwrap_or(0)
-            .max(2);
-        let method = rows
-            .clone()
-            .map(|r| r.method.chars().count())
-            .max()
-            .unwrap_or(0)
-            .clamp(6, MAX_METHOD);
-        let took = rows.map(|r| took(r).len()).max().unwrap_or(0).max(4);
+    /// Sized for every request of the trace, measured once per trace
+    /// ([`TraceIndex::list_widths`](super::super::state::TraceIndex)), so
+    /// a frame costs the rows on screen, not the rows in the trace, and
+    /// the columns stay put while the viewer types a filter.
+    fn fit(state: &PlayerState, width: usize) -> Columns {
+        let w = state.index.list_widths;
+        let id = w.id.max(2);
+        let method = w.method.clamp(6, MAX_METHOD);
+        let took = w.took.max(4);
         let mut c = Columns {
             id,
             method,
@@ -250,7 +244,7 @@ pub fn render(state: &PlayerState, list: &RequestList, frame: &mut Frame, area: 
     }
     line(hints_row, Line::from(hints), frame);
 
-    let columns = Columns::fit(state, &visible, width);
+    let columns = Columns::fit(state, width);
     line(
         1,
         Line::styled(cut(&columns.headings(), width), theme.dim),

@@ -54,7 +54,9 @@ pub fn render(state: &PlayerState, view: Option<&StepView>, frame: &mut Frame, a
     let theme = &state.theme;
     let focused = state.focus == Focus::Stack;
     let border = if focused { theme.focused } else { theme.frame };
-    let block = Block::bordered().title(" stack ").border_style(border);
+    let block = Block::bordered()
+        .title(super::views_title(state))
+        .border_style(border);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let boxes = models(state, view);
@@ -105,7 +107,7 @@ fn models<'a>(state: &'a PlayerState, view: Option<&'a StepView>) -> Vec<BoxMode
                 .and_then(|v| v.answer.as_ref())
                 .filter(|a| a.layer == info.layer),
             status: match (&board, info.layer) {
-                (Some(board), Layer::AppServer) => app_server_status(board),
+                (Some(board), Layer::AppServer) => app_server_status(&board.state),
                 _ => Vec::new(),
             },
         })

@@ -20,6 +20,11 @@
 //! then the one under the cursor is drawn last, so the cursor cell always
 //! shows the layer of the step on screen.
 //!
+//! With thousands of requests: PgUp/PgDn (timeline focused) scroll the
+//! rows, `z`/`Z` zoom the time axis in and out around the cursor (the
+//! title says `×8` and the window shown), and `s` jumps to the slowest
+//! request.
+//!
 //! Book: "Using roundtrip" (book/src/using.md), section "The screen".
 
 use ratatui::Frame;
@@ -55,16 +60,62 @@ pub fn wanted_height(requests: usize, height: u16) -> u16 {
     (requests.max(1) as u16).min(max_rows) + 2
 }
 
+/// The part of the trace's axis the timeline shows: all of it, or at zoom
+/// `z` a window 1/2^z as wide, centred on the cursor (moved in at the ends).
+pub fn window(state: &PlayerState) -> Axis {
+    let full = state.index.axis;
+    let span = full.hi.saturating_sub(full.lo);
+    let Some(e) = state.event().filter(|_| state.timeline_zoom > 0 && span > 0) else {
+        return full;
+    };
+    let width = (span >> state.timeline_zoom.min(63)).max(1);
+    let at = full.value(state.cursor, e);
+    let lo = at
+        .saturating_sub(width / 2)
+        .max(full.lo)
+        .min(full.hi.saturating_sub(width));
+    Axis {
+        lo,
+        hi: lo.saturating_add(width),
+        ..full
+    }
+}
+
+/// First row on screen: the rows around the cursor's request, moved by
+/// the viewer's scroll, within the list.
+pub fn first_row(state: &PlayerState, rows: usize) -> usize {
+    let n = state.trace.requests.len();
+    let current = state.request_pos().unwrap_or(0);
+    let centred = current.saturating_sub(rows / 2);
+    let last_first = n.saturating_sub(rows);
+    let moved = i64::try_from(centred)
+        .unwrap_or(i64::MAX)
+        .saturating_add(state.timeline_scroll)
+        .max(0);
+    usize::try_from(moved).unwrap_or(0).min(last_first)
+}
+
 pub fn render(state: &PlayerState, frame: &mut Frame, area: Rect) {
     let theme = &state.theme;
     let focused = state.focus == Focus::Timeline;
-    let axis = state.index.axis;
+    let axis = window(state);
     let span = if axis.by_steps {
-        format!("steps 1–{}", axis.hi + 1)
+        format!("steps {}–{}", axis.lo + 1, axis.hi + 1)
     } else {
         format!("{} → {}", ms(axis.lo), ms(axis.hi))
     };
-    let title = format!(" timeline · {span} · c w a f h d = client…database ");
+    let zoom = if state.timeline_zoom > 0 {
+        format!(" ×{}", 1u64 << state.timeline_zoom.min(63))
+    } else {
+        String::new()
+    };
+    let n = state.trace.requests.len();
+    let rows_note = if n > usize::from(area.height.saturating_sub(2)) {
+        format!(" · {n} requests")
+    } else {
+        String::new()
+    };
+    let title = format!(" timeline · {span}{zoom}{rows_note} · c w a f h d = client…database ");
     let border = if focused { theme.focused } else { theme.frame };
     let block = Block::bordered().title(title).border_style(border);
     let inner = block.inner(area);
@@ -82,17 +133,17 @@ pub fn render(state: &PlayerState, frame: &mut Frame, area: Rect) {
     }
     let rows = inner.height as usize;
     let current = state.request_pos().unwrap_or(0);
-    let first = current.saturating_sub(rows / 2).min(n.saturating_sub(rows));
+    let first = first_row(state, rows);
     let label_width = (inner.width / 3).min(MAX_LABEL_WIDTH);
     let bar_x = inner.x + label_width + 1;
     let bar_width = inner.width.saturating_sub(label_width + 1);
     // The cursor sits in the cell of its own layer's segment on its row.
-    let at = cursor_segment(state, current);
+    let (current_segments, current_at) = shown(axis, &state.index.segments[current], cursor_segment(state, current));
     let cursor_x = state.event().map(|e| {
         let x = column(axis, axis.value(state.cursor, e), bar_width);
-        let x = match at {
+        let x = match current_at {
             Some(k) => {
-                let cells = layout(axis, &state.index.segments[current], bar_width);
+                let cells = layout(axis, &current_segments, bar_width);
                 cells.get(k).map_or(x, |&(lo, hi)| x.clamp(lo, hi))
             }
             None => x,
@@ -122,8 +173,9 @@ pub fn render(state: &PlayerState, frame: &mut Frame, area: Rect) {
             label_width,
         );
         buf.set_string(bar_x - 1, y, "│", theme.frame);
-        let segments = &state.index.segments[pos];
-        let cells = layout(axis, segments, bar_width);
+        let at = if is_current { cursor_segment(state, pos) } else { None };
+        let (segments, at) = shown(axis, &state.index.segments[pos], at);
+        let cells = layout(axis, &segments, bar_width);
         // The cursor's segment last: where segments share a cell, it wins.
         let last = at.filter(|_| is_current);
         let order = (0..segments.len()).filter(|&k| Some(k) != last).chain(last);
@@ -143,6 +195,27 @@ pub fn render(state: &PlayerState, frame: &mut Frame, area: Rect) {
     {
         put(buf, cx, area.y + area.height - 1, '▲', theme.marker);
     }
+}
+
+/// The segments of a row that fall in the window, cut to it, and where
+/// the cursor's segment (`at`, of the whole row) is among them.
+fn shown(axis: Axis, segments: &[Segment], at: Option<usize>) -> (Vec<Segment>, Option<usize>) {
+    let mut out = Vec::with_capacity(segments.len());
+    let mut moved = None;
+    for (k, seg) in segments.iter().enumerate() {
+        if seg.hi < axis.lo || seg.lo > axis.hi {
+            continue;
+        }
+        if Some(k) == at {
+            moved = Some(out.len());
+        }
+        out.push(Segment {
+            layer: seg.layer,
+            lo: seg.lo.max(axis.lo),
+            hi: seg.hi.min(axis.hi),
+        });
+    }
+    (out, moved)
 }
 
 /// Which of request `pos`'s segments holds the step on screen (None when
