@@ -63,7 +63,8 @@ fn sync_vs_async() -> &'static [Trace] {
 }
 
 fn compared(cursor: usize) -> PlayerState {
-    let mut state = PlayerState::with_variants(sync_vs_async().to_vec(), Vec::new(), Theme::plain());
+    let mut state =
+        PlayerState::with_variants(sync_vs_async().to_vec(), Vec::new(), Theme::plain());
     state.cursor = cursor.min(state.len() - 1);
     state
 }
@@ -90,7 +91,11 @@ fn sync_workers_view_shows_every_worker_busy_and_the_backlog_growing() {
     let len = backlog_len(trace, at);
     assert!(len >= 56, "sixty-four clients, four workers: {len} waiting");
     let state = compared(at);
-    assert_eq!(state.view(), View::Workers, "a load lesson opens on its workers");
+    assert_eq!(
+        state.view(),
+        View::Workers,
+        "a load lesson opens on its workers"
+    );
     let screen = draw(&state, 80, 24);
     assert!(screen.contains("4 workers: 4 busy, 0 idle"), "{screen}");
     assert!(screen.contains("for 100 ms"), "{screen}");
@@ -128,7 +133,10 @@ fn a_busy_workers_time_is_the_simulated_time_since_its_accept() {
         .find(|l| l.contains(" 1 busy  #1 "))
         .unwrap_or_else(|| panic!("worker 1 serves request 1:\n{screen}"));
     assert!(line.contains(&format!("for {busy_ms} ms")), "{line}");
-    assert!(screen.contains("▶ 2 busy  #2"), "the request on screen is marked:\n{screen}");
+    assert!(
+        screen.contains("▶ 2 busy  #2"),
+        "the request on screen is marked:\n{screen}"
+    );
 }
 
 #[test]
@@ -165,7 +173,10 @@ fn event_loop_view_says_the_loop_is_blocked_by_whom_for_how_long_of_its_call() {
     );
     assert!(screen.contains("backlog 3/2048"), "{screen}");
     insta::assert_snapshot!("blocking-the-loop__loop_blocked__80x24", screen);
-    insta::assert_snapshot!("blocking-the-loop__loop_blocked__120x40", draw(&state, 120, 40));
+    insta::assert_snapshot!(
+        "blocking-the-loop__loop_blocked__120x40",
+        draw(&state, 120, 40)
+    );
 
     let after = PlayerState::at(trace.clone(), during + 1, Theme::plain());
     let screen = draw(&after, 80, 24);
@@ -200,26 +211,46 @@ fn worker_pool_view_shows_the_killed_worker_and_its_replacement() {
     let state = PlayerState::at(trace.clone(), starts, Theme::plain());
     assert_eq!(state.view(), View::Workers);
     let screen = draw(&state, 80, 24);
-    assert!(screen.contains(&format!("✕ {old} exited at 3 s serving #1 → {new}")), "{screen}");
-    assert!(screen.contains(&format!("{new} idle  in accept() (replaces {old})")), "{screen}");
+    assert!(
+        screen.contains(&format!("✕ {old} exited at 3 s serving #1 → {new}")),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(&format!("{new} idle  in accept() (replaces {old})")),
+        "{screen}"
+    );
     insta::assert_snapshot!("worker-timeout__replacement_starts__80x24", screen);
-    insta::assert_snapshot!("worker-timeout__replacement_starts__120x40", draw(&state, 120, 40));
+    insta::assert_snapshot!(
+        "worker-timeout__replacement_starts__120x40",
+        draw(&state, 120, 40)
+    );
 }
 
 #[test]
 fn comparison_view_sets_the_three_stacks_side_by_side_with_their_figures() {
     let state = compared(usize::MAX);
-    assert_eq!(state.view(), View::Compare, "the last step shows the figures");
+    assert_eq!(
+        state.view(),
+        View::Compare,
+        "the last step shows the figures"
+    );
     let screen = draw(&state, 80, 24);
     for t in sync_vs_async() {
         let name = &t.meta.variant.as_ref().expect("a variant").name;
         assert!(screen.contains(name.as_str()), "{name}:\n{screen}");
-        let x = t.metrics.as_ref().and_then(|m| m.throughput_per_s).expect("a throughput");
+        let x = t
+            .metrics
+            .as_ref()
+            .and_then(|m| m.throughput_per_s)
+            .expect("a throughput");
         assert!(screen.contains(&format!("{x:.1}")), "{x}:\n{screen}");
     }
     insta::assert_snapshot!("sync-vs-async__compare__80x24", screen);
     let big = draw(&state, 120, 40);
-    assert!(big.contains("throughput · req/s") && big.contains("latency p50 · ms"), "{big}");
+    assert!(
+        big.contains("throughput · req/s") && big.contains("latency p50 · ms"),
+        "{big}"
+    );
     insta::assert_snapshot!("sync-vs-async__compare__120x40", big);
 }
 
@@ -243,7 +274,12 @@ fn number_keys_pick_the_views_and_c_cycles_through_those_the_stack_has() {
     // A sync stack has no event loop: the view stays, the footer says why.
     update(&mut state, Action::ShowView(View::EventLoop));
     assert_eq!(state.view(), View::Stack);
-    assert!(state.notice.as_deref().is_some_and(|n| n.contains("no event loop")));
+    assert!(
+        state
+            .notice
+            .as_deref()
+            .is_some_and(|n| n.contains("no event loop"))
+    );
 }
 
 #[test]
@@ -259,7 +295,11 @@ fn the_chosen_concurrency_view_follows_v_to_a_stack_of_the_other_kind() {
     let mut state = compared(400);
     update(&mut state, Action::ShowView(View::Workers));
     update(&mut state, Action::NextVariant);
-    assert_eq!(state.view(), View::EventLoop, "uvicorn has a loop, not workers");
+    assert_eq!(
+        state.view(),
+        View::EventLoop,
+        "uvicorn has a loop, not workers"
+    );
 }
 
 #[test]
@@ -274,7 +314,12 @@ fn z_halves_the_timeline_window_around_the_cursor_and_z_shifted_doubles_it() {
     for level in 1..=3u32 {
         update(&mut state, Action::ZoomIn);
         let w = timeline::window(&state);
-        assert_eq!(w.hi - w.lo, (full.hi - full.lo) >> level, "zoom ×{}", 1 << level);
+        assert_eq!(
+            w.hi - w.lo,
+            (full.hi - full.lo) >> level,
+            "zoom ×{}",
+            1 << level
+        );
         assert!(w.lo <= now && now <= w.hi, "the cursor stays in view");
     }
     let screen = draw(&state, 80, 24);
@@ -304,7 +349,10 @@ fn page_keys_scroll_the_focused_timeline_rows_and_leave_the_cursor() {
     assert_eq!(state.cursor, cursor);
     assert_eq!(timeline::first_row(&state, rows), before + 4);
     let screen = draw(&state, 120, 40);
-    assert!(!screen.contains("▶500 GET"), "request 500 scrolled out of view:\n{screen}");
+    assert!(
+        !screen.contains("▶500 GET"),
+        "request 500 scrolled out of view:\n{screen}"
+    );
     update(&mut state, Action::PageUp);
     update(&mut state, Action::PageUp);
     assert_eq!(timeline::first_row(&state, rows), before - 4);
@@ -355,7 +403,15 @@ fn the_blocking_variant_shows_the_loop_blocked_in_its_view() {
         .events
         .iter()
         .position(|e| {
-            e.state.iter().any(|s| matches!(s, StateChange::Loop { state: LoopState::Blocked, .. }))
+            e.state.iter().any(|s| {
+                matches!(
+                    s,
+                    StateChange::Loop {
+                        state: LoopState::Blocked,
+                        ..
+                    }
+                )
+            })
         })
         .expect("time.sleep blocks the loop");
     let mut state = compared(0);
@@ -365,13 +421,18 @@ fn the_blocking_variant_shows_the_loop_blocked_in_its_view() {
     let screen = draw(&state, 80, 24);
     assert!(screen.contains("LOOP BLOCKED by request"), "{screen}");
     // A queue change is what the backlog's front waits on.
-    assert!(traces[2].events.iter().any(|e| e.state.iter().any(|s| matches!(
-        s,
-        StateChange::Backlog {
-            change: QueueChange::Enqueue,
-            ..
-        }
-    ))));
+    assert!(
+        traces[2]
+            .events
+            .iter()
+            .any(|e| e.state.iter().any(|s| matches!(
+                s,
+                StateChange::Backlog {
+                    change: QueueChange::Enqueue,
+                    ..
+                }
+            )))
+    );
 }
 
 fn view_traces() -> &'static [(Vec<Trace>, &'static str)] {

@@ -27,6 +27,12 @@
 //!   [`CONNECTION_EVENTS_PER_REQUEST`] × `history`, and shown with the
 //!   history. The player shows connections alongside requests; it does not
 //!   need every accept since the server started.
+//! * **Standing state.** A worker, thread or event loop that went idle long
+//!   ago says so in one connection-scoped event, which the ring may have
+//!   forgotten while the request that made it busy is still in the
+//!   history: the player would draw it busy for ever. So the newest such
+//!   event of each worker, thread, thread queue and loop is also kept
+//!   apart ([`MAX_STANDING`] of them) and shown with the ring.
 //!
 //! Every queue has a limit and a stated policy:
 //!
@@ -37,6 +43,7 @@
 //! | events of one request     | [`MAX_EVENTS_PER_REQUEST`]     | further events dropped, counted      |
 //! | history                   | `history` requests             | the oldest is forgotten              |
 //! | connection-scoped events  | 4 × `history` events           | the oldest is forgotten              |
+//! | standing state            | [`MAX_STANDING`] instances     | the one changed longest ago forgotten |
 //! | feed to the player        | one trace                      | a newer trace replaces an unread one |
 //!
 //! "Dropped" means the learner sees less than happened, so it is counted
@@ -50,6 +57,7 @@ use std::time::Duration;
 
 use super::assemble;
 use super::model::{Event, LayerInfo, Meta, Trace};
+use super::state::StateChange;
 use super::vocab::{Layer, StepId};
 
 /// Capacity of the recorder's channel in `serve`, in events. A `GET
@@ -85,6 +93,11 @@ pub const MAX_EVENTS_PER_REQUEST: usize = 512;
 /// Connection-scoped events kept per request of history: an accept, an
 /// idle keep-alive, a close, a worker going idle are a few per request.
 pub const CONNECTION_EVENTS_PER_REQUEST: usize = 4;
+
+/// Workers, threads, thread queues and loops whose latest state is kept
+/// apart from the connection ring (see the module doc). `serve` has a few
+/// dozen; the bound is for a configuration with thousands of threads.
+pub const MAX_STANDING: usize = 4_096;
 
 /// Finished requests remembered by id (at least), so that an event which
 /// arrives just after its request finished (the failed write that follows
@@ -157,6 +170,9 @@ pub struct LiveAssembler {
     finish_no: HashMap<u64, u64>,
     /// Connection-scoped events, oldest first.
     connection: VecDeque<Event>,
+    /// The newest connection-scoped event that changed each worker, thread,
+    /// thread queue or loop, at most [`MAX_STANDING`].
+    standing: BTreeMap<Standing, Event>,
     counts: Counts,
     /// The history changed since the last snapshot.
     changed: bool,
@@ -184,6 +200,7 @@ impl LiveAssembler {
             recent: VecDeque::new(),
             finish_no: HashMap::new(),
             connection: VecDeque::new(),
+            standing: BTreeMap::new(),
             counts: Counts::default(),
             changed: false,
         }
@@ -220,6 +237,7 @@ impl LiveAssembler {
         self.pending.values().map(Vec::len).sum::<usize>()
             + self.history.iter().map(|t| t.events.len()).sum::<usize>()
             + self.connection.len()
+            + self.standing.len()
     }
 
     /// Take one event. Constant cost, except when it finishes a request
@@ -268,17 +286,37 @@ impl LiveAssembler {
 
     /// The player's trace, built now (see [`LiveAssembler::snapshot`]).
     pub fn trace(&self) -> Trace {
+        // The ring holds the newest connection-scoped events, so a standing
+        // event is already in it unless it is older than the ring's oldest.
+        let ring_from = self.connection.front().map_or(u64::MAX, |e| e.seq);
+        let mut standing: Vec<&Event> = self
+            .standing
+            .values()
+            .filter(|e| e.seq < ring_from)
+            .collect();
+        standing.sort_by_key(|e| e.seq);
+        standing.dedup_by_key(|e| e.seq);
         let events = self
             .history
             .iter()
             .flat_map(|t| t.events.iter())
             .chain(self.connection.iter())
+            .chain(standing)
             .cloned()
             .collect();
         assemble(self.meta.clone(), self.layers.clone(), events)
     }
 
     fn keep_connection_event(&mut self, e: Event) {
+        for key in e.state.iter().filter_map(Standing::of) {
+            if !self.standing.contains_key(&key) && self.standing.len() >= MAX_STANDING {
+                let oldest = self.standing.iter().min_by_key(|(_, e)| e.seq);
+                if let Some(oldest) = oldest.map(|(k, _)| *k) {
+                    self.standing.remove(&oldest);
+                }
+            }
+            self.standing.insert(key, e.clone());
+        }
         let limit = self.limits.history * CONNECTION_EVENTS_PER_REQUEST;
         if self.connection.len() >= limit {
             self.connection.pop_front();
@@ -350,6 +388,30 @@ impl LiveAssembler {
 }
 
 /// Does this event end its request at the web server?
+/// Something whose state lasts between requests: a worker, a thread, a
+/// thread queue, an event loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Standing {
+    Worker(u64),
+    Thread(u64, u64),
+    ThreadQueue(u64),
+    Loop,
+}
+
+impl Standing {
+    fn of(change: &StateChange) -> Option<Standing> {
+        match change {
+            StateChange::Worker { worker, .. } => Some(Standing::Worker(*worker)),
+            StateChange::Thread { worker, thread, .. } => Some(Standing::Thread(*worker, *thread)),
+            StateChange::ThreadQueue { worker, .. } => Some(Standing::ThreadQueue(*worker)),
+            StateChange::Loop { .. } => Some(Standing::Loop),
+            StateChange::Connection { .. }
+            | StateChange::Backlog { .. }
+            | StateChange::Task { .. } => None,
+        }
+    }
+}
+
 fn finishes(e: &Event) -> bool {
     e.layer == Layer::WebServer
         && (e.step == StepId::WebServerResponseSend
@@ -635,6 +697,41 @@ mod tests {
         assert_eq!(l.retained_events(), 2 * CONNECTION_EVENTS_PER_REQUEST);
         let seqs: Vec<u64> = l.trace().events.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, [92, 93, 94, 95, 96, 97, 98, 99]);
+    }
+
+    #[test]
+    fn a_worker_that_went_idle_long_ago_is_not_drawn_busy_after_the_ring_forgot_it() {
+        use crate::trace::state::{StateBoard, WorkerState};
+        let worker = |seq, request, state| {
+            let mut e = event(seq, request, StepId::AppServerWorker);
+            e.state = vec![StateChange::Worker {
+                worker: 1,
+                state,
+                request,
+                replaced_by: None,
+            }];
+            e
+        };
+        let mut l = live(2, 10);
+        // Request 1 makes worker 1 busy; the worker goes idle (a
+        // connection-scoped event); then a flood of accepts fills the ring.
+        push(&mut l, worker(0, Some(1), WorkerState::Busy));
+        push(&mut l, send(1, 1, 200));
+        push(&mut l, worker(2, None, WorkerState::Idle));
+        for seq in 3..100 {
+            push(&mut l, event(seq, None, StepId::WebServerAccept));
+        }
+        let trace = l.trace();
+        let board = StateBoard::at(&trace.events, usize::MAX);
+        assert_eq!(
+            board.workers.get(&1).map(|(s, _)| *s),
+            Some(WorkerState::Idle)
+        );
+        // Kept once, not twice, while the ring still holds it.
+        let mut l = live(2, 10);
+        push(&mut l, worker(0, None, WorkerState::Idle));
+        let seqs: Vec<u64> = l.trace().events.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [0]);
     }
 
     #[test]

@@ -106,9 +106,7 @@ impl Board {
                         self.worker_since.insert(*worker, e.at_ns);
                     }
                 }
-                StateChange::Backlog { change, peer, .. }
-                    if e.step.layer() == Layer::AppServer =>
-                {
+                StateChange::Backlog { change, peer, .. } if e.step.layer() == Layer::AppServer => {
                     match change {
                         QueueChange::Enqueue if self.waiting.len() < MAX_WAITING => {
                             self.waiting.push_back(Waiting {
@@ -197,8 +195,18 @@ mod tests {
     #[test]
     fn a_worker_is_busy_since_its_accept_not_since_its_request_was_read() {
         let events = vec![
-            event(0, StepId::AppServerWorkerIdle, None, vec![worker(1, WorkerState::Idle, None)]),
-            event(5, StepId::AppServerAccept, None, vec![worker(1, WorkerState::Busy, None)]),
+            event(
+                0,
+                StepId::AppServerWorkerIdle,
+                None,
+                vec![worker(1, WorkerState::Idle, None)],
+            ),
+            event(
+                5,
+                StepId::AppServerAccept,
+                None,
+                vec![worker(1, WorkerState::Busy, None)],
+            ),
             event(
                 7,
                 StepId::AppServerWorker,
@@ -228,8 +236,18 @@ mod tests {
                     replaced_by: None,
                 }],
             ),
-            event(3, StepId::AppServerWorkerSpawn, None, vec![worker(1, WorkerState::Exited, Some(3))]),
-            event(3, StepId::AppServerWorkerIdle, None, vec![worker(3, WorkerState::Idle, None)]),
+            event(
+                3,
+                StepId::AppServerWorkerSpawn,
+                None,
+                vec![worker(1, WorkerState::Exited, Some(3))],
+            ),
+            event(
+                3,
+                StepId::AppServerWorkerIdle,
+                None,
+                vec![worker(3, WorkerState::Idle, None)],
+            ),
         ];
         let b = replay(&events);
         assert_eq!(
@@ -248,11 +266,21 @@ mod tests {
     #[test]
     fn only_the_last_exits_are_remembered() {
         let events: Vec<Event> = (0..10)
-            .map(|w| event(w, StepId::AppServerWorkerSpawn, None, vec![worker(w, WorkerState::Exited, Some(w + 100))]))
+            .map(|w| {
+                event(
+                    w,
+                    StepId::AppServerWorkerSpawn,
+                    None,
+                    vec![worker(w, WorkerState::Exited, Some(w + 100))],
+                )
+            })
             .collect();
         let b = replay(&events);
         assert_eq!(b.exited.len(), MAX_EXITED);
-        assert_eq!(b.exited.front().map(|x| x.worker), Some(10 - MAX_EXITED as u64));
+        assert_eq!(
+            b.exited.front().map(|x| x.worker),
+            Some(10 - MAX_EXITED as u64)
+        );
     }
 
     #[test]
@@ -264,9 +292,24 @@ mod tests {
             peer: Some(peer.to_string()),
         };
         let events = vec![
-            event(0, StepId::AppServerBacklog, Some(1), vec![q(QueueChange::Enqueue, "a")]),
-            event(1, StepId::AppServerBacklog, Some(2), vec![q(QueueChange::Enqueue, "b")]),
-            event(2, StepId::AppServerAccept, None, vec![q(QueueChange::Dequeue, "b")]),
+            event(
+                0,
+                StepId::AppServerBacklog,
+                Some(1),
+                vec![q(QueueChange::Enqueue, "a")],
+            ),
+            event(
+                1,
+                StepId::AppServerBacklog,
+                Some(2),
+                vec![q(QueueChange::Enqueue, "b")],
+            ),
+            event(
+                2,
+                StepId::AppServerAccept,
+                None,
+                vec![q(QueueChange::Dequeue, "b")],
+            ),
         ];
         let b = replay(&events);
         let left: Vec<Option<u64>> = b.waiting.iter().map(|w| w.request).collect();
@@ -281,7 +324,12 @@ mod tests {
             request,
         };
         let events = vec![
-            event(10, StepId::AppServerLoopBlocked, Some(4), vec![l(LoopState::Blocked, Some(4))]),
+            event(
+                10,
+                StepId::AppServerLoopBlocked,
+                Some(4),
+                vec![l(LoopState::Blocked, Some(4))],
+            ),
             event(20, StepId::AppServerBacklog, None, vec![]),
         ];
         let b = replay(&events);
@@ -294,7 +342,12 @@ mod tests {
             })
         );
         let mut events = events;
-        events.push(event(110, StepId::AppServerLoopFree, Some(4), vec![l(LoopState::Free, None)]));
+        events.push(event(
+            110,
+            StepId::AppServerLoopFree,
+            Some(4),
+            vec![l(LoopState::Free, None)],
+        ));
         assert_eq!(replay(&events).block, None);
     }
 }

@@ -297,7 +297,12 @@ impl PlayerState {
 
     /// A comparison to show: several stacks, or one under a load.
     pub fn has_figures(&self) -> bool {
-        self.variants.len() >= 2 || self.trace.metrics.as_ref().is_some_and(|m| m.load.is_some())
+        self.variants.len() >= 2
+            || self
+                .trace
+                .metrics
+                .as_ref()
+                .is_some_and(|m| m.load.is_some())
     }
 
     /// The view on screen: the viewer's choice when this stack has it (a

@@ -250,9 +250,7 @@ fn show_view(state: &mut PlayerState, view: View) {
     }
     state.notice = Some(String::from(match view {
         View::Stack => "the stack is always there: 1",
-        View::Workers => {
-            "this app server has no sync workers: it runs an event loop (3 shows it)"
-        }
+        View::Workers => "this app server has no sync workers: it runs an event loop (3 shows it)",
         View::EventLoop => "this app server has no event loop: it runs sync workers (2 shows them)",
         View::Compare => {
             "this lesson runs one stack and no load: nothing to compare (see sync-vs-async)"

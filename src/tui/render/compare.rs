@@ -198,7 +198,9 @@ fn ruler(width: usize, end_ns: u64, now: u64) -> String {
     } else {
         bucket(now, end_ns, width)
     };
-    (0..width).map(|x| if x == at { '▲' } else { '─' }).collect()
+    (0..width)
+        .map(|x| if x == at { '▲' } else { '─' })
+        .collect()
 }
 
 fn sparklines(
@@ -243,7 +245,12 @@ fn sparklines(
         .iter()
         .map(|v| Series::of(v.trace, end_ns, spark_w))
         .collect();
-    let max_done = series.iter().flat_map(|s| s.done.iter()).copied().max().unwrap_or(0);
+    let max_done = series
+        .iter()
+        .flat_map(|s| s.done.iter())
+        .copied()
+        .max()
+        .unwrap_or(0);
     let max_p50 = series
         .iter()
         .flat_map(|s| s.p50_ns.iter().flatten())
@@ -271,7 +278,7 @@ fn sparklines(
         });
         frame.render_widget(Paragraph::new(label), l);
         match middle {
-            Middle::Spark(spark) => frame.render_widget(spark, s),
+            Middle::Spark(spark) => frame.render_widget(*spark, s),
             Middle::Text(line) => frame.render_widget(Paragraph::new(line), s),
         }
         let r = Rect {
@@ -297,7 +304,7 @@ fn sparklines(
         row(
             frame,
             name_line(v, name_w, theme),
-            Middle::Spark(spark),
+            Middle::Spark(Box::new(spark)),
             Line::raw(cut(&tput[i], figures_w)),
         );
     }
@@ -316,11 +323,16 @@ fn sparklines(
         row(
             frame,
             name_line(v, name_w, theme),
-            Middle::Spark(spark),
+            Middle::Spark(Box::new(spark)),
             Line::raw(cut(&lat[i], figures_w)),
         );
     }
-    let note = match variants[0].trace.metrics.as_ref().and_then(|m| m.load.as_ref()) {
+    let note = match variants[0]
+        .trace
+        .metrics
+        .as_ref()
+        .and_then(|m| m.load.as_ref())
+    {
         Some(l) if l.warmup_ns > 0 => format!(
             "▲ now · each series on one scale · figures after the {} warm-up",
             duration(l.warmup_ns)
@@ -344,14 +356,18 @@ fn sparklines(
 
 /// What a row shows between the name and the figures.
 enum Middle<'a> {
-    Spark(Sparkline<'a>),
+    Spark(Box<Sparkline<'a>>),
     Text(Line<'a>),
 }
 
 /// `▶ name` for the stack on screen, `  name` for the others.
 fn name_line(v: &Variant, width: usize, theme: &Theme) -> Line<'static> {
     let mark = if v.on_screen { "▶ " } else { "  " };
-    let style = if v.on_screen { theme.marker } else { Style::new() };
+    let style = if v.on_screen {
+        theme.marker
+    } else {
+        Style::new()
+    };
     Line::from(vec![
         Span::styled(mark, theme.marker),
         Span::styled(cut(&v.name, width.saturating_sub(3)), style),
@@ -365,15 +381,21 @@ fn ratio(r: f64) -> String {
     } else {
         format!("{r:.2}")
     };
-    let s = if s.contains('.') {
+    if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
         s
-    };
-    s
+    }
 }
 
-fn charts(variants: &[Variant], end_ns: u64, now: u64, theme: &Theme, frame: &mut Frame, area: Rect) {
+fn charts(
+    variants: &[Variant],
+    end_ns: u64,
+    now: u64,
+    theme: &Theme,
+    frame: &mut Frame,
+    area: Rect,
+) {
     let table_rows = variants.len() as u16 + 1;
     let [top, table] =
         Layout::vertical([Constraint::Min(0), Constraint::Length(table_rows)]).areas(area);
@@ -394,7 +416,16 @@ fn charts(variants: &[Variant], end_ns: u64, now: u64, theme: &Theme, frame: &mu
             s.done
                 .iter()
                 .enumerate()
-                .map(|(b, &n)| (mid(b), if bucket_s > 0.0 { n as f64 / bucket_s } else { 0.0 }))
+                .map(|(b, &n)| {
+                    (
+                        mid(b),
+                        if bucket_s > 0.0 {
+                            n as f64 / bucket_s
+                        } else {
+                            0.0
+                        },
+                    )
+                })
                 .collect()
         })
         .collect();
@@ -533,7 +564,11 @@ fn figures_table(variants: &[Variant], theme: &Theme, frame: &mut Frame, area: R
             m.map_or(0, |m| m.errors),
             w = name_w - 3
         );
-        let style = if v.on_screen { theme.marker } else { style_of(i, theme) };
+        let style = if v.on_screen {
+            theme.marker
+        } else {
+            style_of(i, theme)
+        };
         lines.push(Line::styled(cut(&text, width), style));
     }
     frame.render_widget(Paragraph::new(lines), area);

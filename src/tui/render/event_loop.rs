@@ -87,7 +87,9 @@ fn blocked_lines(
         (Some((LoopState::Blocked, _)), Some(text)) => {
             // Reverse video: it shows without colour, and nothing else on
             // the screen looks like it.
-            let alarm = theme.error.add_modifier(Modifier::REVERSED | Modifier::BOLD);
+            let alarm = theme
+                .error
+                .add_modifier(Modifier::REVERSED | Modifier::BOLD);
             wrap(&format!("‼ {text}"), width)
                 .into_iter()
                 .map(|l| Line::styled(format!("{l:<width$}"), alarm))

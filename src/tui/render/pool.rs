@@ -56,7 +56,14 @@ pub fn render(state: &PlayerState, frame: &mut Frame, area: Rect) {
         .request_pos()
         .and_then(|p| state.trace.requests.get(p))
         .map(|r| r.id);
-    let lines = lines(&board, now, on_screen, usize::from(inner.width), usize::from(inner.height), state);
+    let lines = lines(
+        &board,
+        now,
+        on_screen,
+        usize::from(inner.width),
+        usize::from(inner.height),
+        state,
+    );
     frame.render_widget(Paragraph::new(lines), inner);
 }
 

@@ -65,7 +65,10 @@ pub fn wanted_height(requests: usize, height: u16) -> u16 {
 pub fn window(state: &PlayerState) -> Axis {
     let full = state.index.axis;
     let span = full.hi.saturating_sub(full.lo);
-    let Some(e) = state.event().filter(|_| state.timeline_zoom > 0 && span > 0) else {
+    let Some(e) = state
+        .event()
+        .filter(|_| state.timeline_zoom > 0 && span > 0)
+    else {
         return full;
     };
     let width = (span >> state.timeline_zoom.min(63)).max(1);
@@ -138,7 +141,11 @@ pub fn render(state: &PlayerState, frame: &mut Frame, area: Rect) {
     let bar_x = inner.x + label_width + 1;
     let bar_width = inner.width.saturating_sub(label_width + 1);
     // The cursor sits in the cell of its own layer's segment on its row.
-    let (current_segments, current_at) = shown(axis, &state.index.segments[current], cursor_segment(state, current));
+    let (current_segments, current_at) = shown(
+        axis,
+        &state.index.segments[current],
+        cursor_segment(state, current),
+    );
     let cursor_x = state.event().map(|e| {
         let x = column(axis, axis.value(state.cursor, e), bar_width);
         let x = match current_at {
@@ -173,7 +180,11 @@ pub fn render(state: &PlayerState, frame: &mut Frame, area: Rect) {
             label_width,
         );
         buf.set_string(bar_x - 1, y, "│", theme.frame);
-        let at = if is_current { cursor_segment(state, pos) } else { None };
+        let at = if is_current {
+            cursor_segment(state, pos)
+        } else {
+            None
+        };
         let (segments, at) = shown(axis, &state.index.segments[pos], at);
         let cells = layout(axis, &segments, bar_width);
         // The cursor's segment last: where segments share a cell, it wins.
