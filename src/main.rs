@@ -101,6 +101,10 @@ enum Command {
         #[arg(long, value_name = "N",
               value_parser = clap::value_parser!(u64).range(1..=MAX_WORKERS))]
         workers: Option<u64>,
+        /// Serve this directory where the locations' `root /srv/www` points
+        /// (so `/static/x` is DIR/static/x); default: the lessons' site.
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
     },
 }
 
@@ -137,6 +141,7 @@ fn main() -> ExitCode {
             history,
             server_timing,
             workers,
+            root,
         }) => serve(ServeArgs {
             listen,
             lesson: lesson.as_deref(),
@@ -153,6 +158,7 @@ fn main() -> ExitCode {
             history: usize::try_from(history).unwrap_or(usize::MAX),
             server_timing,
             workers,
+            root,
         }),
     };
     match result {
@@ -418,6 +424,7 @@ struct ServeArgs<'a> {
     history: usize,
     server_timing: bool,
     workers: Option<u64>,
+    root: Option<PathBuf>,
 }
 
 fn serve(args: ServeArgs<'_>) -> Result<(), String> {
@@ -482,7 +489,15 @@ fn serve(args: ServeArgs<'_>) -> Result<(), String> {
                 .map_err(|e| format!("cannot install the recorder: {e}"))?;
             Some(stream)
         };
-        let (web, app, running) = stack::start_tcp(&config, args.listen, Clock::real())
+        let files = match &args.root {
+            Some(dir) if dir.is_dir() => roundtrip::server::files::Files::disk(
+                roundtrip::server::location::SITE_ROOT,
+                dir.clone(),
+            ),
+            Some(dir) => return Err(format!("--root {}: not a directory", dir.display())),
+            None => stack::site::bundled(),
+        };
+        let (web, app, running) = stack::start_tcp(&config, args.listen, Clock::real(), files)
             .await
             .map_err(|e| e.to_string())?;
         eprintln!(

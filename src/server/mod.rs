@@ -14,12 +14,16 @@
 
 pub mod config;
 pub mod connection;
+mod dispatch;
 pub mod error_page;
+pub mod files;
 mod linger;
+pub mod location;
 pub mod proxy;
 mod refuse;
 mod respond;
 pub mod show;
+pub mod static_files;
 
 pub use config::WebServerConfig;
 
@@ -38,16 +42,24 @@ pub struct WebServer {
     pub config: WebServerConfig,
     pub upstream: Upstream,
     pub clock: Clock,
+    /// The files `root` and `alias` locations serve.
+    pub files: files::Files,
     next_conn: AtomicU64,
     next_request: AtomicU64,
 }
 
 impl WebServer {
-    pub fn new(config: WebServerConfig, upstream: Connector, clock: Clock) -> Arc<WebServer> {
+    pub fn new(
+        config: WebServerConfig,
+        upstream: Connector,
+        clock: Clock,
+        files: files::Files,
+    ) -> Arc<WebServer> {
         Arc::new(WebServer {
             config,
             upstream: Upstream::new(upstream),
             clock,
+            files,
             next_conn: AtomicU64::new(1),
             next_request: AtomicU64::new(1),
         })
