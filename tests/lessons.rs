@@ -122,6 +122,7 @@ const GOLDEN: &[&str] = &[
     "keep-alive",
     "not-found",
     "method-not-allowed",
+    "location-matching",
     "too-large",
     "bad-request",
     "many-at-once",
@@ -177,6 +178,11 @@ golden!(
     method_not_allowed_transcript_lists_allow,
     method_not_allowed_whole_trace_is_unchanged,
     "method-not-allowed"
+);
+golden!(
+    location_matching_transcript_picks_one_location_per_request,
+    location_matching_whole_trace_is_unchanged,
+    "location-matching"
 );
 golden!(
     too_large_transcript_turns_back_at_the_web_server,

@@ -14,6 +14,10 @@ pub const LESSONS: &[(&str, &str)] = &[
         "method-not-allowed",
         include_str!("../../scenarios/method-not-allowed.toml"),
     ),
+    (
+        "location-matching",
+        include_str!("../../scenarios/location-matching.toml"),
+    ),
     ("too-large", include_str!("../../scenarios/too-large.toml")),
     (
         "bad-request",

@@ -603,6 +603,16 @@ fn check_rules(path: &Path, source: &str, s: &Scenario) -> Result<(), ScenarioEr
             "pick a value in that range",
         );
     }
+    for (i, loc) in s.stack.web_server.location.iter().enumerate() {
+        if let Err(message) = loc.check() {
+            let n = i + 1;
+            return err(
+                table_key_offset(source, "[[stack.web_server.location]]", n, "match"),
+                format!("location {n}: {message}"),
+                "give each location one of root, alias, proxy_pass = \"http://app_server\" or return (see \"The web server\" in the book)",
+            );
+        }
+    }
     if let Err((offset, message, hint)) = check_compare(source, s) {
         return err(offset, message, &hint);
     }

@@ -64,7 +64,7 @@ pub(super) fn route(
             return page(server, Page::Status(404), origin);
         };
         let loc = &locations[winner];
-        step = step.summary(format!(
+        step = step.knob("location", &loc.pattern).summary(format!(
             "location {} handles {uri} ({}): {}",
             loc.pattern,
             choice.reason,

@@ -12,6 +12,7 @@ pub const SERVER_NAME: &str = "roundtrip-nginx";
 /// of RFC 2616 where RFC 9110 renamed them).
 pub fn nginx_reason(code: u16) -> &'static str {
     match code {
+        302 => "Moved Temporarily",
         405 => "Not Allowed",
         413 => "Request Entity Too Large",
         414 => "Request-URI Too Large",

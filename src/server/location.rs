@@ -290,6 +290,45 @@ impl Location {
         }
     }
 
+    /// Everything nginx would refuse to start with: no handler or two, a
+    /// bad `return`, a `try_files` whose fallback is neither `=CODE` nor
+    /// a URI, a URI part in `proxy_pass` inside a regex location.
+    pub fn check(&self) -> Result<(), String> {
+        let handler = self.handler()?;
+        if let Handler::Proxy { uri: Some(_) } = handler
+            && !self.pattern.is_prefix()
+        {
+            return Err(format!(
+                "location `{}`: proxy_pass cannot have a URI part in a regex or exact location",
+                self.pattern
+            ));
+        }
+        if !self.try_files.is_empty() && !matches!(handler, Handler::Files(_)) {
+            return Err(format!(
+                "location `{}`: try_files needs root or alias to look files up in",
+                self.pattern
+            ));
+        }
+        match self.try_files.last() {
+            Some(last) if self.try_files.len() < 2 => Err(format!(
+                "location `{}`: try_files needs at least one file and a fallback, e.g. `$uri =404` (got `{last}`)",
+                self.pattern
+            )),
+            Some(last) if last.starts_with('=') => match last[1..].parse::<u16>() {
+                Ok(code) if (100..=999).contains(&code) => Ok(()),
+                _ => Err(format!(
+                    "location `{}`: try_files fallback `{last}` must be `=` and a status, e.g. `=404`",
+                    self.pattern
+                )),
+            },
+            Some(last) if !last.starts_with('/') => Err(format!(
+                "location `{}`: try_files fallback `{last}` must be `=CODE` or a URI starting with `/`",
+                self.pattern
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// The directives of this location as nginx.conf would show them.
     pub fn describe(&self) -> String {
         match self.handler() {
@@ -306,8 +345,8 @@ impl Location {
     }
 }
 
-/// `return CODE [URL]`: a status from 0 to 999 (444 closes without a
-/// response); 301, 302, 303, 307 and 308 take the URL of the redirect.
+/// `return CODE [URL]`: 444 closes without a response; 301, 302, 303,
+/// 307 and 308 take the URL of the redirect; 400–599 send nginx's page.
 fn parse_return(written: &str) -> Result<Handler, String> {
     let mut words = written.split_whitespace();
     let status = words
@@ -322,6 +361,13 @@ fn parse_return(written: &str) -> Result<Handler, String> {
         ));
     }
     let redirect = matches!(status, 301 | 302 | 303 | 307 | 308);
+    // nginx's `return 200 "text"` writes a body of its own; only the
+    // codes that need no text are modelled.
+    if !redirect && status != 444 && !(400..=599).contains(&status) {
+        return Err(format!(
+            "return {status}: only 444, a redirect (301, 302, 303, 307, 308) or an error status (400–599)"
+        ));
+    }
     if redirect && url.is_none() {
         return Err(format!("return {status} needs the URL to redirect to"));
     }
