@@ -14,10 +14,12 @@
 //! Book: "The web server" (book/src/web-server.md).
 
 use super::WebServer;
+use super::conditional::{self, Precondition};
 use super::error_page::{self, Page};
 use super::files::Stat;
 use super::location::{self, FileMapping, Handler, Location};
-use super::static_files::{self, FileFacts};
+use super::range::{self, RangeAsk};
+use super::static_files::{self, Expires, FileFacts};
 use crate::http::{RequestHead, ResponseHead};
 use crate::trace::emit::Step;
 use crate::trace::{Data, Decision, Direction, Kind, StepId, Verdict};
@@ -253,7 +255,7 @@ fn files(
     if uri.ends_with('/') {
         return index(server, loc, mapping, uri, origin);
     }
-    FilesOutcome::Done(one_file(server, request, mapping, uri, origin))
+    FilesOutcome::Done(one_file(server, request, loc.expires, mapping, uri, origin))
 }
 
 /// `try_files a b … last`: the first of a, b… that exists is served; if
@@ -297,7 +299,14 @@ fn try_files(
                 .emit();
             return match dir_wanted {
                 true => index(server, loc, mapping, &candidate, origin),
-                false => FilesOutcome::Done(one_file(server, request, mapping, &candidate, origin)),
+                false => FilesOutcome::Done(one_file(
+                    server,
+                    request,
+                    loc.expires,
+                    mapping,
+                    &candidate,
+                    origin,
+                )),
             };
         }
     }
@@ -376,6 +385,7 @@ fn index(
 fn one_file(
     server: &WebServer,
     request: &RequestHead,
+    expires: Expires,
     mapping: &FileMapping,
     uri: &str,
     origin: &Origin<'_>,
@@ -384,36 +394,7 @@ fn one_file(
     match server.files.stat(&path) {
         Stat::File { len, mtime_secs } => {
             let facts = FileFacts::new(&path, len, mtime_secs, &server.config.default_type);
-            let read = if request.method == "HEAD" {
-                Ok(Vec::new())
-            } else {
-                server.files.read(&path, 0, len)
-            };
-            let body = match read {
-                Ok(b) => b,
-                Err(e) => {
-                    return refuse(
-                        server,
-                        origin,
-                        500,
-                        format!("{path} could not be read ({e}): answers 500"),
-                        "a file that cannot be read is 500",
-                        &[("file", path.as_str())],
-                    );
-                }
-            };
-            let head = static_files::ok_head(&facts, &server.clock.http_date(), origin.keep_alive);
-            Step::new(StepId::WebServerStaticFile, Direction::Up, Kind::Step)
-                .summary(format!(
-                    "serves the file {path} itself ({len} bytes, {}): the app server never sees this request",
-                    facts.content_type
-                ))
-                .data(Data::Fields {
-                    entries: facts.fields(),
-                })
-                .answer(200)
-                .emit();
-            Routed::Respond { head, body }
+            serve_file(server, request, expires, &facts, origin)
         }
         Stat::Dir => {
             let to = format!("{uri}/");
@@ -452,6 +433,216 @@ fn one_file(
             &[("file", path.as_str())],
         ),
     }
+}
+
+/// A file that exists: 304 or 412 if the preconditions say so, else the
+/// parts a `Range` asks for (206, 416), else the whole file (200).
+fn serve_file(
+    server: &WebServer,
+    request: &RequestHead,
+    expires: Expires,
+    facts: &FileFacts,
+    origin: &Origin<'_>,
+) -> Routed {
+    let date = server.clock.http_date();
+    let now = server
+        .clock
+        .now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let path = facts.path.as_str();
+    let fields = Data::Fields {
+        entries: facts.fields(),
+    };
+    match conditional::evaluate(&request.headers, &facts.etag, facts.mtime_secs) {
+        Precondition::NotModified { by } => {
+            let sent = request.headers.get(&by.to_ascii_lowercase()).unwrap_or("");
+            Step::new(StepId::WebServerNotModified, Direction::Up, Kind::Decision)
+                .summary(format!(
+                    "{by}: {sent} still describes {path}: answers 304 Not Modified, no body; \
+                     the client uses the copy it has"
+                ))
+                .decision(
+                    Decision::new(Verdict::Refuse { status: 304 })
+                        .rule("nginx's not-modified filter: every validator sent must match (if_modified_since exact; If-None-Match compared weakly)")
+                        .input(by, sent)
+                        .input("etag", &facts.etag)
+                        .input("last_modified", static_files::http_date(facts.mtime_secs)),
+                )
+                .knob("if_modified_since", "exact")
+                .data(fields)
+                .answer(304)
+                .emit();
+            let head =
+                static_files::not_modified_head(facts, &date, origin.keep_alive, expires, now);
+            return Routed::Respond {
+                head,
+                body: Vec::new(),
+            };
+        }
+        Precondition::Failed { by } => {
+            return refuse(
+                server,
+                origin,
+                412,
+                format!("{by} does not hold for {path}: answers 412 Precondition Failed"),
+                "RFC 9110 §13.1: a failed If-Match or If-Unmodified-Since is 412",
+                &[("field", by), ("etag", facts.etag.as_str())],
+            );
+        }
+        Precondition::Send => {}
+    }
+    let ask = match request.headers.get("range") {
+        None => RangeAsk::Whole,
+        Some(value) => {
+            let stale = request
+                .headers
+                .get("if-range")
+                .filter(|ir| !conditional::if_range_holds(ir, &facts.etag, facts.mtime_secs));
+            let ask = match stale {
+                Some(_) => RangeAsk::Whole,
+                None => range::parse(value, facts.len),
+            };
+            range_step(value, stale, &ask, facts);
+            ask
+        }
+    };
+    let head_only = request.method == "HEAD";
+    let read = |offset: u64, len: u64| match head_only {
+        true => Ok(Vec::new()),
+        false => server.files.read(path, offset, len),
+    };
+    let unreadable = |e: std::io::Error| {
+        refuse(
+            server,
+            origin,
+            500,
+            format!("{path} could not be read ({e}): answers 500"),
+            "a file that cannot be read is 500",
+            &[("file", path)],
+        )
+    };
+    match ask {
+        RangeAsk::Unsatisfiable => {
+            let (mut head, body) = error_page::page(Page::Status(416), &date, origin.keep_alive);
+            head.headers
+                .push("Content-Range", format!("bytes */{}", facts.len));
+            Routed::Respond { head, body }
+        }
+        RangeAsk::Parts(parts) if parts.len() == 1 => {
+            let (start, end) = parts[0];
+            let body = match read(start, end - start + 1) {
+                Ok(b) => b,
+                Err(e) => return unreadable(e),
+            };
+            let head = static_files::partial_head(
+                facts,
+                &date,
+                origin.keep_alive,
+                end - start + 1,
+                Some(range::content_range(start, end, facts.len)),
+                None,
+            );
+            Routed::Respond { head, body }
+        }
+        RangeAsk::Parts(parts) => {
+            let mut pieces = Vec::with_capacity(parts.len());
+            for (start, end) in parts {
+                // Even for HEAD the length must be the multipart body's.
+                match server.files.read(path, start, end - start + 1) {
+                    Ok(b) => pieces.push((start, end, b)),
+                    Err(e) => return unreadable(e),
+                }
+            }
+            let boundary = server.next_boundary();
+            let body = range::multipart(&boundary, &facts.content_type, facts.len, &pieces);
+            let head = static_files::partial_head(
+                facts,
+                &date,
+                origin.keep_alive,
+                body.len() as u64,
+                None,
+                Some(&boundary),
+            );
+            Routed::Respond { head, body }
+        }
+        RangeAsk::Whole => {
+            let body = match read(0, facts.len) {
+                Ok(b) => b,
+                Err(e) => return unreadable(e),
+            };
+            let head = static_files::ok_head(facts, &date, origin.keep_alive, expires, now);
+            Step::new(StepId::WebServerStaticFile, Direction::Up, Kind::Step)
+                .summary(format!(
+                    "serves the file {path} itself ({} bytes, {}): the app server never sees this request",
+                    facts.len, facts.content_type
+                ))
+                .data(fields)
+                .answer(200)
+                .emit();
+            Routed::Respond { head, body }
+        }
+    }
+}
+
+/// The range filter's verdict, as a step.
+fn range_step(value: &str, stale: Option<&str>, ask: &RangeAsk, facts: &FileFacts) {
+    let len = facts.len;
+    let (summary, verdict, status) = match (ask, stale) {
+        (RangeAsk::Whole, Some(ir)) => (
+            format!(
+                "If-Range {ir} no longer describes the file: ignores Range, sends all {len} bytes"
+            ),
+            Verdict::Pass,
+            None,
+        ),
+        (RangeAsk::Whole, None) => (
+            format!(
+                "Range {value} is not a byte range nginx serves in parts: sends all {len} bytes"
+            ),
+            Verdict::Pass,
+            None,
+        ),
+        (RangeAsk::Unsatisfiable, _) => (
+            format!(
+                "Range {value} asks for nothing inside the file's {len} bytes: answers 416 with Content-Range: bytes */{len}"
+            ),
+            Verdict::Refuse { status: 416 },
+            Some(416),
+        ),
+        (RangeAsk::Parts(parts), _) => {
+            let listed: Vec<String> = parts.iter().map(|(s, e)| format!("{s}-{e}")).collect();
+            let sent: u64 = parts.iter().map(|(s, e)| e - s + 1).sum();
+            (
+                format!(
+                    "Range {value}: answers 206 Partial Content with bytes {} ({sent} of {len} bytes){}",
+                    listed.join(", "),
+                    if parts.len() > 1 {
+                        " as multipart/byteranges"
+                    } else {
+                        ""
+                    }
+                ),
+                Verdict::Refuse { status: 206 },
+                Some(206),
+            )
+        }
+    };
+    let mut step = Step::new(StepId::WebServerRange, Direction::Up, Kind::Decision)
+        .summary(summary)
+        .decision(
+            Decision::new(verdict)
+                .rule("RFC 9110 §14.2: a satisfiable byte range gets 206, an unsatisfiable one 416")
+                .input("range", value)
+                .input("file_size", len),
+        )
+        .data(Data::Fields {
+            entries: facts.fields(),
+        });
+    if let Some(s) = status {
+        step = step.answer(s);
+    }
+    step.emit();
 }
 
 /// The static module's own refusal, recorded and answered with a page.

@@ -15,6 +15,7 @@ pub fn nginx_reason(code: u16) -> &'static str {
         302 => "Moved Temporarily",
         405 => "Not Allowed",
         413 => "Request Entity Too Large",
+        416 => "Requested Range Not Satisfiable",
         414 => "Request-URI Too Large",
         _ => status::reason(code),
     }

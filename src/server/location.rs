@@ -30,6 +30,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::static_files::Expires;
 use crate::trace::{Candidate, Decision, Verdict};
 
 /// The kind of pattern, by its modifier (nginx `location [=|~|~*|^~] uri`).
@@ -188,6 +189,18 @@ pub struct Location {
     /// `return 301 /new/` or `return 404`: answer at once.
     #[serde(default, rename = "return", skip_serializing_if = "Option::is_none")]
     pub return_: Option<String>,
+    /// `expires 1h`: `Expires` and `Cache-Control: max-age` on the files
+    /// this location serves (`off` by default).
+    #[serde(default = "expires_off", skip_serializing_if = "is_off")]
+    pub expires: Expires,
+}
+
+fn expires_off() -> Expires {
+    Expires::Off
+}
+
+fn is_off(e: &Expires) -> bool {
+    *e == Expires::Off
 }
 
 fn default_index() -> Vec<String> {
@@ -392,6 +405,7 @@ pub fn default_locations() -> Vec<Location> {
             try_files: Vec::new(),
             proxy_pass: None,
             return_: None,
+            expires: Expires::Off,
         },
         Location {
             pattern: Pattern::parse("/").unwrap_or_else(|e| unreachable!("{e}")),
@@ -401,6 +415,7 @@ pub fn default_locations() -> Vec<Location> {
             try_files: Vec::new(),
             proxy_pass: Some(APP_SERVER_UPSTREAM.to_string()),
             return_: None,
+            expires: Expires::Off,
         },
     ]
 }
@@ -531,6 +546,7 @@ mod tests {
             try_files: Vec::new(),
             proxy_pass: Some(APP_SERVER_UPSTREAM.into()),
             return_: None,
+            expires: Expires::Off,
         }
     }
 

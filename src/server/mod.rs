@@ -12,6 +12,7 @@
 //!
 //! Book: "The journey of a request" (book/src/journey.md).
 
+pub mod conditional;
 pub mod config;
 pub mod connection;
 mod dispatch;
@@ -20,6 +21,7 @@ pub mod files;
 mod linger;
 pub mod location;
 pub mod proxy;
+pub mod range;
 mod refuse;
 mod respond;
 pub mod show;
@@ -46,6 +48,7 @@ pub struct WebServer {
     pub files: files::Files,
     next_conn: AtomicU64,
     next_request: AtomicU64,
+    next_boundary: AtomicU64,
 }
 
 impl WebServer {
@@ -62,6 +65,7 @@ impl WebServer {
             files,
             next_conn: AtomicU64::new(1),
             next_request: AtomicU64::new(1),
+            next_boundary: AtomicU64::new(1),
         })
     }
 
@@ -69,6 +73,12 @@ impl WebServer {
     /// counts from 1 so lessons are stable).
     pub fn next_request_id(&self) -> u64 {
         self.next_request.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The boundary of the next `multipart/byteranges` answer: nginx
+    /// counts them, twenty digits (`ngx_http_range_multipart_header`).
+    pub fn next_boundary(&self) -> String {
+        format!("{:020}", self.next_boundary.fetch_add(1, Ordering::Relaxed))
     }
 
     /// Accept connections until the listener closes, one task each. A

@@ -185,7 +185,11 @@ steps! {
     WebServerReturn => (WebServer, "web_server.return"),
     /// A file served by the web server itself.
     WebServerStaticFile => (WebServer, "web_server.static.file"),
-    /// The static module refuses or redirects: 301, 403, 404, 405.
+    /// A conditional request whose validators still match: 304, no body.
+    WebServerNotModified => (WebServer, "web_server.static.not_modified"),
+    /// A `Range` request: 206 with the parts, 416, or the whole file.
+    WebServerRange => (WebServer, "web_server.static.range"),
+    /// The static module refuses or redirects: 301, 403, 404, 405, 412.
     WebServerStaticRefuse => (WebServer, "web_server.static.refuse"),
     /// A new upstream connection to an app server is opened.
     WebServerProxyConnect => (WebServer, "web_server.proxy.connect"),
