@@ -116,3 +116,87 @@ fn the_default_stack_serves_static_from_the_site_and_proxies_the_rest() {
         .and_then(|d| d.chosen.clone());
     assert_eq!(location.as_deref(), Some("location /"));
 }
+
+/// The bytes the client received for each request of a lesson.
+fn responses(trace: &Trace) -> Vec<(u64, String)> {
+    trace
+        .events
+        .iter()
+        .filter(|e| e.step == StepId::WebServerResponseSend)
+        .filter_map(|e| {
+            e.data.iter().find_map(|d| match d {
+                roundtrip::trace::Data::Bytes { bytes, .. } => {
+                    Some((e.request.unwrap_or(0), bytes.text.clone()))
+                }
+                _ => None,
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn static_vs_dynamic_sends_nginx_validators_and_a_304_without_a_body() {
+    let t = trace("static-vs-dynamic");
+    let sent = responses(&t);
+    let first = &sent.iter().find(|(r, _)| *r == 1).expect("request 1").1;
+    assert!(first.contains("ETag: \"692cda80-155\""), "{first}");
+    assert!(
+        first.contains("Last-Modified: Mon, 01 Dec 2025 00:00:00 GMT"),
+        "{first}"
+    );
+    assert!(first.contains("Content-Type: text/css"), "{first}");
+    let not_modified = &sent.iter().find(|(r, _)| *r == 4).expect("request 4").1;
+    assert!(
+        not_modified.starts_with("HTTP/1.1 304 Not Modified"),
+        "{not_modified}"
+    );
+    assert!(!not_modified.contains("Content-Length"), "{not_modified}");
+    let head = &sent.iter().find(|(r, _)| *r == 3).expect("request 3").1;
+    assert!(
+        head.trim_end().ends_with("Accept-Ranges: bytes\\r"),
+        "{head}"
+    );
+}
+
+#[test]
+fn path_traversal_never_sends_a_file_from_outside_the_root() {
+    let t = trace("path-traversal");
+    for (request, bytes) in responses(&t) {
+        assert!(
+            !bytes.contains("root:"),
+            "request {request} sent /etc/passwd"
+        );
+    }
+    let served: Vec<u64> = t
+        .events
+        .iter()
+        .filter(|e| e.step == StepId::WebServerStaticFile)
+        .filter_map(|e| e.request)
+        .collect();
+    assert_eq!(
+        served,
+        [7],
+        "only the `..` that stays inside the root is served"
+    );
+}
+
+#[test]
+fn range_request_sends_the_parts_asked_for() {
+    let t = trace("range-request");
+    let sent = responses(&t);
+    let of = |r: u64| {
+        sent.iter()
+            .find(|(n, _)| *n == r)
+            .expect("a response")
+            .1
+            .clone()
+    };
+    assert!(of(1).contains("Content-Range: bytes 0-63/341"));
+    assert!(of(1).contains("Content-Length: 64"));
+    assert!(of(2).contains("Content-Range: bytes 300-340/341"));
+    assert!(of(3).contains("Content-Range: bytes 321-340/341"));
+    assert!(of(4).contains("multipart/byteranges; boundary=00000000000000000001"));
+    assert!(of(5).contains("Content-Range: bytes */341"));
+    assert!(of(6).starts_with("HTTP/1.1 200 OK"));
+    assert!(of(7).starts_with("HTTP/1.1 206 Partial Content"));
+}

@@ -15,8 +15,20 @@ pub const LESSONS: &[(&str, &str)] = &[
         include_str!("../../scenarios/method-not-allowed.toml"),
     ),
     (
+        "static-vs-dynamic",
+        include_str!("../../scenarios/static-vs-dynamic.toml"),
+    ),
+    (
         "location-matching",
         include_str!("../../scenarios/location-matching.toml"),
+    ),
+    (
+        "path-traversal",
+        include_str!("../../scenarios/path-traversal.toml"),
+    ),
+    (
+        "range-request",
+        include_str!("../../scenarios/range-request.toml"),
     ),
     ("too-large", include_str!("../../scenarios/too-large.toml")),
     (

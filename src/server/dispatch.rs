@@ -391,6 +391,20 @@ fn one_file(
     origin: &Origin<'_>,
 ) -> Routed {
     let path = mapping.path_for(uri);
+    if path.split('/').any(|s| s == "..") {
+        return refuse(
+            server,
+            origin,
+            403,
+            format!(
+                "{uri} maps to {path}: the alias swallowed part of a segment and the `..` \
+                 climbs out of its directory. nginx would open that file (the alias traversal \
+                 of a location without its trailing slash); roundtrip refuses with 403"
+            ),
+            "a path may never leave the directory it was mapped into",
+            &[("uri", uri), ("path", path.as_str())],
+        );
+    }
     match server.files.stat(&path) {
         Stat::File { len, mtime_secs } => {
             let facts = FileFacts::new(&path, len, mtime_secs, &server.config.default_type);
@@ -469,7 +483,10 @@ fn serve_file(
                         .input("etag", &facts.etag)
                         .input("last_modified", static_files::http_date(facts.mtime_secs)),
                 )
-                .knob("if_modified_since", "exact")
+                .knob(
+                    if by == "If-None-Match" { "etag" } else { "if_modified_since" },
+                    if by == "If-None-Match" { "on" } else { "exact" },
+                )
                 .data(fields)
                 .answer(304)
                 .emit();
@@ -668,4 +685,158 @@ fn refuse(
     .answer(status)
     .emit();
     page(server, Page::Status(status), origin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+    use crate::http::{Headers, Version};
+    use crate::net::Connector;
+    use crate::server::WebServerConfig;
+    use crate::server::files::Files;
+    use crate::server::location::{Location, default_locations};
+    use proptest::prelude::*;
+    use std::sync::Arc;
+
+    const SECRET: &[u8] = b"SECRET-OUTSIDE-THE-ROOT";
+
+    /// A real directory: `www/static/ok.txt` inside the root, and a secret
+    /// beside `www` and beside `static`, outside every root and alias.
+    fn site() -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("roundtrip-traversal-{}", std::process::id()));
+        let www = dir.join("www");
+        std::fs::create_dir_all(www.join("static/docs")).expect("a temp dir");
+        std::fs::write(www.join("static/ok.txt"), b"inside").expect("a file");
+        std::fs::write(www.join("static/docs/index.html"), b"<p>").expect("a file");
+        std::fs::write(dir.join("secret.txt"), SECRET).expect("a file");
+        std::fs::write(www.join("secret.txt"), SECRET).expect("a file");
+        www
+    }
+
+    fn server() -> Arc<WebServer> {
+        let mut config = WebServerConfig::default();
+        let extra = |written: &str| -> Location { toml::from_str(written).expect("a location") };
+        let mut locations = vec![
+            // The classic misconfiguration: no trailing slash on the location.
+            extra("match = \"/static\"\nalias = \"/srv/www/static/\""),
+            extra("match = \"^~ /assets/\"\nalias = \"/srv/www/static/\""),
+            extra(
+                "match = \"/files/\"\nroot = \"/srv/www/static\"\ntry_files = [\"$uri\", \"$uri/\", \"=404\"]",
+            ),
+        ];
+        locations.extend(
+            default_locations()
+                .into_iter()
+                .filter(|l| l.proxy_pass.is_none()),
+        );
+        config.location = locations;
+        WebServer::new(
+            config,
+            Connector::Tcp("127.0.0.1:9".parse().expect("an address")),
+            Clock::starting_at(0),
+            Files::disk("/srv/www", site()),
+        )
+    }
+
+    fn get(server: &WebServer, target: &str) -> Option<(u16, Vec<u8>)> {
+        let uri = crate::http::target::normalize(target.as_bytes()).ok()?;
+        let mut headers = Headers::new();
+        headers.push("Host", "example.test");
+        let request = RequestHead {
+            method: "GET".into(),
+            target: target.into(),
+            version: Version::Http11,
+            headers,
+        };
+        let origin = Origin {
+            host: "example.test",
+            port: 80,
+            keep_alive: true,
+        };
+        match route(
+            server,
+            &request,
+            String::from_utf8_lossy(&uri).into_owned(),
+            &origin,
+        ) {
+            Routed::Respond { head, body } => Some((head.status, body)),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn traversal_attempts_get_400_403_or_404_and_never_the_secret() {
+        let s = server();
+        assert_eq!(get(&s, "/static/ok.txt").map(|r| r.0), Some(200));
+        for target in [
+            "/static/../secret.txt",
+            "/static/%2e%2e/secret.txt",
+            "/static/%2E%2E%2Fsecret.txt",
+            "/static/..%2f..%2fsecret.txt",
+            "/static/..%5c..%5csecret.txt",
+            "/static/..\\secret.txt",
+            "/static../secret.txt",
+            "/static..%2fsecret.txt",
+            "/assets/../secret.txt",
+            "/files/..%2f..%2fsecret.txt",
+            "/static/%252e%252e/secret.txt",
+            "/static/ok.txt%00.html",
+        ] {
+            // normalize() refusing the target is the 400.
+            if let Some((status, body)) = get(&s, target) {
+                assert!(
+                    [403, 404].contains(&status) || status == 200 && body == b"inside",
+                    "{target}: {status}"
+                );
+                assert!(
+                    !body.windows(SECRET.len()).any(|w| w == SECRET),
+                    "{target} leaked"
+                );
+            }
+        }
+    }
+
+    fn segment() -> impl Strategy<Value = String> {
+        prop::sample::select(vec![
+            "..",
+            ".",
+            "%2e%2e",
+            "%2E%2e",
+            "%2e",
+            "%2f",
+            "%2F",
+            "%5c",
+            "\\",
+            "%00",
+            "%25",
+            "%252e%252e",
+            "static",
+            "static..",
+            "assets",
+            "files",
+            "ok.txt",
+            "secret.txt",
+            "docs",
+            "",
+            "%",
+            "%zz",
+            "..;",
+            "~",
+        ])
+        .prop_map(str::to_string)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        /// Whatever the target, no response carries a byte of the secret.
+        #[test]
+        fn no_target_reads_a_byte_from_outside_the_root(segments in prop::collection::vec(segment(), 1..8)) {
+            let s = server();
+            let target = format!("/{}", segments.join("/"));
+            if let Some((_, body)) = get(&s, &target) {
+                prop_assert!(!body.windows(SECRET.len()).any(|w| w == SECRET), "{} leaked", target);
+            }
+        }
+    }
 }

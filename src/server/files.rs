@@ -75,7 +75,11 @@ impl Files {
             Files::Disk { mount, .. } | Files::Memory { mount, .. } => mount,
         };
         let rest = path.strip_prefix(mount.as_str())?;
-        (rest.is_empty() || rest.starts_with('/')).then_some(rest)
+        // A `..` can only come from an alias that swallowed a partial
+        // segment (`location /static` + `alias /srv/www/`): never follow
+        // it out of the tree.
+        let climbs = rest.split('/').any(|s| s == "..");
+        ((rest.is_empty() || rest.starts_with('/')) && !climbs).then_some(rest)
     }
 
     fn disk_path(dir: &std::path::Path, rest: &str) -> PathBuf {
@@ -182,6 +186,7 @@ mod tests {
         assert_eq!(f.stat("/srv/www/static/do"), Stat::Missing);
         assert_eq!(f.stat("/srv/wwwx/static/a.css"), Stat::Missing);
         assert_eq!(f.stat("/etc/passwd"), Stat::Missing);
+        assert_eq!(f.stat("/srv/www/static/../static/a.css"), Stat::Missing);
         assert_eq!(f.read("/srv/www/static/a.css", 2, 100).unwrap(), b"dy{}");
     }
 }
