@@ -153,7 +153,10 @@ fn static_vs_dynamic_sends_nginx_validators_and_a_304_without_a_body() {
     assert!(!not_modified.contains("Content-Length"), "{not_modified}");
     let head = &sent.iter().find(|(r, _)| *r == 3).expect("request 3").1;
     assert!(head.contains("Content-Length: 204"), "{head}");
-    assert!(!head.contains("addEventListener"), "HEAD sent the body: {head}");
+    assert!(
+        !head.contains("addEventListener"),
+        "HEAD sent the body: {head}"
+    );
 }
 
 #[test]

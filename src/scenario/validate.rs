@@ -1029,4 +1029,19 @@ mod tests {
         assert_eq!(e.line, 8, "{e}");
         assert!(e.message.contains("above throughput_max"), "{e}");
     }
+
+    #[test]
+    fn a_location_with_two_handlers_or_a_bad_regex_is_refused_at_its_line() {
+        let e = check("title = \"x\"\n[[stack.web_server.location]]\nmatch = \"/\"\nroot = \"/srv\"\nproxy_pass = \"http://app_server\"\n[[request]]\npath = \"/\"\n").unwrap_err();
+        assert!(
+            e.message
+                .contains("exactly one of root, alias, proxy_pass and return"),
+            "{e}"
+        );
+        assert_eq!(e.line, 3, "{e}");
+        let e = check("title = \"x\"\n[[stack.web_server.location]]\nmatch = \"~ (bad\"\nroot = \"/srv\"\n[[request]]\npath = \"/\"\n").unwrap_err();
+        assert!(e.message.contains("does not compile"), "{e}");
+        let e = check("title = \"x\"\n[[stack.web_server.location]]\nmatch = \"/\"\nroot = \"/srv\"\ntry_files = [\"$uri\", \"=abc\"]\n[[request]]\npath = \"/\"\n").unwrap_err();
+        assert!(e.message.contains("try_files fallback"), "{e}");
+    }
 }
