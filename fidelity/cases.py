@@ -9,6 +9,7 @@ interface (wsgi: gunicorn-like sync workers; asgi: uvicorn-like loop).
 import json
 import re
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +62,52 @@ def fields(n):
 
 NOTE_JSON = b'{"title":"Buy milk","body":"Semi-skimmed"}'
 
+SITE = Path(__file__).resolve().parent.parent / "scenarios" / "site"
+
+
+def file_validators(rel):
+    """nginx's ETag and Last-Modified of a file of the site, from its stat()."""
+    st = (SITE / rel).stat()
+    mtime = int(st.st_mtime)
+    stamp = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(mtime))
+    return f'"{mtime:x}-{st.st_size:x}"', stamp
+
+
+def static_cases():
+    """Static files from /static/: both sides serve scenarios/site."""
+    css = "/static/css/site.css"
+    etag, stamp = file_validators("static/css/site.css")
+    return [
+        ("static-file", "GET a file", [request("GET", css)]),
+        ("static-head", "HEAD a file", [request("HEAD", css)]),
+        ("static-inm", "If-None-Match with the ETag (304)",
+         [request("GET", css, [f"If-None-Match: {etag}"])]),
+        ("static-inm-weak", "If-None-Match, weak (304)",
+         [request("GET", css, [f"If-None-Match: W/{etag}"])]),
+        ("static-ims", "If-Modified-Since, the exact date (304)",
+         [request("GET", css, [f"If-Modified-Since: {stamp}"])]),
+        ("static-inm-ims", "a matching ETag with another date (200 in nginx)",
+         [request("GET", css, [f"If-None-Match: {etag}",
+                               "If-Modified-Since: Thu, 01 Jan 2015 00:00:00 GMT"])]),
+        ("static-range", "Range: bytes=0-63 (206)", [request("GET", css, ["Range: bytes=0-63"])]),
+        ("static-suffix", "Range: bytes=-20 (206)", [request("GET", css, ["Range: bytes=-20"])]),
+        ("static-multi", "two ranges (multipart/byteranges)",
+         [request("GET", css, ["Range: bytes=0-9,100-109"])]),
+        ("static-416", "Range past the end (416)", [request("GET", css, ["Range: bytes=1000-"])]),
+        ("static-if-range", "stale If-Range (200)",
+         [request("GET", css, ["Range: bytes=0-9", 'If-Range: "0-0"'])]),
+        ("static-dir", "a directory without its slash (301)", [request("GET", "/static/docs")]),
+        ("static-index", "a directory's index.html", [request("GET", "/static/docs/")]),
+        ("static-no-index", "a directory with no index (403)", [request("GET", "/static/img/")]),
+        ("static-missing", "no such file (404)", [request("GET", "/static/nope.css")]),
+        ("static-post", "POST to a file (405)", [request("POST", css, ["Content-Length: 0"])]),
+        ("static-dotdot", "an encoded climb above the root (400)",
+         [request("GET", "/static/%2e%2e/%2e%2e/etc/passwd")]),
+        ("static-nul", "%00 in the path (400)", [request("GET", "/static/css/site.css%00.txt")]),
+        ("static-backslash", "encoded backslashes (404)",
+         [request("GET", "/static/..%5c..%5cetc%5cpasswd")]),
+    ]
+
 
 def edge_cases():
     """(name, title, [raw request, ...]) — one connection each."""
@@ -106,7 +153,7 @@ def edge_cases():
     # (X-Real-IP, X-Forwarded-For, X-Forwarded-Proto, X-Request-Id).
     for n in (96, 97, 100, 101):
         cases.append((f"fields-{n}", f"{n} header fields from the client", [fields(n)]))
-    return cases
+    return cases + static_cases()
 
 
 def unshow(text, length, truncated):

@@ -36,6 +36,9 @@ from importlib import metadata
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# The files both web servers serve from /static/ (the same directory, so
+# the same mtimes, ETags and Last-Modified on both sides).
+SITE = HERE.parent / "scenarios" / "site"
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
@@ -888,7 +891,7 @@ def start_stack(procs, tmp, args, venv_bin, attempts=3):
                       f"{ports['relay_wsgi']}:{ports['gunicorn']}",
                       f"{ports['relay_asgi']}:{ports['uvicorn']}"], tmp / "relay.out")
         conf = (HERE / "nginx.conf.in").read_text()
-        for k, v in {"PREFIX": tmp, "WSGI_UPSTREAM_PORT": ports["relay_wsgi"],
+        for k, v in {"PREFIX": tmp, "SITE": SITE, "WSGI_UPSTREAM_PORT": ports["relay_wsgi"],
                      "ASGI_UPSTREAM_PORT": ports["relay_asgi"], "WSGI_PORT": ports["nginx_wsgi"],
                      "ASGI_PORT": ports["nginx_asgi"]}.items():
             conf = conf.replace(f"@{k}@", str(v))
@@ -900,7 +903,7 @@ def start_stack(procs, tmp, args, venv_bin, attempts=3):
             started[f"serve_{iface}"] = procs.start(
                 f"roundtrip serve {iface}",
                 [args.roundtrip, "serve", "--listen", f"127.0.0.1:{ports['serve_' + iface]}",
-                 "--interface", iface], tmp / f"serve-{iface}.log")
+                 "--interface", iface, "--root", str(SITE)], tmp / f"serve-{iface}.log")
         try:
             for name, proc in started.items():
                 wait_port(ports[name], proc)

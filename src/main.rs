@@ -110,6 +110,10 @@ enum Command {
         #[arg(long, value_name = "N",
               value_parser = clap::value_parser!(u64).range(1..=MAX_THREADS))]
         threads: Option<u64>,
+        /// Serve this directory where the locations' `root /srv/www` points
+        /// (so `/static/x` is DIR/static/x); default: the lessons' site.
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
     },
 }
 
@@ -152,6 +156,7 @@ fn main() -> ExitCode {
             workers,
             worker_class,
             threads,
+            root,
         }) => serve(ServeArgs {
             listen,
             lesson: lesson.as_deref(),
@@ -170,6 +175,7 @@ fn main() -> ExitCode {
             workers,
             worker_class: worker_class.as_deref(),
             threads,
+            root,
         }),
     };
     match result {
@@ -441,6 +447,7 @@ struct ServeArgs<'a> {
     workers: Option<u64>,
     worker_class: Option<&'a str>,
     threads: Option<u64>,
+    root: Option<PathBuf>,
 }
 
 fn serve(args: ServeArgs<'_>) -> Result<(), String> {
@@ -515,7 +522,15 @@ fn serve(args: ServeArgs<'_>) -> Result<(), String> {
                 .map_err(|e| format!("cannot install the recorder: {e}"))?;
             Some(stream)
         };
-        let (web, app, running) = stack::start_tcp(&config, args.listen, Clock::real())
+        let files = match &args.root {
+            Some(dir) if dir.is_dir() => roundtrip::server::files::Files::disk(
+                roundtrip::server::location::SITE_ROOT,
+                dir.clone(),
+            ),
+            Some(dir) => return Err(format!("--root {}: not a directory", dir.display())),
+            None => stack::site::bundled(),
+        };
+        let (web, app, running) = stack::start_tcp(&config, args.listen, Clock::real(), files)
             .await
             .map_err(|e| e.to_string())?;
         eprintln!(

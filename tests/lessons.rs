@@ -122,6 +122,10 @@ const GOLDEN: &[&str] = &[
     "keep-alive",
     "not-found",
     "method-not-allowed",
+    "static-vs-dynamic",
+    "location-matching",
+    "path-traversal",
+    "range-request",
     "too-large",
     "bad-request",
     "many-at-once",
@@ -179,6 +183,26 @@ golden!(
     method_not_allowed_transcript_lists_allow,
     method_not_allowed_whole_trace_is_unchanged,
     "method-not-allowed"
+);
+golden!(
+    static_vs_dynamic_transcript_answers_files_at_the_web_server,
+    static_vs_dynamic_whole_trace_is_unchanged,
+    "static-vs-dynamic"
+);
+golden!(
+    path_traversal_transcript_refuses_every_climb,
+    path_traversal_whole_trace_is_unchanged,
+    "path-traversal"
+);
+golden!(
+    range_request_transcript_serves_parts_with_206_and_416,
+    range_request_whole_trace_is_unchanged,
+    "range-request"
+);
+golden!(
+    location_matching_transcript_picks_one_location_per_request,
+    location_matching_whole_trace_is_unchanged,
+    "location-matching"
 );
 golden!(
     too_large_transcript_turns_back_at_the_web_server,

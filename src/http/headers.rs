@@ -47,6 +47,22 @@ impl Headers {
     }
 
     /// Replace every field called `name` with one field.
+    /// Insert a field just before the first field called `before` (at the
+    /// end when there is none): for servers that write fields in a fixed order.
+    pub fn insert_before(
+        &mut self,
+        before: &str,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) {
+        let at = self
+            .0
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case(before))
+            .unwrap_or(self.0.len());
+        self.0.insert(at, (name.into(), value.into()));
+    }
+
     pub fn set(&mut self, name: &str, value: impl Into<String>) {
         self.remove(name);
         self.push(name, value);

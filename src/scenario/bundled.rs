@@ -14,6 +14,22 @@ pub const LESSONS: &[(&str, &str)] = &[
         "method-not-allowed",
         include_str!("../../scenarios/method-not-allowed.toml"),
     ),
+    (
+        "static-vs-dynamic",
+        include_str!("../../scenarios/static-vs-dynamic.toml"),
+    ),
+    (
+        "location-matching",
+        include_str!("../../scenarios/location-matching.toml"),
+    ),
+    (
+        "path-traversal",
+        include_str!("../../scenarios/path-traversal.toml"),
+    ),
+    (
+        "range-request",
+        include_str!("../../scenarios/range-request.toml"),
+    ),
     ("too-large", include_str!("../../scenarios/too-large.toml")),
     (
         "bad-request",

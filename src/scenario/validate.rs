@@ -618,6 +618,16 @@ fn check_rules(path: &Path, source: &str, s: &Scenario) -> Result<(), ScenarioEr
             "pick a value in that range",
         );
     }
+    for (i, loc) in s.stack.web_server.location.iter().enumerate() {
+        if let Err(message) = loc.check() {
+            let n = i + 1;
+            return err(
+                table_key_offset(source, "[[stack.web_server.location]]", n, "match"),
+                format!("location {n}: {message}"),
+                "give each location one of root, alias, proxy_pass = \"http://app_server\" or return (see \"The web server\" in the book)",
+            );
+        }
+    }
     if let Err((offset, message, hint)) = check_compare(source, s) {
         return err(offset, message, &hint);
     }
@@ -1033,5 +1043,20 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.line, 8, "{e}");
         assert!(e.message.contains("above throughput_max"), "{e}");
+    }
+
+    #[test]
+    fn a_location_with_two_handlers_or_a_bad_regex_is_refused_at_its_line() {
+        let e = check("title = \"x\"\n[[stack.web_server.location]]\nmatch = \"/\"\nroot = \"/srv\"\nproxy_pass = \"http://app_server\"\n[[request]]\npath = \"/\"\n").unwrap_err();
+        assert!(
+            e.message
+                .contains("exactly one of root, alias, proxy_pass and return"),
+            "{e}"
+        );
+        assert_eq!(e.line, 3, "{e}");
+        let e = check("title = \"x\"\n[[stack.web_server.location]]\nmatch = \"~ (bad\"\nroot = \"/srv\"\n[[request]]\npath = \"/\"\n").unwrap_err();
+        assert!(e.message.contains("does not compile"), "{e}");
+        let e = check("title = \"x\"\n[[stack.web_server.location]]\nmatch = \"/\"\nroot = \"/srv\"\ntry_files = [\"$uri\", \"=abc\"]\n[[request]]\npath = \"/\"\n").unwrap_err();
+        assert!(e.message.contains("try_files fallback"), "{e}");
     }
 }

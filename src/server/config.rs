@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::location::{Location, default_locations};
 use crate::http::{HeadLimits, LineLimit};
 use crate::units::{Size, Time};
 
@@ -47,6 +48,14 @@ pub struct WebServerConfig {
     /// with `add_header` and `$upstream_response_time`); roundtrip's own,
     /// off by default, on with `serve --server-timing`.
     pub server_timing: bool,
+    /// The `location` blocks, in the order written: what handles each
+    /// request (see [`super::location`]). Default: `/static/` from the
+    /// site's files (`root /srv/www`), everything else `proxy_pass`ed to
+    /// the app server.
+    pub location: Vec<Location>,
+    /// The type of a file whose extension `mime.types` does not list
+    /// (`default_type text/plain`).
+    pub default_type: String,
 }
 
 impl Default for WebServerConfig {
@@ -66,6 +75,8 @@ impl Default for WebServerConfig {
             lingering_timeout: Time::secs(5),
             underscores_in_headers: false,
             server_timing: false,
+            location: default_locations(),
+            default_type: "text/plain".to_string(),
         }
     }
 }

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use tracing::Instrument;
 
 use super::WebServer;
+use super::dispatch::{Origin, Routed, route};
 use super::linger::linger;
 use super::refuse::{body_failed, refuse_head, too_large};
 use super::respond::{Timing, relay, send, send_continue, send_error};
@@ -24,7 +25,7 @@ use crate::http::conn::ReadError;
 use crate::http::framing::request_framing;
 use crate::http::headers::latin1_bytes;
 use crate::http::parse::parse_request_head;
-use crate::http::target::{absolute_form, climbs_above_root, percent_decode};
+use crate::http::target::{absolute_form, normalize};
 use crate::http::{BodyFraming, HttpConn, RequestHead};
 use crate::net::{Accepted, Stream};
 use crate::trace::bytes::show;
@@ -72,7 +73,12 @@ pub async fn serve(server: Arc<WebServer>, accepted: Accepted, conn_id: u64) {
         if ordinal > 0 && !wait_for_next(&server, &mut conn).await {
             break;
         }
-        let outcome = one_request(&server, &mut conn, peer, conn_id, ordinal + 1).await;
+        let ends = Ends {
+            peer,
+            local,
+            conn_id,
+        };
+        let outcome = one_request(&server, &mut conn, &ends, ordinal + 1).await;
         ordinal += 1;
         if matches!(outcome, Outcome::Close) {
             break;
@@ -139,11 +145,17 @@ async fn wait_for_next(server: &WebServer, conn: &mut HttpConn<Stream>) -> bool 
     }
 }
 
+/// The two ends of a client connection, and its id.
+struct Ends {
+    peer: SocketAddr,
+    local: SocketAddr,
+    conn_id: u64,
+}
+
 async fn one_request(
     server: &Arc<WebServer>,
     conn: &mut HttpConn<Stream>,
-    peer: SocketAddr,
-    conn_id: u64,
+    ends: &Ends,
     ordinal: u64,
 ) -> Outcome {
     let cfg = &server.config;
@@ -207,22 +219,21 @@ async fn one_request(
         };
     let id = server.next_request_id();
     let span = request_span(id);
-    handle(server, conn, head, raw, peer, conn_id, ordinal, id)
+    handle(server, conn, head, raw, ends, ordinal, id)
         .instrument(span)
         .await
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn handle(
     server: &Arc<WebServer>,
     conn: &mut HttpConn<Stream>,
     mut head: RequestHead,
     raw: Vec<u8>,
-    peer: SocketAddr,
-    conn_id: u64,
+    ends: &Ends,
     ordinal: u64,
     id: u64,
 ) -> Outcome {
+    let (peer, conn_id) = (ends.peer, ends.conn_id);
     let cfg = &server.config;
     let received = tokio::time::Instant::now();
     Step::new(StepId::WebServerRequestReceive, Direction::Down, Kind::Hop)
@@ -269,21 +280,30 @@ async fn handle(
         head.target = origin;
     }
 
-    if climbs_above_root(&percent_decode(&latin1_bytes(head.path()))) {
-        Step::new(StepId::WebServerUriInvalid, Direction::Within, Kind::Error)
-            .summary(format!(
-                "the path {} climbs above the root with `..`: answers 400",
-                head.path()
-            ))
-            .decision(
-                Decision::new(Verdict::Refuse { status: 400 })
-                    .rule("a path may not climb above the root")
-                    .input("path", head.path()),
-            )
-            .answer(400)
-            .emit();
-        return send_error(server, conn, &head, 400).await;
-    }
+    // `$uri`: what the locations are matched against and files are looked
+    // up by. A name that is not UTF-8 cannot match a location or a file
+    // of ours; it is kept as text with its bad bytes replaced.
+    let uri = match normalize(&latin1_bytes(head.path())) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) => {
+            Step::new(StepId::WebServerUriInvalid, Direction::Within, Kind::Error)
+                .summary(format!(
+                    "the path {} is invalid ({e}): answers 400",
+                    head.path()
+                ))
+                .decision(
+                    Decision::new(Verdict::Refuse { status: 400 })
+                        .rule(
+                            "nginx refuses a path it cannot normalize (ngx_http_parse_complex_uri)",
+                        )
+                        .input("path", head.path()),
+                )
+                .failure(Failure::Invalid)
+                .answer(400)
+                .emit();
+            return send_error(server, conn, &head, 400).await;
+        }
+    };
 
     let framing = match request_framing(&head) {
         Ok(f) => f,
@@ -405,6 +425,26 @@ async fn handle(
             .emit();
     }
 
+    let host = host_name(head.headers.get("host").unwrap_or(""));
+    let origin = Origin {
+        host: &host,
+        port: ends.local.port(),
+        keep_alive,
+    };
+    match route(server, &head, uri, &origin) {
+        Routed::Proxy { target } => head.target = target,
+        Routed::Respond { head: rhead, body } => {
+            let keeps = rhead.headers.has_token("connection", "keep-alive");
+            let sent = send(conn, &head, rhead, body).await;
+            return if sent && keeps {
+                Outcome::KeepOpen
+            } else {
+                Outcome::Close
+            };
+        }
+        Routed::Close => return Outcome::Close,
+    }
+
     let upstream_req = super::proxy::Upstream::upstream_request(&head, &body, peer, id);
     let sent_upstream = tokio::time::Instant::now();
     match server.upstream.forward(&upstream_req, &body, cfg).await {
@@ -445,6 +485,16 @@ async fn handle(
             step.emit();
             send_error(server, conn, &head, status).await
         }
+    }
+}
+
+/// `$host`: the Host field without its port (`[::1]:8080` → `[::1]`).
+fn host_name(host: &str) -> String {
+    match host.rsplit_once(':') {
+        Some((name, port)) if !port.contains(']') && port.bytes().all(|b| b.is_ascii_digit()) => {
+            name.to_string()
+        }
+        _ => host.to_string(),
     }
 }
 

@@ -12,7 +12,10 @@ pub const SERVER_NAME: &str = "roundtrip-nginx";
 /// of RFC 2616 where RFC 9110 renamed them).
 pub fn nginx_reason(code: u16) -> &'static str {
     match code {
+        302 => "Moved Temporarily",
+        405 => "Not Allowed",
         413 => "Request Entity Too Large",
+        416 => "Requested Range Not Satisfiable",
         414 => "Request-URI Too Large",
         _ => status::reason(code),
     }
@@ -87,9 +90,10 @@ pub fn page(page: Page, date: &str, keep_alive: bool) -> (ResponseHead, Vec<u8>)
     head.headers.push("Date", date);
     head.headers.push("Content-Type", "text/html");
     head.headers.push("Content-Length", body.len().to_string());
-    if !keep_alive || closes_connection(code) {
-        head.headers.push("Connection", "close");
-    }
+    // nginx always says which (ngx_http_header_filter_module.c).
+    let keeps = keep_alive && !closes_connection(code);
+    head.headers
+        .push("Connection", if keeps { "keep-alive" } else { "close" });
     (head, body)
 }
 

@@ -12,14 +12,20 @@
 //!
 //! Book: "The journey of a request" (book/src/journey.md).
 
+pub mod conditional;
 pub mod config;
 pub mod connection;
+mod dispatch;
 pub mod error_page;
+pub mod files;
 mod linger;
+pub mod location;
 pub mod proxy;
+pub mod range;
 mod refuse;
 mod respond;
 pub mod show;
+pub mod static_files;
 
 pub use config::WebServerConfig;
 
@@ -38,18 +44,28 @@ pub struct WebServer {
     pub config: WebServerConfig,
     pub upstream: Upstream,
     pub clock: Clock,
+    /// The files `root` and `alias` locations serve.
+    pub files: files::Files,
     next_conn: AtomicU64,
     next_request: AtomicU64,
+    next_boundary: AtomicU64,
 }
 
 impl WebServer {
-    pub fn new(config: WebServerConfig, upstream: Connector, clock: Clock) -> Arc<WebServer> {
+    pub fn new(
+        config: WebServerConfig,
+        upstream: Connector,
+        clock: Clock,
+        files: files::Files,
+    ) -> Arc<WebServer> {
         Arc::new(WebServer {
             config,
             upstream: Upstream::new(upstream),
             clock,
+            files,
             next_conn: AtomicU64::new(1),
             next_request: AtomicU64::new(1),
+            next_boundary: AtomicU64::new(1),
         })
     }
 
@@ -57,6 +73,12 @@ impl WebServer {
     /// counts from 1 so lessons are stable).
     pub fn next_request_id(&self) -> u64 {
         self.next_request.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The boundary of the next `multipart/byteranges` answer: nginx
+    /// counts them, twenty digits (`ngx_http_range_multipart_header`).
+    pub fn next_boundary(&self) -> String {
+        format!("{:020}", self.next_boundary.fetch_add(1, Ordering::Relaxed))
     }
 
     /// Accept connections until the listener closes, one task each. A

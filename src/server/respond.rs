@@ -220,7 +220,13 @@ mod tests {
 
     fn server() -> std::sync::Arc<WebServer> {
         let connector = Connector::Tcp("127.0.0.1:9".parse().expect("an address"));
-        WebServer::new(WebServerConfig::default(), connector, Clock::starting_at(0))
+        let files = crate::server::files::Files::bundled("/srv/www", &[]);
+        WebServer::new(
+            WebServerConfig::default(),
+            connector,
+            Clock::starting_at(0),
+            files,
+        )
     }
 
     fn get(version: Version) -> RequestHead {

@@ -12,6 +12,7 @@
 //! Book: "The journey of a request" (book/src/journey.md).
 
 pub mod config;
+pub mod site;
 
 pub use config::StackConfig;
 
@@ -336,6 +337,7 @@ pub fn start_in_memory(
         config.web_server.clone(),
         Connector::Memory(app_dialer),
         clock,
+        site::bundled(),
     );
     let web = tokio::spawn(web_server.run(web_listener));
     let app = AppServer::Task(app);
@@ -371,6 +373,7 @@ pub async fn start_tcp(
     config: &StackConfig,
     listen: SocketAddr,
     clock: Clock,
+    files: crate::server::files::Files,
 ) -> Result<(SocketAddr, SocketAddr, Running), StackError> {
     let app_bind = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
     let app_tcp =
@@ -401,7 +404,12 @@ pub async fn start_tcp(
     let web_listener = web_listener.stop_on(stopped);
     let (stop_app, app_stopped) = watch::channel(false);
     let app = start_app_threads(config, app_socket, app_addr, clock, app_stopped)?;
-    let web_server = WebServer::new(config.web_server.clone(), Connector::Tcp(app_addr), clock);
+    let web_server = WebServer::new(
+        config.web_server.clone(),
+        Connector::Tcp(app_addr),
+        clock,
+        files,
+    );
     let web = tokio::spawn(web_server.run(web_listener));
     let running = Running {
         web,

@@ -175,6 +175,25 @@ steps! {
     WebServerKeepaliveRequests => (WebServer, "web_server.keepalive.requests"),
     /// No next request within `keepalive_timeout`.
     WebServerKeepaliveTimeout => (WebServer, "web_server.keepalive.timeout"),
+    /// The location chosen for the request's normalized URI, with every
+    /// candidate and why the winner won.
+    WebServerLocation => (WebServer, "web_server.location"),
+    /// `try_files`: which of its files exists, or the fallback taken.
+    WebServerTryFiles => (WebServer, "web_server.try_files"),
+    /// A directory's `index` file found: served by an internal redirect.
+    WebServerIndex => (WebServer, "web_server.index"),
+    /// An internal redirect: locations are chosen again for a new URI.
+    WebServerInternalRedirect => (WebServer, "web_server.internal_redirect"),
+    /// A `return` directive answers (or, with 444, closes).
+    WebServerReturn => (WebServer, "web_server.return"),
+    /// A file served by the web server itself.
+    WebServerStaticFile => (WebServer, "web_server.static.file"),
+    /// A conditional request whose validators still match: 304, no body.
+    WebServerNotModified => (WebServer, "web_server.static.not_modified"),
+    /// A `Range` request: 206 with the parts, 416, or the whole file.
+    WebServerRange => (WebServer, "web_server.static.range"),
+    /// The static module refuses or redirects: 301, 403, 404, 405, 412.
+    WebServerStaticRefuse => (WebServer, "web_server.static.refuse"),
     /// A new upstream connection to an app server is opened.
     WebServerProxyConnect => (WebServer, "web_server.proxy.connect"),
     /// The request goes to the app server.
