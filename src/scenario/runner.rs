@@ -227,7 +227,7 @@ async fn run_async(lesson: &Lesson, spec: &RunSpec<'_>) -> Result<RunResult, Run
     let (_guard, recording) = crate::trace::recorder::record_on_this_thread();
 
     let clock = Clock::starting_at(LESSON_EPOCH_SECS);
-    let (dialer, running) = stack::start_in_memory(spec.stack, clock)?;
+    let (dialer, running) = stack::start_in_memory(spec.stack, clock, scenario.seed)?;
     let start = Instant::now();
     let plan = match (&scenario.load, spec.mix) {
         (Some(l), Some(mix)) => Some(Arc::new(Plan::with_mix(l.get_ref(), mix, scenario.seed))),
