@@ -216,6 +216,11 @@ golden!(
     "worker-timeout"
 );
 golden!(
+    login_session_transcript_signs_in_reads_the_session_then_ends_it,
+    login_session_whole_trace_is_unchanged,
+    "login-session"
+);
+golden!(
     littles_law_transcript_follows_three_requests_then_gives_the_figures,
     littles_law_figures_and_trace_digest_are_unchanged,
     "littles-law",

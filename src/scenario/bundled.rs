@@ -43,6 +43,10 @@ pub const LESSONS: &[(&str, &str)] = &[
         "littles-law",
         include_str!("../../scenarios/littles-law.toml"),
     ),
+    (
+        "login-session",
+        include_str!("../../scenarios/login-session.toml"),
+    ),
 ];
 
 /// The source of a bundled lesson.

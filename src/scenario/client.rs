@@ -90,6 +90,8 @@ pub struct ClientConn {
     me: Instance,
     /// Requests sent on it so far.
     sent: u64,
+    /// The `Set-Cookie` values of the last response, for the lesson's jar.
+    pub set_cookies: Vec<String>,
 }
 
 impl ClientConn {
@@ -120,6 +122,7 @@ impl ClientConn {
             id,
             me,
             sent: 0,
+            set_cookies: Vec::new(),
         })
     }
 
@@ -128,6 +131,7 @@ impl ClientConn {
     /// it ended.
     pub async fn exchange(&mut self, request: &Prepared) -> (u64, Exchange) {
         self.sent += 1;
+        self.set_cookies.clear();
         let ordinal = self.sent;
         let id = self.id;
         Step::new(StepId::ClientRequestSend, Direction::Down, Kind::Hop)
@@ -149,6 +153,12 @@ impl ClientConn {
         let _ = self.conn.write_all(&request.bytes).await;
         let outcome = match read_response(&mut self.conn, &request.method).await {
             Some((head, wire)) => {
+                self.set_cookies = head
+                    .headers
+                    .iter()
+                    .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+                    .map(|(_, v)| v.to_string())
+                    .collect();
                 let took = sent_at.elapsed();
                 let closes = head.headers.has_token("connection", "close");
                 Step::new(StepId::ClientResponseReceive, Direction::Up, Kind::Hop)

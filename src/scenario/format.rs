@@ -229,6 +229,8 @@ impl MixRequest {
             at: None,
             connection: None,
             close: self.close,
+            jar: None,
+            jar_from: None,
             expect: None,
         }
     }
@@ -269,6 +271,11 @@ pub struct Request {
     /// Add `Connection: close`.
     #[serde(default)]
     pub close: bool,
+    /// A cookie jar, as a browser keeps one: send its cookies, keep what
+    /// the response sets (see `scenario::jar`).
+    pub jar: Option<String>,
+    /// Copy this jar into `jar` first (a stolen copy of a cookie).
+    pub jar_from: Option<String>,
     /// What should happen.
     pub expect: Option<Expect>,
 }

@@ -29,6 +29,7 @@ use tokio::time::Instant;
 use super::Lesson;
 use super::client::{ClientConn, Dialed, Prepared};
 use super::format::{Compare, MixRequest, Request, Scenario};
+use super::jar::Jars;
 use super::load::{self, Plan};
 use crate::clock::{Clock, LESSON_EPOCH_SECS};
 use crate::net::MemoryDialer;
@@ -325,11 +326,13 @@ async fn play_client(
         }
     }
     let dialed = Dialed::default();
+    // One set of cookie jars for the whole lesson, as one browser has.
+    let jars = Arc::new(std::sync::Mutex::new(Jars::default()));
     let mut tasks = tokio::task::JoinSet::new();
     for (_, requests) in conns {
         let dialer = dialer.clone();
         let dialed = dialed.clone();
-        tasks.spawn(client_connection(dialer, dialed, requests, start));
+        tasks.spawn(client_connection(dialer, dialed, requests, start, jars.clone()));
     }
     let load = load.map(|plan| tokio::spawn(load::play(plan, dialer.clone(), dialed, start)));
     drop(dialer);
@@ -352,6 +355,7 @@ async fn client_connection(
     dialed: Dialed,
     requests: Vec<(usize, Request)>,
     start: Instant,
+    jars: Arc<std::sync::Mutex<Jars>>,
 ) -> Vec<(usize, (u64, u64))> {
     let mut sent = Vec::new();
     let first_at = requests
@@ -368,7 +372,14 @@ async fn client_connection(
         if let Some(at) = r.at {
             tokio::time::sleep_until(start + at.0).await;
         }
+        let r = with_cookies(r, &jars);
         let (ordinal, outcome) = conn.exchange(&Prepared::new(&r)).await;
+        if let Some(jar) = &r.jar {
+            let mut jars = jars.lock().unwrap_or_else(|p| p.into_inner());
+            for set in &conn.set_cookies {
+                jars.store(jar, set);
+            }
+        }
         sent.push((index, (conn.id, ordinal)));
         if !outcome.reusable() {
             break;
@@ -376,6 +387,24 @@ async fn client_connection(
     }
     conn.close().await;
     sent
+}
+
+/// The request with its jar's `Cookie` header, as a browser would send
+/// it (after copying `jar_from` into the jar).
+fn with_cookies(mut r: Request, jars: &std::sync::Mutex<Jars>) -> Request {
+    let Some(jar) = r.jar.clone() else {
+        return r;
+    };
+    let mut jars = jars.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(from) = &r.jar_from {
+        jars.copy(from, &jar);
+    }
+    let given = r.headers.keys().any(|k| k.eq_ignore_ascii_case("cookie"));
+    if let (false, Some(cookie)) = (given, jars.cookie_header(&jar)) {
+        r.headers
+            .insert("Cookie".to_string(), toml::Value::String(cookie));
+    }
+    r
 }
 
 /// Put each narration on the first step it names (in this variant, when
