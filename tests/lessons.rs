@@ -216,9 +216,24 @@ golden!(
     "worker-timeout"
 );
 golden!(
-    login_session_transcript_signs_in_reads_the_session_then_ends_it,
-    login_session_whole_trace_is_unchanged,
+    auth_login_session_transcript_signs_in_reads_the_session_then_ends_it,
+    auth_login_session_whole_trace_is_unchanged,
     "login-session"
+);
+golden!(
+    auth_401_vs_403_transcript_challenges_the_anonymous_and_forbids_the_viewer,
+    auth_401_vs_403_whole_trace_is_unchanged,
+    "401-vs-403"
+);
+golden!(
+    auth_object_ownership_transcript_refuses_another_users_note_in_the_handler,
+    auth_object_ownership_whole_traces_are_unchanged,
+    "object-ownership"
+);
+golden!(
+    auth_middleware_order_transcript_refuses_alice_when_authorization_runs_first,
+    auth_middleware_order_whole_traces_are_unchanged,
+    "middleware-order"
 );
 golden!(
     littles_law_transcript_follows_three_requests_then_gives_the_figures,

@@ -47,6 +47,18 @@ pub const LESSONS: &[(&str, &str)] = &[
         "login-session",
         include_str!("../../scenarios/login-session.toml"),
     ),
+    (
+        "401-vs-403",
+        include_str!("../../scenarios/401-vs-403.toml"),
+    ),
+    (
+        "object-ownership",
+        include_str!("../../scenarios/object-ownership.toml"),
+    ),
+    (
+        "middleware-order",
+        include_str!("../../scenarios/middleware-order.toml"),
+    ),
 ];
 
 /// The source of a bundled lesson.
