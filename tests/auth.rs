@@ -343,3 +343,37 @@ proptest! {
         }
     }
 }
+
+/// The `WWW-Authenticate` the client got for request `id`.
+fn challenge_of(trace: &Trace, id: u64) -> Option<String> {
+    trace
+        .events
+        .iter()
+        .find(|e| e.request == Some(id) && e.step == StepId::ClientResponseReceive)?
+        .data
+        .iter()
+        .find_map(|d| match d {
+            Data::ResponseHead { headers, .. } => headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("www-authenticate"))
+                .map(|(_, v)| v.clone()),
+            _ => None,
+        })
+}
+
+#[test]
+fn tampered_foreign_key_alg_none_and_expired_tokens_get_invalid_token_and_no_handler() {
+    let trace = scenario::run_named("token-auth").expect("runs").trace;
+    assert_eq!(status(&trace, 2), Some(200));
+    for id in [3, 4, 5, 7] {
+        assert_eq!(status(&trace, id), Some(401), "request {id}");
+        assert!(handlers_called(&trace, id).is_empty(), "request {id}");
+        let c = challenge_of(&trace, id).unwrap_or_default();
+        assert!(c.contains("error=\"invalid_token\""), "request {id}: {c}");
+    }
+    assert_eq!(status(&trace, 6), Some(403));
+    let c = challenge_of(&trace, 6).unwrap_or_default();
+    assert!(c.contains("insufficient_scope"), "{c}");
+    let json = serde_json::to_string(&trace).expect("serializes");
+    assert!(!json.contains("eyJ"), "a token reached the trace");
+}

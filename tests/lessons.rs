@@ -226,6 +226,11 @@ golden!(
     "401-vs-403"
 );
 golden!(
+    auth_token_auth_transcript_accepts_the_signed_token_and_refuses_four_forgeries,
+    auth_token_auth_whole_trace_is_unchanged,
+    "token-auth"
+);
+golden!(
     auth_object_ownership_transcript_refuses_another_users_note_in_the_handler,
     auth_object_ownership_whole_traces_are_unchanged,
     "object-ownership"

@@ -46,6 +46,7 @@ use crate::framework::{Framework, FrameworkBuilder, Handler, Request, Response, 
 use crate::units::Time;
 use auth::AuthConfig;
 use auth::sessions::{SessionBackend, Sessions};
+use auth::tokens::{BearerBackend, Tokens};
 use auth::views::{self, Accounts};
 use db::Db;
 use entropy::Entropy;
@@ -346,6 +347,7 @@ pub fn build_with(
     .add("GET", "/blocking", "blocking", timed::blocking)?
     .add("GET", "/threadpool", "threadpool", timed::threadpool)?;
     let mut sessions = None;
+    let mut bearer = None;
     if let Some(auth) = &config.auth {
         let argon2 = auth::passwords::hasher(auth.argon2_memory_kib, auth.argon2_iterations)?;
         let dummy_hash = auth::passwords::hash(&argon2, "", entropy.as_ref())?;
@@ -357,11 +359,14 @@ pub fn build_with(
             &auth.cookie_name,
         );
         sessions = Some(store.clone());
+        let tokens = Tokens::new(&auth.token_secret, clock, auth.token_ttl.0.as_secs());
+        bearer = Some(tokens.clone());
         let accounts = Arc::new(Accounts {
             db: db.clone(),
             sessions: store,
             argon2,
             dummy_hash,
+            tokens,
         });
         let hide = auth.hide_forbidden;
         routes = routes
@@ -397,6 +402,12 @@ pub fn build_with(
                 with_accounts(&accounts, views::account),
             )?
             .add("GET", "/me", "me", with_accounts(&accounts, views::me))?
+            .add(
+                "POST",
+                "/tokens",
+                "issue_token",
+                with_accounts(&accounts, views::issue_token),
+            )?
             .add("GET", "/admin", "admin", with_accounts(&accounts, views::admin))?;
     }
     let Routes {
@@ -410,10 +421,13 @@ pub fn build_with(
             MiddlewareName::JsonBody => Box::new(JsonBody::new()),
             MiddlewareName::SecurityHeaders => Box::new(SecurityHeaders::new()),
             MiddlewareName::Authentication => {
-                let store = sessions
-                    .clone()
-                    .ok_or(AppError::NeedsAuth(name.as_str()))?;
-                Box::new(Authentication::new(vec![Box::new(SessionBackend(store))]))
+                let (Some(store), Some(tokens)) = (sessions.clone(), bearer.clone()) else {
+                    return Err(AppError::NeedsAuth(name.as_str()));
+                };
+                Box::new(Authentication::new(vec![
+                    Box::new(BearerBackend(tokens)),
+                    Box::new(SessionBackend(store)),
+                ]))
             }
             MiddlewareName::Authorization => {
                 let auth = config

@@ -52,6 +52,10 @@ pub const LESSONS: &[(&str, &str)] = &[
         include_str!("../../scenarios/401-vs-403.toml"),
     ),
     (
+        "token-auth",
+        include_str!("../../scenarios/token-auth.toml"),
+    ),
+    (
         "object-ownership",
         include_str!("../../scenarios/object-ownership.toml"),
     ),

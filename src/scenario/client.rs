@@ -92,6 +92,8 @@ pub struct ClientConn {
     sent: u64,
     /// The `Set-Cookie` values of the last response, for the lesson's jar.
     pub set_cookies: Vec<String>,
+    /// The body of the last response (a token a lesson keeps).
+    pub body: Vec<u8>,
 }
 
 impl ClientConn {
@@ -123,6 +125,7 @@ impl ClientConn {
             me,
             sent: 0,
             set_cookies: Vec::new(),
+            body: Vec::new(),
         })
     }
 
@@ -132,6 +135,7 @@ impl ClientConn {
     pub async fn exchange(&mut self, request: &Prepared) -> (u64, Exchange) {
         self.sent += 1;
         self.set_cookies.clear();
+        self.body.clear();
         let ordinal = self.sent;
         let id = self.id;
         Step::new(StepId::ClientRequestSend, Direction::Down, Kind::Hop)
@@ -159,6 +163,11 @@ impl ClientConn {
                     .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
                     .map(|(_, v)| v.to_string())
                     .collect();
+                self.body = wire
+                    .windows(4)
+                    .position(|w| w == b"\r\n\r\n")
+                    .map(|at| wire[at + 4..].to_vec())
+                    .unwrap_or_default();
                 let took = sent_at.elapsed();
                 let closes = head.headers.has_token("connection", "close");
                 Step::new(StepId::ClientResponseReceive, Direction::Up, Kind::Hop)

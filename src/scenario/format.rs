@@ -231,6 +231,9 @@ impl MixRequest {
             close: self.close,
             jar: None,
             jar_from: None,
+            save_token: None,
+            bearer: None,
+            tamper_token: false,
             expect: None,
         }
     }
@@ -276,6 +279,14 @@ pub struct Request {
     pub jar: Option<String>,
     /// Copy this jar into `jar` first (a stolen copy of a cookie).
     pub jar_from: Option<String>,
+    /// Keep the `access_token` of the response's JSON under this name.
+    pub save_token: Option<String>,
+    /// Send `Authorization: Bearer` with the token kept under this name.
+    pub bearer: Option<String>,
+    /// Change the kept token's payload to claim the admin role, keeping
+    /// its signature (a forgery the server must catch).
+    #[serde(default)]
+    pub tamper_token: bool,
     /// What should happen.
     pub expect: Option<Expect>,
 }

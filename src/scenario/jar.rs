@@ -20,13 +20,42 @@
 
 use std::collections::BTreeMap;
 
-/// The jars, by name; each maps a cookie's name to its value.
+/// The jars, by name; each maps a cookie's name to its value. Beside
+/// them, the bearer tokens the lesson kept (`save_token`), by name.
 #[derive(Debug, Default)]
 pub struct Jars {
     jars: BTreeMap<String, BTreeMap<String, String>>,
+    tokens: BTreeMap<String, String>,
 }
 
 impl Jars {
+    /// Keep the `access_token` of a JSON body under `name`.
+    pub fn save_token(&mut self, name: &str, body: &[u8]) {
+        let token = serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v.get("access_token")?.as_str().map(str::to_string));
+        if let Some(t) = token {
+            self.tokens.insert(name.to_string(), t);
+        }
+    }
+
+    /// The token kept under `name`; `tampered` swaps its payload for one
+    /// that claims the admin role, keeping header and signature.
+    pub fn token(&self, name: &str, tampered: bool) -> Option<String> {
+        let token = self.tokens.get(name)?;
+        if !tampered {
+            return Some(token.clone());
+        }
+        use base64::Engine;
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
+        let payload = parts.get(1).and_then(|p| engine.decode(p).ok())?;
+        let mut claims: serde_json::Value = serde_json::from_slice(&payload).ok()?;
+        claims["roles"] = serde_json::json!(["admin"]);
+        parts[1] = engine.encode(claims.to_string());
+        Some(parts.join("."))
+    }
+
     /// Copy jar `from` into jar `to` (replacing what `to` had).
     pub fn copy(&mut self, from: &str, to: &str) {
         let copied = self.jars.get(from).cloned().unwrap_or_default();

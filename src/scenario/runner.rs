@@ -374,10 +374,15 @@ async fn client_connection(
         }
         let r = with_cookies(r, &jars);
         let (ordinal, outcome) = conn.exchange(&Prepared::new(&r)).await;
-        if let Some(jar) = &r.jar {
+        {
             let mut jars = jars.lock().unwrap_or_else(|p| p.into_inner());
-            for set in &conn.set_cookies {
-                jars.store(jar, set);
+            if let Some(jar) = &r.jar {
+                for set in &conn.set_cookies {
+                    jars.store(jar, set);
+                }
+            }
+            if let Some(name) = &r.save_token {
+                jars.save_token(name, &conn.body);
             }
         }
         sent.push((index, (conn.id, ordinal)));
@@ -390,17 +395,26 @@ async fn client_connection(
 }
 
 /// The request with its jar's `Cookie` header, as a browser would send
-/// it (after copying `jar_from` into the jar).
+/// it (after copying `jar_from` into the jar), and its kept bearer token.
 fn with_cookies(mut r: Request, jars: &std::sync::Mutex<Jars>) -> Request {
+    let mut jars = jars.lock().unwrap_or_else(|p| p.into_inner());
+    let given = |r: &Request, name: &str| r.headers.keys().any(|k| k.eq_ignore_ascii_case(name));
+    if let Some(name) = &r.bearer
+        && !given(&r, "authorization")
+        && let Some(token) = jars.token(name, r.tamper_token)
+    {
+        r.headers.insert(
+            "Authorization".to_string(),
+            toml::Value::String(["Bearer ", &token].concat()),
+        );
+    }
     let Some(jar) = r.jar.clone() else {
         return r;
     };
-    let mut jars = jars.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(from) = &r.jar_from {
         jars.copy(from, &jar);
     }
-    let given = r.headers.keys().any(|k| k.eq_ignore_ascii_case("cookie"));
-    if let (false, Some(cookie)) = (given, jars.cookie_header(&jar)) {
+    if let (false, Some(cookie)) = (given(&r, "cookie"), jars.cookie_header(&jar)) {
         r.headers
             .insert("Cookie".to_string(), toml::Value::String(cookie));
     }

@@ -288,6 +288,8 @@ steps! {
     HandlerPassword => (Handler, "handler.password"),
     /// The view starts or ends a server-side session and sets its cookie.
     HandlerSession => (Handler, "handler.session"),
+    /// The view signs a bearer token (an HS256 JWT) for a user.
+    HandlerToken => (Handler, "handler.token"),
     /// The view checks a permission on one object (its owner, or an
     /// admin), after loading it: 403, or 404 when configured to hide it.
     HandlerPermission => (Handler, "handler.permission"),

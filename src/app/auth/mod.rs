@@ -12,6 +12,7 @@
 //!
 //! * [`passwords`]: hashing and checking with argon2id.
 //! * [`sessions`]: the `sessions` table and the authentication backend.
+//! * [`tokens`]: signed bearer tokens (HS256 JWTs) and their backend.
 //! * [`views`]: `/login`, `/logout`, `/account`, `/me`, `/admin`.
 //!
 //! A lesson turns accounts on with a `[stack.app.auth]` table ([`AuthConfig`]).
@@ -20,6 +21,7 @@
 
 pub mod passwords;
 pub mod sessions;
+pub mod tokens;
 pub mod views;
 
 use std::time::Duration;
@@ -52,6 +54,12 @@ pub struct AuthConfig {
     /// Answer 404 instead of 403 when a user may not see a page or a note
     /// (RFC 9110 §15.5.4): they need not learn that it exists.
     pub hide_forbidden: bool,
+    /// The HS256 key bearer tokens are signed with (shown as `[redacted]`
+    /// in the trace). `serve` draws a random one.
+    #[serde(serialize_with = "redacted")]
+    pub token_secret: String,
+    /// How long a bearer token holds after it is issued (default 15m).
+    pub token_ttl: Time,
 }
 
 /// OWASP Password Storage Cheat Sheet, argon2id: m = 19 MiB, t = 2, p = 1.
@@ -97,6 +105,8 @@ impl Default for AuthConfig {
             argon2_memory_kib: 256,
             argon2_iterations: 1,
             hide_forbidden: false,
+            token_secret: "a lesson's secret: never use a fixed key in production".to_string(),
+            token_ttl: Time(Duration::from_secs(15 * 60)),
         }
     }
 }

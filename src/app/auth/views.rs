@@ -9,6 +9,7 @@
 //! | `GET /account` | login required (a page) | "signed in as …" |
 //! | `GET /me` | login required (an API) | the identity as JSON |
 //! | `GET /admin` | role admin (a page) | the users and their roles |
+//! | `POST /tokens` | public | a signed bearer token for JSON credentials, or 401 |
 //!
 //! `POST /login` accepts a form (`application/x-www-form-urlencoded`, what
 //! an HTML `<form>` sends) or JSON. After a form sign-in the browser is
@@ -43,6 +44,7 @@ pub struct Accounts {
     /// A hash of nothing anyone knows, checked when the username does not
     /// exist, so that the answer takes as long as for a real user.
     pub dummy_hash: String,
+    pub tokens: super::tokens::Tokens,
 }
 
 /// Credentials as the client sent them.
@@ -151,36 +153,16 @@ pub async fn login(accounts: Arc<Accounts>, req: Request) -> Response {
         )
         .with_note("because the credentials are missing");
     };
-    let found = match accounts
-        .db
-        .query(SELECT_USER, &[SqlValue::Text(creds.username.clone())])
-        .await
-    {
-        Ok(rows) => rows.rows.into_iter().next(),
-        Err(_) => {
-            return Response::json(500, &json!({"detail": "Internal Server Error"}))
-                .with_note("after a database error");
-        }
+    let checked = match check_password(&accounts, &creds.username, &creds.password).await {
+        Ok(checked) => checked,
+        Err(res) => return res,
     };
-    let user = match found.as_deref() {
-        Some([SqlValue::Integer(id), SqlValue::Text(hash), SqlValue::Text(roles)]) => {
-            Some((*id, hash.clone(), roles.clone()))
-        }
-        _ => None,
-    };
-    let stored = user
-        .as_ref()
-        .map_or(accounts.dummy_hash.as_str(), |(_, h, _)| h.as_str());
-    let matches = passwords::verify(&accounts.argon2, &creds.password, stored) && user.is_some();
-    password_step(&creds.username, user.is_some(), matches, stored);
-    let Some((user_id, _, roles)) = user.filter(|_| matches) else {
+    let Some((user_id, roles)) = checked else {
         return if creds.form {
             Response::html(200, login_form(safe_next(creds.next.as_deref()), Some(WRONG)))
                 .with_note("with the form again: wrong username or password")
         } else {
-            Response::json(401, &json!({"detail": "Invalid username or password"}))
-                .with_header("WWW-Authenticate", "Bearer realm=\"notes\"")
-                .with_note("because the username or password is wrong")
+            wrong_password()
         };
     };
     let started = match accounts.sessions.start(user_id).await {
@@ -215,12 +197,106 @@ pub async fn login(accounts: Arc<Accounts>, req: Request) -> Response {
     } else {
         Response::json(
             200,
-            &json!({"username": creds.username, "roles": super::parse_roles(&roles)}),
+            &json!({"username": creds.username, "roles": roles}),
         )
         .with_note(format!("signing {} in", creds.username))
     };
     res.with_header("Set-Cookie", cookie)
         .with_header("Cache-Control", "no-store")
+}
+
+/// 401 for wrong JSON credentials, with the challenge a 401 must carry.
+fn wrong_password() -> Response {
+    Response::json(401, &json!({"detail": "Invalid username or password"}))
+        .with_header("WWW-Authenticate", "Bearer realm=\"notes\"")
+        .with_note("because the username or password is wrong")
+}
+
+/// Look the user up and check the password: `Some((id, roles))` when it
+/// matches. A database failure is a 500.
+async fn check_password(
+    accounts: &Accounts,
+    username: &str,
+    password: &str,
+) -> Result<Option<(i64, Vec<crate::framework::Role>)>, Response> {
+    let found = match accounts
+        .db
+        .query(SELECT_USER, &[SqlValue::Text(username.to_string())])
+        .await
+    {
+        Ok(rows) => rows.rows.into_iter().next(),
+        Err(_) => {
+            return Err(
+                Response::json(500, &json!({"detail": "Internal Server Error"}))
+                    .with_note("after a database error"),
+            );
+        }
+    };
+    let user = match found.as_deref() {
+        Some([SqlValue::Integer(id), SqlValue::Text(hash), SqlValue::Text(roles)]) => {
+            Some((*id, hash.clone(), roles.clone()))
+        }
+        _ => None,
+    };
+    let stored = user
+        .as_ref()
+        .map_or(accounts.dummy_hash.as_str(), |(_, h, _)| h.as_str());
+    let matches = passwords::verify(&accounts.argon2, password, stored) && user.is_some();
+    password_step(username, user.is_some(), matches, stored);
+    Ok(user
+        .filter(|_| matches)
+        .map(|(id, _, roles)| (id, super::parse_roles(&roles))))
+}
+
+/// `POST /tokens`: JSON credentials in, a signed bearer token out
+/// (the shape of OAuth 2.0's token response, RFC 6749 §5.1).
+pub async fn issue_token(accounts: Arc<Accounts>, req: Request) -> Response {
+    let Some(creds) = credentials(&req).filter(|c| !c.form) else {
+        return Response::json(
+            400,
+            &json!({"detail": "send {\"username\": …, \"password\": …} as JSON"}),
+        )
+        .with_note("because the credentials are missing");
+    };
+    let (id, roles) = match check_password(&accounts, &creds.username, &creds.password).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return wrong_password(),
+        Err(res) => return res,
+    };
+    let (token, claims) = match accounts.tokens.issue(id, &creds.username, &roles) {
+        Ok(t) => t,
+        Err(_) => {
+            return Response::json(500, &json!({"detail": "Internal Server Error"}))
+                .with_note("because the token could not be signed");
+        }
+    };
+    if Step::enabled() {
+        let roles_text = super::roles_column(&roles);
+        Step::new(StepId::HandlerToken, Direction::Within, Kind::Step)
+            .summary(format!(
+                "signs an HS256 token for {} (sub {}, roles [{roles_text}]), valid until {}",
+                creds.username,
+                claims.sub,
+                crate::clock::rfc3339(claims.exp)
+            ))
+            .data(Data::Fields {
+                entries: vec![
+                    ("header".to_string(), r#"{"typ":"JWT","alg":"HS256"}"#.to_string()),
+                    (
+                        "payload".to_string(),
+                        serde_json::to_string(&claims).unwrap_or_default(),
+                    ),
+                    ("signature".to_string(), "HMAC-SHA256 with the server's secret".to_string()),
+                ],
+            })
+            .emit();
+    }
+    Response::json(
+        200,
+        &json!({"access_token": token, "token_type": "Bearer", "expires_in": accounts.tokens.ttl_secs}),
+    )
+    .with_header("Cache-Control", "no-store")
+    .with_note(format!("with a bearer token for {}", creds.username))
 }
 
 fn password_step(username: &str, known: bool, matches: bool, stored: &str) {

@@ -130,7 +130,13 @@ impl Authorization {
                 why: "the route is public".to_string(),
             },
             (Rule::LoggedIn | Rule::AnyRole(_), None) => Verdicts {
-                status: Some(if access.page { 302 } else { 401 }),
+                // A client that sent a bearer token is a program, even on a
+                // page: it gets the 401 it can act on, not a login form.
+                status: Some(if access.page && !sent_bearer(identity) {
+                    302
+                } else {
+                    401
+                }),
                 why: match identity {
                     None => "no identity is attached (authentication has not run): treated as anonymous".to_string(),
                     Some(_) => "the request is anonymous".to_string(),
@@ -181,6 +187,14 @@ impl Authorization {
             }
         }
     }
+}
+
+/// Did the request come with a bearer token (that did not hold)?
+fn sent_bearer(identity: Option<&Identity>) -> bool {
+    matches!(
+        identity,
+        Some(Identity::Anonymous { rejected: Some(why) }) if why.credential == Credential::Bearer
+    )
 }
 
 impl Middleware for Authorization {
