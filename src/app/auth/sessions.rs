@@ -177,7 +177,7 @@ pub struct SessionBackend(pub Sessions);
 
 impl AuthBackend for SessionBackend {
     fn reads(&self) -> String {
-        ["cookie ", &self.0.cookie_name].concat()
+        ["the cookie ", &self.0.cookie_name].concat()
     }
 
     fn authenticate<'a>(&'a self, req: &'a Request) -> BoxFuture<'a, Found> {

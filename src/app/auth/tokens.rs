@@ -158,7 +158,7 @@ pub struct BearerBackend(pub Tokens);
 
 impl AuthBackend for BearerBackend {
     fn reads(&self) -> String {
-        "Authorization: Bearer".to_string()
+        "the bearer token in Authorization".to_string()
     }
 
     fn authenticate<'a>(&'a self, req: &'a Request) -> BoxFuture<'a, Found> {

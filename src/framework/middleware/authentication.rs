@@ -42,7 +42,7 @@ pub enum Found {
 
 /// One way of proving who you are (Starlette's `AuthenticationBackend`).
 pub trait AuthBackend: Send + Sync {
-    /// What it reads, for the trace: `cookie sessionid`.
+    /// What it reads, for the trace: `the cookie sessionid`.
     fn reads(&self) -> String;
 
     fn authenticate<'a>(&'a self, req: &'a Request) -> BoxFuture<'a, Found>;
@@ -94,7 +94,7 @@ impl Middleware for Authentication {
                 let summary = match (&identity, &read) {
                     (Identity::User(u), Some(read)) => {
                         decision = decision.input("credential", read).input("user id", u.id);
-                        format!("authenticates {} from the {read}", u.describe())
+                        format!("authenticates {} from {read}", u.describe())
                     }
                     (Identity::Anonymous { rejected: Some(why) }, Some(read)) => {
                         decision = decision
