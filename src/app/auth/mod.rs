@@ -111,6 +111,16 @@ impl Default for AuthConfig {
     }
 }
 
+/// Real traffic gets real costs and a real key: OWASP's argon2id
+/// parameters, and a token secret drawn from the system's generator
+/// (a lesson's fixed key is printed in its file for all to read).
+pub fn harden_for_serve(auth: &mut AuthConfig) -> Result<(), crate::app::entropy::EntropyError> {
+    auth.argon2_memory_kib = PRODUCTION_ARGON2_MEMORY_KIB;
+    auth.argon2_iterations = PRODUCTION_ARGON2_ITERATIONS;
+    auth.token_secret = crate::app::entropy::token(&crate::app::entropy::SystemEntropy::new())?;
+    Ok(())
+}
+
 /// Roles as the `users.roles` column stores them: `editor,viewer`.
 pub fn roles_column(roles: &[Role]) -> String {
     roles
