@@ -103,8 +103,10 @@ fn method_override_headers_and_parameters_do_not_turn_a_post_into_a_delete() {
         ("POST", "/notes/1", "X-HTTP-Method-Override = \"DELETE\"", false),
     ];
     let trace = attacks(&requests);
-    for id in 2..=5 {
-        assert_eq!(status(&trace, id), Some(405), "request {id}");
+    // With bob's cookie and no CSRF token the csrf middleware refuses
+    // first (403); without a cookie the router has no POST route (405).
+    for (id, expected) in [(2, 403), (3, 403), (4, 403), (5, 405)] {
+        assert_eq!(status(&trace, id), Some(expected), "request {id}");
         assert!(handlers_called(&trace, id).is_empty(), "request {id}");
     }
     let deleted = trace.events.iter().any(|e| {
@@ -123,7 +125,7 @@ fn a_viewer_is_forbidden_and_the_anonymous_are_challenged() {
     ]);
     assert_eq!(status(&trace, 2), Some(403));
     assert_eq!(status(&trace, 3), Some(401));
-    assert_eq!(status(&trace, 4), Some(403), "bob is a viewer: no writes");
+    assert_eq!(status(&trace, 4), Some(403), "no CSRF token, and a viewer");
     assert_eq!(status(&trace, 5), Some(401));
     let response_of = |id: u64| {
         trace
@@ -146,7 +148,12 @@ fn a_viewer_is_forbidden_and_the_anonymous_are_challenged() {
     };
     assert_eq!(challenge(3).as_deref(), Some("Bearer realm=\"notes\""));
     assert_eq!(challenge(2), None, "a 403 is no challenge");
-    for id in 2..=5 {
+    for (id, refuser) in [
+        (2, StepId::FrameworkAuthorize),
+        (3, StepId::FrameworkAuthorize),
+        (4, StepId::FrameworkCsrf),
+        (5, StepId::FrameworkAuthorize),
+    ] {
         assert!(handlers_called(&trace, id).is_empty(), "request {id}");
         let refused_by: Vec<StepId> = trace
             .events
@@ -154,7 +161,7 @@ fn a_viewer_is_forbidden_and_the_anonymous_are_challenged() {
             .filter(|e| e.request == Some(id) && e.answer.is_some())
             .map(|e| e.step)
             .collect();
-        assert_eq!(refused_by, [StepId::FrameworkAuthorize], "request {id}");
+        assert_eq!(refused_by, [refuser], "request {id}");
     }
 }
 
@@ -376,4 +383,43 @@ fn tampered_foreign_key_alg_none_and_expired_tokens_get_invalid_token_and_no_han
     assert!(c.contains("insufficient_scope"), "{c}");
     let json = serde_json::to_string(&trace).expect("serializes");
     assert!(!json.contains("eyJ"), "a token reached the trace");
+}
+
+#[test]
+fn a_forged_missing_or_foreign_csrf_token_is_refused_before_the_handler_and_the_fifth_guess_waits() {
+    let trace = scenario::run_named("csrf").expect("runs").trace;
+    for id in [2, 3, 4] {
+        assert_eq!(status(&trace, id), Some(403), "request {id}");
+        assert!(handlers_called(&trace, id).is_empty(), "request {id}");
+        let by: Vec<StepId> = trace
+            .events
+            .iter()
+            .filter(|e| e.request == Some(id) && e.answer.is_some())
+            .map(|e| e.step)
+            .collect();
+        assert_eq!(by, [StepId::FrameworkCsrf], "request {id}");
+    }
+    assert_eq!(status(&trace, 5), Some(200));
+    assert_eq!(status(&trace, 9), Some(429));
+    let retry = trace
+        .events
+        .iter()
+        .find(|e| e.request == Some(9) && e.step == StepId::ClientResponseReceive)
+        .and_then(|e| {
+            e.data.iter().find_map(|d| match d {
+                Data::ResponseHead { headers, .. } => headers
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case("retry-after"))
+                    .map(|(_, v)| v.clone()),
+                _ => None,
+            })
+        });
+    assert_eq!(retry.as_deref(), Some("60"));
+    // The right password, refused unchecked: no argon2 verdict for it.
+    assert!(
+        !trace
+            .events
+            .iter()
+            .any(|e| e.request == Some(9) && e.step == StepId::HandlerPassword)
+    );
 }

@@ -236,6 +236,11 @@ golden!(
     "object-ownership"
 );
 golden!(
+    auth_csrf_transcript_refuses_three_forgeries_and_passes_the_sites_own_page,
+    auth_csrf_whole_trace_is_unchanged,
+    "csrf"
+);
+golden!(
     auth_middleware_order_transcript_refuses_alice_when_authorization_runs_first,
     auth_middleware_order_whole_traces_are_unchanged,
     "middleware-order"

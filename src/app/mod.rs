@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::{Clock, LESSON_EPOCH_SECS};
 use crate::framework::middleware::{
-    Access, AccessLog, Authentication, Authorization, AuthorizationConfig, JsonBody, Middleware,
+    Access, AccessLog, Authentication, Authorization, AuthorizationConfig, Csrf, JsonBody, Middleware,
     RequestId, Rule, SecurityHeaders,
 };
 use crate::framework::router::Router;
@@ -56,12 +56,13 @@ pub const MIDDLEWARE: [&str; 4] = ["request_id", "access_log", "json_body", "sec
 
 /// The middleware a lesson with `[stack.app.auth]` gets by default:
 /// security headers outside the refusals, so a 401 carries them too.
-pub const AUTH_MIDDLEWARE: [MiddlewareName; 6] = [
+pub const AUTH_MIDDLEWARE: [MiddlewareName; 7] = [
     MiddlewareName::RequestId,
     MiddlewareName::AccessLog,
     MiddlewareName::SecurityHeaders,
     MiddlewareName::JsonBody,
     MiddlewareName::Authentication,
+    MiddlewareName::Csrf,
     MiddlewareName::Authorization,
 ];
 
@@ -74,6 +75,7 @@ pub enum MiddlewareName {
     JsonBody,
     SecurityHeaders,
     Authentication,
+    Csrf,
     Authorization,
 }
 
@@ -85,6 +87,7 @@ impl MiddlewareName {
             MiddlewareName::JsonBody => "json_body",
             MiddlewareName::SecurityHeaders => "security_headers",
             MiddlewareName::Authentication => "authentication",
+            MiddlewareName::Csrf => "csrf",
             MiddlewareName::Authorization => "authorization",
         }
     }
@@ -367,6 +370,10 @@ pub fn build_with(
             argon2,
             dummy_hash,
             tokens,
+            csrf_key: auth.token_secret.as_bytes().to_vec(),
+            throttle: Default::default(),
+            login_window_secs: auth.login_window.0.as_secs(),
+            login_max_failures: auth.login_max_failures,
         });
         let hide = auth.hide_forbidden;
         routes = routes
@@ -428,6 +435,13 @@ pub fn build_with(
                     Box::new(BearerBackend(tokens)),
                     Box::new(SessionBackend(store)),
                 ]))
+            }
+            MiddlewareName::Csrf => {
+                let auth = config
+                    .auth
+                    .as_ref()
+                    .ok_or(AppError::NeedsAuth(name.as_str()))?;
+                Box::new(Csrf::new(auth.token_secret.as_bytes(), &auth.cookie_name))
             }
             MiddlewareName::Authorization => {
                 let auth = config

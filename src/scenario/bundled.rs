@@ -59,6 +59,7 @@ pub const LESSONS: &[(&str, &str)] = &[
         "object-ownership",
         include_str!("../../scenarios/object-ownership.toml"),
     ),
+    ("csrf", include_str!("../../scenarios/csrf.toml")),
     (
         "middleware-order",
         include_str!("../../scenarios/middleware-order.toml"),

@@ -231,6 +231,7 @@ impl MixRequest {
             close: self.close,
             jar: None,
             jar_from: None,
+            csrf: None,
             save_token: None,
             bearer: None,
             tamper_token: false,
@@ -279,6 +280,9 @@ pub struct Request {
     pub jar: Option<String>,
     /// Copy this jar into `jar` first (a stolen copy of a cookie).
     pub jar_from: Option<String>,
+    /// Send `X-CSRF-Token` with the `csrftoken` cookie of this jar, as a
+    /// page's script of the same site would.
+    pub csrf: Option<String>,
     /// Keep the `access_token` of the response's JSON under this name.
     pub save_token: Option<String>,
     /// Send `Authorization: Bearer` with the token kept under this name.

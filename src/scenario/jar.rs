@@ -62,6 +62,11 @@ impl Jars {
         self.jars.insert(to.to_string(), copied);
     }
 
+    /// One cookie of jar `name`.
+    pub fn cookie(&self, jar: &str, cookie: &str) -> Option<&str> {
+        self.jars.get(jar)?.get(cookie).map(String::as_str)
+    }
+
     /// The `Cookie` header for jar `name`, if it holds any cookie.
     pub fn cookie_header(&self, name: &str) -> Option<String> {
         let jar = self.jars.get(name).filter(|j| !j.is_empty())?;

@@ -408,6 +408,15 @@ fn with_cookies(mut r: Request, jars: &std::sync::Mutex<Jars>) -> Request {
             toml::Value::String(["Bearer ", &token].concat()),
         );
     }
+    if let Some(name) = &r.csrf
+        && !given(&r, "x-csrf-token")
+        && let Some(token) = jars.cookie(name, crate::framework::middleware::csrf::COOKIE)
+    {
+        r.headers.insert(
+            "X-CSRF-Token".to_string(),
+            toml::Value::String(token.to_string()),
+        );
+    }
     let Some(jar) = r.jar.clone() else {
         return r;
     };

@@ -276,6 +276,9 @@ steps! {
     /// The authorization middleware decides whether this identity may use
     /// this route: pass, or 401 / 302 to the login page / 403.
     FrameworkAuthorize => (Framework, "framework.authorize"),
+    /// The csrf middleware checks an unsafe, cookie-authenticated request
+    /// for a matching Origin and token: pass, or 403.
+    FrameworkCsrf => (Framework, "framework.csrf"),
 
     /// The view function is called.
     HandlerCall => (Handler, "handler.call"),
@@ -288,6 +291,9 @@ steps! {
     HandlerPassword => (Handler, "handler.password"),
     /// The view starts or ends a server-side session and sets its cookie.
     HandlerSession => (Handler, "handler.session"),
+    /// The sign-in view counts wrong passwords per username: go ahead,
+    /// or 429 with `Retry-After`.
+    HandlerThrottle => (Handler, "handler.throttle"),
     /// The view signs a bearer token (an HS256 JWT) for a user.
     HandlerToken => (Handler, "handler.token"),
     /// The view checks a permission on one object (its owner, or an

@@ -12,6 +12,7 @@
 //!
 //! * [`passwords`]: hashing and checking with argon2id.
 //! * [`sessions`]: the `sessions` table and the authentication backend.
+//! * [`throttle`]: 429 after too many wrong passwords.
 //! * [`tokens`]: signed bearer tokens (HS256 JWTs) and their backend.
 //! * [`views`]: `/login`, `/logout`, `/account`, `/me`, `/admin`.
 //!
@@ -21,6 +22,7 @@
 
 pub mod passwords;
 pub mod sessions;
+pub mod throttle;
 pub mod tokens;
 pub mod views;
 
@@ -60,6 +62,11 @@ pub struct AuthConfig {
     pub token_secret: String,
     /// How long a bearer token holds after it is issued (default 15m).
     pub token_ttl: Time,
+    /// Wrong passwords allowed per username within `login_window`
+    /// (default 5); the next attempt gets 429.
+    pub login_max_failures: u32,
+    /// The window failures are counted in (default 1m).
+    pub login_window: Time,
 }
 
 /// OWASP Password Storage Cheat Sheet, argon2id: m = 19 MiB, t = 2, p = 1.
@@ -107,6 +114,8 @@ impl Default for AuthConfig {
             hide_forbidden: false,
             token_secret: "a lesson's secret: never use a fixed key in production".to_string(),
             token_ttl: Time(Duration::from_secs(15 * 60)),
+            login_max_failures: 5,
+            login_window: Time(Duration::from_secs(60)),
         }
     }
 }

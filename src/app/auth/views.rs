@@ -28,6 +28,7 @@ use super::passwords::{self, params_of};
 use super::sessions::Sessions;
 use crate::app::db::{Db, SqlValue};
 use crate::app::html::escape;
+use crate::framework::middleware::csrf;
 use crate::framework::{Identity, Request, Response, cookies};
 use crate::http::target::percent_decode;
 use crate::trace::emit::Step;
@@ -45,6 +46,12 @@ pub struct Accounts {
     /// exist, so that the answer takes as long as for a real user.
     pub dummy_hash: String,
     pub tokens: super::tokens::Tokens,
+    /// The key CSRF tokens are derived with (`framework::middleware::csrf`).
+    pub csrf_key: Vec<u8>,
+    /// Wrong passwords per username, and the limit on them.
+    pub throttle: std::sync::Mutex<super::throttle::Throttle>,
+    pub login_window_secs: u64,
+    pub login_max_failures: u32,
 }
 
 /// Credentials as the client sent them.
@@ -189,6 +196,8 @@ pub async fn login(accounts: Arc<Accounts>, req: Request) -> Response {
         ),
         &cookie,
     );
+    let csrf_token = csrf::token_for(&accounts.csrf_key, &started.id);
+    let csrf_cookie = csrf_cookie(&csrf_token, accounts.sessions.ttl.as_secs(), secure);
     let res = if creds.form {
         let next = safe_next(creds.next.as_deref()).to_string();
         Response::html(302, page("Signed in", "<p>Signed in.</p>\n"))
@@ -197,12 +206,30 @@ pub async fn login(accounts: Arc<Accounts>, req: Request) -> Response {
     } else {
         Response::json(
             200,
-            &json!({"username": creds.username, "roles": roles}),
+            &json!({"username": creds.username, "roles": roles, "csrf_token": csrf_token}),
         )
         .with_note(format!("signing {} in", creds.username))
     };
     res.with_header("Set-Cookie", cookie)
+        .append_header("Set-Cookie", csrf_cookie)
         .with_header("Cache-Control", "no-store")
+}
+
+/// The `csrftoken` cookie: readable by this site's scripts (no
+/// `HttpOnly`), so a page can echo it in `X-CSRF-Token`.
+fn csrf_cookie(token: &str, max_age_secs: u64, secure: bool) -> String {
+    let mut c = [
+        csrf::COOKIE,
+        "=",
+        token,
+        "; SameSite=Lax; Path=/; Max-Age=",
+        &crate::http::text::decimal(max_age_secs),
+    ]
+    .concat();
+    if secure {
+        c.push_str("; Secure");
+    }
+    c
 }
 
 /// 401 for wrong JSON credentials, with the challenge a 401 must carry.
@@ -219,6 +246,24 @@ async fn check_password(
     username: &str,
     password: &str,
 ) -> Result<Option<(i64, Vec<crate::framework::Role>)>, Response> {
+    let now = accounts.sessions.now_secs();
+    let (window, max) = (accounts.login_window_secs, accounts.login_max_failures);
+    let verdict = accounts
+        .throttle
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .check(username, now, window, max);
+    throttle_step(username, verdict, window, max);
+    if let super::throttle::Verdict::Wait {
+        retry_after_secs, ..
+    } = verdict
+    {
+        return Err(
+            Response::json(429, &json!({"detail": "Too many failed sign-ins; try again later."}))
+                .with_header("Retry-After", crate::http::text::decimal(retry_after_secs))
+                .with_note(format!("after {max} wrong passwords for {username}")),
+        );
+    }
     let found = match accounts
         .db
         .query(SELECT_USER, &[SqlValue::Text(username.to_string())])
@@ -243,6 +288,14 @@ async fn check_password(
         .map_or(accounts.dummy_hash.as_str(), |(_, h, _)| h.as_str());
     let matches = passwords::verify(&accounts.argon2, password, stored) && user.is_some();
     password_step(username, user.is_some(), matches, stored);
+    {
+        let mut throttle = accounts.throttle.lock().unwrap_or_else(|p| p.into_inner());
+        if matches {
+            throttle.succeeded(username);
+        } else {
+            throttle.failed(username, now, window);
+        }
+    }
     Ok(user
         .filter(|_| matches)
         .map(|(id, _, roles)| (id, super::parse_roles(&roles))))
@@ -299,6 +352,38 @@ pub async fn issue_token(accounts: Arc<Accounts>, req: Request) -> Response {
     .with_note(format!("with a bearer token for {}", creds.username))
 }
 
+fn throttle_step(username: &str, verdict: super::throttle::Verdict, window: u64, max: u32) {
+    use super::throttle::Verdict as V;
+    if !Step::enabled() {
+        return;
+    }
+    let (decision, summary) = match verdict {
+        V::Go { failures } => (
+            Decision::new(Verdict::Pass).input("failures in window", failures),
+            format!("{username} has {failures} of {max} wrong passwords in this window: the attempt goes ahead"),
+        ),
+        V::Wait { retry_after_secs, failures } => (
+            Decision::new(Verdict::Refuse { status: 429 })
+                .input("failures in window", failures)
+                .input("retry after (s)", retry_after_secs),
+            format!("{username} has had {failures} wrong passwords within {window} s: answers 429, Retry-After: {retry_after_secs}, without checking the password"),
+        ),
+    };
+    let mut step = Step::new(StepId::HandlerThrottle, Direction::Within, Kind::Decision)
+        .summary(summary)
+        .decision(
+            decision
+                .subject(username)
+                .rule("at most login_max_failures wrong passwords per username per login_window")
+                .knob("login_max_failures", max)
+                .knob("login_window", format!("{window}s")),
+        );
+    if matches!(verdict, V::Wait { .. }) {
+        step = step.answer(429);
+    }
+    step.emit();
+}
+
 fn password_step(username: &str, known: bool, matches: bool, stored: &str) {
     if !Step::enabled() {
         return;
@@ -351,8 +436,13 @@ pub async fn logout(accounts: Arc<Accounts>, req: Request) -> Response {
         },
         &cookie,
     );
+    let secure = req.scheme == "https";
     Response::json(200, &json!({"detail": "signed out"}))
         .with_header("Set-Cookie", cookie)
+        .append_header(
+            "Set-Cookie",
+            [csrf::COOKIE, "=; SameSite=Lax; Path=/; Max-Age=0"].concat() + if secure { "; Secure" } else { "" },
+        )
         .with_note(if ended {
             "after ending the session"
         } else {
@@ -364,18 +454,25 @@ fn signed_in(req: &Request) -> Option<&crate::framework::User> {
     req.identity.as_ref().and_then(Identity::user)
 }
 
-/// `GET /account`: a page for signed-in users.
-pub async fn account(_accounts: Arc<Accounts>, req: Request) -> Response {
+/// `GET /account`: a page for signed-in users; its sign-out form carries
+/// the CSRF token in a hidden field.
+pub async fn account(accounts: Arc<Accounts>, req: Request) -> Response {
     let Some(user) = signed_in(&req) else {
         // The authorization middleware lets no anonymous request here; if
         // it is missing, the view still refuses (defence in depth).
         return Response::json(401, &json!({"detail": "Not authenticated"}))
             .with_header("WWW-Authenticate", "Bearer realm=\"notes\"");
     };
+    let token = accounts
+        .sessions
+        .cookie(&req)
+        .map(|id| csrf::token_for(&accounts.csrf_key, id))
+        .unwrap_or_default();
     let body = format!(
-        "<p>Signed in as <b>{}</b> ({}).</p>\n<form method=\"post\" action=\"/logout\"><button>Sign out</button></form>\n",
+        "<p>Signed in as <b>{}</b> ({}).</p>\n<form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf_token\" value=\"{}\"><button>Sign out</button></form>\n",
         escape(&user.username),
-        escape(&super::roles_column(&user.roles))
+        escape(&super::roles_column(&user.roles)),
+        escape(&token)
     );
     Response::html(200, page("Your account", &body))
         .with_note(format!("with {}'s account page", user.username))
