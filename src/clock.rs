@@ -55,7 +55,7 @@ impl Clock {
 }
 
 /// Seconds since 1970 as `YYYY-MM-DDTHH:MM:SSZ` (civil-from-days).
-fn rfc3339(secs: u64) -> String {
+pub fn rfc3339(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let z = days + 719_468;

@@ -496,6 +496,9 @@ fn serve(args: ServeArgs<'_>) -> Result<(), String> {
         config.web_server.server_timing = true;
         config.app_server.server_timing = true;
     }
+    if let Some(auth) = &mut config.app.auth {
+        roundtrip::app::auth::harden_for_serve(auth).map_err(|e| e.to_string())?;
+    }
     // More workers than this machine's 2 cores, measured with bench/run:
     // a worker that waits on a lock (the allocator's, the recorder's
     // channel) leaves its core idle unless another worker can run. 4 gave

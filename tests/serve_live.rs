@@ -277,6 +277,102 @@ fn curl_gets_the_notes_page() {
     );
 }
 
+/// Run curl with these arguments; its stdout.
+fn curl(args: &[&str]) -> String {
+    let out = Command::new("curl")
+        .args(["-s", "-i", "--max-time", "10"])
+        .args(args)
+        .output()
+        .expect("run curl");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn curl_signs_in_with_a_cookie_jar_and_a_bearer_token_and_signs_out() {
+    if Command::new("curl").arg("--version").output().is_err() {
+        eprintln!("skipped: curl is not installed (.ci/run installs it)");
+        return;
+    }
+    let server = serve(&["--lesson", "login-session"]);
+    let base = format!("http://{}", server.addr);
+    let dir = std::env::temp_dir().join(format!("roundtrip-auth-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let jar = dir.join("cookies.txt");
+    let jar = jar.to_str().expect("utf-8 path");
+
+    let anonymous = curl(&[&format!("{base}/me")]);
+    assert!(anonymous.starts_with("HTTP/1.1 401"), "{anonymous}");
+    assert!(
+        anonymous.contains("WWW-Authenticate: Bearer realm=\"notes\""),
+        "{anonymous}"
+    );
+    let page = curl(&[&format!("{base}/account")]);
+    assert!(page.starts_with("HTTP/1.1 302"), "{page}");
+    assert!(page.contains("Location: /login?next=/account"), "{page}");
+
+    let login = curl(&[
+        "-c",
+        jar,
+        "-d",
+        "username=alice&password=wonderland&next=/account",
+        &format!("{base}/login"),
+    ]);
+    assert!(login.starts_with("HTTP/1.1 302"), "{login}");
+    assert!(login.contains("HttpOnly; SameSite=Lax; Path=/"), "{login}");
+    let me = curl(&["-b", jar, &format!("{base}/me")]);
+    assert!(
+        me.starts_with("HTTP/1.1 200") && me.contains("\"alice\""),
+        "{me}"
+    );
+    let stolen = std::fs::read_to_string(jar).expect("curl wrote the jar");
+    let out = curl(&[
+        "-b",
+        jar,
+        "-c",
+        jar,
+        "-X",
+        "POST",
+        &format!("{base}/logout"),
+    ]);
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    let copy = dir.join("stolen.txt");
+    std::fs::write(&copy, stolen).expect("write the copy");
+    let replay = curl(&["-b", copy.to_str().expect("utf-8"), &format!("{base}/me")]);
+    assert!(
+        replay.starts_with("HTTP/1.1 401"),
+        "a logged-out session still works: {replay}"
+    );
+
+    let token = curl(&[
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"username":"ada","password":"lovelace"}"#,
+        &format!("{base}/tokens"),
+    ]);
+    let access = token
+        .split("\"access_token\":\"")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .unwrap_or_else(|| panic!("no token in {token}"));
+    let admin = curl(&[
+        "-H",
+        &format!("Authorization: Bearer {access}"),
+        &format!("{base}/admin"),
+    ]);
+    assert!(admin.starts_with("HTTP/1.1 200"), "{admin}");
+    let forged = curl(&[
+        "-H",
+        &format!("Authorization: Bearer {access}x"),
+        &format!("{base}/admin"),
+    ]);
+    assert!(
+        forged.starts_with("HTTP/1.1 401") && forged.contains("invalid_token"),
+        "{forged}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The number before `word` in `text`, e.g. `count(s, "requests finished")`.
 fn count(text: &str, word: &str) -> u64 {
     let before = text

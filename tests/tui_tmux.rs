@@ -79,11 +79,12 @@ fn run_hello_steps_picks_a_request_shows_help_and_quits_to_a_clean_terminal() {
     );
 
     tmux.send(&["?"]);
-    let help = tmux.wait_for("? or Esc closes");
-    assert!(
-        help.contains("step back (rewind)") && help.contains("quit"),
-        "{help}"
-    );
+    // The overlay is drawn row by row: wait for its last binding, or a
+    // capture taken mid-draw would miss it.
+    let help = tmux.wait_until("the help overlay is drawn whole", |s| {
+        s.contains("? or Esc closes") && s.contains("quit roundtrip")
+    });
+    assert!(help.contains("step back (rewind)"), "{help}");
 
     tmux.send(&["q"]);
     let after = tmux.wait_for("exit=0");

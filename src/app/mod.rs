@@ -14,12 +14,17 @@
 //!   configured latency.
 //! * [`notes`]: the handlers and the request validation.
 //! * [`html`]: the HTML page and escaping.
+//! * [`auth`]: users, argon2 passwords, sessions and the account views,
+//!   when a lesson has `[stack.app.auth]`.
+//! * [`entropy`]: where session ids and salts get their randomness.
 //! * [`timed`]: endpoints that take time (`/slow`, `/cpu`, `/blocking`,
 //!   `/threadpool`), for the sync-vs-async lessons.
 //!
 //! Book: "The framework" (book/src/framework.md).
 
+pub mod auth;
 pub mod db;
+pub mod entropy;
 pub mod html;
 pub mod notes;
 pub mod timed;
@@ -32,13 +37,61 @@ use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::{Clock, LESSON_EPOCH_SECS};
-use crate::framework::middleware::{AccessLog, JsonBody, RequestId, SecurityHeaders};
-use crate::framework::{Framework, Handler, Request, Response, RouteError};
+use crate::framework::middleware::{
+    Access, AccessLog, Authentication, Authorization, AuthorizationConfig, Csrf, JsonBody,
+    Middleware, RequestId, Rule, SecurityHeaders,
+};
+use crate::framework::router::Router;
+use crate::framework::{Framework, FrameworkBuilder, Handler, Request, Response, Role, RouteError};
 use crate::units::Time;
+use auth::AuthConfig;
+use auth::sessions::{SessionBackend, Sessions};
+use auth::tokens::{BearerBackend, Tokens};
+use auth::views::{self, Accounts};
 use db::Db;
+use entropy::Entropy;
 
-/// The middleware [`build`] installs, outermost first.
+/// The middleware [`build`] installs by default, outermost first.
 pub const MIDDLEWARE: [&str; 4] = ["request_id", "access_log", "json_body", "security_headers"];
+
+/// The middleware a lesson with `[stack.app.auth]` gets by default:
+/// security headers outside the refusals, so a 401 carries them too.
+pub const AUTH_MIDDLEWARE: [MiddlewareName; 7] = [
+    MiddlewareName::RequestId,
+    MiddlewareName::AccessLog,
+    MiddlewareName::SecurityHeaders,
+    MiddlewareName::JsonBody,
+    MiddlewareName::Authentication,
+    MiddlewareName::Csrf,
+    MiddlewareName::Authorization,
+];
+
+/// A middleware a lesson can put in its onion (`[stack.app] middleware`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MiddlewareName {
+    RequestId,
+    AccessLog,
+    JsonBody,
+    SecurityHeaders,
+    Authentication,
+    Csrf,
+    Authorization,
+}
+
+impl MiddlewareName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MiddlewareName::RequestId => "request_id",
+            MiddlewareName::AccessLog => "access_log",
+            MiddlewareName::JsonBody => "json_body",
+            MiddlewareName::SecurityHeaders => "security_headers",
+            MiddlewareName::Authentication => "authentication",
+            MiddlewareName::Csrf => "csrf",
+            MiddlewareName::Authorization => "authorization",
+        }
+    }
+}
 
 /// The routes [`build`] installs: method, pattern, handler name.
 pub const ROUTES: [(&str, &str, &str); 8] = [
@@ -53,8 +106,7 @@ pub const ROUTES: [(&str, &str, &str); 8] = [
 ];
 
 /// The schema, created before seeding.
-const SCHEMA: &str =
-    "CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT NOT NULL, body TEXT NOT NULL)";
+const SCHEMA: &str = "CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT NOT NULL, body TEXT NOT NULL, owner_id INTEGER)";
 
 /// How the notes app is set up; a lesson's `[stack.app]` table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +117,14 @@ pub struct AppConfig {
     pub db_latency: Time,
     /// The notes in the database before the first request.
     pub seed_notes: Vec<NoteSeed>,
+    /// The middleware onion, outermost first. Default: the four of
+    /// [`MIDDLEWARE`], or [`AUTH_MIDDLEWARE`] when `auth` is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub middleware: Option<Vec<MiddlewareName>>,
+    /// Accounts, sessions and authorization (`[stack.app.auth]`); without
+    /// it the app has no users and every route is public.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthConfig>,
 }
 
 /// One note to seed.
@@ -74,6 +134,9 @@ pub struct NoteSeed {
     pub title: String,
     #[serde(default)]
     pub body: String,
+    /// The username of the note's owner (only with `[stack.app.auth]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 impl NoteSeed {
@@ -81,6 +144,7 @@ impl NoteSeed {
         NoteSeed {
             title: title.to_string(),
             body: body.to_string(),
+            owner: None,
         }
     }
 }
@@ -100,6 +164,8 @@ impl Default for AppConfig {
                     "<script>alert(\"hi\")</script> shows as text on the page, and never runs.",
                 ),
             ],
+            middleware: None,
+            auth: None,
         }
     }
 }
@@ -111,16 +177,44 @@ pub enum AppError {
     Database(#[from] rusqlite::Error),
     #[error("the notes app has a bad route: {0}; this is a bug")]
     Route(#[from] RouteError),
+    #[error("could not hash the seeded passwords: {0}")]
+    Password(#[from] auth::passwords::HashError),
+    #[error("middleware `{0}` needs a [stack.app.auth] table")]
+    NeedsAuth(&'static str),
+    #[error("note `{title}` is owned by `{owner}`, who is not among [stack.app.auth] users")]
+    UnknownOwner { title: String, owner: String },
 }
 
 /// Open and seed the database: untraced, before serving.
-fn open_database(config: &AppConfig) -> Result<Connection, rusqlite::Error> {
+fn open_database(config: &AppConfig, entropy: &dyn Entropy) -> Result<Connection, AppError> {
     let conn = Connection::open_in_memory()?;
     conn.execute_batch(SCHEMA)?;
+    if let Some(auth) = &config.auth {
+        conn.execute_batch(auth::SCHEMA)?;
+        let argon2 = auth::passwords::hasher(auth.argon2_memory_kib, auth.argon2_iterations)?;
+        let mut insert =
+            conn.prepare("INSERT INTO users (username, password_hash, roles) VALUES (?1, ?2, ?3)")?;
+        for user in &auth.users {
+            let hash = auth::passwords::hash(&argon2, &user.password, entropy)?;
+            insert.execute((&user.username, &hash, auth::roles_column(&user.roles)))?;
+        }
+    }
     {
-        let mut insert = conn.prepare(notes::INSERT)?;
+        let mut insert = conn.prepare(notes::INSERT_OWNED)?;
         for seed in &config.seed_notes {
-            insert.execute((&seed.title, &seed.body))?;
+            let owner: Option<i64> = match &seed.owner {
+                None => None,
+                Some(name) => Some(
+                    conn.query_row("SELECT id FROM users WHERE username = ?1", [name], |r| {
+                        r.get(0)
+                    })
+                    .map_err(|_| AppError::UnknownOwner {
+                        title: seed.title.clone(),
+                        owner: name.clone(),
+                    })?,
+                ),
+            };
+            insert.execute((&seed.title, &seed.body, owner))?;
         }
     }
     Ok(conn)
@@ -137,52 +231,261 @@ where
 }
 
 /// Build the notes app for a lesson: its access log's clock starts at the
-/// lesson epoch (2026-01-01T00:00:00Z).
-pub fn build(config: &AppConfig) -> Result<Arc<Framework>, AppError> {
-    build_with_clock(config, Clock::starting_at(LESSON_EPOCH_SECS))
+/// lesson epoch (2026-01-01T00:00:00Z); ids and salts come from `seed`.
+pub fn build(config: &AppConfig, seed: u64) -> Result<Arc<Framework>, AppError> {
+    build_with(
+        config,
+        Clock::starting_at(LESSON_EPOCH_SECS),
+        Arc::new(entropy::Seeded::new(seed)),
+    )
 }
 
-/// Build the notes app with a given clock (`serve` passes [`Clock::real`]).
-pub fn build_with_clock(config: &AppConfig, clock: Clock) -> Result<Arc<Framework>, AppError> {
-    let db = Db::new(open_database(config)?, config.db_latency.0);
-    let framework = Framework::builder()
-        .route("GET", "/", "home", with_db(&db, notes::home))?
-        .route(
-            "GET",
-            "/notes",
-            "notes_list",
-            with_db(&db, notes::notes_list),
-        )?
-        .route(
-            "POST",
-            "/notes",
-            "notes_create",
-            with_db(&db, notes::notes_create),
-        )?
-        .route(
-            "GET",
-            "/notes/{id}",
-            "notes_get",
-            with_db(&db, notes::notes_get),
-        )?
-        .route("GET", "/slow", "slow", timed::slow)?
-        .route("GET", "/cpu", "cpu", timed::cpu)?
-        .route("GET", "/blocking", "blocking", timed::blocking)?
-        .route("GET", "/threadpool", "threadpool", timed::threadpool)?
-        .middleware(RequestId::new())
-        .middleware(AccessLog::new(clock))
-        .middleware(JsonBody::new())
-        .middleware(SecurityHeaders::new())
-        .build();
-    Ok(Arc::new(framework))
+/// Who may use each route of the notes app, with `[stack.app.auth]`.
+fn access(method: &str, pattern: &str) -> Access {
+    let public = Access {
+        rule: Rule::Public,
+        page: false,
+    };
+    let writers = Rule::AnyRole(vec![Role::Editor, Role::Admin]);
+    match (method, pattern) {
+        ("GET", "/account") => Access {
+            rule: Rule::LoggedIn,
+            page: true,
+        },
+        ("GET", "/me") => Access {
+            rule: Rule::LoggedIn,
+            page: false,
+        },
+        ("GET", "/admin") => Access {
+            rule: Rule::AnyRole(vec![Role::Admin]),
+            page: true,
+        },
+        ("POST", "/notes") | ("PUT", "/notes/{id}") | ("DELETE", "/notes/{id}") => Access {
+            rule: writers,
+            page: false,
+        },
+        _ => public,
+    }
+}
+
+/// Adds routes to the framework and, beside each, its rule to the policy
+/// the authorization middleware reads: one list, so no route can be
+/// added without a rule.
+struct Routes {
+    builder: FrameworkBuilder,
+    policy: Router<Access>,
+}
+
+impl Routes {
+    fn add(
+        mut self,
+        method: &str,
+        pattern: &str,
+        name: &'static str,
+        handler: impl Handler + 'static,
+    ) -> Result<Routes, AppError> {
+        self.policy
+            .route(method, pattern, access(method, pattern))?;
+        self.builder = self.builder.route(method, pattern, name, handler)?;
+        Ok(self)
+    }
+}
+
+/// A handler that gets the shared account state.
+fn with_accounts<F, Fut>(accounts: &Arc<Accounts>, f: F) -> impl Handler + 'static
+where
+    F: Fn(Arc<Accounts>, Request) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response> + Send + 'static,
+{
+    let accounts = accounts.clone();
+    move |req: Request| f(accounts.clone(), req)
+}
+
+/// The middleware this configuration puts in the onion, outermost first.
+pub fn onion(config: &AppConfig) -> Vec<MiddlewareName> {
+    match (&config.middleware, &config.auth) {
+        (Some(list), _) => list.clone(),
+        (None, Some(_)) => AUTH_MIDDLEWARE.to_vec(),
+        (None, None) => vec![
+            MiddlewareName::RequestId,
+            MiddlewareName::AccessLog,
+            MiddlewareName::JsonBody,
+            MiddlewareName::SecurityHeaders,
+        ],
+    }
+}
+
+/// Build the notes app with a given clock and source of randomness
+/// (`serve` passes [`Clock::real`] and the system's generator).
+pub fn build_with(
+    config: &AppConfig,
+    clock: Clock,
+    entropy: Arc<dyn Entropy>,
+) -> Result<Arc<Framework>, AppError> {
+    let db = Db::new(
+        open_database(config, entropy.as_ref())?,
+        config.db_latency.0,
+    );
+    let mut routes = Routes {
+        builder: Framework::builder(),
+        policy: Router::new(),
+    }
+    .add("GET", "/", "home", with_db(&db, notes::home))?
+    .add(
+        "GET",
+        "/notes",
+        "notes_list",
+        with_db(&db, notes::notes_list),
+    )?
+    .add(
+        "POST",
+        "/notes",
+        "notes_create",
+        with_db(&db, notes::notes_create),
+    )?
+    .add(
+        "GET",
+        "/notes/{id}",
+        "notes_get",
+        with_db(&db, notes::notes_get),
+    )?
+    .add("GET", "/slow", "slow", timed::slow)?
+    .add("GET", "/cpu", "cpu", timed::cpu)?
+    .add("GET", "/blocking", "blocking", timed::blocking)?
+    .add("GET", "/threadpool", "threadpool", timed::threadpool)?;
+    let mut sessions = None;
+    let mut bearer = None;
+    if let Some(auth) = &config.auth {
+        let argon2 = auth::passwords::hasher(auth.argon2_memory_kib, auth.argon2_iterations)?;
+        let dummy_hash = auth::passwords::hash(&argon2, "", entropy.as_ref())?;
+        let store = Sessions::new(
+            db.clone(),
+            entropy.clone(),
+            clock,
+            auth.session_ttl.0,
+            &auth.cookie_name,
+        );
+        sessions = Some(store.clone());
+        let tokens = Tokens::new(&auth.token_secret, clock, auth.token_ttl.0.as_secs());
+        bearer = Some(tokens.clone());
+        let accounts = Arc::new(Accounts {
+            db: db.clone(),
+            sessions: store,
+            argon2,
+            dummy_hash,
+            tokens,
+            csrf_key: auth.token_secret.as_bytes().to_vec(),
+            throttle: Default::default(),
+            login_window_secs: auth.login_window.0.as_secs(),
+            login_max_failures: auth.login_max_failures,
+        });
+        let hide = auth.hide_forbidden;
+        routes = routes
+            .add(
+                "PUT",
+                "/notes/{id}",
+                "notes_update",
+                with_db(&db, move |db, req| notes::notes_update(db, req, hide)),
+            )?
+            .add(
+                "DELETE",
+                "/notes/{id}",
+                "notes_delete",
+                with_db(&db, move |db, req| notes::notes_delete(db, req, hide)),
+            )?
+            .add(
+                "GET",
+                "/login",
+                "login_page",
+                with_accounts(&accounts, views::login_page),
+            )?
+            .add(
+                "POST",
+                "/login",
+                "login",
+                with_accounts(&accounts, views::login),
+            )?
+            .add(
+                "POST",
+                "/logout",
+                "logout",
+                with_accounts(&accounts, views::logout),
+            )?
+            .add(
+                "GET",
+                "/account",
+                "account",
+                with_accounts(&accounts, views::account),
+            )?
+            .add("GET", "/me", "me", with_accounts(&accounts, views::me))?
+            .add(
+                "POST",
+                "/tokens",
+                "issue_token",
+                with_accounts(&accounts, views::issue_token),
+            )?
+            .add(
+                "GET",
+                "/admin",
+                "admin",
+                with_accounts(&accounts, views::admin),
+            )?;
+    }
+    let Routes {
+        mut builder,
+        policy,
+    } = routes;
+    for name in onion(config) {
+        let middleware: Box<dyn Middleware> = match name {
+            MiddlewareName::RequestId => Box::new(RequestId::new()),
+            MiddlewareName::AccessLog => Box::new(AccessLog::new(clock)),
+            MiddlewareName::JsonBody => Box::new(JsonBody::new()),
+            MiddlewareName::SecurityHeaders => Box::new(SecurityHeaders::new()),
+            MiddlewareName::Authentication => {
+                let (Some(store), Some(tokens)) = (sessions.clone(), bearer.clone()) else {
+                    return Err(AppError::NeedsAuth(name.as_str()));
+                };
+                Box::new(Authentication::new(vec![
+                    Box::new(BearerBackend(tokens)),
+                    Box::new(SessionBackend(store)),
+                ]))
+            }
+            MiddlewareName::Csrf => {
+                let auth = config
+                    .auth
+                    .as_ref()
+                    .ok_or(AppError::NeedsAuth(name.as_str()))?;
+                Box::new(Csrf::new(auth.token_secret.as_bytes(), &auth.cookie_name))
+            }
+            MiddlewareName::Authorization => {
+                let auth = config
+                    .auth
+                    .as_ref()
+                    .ok_or(AppError::NeedsAuth(name.as_str()))?;
+                Box::new(Authorization::new(
+                    policy.clone(),
+                    AuthorizationConfig {
+                        login_url: "/login".to_string(),
+                        realm: "notes".to_string(),
+                        hide_forbidden: auth.hide_forbidden,
+                    },
+                ))
+            }
+        };
+        builder = builder.middleware_boxed(middleware);
+    }
+    Ok(Arc::new(builder.build()))
 }
 
 /// The middleware names, outermost first, for the stack diagram.
-pub fn middleware_names() -> Vec<String> {
-    MIDDLEWARE.iter().map(|s| s.to_string()).collect()
+pub fn middleware_names(config: &AppConfig) -> Vec<String> {
+    onion(config)
+        .iter()
+        .map(|m| m.as_str().to_string())
+        .collect()
 }
 
-/// The handler names, in route order, for the stack diagram.
+/// The handler names of the default app, in route order.
 pub fn handler_names() -> Vec<String> {
     ROUTES.iter().map(|(_, _, h)| h.to_string()).collect()
 }

@@ -219,11 +219,24 @@ pub async fn notes_create(db: Db, req: Request) -> Response {
                 .with_note(format!("with {}", count(n, "validation error")));
         }
     };
-    let params = [
+    // With accounts, the note belongs to whoever created it.
+    let owner = req
+        .identity
+        .as_ref()
+        .and_then(crate::framework::Identity::user)
+        .map(|u| u.id);
+    let mut params = vec![
         SqlValue::Text(new.title.clone()),
         SqlValue::Text(new.body.clone()),
     ];
-    match db.execute(INSERT, &params).await {
+    let sql = match owner {
+        Some(id) => {
+            params.push(SqlValue::Integer(id));
+            INSERT_OWNED
+        }
+        None => INSERT,
+    };
+    match db.execute(sql, &params).await {
         Ok(changed) => {
             let note = Note {
                 id: changed.last_insert_rowid,
@@ -234,6 +247,172 @@ pub async fn notes_create(db: Db, req: Request) -> Response {
             Response::json(201, &note)
                 .with_header("Location", location.clone())
                 .with_note(format!("with note {} at {location}", note.id))
+        }
+        Err(e) => server_error(&e),
+    }
+}
+
+/// `INSERT` with an owner (NULL when the note belongs to nobody).
+pub const INSERT_OWNED: &str = "INSERT INTO notes (title, body, owner_id) VALUES (?1, ?2, ?3)";
+pub const SELECT_OWNER: &str = "SELECT id, owner_id FROM notes WHERE id = ?1";
+pub const UPDATE: &str = "UPDATE notes SET title = ?1, body = ?2 WHERE id = ?3";
+pub const DELETE: &str = "DELETE FROM notes WHERE id = ?1";
+
+/// What the object check decided.
+enum Permission {
+    Allowed,
+    /// Not this user's note: 403, or 404 when hidden.
+    Refused(Response),
+    /// There is no such note, or the database failed.
+    Missing(Response),
+}
+
+/// The object-level check, after loading the note (Django REST
+/// framework's `check_object_permissions`, run from `get_object()`): only
+/// the owner or an admin may change or delete a note. The route's rule
+/// (editor or admin) already passed in the authorization middleware; it
+/// cannot know whose note `/notes/7` is without the database.
+async fn may_change(db: &Db, req: &Request, id: i64, action: &str, hide: bool) -> Permission {
+    use crate::trace::emit::Step;
+    use crate::trace::{Decision, Direction, Kind, StepId, Verdict};
+    let not_found = || {
+        Response::json(404, &json!({"detail": format!("note {id} not found")}))
+            .with_note(format!("because there is no note {id}"))
+    };
+    let row = match db.query(SELECT_OWNER, &[SqlValue::Integer(id)]).await {
+        Ok(rows) => rows.rows.into_iter().next(),
+        Err(e) => return Permission::Missing(server_error(&e)),
+    };
+    let Some(row) = row else {
+        return Permission::Missing(not_found());
+    };
+    let owner = match row.get(1) {
+        Some(SqlValue::Integer(o)) => Some(*o),
+        _ => None,
+    };
+    let user = req
+        .identity
+        .as_ref()
+        .and_then(crate::framework::Identity::user);
+    let (allowed, why) = match user {
+        Some(u) if u.is_admin() => (true, format!("{} is an admin", u.username)),
+        Some(u) if owner == Some(u.id) => (true, format!("{} owns note {id}", u.username)),
+        Some(u) => (
+            false,
+            format!("{} does not own note {id} and is not an admin", u.username),
+        ),
+        None => (false, "nobody is signed in".to_string()),
+    };
+    let refusal = if hide { 404 } else { 403 };
+    let subject = user.map_or_else(|| "anonymous".to_string(), |u| u.describe());
+    if Step::enabled() {
+        let owner_text = owner.map_or_else(
+            || "nobody".to_string(),
+            |o| ["user ", &o.to_string()].concat(),
+        );
+        let summary = if allowed {
+            format!("may {action} note {id}: {why}")
+        } else if hide {
+            format!("may not {action} note {id} ({why}): answers 404, as if it did not exist")
+        } else {
+            format!("may not {action} note {id} ({why}): answers 403")
+        };
+        let mut step = Step::new(StepId::HandlerPermission, Direction::Within, Kind::Decision)
+            .summary(summary)
+            .decision(
+                Decision::new(if allowed {
+                    Verdict::Pass
+                } else {
+                    Verdict::Refuse { status: refusal }
+                })
+                .rule("only a note's owner or an admin may change or delete it")
+                .subject(subject)
+                .input("note", id)
+                .input("owner", owner_text)
+                .input("why", &why)
+                .knob("hide_forbidden", hide),
+            );
+        if !allowed {
+            step = step.answer(refusal);
+        }
+        step.emit();
+    }
+    if allowed {
+        Permission::Allowed
+    } else if hide {
+        Permission::Refused(not_found())
+    } else {
+        Permission::Refused(
+            Response::json(
+                403,
+                &json!({"detail": "You do not have permission to perform this action."}),
+            )
+            .with_note(format!("because {why}")),
+        )
+    }
+}
+
+fn note_id(req: &Request) -> Result<i64, Response> {
+    let raw = req.param("id").unwrap_or_default();
+    raw.parse::<i64>().map_err(|_| {
+        Response::json(404, &json!({"detail": format!("note {raw} not found")}))
+            .with_note(format!("because there is no note {raw}"))
+    })
+}
+
+/// `PUT /notes/{id}`: replace a note's title and body (owner or admin).
+pub async fn notes_update(db: Db, req: Request, hide: bool) -> Response {
+    let id = match note_id(&req) {
+        Ok(id) => id,
+        Err(res) => return res,
+    };
+    let new = match validate(req.json.as_ref()) {
+        Ok(new) => new,
+        Err(errors) => {
+            let n = errors.len();
+            return Response::json(422, &json!({"detail": errors}))
+                .with_note(format!("with {}", count(n, "validation error")));
+        }
+    };
+    match may_change(&db, &req, id, "change", hide).await {
+        Permission::Allowed => {}
+        Permission::Refused(res) | Permission::Missing(res) => return res,
+    }
+    let params = [
+        SqlValue::Text(new.title.clone()),
+        SqlValue::Text(new.body.clone()),
+        SqlValue::Integer(id),
+    ];
+    match db.execute(UPDATE, &params).await {
+        Ok(_) => Response::json(
+            200,
+            &Note {
+                id,
+                title: new.title,
+                body: new.body,
+            },
+        )
+        .with_note(format!("with note {id} changed")),
+        Err(e) => server_error(&e),
+    }
+}
+
+/// `DELETE /notes/{id}`: delete a note (owner or admin); 204 No Content.
+pub async fn notes_delete(db: Db, req: Request, hide: bool) -> Response {
+    let id = match note_id(&req) {
+        Ok(id) => id,
+        Err(res) => return res,
+    };
+    match may_change(&db, &req, id, "delete", hide).await {
+        Permission::Allowed => {}
+        Permission::Refused(res) | Permission::Missing(res) => return res,
+    }
+    match db.execute(DELETE, &[SqlValue::Integer(id)]).await {
+        Ok(_) => {
+            let mut res = Response::new(204, "application/json", Vec::new());
+            res.headers
+                .retain(|(n, _)| n != "Content-Type" && n != "Content-Length");
+            res.with_note(format!("after deleting note {id}"))
         }
         Err(e) => server_error(&e),
     }

@@ -10,7 +10,7 @@ use crate::gateway::wsgi::{Environ, StartResponse, WsgiApp};
 use crate::trace::{Event, StepId};
 
 fn app() -> Arc<Framework> {
-    build(&AppConfig::default()).expect("the default app builds")
+    build(&AppConfig::default(), 1).expect("the default app builds")
 }
 
 fn body_json(res: &Response) -> Value {
@@ -34,7 +34,10 @@ fn answers(events: &[Event]) -> Vec<(StepId, u16)> {
 #[test]
 fn build_installs_the_documented_middleware_and_routes() {
     let app = app();
-    assert_eq!(app.middleware_names(), middleware_names());
+    assert_eq!(
+        app.middleware_names(),
+        middleware_names(&AppConfig::default())
+    );
     let routes: Vec<(String, String, String)> = app
         .routes()
         .into_iter()

@@ -138,6 +138,12 @@ impl FrameworkBuilder {
         self
     }
 
+    /// [`FrameworkBuilder::middleware`] for a middleware already boxed.
+    pub fn middleware_boxed(mut self, middleware: Box<dyn Middleware>) -> FrameworkBuilder {
+        self.pipeline.push(middleware);
+        self
+    }
+
     pub fn build(self) -> Framework {
         Framework {
             dispatch: Dispatch {

@@ -17,6 +17,7 @@
 //! * [`router`]: a trie of path segments with `{param}` captures.
 //! * [`middleware`]: the onion, and one file per middleware.
 //! * [`handler`]: what a route calls.
+//! * [`identity`] / [`cookies`]: who is asking, and the session cookie.
 //! * [`application`]: [`Framework`] itself, the onion around the router.
 //!
 //! The router, the onion and the request/response objects are the lesson,
@@ -26,7 +27,9 @@
 
 pub mod application;
 pub mod asgi;
+pub mod cookies;
 pub mod handler;
+pub mod identity;
 pub mod middleware;
 pub mod request;
 pub mod response;
@@ -37,6 +40,7 @@ pub mod wsgi;
 
 pub use application::{Framework, FrameworkBuilder, RouteInfo};
 pub use handler::Handler;
+pub use identity::{Credential, Identity, Rejected, Role, User};
 pub use middleware::{Middleware, Next, Pipeline};
 pub use request::Request;
 pub use response::Response;

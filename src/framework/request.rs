@@ -16,6 +16,7 @@
 
 use serde_json::Value;
 
+use super::identity::Identity;
 use crate::gateway::asgi::Scope;
 use crate::gateway::wsgi::Environ;
 use crate::http::headers::{latin1, latin1_bytes};
@@ -45,6 +46,11 @@ pub struct Request {
     pub request_id: Option<String>,
     /// The body parsed by the `json_body` middleware, when it was JSON.
     pub json: Option<Value>,
+    /// `http` or `https`: WSGI's `wsgi.url_scheme`, ASGI's `scope["scheme"]`.
+    pub scheme: String,
+    /// Who is asking, once the `authentication` middleware has run
+    /// (`None` before it, or when no such middleware is installed).
+    pub identity: Option<Identity>,
 }
 
 impl Request {
@@ -54,6 +60,7 @@ impl Request {
             method: method.to_ascii_uppercase(),
             path: path.to_string(),
             version: DEFAULT_VERSION.to_string(),
+            scheme: "http".to_string(),
             ..Request::default()
         }
     }
@@ -93,6 +100,7 @@ impl Request {
                 .to_string(),
             headers: environ.headers(),
             body: environ.input.clone(),
+            scheme: environ.get("wsgi.url_scheme").unwrap_or("http").to_string(),
             ..Request::default()
         }
     }
@@ -124,6 +132,7 @@ impl Request {
             version: ["HTTP/", &scope.http_version].concat(),
             headers,
             body,
+            scheme: scope.scheme.clone(),
             ..Request::default()
         }
     }

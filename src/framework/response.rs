@@ -104,6 +104,13 @@ impl Response {
         }
     }
 
+    /// Add a header even if one of the same name is there (`Set-Cookie`
+    /// is sent once per cookie, RFC 6265 §3).
+    pub fn append_header(mut self, name: &str, value: impl Into<String>) -> Response {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+
     /// Builder form of [`Response::set_header`].
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Response {
         self.set_header(name, value);

@@ -100,7 +100,7 @@ pub enum Match<'r, T> {
 }
 
 /// One node of the trie: one path segment.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Node<T> {
     /// Literal segments, e.g. `notes`. Sorted, so dumps are stable.
     statics: BTreeMap<String, Node<T>>,
@@ -131,7 +131,7 @@ struct Walk<'r, T> {
 }
 
 /// A trie of path segments, mapping (method, path) to a handler `T`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Router<T> {
     root: Node<T>,
     /// Every route in the order it was added: (method, pattern).

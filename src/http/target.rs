@@ -27,6 +27,23 @@ pub fn percent_decode(b: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Percent-encode bytes for a query value (RFC 3986 §2.1): unreserved
+/// characters and `/` stay, everything else becomes `%XX`.
+pub fn percent_encode(b: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(b.len());
+    for &c in b {
+        if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(char::from(c));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(c >> 4)]));
+            out.push(char::from(HEX[usize::from(c & 0xf)]));
+        }
+    }
+    out
+}
+
 /// An absolute-form target (`http://example.com/notes?x=1`, RFC 9112
 /// §3.2.2) split into its authority and the origin-form rest (`/notes?x=1`).
 /// A server MUST accept this form, and then uses this authority, not `Host`.

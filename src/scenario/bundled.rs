@@ -64,6 +64,27 @@ pub const LESSONS: &[(&str, &str)] = &[
         "littles-law",
         include_str!("../../scenarios/littles-law.toml"),
     ),
+    (
+        "login-session",
+        include_str!("../../scenarios/login-session.toml"),
+    ),
+    (
+        "401-vs-403",
+        include_str!("../../scenarios/401-vs-403.toml"),
+    ),
+    (
+        "token-auth",
+        include_str!("../../scenarios/token-auth.toml"),
+    ),
+    (
+        "object-ownership",
+        include_str!("../../scenarios/object-ownership.toml"),
+    ),
+    ("csrf", include_str!("../../scenarios/csrf.toml")),
+    (
+        "middleware-order",
+        include_str!("../../scenarios/middleware-order.toml"),
+    ),
 ];
 
 /// The source of a bundled lesson.

@@ -90,6 +90,10 @@ pub struct ClientConn {
     me: Instance,
     /// Requests sent on it so far.
     sent: u64,
+    /// The `Set-Cookie` values of the last response, for the lesson's jar.
+    pub set_cookies: Vec<String>,
+    /// The body of the last response (a token a lesson keeps).
+    pub body: Vec<u8>,
 }
 
 impl ClientConn {
@@ -120,6 +124,8 @@ impl ClientConn {
             id,
             me,
             sent: 0,
+            set_cookies: Vec::new(),
+            body: Vec::new(),
         })
     }
 
@@ -128,6 +134,8 @@ impl ClientConn {
     /// it ended.
     pub async fn exchange(&mut self, request: &Prepared) -> (u64, Exchange) {
         self.sent += 1;
+        self.set_cookies.clear();
+        self.body.clear();
         let ordinal = self.sent;
         let id = self.id;
         Step::new(StepId::ClientRequestSend, Direction::Down, Kind::Hop)
@@ -149,6 +157,17 @@ impl ClientConn {
         let _ = self.conn.write_all(&request.bytes).await;
         let outcome = match read_response(&mut self.conn, &request.method).await {
             Some((head, wire)) => {
+                self.set_cookies = head
+                    .headers
+                    .iter()
+                    .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+                    .map(|(_, v)| v.to_string())
+                    .collect();
+                self.body = wire
+                    .windows(4)
+                    .position(|w| w == b"\r\n\r\n")
+                    .map(|at| wire[at + 4..].to_vec())
+                    .unwrap_or_default();
                 let took = sent_at.elapsed();
                 let closes = head.headers.has_token("connection", "close");
                 Step::new(StepId::ClientResponseReceive, Direction::Up, Kind::Hop)

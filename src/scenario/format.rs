@@ -229,6 +229,12 @@ impl MixRequest {
             at: None,
             connection: None,
             close: self.close,
+            jar: None,
+            jar_from: None,
+            csrf: None,
+            save_token: None,
+            bearer: None,
+            tamper_token: false,
             expect: None,
         }
     }
@@ -269,6 +275,22 @@ pub struct Request {
     /// Add `Connection: close`.
     #[serde(default)]
     pub close: bool,
+    /// A cookie jar, as a browser keeps one: send its cookies, keep what
+    /// the response sets (see `scenario::jar`).
+    pub jar: Option<String>,
+    /// Copy this jar into `jar` first (a stolen copy of a cookie).
+    pub jar_from: Option<String>,
+    /// Send `X-CSRF-Token` with the `csrftoken` cookie of this jar, as a
+    /// page's script of the same site would.
+    pub csrf: Option<String>,
+    /// Keep the `access_token` of the response's JSON under this name.
+    pub save_token: Option<String>,
+    /// Send `Authorization: Bearer` with the token kept under this name.
+    pub bearer: Option<String>,
+    /// Change the kept token's payload to claim the admin role, keeping
+    /// its signature (a forgery the server must catch).
+    #[serde(default)]
+    pub tamper_token: bool,
     /// What should happen.
     pub expect: Option<Expect>,
 }

@@ -7,6 +7,7 @@
 //!   for a lesson that compares stacks (`[[compare]]`), each variant on a
 //!   clock of its own, with the same requests and seed.
 //! * [`client`]: the lesson's HTTP client, one connection at a time.
+//! * [`jar`]: the client's cookie jars, as a browser keeps them.
 //! * [`load`]: many clients at once (`[load]`), open or closed loop.
 //! * [`rng`]: the seeded random numbers a load draws from.
 //! * [`bundled`]: the lessons shipped inside the binary.
@@ -22,6 +23,7 @@ pub mod bundled;
 pub mod client;
 pub mod error;
 pub mod format;
+pub mod jar;
 pub mod load;
 pub mod rng;
 pub mod runner;

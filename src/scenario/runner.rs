@@ -29,6 +29,7 @@ use tokio::time::Instant;
 use super::Lesson;
 use super::client::{ClientConn, Dialed, Prepared};
 use super::format::{Compare, MixRequest, Request, Scenario};
+use super::jar::Jars;
 use super::load::{self, Plan};
 use crate::clock::{Clock, LESSON_EPOCH_SECS};
 use crate::net::MemoryDialer;
@@ -227,7 +228,7 @@ async fn run_async(lesson: &Lesson, spec: &RunSpec<'_>) -> Result<RunResult, Run
     let (_guard, recording) = crate::trace::recorder::record_on_this_thread();
 
     let clock = Clock::starting_at(LESSON_EPOCH_SECS);
-    let (dialer, running) = stack::start_in_memory(spec.stack, clock)?;
+    let (dialer, running) = stack::start_in_memory(spec.stack, clock, scenario.seed)?;
     let start = Instant::now();
     let plan = match (&scenario.load, spec.mix) {
         (Some(l), Some(mix)) => Some(Arc::new(Plan::with_mix(l.get_ref(), mix, scenario.seed))),
@@ -325,11 +326,19 @@ async fn play_client(
         }
     }
     let dialed = Dialed::default();
+    // One set of cookie jars for the whole lesson, as one browser has.
+    let jars = Arc::new(std::sync::Mutex::new(Jars::default()));
     let mut tasks = tokio::task::JoinSet::new();
     for (_, requests) in conns {
         let dialer = dialer.clone();
         let dialed = dialed.clone();
-        tasks.spawn(client_connection(dialer, dialed, requests, start));
+        tasks.spawn(client_connection(
+            dialer,
+            dialed,
+            requests,
+            start,
+            jars.clone(),
+        ));
     }
     let load = load.map(|plan| tokio::spawn(load::play(plan, dialer.clone(), dialed, start)));
     drop(dialer);
@@ -352,6 +361,7 @@ async fn client_connection(
     dialed: Dialed,
     requests: Vec<(usize, Request)>,
     start: Instant,
+    jars: Arc<std::sync::Mutex<Jars>>,
 ) -> Vec<(usize, (u64, u64))> {
     let mut sent = Vec::new();
     let first_at = requests
@@ -368,7 +378,19 @@ async fn client_connection(
         if let Some(at) = r.at {
             tokio::time::sleep_until(start + at.0).await;
         }
+        let r = with_cookies(r, &jars);
         let (ordinal, outcome) = conn.exchange(&Prepared::new(&r)).await;
+        {
+            let mut jars = jars.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(jar) = &r.jar {
+                for set in &conn.set_cookies {
+                    jars.store(jar, set);
+                }
+            }
+            if let Some(name) = &r.save_token {
+                jars.save_token(name, &conn.body);
+            }
+        }
         sent.push((index, (conn.id, ordinal)));
         if !outcome.reusable() {
             break;
@@ -376,6 +398,42 @@ async fn client_connection(
     }
     conn.close().await;
     sent
+}
+
+/// The request with its jar's `Cookie` header, as a browser would send
+/// it (after copying `jar_from` into the jar), and its kept bearer token.
+fn with_cookies(mut r: Request, jars: &std::sync::Mutex<Jars>) -> Request {
+    let mut jars = jars.lock().unwrap_or_else(|p| p.into_inner());
+    let given = |r: &Request, name: &str| r.headers.keys().any(|k| k.eq_ignore_ascii_case(name));
+    if let Some(name) = &r.bearer
+        && !given(&r, "authorization")
+        && let Some(token) = jars.token(name, r.tamper_token)
+    {
+        r.headers.insert(
+            "Authorization".to_string(),
+            toml::Value::String(["Bearer ", &token].concat()),
+        );
+    }
+    if let Some(name) = &r.csrf
+        && !given(&r, "x-csrf-token")
+        && let Some(token) = jars.cookie(name, crate::framework::middleware::csrf::COOKIE)
+    {
+        r.headers.insert(
+            "X-CSRF-Token".to_string(),
+            toml::Value::String(token.to_string()),
+        );
+    }
+    let Some(jar) = r.jar.clone() else {
+        return r;
+    };
+    if let Some(from) = &r.jar_from {
+        jars.copy(from, &jar);
+    }
+    if let (false, Some(cookie)) = (given(&r, "cookie"), jars.cookie_header(&jar)) {
+        r.headers
+            .insert("Cookie".to_string(), toml::Value::String(cookie));
+    }
+    r
 }
 
 /// Put each narration on the first step it names (in this variant, when

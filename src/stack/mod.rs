@@ -24,6 +24,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::app;
+use crate::app::entropy::Entropy;
 use crate::clock::Clock;
 use crate::gateway::front::Front;
 use crate::gateway::work::World;
@@ -133,7 +134,7 @@ pub fn layers(config: &StackConfig) -> Vec<LayerInfo> {
         info(
             Layer::Framework,
             "router + middleware",
-            app::middleware_names(),
+            app::middleware_names(&config.app),
         ),
         info(Layer::Handler, "notes app", vec![]),
         info(Layer::Database, "SQLite (in memory)", vec![]),
@@ -156,9 +157,10 @@ fn app_parts(
     config: &StackConfig,
     local: SocketAddr,
     clock: Clock,
+    entropy: Arc<dyn Entropy>,
 ) -> Result<(Arc<crate::framework::Framework>, Arc<Front>), StackError> {
     let framework =
-        app::build_with_clock(&config.app, clock).map_err(|e| StackError::App(e.to_string()))?;
+        app::build_with(&config.app, clock, entropy).map_err(|e| StackError::App(e.to_string()))?;
     let front = Front::new(
         clock,
         local,
@@ -174,8 +176,10 @@ fn start_app_server(
     listener: Listener,
     local: SocketAddr,
     clock: Clock,
+    seed: u64,
 ) -> Result<JoinHandle<()>, StackError> {
-    let (framework, front) = app_parts(config, local, clock)?;
+    let entropy: Arc<dyn Entropy> = Arc::new(app::entropy::Seeded::new(seed));
+    let (framework, front) = app_parts(config, local, clock, entropy)?;
     let cfg = config.app_server.clone();
     Ok(match cfg.interface {
         Interface::Wsgi if cfg.gthread() => {
@@ -222,7 +226,8 @@ fn start_app_threads(
     clock: Clock,
     stop: watch::Receiver<bool>,
 ) -> Result<AppServer, StackError> {
-    let (framework, front) = app_parts(config, local, clock)?;
+    let entropy: Arc<dyn Entropy> = Arc::new(app::entropy::SystemEntropy::new());
+    let (framework, front) = app_parts(config, local, clock, entropy)?;
     let cfg = config.app_server.clone();
     let listen_error = |source| StackError::Listen {
         addr: local,
@@ -316,9 +321,11 @@ fn tcp_listener(socket: std::net::TcpListener, backlog: usize) -> io::Result<Lis
 
 /// A lesson's stack over in-memory pipes. Returns the dialer clients use
 /// to reach the web server; dropping it (and every clone) stops the stack.
+/// Session ids and password salts are drawn from `seed`.
 pub fn start_in_memory(
     config: &StackConfig,
     clock: Clock,
+    seed: u64,
 ) -> Result<(MemoryDialer, Running), StackError> {
     let (app_dialer, app_listener) = memory_listener(
         LESSON_APP_ADDR,
@@ -332,7 +339,7 @@ pub fn start_in_memory(
         WEB_BACKLOG,
         StepId::WebServerBacklog,
     );
-    let app = start_app_server(config, app_listener, LESSON_APP_ADDR, clock)?;
+    let app = start_app_server(config, app_listener, LESSON_APP_ADDR, clock, seed)?;
     let web_server = WebServer::new(
         config.web_server.clone(),
         Connector::Memory(app_dialer),

@@ -14,8 +14,13 @@ pub fn show(bytes: &[u8]) -> ShownBytes {
     show_at_most(bytes, MAX_SHOWN_BYTES)
 }
 
-/// Escape `bytes` for display, keeping at most `limit` of them.
+/// Escape `bytes` for display, keeping at most `limit` of them. Secrets
+/// (passwords, session cookies, tokens) are redacted first
+/// ([`super::redact`]); `len` still counts the bytes really sent.
 pub fn show_at_most(bytes: &[u8], limit: usize) -> ShownBytes {
+    let real_len = bytes.len();
+    let redacted = super::redact::bytes(bytes);
+    let bytes: &[u8] = &redacted;
     let kept = &bytes[..bytes.len().min(limit)];
     // Room for the escapes of a typical head: `\r\n` grows to 5 characters.
     let mut text = Vec::with_capacity(kept.len() + kept.len() / 4 + 8);
@@ -28,7 +33,7 @@ pub fn show_at_most(bytes: &[u8], limit: usize) -> ShownBytes {
     });
     ShownBytes {
         text: ascii_string(text),
-        len: bytes.len(),
+        len: real_len,
         truncated: bytes.len() - kept.len(),
     }
 }

@@ -28,6 +28,7 @@ pub mod live;
 pub mod metrics;
 pub mod model;
 pub mod recorder;
+pub mod redact;
 pub mod state;
 pub mod visit;
 pub mod vocab;

@@ -214,6 +214,8 @@ where
                 .or(app_conn.map(|conn| Instance::Protocol { conn })),
             _ => None,
         });
+        let (mut summary, mut data, mut decision) = (f.summary, step.data, step.decision);
+        super::redact::event(&mut summary, &mut data, decision.as_mut());
         let at_ns = Instant::now()
             .saturating_duration_since(self.start)
             .as_nanos();
@@ -230,13 +232,13 @@ where
             ordinal: step.ordinal,
             direction: step.direction,
             kind: step.kind,
-            summary: f.summary,
+            summary,
             knob: step.knob,
             answer: step.answer,
             state: step.state,
-            decision: step.decision,
+            decision,
             failure: step.failure,
-            data: step.data,
+            data,
             narration: None,
         });
     }

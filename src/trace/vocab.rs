@@ -310,6 +310,16 @@ steps! {
     FrameworkSecurityHeaders => (Framework, "framework.security_headers"),
     /// The router's verdict.
     FrameworkRoute => (Framework, "framework.route"),
+    /// The authentication middleware attaches an identity to the request:
+    /// a user (from a session cookie or a bearer token) or anonymous, with
+    /// why credentials that came were not accepted.
+    FrameworkAuthenticate => (Framework, "framework.authenticate"),
+    /// The authorization middleware decides whether this identity may use
+    /// this route: pass, or 401 / 302 to the login page / 403.
+    FrameworkAuthorize => (Framework, "framework.authorize"),
+    /// The csrf middleware checks an unsafe, cookie-authenticated request
+    /// for a matching Origin and token: pass, or 403.
+    FrameworkCsrf => (Framework, "framework.csrf"),
 
     /// The view function is called.
     HandlerCall => (Handler, "handler.call"),
@@ -318,6 +328,18 @@ steps! {
     HandlerWork => (Handler, "handler.work"),
     /// The view function returns its response.
     HandlerReturn => (Handler, "handler.return"),
+    /// The view checks a password against its stored argon2 hash.
+    HandlerPassword => (Handler, "handler.password"),
+    /// The view starts or ends a server-side session and sets its cookie.
+    HandlerSession => (Handler, "handler.session"),
+    /// The sign-in view counts wrong passwords per username: go ahead,
+    /// or 429 with `Retry-After`.
+    HandlerThrottle => (Handler, "handler.throttle"),
+    /// The view signs a bearer token (an HS256 JWT) for a user.
+    HandlerToken => (Handler, "handler.token"),
+    /// The view checks a permission on one object (its owner, or an
+    /// admin), after loading it: 403, or 404 when configured to hide it.
+    HandlerPermission => (Handler, "handler.permission"),
 
     /// A statement is sent to SQLite.
     DatabaseQuery => (Database, "database.query"),

@@ -80,11 +80,17 @@
 //! ```
 
 pub mod access_log;
+pub mod authentication;
+pub mod authorization;
+pub mod csrf;
 pub mod json_body;
 pub mod request_id;
 pub mod security_headers;
 
 pub use access_log::AccessLog;
+pub use authentication::{AuthBackend, Authentication, Found};
+pub use authorization::{Access, Authorization, AuthorizationConfig, Rule};
+pub use csrf::Csrf;
 pub use json_body::JsonBody;
 pub use request_id::RequestId;
 pub use security_headers::SecurityHeaders;
