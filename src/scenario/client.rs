@@ -5,6 +5,7 @@
 //!   ClientConn::open ── client.connect
 //!   exchange         ── client.request.send … client.response.receive
 //!                       (or client.response.none when the connection closes)
+//!   reconnect        ── client.reconnect (the server closed it: a new one)
 //!   close            ── client.close
 //! ```
 //!
@@ -203,6 +204,27 @@ impl ClientConn {
         (ordinal, outcome)
     }
 
+    /// The server closed this connection (`why`) before request `index` of
+    /// the lesson could use it: say so, close it, and open a new one.
+    pub async fn reconnect(
+        self,
+        dialer: &MemoryDialer,
+        dialed: &Dialed,
+        why: &str,
+        index: usize,
+    ) -> Option<ClientConn> {
+        let id = self.id;
+        Step::new(StepId::ClientReconnect, Direction::Within, Kind::Step)
+            .instance(self.me.clone())
+            .summary(format!(
+                "connection {id} can carry no more requests ({why}): request {index} of the \
+                 lesson goes on a new connection"
+            ))
+            .emit();
+        self.close().await;
+        ClientConn::open(dialer, dialed).await
+    }
+
     /// Close the connection (recording `client.close`).
     pub async fn close(mut self) {
         let id = self.id;
@@ -219,6 +241,15 @@ impl ClientConn {
             .emit();
         let _ = self.conn.shutdown().await;
     }
+}
+
+/// Methods a client may send again on its own when a reused connection
+/// dies before the response (RFC 9110 §9.2.2).
+pub fn idempotent(method: &str) -> bool {
+    matches!(
+        method,
+        "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
+    )
 }
 
 async fn read_response(

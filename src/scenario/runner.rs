@@ -27,7 +27,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::Lesson;
-use super::client::{ClientConn, Dialed, Prepared};
+use super::client::{ClientConn, Dialed, Exchange, Prepared, idempotent};
 use super::format::{Compare, MixRequest, Request, Scenario};
 use super::jar::Jars;
 use super::load::{self, Plan};
@@ -306,8 +306,20 @@ fn check_variant(c: &Compare, index: usize, trace: &Trace) -> Vec<Unmet> {
     out
 }
 
-/// Where each `[[request]]` went: (the client's connection number, position on it).
-type Sent = BTreeMap<usize, (u64, u64)>;
+/// Where one `[[request]]` went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Placed {
+    /// The client's number for the connection that carried it.
+    conn: u64,
+    /// Its position on that connection (1, 2, …).
+    ordinal: u64,
+    /// Why it did not go on the connection the lesson grouped it on (the
+    /// server had closed that one), when it did not.
+    moved: Option<String>,
+}
+
+/// Where each `[[request]]` went, by its 1-based place in the file.
+type Sent = BTreeMap<usize, Placed>;
 
 /// Play the client side: the written requests and the load, at once.
 async fn play_client(
@@ -356,13 +368,19 @@ async fn play_client(
 }
 
 /// One connection of written `[[request]]`s, each sent at its `at`.
+///
+/// Nothing is lost when the server closes it early: the next request goes
+/// on a new connection (`client.reconnect`), as a browser or curl would
+/// send it, and a reused connection that dies with no response gets an
+/// idempotent request sent again once on a new one (curl and browsers do
+/// both; RFC 9110 §9.2.2 allows the retry only for idempotent methods).
 async fn client_connection(
     dialer: MemoryDialer,
     dialed: Dialed,
     requests: Vec<(usize, Request)>,
     start: Instant,
     jars: Arc<std::sync::Mutex<Jars>>,
-) -> Vec<(usize, (u64, u64))> {
+) -> Vec<(usize, Placed)> {
     let mut sent = Vec::new();
     let first_at = requests
         .first()
@@ -373,13 +391,42 @@ async fn client_connection(
     let Some(mut conn) = ClientConn::open(&dialer, &dialed).await else {
         return sent;
     };
-    drop(dialer);
+    // Why the connection can carry no more requests, once it cannot.
+    let mut closed: Option<String> = None;
     for (index, r) in requests {
         if let Some(at) = r.at {
             tokio::time::sleep_until(start + at.0).await;
         }
+        let mut moved = None;
+        if let Some(why) = closed.take() {
+            let old = conn.id;
+            let Some(fresh) = conn.reconnect(&dialer, &dialed, &why, index).await else {
+                return sent;
+            };
+            conn = fresh;
+            moved = Some(format!(
+                "the server closed connection {old} ({why}), so it went on a new one"
+            ));
+        }
         let r = with_cookies(r, &jars);
-        let (ordinal, outcome) = conn.exchange(&Prepared::new(&r)).await;
+        let prepared = Prepared::new(&r);
+        let (mut ordinal, mut outcome) = conn.exchange(&prepared).await;
+        if outcome == Exchange::NoResponse && ordinal > 1 && idempotent(&r.method) {
+            let why = format!(
+                "the server had closed it: the request written on it got no response, and {} \
+                 may be sent again",
+                r.method
+            );
+            let old = conn.id;
+            let Some(fresh) = conn.reconnect(&dialer, &dialed, &why, index).await else {
+                return sent;
+            };
+            conn = fresh;
+            moved = Some(format!(
+                "the server had closed connection {old}, so the client sent it again on a new one"
+            ));
+            (ordinal, outcome) = conn.exchange(&prepared).await;
+        }
         {
             let mut jars = jars.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(jar) = &r.jar {
@@ -391,11 +438,23 @@ async fn client_connection(
                 jars.save_token(name, &conn.body);
             }
         }
-        sent.push((index, (conn.id, ordinal)));
-        if !outcome.reusable() {
-            break;
-        }
+        let placed = Placed {
+            conn: conn.id,
+            ordinal,
+            moved,
+        };
+        sent.push((index, placed));
+        closed = match outcome {
+            Exchange::Answered { closes: true, .. } => {
+                Some("its last response said `Connection: close`".to_string())
+            }
+            Exchange::NoResponse => {
+                Some("it closed with no response to the last request".to_string())
+            }
+            Exchange::Answered { closes: false, .. } => None,
+        };
     }
+    drop(dialer);
     conn.close().await;
     sent
 }
@@ -461,14 +520,30 @@ fn check_expectations(scenario: &Scenario, trace: &Trace, sent: &Sent) -> Vec<Un
     let mut unmet = Vec::new();
     for (i, r) in scenario.requests().iter().enumerate() {
         let index = i + 1;
-        let Some(expect) = &r.expect else { continue };
         // The request the client sent as the `ordinal`th on its connection
         // `conn`: the trace linked that send to the web server's request.
-        let summary = sent.get(&index).and_then(|(conn, ordinal)| {
+        if let (
+            Some(pin),
+            Some(Placed {
+                moved: Some(why), ..
+            }),
+        ) = (r.connection, sent.get(&index))
+        {
+            unmet.push(Unmet {
+                request: Some(index),
+                variant: None,
+                message: format!(
+                    "was to go on `connection = {pin}`, but {why} (drop `connection`, or \
+                     set the server to keep the connection open)"
+                ),
+            });
+        }
+        let Some(expect) = &r.expect else { continue };
+        let summary = sent.get(&index).and_then(|placed| {
             let sent = trace.events.iter().find(|e| {
                 e.step == StepId::ClientRequestSend
-                    && e.instance == Some(Instance::Client { conn: *conn })
-                    && e.ordinal == Some(*ordinal)
+                    && e.instance == Some(Instance::Client { conn: placed.conn })
+                    && e.ordinal == Some(placed.ordinal)
             })?;
             let id = sent.request?;
             trace.requests.iter().find(|s| s.id == id)

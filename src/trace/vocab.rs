@@ -137,6 +137,12 @@ steps! {
     ClientResponseNone => (Client, "client.response.none"),
     /// The client closes its connection.
     ClientClose => (Client, "client.close"),
+    /// The server closed the connection the client meant to use next (it
+    /// said `Connection: close`, or closed it idle), so the client opens a
+    /// new one for the request, as a real client does; or a reused
+    /// connection died without a response and the client sends an
+    /// idempotent request again on a new one (RFC 9110 §9.2.2).
+    ClientReconnect => (Client, "client.reconnect"),
 
     /// The listen backlog of the web server gained or lost a connection.
     WebServerBacklog => (WebServer, "web_server.backlog"),
