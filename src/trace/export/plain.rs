@@ -1,7 +1,8 @@
 //! The plain transcript (`roundtrip run NAME --plain`): one line per step,
 //! indented by layer, with an arrow for the direction, the answering layer
-//! marked. It is also the screen-reader mode, so every line is a sentence
-//! that makes sense read aloud, and nothing depends on colour.
+//! marked, and the lesson's narration under the step it explains (`»`).
+//! It is also the screen-reader mode and the handout, so every line is a
+//! sentence that makes sense read aloud, and nothing depends on colour.
 //!
 //! ```text
 //!     0.000 ms  client ↓ sends request 1 on connection 1: GET /notes HTTP/1.1 (62 bytes)
@@ -594,6 +595,34 @@ pub fn event_line(e: &Event, tagged: bool, out: &mut String) {
         }
     }
     out.push('\n');
+    if let Some(text) = &e.narration {
+        narration(text, tagged, out);
+    }
+}
+
+/// Width the narration is wrapped to, like a printed page.
+const NARRATION_WIDTH: usize = 78;
+
+/// The lesson's narration for a step, under its line: set off by `»` and
+/// wrapped, so the transcript reads as a handout and a screen reader
+/// announces it as its own paragraph.
+fn narration(text: &str, tagged: bool, out: &mut String) {
+    let margin = " ".repeat(if tagged { 18 } else { 14 });
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let width = margin.len() + 2 + line.chars().count() + 1 + word.chars().count();
+        if !line.is_empty() && width > NARRATION_WIDTH {
+            let _ = writeln!(out, "{margin}» {line}");
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        let _ = writeln!(out, "{margin}» {line}");
+    }
 }
 
 fn request_line(r: &RequestSummary) -> String {
@@ -623,5 +652,32 @@ fn request_line(r: &RequestSummary) -> String {
 fn outcome(trace: &Trace, out: &mut String) {
     for r in &trace.requests {
         let _ = writeln!(out, "{}", request_line(r));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn narration_is_wrapped_under_its_step_within_the_page_width() {
+        let text = "The web server (nginx's job) reads bytes until the empty line, then \
+                    parses the head under strict limits. It has not decided anything yet.";
+        let mut out = String::new();
+        narration(text, true, &mut out);
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines.len() > 1, "{out}");
+        for line in &lines {
+            assert!(
+                line.starts_with(&format!("{}» ", " ".repeat(18))),
+                "{line:?}"
+            );
+            assert!(line.chars().count() <= NARRATION_WIDTH, "{line:?}");
+        }
+        let words: Vec<&str> = lines
+            .iter()
+            .flat_map(|l| l.trim_start().trim_start_matches('»').split_whitespace())
+            .collect();
+        assert_eq!(words, text.split_whitespace().collect::<Vec<_>>());
     }
 }
