@@ -54,6 +54,10 @@ enum Command {
         /// Print a transcript instead of opening the player (pipes, CI, screen readers).
         #[arg(long, conflicts_with = "json")]
         plain: bool,
+        /// With --plain: each step's data under it (bytes, headers, environ,
+        /// scope, ASGI messages, SQL and rows), for a handout or a screen reader.
+        #[arg(long, requires = "plain")]
+        detail: bool,
         /// Print the recorded trace as JSON.
         #[arg(long)]
         json: bool,
@@ -140,9 +144,10 @@ fn main() -> ExitCode {
         Some(Command::Run {
             lesson,
             plain,
+            detail,
             json,
             break_on,
-        }) => run(&lesson, plain, json, break_on),
+        }) => run(&lesson, plain, detail, json, break_on),
         Some(Command::Check { paths }) => return check(&paths),
         Some(Command::Serve {
             listen,
@@ -269,7 +274,13 @@ fn pick_and_play() -> Result<(), String> {
     }
 }
 
-fn run(lesson: &str, plain: bool, as_json: bool, break_on: Vec<BreakOn>) -> Result<(), String> {
+fn run(
+    lesson: &str,
+    plain: bool,
+    detail: bool,
+    as_json: bool,
+    break_on: Vec<BreakOn>,
+) -> Result<(), String> {
     let lesson = scenario::load(lesson).map_err(|e| e.to_string())?;
     let outcome = scenario::run(&lesson).map_err(|e| e.to_string())?;
     let compared = outcome.comparison.as_ref();
@@ -282,7 +293,11 @@ fn run(lesson: &str, plain: bool, as_json: bool, break_on: Vec<BreakOn>) -> Resu
     } else if plain || !std::io::stdout().is_terminal() {
         // No terminal to draw on (a pipe, a file, CI): the transcript is
         // the same journey in text.
-        out(&plain::transcripts(&outcome.traces(), compared));
+        out(&plain::transcripts_with(
+            &outcome.traces(),
+            compared,
+            detail,
+        ));
         for u in &outcome.unmet {
             out(&format!("note: {}\n", u.describe(&lesson.scenario)));
         }

@@ -18,6 +18,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
+use super::detail;
 use crate::trace::compare::{Comparison, app_server_steps};
 use crate::trace::metrics::{LoadModel, Metrics, Spread};
 use crate::trace::{Event, Instance, RequestSummary, Trace};
@@ -28,13 +29,19 @@ pub const LOAD_TRANSCRIBED: usize = 3;
 /// Render the whole trace (for a load lesson, its first requests and the
 /// figures).
 pub fn transcript(trace: &Trace) -> String {
+    transcript_with(trace, false)
+}
+
+/// [`transcript`], with each step's data under it when `detail` is set
+/// (`run --plain --detail`).
+pub fn transcript_with(trace: &Trace, detail: bool) -> String {
     let mut out = String::new();
     lesson_header(trace, &mut out);
     if let Some(v) = &trace.meta.variant {
         let _ = writeln!(out, "variant {} of {}: {}", v.index, v.of, v.name);
     }
     stack_line(trace, &mut out);
-    body(trace, &mut out);
+    body(trace, detail, &mut out);
     out
 }
 
@@ -43,8 +50,13 @@ pub fn transcript(trace: &Trace) -> String {
 /// its name, then the comparison ([`comparison`]). For one run, the same as
 /// [`transcript`].
 pub fn transcripts(traces: &[&Trace], compared: Option<&Comparison>) -> String {
+    transcripts_with(traces, compared, false)
+}
+
+/// [`transcripts`], with each step's data under it when `detail` is set.
+pub fn transcripts_with(traces: &[&Trace], compared: Option<&Comparison>, detail: bool) -> String {
     let (Some(first), Some(c)) = (traces.first(), compared) else {
-        return traces.iter().map(|t| transcript(t)).collect();
+        return traces.iter().map(|t| transcript_with(t, detail)).collect();
     };
     let mut out = String::new();
     lesson_header(first, &mut out);
@@ -61,7 +73,7 @@ pub fn transcripts(traces: &[&Trace], compared: Option<&Comparison>) -> String {
         );
         let _ = writeln!(out, "━━ {name} ━━");
         stack_line(t, &mut out);
-        body(t, &mut out);
+        body(t, detail, &mut out);
     }
     let _ = writeln!(out);
     comparison(c, traces, &mut out);
@@ -69,7 +81,7 @@ pub fn transcripts(traces: &[&Trace], compared: Option<&Comparison>) -> String {
 }
 
 /// The steps and the figures of one run, after its header.
-fn body(trace: &Trace, out: &mut String) {
+fn body(trace: &Trace, detail: bool, out: &mut String) {
     let _ = writeln!(out);
     // With several requests, every line says whose step it is: interleaved
     // requests cannot be told apart by order alone.
@@ -92,6 +104,9 @@ fn body(trace: &Trace, out: &mut String) {
         None => {
             for e in &trace.events {
                 event_line(e, tagged, out);
+                if detail {
+                    step_detail(e, tagged, out);
+                }
             }
             let _ = writeln!(out);
             outcome(trace, out);
@@ -99,6 +114,9 @@ fn body(trace: &Trace, out: &mut String) {
         Some(first) => {
             for e in first_requests_events(trace, first) {
                 event_line(e, tagged, out);
+                if detail {
+                    step_detail(e, tagged, out);
+                }
             }
             let _ = writeln!(out);
             for r in first {
@@ -597,6 +615,29 @@ pub fn event_line(e: &Event, tagged: bool, out: &mut String) {
     out.push('\n');
     if let Some(text) = &e.narration {
         narration(text, tagged, out);
+    }
+}
+
+/// A step's data under its line (`--plain --detail`): the decision, the
+/// state it changed, then each section (bytes, heads, environ, scope, ASGI
+/// messages, SQL and rows), indented and in full, read top to bottom.
+fn step_detail(e: &Event, tagged: bool, out: &mut String) {
+    let margin = " ".repeat(if tagged { 18 } else { 14 });
+    let mut lines: Vec<String> = Vec::new();
+    if let (Some(k), None) = (&e.knob, &e.decision) {
+        lines.push(format!("setting: {} = {}", k.name, k.value));
+    }
+    if let Some(d) = &e.decision {
+        lines.extend(detail::decision(d).iter().map(|l| l.text()));
+    }
+    for change in &e.state {
+        lines.push(format!("state: {}", detail::state_line(change)));
+    }
+    for d in &e.data {
+        lines.extend(detail::section(d, usize::MAX).iter().map(|l| l.text()));
+    }
+    for line in lines {
+        let _ = writeln!(out, "{margin}  {}", line.trim_end());
     }
 }
 
