@@ -144,3 +144,32 @@ expect = { status = 413 }
             .contains(&("content_length".to_string(), "2097152".to_string()))
     );
 }
+
+#[test]
+fn a_request_refused_as_it_was_read_is_named_by_the_line_it_sent() {
+    let trace = lesson(
+        r#"
+title = "t"
+[[request]]
+method = "get"
+path = "/notes"
+[[request]]
+raw = "GET /notes HTTP/2.0\r\nHost: example.com\r\n\r\n"
+[[request]]
+raw = "garbage\r\n\r\n"
+"#,
+    );
+    let named: Vec<(String, String, Option<u16>)> = trace
+        .requests
+        .iter()
+        .map(|r| (r.method.clone(), r.target.clone(), r.status))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            ("get".into(), "/notes".into(), Some(400)),
+            ("GET".into(), "/notes".into(), Some(505)),
+            (String::new(), String::new(), Some(400)),
+        ]
+    );
+}

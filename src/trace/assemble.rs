@@ -265,6 +265,17 @@ fn summarise_requests(events: &[Event]) -> Vec<RequestSummary> {
                     r.method = method.clone();
                     r.target = target.clone();
                 }
+                // A head refused as it was read (`get /`, `HTTP/2.0`) was
+                // never parsed, but its request line was read: name the
+                // request by it, as nginx's access log does.
+                Data::Bytes { bytes, .. }
+                    if e.step == StepId::WebServerRequestInvalid && r.method.is_empty() =>
+                {
+                    if let Some((method, target)) = request_line_of(&bytes.text) {
+                        r.method = method;
+                        r.target = target;
+                    }
+                }
                 // What the web server sent to the client is the final word.
                 Data::ResponseHead { status, reason, .. }
                     if e.step == StepId::WebServerResponseSend && r.status != Some(499) =>
@@ -280,6 +291,19 @@ fn summarise_requests(events: &[Event]) -> Vec<RequestSummary> {
         r.timings.sort_by_key(|t| t.layer);
     }
     requests.into_values().collect()
+}
+
+/// Method and target of the first line of shown bytes, when it has the
+/// shape of a request line (three words, the last one `HTTP/…`).
+fn request_line_of(shown: &str) -> Option<(String, String)> {
+    let line = shown.split("\\r\\n").next()?.lines().next()?;
+    let mut words = line.split(' ');
+    let (method, target, version) = (words.next()?, words.next()?, words.next()?);
+    let plausible = words.next().is_none()
+        && !method.is_empty()
+        && !target.is_empty()
+        && version.starts_with("HTTP/");
+    plausible.then(|| (method.to_string(), target.to_string()))
 }
 
 /// The connections of one hop, by the accepting side's id (client hop: the
