@@ -97,10 +97,20 @@ fn path_tricks_around_the_admin_page_never_reach_its_handler() {
 #[test]
 fn method_override_headers_and_parameters_do_not_turn_a_post_into_a_delete() {
     let requests = [
-        ("POST", "/notes/1", "X-HTTP-Method-Override = \"DELETE\"", true),
+        (
+            "POST",
+            "/notes/1",
+            "X-HTTP-Method-Override = \"DELETE\"",
+            true,
+        ),
         ("POST", "/notes/1", "X-HTTP-Method = \"DELETE\"", true),
         ("POST", "/notes/1?_method=DELETE", "", true),
-        ("POST", "/notes/1", "X-HTTP-Method-Override = \"DELETE\"", false),
+        (
+            "POST",
+            "/notes/1",
+            "X-HTTP-Method-Override = \"DELETE\"",
+            false,
+        ),
     ];
     let trace = attacks(&requests);
     // With bob's cookie and no CSRF token the csrf middleware refuses
@@ -109,9 +119,9 @@ fn method_override_headers_and_parameters_do_not_turn_a_post_into_a_delete() {
         assert_eq!(status(&trace, id), Some(expected), "request {id}");
         assert!(handlers_called(&trace, id).is_empty(), "request {id}");
     }
-    let deleted = trace.events.iter().any(|e| {
-        matches!(e.data.first(), Some(Data::Sql { sql, .. }) if sql.starts_with("DELETE"))
-    });
+    let deleted = trace.events.iter().any(
+        |e| matches!(e.data.first(), Some(Data::Sql { sql, .. }) if sql.starts_with("DELETE")),
+    );
     assert!(!deleted, "no DELETE statement may run");
 }
 
@@ -279,7 +289,10 @@ fn the_real_session_id_is_in_the_response_and_nowhere_in_the_trace() {
             .with_body(r#"{"username":"alice","password":"wonderland"}"#);
         let res = app.handle(login).await;
         assert_eq!(res.status, 200);
-        let cookie = res.header("Set-Cookie").expect("a cookie is set").to_string();
+        let cookie = res
+            .header("Set-Cookie")
+            .expect("a cookie is set")
+            .to_string();
         let id = cookie
             .split(';')
             .next()
@@ -386,7 +399,8 @@ fn tampered_foreign_key_alg_none_and_expired_tokens_get_invalid_token_and_no_han
 }
 
 #[test]
-fn a_forged_missing_or_foreign_csrf_token_is_refused_before_the_handler_and_the_fifth_guess_waits() {
+fn a_forged_missing_or_foreign_csrf_token_is_refused_before_the_handler_and_the_fifth_guess_waits()
+{
     let trace = scenario::run_named("csrf").expect("runs").trace;
     for id in [2, 3, 4] {
         assert_eq!(status(&trace, id), Some(403), "request {id}");

@@ -302,30 +302,52 @@ fn curl_signs_in_with_a_cookie_jar_and_a_bearer_token_and_signs_out() {
 
     let anonymous = curl(&[&format!("{base}/me")]);
     assert!(anonymous.starts_with("HTTP/1.1 401"), "{anonymous}");
-    assert!(anonymous.contains("WWW-Authenticate: Bearer realm=\"notes\""), "{anonymous}");
+    assert!(
+        anonymous.contains("WWW-Authenticate: Bearer realm=\"notes\""),
+        "{anonymous}"
+    );
     let page = curl(&[&format!("{base}/account")]);
     assert!(page.starts_with("HTTP/1.1 302"), "{page}");
     assert!(page.contains("Location: /login?next=/account"), "{page}");
 
     let login = curl(&[
-        "-c", jar, "-d", "username=alice&password=wonderland&next=/account",
+        "-c",
+        jar,
+        "-d",
+        "username=alice&password=wonderland&next=/account",
         &format!("{base}/login"),
     ]);
     assert!(login.starts_with("HTTP/1.1 302"), "{login}");
     assert!(login.contains("HttpOnly; SameSite=Lax; Path=/"), "{login}");
     let me = curl(&["-b", jar, &format!("{base}/me")]);
-    assert!(me.starts_with("HTTP/1.1 200") && me.contains("\"alice\""), "{me}");
+    assert!(
+        me.starts_with("HTTP/1.1 200") && me.contains("\"alice\""),
+        "{me}"
+    );
     let stolen = std::fs::read_to_string(jar).expect("curl wrote the jar");
-    let out = curl(&["-b", jar, "-c", jar, "-X", "POST", &format!("{base}/logout")]);
+    let out = curl(&[
+        "-b",
+        jar,
+        "-c",
+        jar,
+        "-X",
+        "POST",
+        &format!("{base}/logout"),
+    ]);
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     let copy = dir.join("stolen.txt");
     std::fs::write(&copy, stolen).expect("write the copy");
     let replay = curl(&["-b", copy.to_str().expect("utf-8"), &format!("{base}/me")]);
-    assert!(replay.starts_with("HTTP/1.1 401"), "a logged-out session still works: {replay}");
+    assert!(
+        replay.starts_with("HTTP/1.1 401"),
+        "a logged-out session still works: {replay}"
+    );
 
     let token = curl(&[
-        "-H", "Content-Type: application/json",
-        "-d", r#"{"username":"ada","password":"lovelace"}"#,
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"username":"ada","password":"lovelace"}"#,
         &format!("{base}/tokens"),
     ]);
     let access = token
@@ -333,10 +355,21 @@ fn curl_signs_in_with_a_cookie_jar_and_a_bearer_token_and_signs_out() {
         .nth(1)
         .and_then(|t| t.split('"').next())
         .unwrap_or_else(|| panic!("no token in {token}"));
-    let admin = curl(&["-H", &format!("Authorization: Bearer {access}"), &format!("{base}/admin")]);
+    let admin = curl(&[
+        "-H",
+        &format!("Authorization: Bearer {access}"),
+        &format!("{base}/admin"),
+    ]);
     assert!(admin.starts_with("HTTP/1.1 200"), "{admin}");
-    let forged = curl(&["-H", &format!("Authorization: Bearer {access}x"), &format!("{base}/admin")]);
-    assert!(forged.starts_with("HTTP/1.1 401") && forged.contains("invalid_token"), "{forged}");
+    let forged = curl(&[
+        "-H",
+        &format!("Authorization: Bearer {access}x"),
+        &format!("{base}/admin"),
+    ]);
+    assert!(
+        forged.starts_with("HTTP/1.1 401") && forged.contains("invalid_token"),
+        "{forged}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -38,8 +38,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::{Clock, LESSON_EPOCH_SECS};
 use crate::framework::middleware::{
-    Access, AccessLog, Authentication, Authorization, AuthorizationConfig, Csrf, JsonBody, Middleware,
-    RequestId, Rule, SecurityHeaders,
+    Access, AccessLog, Authentication, Authorization, AuthorizationConfig, Cors, CorsConfig, Csrf,
+    JsonBody, Middleware, RequestId, Rule, SecurityHeaders,
 };
 use crate::framework::router::Router;
 use crate::framework::{Framework, FrameworkBuilder, Handler, Request, Response, Role, RouteError};
@@ -77,6 +77,7 @@ pub enum MiddlewareName {
     Authentication,
     Csrf,
     Authorization,
+    Cors,
 }
 
 impl MiddlewareName {
@@ -89,6 +90,7 @@ impl MiddlewareName {
             MiddlewareName::Authentication => "authentication",
             MiddlewareName::Csrf => "csrf",
             MiddlewareName::Authorization => "authorization",
+            MiddlewareName::Cors => "cors",
         }
     }
 }
@@ -125,6 +127,10 @@ pub struct AppConfig {
     /// it the app has no users and every route is public.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthConfig>,
+    /// Which other origins' pages may read the app's answers
+    /// (`[stack.app.cors]`); without it there is no cors middleware.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cors: Option<CorsConfig>,
 }
 
 /// One note to seed.
@@ -166,6 +172,7 @@ impl Default for AppConfig {
             ],
             middleware: None,
             auth: None,
+            cors: None,
         }
     }
 }
@@ -181,6 +188,10 @@ pub enum AppError {
     Password(#[from] auth::passwords::HashError),
     #[error("middleware `{0}` needs a [stack.app.auth] table")]
     NeedsAuth(&'static str),
+    #[error("middleware `cors` needs a [stack.app.cors] table")]
+    NeedsCors,
+    #[error("[stack.app.cors]: {0}")]
+    Cors(#[from] crate::framework::middleware::cors::CorsConfigError),
     #[error("note `{title}` is owned by `{owner}`, who is not among [stack.app.auth] users")]
     UnknownOwner { title: String, owner: String },
 }
@@ -284,7 +295,8 @@ impl Routes {
         name: &'static str,
         handler: impl Handler + 'static,
     ) -> Result<Routes, AppError> {
-        self.policy.route(method, pattern, access(method, pattern))?;
+        self.policy
+            .route(method, pattern, access(method, pattern))?;
         self.builder = self.builder.route(method, pattern, name, handler)?;
         Ok(self)
     }
@@ -301,9 +313,13 @@ where
 }
 
 /// The middleware this configuration puts in the onion, outermost first.
+/// With `[stack.app.cors]`, `cors` goes right inside the access log: a
+/// preflight is logged, and answered before any check that needs
+/// credentials (a preflight carries none), and every answer from inside,
+/// a 401 or a 403 too, gets its CORS fields so the page can read it.
 pub fn onion(config: &AppConfig) -> Vec<MiddlewareName> {
-    match (&config.middleware, &config.auth) {
-        (Some(list), _) => list.clone(),
+    let mut onion = match (&config.middleware, &config.auth) {
+        (Some(list), _) => return list.clone(),
         (None, Some(_)) => AUTH_MIDDLEWARE.to_vec(),
         (None, None) => vec![
             MiddlewareName::RequestId,
@@ -311,7 +327,11 @@ pub fn onion(config: &AppConfig) -> Vec<MiddlewareName> {
             MiddlewareName::JsonBody,
             MiddlewareName::SecurityHeaders,
         ],
+    };
+    if config.cors.is_some() {
+        onion.insert(2, MiddlewareName::Cors);
     }
+    onion
 }
 
 /// Build the notes app with a given clock and source of randomness
@@ -321,7 +341,10 @@ pub fn build_with(
     clock: Clock,
     entropy: Arc<dyn Entropy>,
 ) -> Result<Arc<Framework>, AppError> {
-    let db = Db::new(open_database(config, entropy.as_ref())?, config.db_latency.0);
+    let db = Db::new(
+        open_database(config, entropy.as_ref())?,
+        config.db_latency.0,
+    );
     let mut routes = Routes {
         builder: Framework::builder(),
         policy: Router::new(),
@@ -395,7 +418,12 @@ pub fn build_with(
                 "login_page",
                 with_accounts(&accounts, views::login_page),
             )?
-            .add("POST", "/login", "login", with_accounts(&accounts, views::login))?
+            .add(
+                "POST",
+                "/login",
+                "login",
+                with_accounts(&accounts, views::login),
+            )?
             .add(
                 "POST",
                 "/logout",
@@ -415,7 +443,12 @@ pub fn build_with(
                 "issue_token",
                 with_accounts(&accounts, views::issue_token),
             )?
-            .add("GET", "/admin", "admin", with_accounts(&accounts, views::admin))?;
+            .add(
+                "GET",
+                "/admin",
+                "admin",
+                with_accounts(&accounts, views::admin),
+            )?;
     }
     let Routes {
         mut builder,
@@ -456,6 +489,10 @@ pub fn build_with(
                         hide_forbidden: auth.hide_forbidden,
                     },
                 ))
+            }
+            MiddlewareName::Cors => {
+                let cors = config.cors.as_ref().ok_or(AppError::NeedsCors)?;
+                Box::new(Cors::new(cors.clone())?)
             }
         };
         builder = builder.middleware_boxed(middleware);

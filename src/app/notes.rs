@@ -290,17 +290,26 @@ async fn may_change(db: &Db, req: &Request, id: i64, action: &str, hide: bool) -
         Some(SqlValue::Integer(o)) => Some(*o),
         _ => None,
     };
-    let user = req.identity.as_ref().and_then(crate::framework::Identity::user);
+    let user = req
+        .identity
+        .as_ref()
+        .and_then(crate::framework::Identity::user);
     let (allowed, why) = match user {
         Some(u) if u.is_admin() => (true, format!("{} is an admin", u.username)),
         Some(u) if owner == Some(u.id) => (true, format!("{} owns note {id}", u.username)),
-        Some(u) => (false, format!("{} does not own note {id} and is not an admin", u.username)),
+        Some(u) => (
+            false,
+            format!("{} does not own note {id} and is not an admin", u.username),
+        ),
         None => (false, "nobody is signed in".to_string()),
     };
     let refusal = if hide { 404 } else { 403 };
     let subject = user.map_or_else(|| "anonymous".to_string(), |u| u.describe());
     if Step::enabled() {
-        let owner_text = owner.map_or_else(|| "nobody".to_string(), |o| ["user ", &o.to_string()].concat());
+        let owner_text = owner.map_or_else(
+            || "nobody".to_string(),
+            |o| ["user ", &o.to_string()].concat(),
+        );
         let summary = if allowed {
             format!("may {action} note {id}: {why}")
         } else if hide {
@@ -311,13 +320,17 @@ async fn may_change(db: &Db, req: &Request, id: i64, action: &str, hide: bool) -
         let mut step = Step::new(StepId::HandlerPermission, Direction::Within, Kind::Decision)
             .summary(summary)
             .decision(
-                Decision::new(if allowed { Verdict::Pass } else { Verdict::Refuse { status: refusal } })
-                    .rule("only a note's owner or an admin may change or delete it")
-                    .subject(subject)
-                    .input("note", id)
-                    .input("owner", owner_text)
-                    .input("why", &why)
-                    .knob("hide_forbidden", hide),
+                Decision::new(if allowed {
+                    Verdict::Pass
+                } else {
+                    Verdict::Refuse { status: refusal }
+                })
+                .rule("only a note's owner or an admin may change or delete it")
+                .subject(subject)
+                .input("note", id)
+                .input("owner", owner_text)
+                .input("why", &why)
+                .knob("hide_forbidden", hide),
             );
         if !allowed {
             step = step.answer(refusal);
@@ -330,8 +343,11 @@ async fn may_change(db: &Db, req: &Request, id: i64, action: &str, hide: bool) -
         Permission::Refused(not_found())
     } else {
         Permission::Refused(
-            Response::json(403, &json!({"detail": "You do not have permission to perform this action."}))
-                .with_note(format!("because {why}")),
+            Response::json(
+                403,
+                &json!({"detail": "You do not have permission to perform this action."}),
+            )
+            .with_note(format!("because {why}")),
         )
     }
 }
@@ -368,8 +384,15 @@ pub async fn notes_update(db: Db, req: Request, hide: bool) -> Response {
         SqlValue::Integer(id),
     ];
     match db.execute(UPDATE, &params).await {
-        Ok(_) => Response::json(200, &Note { id, title: new.title, body: new.body })
-            .with_note(format!("with note {id} changed")),
+        Ok(_) => Response::json(
+            200,
+            &Note {
+                id,
+                title: new.title,
+                body: new.body,
+            },
+        )
+        .with_note(format!("with note {id} changed")),
         Err(e) => server_error(&e),
     }
 }
@@ -387,7 +410,8 @@ pub async fn notes_delete(db: Db, req: Request, hide: bool) -> Response {
     match db.execute(DELETE, &[SqlValue::Integer(id)]).await {
         Ok(_) => {
             let mut res = Response::new(204, "application/json", Vec::new());
-            res.headers.retain(|(n, _)| n != "Content-Type" && n != "Content-Length");
+            res.headers
+                .retain(|(n, _)| n != "Content-Type" && n != "Content-Length");
             res.with_note(format!("after deleting note {id}"))
         }
         Err(e) => server_error(&e),

@@ -34,7 +34,10 @@ fn answers(events: &[Event]) -> Vec<(StepId, u16)> {
 #[test]
 fn build_installs_the_documented_middleware_and_routes() {
     let app = app();
-    assert_eq!(app.middleware_names(), middleware_names(&AppConfig::default()));
+    assert_eq!(
+        app.middleware_names(),
+        middleware_names(&AppConfig::default())
+    );
     let routes: Vec<(String, String, String)> = app
         .routes()
         .into_iter()

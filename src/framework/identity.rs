@@ -105,7 +105,9 @@ pub struct Rejected {
 pub enum Identity {
     /// Nobody in particular; `rejected` says why credentials that came
     /// were not accepted.
-    Anonymous { rejected: Option<Rejected> },
+    Anonymous {
+        rejected: Option<Rejected>,
+    },
     User(User),
 }
 

@@ -81,12 +81,10 @@ impl Jars {
             return;
         };
         let removed = parts.any(|attr| {
-            attr.trim()
-                .split_once('=')
-                .is_some_and(|(k, v)| {
-                    k.trim().eq_ignore_ascii_case("max-age")
-                        && v.trim().parse::<i64>().is_ok_and(|n| n <= 0)
-                })
+            attr.trim().split_once('=').is_some_and(|(k, v)| {
+                k.trim().eq_ignore_ascii_case("max-age")
+                    && v.trim().parse::<i64>().is_ok_and(|n| n <= 0)
+            })
         });
         let jar = self.jars.entry(name.to_string()).or_default();
         if removed {

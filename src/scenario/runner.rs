@@ -332,7 +332,13 @@ async fn play_client(
     for (_, requests) in conns {
         let dialer = dialer.clone();
         let dialed = dialed.clone();
-        tasks.spawn(client_connection(dialer, dialed, requests, start, jars.clone()));
+        tasks.spawn(client_connection(
+            dialer,
+            dialed,
+            requests,
+            start,
+            jars.clone(),
+        ));
     }
     let load = load.map(|plan| tokio::spawn(load::play(plan, dialer.clone(), dialed, start)));
     drop(dialer);

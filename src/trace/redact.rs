@@ -177,7 +177,9 @@ pub fn event(summary: &mut String, data: &mut [Data], decision: Option<&mut Deci
         match section {
             // Already redacted when the bytes were made printable.
             Data::Bytes { .. } => {}
-            Data::RequestHead { target, headers: h, .. } => {
+            Data::RequestHead {
+                target, headers: h, ..
+            } => {
                 redact_string(target);
                 headers(h);
             }
@@ -185,7 +187,10 @@ pub fn event(summary: &mut String, data: &mut [Data], decision: Option<&mut Deci
                 headers(h)
             }
             Data::Environ { entries } => environ(entries),
-            Data::Scope { entries } | Data::AsgiMessage { message: entries, .. } => {
+            Data::Scope { entries }
+            | Data::AsgiMessage {
+                message: entries, ..
+            } => {
                 for (key, value) in entries.iter_mut() {
                     if key == "headers" || !is_secret_field(key) {
                         json(value);
@@ -424,7 +429,10 @@ mod tests {
     #[test]
     fn set_cookie_keeps_its_attributes_and_an_empty_value() {
         assert_eq!(
-            header_value("Set-Cookie", "sessionid=s3cr3t; HttpOnly; Path=/; SameSite=Lax"),
+            header_value(
+                "Set-Cookie",
+                "sessionid=s3cr3t; HttpOnly; Path=/; SameSite=Lax"
+            ),
             "sessionid=[redacted]; HttpOnly; Path=/; SameSite=Lax"
         );
         assert_eq!(
@@ -450,7 +458,10 @@ mod tests {
     #[test]
     fn jwt_shaped_strings_are_redacted_anywhere() {
         let token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl";
-        assert_eq!(text(&format!("issued {token} to alice")), "issued [redacted] to alice");
+        assert_eq!(
+            text(&format!("issued {token} to alice")),
+            "issued [redacted] to alice"
+        );
         // An alg:none token has an empty signature and is still caught.
         assert_eq!(text("eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0."), REDACTED);
     }

@@ -42,8 +42,8 @@ pub enum HashError {
 
 /// The hasher with this configuration's cost.
 pub fn hasher(memory_kib: u32, iterations: u32) -> Result<Argon2<'static>, HashError> {
-    let params =
-        Params::new(memory_kib, iterations, 1, None).map_err(|e| HashError::Params(e.to_string()))?;
+    let params = Params::new(memory_kib, iterations, 1, None)
+        .map_err(|e| HashError::Params(e.to_string()))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
@@ -66,9 +66,7 @@ pub fn hash(
 /// parse matches nothing.
 pub fn verify(argon2: &Argon2<'_>, password: &str, stored: &str) -> bool {
     match PasswordHash::new(stored) {
-        Ok(parsed) => argon2
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
+        Ok(parsed) => argon2.verify_password(password.as_bytes(), &parsed).is_ok(),
         Err(_) => false,
     }
 }

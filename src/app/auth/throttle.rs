@@ -40,8 +40,13 @@ pub struct Throttle {
 /// May this attempt go ahead?
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    Go { failures: u32 },
-    Wait { retry_after_secs: u64, failures: u32 },
+    Go {
+        failures: u32,
+    },
+    Wait {
+        retry_after_secs: u64,
+        failures: u32,
+    },
 }
 
 impl Throttle {
@@ -96,12 +101,18 @@ mod tests {
     fn the_sixth_failure_in_a_window_waits_until_the_window_ends() {
         let mut t = Throttle::default();
         for i in 0..5 {
-            assert_eq!(t.check("alice", 10 + i, 60, 5), Verdict::Go { failures: i as u32 });
+            assert_eq!(
+                t.check("alice", 10 + i, 60, 5),
+                Verdict::Go { failures: i as u32 }
+            );
             t.failed("alice", 10 + i, 60);
         }
         assert_eq!(
             t.check("alice", 20, 60, 5),
-            Verdict::Wait { retry_after_secs: 50, failures: 5 }
+            Verdict::Wait {
+                retry_after_secs: 50,
+                failures: 5
+            }
         );
         assert_eq!(t.check("bob", 20, 60, 5), Verdict::Go { failures: 0 });
         assert_eq!(t.check("alice", 70, 60, 5), Verdict::Go { failures: 0 });
@@ -118,6 +129,12 @@ mod tests {
         t.failed("newcomer", 99_999, 60);
         assert_eq!(t.tracked(), MAX_TRACKED);
         assert_eq!(t.check("user0", 1, 60, 1), Verdict::Go { failures: 0 });
-        assert_eq!(t.check("newcomer", 99_999, 60, 1), Verdict::Wait { retry_after_secs: 60, failures: 1 });
+        assert_eq!(
+            t.check("newcomer", 99_999, 60, 1),
+            Verdict::Wait {
+                retry_after_secs: 60,
+                failures: 1
+            }
+        );
     }
 }

@@ -115,7 +115,8 @@ impl Tokens {
                     .to_string()
             }
             ErrorKind::InvalidAlgorithm => {
-                "the token names another algorithm than HS256, which this server requires".to_string()
+                "the token names another algorithm than HS256, which this server requires"
+                    .to_string()
             }
             ErrorKind::MissingRequiredClaim(c) => format!("the token has no `{c}` claim"),
             _ => format!("the token is malformed ({e})"),

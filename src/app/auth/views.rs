@@ -140,16 +140,17 @@ fn login_form(next: &str, error: Option<&str>) -> String {
 
 /// `GET /login`: the form.
 pub async fn login_page(_accounts: Arc<Accounts>, req: Request) -> Response {
-    let next = req.query_param("next").map(|n| {
-        String::from_utf8_lossy(&percent_decode(n.as_bytes())).into_owned()
-    });
+    let next = req
+        .query_param("next")
+        .map(|n| String::from_utf8_lossy(&percent_decode(n.as_bytes())).into_owned());
     Response::html(200, login_form(safe_next(next.as_deref()), None))
         .with_note("with the sign-in form")
 }
 
 /// Django's message for a failed sign-in: it never says which of the two
 /// was wrong, so it does not confirm that a username exists.
-const WRONG: &str = "Please enter a correct username and password. Note that both fields may be case-sensitive.";
+const WRONG: &str =
+    "Please enter a correct username and password. Note that both fields may be case-sensitive.";
 
 /// `POST /login`.
 pub async fn login(accounts: Arc<Accounts>, req: Request) -> Response {
@@ -166,8 +167,11 @@ pub async fn login(accounts: Arc<Accounts>, req: Request) -> Response {
     };
     let Some((user_id, roles)) = checked else {
         return if creds.form {
-            Response::html(200, login_form(safe_next(creds.next.as_deref()), Some(WRONG)))
-                .with_note("with the form again: wrong username or password")
+            Response::html(
+                200,
+                login_form(safe_next(creds.next.as_deref()), Some(WRONG)),
+            )
+            .with_note("with the form again: wrong username or password")
         } else {
             wrong_password()
         };
@@ -258,11 +262,12 @@ async fn check_password(
         retry_after_secs, ..
     } = verdict
     {
-        return Err(
-            Response::json(429, &json!({"detail": "Too many failed sign-ins; try again later."}))
-                .with_header("Retry-After", crate::http::text::decimal(retry_after_secs))
-                .with_note(format!("after {max} wrong passwords for {username}")),
-        );
+        return Err(Response::json(
+            429,
+            &json!({"detail": "Too many failed sign-ins; try again later."}),
+        )
+        .with_header("Retry-After", crate::http::text::decimal(retry_after_secs))
+        .with_note(format!("after {max} wrong passwords for {username}")));
     }
     let found = match accounts
         .db
@@ -278,9 +283,13 @@ async fn check_password(
         }
     };
     let user = match found.as_deref() {
-        Some([SqlValue::Integer(id), SqlValue::Text(hash), SqlValue::Text(roles)]) => {
-            Some((*id, hash.clone(), roles.clone()))
-        }
+        Some(
+            [
+                SqlValue::Integer(id),
+                SqlValue::Text(hash),
+                SqlValue::Text(roles),
+            ],
+        ) => Some((*id, hash.clone(), roles.clone())),
         _ => None,
     };
     let stored = user
@@ -334,12 +343,18 @@ pub async fn issue_token(accounts: Arc<Accounts>, req: Request) -> Response {
             ))
             .data(Data::Fields {
                 entries: vec![
-                    ("header".to_string(), r#"{"typ":"JWT","alg":"HS256"}"#.to_string()),
+                    (
+                        "header".to_string(),
+                        r#"{"typ":"JWT","alg":"HS256"}"#.to_string(),
+                    ),
                     (
                         "payload".to_string(),
                         serde_json::to_string(&claims).unwrap_or_default(),
                     ),
-                    ("signature".to_string(), "HMAC-SHA256 with the server's secret".to_string()),
+                    (
+                        "signature".to_string(),
+                        "HMAC-SHA256 with the server's secret".to_string(),
+                    ),
                 ],
             })
             .emit();
@@ -360,13 +375,20 @@ fn throttle_step(username: &str, verdict: super::throttle::Verdict, window: u64,
     let (decision, summary) = match verdict {
         V::Go { failures } => (
             Decision::new(Verdict::Pass).input("failures in window", failures),
-            format!("{username} has {failures} of {max} wrong passwords in this window: the attempt goes ahead"),
+            format!(
+                "{username} has {failures} of {max} wrong passwords in this window: the attempt goes ahead"
+            ),
         ),
-        V::Wait { retry_after_secs, failures } => (
+        V::Wait {
+            retry_after_secs,
+            failures,
+        } => (
             Decision::new(Verdict::Refuse { status: 429 })
                 .input("failures in window", failures)
                 .input("retry after (s)", retry_after_secs),
-            format!("{username} has had {failures} wrong passwords within {window} s: answers 429, Retry-After: {retry_after_secs}, without checking the password"),
+            format!(
+                "{username} has had {failures} wrong passwords within {window} s: answers 429, Retry-After: {retry_after_secs}, without checking the password"
+            ),
         ),
     };
     let mut step = Step::new(StepId::HandlerThrottle, Direction::Within, Kind::Decision)
@@ -391,9 +413,7 @@ fn password_step(username: &str, known: bool, matches: bool, stored: &str) {
     let summary = match (known, matches) {
         (true, true) => format!("the password matches {username}'s argon2id hash"),
         (true, false) => format!("the password does not match {username}'s argon2id hash"),
-        _ => format!(
-            "no user {username}: checks a dummy hash anyway, so the answer takes as long"
-        ),
+        _ => format!("no user {username}: checks a dummy hash anyway, so the answer takes as long"),
     };
     let verdict = if matches {
         Verdict::Pass
@@ -441,7 +461,8 @@ pub async fn logout(accounts: Arc<Accounts>, req: Request) -> Response {
         .with_header("Set-Cookie", cookie)
         .append_header(
             "Set-Cookie",
-            [csrf::COOKIE, "=; SameSite=Lax; Path=/; Max-Age=0"].concat() + if secure { "; Secure" } else { "" },
+            [csrf::COOKIE, "=; SameSite=Lax; Path=/; Max-Age=0"].concat()
+                + if secure { "; Secure" } else { "" },
         )
         .with_note(if ended {
             "after ending the session"

@@ -96,7 +96,12 @@ impl Middleware for Authentication {
                         decision = decision.input("credential", read).input("user id", u.id);
                         format!("authenticates {} from {read}", u.describe())
                     }
-                    (Identity::Anonymous { rejected: Some(why) }, Some(read)) => {
+                    (
+                        Identity::Anonymous {
+                            rejected: Some(why),
+                        },
+                        Some(read),
+                    ) => {
                         decision = decision
                             .input("credential", read)
                             .input("rejected", &why.reason);
@@ -108,10 +113,14 @@ impl Middleware for Authentication {
                     }
                     _ => "finds no credentials: the request goes on as anonymous".to_string(),
                 };
-                Step::new(StepId::FrameworkAuthenticate, Direction::Within, Kind::Decision)
-                    .summary(summary)
-                    .decision(decision)
-                    .emit();
+                Step::new(
+                    StepId::FrameworkAuthenticate,
+                    Direction::Within,
+                    Kind::Decision,
+                )
+                .summary(summary)
+                .decision(decision)
+                .emit();
             }
             req.identity = Some(identity);
             next.run(req).await

@@ -138,7 +138,10 @@ impl Authorization {
                     401
                 }),
                 why: match identity {
-                    None => "no identity is attached (authentication has not run): treated as anonymous".to_string(),
+                    None => {
+                        "no identity is attached (authentication has not run): treated as anonymous"
+                            .to_string()
+                    }
                     Some(_) => "the request is anonymous".to_string(),
                 },
             },
@@ -180,7 +183,12 @@ impl Authorization {
                 if let Some(Identity::User(u)) = &req.identity
                     && u.via == Credential::Bearer
                 {
-                    let value = ["Bearer realm=\"", &self.config.realm, "\", error=\"insufficient_scope\""].concat();
+                    let value = [
+                        "Bearer realm=\"",
+                        &self.config.realm,
+                        "\", error=\"insufficient_scope\"",
+                    ]
+                    .concat();
                     res.set_header("WWW-Authenticate", value);
                 }
                 res
@@ -228,9 +236,12 @@ impl Middleware for Authorization {
                 .input("route", [&req.method, " ", pattern].concat())
                 .input("why", &verdict.why)
                 .knob("hide_forbidden", self.config.hide_forbidden);
-                let mut step =
-                    Step::new(StepId::FrameworkAuthorize, Direction::Within, Kind::Decision)
-                        .decision(decision);
+                let mut step = Step::new(
+                    StepId::FrameworkAuthorize,
+                    Direction::Within,
+                    Kind::Decision,
+                )
+                .decision(decision);
                 step = match (&res, verdict.status) {
                     (Some(res), Some(status)) => step
                         .summary(format!(

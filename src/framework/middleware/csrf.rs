@@ -108,7 +108,9 @@ impl Csrf {
             let own = [&req.scheme, "://", req.header("host").unwrap_or_default()].concat();
             if origin != own {
                 return (
-                    Some(format!("Origin checking failed - {origin} does not match {own}")),
+                    Some(format!(
+                        "Origin checking failed - {origin} does not match {own}"
+                    )),
                     "the request came from another site's page".to_string(),
                 );
             }
@@ -121,7 +123,10 @@ impl Csrf {
         };
         let expected = token_for(&self.key, session);
         if bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {
-            (None, "the token fits the session (compared in constant time)".to_string())
+            (
+                None,
+                "the token fits the session (compared in constant time)".to_string(),
+            )
         } else {
             (
                 Some("CSRF token incorrect".to_string()),
@@ -208,7 +213,10 @@ mod tests {
 
     #[test]
     fn safe_methods_and_requests_without_a_session_cookie_pass() {
-        assert_eq!(run(Request::new("GET", "/").with_header("Cookie", "sessionid=s1")), 200);
+        assert_eq!(
+            run(Request::new("GET", "/").with_header("Cookie", "sessionid=s1")),
+            200
+        );
         assert_eq!(run(Request::new("POST", "/tokens")), 200);
     }
 }

@@ -125,6 +125,7 @@ fn decision(d: &Decision, theme: &Theme, out: &mut Vec<Line<'static>>) {
     let verdict = match d.verdict {
         Verdict::Pass => "pass".to_string(),
         Verdict::Refuse { status } => format!("refuse with {status}"),
+        Verdict::Answer { status } => format!("answer {status} here"),
         Verdict::Drop { status } => format!("log {status} and close, nothing sent"),
         Verdict::KeepOpen => "keep the connection open".to_string(),
         Verdict::Close => "close the connection".to_string(),
