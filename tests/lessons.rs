@@ -130,6 +130,13 @@ const GOLDEN: &[&str] = &[
     "blocking-the-loop",
     "worker-timeout",
     "littles-law",
+    "login-session",
+    "401-vs-403",
+    "token-auth",
+    "object-ownership",
+    "csrf",
+    "middleware-order",
+    "cors-preflight",
 ];
 
 /// Two tests per lesson: the transcript (`tests/snapshots/lessons__NAME.snap`)
@@ -244,6 +251,11 @@ golden!(
     auth_middleware_order_transcript_refuses_alice_when_authorization_runs_first,
     auth_middleware_order_whole_traces_are_unchanged,
     "middleware-order"
+);
+golden!(
+    auth_cors_preflight_transcript_answers_preflights_in_the_middleware_and_withholds_allow_origin_from_evil,
+    auth_cors_preflight_whole_trace_is_unchanged,
+    "cors-preflight"
 );
 golden!(
     littles_law_transcript_follows_three_requests_then_gives_the_figures,

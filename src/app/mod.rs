@@ -313,10 +313,11 @@ where
 }
 
 /// The middleware this configuration puts in the onion, outermost first.
-/// With `[stack.app.cors]`, `cors` goes right inside the access log: a
-/// preflight is logged, and answered before any check that needs
-/// credentials (a preflight carries none), and every answer from inside,
-/// a 401 or a 403 too, gets its CORS fields so the page can read it.
+/// With `[stack.app.cors]`, `cors` goes right inside `security_headers`:
+/// a preflight is logged and gets the security headers, it is answered
+/// before any check that needs credentials (a preflight carries none), and
+/// every answer from inside, a 401 or a 403 too, gets its CORS fields so
+/// the page can read it.
 pub fn onion(config: &AppConfig) -> Vec<MiddlewareName> {
     let mut onion = match (&config.middleware, &config.auth) {
         (Some(list), _) => return list.clone(),
@@ -329,7 +330,11 @@ pub fn onion(config: &AppConfig) -> Vec<MiddlewareName> {
         ],
     };
     if config.cors.is_some() {
-        onion.insert(2, MiddlewareName::Cors);
+        let at = onion
+            .iter()
+            .position(|m| *m == MiddlewareName::SecurityHeaders)
+            .map_or(onion.len(), |i| i + 1);
+        onion.insert(at, MiddlewareName::Cors);
     }
     onion
 }

@@ -484,7 +484,7 @@ fn emit_preflight(cors: &Cors, req: &Request, origin: &str, res: &Response, refu
         let knobs: Vec<&str> = refused.iter().map(|r| r.knob()).collect();
         decision = cors.knobs(decision.input("refused", names.join(", ")), &knobs);
         format!(
-            "refuses the {subject}: {} Disallowed CORS {} (not in {}); the browser will not send the request",
+            "refuses the {subject}: {}, \"Disallowed CORS {}\" (not in {}); the browser will not send the request",
             res.status_line(),
             names.join(", "),
             knobs.join(", ")
