@@ -253,7 +253,7 @@ impl Cors {
 
     /// Whether the answer depends on `Origin`, so caches must key on it.
     fn varies(&self) -> bool {
-        !(self.any_origin && !self.config.allow_credentials)
+        !self.any_origin || self.config.allow_credentials
     }
 
     /// Judge a preflight: what it asked for that is not allowed.
@@ -272,7 +272,7 @@ impl Cors {
         }
         if !self.any_header
             && let Some(list) = requested_headers
-            && requested(list).any(|h| !self.headers.iter().any(|a| *a == h))
+            && requested(list).any(|h| !self.headers.contains(&h))
         {
             refused.push(Refusal::Headers);
         }
