@@ -781,19 +781,28 @@ fn every_upstream_connection_carries_its_requests_in_the_order_the_proxy_sent_th
             let what = format!("{name}: upstream connection {}", u.id);
             assert!(!sent.is_empty(), "{what} carried no request");
             assert_eq!(u.requests, sent, "{what}: summary");
+            // A request sent on an idle connection the app server had
+            // already closed is sent again on another (nginx's retry of a
+            // stale keep-alive connection): this one never carried it.
+            let retried = in_order(StepId::WebServerProxyRetry);
+            let delivered: Vec<u64> = sent
+                .iter()
+                .copied()
+                .filter(|r| !retried.contains(r))
+                .collect();
             assert_eq!(
                 in_order(StepId::AppServerRequestReceive),
-                sent,
+                delivered,
                 "{what}: read"
             );
             assert_eq!(
                 in_order(StepId::AppServerResponseSend),
-                sent,
+                delivered,
                 "{what}: answered"
             );
             assert_eq!(
                 in_order(StepId::WebServerProxyReceive),
-                sent,
+                delivered,
                 "{what}: relayed"
             );
             reused |= sent.len() > 1;
