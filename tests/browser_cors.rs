@@ -43,7 +43,9 @@ fn serve(lesson: &std::path::Path) -> Serve {
             let _ = tx.send(line);
         }
     });
-    let line = rx.recv_timeout(DEADLINE).expect("serve printed its address");
+    let line = rx
+        .recv_timeout(DEADLINE)
+        .expect("serve printed its address");
     let addr = line
         .split("http://")
         .nth(1)
@@ -167,13 +169,24 @@ async function step(name, request) {{
     ))
     .expect("the page server waits for its page");
 
-    let allowed = browse(chromium, &format!("http://127.0.0.1:{port}/"), &dir.join("profile-a"));
+    let allowed = browse(
+        chromium,
+        &format!("http://127.0.0.1:{port}/"),
+        &dir.join("profile-a"),
+    );
     // A 401 the page can read: the credentialed answer carried the
     // origin and Allow-Credentials; the PUT passed its preflight and met
     // authorization (no one is signed in).
     assert_eq!(allowed, "simple=200 credentialed=401 preflighted=401");
 
-    let other = browse(chromium, &format!("http://localhost:{port}/"), &dir.join("profile-b"));
-    assert_eq!(other, "simple=blocked credentialed=blocked preflighted=blocked");
+    let other = browse(
+        chromium,
+        &format!("http://localhost:{port}/"),
+        &dir.join("profile-b"),
+    );
+    assert_eq!(
+        other,
+        "simple=blocked credentialed=blocked preflighted=blocked"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
