@@ -325,11 +325,24 @@ fn curl_signs_in_with_a_cookie_jar_and_a_bearer_token_and_signs_out() {
         "{me}"
     );
     let stolen = std::fs::read_to_string(jar).expect("curl wrote the jar");
+    // Signing out changes something: send the CSRF token from the
+    // readable `csrftoken` cookie, as the site's own page would. (curl's
+    // jar: tab-separated, the name and the value are the last columns.)
+    let csrf = stolen
+        .lines()
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split('\t').collect();
+            (cols.len() == 7 && cols[5] == "csrftoken").then(|| cols[6].to_string())
+        })
+        .next()
+        .expect("sign-in set a csrftoken cookie");
     let out = curl(&[
         "-b",
         jar,
         "-c",
         jar,
+        "-H",
+        &format!("X-CSRF-Token: {csrf}"),
         "-X",
         "POST",
         &format!("{base}/logout"),
