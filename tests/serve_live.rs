@@ -325,11 +325,24 @@ fn curl_signs_in_with_a_cookie_jar_and_a_bearer_token_and_signs_out() {
         "{me}"
     );
     let stolen = std::fs::read_to_string(jar).expect("curl wrote the jar");
+    // Signing out changes something: send the CSRF token from the
+    // readable `csrftoken` cookie, as the site's own page would. (curl's
+    // jar: tab-separated, the name and the value are the last columns.)
+    let csrf = stolen
+        .lines()
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split('\t').collect();
+            (cols.len() == 7 && cols[5] == "csrftoken").then(|| cols[6].to_string())
+        })
+        .next()
+        .expect("sign-in set a csrftoken cookie");
     let out = curl(&[
         "-b",
         jar,
         "-c",
         jar,
+        "-H",
+        &format!("X-CSRF-Token: {csrf}"),
         "-X",
         "POST",
         &format!("{base}/logout"),
@@ -645,4 +658,115 @@ fn a_gthread_worker_serves_over_tcp_and_keeps_the_upstream_connection() {
         "{text}"
     );
     assert!(text.contains("reuses idle upstream connection"), "{text}");
+}
+
+/// The `cors-preflight` lesson's stack over real TCP: a real client sends
+/// what a browser would on behalf of a page of `http://app.example.com`.
+#[test]
+fn over_tcp_a_preflight_is_answered_204_and_a_credentialed_get_gets_its_origin_back() {
+    const APP: &str = "http://app.example.com";
+    let server = serve(&["--lesson", "cors-preflight"]);
+    let base = format!("http://{}", server.addr);
+    let c = client();
+    let header = |r: &reqwest::blocking::Response, name: &str| {
+        r.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+
+    // Sign in (same origin), and keep the session cookie by hand.
+    let login = c
+        .post(format!("{base}/login"))
+        .header("content-type", "application/json")
+        .body(r#"{"username": "alice", "password": "wonderland"}"#)
+        .send()
+        .expect("POST /login");
+    assert_eq!(login.status(), 200);
+    let cookie = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("sessionid="))
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+
+    // The page's fetch(…/me, { credentials: "include" }).
+    let me = c
+        .get(format!("{base}/me"))
+        .header("Origin", APP)
+        .header("Cookie", &cookie)
+        .send()
+        .expect("GET /me");
+    assert_eq!(me.status(), 200);
+    assert_eq!(
+        header(&me, "access-control-allow-origin").as_deref(),
+        Some(APP)
+    );
+    assert_eq!(
+        header(&me, "access-control-allow-credentials").as_deref(),
+        Some("true")
+    );
+    assert!(header(&me, "vary").is_some_and(|v| v.contains("Origin")));
+    assert!(me.text().expect("body").contains("alice"));
+
+    // The preflight a PUT with Authorization needs; no credentials on it.
+    let preflight = c
+        .request(reqwest::Method::OPTIONS, format!("{base}/notes/1"))
+        .header("Origin", APP)
+        .header("Access-Control-Request-Method", "PUT")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization,content-type",
+        )
+        .send()
+        .expect("OPTIONS /notes/1");
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(
+        header(&preflight, "access-control-allow-origin").as_deref(),
+        Some(APP)
+    );
+    assert!(header(&preflight, "access-control-allow-methods").is_some_and(|m| m.contains("PUT")));
+    assert!(
+        header(&preflight, "access-control-allow-headers")
+            .is_some_and(|h| h.contains("authorization"))
+    );
+    assert_eq!(
+        header(&preflight, "access-control-max-age").as_deref(),
+        Some("600")
+    );
+
+    // A preflight to a route that needs sign-in is not 401'd.
+    let protected = c
+        .request(reqwest::Method::OPTIONS, format!("{base}/me"))
+        .header("Origin", APP)
+        .header("Access-Control-Request-Method", "GET")
+        .send()
+        .expect("OPTIONS /me");
+    assert_eq!(protected.status(), 204);
+
+    // Another origin: its preflight is refused; its GET is answered all the
+    // same, without the field a browser would need to hand it to the page.
+    let evil = c
+        .request(reqwest::Method::OPTIONS, format!("{base}/notes/1"))
+        .header("Origin", "http://evil.example")
+        .header("Access-Control-Request-Method", "DELETE")
+        .send()
+        .expect("OPTIONS from evil");
+    assert_eq!(evil.status(), 400);
+    assert_eq!(header(&evil, "access-control-allow-origin"), None);
+    assert_eq!(evil.text().expect("body"), "Disallowed CORS origin");
+    let read = c
+        .get(format!("{base}/notes/1"))
+        .header("Origin", "http://evil.example")
+        .send()
+        .expect("GET from evil");
+    assert_eq!(
+        read.status(),
+        200,
+        "the server does not block; the browser does"
+    );
+    assert_eq!(header(&read, "access-control-allow-origin"), None);
 }

@@ -38,8 +38,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::{Clock, LESSON_EPOCH_SECS};
 use crate::framework::middleware::{
-    Access, AccessLog, Authentication, Authorization, AuthorizationConfig, Csrf, JsonBody,
-    Middleware, RequestId, Rule, SecurityHeaders,
+    Access, AccessLog, Authentication, Authorization, AuthorizationConfig, Cors, CorsConfig, Csrf,
+    JsonBody, Middleware, RequestId, Rule, SecurityHeaders,
 };
 use crate::framework::router::Router;
 use crate::framework::{Framework, FrameworkBuilder, Handler, Request, Response, Role, RouteError};
@@ -77,6 +77,7 @@ pub enum MiddlewareName {
     Authentication,
     Csrf,
     Authorization,
+    Cors,
 }
 
 impl MiddlewareName {
@@ -89,6 +90,7 @@ impl MiddlewareName {
             MiddlewareName::Authentication => "authentication",
             MiddlewareName::Csrf => "csrf",
             MiddlewareName::Authorization => "authorization",
+            MiddlewareName::Cors => "cors",
         }
     }
 }
@@ -125,6 +127,10 @@ pub struct AppConfig {
     /// it the app has no users and every route is public.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthConfig>,
+    /// Which other origins' pages may read the app's answers
+    /// (`[stack.app.cors]`); without it there is no cors middleware.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cors: Option<CorsConfig>,
 }
 
 /// One note to seed.
@@ -166,6 +172,7 @@ impl Default for AppConfig {
             ],
             middleware: None,
             auth: None,
+            cors: None,
         }
     }
 }
@@ -181,6 +188,10 @@ pub enum AppError {
     Password(#[from] auth::passwords::HashError),
     #[error("middleware `{0}` needs a [stack.app.auth] table")]
     NeedsAuth(&'static str),
+    #[error("middleware `cors` needs a [stack.app.cors] table")]
+    NeedsCors,
+    #[error("[stack.app.cors]: {0}")]
+    Cors(#[from] crate::framework::middleware::cors::CorsConfigError),
     #[error("note `{title}` is owned by `{owner}`, who is not among [stack.app.auth] users")]
     UnknownOwner { title: String, owner: String },
 }
@@ -302,9 +313,14 @@ where
 }
 
 /// The middleware this configuration puts in the onion, outermost first.
+/// With `[stack.app.cors]`, `cors` goes right inside `security_headers`:
+/// a preflight is logged and gets the security headers, it is answered
+/// before any check that needs credentials (a preflight carries none), and
+/// every answer from inside, a 401 or a 403 too, gets its CORS fields so
+/// the page can read it.
 pub fn onion(config: &AppConfig) -> Vec<MiddlewareName> {
-    match (&config.middleware, &config.auth) {
-        (Some(list), _) => list.clone(),
+    let mut onion = match (&config.middleware, &config.auth) {
+        (Some(list), _) => return list.clone(),
         (None, Some(_)) => AUTH_MIDDLEWARE.to_vec(),
         (None, None) => vec![
             MiddlewareName::RequestId,
@@ -312,7 +328,15 @@ pub fn onion(config: &AppConfig) -> Vec<MiddlewareName> {
             MiddlewareName::JsonBody,
             MiddlewareName::SecurityHeaders,
         ],
+    };
+    if config.cors.is_some() {
+        let at = onion
+            .iter()
+            .position(|m| *m == MiddlewareName::SecurityHeaders)
+            .map_or(onion.len(), |i| i + 1);
+        onion.insert(at, MiddlewareName::Cors);
     }
+    onion
 }
 
 /// Build the notes app with a given clock and source of randomness
@@ -470,6 +494,10 @@ pub fn build_with(
                         hide_forbidden: auth.hide_forbidden,
                     },
                 ))
+            }
+            MiddlewareName::Cors => {
+                let cors = config.cors.as_ref().ok_or(AppError::NeedsCors)?;
+                Box::new(Cors::new(cors.clone())?)
             }
         };
         builder = builder.middleware_boxed(middleware);

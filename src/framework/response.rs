@@ -70,6 +70,17 @@ impl Response {
         )
     }
 
+    /// `204 No Content`: no body, and neither `Content-Type` nor
+    /// `Content-Length` (RFC 9110 §8.6, §15.3.5).
+    pub fn no_content() -> Response {
+        Response {
+            status: 204,
+            headers: Vec::new(),
+            body: Vec::new(),
+            note: None,
+        }
+    }
+
     /// The status line's text, e.g. `200 OK` (what WSGI's
     /// `start_response` takes).
     pub fn status_line(&self) -> String {

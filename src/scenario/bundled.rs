@@ -85,6 +85,10 @@ pub const LESSONS: &[(&str, &str)] = &[
         "middleware-order",
         include_str!("../../scenarios/middleware-order.toml"),
     ),
+    (
+        "cors-preflight",
+        include_str!("../../scenarios/cors-preflight.toml"),
+    ),
 ];
 
 /// The source of a bundled lesson.

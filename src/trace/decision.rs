@@ -21,6 +21,9 @@ pub enum Verdict {
     Pass,
     /// The request is answered here with this status.
     Refuse { status: u16 },
+    /// The request is answered here with this status, and the answer is a
+    /// yes (a CORS preflight's 204): nothing inside runs.
+    Answer { status: u16 },
     /// Logged with this status, and the connection closed without a response
     /// (nginx's 408 and 444).
     Drop { status: u16 },

@@ -326,6 +326,14 @@ steps! {
     /// The csrf middleware checks an unsafe, cookie-authenticated request
     /// for a matching Origin and token: pass, or 403.
     FrameworkCsrf => (Framework, "framework.csrf"),
+    /// The cors middleware answers a CORS preflight (`OPTIONS` with
+    /// `Origin` and `Access-Control-Request-Method`) itself: 204 with the
+    /// `Access-Control-Allow-*` fields, or 400 naming what it refused.
+    FrameworkCorsPreflight => (Framework, "framework.cors.preflight"),
+    /// The cors middleware on any other request: no `Origin`, left
+    /// untouched; or, on the way up, the `Access-Control-*` fields it added
+    /// to the response (an allowed origin) or withheld (any other).
+    FrameworkCors => (Framework, "framework.cors"),
 
     /// The view function is called.
     HandlerCall => (Handler, "handler.call"),

@@ -23,7 +23,12 @@
 //! framework's router, so any path the router would send to a protected
 //! handler (`/admin`, or `/notes/7` as the trie reads it) is judged by that
 //! handler's rule: no spelling of a path reaches the handler around it.
-//! A path the router will refuse (404, 405) passes here untouched.
+//! A path the router will refuse (404, 405) passes here untouched, except
+//! `OPTIONS`: it is judged by the rule of the path's `GET`, as a protected
+//! Django view or a DRF `IsAuthenticated` view checks every method it
+//! answers, `OPTIONS` included. So a CORS preflight (an `OPTIONS` that
+//! never carries credentials) that reaches this middleware gets 401: the
+//! cors middleware must sit outside it.
 //!
 //! The middleware reads `req.identity`. If nothing set it (the
 //! authentication middleware is missing, or sits *inside* this one), the
@@ -216,6 +221,16 @@ impl Middleware for Authorization {
                 Match::Found {
                     handler, pattern, ..
                 } => (handler, pattern),
+                // OPTIONS reads, as GET does: it is judged by the rule of
+                // the path's GET, as a protected view answers every method.
+                Match::MethodNotAllowed { .. } if req.method == "OPTIONS" => {
+                    match self.policy.at("GET", &req.path) {
+                        Match::Found {
+                            handler, pattern, ..
+                        } => (handler, pattern),
+                        _ => return next.run(req).await,
+                    }
+                }
                 // No such route: the router answers 404 or 405 itself.
                 Match::NotFound | Match::MethodNotAllowed { .. } => return next.run(req).await,
             };

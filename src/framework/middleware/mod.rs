@@ -82,6 +82,7 @@
 pub mod access_log;
 pub mod authentication;
 pub mod authorization;
+pub mod cors;
 pub mod csrf;
 pub mod json_body;
 pub mod request_id;
@@ -90,6 +91,7 @@ pub mod security_headers;
 pub use access_log::AccessLog;
 pub use authentication::{AuthBackend, Authentication, Found};
 pub use authorization::{Access, Authorization, AuthorizationConfig, Rule};
+pub use cors::{Cors, CorsConfig};
 pub use csrf::Csrf;
 pub use json_body::JsonBody;
 pub use request_id::RequestId;

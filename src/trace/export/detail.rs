@@ -269,6 +269,7 @@ pub fn decision(d: &Decision) -> Vec<DetailLine> {
     let verdict = match d.verdict {
         Verdict::Pass => "pass".to_string(),
         Verdict::Refuse { status } => format!("refuse with {status}"),
+        Verdict::Answer { status } => format!("answer {status} here"),
         Verdict::Drop { status } => format!("log {status} and close, nothing sent"),
         Verdict::KeepOpen => "keep the connection open".to_string(),
         Verdict::Close => "close the connection".to_string(),
