@@ -334,6 +334,66 @@ pub fn reason_phrase(status: u16) -> &'static str {
 
 /// The narration line: the lesson's own words for this step, or a sentence
 /// made from the step's summary ("The web server parsed the request head.").
+/// What the narration says on a step of the player: the lesson's words or
+/// the step's own sentence and, on the last step of a recorded lesson (not
+/// live traffic, which has no last step), how every request ended.
+pub fn narration_at(state: &PlayerState, view: &StepView) -> String {
+    let text = narration(view.event, view.answer.as_ref());
+    if state.live.is_some() || state.cursor + 1 != state.len() {
+        return text;
+    }
+    match ending(&state.trace.requests) {
+        Some(end) => format!("{text} {end}"),
+        None => text,
+    }
+}
+
+/// The lesson's ending in one sentence: each outcome (status, the layer
+/// that answered, the setting that decided) with how many requests had
+/// it, in the order they first happened.
+pub fn ending(requests: &[RequestSummary]) -> Option<String> {
+    if requests.is_empty() {
+        return None;
+    }
+    let mut outcomes: Vec<(String, usize)> = Vec::new();
+    for r in requests {
+        let mut o = match r.status {
+            Some(status) => format!("{status}"),
+            None => "no response".to_string(),
+        };
+        if let Some(layer) = r.answered_by {
+            o.push_str(&format!(" from the {}", layer.label()));
+        }
+        if let Some(k) = &r.knob {
+            o.push_str(&format!(" ({} = {})", k.name, k.value));
+        }
+        match outcomes.iter_mut().find(|(x, _)| *x == o) {
+            Some((_, n)) => *n += 1,
+            None => outcomes.push((o, 1)),
+        }
+    }
+    let one_outcome = outcomes.len() == 1;
+    let parts: Vec<String> = outcomes
+        .iter()
+        .map(|(o, n)| match one_outcome {
+            true => o.clone(),
+            false => format!("{n} × {o}"),
+        })
+        .collect();
+    let what = match (requests.len(), one_outcome) {
+        (1, _) => "The end: the request got".to_string(),
+        (2, true) => "The end: both requests got".to_string(),
+        (n, true) => format!("The end: all {n} requests got"),
+        (n, false) => format!("The end: {n} requests got"),
+    };
+    let tail = if requests.len() > 1 {
+        " (r lists them)"
+    } else {
+        ""
+    };
+    Some(format!("{what} {}{tail}.", parts.join(", ")))
+}
+
 pub fn narration(e: &Event, answer: Option<&Answer>) -> String {
     if let Some(n) = e
         .narration
@@ -379,5 +439,50 @@ fn capitalise(s: &str) -> String {
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(id: u64, status: Option<u16>, by: Option<Layer>) -> RequestSummary {
+        RequestSummary {
+            id,
+            conn: Some(id),
+            ordinal: Some(1),
+            method: "GET".into(),
+            target: "/".into(),
+            status,
+            reason: String::new(),
+            answered_by: by,
+            knob: None,
+            started_ns: 0,
+            finished_ns: 0,
+            timings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_ending_counts_each_outcome_in_the_order_it_first_happened() {
+        let mut big = request(2, Some(413), Some(Layer::WebServer));
+        big.knob = Some(Knob {
+            name: "client_max_body_size".into(),
+            value: "1m".into(),
+        });
+        let requests = [
+            request(1, Some(200), Some(Layer::Handler)),
+            big,
+            request(3, Some(200), Some(Layer::Handler)),
+            request(4, None, None),
+        ];
+        assert_eq!(
+            ending(&requests).as_deref(),
+            Some(
+                "The end: 4 requests got 2 × 200 from the handler, 1 × 413 from the web server \
+                 (client_max_body_size = 1m), 1 × no response (r lists them)."
+            )
+        );
+        assert_eq!(ending(&[]), None);
     }
 }

@@ -73,7 +73,7 @@ pub fn render(state: &PlayerState, frame: &mut Frame) {
 
     let max_narration_lines = if body.height >= 40 { 4 } else { 3 };
     let narration_lines = view.as_ref().map_or(1, |v| {
-        let text = super::view::narration(v.event, v.answer.as_ref());
+        let text = super::view::narration_at(state, v);
         text::wrap(&text, usize::from(area.width)).len()
     });
     let narration_height = 1 + narration_lines.clamp(2, max_narration_lines) as u16;

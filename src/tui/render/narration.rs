@@ -1,6 +1,7 @@
 //! The narration line: the lesson's words for this step, or, when the lesson
 //! has none, a sentence made from the step itself ("On the way down, the web
-//! server parsed the request head.").
+//! server parsed the request head."). On the last step it also says how
+//! every request ended, so the last frame tells the lesson's outcome.
 //!
 //! Book: "Using roundtrip" (book/src/using.md), section "The screen".
 
@@ -10,12 +11,12 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::super::state::PlayerState;
-use super::super::view::{StepView, narration};
+use super::super::view::{StepView, narration_at};
 
 pub fn render(state: &PlayerState, view: Option<&StepView>, frame: &mut Frame, area: Rect) {
     let theme = &state.theme;
     let text = match view {
-        Some(v) => narration(v.event, v.answer.as_ref()),
+        Some(v) => narration_at(state, v),
         None => match state.live {
             Some(_) => String::from(
                 "Waiting for the first request. Send one (curl, a browser) and watch it travel.",
