@@ -72,7 +72,7 @@ fn body(trace: &Trace, out: &mut String) {
     let _ = writeln!(out);
     // With several requests, every line says whose step it is: interleaved
     // requests cannot be told apart by order alone.
-    let tagged = trace.requests.len() > 1;
+    let tagged = (trace.requests.len() > 1).then_some(trace);
     let load = trace.metrics.as_ref().and_then(|m| m.load.as_ref());
     let shown = match (load, trace.requests.get(..LOAD_TRANSCRIBED)) {
         (Some(_), Some(first)) if trace.requests.len() > first.len() => {
@@ -534,7 +534,7 @@ pub fn comparison(c: &Comparison, traces: &[&Trace], out: &mut String) {
 pub fn request_transcript(trace: &Trace, request: u64) -> String {
     let mut out = String::new();
     for e in trace.events.iter().filter(|e| e.request == Some(request)) {
-        event_line(e, false, &mut out);
+        event_line(e, None, &mut out);
     }
     if let Some(r) = trace.requests.iter().find(|r| r.id == request) {
         let _ = writeln!(out, "{}", request_line(r));
@@ -570,14 +570,17 @@ fn stack_line(trace: &Trace, out: &mut String) {
     let _ = writeln!(out, "stack: {}", stack.join(" → "));
 }
 
-/// One step: time, the request (when `tagged`), indentation by depth,
-/// arrow, layer, sentence.
-pub fn event_line(e: &Event, tagged: bool, out: &mut String) {
+/// One step: time, the request (when `tagged`: its number in the lesson,
+/// looked up in that trace), indentation by depth, arrow, layer, sentence.
+pub fn event_line(e: &Event, tagged: Option<&Trace>, out: &mut String) {
     let ms = e.at_ns as f64 / 1_000_000.0;
     let indent = "  ".repeat(e.layer.depth());
     let _ = write!(out, "{ms:>10.3} ms  ");
-    if tagged {
-        let tag = e.request.map(|r| format!("#{r}")).unwrap_or_default();
+    if let Some(trace) = tagged {
+        let tag = e
+            .request
+            .map(|r| format!("#{}", trace.request_number(r)))
+            .unwrap_or_default();
         let _ = write!(out, "{tag:<4}");
     }
     let _ = write!(
@@ -598,9 +601,9 @@ pub fn event_line(e: &Event, tagged: bool, out: &mut String) {
 
 fn request_line(r: &RequestSummary) -> String {
     let mut s = if r.method.is_empty() {
-        format!("request {}: (no request line could be read)", r.id)
+        format!("{}: (no request line could be read)", r.label())
     } else {
-        format!("request {}: {} {}", r.id, r.method, r.target)
+        format!("{}: {} {}", r.label(), r.method, r.target)
     };
     match r.status {
         Some(status) => {
@@ -620,8 +623,11 @@ fn request_line(r: &RequestSummary) -> String {
     s
 }
 
+/// Every request's outcome, in the lesson's numbering.
 fn outcome(trace: &Trace, out: &mut String) {
-    for r in &trace.requests {
+    let mut requests: Vec<&RequestSummary> = trace.requests.iter().collect();
+    requests.sort_by_key(|r| (r.number(), r.id));
+    for r in requests {
         let _ = writeln!(out, "{}", request_line(r));
     }
 }
