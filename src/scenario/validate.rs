@@ -77,7 +77,16 @@ fn piece_errors(path: &Path, source: &str) -> Vec<ScenarioError> {
                 break;
             };
             let at = e.span().map(|s| s.start);
+            let message = e.message().to_string();
+            // A field left out after an error of its own is missing now
+            // only because of that error.
+            if message.starts_with("missing field") && !errors.is_empty() {
+                break;
+            }
             errors.push(e);
+            if message.starts_with("missing field") {
+                break;
+            }
             let removed = match (v.get_mut(), at) {
                 (DeValue::Table(table), Some(at)) => remove_at(table, at),
                 _ => false,
@@ -883,11 +892,23 @@ fn check_rules(path: &Path, source: &str, s: &Scenario) -> Vec<ScenarioError> {
     list
 }
 
-/// Byte offset of `key =` inside the table at `span` (a `[[request]]`),
-/// or of the table's start when the key is not written there.
+/// Byte offset of `key =` inside the table at `span` (a `[[request]]`,
+/// whose span is its header: the table runs on to the next header that
+/// is not one of its own sub-tables), or of the table's start when the
+/// key is not written there.
 fn key_in(source: &str, span: std::ops::Range<usize>, key: &str) -> usize {
-    let end = span.end.min(source.len());
-    let start = span.start.min(end);
+    let start = span.start.min(source.len());
+    let from = span.end.clamp(start, source.len());
+    let mut end = source.len();
+    let mut offset = from;
+    for line in source[from..].split_inclusive('\n') {
+        let t = line.trim_start();
+        if offset > from && t.starts_with('[') && !t.starts_with("[request.") {
+            end = offset;
+            break;
+        }
+        offset += line.len();
+    }
     match key_offset_from(&source[..end], start, key) {
         0 => start,
         at => at,
@@ -1174,8 +1195,13 @@ fn content_length_mismatch(r: &Request) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// The lesson, or the first of its errors (by position).
     fn check(src: &str) -> Result<Scenario, ScenarioError> {
-        parse(Path::new("lesson.toml"), src)
+        parse(Path::new("lesson.toml"), src).map_err(|p| {
+            p.0.into_iter()
+                .find(|e| e.severity == super::super::error::Severity::Error)
+                .expect("a failed parse has an error")
+        })
     }
 
     #[test]
