@@ -1164,7 +1164,11 @@ pub fn warnings(path: &Path, source: &str, s: &Scenario) -> Vec<ScenarioError> {
 }
 
 fn show_time(t: std::time::Duration) -> String {
-    crate::units::Time(t).to_string()
+    if t.is_zero() {
+        "0ms".to_string()
+    } else {
+        crate::units::Time(t).to_string()
+    }
 }
 
 /// A `Content-Length` header given by hand that disagrees with the body
