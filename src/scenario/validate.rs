@@ -217,7 +217,8 @@ pub fn did_you_mean<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) ->
     known
         .into_iter()
         .map(|k| (edit_distance(name, k), k))
-        .filter(|(d, _)| *d <= name.chars().count().max(4) / 3)
+        // Up to one edit in three characters, rounded up (`titel`: 2).
+        .filter(|(d, _)| *d <= name.chars().count().max(4).div_ceil(3))
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
 }
