@@ -426,7 +426,10 @@ fn check_one(path: &std::path::Path) -> (Option<String>, Vec<ScenarioError>) {
                 path,
                 &lesson.source,
                 n.span().start,
-                "this narration's step does not happen in this lesson".to_string(),
+                format!(
+                    "narration for {} matches no step of this lesson",
+                    n.get_ref().target()
+                ),
                 Some(format!(
                     "`roundtrip run {} --json` lists the steps that happen, with their requests",
                     path.display()

@@ -434,3 +434,62 @@ fn narration_can_target_the_nth_step_and_a_middleware_by_name() {
     assert_eq!(h.layer.as_str(), "handler");
     assert_eq!(t.request_number(h.request.expect("a request")), 1);
 }
+
+/// The blocks of book/src/lessons.md that follow `marker` (an HTML
+/// comment), in order: the text between the fence lines.
+fn book_blocks<'a>(chapter: &'a str, marker: &str) -> Vec<&'a str> {
+    chapter
+        .split(marker)
+        .skip(1)
+        .filter_map(|rest| {
+            let body = rest.split_once("```")?.1.split_once('\n')?.1;
+            Some(&body[..body.find("```")?])
+        })
+        .collect()
+}
+
+#[test]
+fn the_books_when_check_says_no_rounds_are_what_check_prints() {
+    let chapter = include_str!("../book/src/lessons.md");
+    let lesson = book_blocks(chapter, "<!-- check-lesson -->");
+    let outputs = book_blocks(chapter, "<!-- check-output -->");
+    assert_eq!((lesson.len(), outputs.len()), (1, 4), "the section's blocks");
+    // The fixes the section describes, round by round.
+    let rounds: [&[(&str, &str)]; 4] = [
+        &[],
+        &[
+            ("expect = \"413\"", "expect = { status = 413, answered_by = \"nginx\" }"),
+            ("conection = 1\n", ""),
+        ],
+        &[
+            ("\"nginx\"", "\"web_server\""),
+            ("limit.bdy", "limit.body"),
+            ("\"uplaod\"", "\"upload\""),
+        ],
+        &[("\"post\"", "\"POST\""), ("\"notes\"", "\"/notes\"")],
+    ];
+    let dir = std::env::temp_dir().join(format!("roundtrip-book-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut source = lesson[0].to_string();
+    for (round, (fixes, shown)) in rounds.iter().zip(&outputs).enumerate() {
+        for (from, to) in *fixes {
+            assert!(source.contains(from), "round {}: `{from}` not in the lesson", round + 1);
+            source = source.replace(from, to);
+        }
+        std::fs::write(dir.join("my-lesson.toml"), &source).expect("write lesson");
+        let out = Command::new(env!("CARGO_BIN_EXE_roundtrip"))
+            .current_dir(&dir)
+            .args(["check", "my-lesson.toml"])
+            .output()
+            .expect("run check");
+        let printed = String::from_utf8_lossy(&out.stderr).into_owned()
+            + &String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            printed.as_str(),
+            *shown,
+            "round {}: update \"When check says no\" in book/src/lessons.md",
+            round + 1
+        );
+        assert_eq!(out.status.success(), round == 3, "round {}", round + 1);
+    }
+}

@@ -408,3 +408,30 @@ impl<'de> Deserialize<'de> for RequestRef {
         d.deserialize_any(Visit)
     }
 }
+
+impl Narration {
+    /// What this narration targets, in words: "step `web_server.limit.body`
+    /// in request 1, the 2nd time".
+    pub fn target(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(m) = &self.middleware {
+            parts.push(format!("middleware `{}`", m.get_ref()));
+        }
+        if let Some(s) = &self.step {
+            parts.push(format!("step `{}`", s.get_ref()));
+        }
+        if let Some(l) = &self.layer {
+            parts.push(format!("a step of the {}", l.get_ref()));
+        }
+        let mut out = parts.join(", ");
+        match self.request.as_ref().map(|r| r.get_ref()) {
+            Some(RequestRef::Number(n)) => out.push_str(&format!(" in request {n}")),
+            Some(RequestRef::Name(n)) => out.push_str(&format!(" in request `{n}`")),
+            None => {}
+        }
+        if let Some(k) = &self.nth {
+            out.push_str(&format!(", time {}", k.get_ref()));
+        }
+        out
+    }
+}
