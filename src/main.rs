@@ -325,7 +325,10 @@ fn check(paths: &[PathBuf]) -> ExitCode {
                 failed += 1;
                 let mut line = scenario::error::count(errors, "error");
                 if warnings > 0 {
-                    line.push_str(&format!(", {}", scenario::error::count(warnings, "warning")));
+                    line.push_str(&format!(
+                        ", {}",
+                        scenario::error::count(warnings, "warning")
+                    ));
                 }
                 eprintln!("{line}");
             }

@@ -215,10 +215,24 @@ fn every_error_of_a_file_is_reported_in_one_run_sorted_and_counted() {
     );
     assert!(!ok);
     let l = lines(&out);
-    assert!(l[0].starts_with("LESSON:3:11: `workers` must be a whole number (such as 4), not the text \"two\""), "{out}");
-    assert!(l[2].starts_with("LESSON:4:13: `wsgii` is not a value `interface` takes"), "{out}");
-    assert!(l[4].starts_with("LESSON:6:1: `methd` is not a field of this [[request]]"), "{out}");
-    assert!(l[6].starts_with("LESSON:10:9: `close` must be true or false"), "{out}");
+    assert!(
+        l[0].starts_with(
+            "LESSON:3:11: `workers` must be a whole number (such as 4), not the text \"two\""
+        ),
+        "{out}"
+    );
+    assert!(
+        l[2].starts_with("LESSON:4:13: `wsgii` is not a value `interface` takes"),
+        "{out}"
+    );
+    assert!(
+        l[4].starts_with("LESSON:6:1: `methd` is not a field of this [[request]]"),
+        "{out}"
+    );
+    assert!(
+        l[6].starts_with("LESSON:10:9: `close` must be true or false"),
+        "{out}"
+    );
     assert_eq!(l.last(), Some(&"4 errors"), "{out}");
 }
 
@@ -235,55 +249,111 @@ fn a_syntax_error_is_one_error_with_a_syntax_hint() {
 #[test]
 fn an_unknown_field_suggests_the_nearest_and_lists_the_fields() {
     let (_, out) = check("dym", "title = \"x\"\n[[request]]\npathh = \"/\"\n");
-    assert!(out.starts_with("LESSON:3:1: `pathh` is not a field of this [[request]]"), "{out}");
-    assert!(out.contains("hint: did you mean `path`? the fields here are: `name`, `method`, `path`"), "{out}");
+    assert!(
+        out.starts_with("LESSON:3:1: `pathh` is not a field of this [[request]]"),
+        "{out}"
+    );
+    assert!(
+        out.contains("hint: did you mean `path`? the fields here are: `name`, `method`, `path`"),
+        "{out}"
+    );
     let (_, out) = check("dym-top", "titel = \"x\"\n[[request]]\npath = \"/\"\n");
-    assert!(out.contains("LESSON:1:1: `titel` is not a field of a lesson"), "{out}");
+    assert!(
+        out.contains("LESSON:1:1: `titel` is not a field of a lesson"),
+        "{out}"
+    );
     assert!(out.contains("did you mean `title`?"), "{out}");
 }
 
 #[test]
 fn a_wrong_type_names_the_kind_of_value_in_lesson_words() {
     for (line, message, hint) in [
-        ("connection = \"two\"", "`connection` must be a whole number (such as 4), not the text \"two\"", "write the number without quotes, e.g. connection = 4"),
-        ("close = 1", "`close` must be true or false, not the number 1", "write close = true or close = false"),
-        ("method = 7", "`method` must be text in double quotes, not the number 7", "put the text in double quotes"),
-        ("expect = \"200\"", "`expect` is a table, such as `expect = { status = 200 }`", "write `expect = { status = 200 }` (not the text \"200\")"),
-        ("headers = \"Accept: */*\"", "`headers` is a table, such as `headers = { Accept = \"text/html\" }`", "write `headers"),
+        (
+            "connection = \"two\"",
+            "`connection` must be a whole number (such as 4), not the text \"two\"",
+            "write the number without quotes, e.g. connection = 4",
+        ),
+        (
+            "close = 1",
+            "`close` must be true or false, not the number 1",
+            "write close = true or close = false",
+        ),
+        (
+            "method = 7",
+            "`method` must be text in double quotes, not the number 7",
+            "put the text in double quotes",
+        ),
+        (
+            "expect = \"200\"",
+            "`expect` is a table, such as `expect = { status = 200 }`",
+            "write `expect = { status = 200 }` (not the text \"200\")",
+        ),
+        (
+            "headers = \"Accept: */*\"",
+            "`headers` is a table, such as `headers = { Accept = \"text/html\" }`",
+            "write `headers",
+        ),
     ] {
-        let (ok, out) = check("types", &format!("title = \"x\"\n[[request]]\npath = \"/\"\n{line}\n"));
+        let (ok, out) = check(
+            "types",
+            &format!("title = \"x\"\n[[request]]\npath = \"/\"\n{line}\n"),
+        );
         assert!(!ok, "{line}");
         assert!(out.starts_with("LESSON:4:"), "{line}: {out}");
         assert!(out.contains(message), "{line}: {out}");
         assert!(out.contains(&format!("hint: {hint}")), "{line}: {out}");
-        assert!(!out.contains("expected"), "{line}: serde's words leak: {out}");
+        assert!(
+            !out.contains("expected"),
+            "{line}: serde's words leak: {out}"
+        );
         assert!(!out.contains("text needs quotes"), "{line}: {out}");
     }
-    let (_, out) = check("list", "title = \"x\"\n[stack.app]\nmiddleware = \"csrf\"\n[[request]]\npath = \"/\"\n");
+    let (_, out) = check(
+        "list",
+        "title = \"x\"\n[stack.app]\nmiddleware = \"csrf\"\n[[request]]\npath = \"/\"\n",
+    );
     assert!(out.contains("LESSON:3:14: `middleware` is a list, such as `middleware = [\"request_id\", \"access_log\"]`"), "{out}");
 }
 
 #[test]
 fn a_missing_field_names_it_and_shows_the_line_to_add() {
-    let (ok, out) = check("missing-text", "title = \"x\"\n[[request]]\npath = \"/\"\n[[narration]]\nstep = \"client.connect\"\n");
+    let (ok, out) = check(
+        "missing-text",
+        "title = \"x\"\n[[request]]\npath = \"/\"\n[[narration]]\nstep = \"client.connect\"\n",
+    );
     assert!(!ok);
-    assert!(out.starts_with("LESSON:4:1: this [[narration]] needs `text`, and it has none"), "{out}");
+    assert!(
+        out.starts_with("LESSON:4:1: this [[narration]] needs `text`, and it has none"),
+        "{out}"
+    );
     assert!(out.contains("hint: add a line like: text = \""), "{out}");
     assert!(!out.contains("syntax"), "{out}");
 }
 
 #[test]
 fn an_out_of_range_number_says_the_range() {
-    let (_, out) = check("range", "title = \"x\"\n[[request]]\npath = \"/\"\nexpect = { status = 70000 }\n");
+    let (_, out) = check(
+        "range",
+        "title = \"x\"\n[[request]]\npath = \"/\"\nexpect = { status = 70000 }\n",
+    );
     assert!(out.starts_with("LESSON:4:21: `status` is out of range: the number 70000 is not a whole number from 0 to 65535"), "{out}");
     assert!(out.contains("hint: pick a value in that range"), "{out}");
 }
 
 #[test]
 fn a_bad_value_lists_the_allowed_ones() {
-    let (_, out) = check("enum", "title = \"x\"\n[stack.app_server]\ninterface = \"asgii\"\n[[request]]\npath = \"/\"\n");
-    assert!(out.starts_with("LESSON:3:13: `asgii` is not a value `interface` takes"), "{out}");
-    assert!(out.contains("hint: did you mean `asgi`? use one of: `wsgi`, `asgi`"), "{out}");
+    let (_, out) = check(
+        "enum",
+        "title = \"x\"\n[stack.app_server]\ninterface = \"asgii\"\n[[request]]\npath = \"/\"\n",
+    );
+    assert!(
+        out.starts_with("LESSON:3:13: `asgii` is not a value `interface` takes"),
+        "{out}"
+    );
+    assert!(
+        out.contains("hint: did you mean `asgi`? use one of: `wsgi`, `asgi`"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -293,7 +363,10 @@ fn a_rule_broken_by_request_two_points_at_request_two() {
         "title = \"x\"\n[[request]]\npath = \"/\"\n\n[[request]]\nmethod = \"POST\"\n",
     );
     assert!(!ok);
-    assert!(out.starts_with("LESSON:5:1: request 2 has neither `path` nor `raw`"), "{out}");
+    assert!(
+        out.starts_with("LESSON:5:1: request 2 has neither `path` nor `raw`"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -303,7 +376,10 @@ fn an_unmet_expectation_of_request_two_points_at_its_status_key() {
         "title = \"x\"\n[[request]]\npath = \"/notes\"\n\n[[request]]\npath = \"/notes/999\"\nexpect = { status = 200 }\n",
     );
     assert!(!ok);
-    assert!(out.starts_with("LESSON:7:21: request 2 expected status 200, got 404"), "{out}");
+    assert!(
+        out.starts_with("LESSON:7:21: request 2 expected status 200, got 404"),
+        "{out}"
+    );
     assert_eq!(lines(&out).last(), Some(&"1 error"), "{out}");
 }
 
@@ -320,12 +396,29 @@ fn likely_mistakes_are_warnings_that_do_not_fail_the_check() {
     assert!(ok, "{out}");
     let l = lines(&out);
     assert!(l[0].starts_with("LESSON:5:1: warning: request 2 is sent at 0ms, before request 1 (at 10ms): the web server reads it first"), "{out}");
-    assert!(l[2].starts_with("LESSON:6:1: warning: request 2: method `get` is not in capitals"), "{out}");
+    assert!(
+        l[2].starts_with("LESSON:6:1: warning: request 2: method `get` is not in capitals"),
+        "{out}"
+    );
     assert!(l[2].contains("will answer 400"), "{out}");
-    assert!(l[4].starts_with("LESSON:7:8: warning: request 2: path `notes` does not start with `/`"), "{out}");
-    assert!(out.contains("LESSON:9:1: warning: request 3: the raw request line says HTTP/2"), "{out}");
-    assert!(out.contains("LESSON:15:1: warning: request 4: Content-Length says 3, but the body is 5 bytes"), "{out}");
-    assert!(out.contains("ok (4 requests, expectations met, 5 warnings)"), "{out}");
+    assert!(
+        l[4].starts_with("LESSON:7:8: warning: request 2: path `notes` does not start with `/`"),
+        "{out}"
+    );
+    assert!(
+        out.contains("LESSON:9:1: warning: request 3: the raw request line says HTTP/2"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "LESSON:15:1: warning: request 4: Content-Length says 3, but the body is 5 bytes"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("ok (4 requests, expectations met, 5 warnings)"),
+        "{out}"
+    );
     for w in l.iter().filter(|l| l.contains("warning:")) {
         let next = l.iter().skip_while(|x| *x != w).nth(1).unwrap_or(&"");
         assert!(next.starts_with("  hint: "), "{w} has no hint: {out}");
@@ -373,24 +466,50 @@ fn a_reordered_lesson_keeps_one_numbering_in_check_transcript_and_narration() {
     let (ok, out) = check("reordered", REORDERED);
     assert!(!ok);
     // check: the file's request 1, at its own `status`.
-    assert!(out.contains("LESSON:6:21: request 1 (late) expected status 404, got 200"), "{out}");
-    assert!(out.contains("LESSON:7:1: warning: request 2 (early) is sent at 0ms, before request 1 (late)"), "{out}");
+    assert!(
+        out.contains("LESSON:6:21: request 1 (late) expected status 404, got 200"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "LESSON:7:1: warning: request 2 (early) is sent at 0ms, before request 1 (late)"
+        ),
+        "{out}"
+    );
     let dir = std::env::temp_dir().join(format!("roundtrip-check-{}", std::process::id()));
     let path = dir.join("reordered.toml");
     let lesson = roundtrip::scenario::load_file(&path).expect("loads");
     let outcome = roundtrip::scenario::run(&lesson).expect("runs");
     let t = &outcome.trace;
     // The web server read the early one first: its id 1 is the lesson's 2.
-    let early = t.requests.iter().find(|r| r.target == "/notes/999").expect("early");
-    assert_eq!((early.id, early.lesson, early.name.as_deref()), (1, Some(2), Some("early")));
-    let late = t.requests.iter().find(|r| r.target == "/notes").expect("late");
+    let early = t
+        .requests
+        .iter()
+        .find(|r| r.target == "/notes/999")
+        .expect("early");
+    assert_eq!(
+        (early.id, early.lesson, early.name.as_deref()),
+        (1, Some(2), Some("early"))
+    );
+    let late = t
+        .requests
+        .iter()
+        .find(|r| r.target == "/notes")
+        .expect("late");
     assert_eq!((late.id, late.lesson), (2, Some(1)));
     // Transcript: the lesson's numbers, in the lesson's order.
     let text = roundtrip::trace::export::plain::transcripts(&outcome.traces(), None);
-    let i1 = text.find("request 1 (late): GET /notes → 200").expect(&text);
-    let i2 = text.find("request 2 (early): GET /notes/999 → 404").expect(&text);
+    let i1 = text
+        .find("request 1 (late): GET /notes → 200")
+        .expect(&text);
+    let i2 = text
+        .find("request 2 (early): GET /notes/999 → 404")
+        .expect(&text);
     assert!(i1 < i2, "{text}");
-    assert!(text.contains("#2  ↓ client: sends GET /notes/999"), "{text}");
+    assert!(
+        text.contains("#2  ↓ client: sends GET /notes/999"),
+        "{text}"
+    );
     // Narration: by name and by number, each on its own request's send.
     let narrated = |words: &str| {
         t.events
@@ -453,12 +572,19 @@ fn the_books_when_check_says_no_rounds_are_what_check_prints() {
     let chapter = include_str!("../book/src/lessons.md");
     let lesson = book_blocks(chapter, "<!-- check-lesson -->");
     let outputs = book_blocks(chapter, "<!-- check-output -->");
-    assert_eq!((lesson.len(), outputs.len()), (1, 4), "the section's blocks");
+    assert_eq!(
+        (lesson.len(), outputs.len()),
+        (1, 4),
+        "the section's blocks"
+    );
     // The fixes the section describes, round by round.
     let rounds: [&[(&str, &str)]; 4] = [
         &[],
         &[
-            ("expect = \"413\"", "expect = { status = 413, answered_by = \"nginx\" }"),
+            (
+                "expect = \"413\"",
+                "expect = { status = 413, answered_by = \"nginx\" }",
+            ),
             ("conection = 1\n", ""),
         ],
         &[
@@ -473,7 +599,11 @@ fn the_books_when_check_says_no_rounds_are_what_check_prints() {
     let mut source = lesson[0].to_string();
     for (round, (fixes, shown)) in rounds.iter().zip(&outputs).enumerate() {
         for (from, to) in *fixes {
-            assert!(source.contains(from), "round {}: `{from}` not in the lesson", round + 1);
+            assert!(
+                source.contains(from),
+                "round {}: `{from}` not in the lesson",
+                round + 1
+            );
             source = source.replace(from, to);
         }
         std::fs::write(dir.join("my-lesson.toml"), &source).expect("write lesson");

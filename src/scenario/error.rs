@@ -89,7 +89,7 @@ pub struct Problems(pub Vec<ScenarioError>);
 impl Problems {
     /// Sort by position (line, then column), keeping one of each message.
     pub fn sorted(mut list: Vec<ScenarioError>) -> Problems {
-        list.sort_by(|a, b| (a.line, a.col, a.severity).cmp(&(b.line, b.col, b.severity)));
+        list.sort_by_key(|e| (e.line, e.col, e.severity));
         list.dedup();
         Problems(list)
     }

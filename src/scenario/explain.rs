@@ -19,7 +19,9 @@ pub fn explain(raw: &str, source: &str, offset: usize) -> (String, String) {
     let key = key_at(source, offset);
     let key_name = key.as_deref().unwrap_or("this value");
     let shown = |k: &str| format!("`{k}`");
-    let field = key.as_deref().map_or_else(|| "this value".to_string(), shown);
+    let field = key
+        .as_deref()
+        .map_or_else(|| "this value".to_string(), shown);
     if let Some(rest) = raw.strip_prefix("unknown field ") {
         let (name, allowed) = name_and_allowed(rest);
         let place = table_at(source, offset);
@@ -240,7 +242,9 @@ pub fn example(key: &str) -> String {
         "json" => "`json = { title = \"A note\" }`",
         "stack" => "`[stack.app_server]` with `workers = 2` under it",
         "app_server" => "`app_server = { workers = 2 }` (or a [stack.app_server] section)",
-        "web_server" => "`web_server = { keepalive_timeout = \"75s\" }` (or a [stack.web_server] section)",
+        "web_server" => {
+            "`web_server = { keepalive_timeout = \"75s\" }` (or a [stack.web_server] section)"
+        }
         "app" => "`app = { db_latency = \"2ms\" }` (or a [stack.app] section)",
         "load" => "`[load]` with clients = 4 and duration = \"10s\" under it",
         "request" => "`[[request]]` with path = \"/notes\" under it",

@@ -96,7 +96,12 @@ impl Scenario {
     pub fn request_named(&self, name: &str) -> Option<usize> {
         self.requests()
             .iter()
-            .position(|r| r.get_ref().name.as_ref().is_some_and(|n| n.get_ref() == name))
+            .position(|r| {
+                r.get_ref()
+                    .name
+                    .as_ref()
+                    .is_some_and(|n| n.get_ref() == name)
+            })
             .map(|i| i + 1)
     }
 }

@@ -546,13 +546,7 @@ impl NarrationTarget {
                     RequestRef::Number(k) => *k,
                     RequestRef::Name(name) => scenario.request_named(name)? as u64,
                 };
-                Some(
-                    trace
-                        .requests
-                        .iter()
-                        .find(|s| s.lesson == Some(number))?
-                        .id,
-                )
+                Some(trace.requests.iter().find(|s| s.lesson == Some(number))?.id)
             }
         };
         let middleware = n.middleware.as_ref().map(|m| m.get_ref().clone());

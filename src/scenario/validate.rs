@@ -191,7 +191,10 @@ const TOP_FIELDS: [&str; 8] = [
 
 fn unknown_top_field(path: &Path, source: &str, name: &str, offset: usize) -> ScenarioError {
     let hint = match did_you_mean(name, TOP_FIELDS.iter().copied()) {
-        Some(near) => format!("did you mean `{near}`? a lesson's top level has: {}", quoted(&TOP_FIELDS)),
+        Some(near) => format!(
+            "did you mean `{near}`? a lesson's top level has: {}",
+            quoted(&TOP_FIELDS)
+        ),
         None => format!("a lesson's top level has: {}", quoted(&TOP_FIELDS)),
     };
     ScenarioError::at(
@@ -426,7 +429,8 @@ fn check_request(
     let mut found = Vec::new();
     match (&r.path, &r.raw) {
         (None, None) => {
-            push(&mut found, 
+            push(
+                &mut found,
                 path_at,
                 format!("{label} has neither `path` nor `raw`"),
                 "give it a path such as path = \"/notes\", or raw bytes to send",
@@ -434,7 +438,8 @@ fn check_request(
         }
         (Some(p), _) if in_mix && !path_is_origin_form(p.get_ref()) => {
             let p = p.get_ref();
-            push(&mut found, 
+            push(
+                &mut found,
                 path_at,
                 format!("{label}: path `{p}` must start with `/`"),
                 "write the path as the request line carries it, e.g. \"/notes/1\"",
@@ -444,7 +449,8 @@ fn check_request(
     }
     let version = r.version.get_ref();
     if version != "HTTP/1.1" && version != "HTTP/1.0" {
-        push(&mut found, 
+        push(
+            &mut found,
             r.version.span().start,
             format!("{label}: version `{version}` is not HTTP/1.0 or HTTP/1.1"),
             "to send another version on purpose, write the request with `raw`",
@@ -455,7 +461,8 @@ fn check_request(
         .filter(|b| **b)
         .count();
     if bodies > 1 {
-        push(&mut found, 
+        push(
+            &mut found,
             path_at,
             format!("{label} has more than one of `body`, `json` and `body_size`"),
             "keep one of them",
@@ -464,7 +471,8 @@ fn check_request(
     if let Some(size) = r.body_size
         && size.0 > MAX_LESSON_BODY
     {
-        push(&mut found, 
+        push(
+            &mut found,
             key_at("body_size"),
             format!("{label}: body_size {size} is larger than a lesson may send (64m)"),
             "anything over client_max_body_size shows the 413 just as well",
@@ -496,7 +504,8 @@ fn check_load(source: &str, load: &Spanned<Load>) -> Vec<Problem> {
     let duration = l.duration.get_ref().0;
     match (&l.rate, &l.clients) {
         (Some(_), Some(clients)) => {
-            push(&mut found, 
+            push(
+                &mut found,
                 clients.span().start,
                 "[load] has both `rate` (an open loop) and `clients` (a closed loop)".into(),
                 "keep `rate` for clients arriving at random times whatever the server does, \
@@ -504,7 +513,8 @@ fn check_load(source: &str, load: &Spanned<Load>) -> Vec<Problem> {
             );
         }
         (None, None) => {
-            push(&mut found, 
+            push(
+                &mut found,
                 at,
                 "[load] says neither `rate` nor `clients`".into(),
                 "add rate = \"50/s\" (an open loop) or clients = 16 (a closed loop)",
@@ -513,7 +523,8 @@ fn check_load(source: &str, load: &Spanned<Load>) -> Vec<Problem> {
         (Some(rate), None) => {
             let per_second = rate.get_ref().per_second();
             if !(per_second > 0.0 && per_second <= MAX_LOAD_RATE) {
-                push(&mut found, 
+                push(
+                    &mut found,
                     rate.span().start,
                     format!("[load] rate must be above 0 and at most {MAX_LOAD_RATE}/s"),
                     "write the arrivals per second, e.g. rate = \"50/s\"",
@@ -521,7 +532,8 @@ fn check_load(source: &str, load: &Spanned<Load>) -> Vec<Problem> {
             }
             let expected = per_second * duration.as_secs_f64();
             if expected > MAX_LOAD_REQUESTS as f64 {
-                push(&mut found, 
+                push(
+                    &mut found,
                     rate.span().start,
                     format!(
                         "[load] would send about {expected:.0} requests; a lesson may send at most {MAX_LOAD_REQUESTS}"
@@ -530,7 +542,7 @@ fn check_load(source: &str, load: &Spanned<Load>) -> Vec<Problem> {
                 );
             }
             if let Some(think) = &l.think {
-                push(&mut found, 
+                push(&mut found,
                     think.span().start,
                     "[load] `think` is for a closed loop (`clients`); an open loop's clients send once".into(),
                     "remove `think`, or use clients = N instead of rate",
@@ -539,7 +551,8 @@ fn check_load(source: &str, load: &Spanned<Load>) -> Vec<Problem> {
         }
         (None, Some(clients)) => {
             if !(1..=MAX_LOAD_CLIENTS).contains(clients.get_ref()) {
-                push(&mut found, 
+                push(
+                    &mut found,
                     clients.span().start,
                     format!("[load] clients must be between 1 and {MAX_LOAD_CLIENTS}"),
                     "pick a value in that range",
@@ -548,7 +561,8 @@ fn check_load(source: &str, load: &Spanned<Load>) -> Vec<Problem> {
             if let Some(think) = &l.think
                 && think.get_ref().0 > MAX_LOAD_DURATION
             {
-                push(&mut found, 
+                push(
+                    &mut found,
                     think.span().start,
                     "[load] think is longer than a load may last (10m)".into(),
                     "a think time is usually milliseconds to seconds",
@@ -557,7 +571,8 @@ fn check_load(source: &str, load: &Spanned<Load>) -> Vec<Problem> {
         }
     }
     if duration.is_zero() || duration > MAX_LOAD_DURATION {
-        push(&mut found, 
+        push(
+            &mut found,
             l.duration.span().start,
             "[load] duration must be above 0 and at most 10m".into(),
             "lessons run on a simulated clock: 10s of load takes well under a second to run",
@@ -566,7 +581,8 @@ fn check_load(source: &str, load: &Spanned<Load>) -> Vec<Problem> {
     if let Some(warmup) = &l.warmup
         && warmup.get_ref().0 >= duration
     {
-        push(&mut found, 
+        push(
+            &mut found,
             warmup.span().start,
             "[load] warmup must be shorter than the duration".into(),
             "the metrics measure from warmup to duration; try a tenth of the duration",
@@ -574,7 +590,8 @@ fn check_load(source: &str, load: &Spanned<Load>) -> Vec<Problem> {
     }
     let mix = l.mix.get_ref();
     if mix.is_empty() {
-        push(&mut found, 
+        push(
+            &mut found,
             l.mix.span().start,
             "[load] has an empty mix: it would send nothing".into(),
             "add a [[load.mix]] table with a `path`",
@@ -588,7 +605,8 @@ fn check_load(source: &str, load: &Spanned<Load>) -> Vec<Problem> {
                 0 => table_key_offset(source, "[[load.mix]]", n, "weight"),
                 start => start,
             };
-            push(&mut found, 
+            push(
+                &mut found,
                 offset,
                 format!("load.mix {n}: weight must be between 1 and {MAX_MIX_WEIGHT}"),
                 "weights are relative: 3 and 1 send three of the first for one of the second",
@@ -660,7 +678,8 @@ fn check_compare(source: &str, s: &Scenario) -> Vec<Problem> {
         return found;
     };
     if s.compare.len() < 2 {
-        push(&mut found, 
+        push(
+            &mut found,
             first.name.span().start,
             "the lesson compares only one stack".into(),
             "add a second [[compare]] table to compare with, or remove [[compare]] and put its settings in [stack]",
@@ -668,7 +687,8 @@ fn check_compare(source: &str, s: &Scenario) -> Vec<Problem> {
     }
     if s.compare.len() > MAX_VARIANTS {
         let extra = &s.compare[MAX_VARIANTS];
-        push(&mut found, 
+        push(
+            &mut found,
             extra.name.span().start,
             format!("a lesson may compare at most {MAX_VARIANTS} stacks"),
             "split the comparison into two lessons",
@@ -678,21 +698,24 @@ fn check_compare(source: &str, s: &Scenario) -> Vec<Problem> {
         let n = i + 1;
         let name = c.name.get_ref();
         if name.trim().is_empty() || name.chars().count() > MAX_VARIANT_NAME {
-            push(&mut found, 
+            push(
+                &mut found,
                 c.name.span().start,
                 format!("compare {n}: a name must have 1 to {MAX_VARIANT_NAME} characters"),
                 "a short name heads its column, e.g. name = \"gunicorn -w 4\"",
             );
         }
         if s.compare[..i].iter().any(|o| o.name.get_ref() == name) {
-            push(&mut found, 
+            push(
+                &mut found,
                 c.name.span().start,
                 format!("compare {n}: another variant is already called `{name}`"),
                 "give each variant its own name: the comparison and the narration tell them apart by it",
             );
         }
         for (key, message) in check_ranges(&c.stack) {
-            push(&mut found, 
+            push(
+                &mut found,
                 compare_key_offset(source, n, key),
                 format!("compare {n}: {message}"),
                 "pick a value in that range",
@@ -705,7 +728,8 @@ fn check_compare(source: &str, s: &Scenario) -> Vec<Problem> {
             let e = expect.get_ref();
             let bad = |x: Option<f64>| x.is_some_and(|x| !x.is_finite() || x < 0.0);
             if bad(e.throughput_min) || bad(e.throughput_max) {
-                push(&mut found, 
+                push(
+                    &mut found,
                     expect.span().start,
                     format!(
                         "compare {n}: a throughput is a number of requests per second, 0 or more"
@@ -716,7 +740,8 @@ fn check_compare(source: &str, s: &Scenario) -> Vec<Problem> {
             if let (Some(lo), Some(hi)) = (e.throughput_min, e.throughput_max)
                 && lo > hi
             {
-                push(&mut found, 
+                push(
+                    &mut found,
                     expect.span().start,
                     format!("compare {n}: throughput_min ({lo}) is above throughput_max ({hi})"),
                     "swap them, or leave one out",
@@ -739,7 +764,8 @@ fn check_variant_mix(
     let mut found = Vec::new();
     let at = mix.span().start;
     let Some(load) = &s.load else {
-        push(&mut found, 
+        push(
+            &mut found,
             at,
             format!("compare {n}: `mix` replaces the load's mix, but the lesson has no [load]"),
             "add a [load] with its [[load.mix]], or remove this `mix`",
@@ -749,7 +775,8 @@ fn check_variant_mix(
     let base = load.get_ref().mix.get_ref();
     let own = mix.get_ref();
     if own.len() != base.len() {
-        push(&mut found, 
+        push(
+            &mut found,
             at,
             format!(
                 "compare {n}: its mix has {} entr{}, the load's has {}",
@@ -764,7 +791,8 @@ fn check_variant_mix(
         let label = format!("compare {n}, mix {}", k + 1);
         if m.weight.span().start != m.weight.span().end && m.weight.get_ref() != b.weight.get_ref()
         {
-            push(&mut found, 
+            push(
+                &mut found,
                 m.weight.span().start,
                 format!(
                     "{label}: weight {} differs from the load's {}",
@@ -838,9 +866,12 @@ fn check_rules(path: &Path, source: &str, s: &Scenario) -> Vec<ScenarioError> {
             err(offset, message, &hint);
         }
         if let Some(name) = &r.name {
-            let earlier = s.requests()[..i]
-                .iter()
-                .position(|o| o.get_ref().name.as_ref().is_some_and(|m| m.get_ref() == name.get_ref()));
+            let earlier = s.requests()[..i].iter().position(|o| {
+                o.get_ref()
+                    .name
+                    .as_ref()
+                    .is_some_and(|m| m.get_ref() == name.get_ref())
+            });
             if name.get_ref().trim().is_empty() {
                 err(
                     name.span().start,
@@ -850,7 +881,11 @@ fn check_rules(path: &Path, source: &str, s: &Scenario) -> Vec<ScenarioError> {
             } else if let Some(k) = earlier {
                 err(
                     name.span().start,
-                    format!("request {n}: request {} is already called `{}`", k + 1, name.get_ref()),
+                    format!(
+                        "request {n}: request {} is already called `{}`",
+                        k + 1,
+                        name.get_ref()
+                    ),
                     "give each request its own name: narration and check tell them apart by it",
                 );
             }
@@ -990,7 +1025,10 @@ fn check_narration(s: &Scenario, spanned: &Spanned<Narration>) -> Vec<Problem> {
         match Layer::parse(layer.get_ref()) {
             None => {
                 let hint = match did_you_mean(layer.get_ref(), names.iter().copied()) {
-                    Some(near) => format!("did you mean `{near}`? the layers are: {}", names.join(", ")),
+                    Some(near) => format!(
+                        "did you mean `{near}`? the layers are: {}",
+                        names.join(", ")
+                    ),
                     None => format!("the layers are: {}", names.join(", ")),
                 };
                 push(
@@ -1007,7 +1045,11 @@ fn check_narration(s: &Scenario, spanned: &Spanned<Narration>) -> Vec<Problem> {
                     push(
                         &mut found,
                         layer.span().start,
-                        format!("step `{st}` is a step of the {}, not of the {}", st.layer().as_str(), l.as_str()),
+                        format!(
+                            "step `{st}` is a step of the {}, not of the {}",
+                            st.layer().as_str(),
+                            l.as_str()
+                        ),
                         "leave `layer` out: a step names its layer",
                     );
                 }
@@ -1017,7 +1059,11 @@ fn check_narration(s: &Scenario, spanned: &Spanned<Narration>) -> Vec<Problem> {
     if let Some(m) = &n.middleware {
         let names = middleware_names(s);
         if !names.iter().any(|x| x == m.get_ref()) {
-            let list = names.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ");
+            let list = names
+                .iter()
+                .map(|x| format!("`{x}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
             let hint = match did_you_mean(m.get_ref(), names.iter().map(String::as_str)) {
                 Some(near) => format!("did you mean `{near}`? this stack's middleware: {list}"),
                 None => format!("this stack's middleware: {list}"),
@@ -1025,17 +1071,25 @@ fn check_narration(s: &Scenario, spanned: &Spanned<Narration>) -> Vec<Problem> {
             push(
                 &mut found,
                 m.span().start,
-                format!("narration middleware `{}` is not in this stack's onion", m.get_ref()),
+                format!(
+                    "narration middleware `{}` is not in this stack's onion",
+                    m.get_ref()
+                ),
                 &hint,
             );
         }
         if let Some(st) = step
-            && !matches!(st, StepId::FrameworkMiddlewareEnter | StepId::FrameworkMiddlewareLeave)
+            && !matches!(
+                st,
+                StepId::FrameworkMiddlewareEnter | StepId::FrameworkMiddlewareLeave
+            )
         {
             push(
                 &mut found,
                 n.step.as_ref().map_or(at, |x| x.span().start),
-                format!("with `middleware`, the step is the middleware's enter or leave, not `{st}`"),
+                format!(
+                    "with `middleware`, the step is the middleware's enter or leave, not `{st}`"
+                ),
                 "write step = \"framework.middleware.leave\" for the way back, or leave `step` out for the way in",
             );
         }
@@ -1049,7 +1103,10 @@ fn check_narration(s: &Scenario, spanned: &Spanned<Narration>) -> Vec<Problem> {
                     push(
                         &mut found,
                         r.span().start,
-                        format!("narration for request {k}, but the lesson has {}", super::error::count(count, "request")),
+                        format!(
+                            "narration for request {k}, but the lesson has {}",
+                            super::error::count(count, "request")
+                        ),
                         "requests are numbered from 1 in the order of their [[request]] tables in the file",
                     );
                 }
@@ -1094,7 +1151,9 @@ fn check_narration(s: &Scenario, spanned: &Spanned<Narration>) -> Vec<Problem> {
 pub fn warnings(path: &Path, source: &str, s: &Scenario) -> Vec<ScenarioError> {
     let mut list = Vec::new();
     let mut warn = |offset: usize, message: String, hint: &str| {
-        list.push(ScenarioError::at(path, source, offset, message, Some(hint.to_string())).warning());
+        list.push(
+            ScenarioError::at(path, source, offset, message, Some(hint.to_string())).warning(),
+        );
     };
     // When each request is sent: its `at`, or 0 on a connection of its own.
     let mut latest: Option<(usize, std::time::Duration)> = None;
@@ -1107,8 +1166,13 @@ pub fn warnings(path: &Path, source: &str, s: &Scenario) -> Vec<ScenarioError> {
         if method.chars().any(|c| c.is_ascii_lowercase()) {
             warn(
                 key_in(source, spanned.span(), "method"),
-                format!("{label}: method `{method}` is not in capitals; methods are case-sensitive (RFC 9110 §9.1), so the web server will answer 400"),
-                &format!("write method = \"{}\" if you meant that method; keep it to show the 400", method.to_ascii_uppercase()),
+                format!(
+                    "{label}: method `{method}` is not in capitals; methods are case-sensitive (RFC 9110 §9.1), so the web server will answer 400"
+                ),
+                &format!(
+                    "write method = \"{}\" if you meant that method; keep it to show the 400",
+                    method.to_ascii_uppercase()
+                ),
             );
         }
         if let Some(p) = &r.path
@@ -1116,8 +1180,14 @@ pub fn warnings(path: &Path, source: &str, s: &Scenario) -> Vec<ScenarioError> {
         {
             warn(
                 p.span().start,
-                format!("{label}: path `{}` does not start with `/`; the web server will answer 400 (RFC 9112 §3.2.1)", p.get_ref()),
-                &format!("write path = \"/{}\" if you meant that path; keep it to show the 400", p.get_ref()),
+                format!(
+                    "{label}: path `{}` does not start with `/`; the web server will answer 400 (RFC 9112 §3.2.1)",
+                    p.get_ref()
+                ),
+                &format!(
+                    "write path = \"/{}\" if you meant that path; keep it to show the 400",
+                    p.get_ref()
+                ),
             );
         }
         if let Some(raw) = &r.raw {
@@ -1125,7 +1195,9 @@ pub fn warnings(path: &Path, source: &str, s: &Scenario) -> Vec<ScenarioError> {
             if line.ends_with("HTTP/2.0") || line.ends_with("HTTP/2") {
                 warn(
                     key_in(source, spanned.span(), "raw"),
-                    format!("{label}: the raw request line says HTTP/2; HTTP/2 is not sent as text (RFC 9113 §3), so the web server will answer 505"),
+                    format!(
+                        "{label}: the raw request line says HTTP/2; HTTP/2 is not sent as text (RFC 9113 §3), so the web server will answer 505"
+                    ),
                     "write HTTP/1.1 if you meant a request that works; keep it to show the 505",
                 );
             }
@@ -1149,11 +1221,20 @@ pub fn warnings(path: &Path, source: &str, s: &Scenario) -> Vec<ScenarioError> {
         if let Some(t) = sent_at {
             match latest {
                 Some((k, before)) if t < before => {
-                    let offset = r.at.as_ref().map_or(spanned.span().start, |a| a.span().start);
+                    let offset =
+                        r.at.as_ref()
+                            .map_or(spanned.span().start, |a| a.span().start);
                     warn(
                         offset,
-                        format!("{label} is sent at {}, before {} (at {}): the web server reads it first", show_time(t), s.request_label(k), show_time(before)),
-                        &format!("this is fine: check, the transcript and narration still call it request {n}; move it up the file if it should come first there too"),
+                        format!(
+                            "{label} is sent at {}, before {} (at {}): the web server reads it first",
+                            show_time(t),
+                            s.request_label(k),
+                            show_time(before)
+                        ),
+                        &format!(
+                            "this is fine: check, the transcript and narration still call it request {n}; move it up the file if it should come first there too"
+                        ),
                     );
                 }
                 Some((_, before)) if t <= before => {}
