@@ -16,6 +16,7 @@ use super::validate::did_you_mean;
 /// The message and hint for a serde/TOML error `raw`, reported at byte
 /// `offset` of `source`.
 pub fn explain(raw: &str, source: &str, offset: usize) -> (String, String) {
+    let offset = char_floor(source, offset);
     let key = key_at(source, offset);
     let key_name = key.as_deref().unwrap_or("this value");
     let shown = |k: &str| format!("`{k}`");
@@ -322,5 +323,58 @@ fn table_at(source: &str, offset: usize) -> String {
             }
         }
         None => "the lesson's top level".to_string(),
+    }
+}
+
+/// `offset`, moved back to the start of the character it falls in (and
+/// into the text), so that slicing at it cannot panic.
+fn char_floor(source: &str, offset: usize) -> usize {
+    let mut at = offset.min(source.len());
+    while !source.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn serdes_words_become_a_lessons_words() {
+        let src = "workers = \"two\"\n";
+        let (m, h) = explain("invalid type: string \"two\", expected u64", src, 10);
+        assert_eq!(m, "`workers` must be a whole number (such as 4), not the text \"two\"");
+        assert_eq!(h, "write the number without quotes, e.g. workers = 4");
+        let src = "[[request]]\nexpect = \"200\"\n";
+        let (m, _) = explain("invalid type: string \"200\", expected struct Expect", src, 21);
+        assert_eq!(m, "`expect` is a table, such as `expect = { status = 200 }`");
+    }
+
+    #[test]
+    fn a_missing_field_names_its_table_and_the_line_to_add() {
+        let src = "title = \"x\"\n[[narration]]\nstep = \"client.connect\"\n";
+        let (m, h) = explain("missing field `text`", src, 12);
+        assert_eq!(m, "this [[narration]] needs `text`, and it has none");
+        assert!(h.starts_with("add a line like: text = "), "{h}");
+    }
+
+    #[test]
+    fn a_syntax_error_is_called_one() {
+        let (m, h) = explain("invalid table header\nexpected `.`, `]]`", "[[request]\n", 9);
+        assert_eq!(m, "TOML syntax: invalid table header");
+        assert!(h.contains("quotes, brackets"), "{h}");
+    }
+
+    proptest! {
+        /// Any message, any text, any offset (even inside a character):
+        /// an explanation, never a panic.
+        #[test]
+        fn explaining_never_panics(raw in ".{0,60}", source in "(\\PC|\n|=|\\{|\\[){0,80}", offset in 0usize..200) {
+            let (message, hint) = explain(&raw, &source, offset);
+            prop_assert!(!hint.is_empty());
+            let _ = message;
+        }
     }
 }
