@@ -345,11 +345,21 @@ mod tests {
     fn serdes_words_become_a_lessons_words() {
         let src = "workers = \"two\"\n";
         let (m, h) = explain("invalid type: string \"two\", expected u64", src, 10);
-        assert_eq!(m, "`workers` must be a whole number (such as 4), not the text \"two\"");
+        assert_eq!(
+            m,
+            "`workers` must be a whole number (such as 4), not the text \"two\""
+        );
         assert_eq!(h, "write the number without quotes, e.g. workers = 4");
         let src = "[[request]]\nexpect = \"200\"\n";
-        let (m, _) = explain("invalid type: string \"200\", expected struct Expect", src, 21);
-        assert_eq!(m, "`expect` is a table, such as `expect = { status = 200 }`");
+        let (m, _) = explain(
+            "invalid type: string \"200\", expected struct Expect",
+            src,
+            21,
+        );
+        assert_eq!(
+            m,
+            "`expect` is a table, such as `expect = { status = 200 }`"
+        );
     }
 
     #[test]
@@ -362,7 +372,11 @@ mod tests {
 
     #[test]
     fn a_syntax_error_is_called_one() {
-        let (m, h) = explain("invalid table header\nexpected `.`, `]]`", "[[request]\n", 9);
+        let (m, h) = explain(
+            "invalid table header\nexpected `.`, `]]`",
+            "[[request]\n",
+            9,
+        );
         assert_eq!(m, "TOML syntax: invalid table header");
         assert!(h.contains("quotes, brackets"), "{h}");
     }

@@ -109,7 +109,10 @@ fn fitted(state: &PlayerState, e: &Event, width: usize) -> Vec<Line<'static>> {
         out.push(Line::default());
         out.push(Line::styled("state", theme.heading));
         for change in &e.state {
-            out.push(Line::from(format!("  {}", state_line(change))));
+            out.push(Line::from(format!(
+                "  {}",
+                state_line(change, &state.trace)
+            )));
         }
     }
     for d in &e.data {
@@ -162,7 +165,9 @@ fn decision(d: &Decision, theme: &Theme, out: &mut Vec<Line<'static>>) {
 }
 
 /// One change of state, as a person reads it.
-fn state_line(change: &StateChange) -> String {
+/// One state change in words; requests by the lesson's number for them.
+fn state_line(change: &StateChange, trace: &crate::trace::Trace) -> String {
+    let n = |r: &u64| trace.request_number(*r);
     match change {
         StateChange::Connection {
             hop,
@@ -187,7 +192,9 @@ fn state_line(change: &StateChange) -> String {
             request,
             replaced_by,
         } => match (state, request, replaced_by) {
-            (WorkerState::Busy, Some(r), _) => format!("worker {worker}: busy with request {r}"),
+            (WorkerState::Busy, Some(r), _) => {
+                format!("worker {worker}: busy with request {}", n(r))
+            }
             (WorkerState::Busy, None, _) => format!("worker {worker}: busy"),
             (WorkerState::Idle, ..) => format!("worker {worker}: idle"),
             (WorkerState::Exited, _, Some(new)) => {
@@ -202,7 +209,10 @@ fn state_line(change: &StateChange) -> String {
             request,
         } => match (state, request) {
             (WorkerState::Busy, Some(r)) => {
-                format!("worker {worker} thread {thread}: busy with request {r}")
+                format!(
+                    "worker {worker} thread {thread}: busy with request {}",
+                    n(r)
+                )
             }
             (WorkerState::Busy, None) => format!("worker {worker} thread {thread}: busy"),
             (WorkerState::Idle, _) => format!("worker {worker} thread {thread}: idle"),
@@ -242,7 +252,7 @@ fn state_line(change: &StateChange) -> String {
         } => {
             let mut s = format!("task {task}: {state:?}").to_lowercase();
             if let Some(r) = request {
-                s.push_str(&format!(" (request {r})"));
+                s.push_str(&format!(" (request {})", n(r)));
             }
             s
         }
@@ -251,7 +261,7 @@ fn state_line(change: &StateChange) -> String {
             request,
             ..
         } => match request {
-            Some(r) => format!("event loop: BLOCKED by request {r}"),
+            Some(r) => format!("event loop: BLOCKED by request {}", n(r)),
             None => "event loop: BLOCKED".to_string(),
         },
         StateChange::Loop { .. } => "event loop: free".to_string(),
@@ -273,7 +283,7 @@ fn timing(state: &PlayerState, e: &Event) -> String {
         s.push_str(&format!(" (+{})", ms(e.at_ns.saturating_sub(prev.at_ns))));
     }
     if let Some(r) = e.request {
-        s.push_str(&format!(" · request {r}"));
+        s.push_str(&format!(" · request {}", state.trace.request_number(r)));
     }
     s
 }
