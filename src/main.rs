@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::layer::SubscriberExt;
 
 use roundtrip::clock::Clock;
+use roundtrip::scenario::error::{ScenarioError, Severity};
 use roundtrip::scenario::{self, LoadError, bundled};
 use roundtrip::stack::{self, StackConfig};
 use roundtrip::trace::export::{json, plain};
@@ -309,20 +310,42 @@ fn run(
     Ok(())
 }
 
-/// Validate each file, run it, and report every problem as `path:line:col`.
+/// Validate each file, run it, and report every problem as `path:line:col`:
+/// all of a file's errors and warnings at once, sorted by position, then
+/// their count. Warnings alone do not fail the check.
 fn check(paths: &[PathBuf]) -> ExitCode {
     let mut failed = 0;
     for path in paths {
-        match check_one(path) {
-            Ok(requests) => out(&format!(
-                "{}: ok ({requests}, expectations met)\n",
+        let (sent, problems) = check_one(path);
+        let errors = problems
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+            .count();
+        let warnings = problems.len() - errors;
+        for p in &problems {
+            eprintln!("{p}");
+        }
+        match sent {
+            Some(requests) if errors == 0 => out(&format!(
+                "{}: ok ({requests}, expectations met{})\n",
                 path.display(),
-            )),
-            Err(problems) => {
-                failed += 1;
-                for p in problems {
-                    eprintln!("{p}");
+                if warnings == 0 {
+                    String::new()
+                } else {
+                    format!(", {}", scenario::error::count(warnings, "warning"))
                 }
+            )),
+            Some(_) | None if errors == 0 => {}
+            _ => {
+                failed += 1;
+                let mut line = scenario::error::count(errors, "error");
+                if warnings > 0 {
+                    line.push_str(&format!(
+                        ", {}",
+                        scenario::error::count(warnings, "warning")
+                    ));
+                }
+                eprintln!("{line}");
             }
         }
     }
@@ -374,39 +397,68 @@ fn what_was_sent(lesson: &scenario::Lesson, outcome: &scenario::Outcome) -> Stri
     }
 }
 
-fn check_one(path: &std::path::Path) -> Result<String, Vec<String>> {
+/// One file's check: what it sent (when it ran), and every error and
+/// warning, sorted by position. A file that cannot be read or run gets
+/// one error at its start.
+fn check_one(path: &std::path::Path) -> (Option<String>, Vec<ScenarioError>) {
+    let at_start = |message: String, hint: &str| ScenarioError {
+        severity: Severity::Error,
+        path: path.to_path_buf(),
+        line: 1,
+        col: 1,
+        message,
+        hint: Some(hint.to_string()),
+    };
     let lesson = match scenario::load_file(path) {
         Ok(l) => l,
-        Err(LoadError::Invalid(e)) => return Err(vec![e.to_string()]),
-        Err(e) => return Err(vec![format!("{}: {e}", path.display())]),
+        Err(LoadError::Invalid(problems)) => return (None, problems.0),
+        Err(e) => return (None, vec![at_start(e.to_string(), "check the path")]),
     };
-    let outcome = scenario::run(&lesson).map_err(|e| vec![format!("{}: {e}", path.display())])?;
-    let mut problems = Vec::new();
+    let mut problems = scenario::validate::warnings(path, &lesson.source, &lesson.scenario);
+    let outcome = match scenario::run(&lesson) {
+        Ok(o) => o,
+        Err(e) => {
+            problems.push(at_start(
+                format!("the lesson could not run: {e}"),
+                "run it with `roundtrip run PATH --plain` to see how far it gets",
+            ));
+            return (None, scenario::Problems::sorted(problems).0);
+        }
+    };
+    let run_hint = format!(
+        "run `roundtrip run {} --plain` to see what happened",
+        path.display()
+    );
     for u in &outcome.unmet {
-        let (line, col) = scenario::error::line_col(&lesson.source, u.offset(&lesson.scenario));
-        problems.push(format!(
-            "{}:{line}:{col}: {}\n  hint: run `roundtrip run {} --plain` to see what happened",
-            path.display(),
+        problems.push(ScenarioError::at(
+            path,
+            &lesson.source,
+            u.offset(&lesson.scenario),
             u.describe(&lesson.scenario),
-            path.display()
+            Some(run_hint.clone()),
         ));
     }
     for &i in &outcome.unused_narration {
         if let Some(n) = lesson.scenario.narration.get(i) {
-            let (line, col) = scenario::error::line_col(&lesson.source, n.step.span().start);
-            problems.push(format!(
-                "{}:{line}:{col}: narration for step `{}` matches no step of this lesson\n  hint: `roundtrip run {} --json` lists the steps that happen",
-                path.display(),
-                n.step.get_ref(),
-                path.display()
+            problems.push(ScenarioError::at(
+                path,
+                &lesson.source,
+                n.span().start,
+                format!(
+                    "narration for {} matches no step of this lesson",
+                    n.get_ref().target()
+                ),
+                Some(format!(
+                    "`roundtrip run {} --json` lists the steps that happen, with their requests",
+                    path.display()
+                )),
             ));
         }
     }
-    if problems.is_empty() {
-        Ok(what_was_sent(&lesson, &outcome))
-    } else {
-        Err(problems)
-    }
+    (
+        Some(what_was_sent(&lesson, &outcome)),
+        scenario::Problems::sorted(problems).0,
+    )
 }
 
 /// How long `serve` lets the requests in flight finish after Ctrl-C or

@@ -128,6 +128,7 @@ const GOLDEN: &[&str] = &[
     "range-request",
     "too-large",
     "bad-request",
+    "arrival-order",
     "many-at-once",
     "wsgi-vs-asgi",
     "sync-vs-async",
@@ -1072,3 +1073,9 @@ fn wsgi_vs_asgi_hands_the_app_environ_in_one_and_scope_and_messages_in_the_other
         assert_eq!(t.requests[0].answered_by, Some(Layer::Handler));
     }
 }
+
+golden!(
+    arrival_order_transcript_keeps_the_lessons_numbers,
+    arrival_order_whole_trace_is_unchanged,
+    "arrival-order"
+);

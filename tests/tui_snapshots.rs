@@ -516,3 +516,24 @@ fn the_stack_pane_says_when_the_event_loop_is_blocked_and_which_workers_are_busy
     let screen = text(&draw(&state_at(&trace, busy, Theme::plain()), 80, 24));
     assert!(screen.contains("busy 1→#"), "{screen}");
 }
+
+#[test]
+fn the_detail_pane_calls_a_request_by_the_lessons_number_not_the_servers() {
+    // In arrival-order the web server reads the lesson's request 2
+    // ("quick") first: its id 1 is the lesson's 2.
+    let trace = lesson("arrival-order");
+    let quick = trace
+        .requests
+        .iter()
+        .find(|r| r.name.as_deref() == Some("quick"))
+        .expect("the quick request");
+    assert_eq!((quick.id, quick.lesson), (1, Some(2)));
+    let cursor = trace
+        .events
+        .iter()
+        .position(|e| e.request == Some(quick.id))
+        .expect("a step of the quick request");
+    let screen = text(&draw(&state_at(&trace, cursor, Theme::plain()), 120, 40));
+    assert!(screen.contains("· request 2"), "{screen}");
+    assert!(!screen.contains("· request 1"), "{screen}");
+}

@@ -36,6 +36,10 @@ pub const LESSONS: &[(&str, &str)] = &[
         include_str!("../../scenarios/bad-request.toml"),
     ),
     (
+        "arrival-order",
+        include_str!("../../scenarios/arrival-order.toml"),
+    ),
+    (
         "many-at-once",
         include_str!("../../scenarios/many-at-once.toml"),
     ),

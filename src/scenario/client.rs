@@ -61,7 +61,7 @@ impl Prepared {
             .to_string();
         Prepared {
             bytes,
-            method: r.method.clone(),
+            method: r.method.get_ref().clone(),
             line,
         }
     }
@@ -286,8 +286,11 @@ pub fn request_bytes(r: &Request) -> Vec<u8> {
     };
     let given = |name: &str| r.headers.keys().any(|k| k.eq_ignore_ascii_case(name));
     let mut head = crate::http::RequestHead {
-        method: r.method.clone(),
-        target: r.path.clone().unwrap_or_else(|| "/".into()),
+        method: r.method.get_ref().clone(),
+        target: r
+            .path
+            .as_ref()
+            .map_or_else(|| "/".into(), |p| p.get_ref().clone()),
         version: if r.version.get_ref() == "HTTP/1.0" {
             crate::http::Version::Http10
         } else {

@@ -51,12 +51,12 @@ pub struct Scenario {
     /// The requests the client sends, in order. Optional when the lesson
     /// has a `[load]`.
     #[serde(default)]
-    pub request: Option<Spanned<Vec<Request>>>,
+    pub request: Option<Spanned<Vec<Spanned<Request>>>>,
     /// Many requests, generated: see [`Load`].
     #[serde(default)]
     pub load: Option<Spanned<Load>>,
     #[serde(default)]
-    pub narration: Vec<Narration>,
+    pub narration: Vec<Spanned<Narration>>,
     /// Variants of `[stack]` to run the same requests and load against,
     /// one run each: see [`Compare`]. Empty: the lesson runs `[stack]`
     /// once.
@@ -70,11 +70,39 @@ fn default_seed() -> u64 {
 
 impl Scenario {
     /// The `[[request]]` tables, in file order (none when the lesson only
-    /// has a `[load]`).
-    pub fn requests(&self) -> &[Request] {
+    /// has a `[load]`), each with its place in the file. Request N of the
+    /// lesson is the Nth of these: the number `check`, the transcript,
+    /// the player and narration's `request` all use.
+    pub fn requests(&self) -> &[Spanned<Request>] {
         self.request
             .as_ref()
             .map_or(&[], |r| r.get_ref().as_slice())
+    }
+
+    /// How a message names request `n` (1-based, file order): "request 2",
+    /// or "request 2 (login)" when the author named it.
+    pub fn request_label(&self, n: usize) -> String {
+        let name = self
+            .requests()
+            .get(n.wrapping_sub(1))
+            .and_then(|r| r.get_ref().name.as_ref());
+        match name {
+            Some(name) => format!("request {n} ({})", name.get_ref()),
+            None => format!("request {n}"),
+        }
+    }
+
+    /// The number of the request with this `name`, if one has it.
+    pub fn request_named(&self, name: &str) -> Option<usize> {
+        self.requests()
+            .iter()
+            .position(|r| {
+                r.get_ref()
+                    .name
+                    .as_ref()
+                    .is_some_and(|n| n.get_ref() == name)
+            })
+            .map(|i| i + 1)
     }
 }
 
@@ -217,8 +245,9 @@ impl MixRequest {
     /// The same request as a `[[request]]`, for the client to send.
     pub fn as_request(&self) -> Request {
         Request {
-            method: self.method.clone(),
-            path: Some(self.path.get_ref().clone()),
+            name: None,
+            method: Spanned::new(0..0, self.method.clone()),
+            path: Some(self.path.clone()),
             version: self.version.clone(),
             headers: self.headers.clone(),
             body: self.body.clone(),
@@ -243,10 +272,14 @@ impl MixRequest {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Request {
-    #[serde(default = "default_method")]
-    pub method: String,
+    /// A name for the request (`name = "login"`), used beside its number
+    /// in `check`'s messages, the transcript and the player, and
+    /// accepted by narration's `request`.
+    pub name: Option<Spanned<String>>,
+    #[serde(default = "default_spanned_method")]
+    pub method: Spanned<String>,
     /// The request target, e.g. `/notes/1?x=y`.
-    pub path: Option<String>,
+    pub path: Option<Spanned<String>>,
     /// `HTTP/1.1` (default) or `HTTP/1.0`.
     #[serde(default = "default_version")]
     pub version: Spanned<String>,
@@ -268,7 +301,7 @@ pub struct Request {
     pub raw: Option<String>,
     /// Earliest time to send, from the start of the lesson.
     #[serde(default)]
-    pub at: Option<Time>,
+    pub at: Option<Spanned<Time>>,
     /// Which client connection to use (same number = same connection).
     /// Default: a new connection for every request.
     pub connection: Option<u64>,
@@ -292,11 +325,15 @@ pub struct Request {
     #[serde(default)]
     pub tamper_token: bool,
     /// What should happen.
-    pub expect: Option<Expect>,
+    pub expect: Option<Spanned<Expect>>,
 }
 
 fn default_method() -> String {
     "GET".to_string()
+}
+
+fn default_spanned_method() -> Spanned<String> {
+    Spanned::new(0..0, default_method())
 }
 
 fn default_version() -> Spanned<String> {
@@ -306,20 +343,100 @@ fn default_version() -> Spanned<String> {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
-    pub status: Option<u16>,
+    pub status: Option<Spanned<u16>>,
     /// `client`, `web_server`, `app_server`, `framework`, `handler` or `database`.
     pub answered_by: Option<Spanned<String>>,
 }
 
+/// `[[narration]]`: a text shown at one step of the run. It targets a
+/// step by any of `step`, `layer` and `middleware` (at least one), in
+/// any request or only in `request`; of the steps that fit, the `nth`
+/// (default the first).
+///
+/// ```toml
+/// [[narration]]
+/// middleware = "csrf"       # framework.middleware.enter of csrf…
+/// request = "transfer"      # …in the request named "transfer"…
+/// nth = 1                   # …the first time
+/// text = "The CSRF middleware compares the header with the cookie."
+/// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Narration {
     /// The step name, e.g. `web_server.limit.body` (see `--json` output).
-    pub step: Spanned<String>,
-    /// Only for this request (1 = the first the web server read).
-    pub request: Option<u64>,
+    /// With `middleware` and no `step`: `framework.middleware.enter`.
+    pub step: Option<Spanned<String>>,
+    /// A step of this layer (`client`, `web_server`, …).
+    pub layer: Option<Spanned<String>>,
+    /// A step of this middleware (its name in the onion, e.g. `csrf`):
+    /// its `framework.middleware.enter`, or its `leave` with that `step`.
+    pub middleware: Option<Spanned<String>>,
+    /// Only in this request of the lesson: its number (file order, as
+    /// `check` counts) or its `name`.
+    pub request: Option<Spanned<RequestRef>>,
+    /// The Nth of the steps that fit (from 1; default 1).
+    pub nth: Option<Spanned<u64>>,
     /// Only in this variant of a `[[compare]]` lesson (its `name`);
     /// without it, in every variant.
     pub variant: Option<Spanned<String>>,
     pub text: String,
+}
+
+/// A lesson's request as narration names it: its number in the file
+/// (`request = 2`) or the `name` its author gave it (`request = "login"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestRef {
+    Number(u64),
+    Name(String),
+}
+
+impl<'de> Deserialize<'de> for RequestRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<RequestRef, D::Error> {
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = RequestRef;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a request's number (such as 2) or its name (such as \"login\")")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RequestRef, E> {
+                u64::try_from(v)
+                    .map(RequestRef::Number)
+                    .map_err(|_| E::custom("a request's number starts at 1"))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RequestRef, E> {
+                Ok(RequestRef::Number(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RequestRef, E> {
+                Ok(RequestRef::Name(v.to_string()))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+impl Narration {
+    /// What this narration targets, in words: "step `web_server.limit.body`
+    /// in request 1, the 2nd time".
+    pub fn target(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(m) = &self.middleware {
+            parts.push(format!("middleware `{}`", m.get_ref()));
+        }
+        if let Some(s) = &self.step {
+            parts.push(format!("step `{}`", s.get_ref()));
+        }
+        if let Some(l) = &self.layer {
+            parts.push(format!("a step of the {}", l.get_ref()));
+        }
+        let mut out = parts.join(", ");
+        match self.request.as_ref().map(|r| r.get_ref()) {
+            Some(RequestRef::Number(n)) => out.push_str(&format!(" in request {n}")),
+            Some(RequestRef::Name(n)) => out.push_str(&format!(" in request `{n}`")),
+            None => {}
+        }
+        if let Some(k) = &self.nth {
+            out.push_str(&format!(", time {}", k.get_ref()));
+        }
+        out
+    }
 }

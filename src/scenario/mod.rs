@@ -2,7 +2,9 @@
 //! what should happen, and what to say at each step.
 //!
 //! * [`format`]: the TOML format, as serde types.
-//! * [`validate`]: reading a file, with `path:line:col` errors and hints.
+//! * [`validate`]: reading a file, with `path:line:col` errors and hints,
+//!   every one at once, and warnings for likely mistakes.
+//! * [`explain`]: serde's and TOML's messages in a lesson's words.
 //! * [`runner`]: plays a lesson on the paused clock: its stack once, or,
 //!   for a lesson that compares stacks (`[[compare]]`), each variant on a
 //!   clock of its own, with the same requests and seed.
@@ -22,6 +24,7 @@
 pub mod bundled;
 pub mod client;
 pub mod error;
+pub mod explain;
 pub mod format;
 pub mod jar;
 pub mod load;
@@ -29,7 +32,7 @@ pub mod rng;
 pub mod runner;
 pub mod validate;
 
-pub use error::ScenarioError;
+pub use error::{Problems, ScenarioError};
 pub use format::Scenario;
 pub use runner::{Outcome, RunError, run};
 
@@ -56,7 +59,7 @@ pub enum LoadError {
         source: std::io::Error,
     },
     #[error("{0}")]
-    Invalid(#[from] ScenarioError),
+    Invalid(#[from] Problems),
     #[error(transparent)]
     Run(#[from] RunError),
 }

@@ -28,7 +28,7 @@ use tokio::time::Instant;
 
 use super::Lesson;
 use super::client::{ClientConn, Dialed, Exchange, Prepared, idempotent};
-use super::format::{Compare, MixRequest, Request, Scenario};
+use super::format::{Compare, MixRequest, Request, RequestRef, Scenario};
 use super::jar::Jars;
 use super::load::{self, Plan};
 use crate::clock::{Clock, LESSON_EPOCH_SECS};
@@ -36,7 +36,7 @@ use crate::net::MemoryDialer;
 use crate::stack::{self, StackConfig, StackError};
 use crate::trace::compare::{self, Comparison};
 use crate::trace::metrics::{self, LoadSummary};
-use crate::trace::{Instance, Layer, Meta, StepId, Trace, VariantMeta, assemble};
+use crate::trace::{Data, Instance, Layer, Meta, StepId, Trace, VariantMeta, assemble};
 
 pub use super::client::{LESSON_HOST, request_bytes};
 
@@ -58,9 +58,13 @@ pub enum RunError {
 /// Something a lesson expected that did not happen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unmet {
-    /// 1-based index of the `[[request]]` in the file; `None` for a
-    /// variant's own `expect` (its figures).
+    /// 1-based index of the `[[request]]` in the file (the lesson's
+    /// number for it); `None` for a variant's own `expect` (its figures).
     pub request: Option<usize>,
+    /// Where in the file the expectation is written (a byte offset): the
+    /// key that was not met (`status`, `answered_by`), else the
+    /// request's own `[[request]]` line.
+    pub at: Option<usize>,
     /// In a lesson that compares stacks: the variant it happened in, by
     /// its position (0-based) among the `[[compare]]` tables.
     pub variant: Option<usize>,
@@ -75,18 +79,26 @@ impl Unmet {
             .variant
             .and_then(|i| scenario.compare.get(i))
             .map(|c| c.name.get_ref().as_str());
-        match (self.request, variant) {
-            (Some(r), None) => format!("request {r} {}", self.message),
-            (Some(r), Some(v)) => format!("request {r}, in variant `{v}`, {}", self.message),
+        match (self.request.map(|r| scenario.request_label(r)), variant) {
+            (Some(r), None) => format!("{r} {}", self.message),
+            (Some(r), Some(v)) => format!("{r}, in variant `{v}`, {}", self.message),
             (None, Some(v)) => format!("variant `{v}` {}", self.message),
             (None, None) => self.message.clone(),
         }
     }
 
-    /// Where in the lesson file to point (a byte offset): the variant's
-    /// `expect`, or the requests.
+    /// Where in the lesson file to point (a byte offset): the key of the
+    /// expectation, the request's `[[request]]` line, or the variant's
+    /// `expect`.
     pub fn offset(&self, scenario: &Scenario) -> usize {
+        if let Some(at) = self.at {
+            return at;
+        }
         let requests_at = scenario.request.as_ref().map_or(0, |r| r.span().start);
+        let own = self
+            .request
+            .and_then(|n| scenario.requests().get(n.wrapping_sub(1)))
+            .map(|r| r.span().start);
         match (
             self.request,
             self.variant.and_then(|i| scenario.compare.get(i)),
@@ -95,7 +107,7 @@ impl Unmet {
                 .expect
                 .as_ref()
                 .map_or(c.name.span().start, |e| e.span().start),
-            _ => requests_at,
+            _ => own.unwrap_or(requests_at),
         }
     }
 }
@@ -256,6 +268,7 @@ async fn run_async(lesson: &Lesson, spec: &RunSpec<'_>) -> Result<RunResult, Run
     };
     let mut trace = assemble(meta, stack::layers(spec.stack), recording.take());
     trace.metrics = Some(metrics::compute(&trace, load));
+    number_requests(scenario, &mut trace, &sent);
     let variant = spec.variant.as_ref().map(|v| v.name.as_str());
     let used_narration = attach_narration(scenario, variant, &mut trace);
     let unmet = check_expectations(scenario, &trace, &sent)
@@ -280,6 +293,7 @@ fn check_variant(c: &Compare, index: usize, trace: &Trace) -> Vec<Unmet> {
     let measured = trace.metrics.as_ref().and_then(|m| m.throughput_per_s);
     let unmet = |message: String| Unmet {
         request: None,
+        at: None,
         variant: Some(index),
         message,
     };
@@ -331,6 +345,7 @@ async fn play_client(
     // Group requests by connection, keeping file order.
     let mut conns: Vec<(u64, Vec<(usize, Request)>)> = Vec::new();
     for (i, r) in scenario.requests().iter().enumerate() {
+        let r = r.get_ref();
         let key = r.connection.unwrap_or(1_000_000 + i as u64);
         match conns.iter_mut().find(|(k, _)| *k == key) {
             Some((_, list)) => list.push((i + 1, r.clone())),
@@ -384,8 +399,8 @@ async fn client_connection(
     let mut sent = Vec::new();
     let first_at = requests
         .first()
-        .and_then(|(_, r)| r.at)
-        .map(|t| t.0)
+        .and_then(|(_, r)| r.at.as_ref())
+        .map(|t| t.get_ref().0)
         .unwrap_or_default();
     tokio::time::sleep_until(start + first_at).await;
     let Some(mut conn) = ClientConn::open(&dialer, &dialed).await else {
@@ -394,8 +409,8 @@ async fn client_connection(
     // Why the connection can carry no more requests, once it cannot.
     let mut closed: Option<String> = None;
     for (index, r) in requests {
-        if let Some(at) = r.at {
-            tokio::time::sleep_until(start + at.0).await;
+        if let Some(at) = &r.at {
+            tokio::time::sleep_until(start + at.get_ref().0).await;
         }
         let mut moved = None;
         if let Some(why) = closed.take() {
@@ -411,11 +426,11 @@ async fn client_connection(
         let r = with_cookies(r, &jars);
         let prepared = Prepared::new(&r);
         let (mut ordinal, mut outcome) = conn.exchange(&prepared).await;
-        if outcome == Exchange::NoResponse && ordinal > 1 && idempotent(&r.method) {
+        if outcome == Exchange::NoResponse && ordinal > 1 && idempotent(r.method.get_ref()) {
             let why = format!(
                 "the server had closed it: the request written on it got no response, and {} \
                  may be sent again",
-                r.method
+                r.method.get_ref()
             );
             let old = conn.id;
             let Some(fresh) = conn.reconnect(&dialer, &dialed, &why, index).await else {
@@ -495,19 +510,70 @@ fn with_cookies(mut r: Request, jars: &std::sync::Mutex<Jars>) -> Request {
     r
 }
 
-/// Put each narration on the first step it names (in this variant, when
-/// it names one); returns the narrations that found their step.
+/// Give each request of the trace the lesson's number for it (and its
+/// name): the Nth `[[request]]` of the file is request N, whenever the web
+/// server read it; the load's requests follow, in the order the client
+/// sent them. The web server's `id` stays its own (the order it read the
+/// request heads): with `at`, the two can differ.
+fn number_requests(scenario: &Scenario, trace: &mut Trace, sent: &Sent) {
+    // The web server's id of the request the client sent as `ordinal` on
+    // its connection `conn` (the trace links the two).
+    let sends: Vec<(u64, Option<Instance>, Option<u64>)> = trace
+        .events
+        .iter()
+        .filter(|e| e.step == StepId::ClientRequestSend)
+        .filter_map(|e| Some((e.request?, e.instance.clone(), e.ordinal)))
+        .collect();
+    let mut numbers: BTreeMap<u64, (u64, Option<String>)> = BTreeMap::new();
+    for (&index, placed) in sent {
+        let (conn, ordinal) = (placed.conn, placed.ordinal);
+        let id = sends.iter().find(|(_, instance, o)| {
+            *instance == Some(Instance::Client { conn }) && *o == Some(ordinal)
+        });
+        if let Some((id, _, _)) = id {
+            let name = scenario
+                .requests()
+                .get(index - 1)
+                .and_then(|r| r.get_ref().name.as_ref())
+                .map(|n| n.get_ref().clone());
+            numbers.insert(*id, (index as u64, name));
+        }
+    }
+    let mut next = scenario.requests().len() as u64;
+    for (id, _, _) in &sends {
+        if !numbers.contains_key(id) {
+            next += 1;
+            numbers.insert(*id, (next, None));
+        }
+    }
+    for r in &mut trace.requests {
+        if let Some((number, name)) = numbers.get(&r.id) {
+            r.lesson = Some(*number);
+            r.name.clone_from(name);
+        }
+    }
+}
+
+/// Put each narration on the step it targets (in this variant, when it
+/// names one); returns the narrations that found their step.
 fn attach_narration(scenario: &Scenario, variant: Option<&str>, trace: &mut Trace) -> Vec<usize> {
     let mut used = Vec::new();
     for (i, n) in scenario.narration.iter().enumerate() {
+        let n = n.get_ref();
         if let Some(only) = &n.variant
             && Some(only.get_ref().as_str()) != variant
         {
             continue;
         }
-        let found = trace.events.iter_mut().find(|e| {
-            e.step.as_str() == n.step.get_ref() && n.request.is_none_or(|r| e.request == Some(r))
-        });
+        let Some(target) = NarrationTarget::of(scenario, n, trace) else {
+            continue;
+        };
+        let nth = n.nth.as_ref().map_or(1, |k| *k.get_ref()).max(1);
+        let found = trace
+            .events
+            .iter_mut()
+            .filter(|e| target.fits(e))
+            .nth(usize::try_from(nth - 1).unwrap_or(usize::MAX));
         if let Some(e) = found {
             e.narration = Some(n.text.trim().to_string());
             used.push(i);
@@ -516,10 +582,71 @@ fn attach_narration(scenario: &Scenario, variant: Option<&str>, trace: &mut Trac
     used
 }
 
+/// What one narration's `step`, `layer`, `middleware` and `request`
+/// select, resolved against one trace.
+struct NarrationTarget {
+    step: Option<StepId>,
+    layer: Option<Layer>,
+    middleware: Option<String>,
+    /// The web server's id of the lesson's request it names.
+    request: Option<u64>,
+}
+
+impl NarrationTarget {
+    /// `None` when it names a request this run did not have.
+    fn of(
+        scenario: &Scenario,
+        n: &super::format::Narration,
+        trace: &Trace,
+    ) -> Option<NarrationTarget> {
+        let request = match n.request.as_ref().map(|r| r.get_ref()) {
+            None => None,
+            Some(r) => {
+                let number = match r {
+                    RequestRef::Number(k) => *k,
+                    RequestRef::Name(name) => scenario.request_named(name)? as u64,
+                };
+                Some(trace.requests.iter().find(|s| s.lesson == Some(number))?.id)
+            }
+        };
+        let middleware = n.middleware.as_ref().map(|m| m.get_ref().clone());
+        let step = match &n.step {
+            Some(s) => Some(StepId::parse(s.get_ref())?),
+            None if middleware.is_some() => Some(StepId::FrameworkMiddlewareEnter),
+            None => None,
+        };
+        let layer = match &n.layer {
+            Some(l) => Some(Layer::parse(l.get_ref())?),
+            None => None,
+        };
+        Some(NarrationTarget {
+            step,
+            layer,
+            middleware,
+            request,
+        })
+    }
+
+    fn fits(&self, e: &crate::trace::Event) -> bool {
+        self.step.is_none_or(|s| e.step == s)
+            && self.layer.is_none_or(|l| e.layer == l)
+            && self.request.is_none_or(|r| e.request == Some(r))
+            && self.middleware.as_ref().is_none_or(|m| {
+                e.data.iter().any(|d| match d {
+                    Data::Fields { entries } => {
+                        entries.iter().any(|(k, v)| k == "middleware" && v == m)
+                    }
+                    _ => false,
+                })
+            })
+    }
+}
+
 fn check_expectations(scenario: &Scenario, trace: &Trace, sent: &Sent) -> Vec<Unmet> {
     let mut unmet = Vec::new();
-    for (i, r) in scenario.requests().iter().enumerate() {
+    for (i, spanned) in scenario.requests().iter().enumerate() {
         let index = i + 1;
+        let r = spanned.get_ref();
         // The request the client sent as the `ordinal`th on its connection
         // `conn`: the trace linked that send to the web server's request.
         if let (
@@ -531,6 +658,7 @@ fn check_expectations(scenario: &Scenario, trace: &Trace, sent: &Sent) -> Vec<Un
         {
             unmet.push(Unmet {
                 request: Some(index),
+                at: Some(spanned.span().start),
                 variant: None,
                 message: format!(
                     "was to go on `connection = {pin}`, but {why} (drop `connection`, or \
@@ -538,7 +666,9 @@ fn check_expectations(scenario: &Scenario, trace: &Trace, sent: &Sent) -> Vec<Un
                 ),
             });
         }
-        let Some(expect) = &r.expect else { continue };
+        let Some(expect) = r.expect.as_ref().map(|e| e.get_ref()) else {
+            continue;
+        };
         let summary = sent.get(&index).and_then(|placed| {
             let sent = trace.events.iter().find(|e| {
                 e.step == StepId::ClientRequestSend
@@ -551,16 +681,19 @@ fn check_expectations(scenario: &Scenario, trace: &Trace, sent: &Sent) -> Vec<Un
         let Some(summary) = summary else {
             unmet.push(Unmet {
                 request: Some(index),
+                at: Some(spanned.span().start),
                 variant: None,
                 message: "was never answered (the connection closed first?)".into(),
             });
             continue;
         };
-        if let Some(status) = expect.status
-            && summary.status != Some(status)
+        if let Some(want) = &expect.status
+            && summary.status != Some(*want.get_ref())
         {
+            let status = want.get_ref();
             unmet.push(Unmet {
                 request: Some(index),
+                at: Some(want.span().start),
                 variant: None,
                 message: format!(
                     "expected status {status}, got {}",
@@ -573,6 +706,7 @@ fn check_expectations(scenario: &Scenario, trace: &Trace, sent: &Sent) -> Vec<Un
             if want != summary.answered_by {
                 unmet.push(Unmet {
                     request: Some(index),
+                    at: Some(layer.span().start),
                     variant: None,
                     message: format!(
                         "expected to be answered by the {}, but the {} answered",

@@ -16,23 +16,221 @@ use std::path::Path;
 
 use toml::Spanned;
 
-use super::error::ScenarioError;
-use super::format::{Load, Request, Scenario};
+use super::error::{Problems, ScenarioError};
+use super::format::{Compare, Load, Narration, Request, RequestRef, Scenario};
 use super::load::{MAX_LOAD_CLIENTS, MAX_LOAD_RATE, MAX_LOAD_REQUESTS};
 use crate::stack::StackConfig;
+use crate::trace::vocab::edit_distance;
 use crate::trace::{Layer, StepId};
 
-/// Parse and validate a lesson.
-pub fn parse(path: &Path, source: &str) -> Result<Scenario, ScenarioError> {
-    let mut scenario: Scenario = toml::from_str(source).map_err(|e| {
-        let offset = e.span().map(|s| s.start).unwrap_or(0);
-        let message = e.message().trim().to_string();
-        let hint = hint_for(&message);
-        ScenarioError::at(path, source, offset, message, hint)
-    })?;
-    resolve_variants(path, source, &mut scenario)?;
-    check_rules(path, source, &scenario)?;
-    Ok(scenario)
+/// Parse and validate a lesson: every problem the file has, or the lesson.
+pub fn parse(path: &Path, source: &str) -> Result<Scenario, Problems> {
+    let scenario = match toml::from_str::<Scenario>(source) {
+        Ok(s) => s,
+        Err(whole) => {
+            let mut list = piece_errors(path, source);
+            if list.is_empty() {
+                list.push(serde_error(path, source, &whole));
+            }
+            return Err(Problems::sorted(list));
+        }
+    };
+    let mut scenario = scenario;
+    let mut list = Vec::new();
+    if let Err(e) = resolve_variants(path, source, &mut scenario) {
+        list.push(e);
+    }
+    list.extend(check_rules(path, source, &scenario));
+    if !list.is_empty() {
+        // The lesson parsed: its warnings help fix it too.
+        list.extend(warnings(path, source, &scenario));
+    }
+    if list.is_empty() {
+        Ok(scenario)
+    } else {
+        Err(Problems::sorted(list))
+    }
+}
+
+/// The parts of a lesson, each read on its own, so that one mistake does
+/// not hide the next: each `[[request]]`, `[[narration]]` and
+/// `[[compare]]` table, `[load]`, `[stack]`, the top-level fields. serde
+/// stops at the first error of what it reads; reading the parts apart
+/// gives the first error of each. A syntax error stops everything: it is
+/// the one error then.
+fn piece_errors(path: &Path, source: &str) -> Vec<ScenarioError> {
+    use toml::de::{DeTable, DeValue, ValueDeserializer};
+    let root = match DeTable::parse(source) {
+        Ok(root) => root,
+        Err(e) => return vec![serde_error(path, source, &e)],
+    };
+    /// Every error of one table (or value): after each, the key it is
+    /// about is left out and the rest read again, so a misspelt key does
+    /// not hide a wrong type below it.
+    fn errors_of<T: serde::de::DeserializeOwned>(
+        v: &toml::Spanned<DeValue<'_>>,
+    ) -> Vec<toml::de::Error> {
+        let mut v = v.clone();
+        let mut errors = Vec::new();
+        for _ in 0..MAX_ERRORS_PER_TABLE {
+            let Err(e) = T::deserialize(ValueDeserializer::from(v.clone())) else {
+                break;
+            };
+            let at = e.span().map(|s| s.start);
+            let message = e.message().to_string();
+            // A field left out after an error of its own is missing now
+            // only because of that error.
+            if message.starts_with("missing field") && !errors.is_empty() {
+                break;
+            }
+            errors.push(e);
+            if message.starts_with("missing field") {
+                break;
+            }
+            let removed = match (v.get_mut(), at) {
+                (DeValue::Table(table), Some(at)) => remove_at(table, at),
+                _ => false,
+            };
+            if !removed {
+                break;
+            }
+        }
+        errors
+    }
+    /// Leave out the innermost key at byte `at` (the key, or its value).
+    fn remove_at(table: &mut DeTable<'_>, at: usize) -> bool {
+        let Some(key) = table
+            .iter()
+            .find(|(k, val)| k.span().contains(&at) || val.span().contains(&at))
+            .map(|(k, _)| k.clone())
+        else {
+            // A table made by a `[a.b]` header spans only its header:
+            // look inside every sub-table.
+            let keys: Vec<_> = table.keys().cloned().collect();
+            return keys.iter().any(|k| {
+                table.get_mut(k).is_some_and(|value| match value.get_mut() {
+                    DeValue::Table(inner) => remove_at(inner, at),
+                    _ => false,
+                })
+            });
+        };
+        if let Some(value) = table.get_mut(&key)
+            && value.span().contains(&at)
+            && let DeValue::Table(inner) = value.get_mut()
+            && remove_at(inner, at)
+        {
+            return true;
+        }
+        table.remove(&key);
+        true
+    }
+    fn read<T: serde::de::DeserializeOwned>(
+        v: &toml::Spanned<DeValue<'_>>,
+    ) -> Vec<toml::de::Error> {
+        errors_of::<T>(v)
+    }
+    /// Each entry of an array of tables on its own; any other value whole.
+    fn each<T: serde::de::DeserializeOwned>(
+        v: &toml::Spanned<DeValue<'_>>,
+    ) -> Vec<toml::de::Error> {
+        match v.get_ref() {
+            DeValue::Array(items) => items.iter().flat_map(|i| read::<T>(i)).collect(),
+            _ => read::<Vec<T>>(v),
+        }
+    }
+    let mut errors: Vec<toml::de::Error> = Vec::new();
+    let mut unknown = Vec::new();
+    for (key, value) in root.get_ref() {
+        let found = match key.get_ref().as_ref() {
+            "title" | "summary" => read::<String>(value),
+            "seed" => read::<u64>(value),
+            "stack" => read::<StackConfig>(value),
+            "request" => each::<Request>(value),
+            "load" => read::<Load>(value),
+            "narration" => each::<Narration>(value),
+            "compare" => each::<Compare>(value),
+            other => {
+                unknown.push(unknown_top_field(path, source, other, key.span().start));
+                Vec::new()
+            }
+        };
+        errors.extend(found);
+    }
+    let mut list: Vec<ScenarioError> = errors
+        .iter()
+        .map(|e| serde_error(path, source, e))
+        .collect();
+    list.extend(unknown);
+    if !root.get_ref().keys().any(|k| k.get_ref() == "title") {
+        list.push(ScenarioError::at(
+            path,
+            source,
+            0,
+            "the lesson has no `title`",
+            Some("add a first line like: title = \"What this lesson shows\"".into()),
+        ));
+    }
+    list
+}
+
+/// Most errors reported for one table: after that many, the table is
+/// probably not what it was meant to be.
+const MAX_ERRORS_PER_TABLE: usize = 16;
+
+/// The fields a lesson file has at its top level.
+const TOP_FIELDS: [&str; 8] = [
+    "title",
+    "summary",
+    "seed",
+    "stack",
+    "request",
+    "load",
+    "narration",
+    "compare",
+];
+
+fn unknown_top_field(path: &Path, source: &str, name: &str, offset: usize) -> ScenarioError {
+    let hint = match did_you_mean(name, TOP_FIELDS.iter().copied()) {
+        Some(near) => format!(
+            "did you mean `{near}`? a lesson's top level has: {}",
+            quoted(&TOP_FIELDS)
+        ),
+        None => format!("a lesson's top level has: {}", quoted(&TOP_FIELDS)),
+    };
+    ScenarioError::at(
+        path,
+        source,
+        offset,
+        format!("`{name}` is not a field of a lesson"),
+        Some(hint),
+    )
+}
+
+/// `a`, `b`, `c`.
+fn quoted(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The name among `known` closest to a misspelt one, if it is close.
+pub fn did_you_mean<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .into_iter()
+        .map(|k| (edit_distance(name, k), k))
+        // Up to one edit in three characters, rounded up (`titel`: 2).
+        .filter(|(d, _)| *d <= name.chars().count().max(4).div_ceil(3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// A serde or TOML error, in the words of a lesson, at its position.
+fn serde_error(path: &Path, source: &str, e: &toml::de::Error) -> ScenarioError {
+    let offset = e.span().map_or(0, |s| s.start);
+    let (message, hint) = super::explain::explain(e.message().trim(), source, offset);
+    ScenarioError::at(path, source, offset, message, Some(hint))
 }
 
 /// Most variants one lesson may compare (each is a whole run).
@@ -105,36 +303,6 @@ fn lay_over(base: &mut toml::Table, over: &toml::Table) {
     }
 }
 
-fn hint_for(message: &str) -> Option<String> {
-    let hint = if message.contains("missing field `mix`") {
-        "a load needs requests to send: add a [[load.mix]] table with a `path`"
-    } else if message.contains("missing field `duration`") {
-        "say how long the load lasts, e.g. duration = \"10s\""
-    } else if message.contains("missing field `path`") {
-        "each request of a load's mix needs a path, e.g. path = \"/notes\""
-    } else if message.contains("missing field `title`") {
-        "add a line like: title = \"What this lesson shows\""
-    } else if message.contains("missing field") {
-        "this table needs the field the message names"
-    } else if message.contains("unknown field") {
-        "check the spelling; the fields allowed here are listed in the message"
-    } else if message.contains("unknown variant") {
-        "use one of the values the message lists"
-    } else if message.contains("invalid value") {
-        "the value is out of range for this field"
-    } else if message.contains("invalid type") {
-        "the value has the wrong type: text needs quotes, numbers and true/false do not"
-    } else if message.contains("not a size")
-        || message.contains("not a time")
-        || message.contains("unit")
-    {
-        "sizes are written like 1024, 8k or 1m; times like 500ms, 60s or 2m"
-    } else {
-        "this is a TOML syntax error: check the quotes, brackets and `=` on this line"
-    };
-    Some(hint.to_string())
-}
-
 /// Largest body a lesson may generate with `body_size`.
 pub const MAX_LESSON_BODY: u64 = 64 * 1024 * 1024;
 
@@ -181,7 +349,7 @@ fn key_offset_from(source: &str, from: usize, key: &str) -> usize {
 
 /// Settings whose values would make a lesson unrunnable (or a machine
 /// run out of memory): each must lie in a range.
-fn check_ranges(stack: &StackConfig) -> Result<(), (&'static str, String)> {
+fn check_ranges(stack: &StackConfig) -> Vec<(&'static str, String)> {
     let web = &stack.web_server;
     let app = &stack.app_server;
     let checks: [(&'static str, bool, &str); 9] = [
@@ -231,38 +399,47 @@ fn check_ranges(stack: &StackConfig) -> Result<(), (&'static str, String)> {
             "at most 1g (0 turns the limit off)",
         ),
     ];
-    for (key, ok, range) in checks {
-        if !ok {
-            return Err((key, format!("`{key}` must be {range}")));
-        }
-    }
-    Ok(())
+    checks
+        .into_iter()
+        .filter(|(_, ok, _)| !ok)
+        .map(|(key, _, range)| (key, format!("`{key}` must be {range}")))
+        .collect()
 }
 
 /// A problem found by a check: where (byte offset), what, and a hint.
 type Problem = (usize, String, String);
 
+fn push(found: &mut Vec<Problem>, offset: usize, message: String, hint: &str) {
+    found.push((offset, message, hint.to_string()));
+}
+
 /// The rules every request to send obeys, written (`[[request]]`) or in a
-/// load's mix. `path_at` is where to point for a bad path; `key_at` finds
-/// a key of this request's table.
+/// load's mix. `path_at` is where to point for a missing path; `key_at`
+/// finds a key of this request's table. A path without its leading `/`
+/// is an error in a load's mix (every request of the load would get a
+/// 400), a warning in a `[[request]]` (see [`warnings`]), where it may be
+/// the lesson.
 fn check_request(
     label: &str,
     r: &Request,
     path_at: usize,
     key_at: &dyn Fn(&str) -> usize,
-) -> Result<(), Problem> {
-    let problem =
-        |offset: usize, message: String, hint: &str| Err((offset, message, hint.to_string()));
+    in_mix: bool,
+) -> Vec<Problem> {
+    let mut found = Vec::new();
     match (&r.path, &r.raw) {
         (None, None) => {
-            return problem(
+            push(
+                &mut found,
                 path_at,
                 format!("{label} has neither `path` nor `raw`"),
                 "give it a path such as path = \"/notes\", or raw bytes to send",
             );
         }
-        (Some(p), _) if !(p.starts_with('/') || p == "*") => {
-            return problem(
+        (Some(p), _) if in_mix && !path_is_origin_form(p.get_ref()) => {
+            let p = p.get_ref();
+            push(
+                &mut found,
                 path_at,
                 format!("{label}: path `{p}` must start with `/`"),
                 "write the path as the request line carries it, e.g. \"/notes/1\"",
@@ -272,7 +449,8 @@ fn check_request(
     }
     let version = r.version.get_ref();
     if version != "HTTP/1.1" && version != "HTTP/1.0" {
-        return problem(
+        push(
+            &mut found,
             r.version.span().start,
             format!("{label}: version `{version}` is not HTTP/1.0 or HTTP/1.1"),
             "to send another version on purpose, write the request with `raw`",
@@ -283,7 +461,8 @@ fn check_request(
         .filter(|b| **b)
         .count();
     if bodies > 1 {
-        return problem(
+        push(
+            &mut found,
             path_at,
             format!("{label} has more than one of `body`, `json` and `body_size`"),
             "keep one of them",
@@ -292,13 +471,20 @@ fn check_request(
     if let Some(size) = r.body_size
         && size.0 > MAX_LESSON_BODY
     {
-        return problem(
+        push(
+            &mut found,
             key_at("body_size"),
             format!("{label}: body_size {size} is larger than a lesson may send (64m)"),
             "anything over client_max_body_size shows the 413 just as well",
         );
     }
-    Ok(())
+    found
+}
+
+/// A request target as a request line carries it to an origin server:
+/// `/path` (RFC 9112 §3.2.1), or `*` for OPTIONS (§3.2.4).
+fn path_is_origin_form(p: &str) -> bool {
+    p.starts_with('/') || p == "*"
 }
 
 /// Longest a load may send new requests (its `duration`): the requests in
@@ -311,15 +497,15 @@ pub const MAX_LOAD_DURATION: std::time::Duration = std::time::Duration::from_sec
 pub const MAX_MIX_WEIGHT: u64 = 1_000_000;
 
 /// The rules of a `[load]` table.
-fn check_load(source: &str, load: &Spanned<Load>) -> Result<(), Problem> {
-    let problem =
-        |offset: usize, message: String, hint: &str| Err((offset, message, hint.to_string()));
+fn check_load(source: &str, load: &Spanned<Load>) -> Vec<Problem> {
+    let mut found = Vec::new();
     let at = load.span().start;
     let l = load.get_ref();
     let duration = l.duration.get_ref().0;
     match (&l.rate, &l.clients) {
         (Some(_), Some(clients)) => {
-            return problem(
+            push(
+                &mut found,
                 clients.span().start,
                 "[load] has both `rate` (an open loop) and `clients` (a closed loop)".into(),
                 "keep `rate` for clients arriving at random times whatever the server does, \
@@ -327,7 +513,8 @@ fn check_load(source: &str, load: &Spanned<Load>) -> Result<(), Problem> {
             );
         }
         (None, None) => {
-            return problem(
+            push(
+                &mut found,
                 at,
                 "[load] says neither `rate` nor `clients`".into(),
                 "add rate = \"50/s\" (an open loop) or clients = 16 (a closed loop)",
@@ -336,7 +523,8 @@ fn check_load(source: &str, load: &Spanned<Load>) -> Result<(), Problem> {
         (Some(rate), None) => {
             let per_second = rate.get_ref().per_second();
             if !(per_second > 0.0 && per_second <= MAX_LOAD_RATE) {
-                return problem(
+                push(
+                    &mut found,
                     rate.span().start,
                     format!("[load] rate must be above 0 and at most {MAX_LOAD_RATE}/s"),
                     "write the arrivals per second, e.g. rate = \"50/s\"",
@@ -344,7 +532,8 @@ fn check_load(source: &str, load: &Spanned<Load>) -> Result<(), Problem> {
             }
             let expected = per_second * duration.as_secs_f64();
             if expected > MAX_LOAD_REQUESTS as f64 {
-                return problem(
+                push(
+                    &mut found,
                     rate.span().start,
                     format!(
                         "[load] would send about {expected:.0} requests; a lesson may send at most {MAX_LOAD_REQUESTS}"
@@ -353,7 +542,7 @@ fn check_load(source: &str, load: &Spanned<Load>) -> Result<(), Problem> {
                 );
             }
             if let Some(think) = &l.think {
-                return problem(
+                push(&mut found,
                     think.span().start,
                     "[load] `think` is for a closed loop (`clients`); an open loop's clients send once".into(),
                     "remove `think`, or use clients = N instead of rate",
@@ -362,7 +551,8 @@ fn check_load(source: &str, load: &Spanned<Load>) -> Result<(), Problem> {
         }
         (None, Some(clients)) => {
             if !(1..=MAX_LOAD_CLIENTS).contains(clients.get_ref()) {
-                return problem(
+                push(
+                    &mut found,
                     clients.span().start,
                     format!("[load] clients must be between 1 and {MAX_LOAD_CLIENTS}"),
                     "pick a value in that range",
@@ -371,7 +561,8 @@ fn check_load(source: &str, load: &Spanned<Load>) -> Result<(), Problem> {
             if let Some(think) = &l.think
                 && think.get_ref().0 > MAX_LOAD_DURATION
             {
-                return problem(
+                push(
+                    &mut found,
                     think.span().start,
                     "[load] think is longer than a load may last (10m)".into(),
                     "a think time is usually milliseconds to seconds",
@@ -380,7 +571,8 @@ fn check_load(source: &str, load: &Spanned<Load>) -> Result<(), Problem> {
         }
     }
     if duration.is_zero() || duration > MAX_LOAD_DURATION {
-        return problem(
+        push(
+            &mut found,
             l.duration.span().start,
             "[load] duration must be above 0 and at most 10m".into(),
             "lessons run on a simulated clock: 10s of load takes well under a second to run",
@@ -389,7 +581,8 @@ fn check_load(source: &str, load: &Spanned<Load>) -> Result<(), Problem> {
     if let Some(warmup) = &l.warmup
         && warmup.get_ref().0 >= duration
     {
-        return problem(
+        push(
+            &mut found,
             warmup.span().start,
             "[load] warmup must be shorter than the duration".into(),
             "the metrics measure from warmup to duration; try a tenth of the duration",
@@ -397,7 +590,8 @@ fn check_load(source: &str, load: &Spanned<Load>) -> Result<(), Problem> {
     }
     let mix = l.mix.get_ref();
     if mix.is_empty() {
-        return problem(
+        push(
+            &mut found,
             l.mix.span().start,
             "[load] has an empty mix: it would send nothing".into(),
             "add a [[load.mix]] table with a `path`",
@@ -411,7 +605,8 @@ fn check_load(source: &str, load: &Spanned<Load>) -> Result<(), Problem> {
                 0 => table_key_offset(source, "[[load.mix]]", n, "weight"),
                 start => start,
             };
-            return problem(
+            push(
+                &mut found,
                 offset,
                 format!("load.mix {n}: weight must be between 1 and {MAX_MIX_WEIGHT}"),
                 "weights are relative: 3 and 1 send three of the first for one of the second",
@@ -422,9 +617,15 @@ fn check_load(source: &str, load: &Spanned<Load>) -> Result<(), Problem> {
             0 => l.mix.span().start,
             offset => offset,
         };
-        check_request(&label, &m.as_request(), m.path.span().start, &key_at)?;
+        found.extend(check_request(
+            &label,
+            &m.as_request(),
+            m.path.span().start,
+            &key_at,
+            true,
+        ));
     }
-    Ok(())
+    found
 }
 
 /// Byte offset of `key =` inside the `n`th (1-based) `[[compare]]` table,
@@ -471,14 +672,14 @@ fn compare_key_offset(source: &str, n: usize, key: &str) -> usize {
 /// The rules of `[[compare]]`: enough variants and not too many, distinct
 /// names, each variant's stack in range, each variant's mix a version of
 /// the load's, sensible expectations.
-fn check_compare(source: &str, s: &Scenario) -> Result<(), Problem> {
-    let problem =
-        |offset: usize, message: String, hint: &str| Err((offset, message, hint.to_string()));
+fn check_compare(source: &str, s: &Scenario) -> Vec<Problem> {
+    let mut found = Vec::new();
     let Some(first) = s.compare.first() else {
-        return Ok(());
+        return found;
     };
     if s.compare.len() < 2 {
-        return problem(
+        push(
+            &mut found,
             first.name.span().start,
             "the lesson compares only one stack".into(),
             "add a second [[compare]] table to compare with, or remove [[compare]] and put its settings in [stack]",
@@ -486,7 +687,8 @@ fn check_compare(source: &str, s: &Scenario) -> Result<(), Problem> {
     }
     if s.compare.len() > MAX_VARIANTS {
         let extra = &s.compare[MAX_VARIANTS];
-        return problem(
+        push(
+            &mut found,
             extra.name.span().start,
             format!("a lesson may compare at most {MAX_VARIANTS} stacks"),
             "split the comparison into two lessons",
@@ -496,34 +698,38 @@ fn check_compare(source: &str, s: &Scenario) -> Result<(), Problem> {
         let n = i + 1;
         let name = c.name.get_ref();
         if name.trim().is_empty() || name.chars().count() > MAX_VARIANT_NAME {
-            return problem(
+            push(
+                &mut found,
                 c.name.span().start,
                 format!("compare {n}: a name must have 1 to {MAX_VARIANT_NAME} characters"),
                 "a short name heads its column, e.g. name = \"gunicorn -w 4\"",
             );
         }
         if s.compare[..i].iter().any(|o| o.name.get_ref() == name) {
-            return problem(
+            push(
+                &mut found,
                 c.name.span().start,
                 format!("compare {n}: another variant is already called `{name}`"),
                 "give each variant its own name: the comparison and the narration tell them apart by it",
             );
         }
-        if let Err((key, message)) = check_ranges(&c.stack) {
-            return problem(
+        for (key, message) in check_ranges(&c.stack) {
+            push(
+                &mut found,
                 compare_key_offset(source, n, key),
                 format!("compare {n}: {message}"),
                 "pick a value in that range",
             );
         }
         if let Some(mix) = &c.mix {
-            check_variant_mix(source, s, n, mix)?;
+            found.extend(check_variant_mix(source, s, n, mix));
         }
         if let Some(expect) = &c.expect {
             let e = expect.get_ref();
             let bad = |x: Option<f64>| x.is_some_and(|x| !x.is_finite() || x < 0.0);
             if bad(e.throughput_min) || bad(e.throughput_max) {
-                return problem(
+                push(
+                    &mut found,
                     expect.span().start,
                     format!(
                         "compare {n}: a throughput is a number of requests per second, 0 or more"
@@ -534,7 +740,8 @@ fn check_compare(source: &str, s: &Scenario) -> Result<(), Problem> {
             if let (Some(lo), Some(hi)) = (e.throughput_min, e.throughput_max)
                 && lo > hi
             {
-                return problem(
+                push(
+                    &mut found,
                     expect.span().start,
                     format!("compare {n}: throughput_min ({lo}) is above throughput_max ({hi})"),
                     "swap them, or leave one out",
@@ -542,7 +749,7 @@ fn check_compare(source: &str, s: &Scenario) -> Result<(), Problem> {
             }
         }
     }
-    Ok(())
+    found
 }
 
 /// A variant's `mix` replaces the load's entry for entry: as many entries,
@@ -553,21 +760,23 @@ fn check_variant_mix(
     s: &Scenario,
     n: usize,
     mix: &Spanned<Vec<super::format::MixRequest>>,
-) -> Result<(), Problem> {
-    let problem =
-        |offset: usize, message: String, hint: &str| Err((offset, message, hint.to_string()));
+) -> Vec<Problem> {
+    let mut found = Vec::new();
     let at = mix.span().start;
     let Some(load) = &s.load else {
-        return problem(
+        push(
+            &mut found,
             at,
             format!("compare {n}: `mix` replaces the load's mix, but the lesson has no [load]"),
             "add a [load] with its [[load.mix]], or remove this `mix`",
         );
+        return found;
     };
     let base = load.get_ref().mix.get_ref();
     let own = mix.get_ref();
     if own.len() != base.len() {
-        return problem(
+        push(
+            &mut found,
             at,
             format!(
                 "compare {n}: its mix has {} entr{}, the load's has {}",
@@ -582,7 +791,8 @@ fn check_variant_mix(
         let label = format!("compare {n}, mix {}", k + 1);
         if m.weight.span().start != m.weight.span().end && m.weight.get_ref() != b.weight.get_ref()
         {
-            return problem(
+            push(
+                &mut found,
                 m.weight.span().start,
                 format!(
                     "{label}: weight {} differs from the load's {}",
@@ -596,23 +806,30 @@ fn check_variant_mix(
             0 => at,
             offset => offset,
         };
-        check_request(&label, &m.as_request(), m.path.span().start, &key_at)?;
+        found.extend(check_request(
+            &label,
+            &m.as_request(),
+            m.path.span().start,
+            &key_at,
+            true,
+        ));
     }
-    Ok(())
+    found
 }
 
-fn check_rules(path: &Path, source: &str, s: &Scenario) -> Result<(), ScenarioError> {
-    let err = |offset: usize, message: String, hint: &str| {
-        Err(ScenarioError::at(
+fn check_rules(path: &Path, source: &str, s: &Scenario) -> Vec<ScenarioError> {
+    let mut list = Vec::new();
+    let mut err = |offset: usize, message: String, hint: &str| {
+        list.push(ScenarioError::at(
             path,
             source,
             offset,
             message,
             Some(hint.to_string()),
-        ))
+        ));
     };
-    if let Err((key, message)) = check_ranges(&s.stack) {
-        return err(
+    for (key, message) in check_ranges(&s.stack) {
+        err(
             key_offset(source, key),
             message,
             "pick a value in that range",
@@ -621,101 +838,456 @@ fn check_rules(path: &Path, source: &str, s: &Scenario) -> Result<(), ScenarioEr
     for (i, loc) in s.stack.web_server.location.iter().enumerate() {
         if let Err(message) = loc.check() {
             let n = i + 1;
-            return err(
+            err(
                 table_key_offset(source, "[[stack.web_server.location]]", n, "match"),
                 format!("location {n}: {message}"),
                 "give each location one of root, alias, proxy_pass = \"http://app_server\" or return (see \"The web server\" in the book)",
             );
         }
     }
-    if let Err((offset, message, hint)) = check_compare(source, s) {
-        return err(offset, message, &hint);
+    for (offset, message, hint) in check_compare(source, s) {
+        err(offset, message, &hint);
     }
     let requests_at = s.request.as_ref().map_or(0, |r| r.span().start);
     if s.requests().is_empty() && s.load.is_none() {
-        return err(
+        err(
             requests_at,
             "the lesson sends no requests".into(),
             "add a [[request]] table with a `path`, or a [load] table",
         );
     }
-    for (i, r) in s.requests().iter().enumerate() {
+    for (i, spanned) in s.requests().iter().enumerate() {
         let n = i + 1;
-        let label = format!("request {n}");
-        let key_at = |key: &str| table_key_offset(source, "[[request]]", n, key);
-        if let Err((offset, message, hint)) = check_request(&label, r, requests_at, &key_at) {
-            return err(offset, message, &hint);
+        let r = spanned.get_ref();
+        let own_at = spanned.span().start;
+        let label = s.request_label(n);
+        let key_at = |key: &str| key_in(source, spanned.span(), key);
+        for (offset, message, hint) in check_request(&label, r, own_at, &key_at, false) {
+            err(offset, message, &hint);
         }
-        if let Some(at) = r.at
-            && at.0 > super::runner::MAX_LESSON_TIME
+        if let Some(name) = &r.name {
+            let earlier = s.requests()[..i].iter().position(|o| {
+                o.get_ref()
+                    .name
+                    .as_ref()
+                    .is_some_and(|m| m.get_ref() == name.get_ref())
+            });
+            if name.get_ref().trim().is_empty() {
+                err(
+                    name.span().start,
+                    format!("request {n}: its name is empty"),
+                    "give it a short name, e.g. name = \"login\", or leave `name` out",
+                );
+            } else if let Some(k) = earlier {
+                err(
+                    name.span().start,
+                    format!(
+                        "request {n}: request {} is already called `{}`",
+                        k + 1,
+                        name.get_ref()
+                    ),
+                    "give each request its own name: narration and check tell them apart by it",
+                );
+            }
+        }
+        if let Some(at) = &r.at
+            && at.get_ref().0 > super::runner::MAX_LESSON_TIME
         {
-            return err(
-                key_at("at"),
-                format!("request {n}: `at` is later than a lesson may run (1h)"),
+            err(
+                at.span().start,
+                format!("{label}: `at` is later than a lesson may run (1h)"),
                 "lessons run on a simulated clock; keep `at` under 1h",
             );
         }
         if let Some(expect) = &r.expect
-            && let Some(layer) = &expect.answered_by
+            && let Some(layer) = &expect.get_ref().answered_by
             && Layer::parse(layer.get_ref()).is_none()
         {
-            return err(
-                layer.span().start,
-                format!("request {n}: `{}` is not a layer", layer.get_ref()),
-                "use one of: client, web_server, app_server, framework, handler, database",
-            );
-        }
-    }
-    if let Some(load) = &s.load
-        && let Err((offset, message, hint)) = check_load(source, load)
-    {
-        return err(offset, message, &hint);
-    }
-    for n in &s.narration {
-        if let Some(variant) = &n.variant {
-            let name = variant.get_ref();
-            let names: Vec<String> = s
-                .compare
-                .iter()
-                .map(|c| format!("`{}`", c.name.get_ref()))
-                .collect();
-            if s.compare.is_empty() {
-                return err(
-                    variant.span().start,
-                    format!("narration for variant `{name}`, but the lesson compares no stacks"),
-                    "`variant` is for a lesson with [[compare]] tables; remove it",
-                );
-            }
-            if !s.compare.iter().any(|c| c.name.get_ref() == name) {
-                return err(
-                    variant.span().start,
-                    format!("narration for variant `{name}`, which no [[compare]] table names"),
-                    &format!("use one of: {}", names.join(", ")),
-                );
-            }
-        }
-        let step = n.step.get_ref();
-        if StepId::parse(step).is_none() {
-            let hint = match StepId::suggest(step) {
-                Some(near) => format!("did you mean `{near}`?"),
-                None => "steps look like web_server.request.receive; `roundtrip run NAME --json` lists the steps of a lesson".to_string(),
+            let names: Vec<&str> = Layer::ALL.iter().map(|l| l.as_str()).collect();
+            let hint = match did_you_mean(layer.get_ref(), names.iter().copied()) {
+                Some(near) => format!("did you mean `{near}`? use one of: {}", names.join(", ")),
+                None => format!("use one of: {}", names.join(", ")),
             };
-            return err(
-                n.step.span().start,
-                format!("narration step `{step}` is not a step roundtrip knows"),
+            err(
+                layer.span().start,
+                format!("{label}: `{}` is not a layer", layer.get_ref()),
                 &hint,
             );
         }
     }
-    Ok(())
+    if let Some(load) = &s.load {
+        for (offset, message, hint) in check_load(source, load) {
+            err(offset, message, &hint);
+        }
+    }
+    for n in &s.narration {
+        for (offset, message, hint) in check_narration(s, n) {
+            err(offset, message, &hint);
+        }
+    }
+    list
+}
+
+/// Byte offset of `key =` inside the table at `span` (a `[[request]]`,
+/// whose span is its header: the table runs on to the next header that
+/// is not one of its own sub-tables), or of the table's start when the
+/// key is not written there.
+fn key_in(source: &str, span: std::ops::Range<usize>, key: &str) -> usize {
+    let start = span.start.min(source.len());
+    let from = span.end.clamp(start, source.len());
+    let mut end = source.len();
+    let mut offset = from;
+    for line in source[from..].split_inclusive('\n') {
+        let t = line.trim_start();
+        if offset > from && t.starts_with('[') && !t.starts_with("[request.") {
+            end = offset;
+            break;
+        }
+        offset += line.len();
+    }
+    match key_offset_from(&source[..end], start, key) {
+        0 => start,
+        at => at,
+    }
+}
+
+/// The names of the middleware a narration may target: those of the
+/// lesson's stack and of every variant's.
+fn middleware_names(s: &Scenario) -> Vec<String> {
+    let mut names = crate::app::middleware_names(&s.stack.app);
+    for c in &s.compare {
+        for m in crate::app::middleware_names(&c.stack.app) {
+            if !names.contains(&m) {
+                names.push(m);
+            }
+        }
+    }
+    names
+}
+
+/// A narration's targets, checked against the trace vocabulary (steps
+/// and layers), the stack's middleware, the lesson's requests and its
+/// variants.
+fn check_narration(s: &Scenario, spanned: &Spanned<Narration>) -> Vec<Problem> {
+    let mut found = Vec::new();
+    let n = spanned.get_ref();
+    let at = spanned.span().start;
+    if let Some(variant) = &n.variant {
+        let name = variant.get_ref();
+        let names: Vec<String> = s
+            .compare
+            .iter()
+            .map(|c| format!("`{}`", c.name.get_ref()))
+            .collect();
+        if s.compare.is_empty() {
+            push(
+                &mut found,
+                variant.span().start,
+                format!("narration for variant `{name}`, but the lesson compares no stacks"),
+                "`variant` is for a lesson with [[compare]] tables; remove it",
+            );
+        } else if !s.compare.iter().any(|c| c.name.get_ref() == name) {
+            push(
+                &mut found,
+                variant.span().start,
+                format!("narration for variant `{name}`, which no [[compare]] table names"),
+                &format!("use one of: {}", names.join(", ")),
+            );
+        }
+    }
+    if n.step.is_none() && n.layer.is_none() && n.middleware.is_none() {
+        push(
+            &mut found,
+            at,
+            "this narration says no step to show its text at".into(),
+            "add step = \"web_server.request.receive\" (a step), layer = \"framework\" (a layer's first step) or middleware = \"csrf\"",
+        );
+    }
+    let step = n.step.as_ref().and_then(|st| {
+        let name = st.get_ref();
+        let parsed = StepId::parse(name);
+        if parsed.is_none() {
+            let hint = match StepId::suggest(name) {
+                Some(near) => format!("did you mean `{near}`?"),
+                None => "steps look like web_server.request.receive; book/src/lessons.md lists them all, and `roundtrip run NAME --json` the steps of a lesson".to_string(),
+            };
+            push(
+                &mut found,
+                st.span().start,
+                format!("narration step `{name}` is not a step roundtrip knows"),
+                &hint,
+            );
+        }
+        parsed
+    });
+    if let Some(layer) = &n.layer {
+        let names: Vec<&str> = Layer::ALL.iter().map(|l| l.as_str()).collect();
+        match Layer::parse(layer.get_ref()) {
+            None => {
+                let hint = match did_you_mean(layer.get_ref(), names.iter().copied()) {
+                    Some(near) => format!(
+                        "did you mean `{near}`? the layers are: {}",
+                        names.join(", ")
+                    ),
+                    None => format!("the layers are: {}", names.join(", ")),
+                };
+                push(
+                    &mut found,
+                    layer.span().start,
+                    format!("narration layer `{}` is not a layer", layer.get_ref()),
+                    &hint,
+                );
+            }
+            Some(l) => {
+                if let Some(st) = step
+                    && st.layer() != l
+                {
+                    push(
+                        &mut found,
+                        layer.span().start,
+                        format!(
+                            "step `{st}` is a step of the {}, not of the {}",
+                            st.layer().as_str(),
+                            l.as_str()
+                        ),
+                        "leave `layer` out: a step names its layer",
+                    );
+                }
+            }
+        }
+    }
+    if let Some(m) = &n.middleware {
+        let names = middleware_names(s);
+        if !names.iter().any(|x| x == m.get_ref()) {
+            let list = names
+                .iter()
+                .map(|x| format!("`{x}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let hint = match did_you_mean(m.get_ref(), names.iter().map(String::as_str)) {
+                Some(near) => format!("did you mean `{near}`? this stack's middleware: {list}"),
+                None => format!("this stack's middleware: {list}"),
+            };
+            push(
+                &mut found,
+                m.span().start,
+                format!(
+                    "narration middleware `{}` is not in this stack's onion",
+                    m.get_ref()
+                ),
+                &hint,
+            );
+        }
+        if let Some(st) = step
+            && !matches!(
+                st,
+                StepId::FrameworkMiddlewareEnter | StepId::FrameworkMiddlewareLeave
+            )
+        {
+            push(
+                &mut found,
+                n.step.as_ref().map_or(at, |x| x.span().start),
+                format!(
+                    "with `middleware`, the step is the middleware's enter or leave, not `{st}`"
+                ),
+                "write step = \"framework.middleware.leave\" for the way back, or leave `step` out for the way in",
+            );
+        }
+    }
+    if let Some(r) = &n.request {
+        let count = s.requests().len();
+        match r.get_ref() {
+            RequestRef::Number(k) => {
+                let k = *k;
+                if k == 0 || (s.load.is_none() && k as usize > count) {
+                    push(
+                        &mut found,
+                        r.span().start,
+                        format!(
+                            "narration for request {k}, but the lesson has {}",
+                            super::error::count(count, "request")
+                        ),
+                        "requests are numbered from 1 in the order of their [[request]] tables in the file",
+                    );
+                }
+            }
+            RequestRef::Name(name) => {
+                if s.request_named(name).is_none() {
+                    let names: Vec<&str> = s
+                        .requests()
+                        .iter()
+                        .filter_map(|q| q.get_ref().name.as_ref().map(|x| x.get_ref().as_str()))
+                        .collect();
+                    let hint = match did_you_mean(name, names.iter().copied()) {
+                        Some(near) => format!("did you mean `{near}`?"),
+                        None if names.is_empty() => "no [[request]] has a `name`: add name = \"…\" to one, or give its number, e.g. request = 2".to_string(),
+                        None => format!("the requests' names: {}", names.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ")),
+                    };
+                    push(
+                        &mut found,
+                        r.span().start,
+                        format!("narration for request `{name}`, but no [[request]] has that name"),
+                        &hint,
+                    );
+                }
+            }
+        }
+    }
+    if let Some(nth) = &n.nth
+        && *nth.get_ref() == 0
+    {
+        push(
+            &mut found,
+            nth.span().start,
+            "`nth` counts from 1".into(),
+            "nth = 1 is the first time the step happens, nth = 2 the second",
+        );
+    }
+    found
+}
+
+/// Likely mistakes that are valid input: each is sent as written (it may
+/// be the lesson), and `check` says what will happen.
+pub fn warnings(path: &Path, source: &str, s: &Scenario) -> Vec<ScenarioError> {
+    let mut list = Vec::new();
+    let mut warn = |offset: usize, message: String, hint: &str| {
+        list.push(
+            ScenarioError::at(path, source, offset, message, Some(hint.to_string())).warning(),
+        );
+    };
+    // When each request is sent: its `at`, or 0 on a connection of its own.
+    let mut latest: Option<(usize, std::time::Duration)> = None;
+    let mut connections_seen = Vec::new();
+    for (i, spanned) in s.requests().iter().enumerate() {
+        let n = i + 1;
+        let r = spanned.get_ref();
+        let label = s.request_label(n);
+        let method = r.method.get_ref();
+        if method.chars().any(|c| c.is_ascii_lowercase()) {
+            warn(
+                key_in(source, spanned.span(), "method"),
+                format!(
+                    "{label}: method `{method}` is not in capitals; methods are case-sensitive (RFC 9110 §9.1), so the web server will answer 400"
+                ),
+                &format!(
+                    "write method = \"{}\" if you meant that method; keep it to show the 400",
+                    method.to_ascii_uppercase()
+                ),
+            );
+        }
+        if let Some(p) = &r.path
+            && !path_is_origin_form(p.get_ref())
+        {
+            warn(
+                p.span().start,
+                format!(
+                    "{label}: path `{}` does not start with `/`; the web server will answer 400 (RFC 9112 §3.2.1)",
+                    p.get_ref()
+                ),
+                &format!(
+                    "write path = \"/{}\" if you meant that path; keep it to show the 400",
+                    p.get_ref()
+                ),
+            );
+        }
+        if let Some(raw) = &r.raw {
+            let line = raw.split('\n').next().unwrap_or("").trim_end();
+            if line.ends_with("HTTP/2.0") || line.ends_with("HTTP/2") {
+                warn(
+                    key_in(source, spanned.span(), "raw"),
+                    format!(
+                        "{label}: the raw request line says HTTP/2; HTTP/2 is not sent as text (RFC 9113 §3), so the web server will answer 505"
+                    ),
+                    "write HTTP/1.1 if you meant a request that works; keep it to show the 505",
+                );
+            }
+        }
+        if let Some(problem) = content_length_mismatch(r) {
+            warn(
+                key_in(source, spanned.span(), "headers"),
+                format!("{label}: {problem}"),
+                "leave Content-Length out: the client adds the right one; keep it to show what the web server does with a wrong length",
+            );
+        }
+        let reused = r.connection.is_some_and(|c| connections_seen.contains(&c));
+        if let Some(c) = r.connection {
+            connections_seen.push(c);
+        }
+        let sent_at = match (&r.at, reused) {
+            (Some(at), _) => Some(at.get_ref().0),
+            (None, false) => Some(std::time::Duration::ZERO),
+            (None, true) => None,
+        };
+        if let Some(t) = sent_at {
+            match latest {
+                Some((k, before)) if t < before => {
+                    let offset =
+                        r.at.as_ref()
+                            .map_or(spanned.span().start, |a| a.span().start);
+                    warn(
+                        offset,
+                        format!(
+                            "{label} is sent at {}, before {} (at {}): the web server reads it first",
+                            show_time(t),
+                            s.request_label(k),
+                            show_time(before)
+                        ),
+                        &format!(
+                            "this is fine: check, the transcript and narration still call it request {n}; move it up the file if it should come first there too"
+                        ),
+                    );
+                }
+                Some((_, before)) if t <= before => {}
+                _ => latest = Some((n, t)),
+            }
+        }
+    }
+    list
+}
+
+fn show_time(t: std::time::Duration) -> String {
+    if t.is_zero() {
+        "0ms".to_string()
+    } else {
+        crate::units::Time(t).to_string()
+    }
+}
+
+/// A `Content-Length` header given by hand that disagrees with the body
+/// the request sends (RFC 9112 §6.2).
+fn content_length_mismatch(r: &Request) -> Option<String> {
+    let given = r
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .map(|(_, v)| match v {
+            toml::Value::String(s) => s.trim().to_string(),
+            other => other.to_string(),
+        })?;
+    let bytes = super::client::request_bytes(r);
+    let body = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(0, |at| bytes.len() - at - 4);
+    if r.chunked || given == body.to_string() {
+        return None;
+    }
+    Some(format!(
+        "Content-Length says {given}, but the body is {body} bytes"
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The lesson, or the first of its errors (by position).
     fn check(src: &str) -> Result<Scenario, ScenarioError> {
-        parse(Path::new("lesson.toml"), src)
+        parse(Path::new("lesson.toml"), src).map_err(|p| {
+            p.0.into_iter()
+                .find(|e| e.severity == super::super::error::Severity::Error)
+                .expect("a failed parse has an error")
+        })
     }
 
     #[test]

@@ -224,6 +224,8 @@ fn summarise_requests(events: &[Event]) -> Vec<RequestSummary> {
         let Some(id) = e.request else { continue };
         let r = requests.entry(id).or_insert_with(|| RequestSummary {
             id,
+            lesson: None,
+            name: None,
             conn: e.conn,
             ordinal: e.ordinal,
             method: String::new(),

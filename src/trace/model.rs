@@ -123,8 +123,19 @@ pub struct Knob {
 /// One request from first byte to last.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RequestSummary {
-    /// Assigned by the web server in the order it read request heads (from 1).
+    /// Assigned by the web server in the order it read request heads (from
+    /// 1): the server's own numbering, which the events' `request` uses.
     pub id: u64,
+    /// The lesson's number for this request: N for the Nth `[[request]]`
+    /// of the file, then the load's requests in the order the client sent
+    /// them. What `check`, the transcript, the player and narration call
+    /// it; it differs from `id` when `at` makes a later request go first.
+    /// Absent outside lessons (`serve`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lesson: Option<u64>,
+    /// The `name` the lesson gave the request (`name = "login"`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub conn: Option<u64>,
     /// Position on its connection: 1 for the first request, 2 for the next…
     pub ordinal: Option<u64>,
@@ -144,6 +155,32 @@ pub struct RequestSummary {
     pub finished_ns: u64,
     /// First and last event per layer: the waterfall of the timeline.
     pub timings: Vec<LayerTiming>,
+}
+
+impl RequestSummary {
+    /// The number a person is shown: the lesson's, else the server's id.
+    pub fn number(&self) -> u64 {
+        self.lesson.unwrap_or(self.id)
+    }
+
+    /// "request 2", or "request 2 (login)" when the lesson named it.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(name) => format!("request {} ({name})", self.number()),
+            None => format!("request {}", self.number()),
+        }
+    }
+}
+
+impl Trace {
+    /// The number a person is shown for the request the web server calls
+    /// `id` (see [`RequestSummary::number`]).
+    pub fn request_number(&self, id: u64) -> u64 {
+        self.requests
+            .iter()
+            .find(|r| r.id == id)
+            .map_or(id, RequestSummary::number)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

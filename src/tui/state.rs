@@ -676,7 +676,7 @@ impl TraceIndex {
             id: trace
                 .requests
                 .iter()
-                .map(|r| r.id.to_string().len())
+                .map(|r| r.number().to_string().len())
                 .max()
                 .unwrap_or(0),
             method: trace

@@ -137,7 +137,8 @@ fn list_key(state: &mut PlayerState, key: ListKey) {
             let Some(&pos) = visible.get(row) else {
                 return;
             };
-            let id = trace.requests[pos].id;
+            // The lesson's number for it (what the transcript says).
+            let id = trace.requests[pos].number();
             let first = state.index.request_events.get(pos).and_then(|s| s.first());
             let Some(&first) = first else {
                 return;
@@ -306,7 +307,7 @@ fn slowest(state: &mut PlayerState) {
     if let Some(r) = state.trace.requests.get(pos) {
         state.notice = Some(format!(
             "request {}: the slowest of {}, {} first step to last",
-            r.id,
+            r.number(),
             state.trace.requests.len(),
             ms(latency_ns(r).unwrap_or(0))
         ));

@@ -449,6 +449,8 @@ mod tests {
     fn request(id: u64, status: Option<u16>, by: Option<Layer>) -> RequestSummary {
         RequestSummary {
             id,
+            lesson: Some(id),
+            name: None,
             conn: Some(id),
             ordinal: Some(1),
             method: "GET".into(),

@@ -71,6 +71,8 @@ pub fn many(n: u64) -> Trace {
         }
         let mut r = one.requests[0].clone();
         r.id = id;
+        // The copies are the lesson's requests 1..=n, in order.
+        r.lesson = Some(id);
         r.conn = Some(id);
         r.started_ns += shift;
         r.finished_ns += shift;

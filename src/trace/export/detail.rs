@@ -9,7 +9,7 @@
 //! a lesson without the player".
 
 use crate::trace::{
-    Data, Decision, Hop, LoopState, QueueChange, StateChange, Verdict, WorkerState,
+    Data, Decision, Hop, LoopState, QueueChange, StateChange, Trace, Verdict, WorkerState,
 };
 
 /// Widest a key column gets before values start (environ keys can be long).
@@ -310,8 +310,10 @@ pub fn decision(d: &Decision) -> Vec<DetailLine> {
     out
 }
 
-/// One change of state, as a person reads it.
-pub fn state_line(change: &StateChange) -> String {
+/// One change of state, as a person reads it; requests by the lesson's
+/// number for them.
+pub fn state_line(change: &StateChange, trace: &Trace) -> String {
+    let n = |r: &u64| trace.request_number(*r);
     match change {
         StateChange::Connection {
             hop,
@@ -336,7 +338,9 @@ pub fn state_line(change: &StateChange) -> String {
             request,
             replaced_by,
         } => match (state, request, replaced_by) {
-            (WorkerState::Busy, Some(r), _) => format!("worker {worker}: busy with request {r}"),
+            (WorkerState::Busy, Some(r), _) => {
+                format!("worker {worker}: busy with request {}", n(r))
+            }
             (WorkerState::Busy, None, _) => format!("worker {worker}: busy"),
             (WorkerState::Idle, ..) => format!("worker {worker}: idle"),
             (WorkerState::Exited, _, Some(new)) => {
@@ -351,7 +355,10 @@ pub fn state_line(change: &StateChange) -> String {
             request,
         } => match (state, request) {
             (WorkerState::Busy, Some(r)) => {
-                format!("worker {worker} thread {thread}: busy with request {r}")
+                format!(
+                    "worker {worker} thread {thread}: busy with request {}",
+                    n(r)
+                )
             }
             (WorkerState::Busy, None) => format!("worker {worker} thread {thread}: busy"),
             (WorkerState::Idle, _) => format!("worker {worker} thread {thread}: idle"),
@@ -391,7 +398,7 @@ pub fn state_line(change: &StateChange) -> String {
         } => {
             let mut s = format!("task {task}: {state:?}").to_lowercase();
             if let Some(r) = request {
-                s.push_str(&format!(" (request {r})"));
+                s.push_str(&format!(" (request {})", n(r)));
             }
             s
         }
@@ -400,7 +407,7 @@ pub fn state_line(change: &StateChange) -> String {
             request,
             ..
         } => match request {
-            Some(r) => format!("event loop: BLOCKED by request {r}"),
+            Some(r) => format!("event loop: BLOCKED by request {}", n(r)),
             None => "event loop: BLOCKED".to_string(),
         },
         StateChange::Loop { .. } => "event loop: free".to_string(),

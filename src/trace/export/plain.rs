@@ -85,7 +85,7 @@ fn body(trace: &Trace, detail: bool, out: &mut String) {
     let _ = writeln!(out);
     // With several requests, every line says whose step it is: interleaved
     // requests cannot be told apart by order alone.
-    let tagged = trace.requests.len() > 1;
+    let tagged = (trace.requests.len() > 1).then_some(trace);
     let load = trace.metrics.as_ref().and_then(|m| m.load.as_ref());
     let shown = match (load, trace.requests.get(..LOAD_TRANSCRIBED)) {
         (Some(_), Some(first)) if trace.requests.len() > first.len() => {
@@ -105,7 +105,7 @@ fn body(trace: &Trace, detail: bool, out: &mut String) {
             for e in &trace.events {
                 event_line(e, tagged, out);
                 if detail {
-                    step_detail(e, tagged, out);
+                    step_detail(e, trace, tagged.is_some(), out);
                 }
             }
             let _ = writeln!(out);
@@ -115,7 +115,7 @@ fn body(trace: &Trace, detail: bool, out: &mut String) {
             for e in first_requests_events(trace, first) {
                 event_line(e, tagged, out);
                 if detail {
-                    step_detail(e, tagged, out);
+                    step_detail(e, trace, tagged.is_some(), out);
                 }
             }
             let _ = writeln!(out);
@@ -553,7 +553,7 @@ pub fn comparison(c: &Comparison, traces: &[&Trace], out: &mut String) {
 pub fn request_transcript(trace: &Trace, request: u64) -> String {
     let mut out = String::new();
     for e in trace.events.iter().filter(|e| e.request == Some(request)) {
-        event_line(e, false, &mut out);
+        event_line(e, None, &mut out);
     }
     if let Some(r) = trace.requests.iter().find(|r| r.id == request) {
         let _ = writeln!(out, "{}", request_line(r));
@@ -589,14 +589,17 @@ fn stack_line(trace: &Trace, out: &mut String) {
     let _ = writeln!(out, "stack: {}", stack.join(" → "));
 }
 
-/// One step: time, the request (when `tagged`), indentation by depth,
-/// arrow, layer, sentence.
-pub fn event_line(e: &Event, tagged: bool, out: &mut String) {
+/// One step: time, the request (when `tagged`: its number in the lesson,
+/// looked up in that trace), indentation by depth, arrow, layer, sentence.
+pub fn event_line(e: &Event, tagged: Option<&Trace>, out: &mut String) {
     let ms = e.at_ns as f64 / 1_000_000.0;
     let indent = "  ".repeat(e.layer.depth());
     let _ = write!(out, "{ms:>10.3} ms  ");
-    if tagged {
-        let tag = e.request.map(|r| format!("#{r}")).unwrap_or_default();
+    if let Some(trace) = tagged {
+        let tag = e
+            .request
+            .map(|r| format!("#{}", trace.request_number(r)))
+            .unwrap_or_default();
         let _ = write!(out, "{tag:<4}");
     }
     let _ = write!(
@@ -614,14 +617,14 @@ pub fn event_line(e: &Event, tagged: bool, out: &mut String) {
     }
     out.push('\n');
     if let Some(text) = &e.narration {
-        narration(text, tagged, out);
+        narration(text, tagged.is_some(), out);
     }
 }
 
 /// A step's data under its line (`--plain --detail`): the decision, the
 /// state it changed, then each section (bytes, heads, environ, scope, ASGI
 /// messages, SQL and rows), indented and in full, read top to bottom.
-fn step_detail(e: &Event, tagged: bool, out: &mut String) {
+fn step_detail(e: &Event, trace: &Trace, tagged: bool, out: &mut String) {
     let margin = " ".repeat(if tagged { 18 } else { 14 });
     let mut lines: Vec<String> = Vec::new();
     if let (Some(k), None) = (&e.knob, &e.decision) {
@@ -631,7 +634,7 @@ fn step_detail(e: &Event, tagged: bool, out: &mut String) {
         lines.extend(detail::decision(d).iter().map(|l| l.text()));
     }
     for change in &e.state {
-        lines.push(format!("state: {}", detail::state_line(change)));
+        lines.push(format!("state: {}", detail::state_line(change, trace)));
     }
     for d in &e.data {
         lines.extend(detail::section(d, usize::MAX).iter().map(|l| l.text()));
@@ -668,9 +671,9 @@ fn narration(text: &str, tagged: bool, out: &mut String) {
 
 fn request_line(r: &RequestSummary) -> String {
     let mut s = if r.method.is_empty() {
-        format!("request {}: (no request line could be read)", r.id)
+        format!("{}: (no request line could be read)", r.label())
     } else {
-        format!("request {}: {} {}", r.id, r.method, r.target)
+        format!("{}: {} {}", r.label(), r.method, r.target)
     };
     match r.status {
         Some(status) => {
@@ -690,8 +693,11 @@ fn request_line(r: &RequestSummary) -> String {
     s
 }
 
+/// Every request's outcome, in the lesson's numbering.
 fn outcome(trace: &Trace, out: &mut String) {
-    for r in &trace.requests {
+    let mut requests: Vec<&RequestSummary> = trace.requests.iter().collect();
+    requests.sort_by_key(|r| (r.number(), r.id));
+    for r in requests {
         let _ = writeln!(out, "{}", request_line(r));
     }
 }

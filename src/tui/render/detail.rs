@@ -102,7 +102,10 @@ fn fitted(state: &PlayerState, e: &Event, width: usize) -> Vec<Line<'static>> {
         out.push(Line::default());
         out.push(Line::styled("state", theme.heading));
         for change in &e.state {
-            out.push(Line::from(format!("  {}", detail::state_line(change))));
+            out.push(Line::from(format!(
+                "  {}",
+                detail::state_line(change, &state.trace)
+            )));
         }
     }
     for d in &e.data {
@@ -146,7 +149,7 @@ fn timing(state: &PlayerState, e: &Event) -> String {
         s.push_str(&format!(" (+{})", ms(e.at_ns.saturating_sub(prev.at_ns))));
     }
     if let Some(r) = e.request {
-        s.push_str(&format!(" · request {r}"));
+        s.push_str(&format!(" · request {}", state.trace.request_number(r)));
     }
     s
 }

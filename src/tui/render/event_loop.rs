@@ -59,12 +59,19 @@ pub fn render(state: &PlayerState, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(out), inner);
 }
 
-/// "loop blocked by request 17 for 40 ms of its 100 ms call", or "free".
-pub fn blocked_text(board: &Board, index: &TraceIndex, now: u64) -> Option<String> {
+/// "loop blocked by request 17 for 40 ms of its 100 ms call", or "free"
+/// (the request by the lesson's number for it).
+pub fn blocked_text(
+    board: &Board,
+    index: &TraceIndex,
+    now: u64,
+    trace: &crate::trace::Trace,
+) -> Option<String> {
     let b = board.block?;
-    let who = b
-        .request
-        .map_or_else(|| String::from("a task"), |r| format!("request {r}"));
+    let who = b.request.map_or_else(
+        || String::from("a task"),
+        |r| format!("request {}", trace.request_number(r)),
+    );
     let so_far = duration(now.saturating_sub(b.since_ns));
     Some(match index.loop_freed.get(&b.step) {
         Some(&freed) => format!(
@@ -83,7 +90,10 @@ fn blocked_lines(
     state: &PlayerState,
 ) -> Vec<Line<'static>> {
     let theme = &state.theme;
-    match (board.state.event_loop, blocked_text(board, index, now)) {
+    match (
+        board.state.event_loop,
+        blocked_text(board, index, now, &state.trace),
+    ) {
         (Some((LoopState::Blocked, _)), Some(text)) => {
             // Reverse video: it shows without colour, and nothing else on
             // the screen looks like it.

@@ -96,7 +96,7 @@ impl Columns {
     fn cells(&self, r: &RequestSummary, state: &PlayerState) -> Vec<(String, Style)> {
         let theme = &state.theme;
         let mut out = vec![
-            (format!("{:>w$} ", r.id, w = self.id), Style::new()),
+            (format!("{:>w$} ", r.number(), w = self.id), Style::new()),
             (
                 format!("{:<w$} ", cut(&r.method, self.method), w = self.method),
                 Style::new(),

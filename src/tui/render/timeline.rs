@@ -166,7 +166,7 @@ pub fn render(state: &PlayerState, frame: &mut Frame, area: Rect) {
             .status
             .map_or_else(|| String::from("---"), |s| s.to_string());
         let mark = if is_current { "▶" } else { " " };
-        let target = format!("{mark}{:>3} {} {}", r.id, r.method, r.target);
+        let target = format!("{mark}{:>3} {} {}", r.number(), r.method, r.target);
         let label = fit(&target, status.as_str(), label_width as usize);
         let style = if is_current {
             theme.selected
