@@ -126,6 +126,7 @@ const GOLDEN: &[&str] = &[
     "location-matching",
     "path-traversal",
     "range-request",
+    "cache-304",
     "too-large",
     "bad-request",
     "many-at-once",
@@ -196,6 +197,11 @@ golden!(
     range_request_transcript_serves_parts_with_206_and_416,
     range_request_whole_trace_is_unchanged,
     "range-request"
+);
+golden!(
+    cache_304_transcript_revalidates_at_the_web_server_and_at_the_framework,
+    cache_304_whole_trace_is_unchanged,
+    "cache-304"
 );
 golden!(
     location_matching_transcript_picks_one_location_per_request,

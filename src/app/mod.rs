@@ -32,13 +32,22 @@ use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::{Clock, LESSON_EPOCH_SECS};
-use crate::framework::middleware::{AccessLog, JsonBody, RequestId, SecurityHeaders};
+use crate::framework::middleware::{
+    AccessLog, CacheControl, ConditionalGet, Directives, JsonBody, RequestId, SecurityHeaders,
+};
 use crate::framework::{Framework, Handler, Request, Response, RouteError};
 use crate::units::Time;
 use db::Db;
 
 /// The middleware [`build`] installs, outermost first.
-pub const MIDDLEWARE: [&str; 4] = ["request_id", "access_log", "json_body", "security_headers"];
+pub const MIDDLEWARE: [&str; 6] = [
+    "request_id",
+    "access_log",
+    "conditional_get",
+    "cache_control",
+    "json_body",
+    "security_headers",
+];
 
 /// The routes [`build`] installs: method, pattern, handler name.
 pub const ROUTES: [(&str, &str, &str); 8] = [
@@ -171,10 +180,30 @@ pub fn build_with_clock(config: &AppConfig, clock: Clock) -> Result<Arc<Framewor
         .route("GET", "/threadpool", "threadpool", timed::threadpool)?
         .middleware(RequestId::new())
         .middleware(AccessLog::new(clock))
+        .middleware(ConditionalGet::new())
+        .middleware(cache_policies()?)
         .middleware(JsonBody::new())
         .middleware(SecurityHeaders::new())
         .build();
     Ok(Arc::new(framework))
+}
+
+/// How long each page may be reused (book: "Caching: Cache-Control and
+/// ETag"). Unsafe methods and errors get `no-store` from the middleware
+/// itself; the timed endpoints have no policy.
+///
+/// * `/` and `/notes` change whenever anyone adds a note: a copy may be
+///   kept, but is revalidated every time (`no-cache`), which with the ETag
+///   costs a 304 when nothing changed.
+/// * One note changes rarely here: the browser may reuse it for a minute
+///   without asking.
+/// * `private` everywhere: notes are a user's data, so no shared cache
+///   (a CDN, a company proxy) may keep them.
+fn cache_policies() -> Result<CacheControl, RouteError> {
+    CacheControl::new()
+        .route("GET", "/", Directives::private().no_cache())?
+        .route("GET", "/notes", Directives::private().no_cache())?
+        .route("GET", "/notes/{id}", Directives::private().max_age(60))
 }
 
 /// The middleware names, outermost first, for the stack diagram.

@@ -286,6 +286,12 @@ steps! {
     FrameworkJsonBodyInvalid => (Framework, "framework.json_body.invalid"),
     /// The security_headers middleware added its fields.
     FrameworkSecurityHeaders => (Framework, "framework.security_headers"),
+    /// The cache_control middleware chose the response's Cache-Control:
+    /// the route's policy, no-store, or none, and the rule that chose it.
+    FrameworkCacheControl => (Framework, "framework.cache_control"),
+    /// The conditional_get middleware: the ETag computed from the body,
+    /// the If-None-Match received, and whether they match (304) or not.
+    FrameworkConditionalGet => (Framework, "framework.conditional_get"),
     /// The router's verdict.
     FrameworkRoute => (Framework, "framework.route"),
 
