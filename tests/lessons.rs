@@ -127,6 +127,7 @@ const GOLDEN: &[&str] = &[
     "path-traversal",
     "range-request",
     "cache-304",
+    "gzip",
     "too-large",
     "bad-request",
     "many-at-once",
@@ -202,6 +203,11 @@ golden!(
     cache_304_transcript_revalidates_at_the_web_server_and_at_the_framework,
     cache_304_whole_trace_is_unchanged,
     "cache-304"
+);
+golden!(
+    gzip_transcript_compresses_what_qualifies_and_names_each_refusal,
+    gzip_whole_trace_is_unchanged,
+    "gzip"
 );
 golden!(
     location_matching_transcript_picks_one_location_per_request,

@@ -272,6 +272,51 @@ fn a_real_client_revalidates_notes_and_gets_the_frameworks_304_until_a_post_chan
 }
 
 #[test]
+fn a_real_client_that_accepts_gzip_decompresses_the_same_bytes() {
+    use std::io::Read as _;
+    let server = serve(&["--lesson", "gzip"]);
+    let base = format!("http://{}", server.addr);
+    let c = client();
+    for path in ["/notes", "/static/css/site.css"] {
+        let plain = c.get(format!("{base}{path}")).send().expect("plain GET");
+        assert_eq!(plain.headers().get("content-encoding"), None, "{path}");
+        let plain = plain.bytes().expect("plain body");
+        let gz = c
+            .get(format!("{base}{path}"))
+            .header("Accept-Encoding", "gzip")
+            .send()
+            .expect("GET with Accept-Encoding: gzip");
+        assert_eq!(gz.status(), 200);
+        let header = |name: &str| {
+            gz.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        assert_eq!(
+            header("content-encoding").as_deref(),
+            Some("gzip"),
+            "{path}"
+        );
+        assert_eq!(header("content-length"), None, "{path}: sent chunked");
+        assert_eq!(header("vary").as_deref(), Some("Accept-Encoding"));
+        assert!(
+            header("etag").is_some_and(|t| t.starts_with("W/")),
+            "{path}"
+        );
+        let compressed = gz.bytes().expect("gzip body");
+        assert!(compressed.len() < plain.len(), "{path}");
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&compressed[..])
+            .read_to_end(&mut out)
+            .expect("a gzip stream");
+        // The lesson's store is in memory and nothing was added: the same
+        // list both times.
+        assert_eq!(out, plain.to_vec(), "{path}");
+    }
+}
+
+#[test]
 fn head_carries_the_length_a_get_would_have() {
     let server = serve(&[]);
     let get = raw_exchange(

@@ -184,7 +184,7 @@ fn key_offset_from(source: &str, from: usize, key: &str) -> usize {
 fn check_ranges(stack: &StackConfig) -> Result<(), (&'static str, String)> {
     let web = &stack.web_server;
     let app = &stack.app_server;
-    let checks: [(&'static str, bool, &str); 6] = [
+    let checks: [(&'static str, bool, &str); 7] = [
         (
             "max_headers",
             (1..=10_000).contains(&web.max_headers),
@@ -214,6 +214,11 @@ fn check_ranges(stack: &StackConfig) -> Result<(), (&'static str, String)> {
             "client_max_body_size",
             web.client_max_body_size.0 <= 1024 * 1024 * 1024,
             "at most 1g (0 turns the limit off)",
+        ),
+        (
+            "gzip_comp_level",
+            (1..=9).contains(&web.gzip_comp_level),
+            "between 1 and 9",
         ),
     ];
     for (key, ok, range) in checks {

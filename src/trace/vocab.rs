@@ -203,6 +203,10 @@ steps! {
     WebServerProxyError => (WebServer, "web_server.proxy.error"),
     /// An upstream connection is closed (by either end).
     WebServerUpstreamClose => (WebServer, "web_server.upstream.close"),
+    /// The gzip filter compressed the response, or says which directive
+    /// (gzip_types, gzip_min_length, gzip_proxied, …) kept it as it was;
+    /// sizes before and after.
+    WebServerGzip => (WebServer, "web_server.gzip"),
     /// The response goes to the client.
     WebServerResponseSend => (WebServer, "web_server.response.send"),
     /// The client went away before the response was written (nginx logs 499).
