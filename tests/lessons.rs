@@ -126,6 +126,8 @@ const GOLDEN: &[&str] = &[
     "location-matching",
     "path-traversal",
     "range-request",
+    "cache-304",
+    "gzip",
     "too-large",
     "bad-request",
     "arrival-order",
@@ -206,6 +208,16 @@ golden!(
     range_request_transcript_serves_parts_with_206_and_416,
     range_request_whole_trace_is_unchanged,
     "range-request"
+);
+golden!(
+    cache_304_transcript_revalidates_at_the_web_server_and_at_the_framework,
+    cache_304_whole_trace_is_unchanged,
+    "cache-304"
+);
+golden!(
+    gzip_transcript_compresses_what_qualifies_and_names_each_refusal,
+    gzip_whole_trace_is_unchanged,
+    "gzip"
 );
 golden!(
     location_matching_transcript_picks_one_location_per_request,

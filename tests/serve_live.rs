@@ -211,6 +211,112 @@ fn pipelined_requests_are_answered_in_order() {
 }
 
 #[test]
+fn a_real_client_revalidates_notes_and_gets_the_frameworks_304_until_a_post_changes_them() {
+    for interface in ["wsgi", "asgi"] {
+        let server = serve(&["--interface", interface]);
+        let base = format!("http://{}", server.addr);
+        let c = client();
+        let first = c.get(format!("{base}/notes")).send().expect("GET /notes");
+        assert_eq!(first.status(), 200, "{interface}");
+        let header = |r: &reqwest::blocking::Response, name: &str| {
+            r.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        assert_eq!(
+            header(&first, "cache-control").as_deref(),
+            Some("private, no-cache")
+        );
+        let etag = header(&first, "etag").expect("an ETag on GET /notes");
+        let body = first.bytes().expect("body");
+        // The ETag is the quoted MD5 of the bytes the client received.
+        use md5::Digest;
+        assert_eq!(etag, format!("\"{:x}\"", md5::Md5::digest(&body)));
+
+        let again = c
+            .get(format!("{base}/notes"))
+            .header("If-None-Match", &etag)
+            .send()
+            .expect("conditional GET");
+        assert_eq!(again.status(), 304, "{interface}");
+        assert_eq!(header(&again, "etag").as_deref(), Some(etag.as_str()));
+        assert_eq!(
+            header(&again, "cache-control").as_deref(),
+            Some("private, no-cache")
+        );
+        assert!(again.bytes().expect("no body").is_empty());
+
+        let created = c
+            .post(format!("{base}/notes"))
+            .header("content-type", "application/json")
+            .body(r#"{"title": "changes the list", "body": ""}"#)
+            .send()
+            .expect("POST");
+        assert_eq!(created.status(), 201);
+        assert_eq!(
+            header(&created, "cache-control").as_deref(),
+            Some("no-store")
+        );
+
+        let changed = c
+            .get(format!("{base}/notes"))
+            .header("If-None-Match", &etag)
+            .send()
+            .expect("conditional GET after the POST");
+        assert_eq!(changed.status(), 200, "{interface}");
+        let new_etag = header(&changed, "etag").expect("a new ETag");
+        assert_ne!(new_etag, etag);
+        assert!(changed.text().expect("body").contains("changes the list"));
+    }
+}
+
+#[test]
+fn a_real_client_that_accepts_gzip_decompresses_the_same_bytes() {
+    use std::io::Read as _;
+    let server = serve(&["--lesson", "gzip"]);
+    let base = format!("http://{}", server.addr);
+    let c = client();
+    for path in ["/notes", "/static/css/site.css"] {
+        let plain = c.get(format!("{base}{path}")).send().expect("plain GET");
+        assert_eq!(plain.headers().get("content-encoding"), None, "{path}");
+        let plain = plain.bytes().expect("plain body");
+        let gz = c
+            .get(format!("{base}{path}"))
+            .header("Accept-Encoding", "gzip")
+            .send()
+            .expect("GET with Accept-Encoding: gzip");
+        assert_eq!(gz.status(), 200);
+        let header = |name: &str| {
+            gz.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        assert_eq!(
+            header("content-encoding").as_deref(),
+            Some("gzip"),
+            "{path}"
+        );
+        assert_eq!(header("content-length"), None, "{path}: sent chunked");
+        assert_eq!(header("vary").as_deref(), Some("Accept-Encoding"));
+        assert!(
+            header("etag").is_some_and(|t| t.starts_with("W/")),
+            "{path}"
+        );
+        let compressed = gz.bytes().expect("gzip body");
+        assert!(compressed.len() < plain.len(), "{path}");
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&compressed[..])
+            .read_to_end(&mut out)
+            .expect("a gzip stream");
+        // The lesson's store is in memory and nothing was added: the same
+        // list both times.
+        assert_eq!(out, plain.to_vec(), "{path}");
+    }
+}
+
+#[test]
 fn head_carries_the_length_a_get_would_have() {
     let server = serve(&[]);
     let get = raw_exchange(

@@ -283,7 +283,7 @@ fn compact_stack_lists_every_middleware_when_rows_are_spare() {
     assert!(
         stack
             .join(" ")
-            .contains("[request_id → access_log → json_body → security_headers]"),
+            .contains("[request_id → access_log → conditional_get → cache_control → json_body → security_headers]"),
         "{screen}"
     );
 }

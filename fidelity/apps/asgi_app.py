@@ -12,7 +12,7 @@ import asyncio
 import json
 import os
 
-from notes import answer
+from notes import answer, has_length
 
 LOG = os.environ["FIDELITY_APP_LOG"]
 
@@ -89,8 +89,10 @@ async def app(scope, receive, send):
     })
     status, hdrs, payload = answer(
         scope["method"], scope["path"],
-        headers.get(b"content-type", b"").decode("latin-1"), body, request_id)
-    hdrs = hdrs + [("Content-Length", str(len(payload)))]
+        headers.get(b"content-type", b"").decode("latin-1"), body, request_id,
+        headers[b"if-none-match"].decode("latin-1") if b"if-none-match" in headers else None)
+    if has_length(status):
+        hdrs = hdrs + [("Content-Length", str(len(payload)))]
     start = {"type": "http.response.start", "status": status,
              "headers": [(k.lower().encode(), v.encode()) for k, v in hdrs]}
     await send(start)

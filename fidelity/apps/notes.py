@@ -1,4 +1,4 @@
-"""Answers like roundtrip's notes app, for the statuses only.
+"""Answers like roundtrip's notes app, for the statuses and the caching headers.
 
 The fidelity check compares what the *servers* do (nginx, gunicorn,
 uvicorn), so the app behind them only needs to give the same status for the
@@ -6,6 +6,7 @@ same request as roundtrip's notes app (src/app/notes.rs and the router in
 src/framework/router.rs): its bodies are stand-ins.
 """
 
+import hashlib
 import json
 import re
 
@@ -21,6 +22,7 @@ _created = [SEEDED]
 REASONS = {
     200: "OK",
     201: "Created",
+    304: "Not Modified",
     400: "Bad Request",
     404: "Not Found",
     405: "Method Not Allowed",
@@ -33,14 +35,59 @@ def _json(status, value, extra=()):
     return status, [("Content-Type", "application/json")] + list(extra), body
 
 
-def answer(method, path, content_type, body, request_id=""):
+# Cache-Control per route, as roundtrip's cache_control middleware (and a
+# Django app's @cache_control) sets it.
+POLICIES = {"/": "private, no-cache", "/notes": "private, no-cache"}
+ONE_NOTE = "private, max-age=60"
+
+
+def _cache_control(method, path, status):
+    if method not in ("GET", "HEAD"):
+        return "no-store"
+    if status >= 400:
+        return "no-store"
+    if path in POLICIES:
+        return POLICIES[path]
+    if re.fullmatch(r"/notes/[^/]+", path):
+        return ONE_NOTE
+    return None
+
+
+def _none_match(value, etag):
+    """Weak comparison of an If-None-Match list (RFC 9110 §13.1.2)."""
+    ours = etag.removeprefix("W/")
+    for tag in value.split(","):
+        tag = tag.strip()
+        if tag == "*" or tag.removeprefix("W/") == ours:
+            return True
+    return False
+
+
+def answer(method, path, content_type, body, request_id="", if_none_match=None):
     """(status, headers without Content-Length, body) for one request.
-    Like roundtrip's request_id middleware, every answer echoes the
-    X-Request-Id it came with."""
+    Like roundtrip's middleware: Cache-Control per route, an ETag (MD5 of
+    the body, Django's ConditionalGetMiddleware) on a 200 GET and a 304
+    when If-None-Match matches, and every answer echoes the X-Request-Id
+    it came with. A 304 has no Content-Length: the caller adds one only
+    when there is a body to count (`has_length`)."""
     status, headers, payload = _answer(method, path, content_type, body)
+    policy = _cache_control(method, path, status)
+    if policy:
+        headers = headers + [("Cache-Control", policy)]
+    if method == "GET" and status == 200 and policy != "no-store":
+        etag = '"%s"' % hashlib.md5(payload).hexdigest()
+        headers = headers + [("ETag", etag)]
+        if if_none_match and _none_match(if_none_match, etag):
+            status, payload = 304, b""
+            headers = [(n, v) for n, v in headers if n in ("Cache-Control", "ETag")]
     if request_id:
         headers = headers + [("X-Request-Id", request_id)]
     return status, headers, payload
+
+
+def has_length(status):
+    """A 304 carries no Content-Length (nor body)."""
+    return status != 304
 
 
 def _answer(method, path, content_type, body):

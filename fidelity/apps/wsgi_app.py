@@ -9,7 +9,7 @@ file wrappers, sockets). Then it answers as notes.answer() says.
 import json
 import os
 
-from notes import REASONS, answer
+from notes import REASONS, answer, has_length
 
 LOG = os.environ["FIDELITY_APP_LOG"]
 
@@ -44,7 +44,9 @@ def application(environ, start_response):
     })
     status, headers, payload = answer(
         environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""),
-        environ.get("CONTENT_TYPE"), body, environ.get("HTTP_X_REQUEST_ID", ""))
-    headers = headers + [("Content-Length", str(len(payload)))]
+        environ.get("CONTENT_TYPE"), body, environ.get("HTTP_X_REQUEST_ID", ""),
+        environ.get("HTTP_IF_NONE_MATCH"))
+    if has_length(status):
+        headers = headers + [("Content-Length", str(len(payload)))]
     start_response("%d %s" % (status, REASONS[status]), headers)
     return [b"" if environ["REQUEST_METHOD"] == "HEAD" else payload]

@@ -38,8 +38,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::{Clock, LESSON_EPOCH_SECS};
 use crate::framework::middleware::{
-    Access, AccessLog, Authentication, Authorization, AuthorizationConfig, Cors, CorsConfig, Csrf,
-    JsonBody, Middleware, RequestId, Rule, SecurityHeaders,
+    Access, AccessLog, Authentication, Authorization, AuthorizationConfig, CacheControl,
+    ConditionalGet, Cors, CorsConfig, Csrf, Directives, JsonBody, Middleware, RequestId, Rule,
+    SecurityHeaders,
 };
 use crate::framework::router::Router;
 use crate::framework::{Framework, FrameworkBuilder, Handler, Request, Response, Role, RouteError};
@@ -51,8 +52,15 @@ use auth::views::{self, Accounts};
 use db::Db;
 use entropy::Entropy;
 
-/// The middleware [`build`] installs by default, outermost first.
-pub const MIDDLEWARE: [&str; 4] = ["request_id", "access_log", "json_body", "security_headers"];
+/// The middleware [`build`] installs, outermost first.
+pub const MIDDLEWARE: [&str; 6] = [
+    "request_id",
+    "access_log",
+    "conditional_get",
+    "cache_control",
+    "json_body",
+    "security_headers",
+];
 
 /// The middleware a lesson with `[stack.app.auth]` gets by default:
 /// security headers outside the refusals, so a 401 carries them too.
@@ -72,6 +80,8 @@ pub const AUTH_MIDDLEWARE: [MiddlewareName; 7] = [
 pub enum MiddlewareName {
     RequestId,
     AccessLog,
+    ConditionalGet,
+    CacheControl,
     JsonBody,
     SecurityHeaders,
     Authentication,
@@ -85,6 +95,8 @@ impl MiddlewareName {
         match self {
             MiddlewareName::RequestId => "request_id",
             MiddlewareName::AccessLog => "access_log",
+            MiddlewareName::ConditionalGet => "conditional_get",
+            MiddlewareName::CacheControl => "cache_control",
             MiddlewareName::JsonBody => "json_body",
             MiddlewareName::SecurityHeaders => "security_headers",
             MiddlewareName::Authentication => "authentication",
@@ -325,6 +337,8 @@ pub fn onion(config: &AppConfig) -> Vec<MiddlewareName> {
         (None, None) => vec![
             MiddlewareName::RequestId,
             MiddlewareName::AccessLog,
+            MiddlewareName::ConditionalGet,
+            MiddlewareName::CacheControl,
             MiddlewareName::JsonBody,
             MiddlewareName::SecurityHeaders,
         ],
@@ -463,6 +477,8 @@ pub fn build_with(
         let middleware: Box<dyn Middleware> = match name {
             MiddlewareName::RequestId => Box::new(RequestId::new()),
             MiddlewareName::AccessLog => Box::new(AccessLog::new(clock)),
+            MiddlewareName::ConditionalGet => Box::new(ConditionalGet::new()),
+            MiddlewareName::CacheControl => Box::new(cache_policies()?),
             MiddlewareName::JsonBody => Box::new(JsonBody::new()),
             MiddlewareName::SecurityHeaders => Box::new(SecurityHeaders::new()),
             MiddlewareName::Authentication => {
@@ -503,6 +519,24 @@ pub fn build_with(
         builder = builder.middleware_boxed(middleware);
     }
     Ok(Arc::new(builder.build()))
+}
+
+/// How long each page may be reused (book: "Caching: Cache-Control and
+/// ETag"). Unsafe methods and errors get `no-store` from the middleware
+/// itself; the timed endpoints have no policy.
+///
+/// * `/` and `/notes` change whenever anyone adds a note: a copy may be
+///   kept, but is revalidated every time (`no-cache`), which with the ETag
+///   costs a 304 when nothing changed.
+/// * One note changes rarely here: the browser may reuse it for a minute
+///   without asking.
+/// * `private` everywhere: notes are a user's data, so no shared cache
+///   (a CDN, a company proxy) may keep them.
+fn cache_policies() -> Result<CacheControl, RouteError> {
+    CacheControl::new()
+        .route("GET", "/", Directives::private().no_cache())?
+        .route("GET", "/notes", Directives::private().no_cache())?
+        .route("GET", "/notes/{id}", Directives::private().max_age(60))
 }
 
 /// The middleware names, outermost first, for the stack diagram.

@@ -124,6 +124,8 @@ async fn a_request_crosses_every_layer_in_onion_order() {
         StepId::FrameworkMiddlewareEnter,
         StepId::FrameworkMiddlewareEnter,
         StepId::FrameworkMiddlewareEnter,
+        StepId::FrameworkMiddlewareEnter,
+        StepId::FrameworkMiddlewareEnter,
         StepId::FrameworkRoute,
         StepId::HandlerCall,
         StepId::DatabaseQuery,
@@ -132,11 +134,67 @@ async fn a_request_crosses_every_layer_in_onion_order() {
         StepId::FrameworkSecurityHeaders,
         StepId::FrameworkMiddlewareLeave,
         StepId::FrameworkMiddlewareLeave,
+        StepId::FrameworkCacheControl,
+        StepId::FrameworkMiddlewareLeave,
+        StepId::FrameworkConditionalGet,
+        StepId::FrameworkMiddlewareLeave,
         StepId::FrameworkAccessLog,
         StepId::FrameworkMiddlewareLeave,
         StepId::FrameworkMiddlewareLeave,
     ];
     assert_eq!(steps, expected);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_revalidated_list_is_304_yet_its_query_still_ran() {
+    let app = app();
+    let first = app.handle(Request::new("GET", "/notes")).await;
+    assert_eq!(first.header("Cache-Control"), Some("private, no-cache"));
+    let etag = first.header("ETag").expect("an ETag").to_string();
+    let (_guard, recording) = recorded();
+    let again = app
+        .handle(Request::new("GET", "/notes").with_header("If-None-Match", &etag))
+        .await;
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
+    assert_eq!(again.header("ETag"), Some(etag.as_str()));
+    assert_eq!(again.header("Cache-Control"), Some("private, no-cache"));
+    let events = recording.take();
+    // The 304 saves bytes, not work: the SELECT was sent all the same.
+    assert!(events.iter().any(|e| e.step == StepId::DatabaseQuery));
+    assert_eq!(
+        answers(&events),
+        [
+            (StepId::HandlerReturn, 200),
+            (StepId::FrameworkConditionalGet, 304)
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_note_changes_the_lists_etag_and_posts_are_no_store() {
+    let app = app();
+    let before = app.handle(Request::new("GET", "/notes")).await;
+    let etag = before.header("ETag").expect("an ETag").to_string();
+    let created = app
+        .handle(
+            Request::new("POST", "/notes")
+                .with_header("Content-Type", "application/json")
+                .with_body(r#"{"title": "New", "body": ""}"#),
+        )
+        .await;
+    assert_eq!(created.status, 201);
+    assert_eq!(created.header("Cache-Control"), Some("no-store"));
+    assert_eq!(created.header("ETag"), None);
+    let after = app
+        .handle(Request::new("GET", "/notes").with_header("If-None-Match", &etag))
+        .await;
+    assert_eq!(after.status, 200);
+    assert_ne!(after.header("ETag"), Some(etag.as_str()));
+    let one = app.handle(Request::new("GET", "/notes/1")).await;
+    assert_eq!(one.header("Cache-Control"), Some("private, max-age=60"));
+    let missing = app.handle(Request::new("GET", "/notes/99")).await;
+    assert_eq!(missing.header("Cache-Control"), Some("no-store"));
 }
 
 #[tokio::test(start_paused = true)]

@@ -63,6 +63,30 @@ impl Headers {
         self.0.insert(at, (name.into(), value.into()));
     }
 
+    /// Insert a field just after the first field called `after` (at the
+    /// end when there is none).
+    pub fn insert_after(&mut self, after: &str, name: impl Into<String>, value: impl Into<String>) {
+        let at = self
+            .0
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case(after))
+            .map_or(self.0.len(), |i| i + 1);
+        self.0.insert(at, (name.into(), value.into()));
+    }
+
+    /// Change the value of the first field called `name`, where it stands
+    /// (added at the end when there is none).
+    pub fn set_in_place(&mut self, name: &str, value: impl Into<String>) {
+        match self
+            .0
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
+            Some(slot) => slot.1 = value.into(),
+            None => self.0.push((name.to_string(), value.into())),
+        }
+    }
+
     pub fn set(&mut self, name: &str, value: impl Into<String>) {
         self.remove(name);
         self.push(name, value);

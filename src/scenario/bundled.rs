@@ -30,6 +30,8 @@ pub const LESSONS: &[(&str, &str)] = &[
         "range-request",
         include_str!("../../scenarios/range-request.toml"),
     ),
+    ("cache-304", include_str!("../../scenarios/cache-304.toml")),
+    ("gzip", include_str!("../../scenarios/gzip.toml")),
     ("too-large", include_str!("../../scenarios/too-large.toml")),
     (
         "bad-request",

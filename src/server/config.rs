@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::gzip::{GzipProxied, GzipSettings};
 use super::location::{Location, default_locations};
 use crate::http::{HeadLimits, LineLimit};
 use crate::units::{Size, Time};
@@ -56,6 +57,24 @@ pub struct WebServerConfig {
     /// The type of a file whose extension `mime.types` does not list
     /// (`default_type text/plain`).
     pub default_type: String,
+    /// Compress responses on the way to the client (`gzip off`); see
+    /// [`super::gzip`].
+    pub gzip: bool,
+    /// Media types to compress besides `text/html`, which always is
+    /// (`gzip_types text/html`); `*` means any.
+    pub gzip_types: Vec<String>,
+    /// Shortest `Content-Length` worth compressing (`gzip_min_length 20`);
+    /// a response of unknown length always qualifies.
+    pub gzip_min_length: u64,
+    /// 1 (fastest) to 9 (smallest) (`gzip_comp_level 1`).
+    pub gzip_comp_level: u32,
+    /// Add `Vary: Accept-Encoding` to every response that could have been
+    /// compressed (`gzip_vary off`).
+    pub gzip_vary: bool,
+    /// Which requests that came through another proxy (they carry `Via`)
+    /// may get a compressed response (`gzip_proxied off`). Not about
+    /// `proxy_pass`: upstream responses are compressed like any other.
+    pub gzip_proxied: GzipProxied,
 }
 
 impl Default for WebServerConfig {
@@ -77,6 +96,12 @@ impl Default for WebServerConfig {
             server_timing: false,
             location: default_locations(),
             default_type: "text/plain".to_string(),
+            gzip: false,
+            gzip_types: vec!["text/html".to_string()],
+            gzip_min_length: 20,
+            gzip_comp_level: 1,
+            gzip_vary: false,
+            gzip_proxied: GzipProxied::default(),
         }
     }
 }
@@ -94,6 +119,18 @@ impl WebServerConfig {
             max_head_bytes: Some(buffer.saturating_mul(self.large_client_header_buffers.max(1))),
             max_incomplete_head: None,
             max_headers: Some(self.max_headers),
+        }
+    }
+
+    /// The gzip directives, for the filter.
+    pub fn gzip_settings(&self) -> GzipSettings<'_> {
+        GzipSettings {
+            on: self.gzip,
+            types: &self.gzip_types,
+            min_length: self.gzip_min_length,
+            comp_level: self.gzip_comp_level,
+            vary: self.gzip_vary,
+            proxied: &self.gzip_proxied,
         }
     }
 

@@ -435,6 +435,7 @@ async fn handle(
         Routed::Proxy { target } => head.target = target,
         Routed::Respond { head: rhead, body } => {
             let keeps = rhead.headers.has_token("connection", "keep-alive");
+            let (rhead, body) = super::gzip::filter(&cfg.gzip_settings(), &head, rhead, body);
             let sent = send(conn, &head, rhead, body).await;
             return if sent && keeps {
                 Outcome::KeepOpen

@@ -18,6 +18,7 @@ pub mod connection;
 mod dispatch;
 pub mod error_page;
 pub mod files;
+pub mod gzip;
 mod linger;
 pub mod location;
 pub mod proxy;

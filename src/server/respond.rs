@@ -53,7 +53,7 @@ pub(super) fn relay(
     server: &WebServer,
     request: &RequestHead,
     upstream: ResponseHead,
-    mut body: Vec<u8>,
+    body: Vec<u8>,
     keep_alive: bool,
     timing: Option<Timing>,
 ) -> (ResponseHead, Vec<u8>) {
@@ -80,8 +80,8 @@ pub(super) fn relay(
             // it chunked to an HTTP/1.1 client (RFC 9112 §7.1). An HTTP/1.0
             // client, which cannot read chunks, gets the length here (nginx
             // would close the connection after the body instead).
+            // The body is encoded at the end, after the gzip filter.
             head.headers.push("Transfer-Encoding", "chunked");
-            body = crate::http::chunked::encode(&body);
         }
     }
     head.headers.push(
@@ -114,7 +114,8 @@ pub(super) fn relay(
         };
         head.headers.set("Server-Timing", value);
     }
-    (head, body)
+    // nginx's filter chain: gzip, then chunked (which `filter` applies).
+    super::gzip::filter(&server.config.gzip_settings(), request, head, body)
 }
 
 /// How long the web server spent on a request, for `Server-Timing`.

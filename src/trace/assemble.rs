@@ -249,8 +249,15 @@ fn summarise_requests(events: &[Event]) -> Vec<RequestSummary> {
                 last_ns: e.at_ns,
             }),
         }
+        // The first layer to answer produced the response, unless a layer
+        // above it, on the response's way up, later replaced that answer
+        // with another status (the framework's 304 for the handler's 200).
+        // A deeper layer answering late (a worker's 500 after the web
+        // server's 504) changes nothing: nobody relays it any more.
         if let Some(status) = e.answer
-            && r.answered_by.is_none()
+            && (r.answered_by.is_none()
+                || (r.status != Some(status)
+                    && r.answered_by.is_some_and(|l| e.layer.depth() < l.depth())))
         {
             r.answered_by = Some(e.layer);
             r.knob = e.knob.clone();
@@ -737,5 +744,31 @@ mod tests {
         assert_eq!(ids, vec![1, 2]);
         assert_eq!(trace.requests[1].conn, Some(1));
         assert_eq!(trace.requests[1].ordinal, Some(2));
+    }
+
+    /// `step` answers `request` with `status`.
+    fn answer(seq: u64, step: StepId, request: u64, status: u16) -> Event {
+        let mut e = event(seq, step);
+        e.request = Some(request);
+        e.answer = Some(status);
+        e
+    }
+
+    #[test]
+    fn a_layer_above_that_changes_the_answer_produced_it_and_a_late_deeper_one_did_not() {
+        // The handler's 200 became the framework's 304.
+        let revalidated = summarise_requests(&[
+            answer(0, StepId::HandlerReturn, 1, 200),
+            answer(1, StepId::FrameworkConditionalGet, 1, 304),
+        ]);
+        assert_eq!(revalidated[0].answered_by, Some(Layer::Framework));
+        assert_eq!(revalidated[0].status, Some(304));
+        // The web server's 504 went out; the worker's 500 came too late.
+        let timed_out = summarise_requests(&[
+            answer(0, StepId::WebServerProxyError, 1, 504),
+            answer(1, StepId::AppServerWorkerTimeout, 1, 500),
+        ]);
+        assert_eq!(timed_out[0].answered_by, Some(Layer::WebServer));
+        assert_eq!(timed_out[0].status, Some(504));
     }
 }

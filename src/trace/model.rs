@@ -147,7 +147,9 @@ pub struct RequestSummary {
     /// response was sent). nginx's own pages keep older names, e.g.
     /// "Request Entity Too Large" for 413.
     pub reason: String,
-    /// The layer that produced the response (not the ones that relayed it).
+    /// The layer that produced the response (not the ones that relayed it):
+    /// the first to answer, or the last that changed the status (a 304 made
+    /// by the framework from the handler's 200).
     pub answered_by: Option<Layer>,
     /// When a limit decided the answer: which setting.
     pub knob: Option<Knob>,

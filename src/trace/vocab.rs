@@ -212,6 +212,10 @@ steps! {
     WebServerProxyError => (WebServer, "web_server.proxy.error"),
     /// An upstream connection is closed (by either end).
     WebServerUpstreamClose => (WebServer, "web_server.upstream.close"),
+    /// The gzip filter compressed the response, or says which directive
+    /// (gzip_types, gzip_min_length, gzip_proxied, …) kept it as it was;
+    /// sizes before and after.
+    WebServerGzip => (WebServer, "web_server.gzip"),
     /// The response goes to the client.
     WebServerResponseSend => (WebServer, "web_server.response.send"),
     /// The client went away before the response was written (nginx logs 499).
@@ -314,6 +318,12 @@ steps! {
     FrameworkJsonBodyInvalid => (Framework, "framework.json_body.invalid"),
     /// The security_headers middleware added its fields.
     FrameworkSecurityHeaders => (Framework, "framework.security_headers"),
+    /// The cache_control middleware chose the response's Cache-Control:
+    /// the route's policy, no-store, or none, and the rule that chose it.
+    FrameworkCacheControl => (Framework, "framework.cache_control"),
+    /// The conditional_get middleware: the ETag computed from the body,
+    /// the If-None-Match received, and whether they match (304) or not.
+    FrameworkConditionalGet => (Framework, "framework.conditional_get"),
     /// The router's verdict.
     FrameworkRoute => (Framework, "framework.route"),
     /// The authentication middleware attaches an identity to the request:

@@ -12,15 +12,19 @@
 //! ```text
 //!          request                                   response
 //!             │                                         ▲
-//!   ┌─────────▼──────── request_id ─────────────────────┴────────┐
-//!   │ ┌───────▼──────── access_log ─────────────────────┴──────┐ │
-//!   │ │ ┌─────▼──────── json_body ──────────────────────┴────┐ │ │
-//!   │ │ │ ┌───▼──────── security_headers ───────────────┴──┐ │ │ │
-//!   │ │ │ │           router ──▶ handler ──▶ database      │ │ │ │
-//!   │ │ │ └────────────────────────────────────────────────┘ │ │ │
-//!   │ │ └────────────────────────────────────────────────────┘ │ │
-//!   │ └────────────────────────────────────────────────────────┘ │
-//!   └────────────────────────────────────────────────────────────┘
+//!   ┌─────────▼──────── request_id ─────────────────────────┴────────────┐
+//!   │ ┌───────▼──────── access_log ─────────────────────────┴──────────┐ │
+//!   │ │ ┌─────▼──────── conditional_get ────────────────────┴────────┐ │ │
+//!   │ │ │ ┌───▼──────── cache_control ──────────────────────┴──────┐ │ │ │
+//!   │ │ │ │ ┌─▼──────── json_body ──────────────────────────┴────┐ │ │ │ │
+//!   │ │ │ │ │ ┌▼─────── security_headers ───────────────────┴──┐ │ │ │ │ │
+//!   │ │ │ │ │ │         router ──▶ handler ──▶ database        │ │ │ │ │ │
+//!   │ │ │ │ │ └────────────────────────────────────────────────┘ │ │ │ │ │
+//!   │ │ │ │ └────────────────────────────────────────────────────┘ │ │ │ │
+//!   │ │ │ └────────────────────────────────────────────────────────┘ │ │ │
+//!   │ │ └────────────────────────────────────────────────────────────┘ │ │
+//!   │ └────────────────────────────────────────────────────────────────┘ │
+//!   └────────────────────────────────────────────────────────────────────┘
 //! ```
 //!
 //! **The order rule: first added = outermost.** The first middleware added
@@ -82,6 +86,8 @@
 pub mod access_log;
 pub mod authentication;
 pub mod authorization;
+pub mod cache_control;
+pub mod conditional_get;
 pub mod cors;
 pub mod csrf;
 pub mod json_body;
@@ -91,6 +97,8 @@ pub mod security_headers;
 pub use access_log::AccessLog;
 pub use authentication::{AuthBackend, Authentication, Found};
 pub use authorization::{Access, Authorization, AuthorizationConfig, Rule};
+pub use cache_control::{CacheControl, Directives};
+pub use conditional_get::ConditionalGet;
 pub use cors::{Cors, CorsConfig};
 pub use csrf::Csrf;
 pub use json_body::JsonBody;
