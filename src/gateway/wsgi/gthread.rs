@@ -139,17 +139,12 @@ pub async fn run(
     world: World,
 ) {
     let pool = Gthread::new(&config);
-    let mut handles = Vec::with_capacity(pool.size());
-    for n in 1..=pool.size() {
+    super::run_workers(pool.size(), |n| {
         let (pool, listener, app, front) =
             (pool.clone(), listener.clone(), app.clone(), front.clone());
-        handles.push(tokio::spawn(async move {
-            pool.worker(n, listener, app, front, world).await;
-        }));
-    }
-    for h in handles {
-        let _ = h.await;
-    }
+        async move { pool.worker(n, listener, app, front, world).await }
+    })
+    .await;
 }
 
 /// What one worker's main loop and threads share.

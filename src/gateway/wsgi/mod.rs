@@ -38,3 +38,16 @@ pub trait WsgiApp: Send + Sync {
         start_response: &'a mut StartResponse,
     ) -> BoxFuture<'a, Vec<Vec<u8>>>;
 }
+
+/// Start `size` workers, numbered from 1 (the arbiter's fork of each), and
+/// wait until every one has returned.
+async fn run_workers<F, Fut>(size: usize, worker: F)
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let handles: Vec<_> = (1..=size).map(|n| tokio::spawn(worker(n))).collect();
+    for h in handles {
+        let _ = h.await;
+    }
+}

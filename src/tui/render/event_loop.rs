@@ -26,29 +26,19 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph};
+use ratatui::widgets::Paragraph;
 
 use super::super::board::Board;
-use super::super::state::{Focus, PlayerState, TraceIndex};
+use super::super::state::{PlayerState, TraceIndex};
 use super::backlog;
 use super::text::{cut, duration, wrap};
 use crate::trace::{LoopState, TaskState};
 
 pub fn render(state: &PlayerState, frame: &mut Frame, area: Rect) {
     let theme = &state.theme;
-    let border = if state.focus == Focus::Stack {
-        theme.focused
-    } else {
-        theme.frame
-    };
-    let block = Block::bordered()
-        .title(super::views_title(state))
-        .border_style(border);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    if inner.height == 0 || inner.width == 0 {
+    let Some(inner) = super::view_frame(state, frame, area) else {
         return;
-    }
+    };
     let board = state.index.board_at(&state.trace.events, state.cursor);
     let now = state.event().map_or(0, |e| e.at_ns);
     let width = usize::from(inner.width);

@@ -117,6 +117,24 @@ pub fn render(state: &PlayerState, frame: &mut Frame) {
 /// The title of the centre pane: the view on screen in brackets, and the
 /// keys of the others this trace has (` [2 workers] 1 stack 4 compare `);
 /// just ` stack ` when the stack is all there is.
+/// The bordered frame of a centre view (stack, workers, loop), titled with
+/// the views and lit when focused; the room inside it, or `None` when
+/// there is none to draw in.
+pub fn view_frame(state: &PlayerState, frame: &mut Frame, area: Rect) -> Option<Rect> {
+    let theme = &state.theme;
+    let border = if state.focus == super::state::Focus::Stack {
+        theme.focused
+    } else {
+        theme.frame
+    };
+    let block = ratatui::widgets::Block::bordered()
+        .title(views_title(state))
+        .border_style(border);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    (inner.height > 0 && inner.width > 0).then_some(inner)
+}
+
 pub fn views_title(state: &PlayerState) -> String {
     let views = state.views();
     let now = state.view();

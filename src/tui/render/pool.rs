@@ -27,29 +27,18 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
-use ratatui::widgets::{Block, Paragraph};
+use ratatui::widgets::Paragraph;
 
 use super::super::board::Board;
-use super::super::state::{Focus, PlayerState};
+use super::super::state::PlayerState;
 use super::backlog;
 use super::text::{cut, duration};
 use crate::trace::WorkerState;
 
 pub fn render(state: &PlayerState, frame: &mut Frame, area: Rect) {
-    let theme = &state.theme;
-    let border = if state.focus == Focus::Stack {
-        theme.focused
-    } else {
-        theme.frame
-    };
-    let block = Block::bordered()
-        .title(super::views_title(state))
-        .border_style(border);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    if inner.height == 0 || inner.width == 0 {
+    let Some(inner) = super::view_frame(state, frame, area) else {
         return;
-    }
+    };
     let board = state.index.board_at(&state.trace.events, state.cursor);
     let now = state.event().map_or(0, |e| e.at_ns);
     let on_screen = state
