@@ -30,6 +30,8 @@
 //!
 //! Book: "Writing a lesson" (book/src/lessons.md).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
@@ -344,8 +346,26 @@ fn default_version() -> Spanned<String> {
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     pub status: Option<Spanned<u16>>,
-    /// `client`, `web_server`, `app_server`, `framework`, `handler` or `database`.
+    /// `client`, `web_server`, `app_server`, `framework`, `handler` or
+    /// `database`; or a middleware of the framework, `framework.NAME`
+    /// (e.g. `framework.json_body`), when that middleware answered.
     pub answered_by: Option<Spanned<String>>,
+    /// Response header fields and the value each must have (names in any
+    /// case, values compared exactly): `headers = { "Cache-Control" = "no-store" }`.
+    #[serde(default)]
+    pub headers: Option<Spanned<BTreeMap<String, String>>>,
+    /// Response header fields that must be present, whatever their value.
+    #[serde(default)]
+    pub has_headers: Option<Spanned<Vec<String>>>,
+    /// Response header fields that must be absent.
+    #[serde(default)]
+    pub no_headers: Option<Spanned<Vec<String>>>,
+    /// Text the response body must contain.
+    #[serde(default)]
+    pub body_contains: Option<Spanned<String>>,
+    /// Layers the request must never reach (no step of it there).
+    #[serde(default)]
+    pub not_reached: Option<Spanned<Vec<String>>>,
 }
 
 /// `[[narration]]`: a text shown at one step of the run. It targets a

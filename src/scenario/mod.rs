@@ -24,6 +24,7 @@
 pub mod bundled;
 pub mod client;
 pub mod error;
+pub mod expect;
 pub mod explain;
 pub mod format;
 pub mod jar;

@@ -687,34 +687,13 @@ fn check_expectations(scenario: &Scenario, trace: &Trace, sent: &Sent) -> Vec<Un
             });
             continue;
         };
-        if let Some(want) = &expect.status
-            && summary.status != Some(*want.get_ref())
-        {
-            let status = want.get_ref();
+        for (at, message) in super::expect::check(expect, summary, trace) {
             unmet.push(Unmet {
                 request: Some(index),
-                at: Some(want.span().start),
+                at: Some(at),
                 variant: None,
-                message: format!(
-                    "expected status {status}, got {}",
-                    summary.status.map_or("none".to_string(), |s| s.to_string())
-                ),
+                message,
             });
-        }
-        if let Some(layer) = &expect.answered_by {
-            let want = Layer::parse(layer.get_ref());
-            if want != summary.answered_by {
-                unmet.push(Unmet {
-                    request: Some(index),
-                    at: Some(layer.span().start),
-                    variant: None,
-                    message: format!(
-                        "expected to be answered by the {}, but the {} answered",
-                        layer.get_ref(),
-                        summary.answered_by.map_or("nobody", |l| l.label())
-                    ),
-                });
-            }
         }
     }
     unmet

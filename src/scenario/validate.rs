@@ -906,6 +906,30 @@ fn check_rules(path: &Path, source: &str, s: &Scenario) -> Vec<ScenarioError> {
         }
         if let Some(expect) = &r.expect
             && let Some(layer) = &expect.get_ref().answered_by
+            && let Some((_, middleware)) = layer.get_ref().split_once('.')
+        {
+            let onion = crate::app::middleware_names(&s.stack.app);
+            if !layer.get_ref().starts_with("framework.") || !onion.iter().any(|m| m == middleware)
+            {
+                let names: Vec<String> = onion.iter().map(|m| format!("framework.{m}")).collect();
+                let hint = match did_you_mean(layer.get_ref(), names.iter().map(String::as_str)) {
+                    Some(near) => format!(
+                        "did you mean `{near}`? a middleware of this stack: {}",
+                        names.join(", ")
+                    ),
+                    None => format!("a middleware of this stack: {}", names.join(", ")),
+                };
+                err(
+                    layer.span().start,
+                    format!(
+                        "{label}: `{}` is not a middleware of this stack",
+                        layer.get_ref()
+                    ),
+                    &hint,
+                );
+            }
+        } else if let Some(expect) = &r.expect
+            && let Some(layer) = &expect.get_ref().answered_by
             && Layer::parse(layer.get_ref()).is_none()
         {
             let names: Vec<&str> = Layer::ALL.iter().map(|l| l.as_str()).collect();
@@ -918,6 +942,32 @@ fn check_rules(path: &Path, source: &str, s: &Scenario) -> Vec<ScenarioError> {
                 format!("{label}: `{}` is not a layer", layer.get_ref()),
                 &hint,
             );
+        }
+    }
+    for r in s.requests() {
+        let r = r.get_ref();
+        let Some(unreached) = r
+            .expect
+            .as_ref()
+            .and_then(|e| e.get_ref().not_reached.as_ref())
+        else {
+            continue;
+        };
+        for name in unreached.get_ref() {
+            if Layer::parse(name).is_none() {
+                let names: Vec<&str> = Layer::ALL.iter().map(|l| l.as_str()).collect();
+                let hint = match did_you_mean(name, names.iter().copied()) {
+                    Some(near) => {
+                        format!("did you mean `{near}`? use one of: {}", names.join(", "))
+                    }
+                    None => format!("use one of: {}", names.join(", ")),
+                };
+                err(
+                    unreached.span().start,
+                    format!("`not_reached`: `{name}` is not a layer"),
+                    &hint,
+                );
+            }
         }
     }
     if let Some(load) = &s.load {
