@@ -66,6 +66,11 @@ enum Command {
         #[arg(long = "break-on", value_name = "WHEN")]
         break_on: Vec<BreakOn>,
     },
+    /// Write a new lesson to start from (NAME.toml, commented; it runs as it is).
+    New {
+        /// The lesson's file name, with or without `.toml`.
+        name: PathBuf,
+    },
     /// Check lesson files: syntax, fields, and that their expectations hold.
     Check {
         #[arg(required = true)]
@@ -150,6 +155,7 @@ fn main() -> ExitCode {
             break_on,
         }) => run(&lesson, plain, detail, json, break_on),
         Some(Command::Check { paths }) => return check(&paths),
+        Some(Command::New { name }) => new_lesson(&name),
         Some(Command::Serve {
             listen,
             lesson,
@@ -273,6 +279,41 @@ fn pick_and_play() -> Result<(), String> {
             return Ok(());
         }
     }
+}
+
+/// `roundtrip new NAME`: write the starting lesson, never over a file.
+fn new_lesson(name: &std::path::Path) -> Result<(), String> {
+    let path = if name.extension().is_some_and(|e| e == "toml") {
+        name.to_path_buf()
+    } else {
+        name.with_extension("toml")
+    };
+    let title = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().replace(['-', '_'], " "))
+        .unwrap_or_else(|| "My lesson".to_string());
+    let text = scenario::template::lesson(&title);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path);
+    let mut file = match file {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(format!(
+                "{} already exists: roundtrip new never writes over a file (choose another name)",
+                path.display()
+            ));
+        }
+        Err(e) => return Err(format!("cannot write {}: {e}", path.display())),
+    };
+    std::io::Write::write_all(&mut file, text.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    out(&format!(
+        "wrote {p}: a lesson that runs as it is.\nnext: roundtrip check {p}   then   roundtrip run {p}\n",
+        p = path.display()
+    ));
+    Ok(())
 }
 
 fn run(

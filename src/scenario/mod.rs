@@ -31,6 +31,7 @@ pub mod jar;
 pub mod load;
 pub mod rng;
 pub mod runner;
+pub mod template;
 pub mod validate;
 
 pub use error::{Problems, ScenarioError};
