@@ -1,16 +1,8 @@
 //! Fitting text into cells: cutting with `…`, wrapping at spaces.
 
-/// `s` cut to `width` characters, with `…` when something was cut.
-pub fn cut(s: &str, width: usize) -> String {
-    if s.chars().count() <= width {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
-    if width > 0 {
-        out.push('…');
-    }
-    out
-}
+/// `s` cut to `width` characters, with `…` when something was cut (the
+/// same cut the plain transcript's detail uses).
+pub use crate::trace::export::detail::cut;
 
 /// Words of `s` in lines of at most `width` characters (a longer word is cut).
 pub fn wrap(s: &str, width: usize) -> Vec<String> {
