@@ -15,8 +15,8 @@
 //!
 //! `POST /notes` validates its JSON body the way FastAPI does with a
 //! pydantic model: every problem is listed in one 422 response,
-//! `{"detail": [{"type", "loc", "msg", "input"}, …]}` (LAYERS_REFERENCE
-//! §6.3), so a client can fix them all at once.
+//! `{"detail": [{"type", "loc", "msg", "input"}, …]}` (FastAPI's
+//! request-validation error body), so a client can fix them all at once.
 //!
 //! Book: "The framework" (book/src/framework.md).
 

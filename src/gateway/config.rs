@@ -1,5 +1,5 @@
 //! The app server's settings, named and defaulted as gunicorn and uvicorn
-//! name them (LAYERS_REFERENCE §4.2, §5.6).
+//! name them (gunicorn's settings reference, uvicorn's settings page).
 
 use serde::{Deserialize, Serialize};
 

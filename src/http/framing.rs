@@ -2,7 +2,7 @@
 //! order matters: it is where request smuggling lives.
 //!
 //! For a request: both `Transfer-Encoding` and `Content-Length` → 400 and
-//! close (what nginx and gunicorn do, LAYERS_REFERENCE §1.2); a transfer
+//! close (what nginx and gunicorn do, RFC 9112 §6.1); a transfer
 //! coding other than exactly `chunked` → 501; TE on HTTP/1.0 → 400; an
 //! invalid or repeated Content-Length → 400; neither → no body (requests are
 //! never delimited by closing the connection).

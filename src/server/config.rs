@@ -1,5 +1,5 @@
 //! The web server's settings, named and defaulted as nginx names them
-//! (LAYERS_REFERENCE §2.1, §2.2, §2.4). A scenario may override any of them;
+//! (nginx's ngx_http_core_module and ngx_http_proxy_module docs). A scenario may override any of them;
 //! the trace records the values in effect.
 
 use serde::{Deserialize, Serialize};

@@ -5,7 +5,7 @@
 //! client ──HTTP──▶ web server ──HTTP/1.1 (upstream keep-alive)──▶ app server
 //! ```
 //!
-//! What crosses the hop (LAYERS_REFERENCE §2.4):
+//! What crosses the hop (RFC 9110 §7.6.1, nginx's proxy_pass docs):
 //! * hop-by-hop fields are dropped (`Connection`, `Keep-Alive`, `TE`,
 //!   `Transfer-Encoding`, `Upgrade`, `Expect`, `Proxy-Connection` and any
 //!   field `Connection` names); `Content-Length` is regenerated, because the
