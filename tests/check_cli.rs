@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use roundtrip::trace::StepId;
+
 fn check(name: &str, source: &str) -> (bool, String) {
     let dir = std::env::temp_dir().join(format!("roundtrip-check-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -541,12 +543,12 @@ fn narration_can_target_the_nth_step_and_a_middleware_by_name() {
     let second_query = t
         .events
         .iter()
-        .filter(|e| e.step.as_str() == "database.query")
+        .filter(|e| e.step == StepId::DatabaseQuery)
         .nth(1)
         .expect("two queries");
     assert_eq!(at("second query").seq, second_query.seq);
     let leave = at("json out");
-    assert_eq!(leave.step.as_str(), "framework.middleware.leave");
+    assert_eq!(leave.step, StepId::FrameworkMiddlewareLeave);
     assert!(leave.summary.contains("json_body"), "{}", leave.summary);
     assert_eq!(t.request_number(leave.request.expect("a request")), 2);
     let h = at("first handler step");

@@ -4,10 +4,17 @@
 //!
 //! Book: "Writing a lesson" (book/src/lessons.md), "Starting a lesson".
 
-/// The text of a new lesson titled `title`.
+use crate::trace::StepId;
+
+/// The text of a new lesson titled `title`. Its narrations name their
+/// steps from the vocabulary, so the template cannot name a step that no
+/// longer exists.
 pub fn lesson(title: &str) -> String {
     let title = title.replace('\\', "\\\\").replace('"', "\\\"");
-    TEMPLATE.replace("{title}", &title)
+    TEMPLATE
+        .replace("{title}", &title)
+        .replace("{read_step}", StepId::WebServerRequestReceive.as_str())
+        .replace("{query_step}", StepId::DatabaseQuery.as_str())
 }
 
 const TEMPLATE: &str = r#"# A roundtrip lesson. Run it:   roundtrip run THIS_FILE
@@ -49,12 +56,12 @@ expect = { status = 201, answered_by = "handler", has_headers = ["Location"] }
 
 # What to say, and at which step (names: roundtrip run THIS_FILE --plain --detail).
 [[narration]]
-step = "web_server.request.receive"
+step = "{read_step}"
 request = "list"
 text = "The web server reads the request head and checks it against its limits."
 
 [[narration]]
-step = "database.query"
+step = "{query_step}"
 request = 2
 text = "The handler's INSERT reaches SQLite: a real database, in memory."
 "#;

@@ -1421,7 +1421,7 @@ mod tests {
         assert!(
             e.hint
                 .as_deref()
-                .is_some_and(|h| h.contains("web_server.limit.body")),
+                .is_some_and(|h| h.contains(StepId::WebServerLimitBody.as_str())),
             "{e}"
         );
     }
