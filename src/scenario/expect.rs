@@ -8,7 +8,8 @@
 //! Book: "Writing a lesson" (book/src/lessons.md), "What a request expects".
 
 use super::format::Expect;
-use crate::trace::{Data, Event, Layer, RequestSummary, StepId, Trace};
+use crate::trace::bytes::show_at_most;
+use crate::trace::{Data, Event, Layer, RequestSummary, ShownBytes, StepId, Trace};
 
 /// One expectation that did not hold: where it is written, and why not.
 pub type Miss = (usize, String);
@@ -41,8 +42,7 @@ pub fn check(expect: &Expect, summary: &RequestSummary, trace: &Trace) -> Vec<Mi
             ));
         }
     }
-    let received = response(trace, summary.id);
-    let (fields, body) = received.unwrap_or_default();
+    let (fields, shown) = response(trace, summary.id).unwrap_or_default();
     let field = |name: &str| {
         fields
             .iter()
@@ -87,14 +87,22 @@ pub fn check(expect: &Expect, summary: &RequestSummary, trace: &Trace) -> Vec<Mi
         }
     }
     if let Some(want) = &expect.body_contains
-        && !body.contains(want.get_ref().as_str())
+        && !shown.is_some_and(|b| body_contains(b, want.get_ref()))
     {
+        let kept = match shown {
+            Some(b) if b.truncated > 0 => format!(
+                "; the trace keeps the first {} of its {} bytes",
+                b.len.saturating_sub(b.truncated),
+                b.len
+            ),
+            Some(b) => format!("; {} bytes received", b.len),
+            None => "; no response arrived".to_string(),
+        };
         misses.push((
             want.span().start,
             format!(
-                "expected the body to contain {:?}, but it does not ({} bytes)",
-                want.get_ref(),
-                body.len()
+                "expected the body to contain {:?}, but it does not{kept}",
+                want.get_ref()
             ),
         ));
     }
@@ -159,33 +167,51 @@ fn who_answered(summary: &RequestSummary, answered: Option<&Event>) -> String {
     }
 }
 
-/// The header fields and body of the response the client received for
-/// request `id`, when one arrived.
-fn response(trace: &Trace, id: u64) -> Option<(Vec<(String, String)>, String)> {
+/// A response as the client received it: its header fields, and its
+/// bytes as the trace shows them.
+type Received<'a> = (&'a [(String, String)], Option<&'a ShownBytes>);
+
+/// The response the client received for request `id`, when one arrived.
+fn response(trace: &Trace, id: u64) -> Option<Received<'_>> {
     let e = trace
         .events
         .iter()
         .find(|e| e.request == Some(id) && e.step == StepId::ClientResponseReceive)?;
     let headers = e.data.iter().find_map(|d| match d {
-        Data::ResponseHead { headers, .. } => Some(headers.clone()),
+        Data::ResponseHead { headers, .. } => Some(headers.as_slice()),
         _ => None,
     })?;
-    let body = e
-        .data
-        .iter()
-        .find_map(|d| match d {
-            Data::Bytes { bytes, .. } => Some(body_of(&bytes.text)),
-            _ => None,
-        })
-        .unwrap_or_default();
-    Some((headers, body))
+    let bytes = e.data.iter().find_map(|d| match d {
+        Data::Bytes { bytes, .. } => Some(bytes),
+        _ => None,
+    });
+    Some((headers, bytes))
 }
 
-/// The body of shown response bytes: what follows the empty line (shown
-/// with `\r\n` written out, one line per line).
-fn body_of(shown: &str) -> String {
-    match shown.split_once("\\r\\n\n\\r\\n\n") {
-        Some((_, body)) => body.replace("\\r\\n\n", "\r\n"),
-        None => String::new(),
+/// Whether the body in `shown` (a whole response as the trace shows it)
+/// contains `text`. Both are compared in the trace's own escaped form
+/// ([`show_at_most`]), which escapes byte by byte, so a match there is a
+/// match in the bytes, whatever the body holds (`\r\n`, `\`, non-ASCII).
+fn body_contains(shown: &ShownBytes, text: &str) -> bool {
+    // The head ends with an empty line: `\r\n` shown, then a line break.
+    let body = shown
+        .text
+        .split_once("\\r\\n\n\\r\\n\n")
+        .map_or("", |(_, body)| body);
+    body.contains(&show_at_most(text.as_bytes(), usize::MAX).text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::bytes::show;
+
+    #[test]
+    fn body_contains_matches_the_bytes_of_the_body_only_whatever_they_hold() {
+        let shown = show(b"HTTP/1.1 200 OK\r\nX: y\r\n\r\nline one\r\nC:\\notes\t\xff end");
+        assert!(body_contains(&shown, "line one\r\nC:\\notes\t"));
+        assert!(body_contains(&shown, "end"));
+        assert!(!body_contains(&shown, "200 OK"), "the head is not the body");
+        assert!(!body_contains(&shown, "line two"));
     }
 }
