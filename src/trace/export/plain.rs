@@ -625,7 +625,7 @@ pub fn event_line(e: &Event, tagged: Option<&Trace>, out: &mut String) {
 /// state it changed, then each section (bytes, heads, environ, scope, ASGI
 /// messages, SQL and rows), indented and in full, read top to bottom.
 fn step_detail(e: &Event, trace: &Trace, tagged: bool, out: &mut String) {
-    let margin = " ".repeat(if tagged { 18 } else { 14 });
+    let margin = under_summary(tagged);
     let mut lines: Vec<String> = Vec::new();
     if let (Some(k), None) = (&e.knob, &e.decision) {
         lines.push(format!("setting: {} = {}", k.name, k.value));
@@ -644,6 +644,12 @@ fn step_detail(e: &Event, trace: &Trace, tagged: bool, out: &mut String) {
     }
 }
 
+/// Spaces that line text up under a step line's time column and tag
+/// (`{ms:>10.3} ms  ` is 14 characters, the `#N` tag 4 more).
+fn under_summary(tagged: bool) -> String {
+    " ".repeat(if tagged { 18 } else { 14 })
+}
+
 /// Width the narration is wrapped to, like a printed page.
 const NARRATION_WIDTH: usize = 78;
 
@@ -651,7 +657,7 @@ const NARRATION_WIDTH: usize = 78;
 /// wrapped, so the transcript reads as a handout and a screen reader
 /// announces it as its own paragraph.
 fn narration(text: &str, tagged: bool, out: &mut String) {
-    let margin = " ".repeat(if tagged { 18 } else { 14 });
+    let margin = under_summary(tagged);
     let mut line = String::new();
     for word in text.split_whitespace() {
         let width = margin.len() + 2 + line.chars().count() + 1 + word.chars().count();
