@@ -101,6 +101,26 @@ fn plural(n: u64, one: &str) -> String {
     }
 }
 
+/// How a lesson's fault breaks the database (`database = "…"` in a
+/// `[[stack.app.fault]]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Breakage {
+    /// The notes table is gone: `no such table: notes`.
+    MissingTable,
+    /// Writes are refused: `attempt to write a readonly database`.
+    ReadOnly,
+}
+
+impl Breakage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Breakage::MissingTable => "missing_table",
+            Breakage::ReadOnly => "read_only",
+        }
+    }
+}
+
 impl Db {
     /// Wrap an open connection (already migrated and seeded).
     pub fn new(conn: Connection, latency: Duration) -> Db {
@@ -157,6 +177,42 @@ impl Db {
                 result: Vec::new(),
             })
             .emit();
+    }
+
+    /// Break the database as a lesson's fault says, for one handler call:
+    /// SQLite itself then refuses the handler's statements, with its own
+    /// error. [`Db::mend`] undoes it.
+    ///
+    /// * `missing_table`: the notes table is renamed away, so every
+    ///   statement on it fails with `no such table: notes` (code deployed
+    ///   before its migration ran, or a migration half done).
+    /// * `read_only`: `PRAGMA query_only`, so every write fails with
+    ///   `attempt to write a readonly database` (a replica, a full disk
+    ///   remounted read-only) while reads still work.
+    ///
+    /// Other requests running meanwhile meet the same broken database, as
+    /// they would.
+    pub fn break_for(&self, breakage: Breakage) -> Result<(), DbError> {
+        let conn = self.lock();
+        match breakage {
+            Breakage::MissingTable => {
+                conn.execute_batch("ALTER TABLE notes RENAME TO notes_hidden_by_fault")?
+            }
+            Breakage::ReadOnly => conn.execute_batch("PRAGMA query_only = ON")?,
+        }
+        Ok(())
+    }
+
+    /// Undo [`Db::break_for`].
+    pub fn mend(&self, breakage: Breakage) -> Result<(), DbError> {
+        let conn = self.lock();
+        match breakage {
+            Breakage::MissingTable => {
+                conn.execute_batch("ALTER TABLE notes_hidden_by_fault RENAME TO notes")?
+            }
+            Breakage::ReadOnly => conn.execute_batch("PRAGMA query_only = OFF")?,
+        }
+        Ok(())
     }
 
     /// Run a SELECT and return its rows.

@@ -25,6 +25,7 @@
 pub mod auth;
 pub mod db;
 pub mod entropy;
+pub mod faults;
 pub mod html;
 pub mod notes;
 pub mod timed;
@@ -43,7 +44,10 @@ use crate::framework::middleware::{
     SecurityHeaders,
 };
 use crate::framework::router::Router;
-use crate::framework::{Framework, FrameworkBuilder, Handler, Request, Response, Role, RouteError};
+use crate::framework::{
+    Framework, FrameworkBuilder, FrameworkConfig, Handler, IntoOutcome, Request, Response, Role,
+    RouteError,
+};
 use crate::units::Time;
 use auth::AuthConfig;
 use auth::sessions::{SessionBackend, Sessions};
@@ -143,6 +147,10 @@ pub struct AppConfig {
     /// (`[stack.app.cors]`); without it there is no cors middleware.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cors: Option<CorsConfig>,
+    /// Failures on demand (`[[stack.app.fault]]`): a handler raises, waits
+    /// on a slow service, or meets a broken database. See [`faults`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fault: Vec<faults::Fault>,
 }
 
 /// One note to seed.
@@ -185,6 +193,7 @@ impl Default for AppConfig {
             middleware: None,
             auth: None,
             cors: None,
+            fault: Vec::new(),
         }
     }
 }
@@ -247,7 +256,8 @@ fn open_database(config: &AppConfig, entropy: &dyn Entropy) -> Result<Connection
 fn with_db<F, Fut>(db: &Db, f: F) -> impl Handler + 'static
 where
     F: Fn(Db, Request) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Response> + Send + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: IntoOutcome,
 {
     let db = db.clone();
     move |req: Request| f(db.clone(), req)
@@ -258,6 +268,7 @@ where
 pub fn build(config: &AppConfig, seed: u64) -> Result<Arc<Framework>, AppError> {
     build_with(
         config,
+        &FrameworkConfig::default(),
         Clock::starting_at(LESSON_EPOCH_SECS),
         Arc::new(entropy::Seeded::new(seed)),
     )
@@ -297,6 +308,9 @@ fn access(method: &str, pattern: &str) -> Access {
 struct Routes {
     builder: FrameworkBuilder,
     policy: Router<Access>,
+    /// The lesson's faults, put around the handlers they name.
+    faults: Vec<faults::Fault>,
+    db: Db,
 }
 
 impl Routes {
@@ -309,7 +323,18 @@ impl Routes {
     ) -> Result<Routes, AppError> {
         self.policy
             .route(method, pattern, access(method, pattern))?;
-        self.builder = self.builder.route(method, pattern, name, handler)?;
+        let mine: Vec<faults::Fault> = self
+            .faults
+            .iter()
+            .filter(|f| f.handler == name)
+            .cloned()
+            .collect();
+        self.builder = if mine.is_empty() {
+            self.builder.route(method, pattern, name, handler)?
+        } else {
+            let faulty = faults::Faulty::new(handler, name, mine, self.db.clone());
+            self.builder.route(method, pattern, name, faulty)?
+        };
         Ok(self)
     }
 }
@@ -357,6 +382,7 @@ pub fn onion(config: &AppConfig) -> Vec<MiddlewareName> {
 /// (`serve` passes [`Clock::real`] and the system's generator).
 pub fn build_with(
     config: &AppConfig,
+    framework: &FrameworkConfig,
     clock: Clock,
     entropy: Arc<dyn Entropy>,
 ) -> Result<Arc<Framework>, AppError> {
@@ -365,8 +391,10 @@ pub fn build_with(
         config.db_latency.0,
     );
     let mut routes = Routes {
-        builder: Framework::builder(),
+        builder: Framework::builder().exceptions(framework.exceptions),
         policy: Router::new(),
+        faults: config.fault.clone(),
+        db: db.clone(),
     }
     .add("GET", "/", "home", with_db(&db, notes::home))?
     .add(
@@ -472,6 +500,7 @@ pub fn build_with(
     let Routes {
         mut builder,
         policy,
+        ..
     } = routes;
     for name in onion(config) {
         let middleware: Box<dyn Middleware> = match name {
@@ -550,6 +579,29 @@ pub fn middleware_names(config: &AppConfig) -> Vec<String> {
 /// The handler names of the default app, in route order.
 pub fn handler_names() -> Vec<String> {
     ROUTES.iter().map(|(_, _, h)| h.to_string()).collect()
+}
+
+/// The handlers `[stack.app.auth]` adds, in route order.
+pub const AUTH_HANDLERS: [&str; 9] = [
+    "notes_update",
+    "notes_delete",
+    "login_page",
+    "login",
+    "logout",
+    "account",
+    "me",
+    "issue_token",
+    "admin",
+];
+
+/// The handler names an app built from `config` has: what a
+/// `[[stack.app.fault]]` may name.
+pub fn handler_names_for(config: &AppConfig) -> Vec<String> {
+    let mut names = handler_names();
+    if config.auth.is_some() {
+        names.extend(AUTH_HANDLERS.iter().map(|h| h.to_string()));
+    }
+    names
 }
 
 #[cfg(test)]

@@ -25,7 +25,8 @@ use serde_json::{Map, Value, json};
 
 use super::db::{Db, DbError, SqlValue};
 use super::html;
-use crate::framework::{Request, Response};
+use crate::framework::application::raise;
+use crate::framework::{Exception, Outcome, Request, Response};
 use crate::http::text::decimal;
 
 pub const SELECT_ALL: &str = "SELECT id, title, body FROM notes ORDER BY id";
@@ -65,11 +66,21 @@ fn count(n: usize, one: &str) -> String {
     }
 }
 
-/// A database failure: 500, with no SQL or error text for the client
-/// (it may reveal the schema); the trace has the details.
-fn server_error(e: &DbError) -> Response {
-    Response::json(500, &json!({"detail": "Internal Server Error"}))
-        .with_note(format!("after a database error ({e})"))
+/// A database failure is not caught here: it raises, as Python's
+/// `sqlite3` raises `OperationalError` (or `IntegrityError`) from
+/// `execute`, and climbs to the framework's error layer, which answers 500
+/// with no SQL or error text for the client (it may reveal the schema);
+/// the trace has the details.
+fn raised(e: &DbError) -> Exception {
+    let class = match &e.0 {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            "sqlite3.IntegrityError"
+        }
+        _ => "sqlite3.OperationalError",
+    };
+    raise(class, e.0.to_string())
 }
 
 async fn all_notes(db: &Db) -> Result<Vec<Note>, DbError> {
@@ -82,24 +93,27 @@ async fn all_notes(db: &Db) -> Result<Vec<Note>, DbError> {
 }
 
 /// `GET /`: the notes as an HTML page, every value escaped.
-pub async fn home(db: Db, _req: Request) -> Response {
+pub async fn home(db: Db, _req: Request) -> Outcome {
     match all_notes(&db).await {
-        Ok(notes) => Response::html(200, html::notes_page(&notes)).with_note(format!(
-            "with an HTML page of {}",
-            count(notes.len(), "note")
-        )),
-        Err(e) => server_error(&e),
+        Ok(notes) => Ok(
+            Response::html(200, html::notes_page(&notes)).with_note(format!(
+                "with an HTML page of {}",
+                count(notes.len(), "note")
+            )),
+        ),
+        Err(e) => return Err(raised(&e)),
     }
 }
 
 /// `GET /notes`: the notes as a JSON array.
-pub async fn notes_list(db: Db, _req: Request) -> Response {
+pub async fn notes_list(db: Db, _req: Request) -> Outcome {
     match all_notes(&db).await {
         Ok(notes) => {
             // `Note` serializes as {"id", "title", "body"}, in that order.
-            Response::json(200, &notes).with_note(["with ", &count(notes.len(), "note")].concat())
+            Ok(Response::json(200, &notes)
+                .with_note(["with ", &count(notes.len(), "note")].concat()))
         }
-        Err(e) => server_error(&e),
+        Err(e) => return Err(raised(&e)),
     }
 }
 
@@ -109,21 +123,23 @@ pub async fn notes_list(db: Db, _req: Request) -> Response {
 /// match `abc`, so the router answers 404 before any view runs (as Django's
 /// URL resolver does with `<int:id>`), and FastAPI's `id: int` answers 422.
 /// Here the router captures any segment and this handler decides.
-pub async fn notes_get(db: Db, req: Request) -> Response {
+pub async fn notes_get(db: Db, req: Request) -> Outcome {
     let raw = req.param("id").unwrap_or_default().to_string();
     let not_found = || {
         Response::json(404, &json!({"detail": format!("note {raw} not found")}))
             .with_note(format!("because there is no note {raw}"))
     };
     let Ok(id) = raw.parse::<i64>() else {
-        return not_found();
+        return Ok(not_found());
     };
     match db.query(SELECT_ONE, &[SqlValue::Integer(id)]).await {
         Ok(rows) => match rows.rows.into_iter().next().and_then(Note::from_owned_row) {
-            Some(note) => Response::json(200, &note).with_note(format!("with note {}", note.id)),
-            None => not_found(),
+            Some(note) => {
+                Ok(Response::json(200, &note).with_note(format!("with note {}", note.id)))
+            }
+            None => Ok(not_found()),
         },
-        Err(e) => server_error(&e),
+        Err(e) => return Err(raised(&e)),
     }
 }
 
@@ -210,13 +226,13 @@ pub fn validate(json: Option<&Value>) -> Result<NewNote, Vec<Value>> {
 }
 
 /// `POST /notes`: validate, INSERT, answer 201 with `Location`.
-pub async fn notes_create(db: Db, req: Request) -> Response {
+pub async fn notes_create(db: Db, req: Request) -> Outcome {
     let new = match validate(req.json.as_ref()) {
         Ok(new) => new,
         Err(errors) => {
             let n = errors.len();
-            return Response::json(422, &json!({"detail": errors}))
-                .with_note(format!("with {}", count(n, "validation error")));
+            return Ok(Response::json(422, &json!({"detail": errors}))
+                .with_note(format!("with {}", count(n, "validation error"))));
         }
     };
     // With accounts, the note belongs to whoever created it.
@@ -244,11 +260,11 @@ pub async fn notes_create(db: Db, req: Request) -> Response {
                 body: new.body,
             };
             let location = format!("/notes/{}", note.id);
-            Response::json(201, &note)
+            Ok(Response::json(201, &note)
                 .with_header("Location", location.clone())
-                .with_note(format!("with note {} at {location}", note.id))
+                .with_note(format!("with note {} at {location}", note.id)))
         }
-        Err(e) => server_error(&e),
+        Err(e) => return Err(raised(&e)),
     }
 }
 
@@ -263,8 +279,10 @@ enum Permission {
     Allowed,
     /// Not this user's note: 403, or 404 when hidden.
     Refused(Response),
-    /// There is no such note, or the database failed.
+    /// There is no such note.
     Missing(Response),
+    /// The database failed: the caller raises.
+    Failed(Exception),
 }
 
 /// The object-level check, after loading the note (Django REST
@@ -281,7 +299,7 @@ async fn may_change(db: &Db, req: &Request, id: i64, action: &str, hide: bool) -
     };
     let row = match db.query(SELECT_OWNER, &[SqlValue::Integer(id)]).await {
         Ok(rows) => rows.rows.into_iter().next(),
-        Err(e) => return Permission::Missing(server_error(&e)),
+        Err(e) => return Permission::Failed(raised(&e)),
     };
     let Some(row) = row else {
         return Permission::Missing(not_found());
@@ -361,22 +379,23 @@ fn note_id(req: &Request) -> Result<i64, Response> {
 }
 
 /// `PUT /notes/{id}`: replace a note's title and body (owner or admin).
-pub async fn notes_update(db: Db, req: Request, hide: bool) -> Response {
+pub async fn notes_update(db: Db, req: Request, hide: bool) -> Outcome {
     let id = match note_id(&req) {
         Ok(id) => id,
-        Err(res) => return res,
+        Err(res) => return Ok(res),
     };
     let new = match validate(req.json.as_ref()) {
         Ok(new) => new,
         Err(errors) => {
             let n = errors.len();
-            return Response::json(422, &json!({"detail": errors}))
-                .with_note(format!("with {}", count(n, "validation error")));
+            return Ok(Response::json(422, &json!({"detail": errors}))
+                .with_note(format!("with {}", count(n, "validation error"))));
         }
     };
     match may_change(&db, &req, id, "change", hide).await {
         Permission::Allowed => {}
-        Permission::Refused(res) | Permission::Missing(res) => return res,
+        Permission::Refused(res) | Permission::Missing(res) => return Ok(res),
+        Permission::Failed(e) => return Err(e),
     }
     let params = [
         SqlValue::Text(new.title.clone()),
@@ -384,7 +403,7 @@ pub async fn notes_update(db: Db, req: Request, hide: bool) -> Response {
         SqlValue::Integer(id),
     ];
     match db.execute(UPDATE, &params).await {
-        Ok(_) => Response::json(
+        Ok(_) => Ok(Response::json(
             200,
             &Note {
                 id,
@@ -392,28 +411,29 @@ pub async fn notes_update(db: Db, req: Request, hide: bool) -> Response {
                 body: new.body,
             },
         )
-        .with_note(format!("with note {id} changed")),
-        Err(e) => server_error(&e),
+        .with_note(format!("with note {id} changed"))),
+        Err(e) => return Err(raised(&e)),
     }
 }
 
 /// `DELETE /notes/{id}`: delete a note (owner or admin); 204 No Content.
-pub async fn notes_delete(db: Db, req: Request, hide: bool) -> Response {
+pub async fn notes_delete(db: Db, req: Request, hide: bool) -> Outcome {
     let id = match note_id(&req) {
         Ok(id) => id,
-        Err(res) => return res,
+        Err(res) => return Ok(res),
     };
     match may_change(&db, &req, id, "delete", hide).await {
         Permission::Allowed => {}
-        Permission::Refused(res) | Permission::Missing(res) => return res,
+        Permission::Refused(res) | Permission::Missing(res) => return Ok(res),
+        Permission::Failed(e) => return Err(e),
     }
     match db.execute(DELETE, &[SqlValue::Integer(id)]).await {
         Ok(_) => {
             let mut res = Response::new(204, "application/json", Vec::new());
             res.headers
                 .retain(|(n, _)| n != "Content-Type" && n != "Content-Length");
-            res.with_note(format!("after deleting note {id}"))
+            Ok(res.with_note(format!("after deleting note {id}")))
         }
-        Err(e) => server_error(&e),
+        Err(e) => return Err(raised(&e)),
     }
 }

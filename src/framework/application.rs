@@ -19,6 +19,7 @@ use std::fmt;
 
 use serde_json::json;
 
+use super::exception::{Answer, Exception, Exceptions, Outcome, server_error};
 use super::handler::Handler;
 use super::middleware::{Middleware, Pipeline};
 use super::request::Request;
@@ -54,6 +55,7 @@ pub struct Framework {
     dispatch: Dispatch,
     pipeline: Pipeline,
     routes: Vec<RouteInfo>,
+    exceptions: Exceptions,
 }
 
 /// Collects routes and middleware; [`FrameworkBuilder::build`] finishes.
@@ -61,6 +63,7 @@ pub struct FrameworkBuilder {
     router: Router<Route>,
     pipeline: Pipeline,
     routes: Vec<RouteInfo>,
+    exceptions: Exceptions,
 }
 
 impl Framework {
@@ -69,12 +72,61 @@ impl Framework {
             router: Router::new(),
             pipeline: Pipeline::new(),
             routes: Vec::new(),
+            exceptions: Exceptions::default(),
         }
     }
 
-    /// Run one request through the onion, the router and a handler.
+    /// Run one request through the onion, the router and a handler; an
+    /// exception that unwinds out of them becomes the framework's 500.
     pub async fn handle(&self, req: Request) -> Response {
-        self.pipeline.run(req, &self.dispatch).await
+        match self.answer(req).await.response {
+            Some(res) => res,
+            None => server_error(),
+        }
+    }
+
+    /// Run one request, then deal with an exception as
+    /// `[stack.framework] exceptions` says: answer 500 and raise it again
+    /// for the server to log (`catch`), or let it out unanswered
+    /// (`propagate`).
+    pub async fn answer(&self, req: Request) -> Answer {
+        let path = req.path.clone();
+        match self.pipeline.run(req, &self.dispatch).await {
+            Ok(res) => Answer {
+                response: Some(res),
+                raised: None,
+            },
+            Err(e) => {
+                let caught = self.exceptions == Exceptions::Catch;
+                let summary = if caught {
+                    format!(
+                        "the outermost error layer catches {} from {} on {path}: answers 500 Internal Server Error, then raises it again for the server to log",
+                        e.line(),
+                        e.raised_in
+                    )
+                } else {
+                    format!(
+                        "{} from {} on {path} leaves the framework uncaught: the app server must answer",
+                        e.line(),
+                        e.raised_in
+                    )
+                };
+                let mut step = Step::new(StepId::FrameworkException, Direction::Up, Kind::Error)
+                    .summary(summary)
+                    .data(Data::Fields {
+                        entries: e.fields(),
+                    })
+                    .knob("exceptions", self.exceptions.as_str());
+                if caught {
+                    step = step.answer(500);
+                }
+                step.emit();
+                Answer {
+                    response: caught.then(server_error),
+                    raised: Some(e),
+                }
+            }
+        }
     }
 
     /// Middleware names, outermost first.
@@ -144,6 +196,12 @@ impl FrameworkBuilder {
         self
     }
 
+    /// Who answers an exception that reaches the outermost layer.
+    pub fn exceptions(mut self, exceptions: Exceptions) -> FrameworkBuilder {
+        self.exceptions = exceptions;
+        self
+    }
+
     pub fn build(self) -> Framework {
         Framework {
             dispatch: Dispatch {
@@ -151,22 +209,23 @@ impl FrameworkBuilder {
             },
             pipeline: self.pipeline,
             routes: self.routes,
+            exceptions: self.exceptions,
         }
     }
 }
 
 impl Handler for Dispatch {
-    fn call<'a>(&'a self, req: Request) -> BoxFuture<'a, Response> {
+    fn call<'a>(&'a self, req: Request) -> BoxFuture<'a, Outcome> {
         Box::pin(self.dispatch(req))
     }
 }
 
 impl Dispatch {
     /// The router's verdict, then either its own answer or the handler's.
-    async fn dispatch(&self, req: Request) -> Response {
+    async fn dispatch(&self, req: Request) -> Outcome {
         match self.router.at(&req.method, &req.path) {
-            Match::NotFound => not_found(&req),
-            Match::MethodNotAllowed { allow } => method_not_allowed(&req, allow),
+            Match::NotFound => Ok(not_found(&req)),
+            Match::MethodNotAllowed { allow } => Ok(method_not_allowed(&req, allow)),
             Match::Found {
                 handler: route,
                 params,
@@ -238,7 +297,7 @@ fn method_not_allowed(req: &Request, allow: Vec<String>) -> Response {
 }
 
 /// Call the handler between `handler.call` and `handler.return`.
-async fn call_handler(route: &Route, mut req: Request, params: Vec<(String, String)>) -> Response {
+async fn call_handler(route: &Route, mut req: Request, params: Vec<(String, String)>) -> Outcome {
     let name = route.name;
     let recording = Step::enabled();
     if recording {
@@ -261,7 +320,19 @@ async fn call_handler(route: &Route, mut req: Request, params: Vec<(String, Stri
     }
     let head = req.method == "HEAD";
     req.params = params;
-    let mut res = route.handler.call(req).await;
+    let mut res = match route.handler.call(req).await {
+        Ok(res) => res,
+        Err(mut e) => {
+            e.raised_in = name.to_string();
+            Step::new(StepId::HandlerRaise, Direction::Up, Kind::Error)
+                .summary(format!("{name} raises {}", e.line()))
+                .data(Data::Fields {
+                    entries: e.fields(),
+                })
+                .emit();
+            return Err(e);
+        }
+    };
     if recording {
         let mut summary = [name, " returns ", &res.status_line()].concat();
         if let Some(note) = &res.note {
@@ -290,5 +361,14 @@ async fn call_handler(route: &Route, mut req: Request, params: Vec<(String, Stri
     if head {
         res.body.clear();
     }
-    res
+    Ok(res)
+}
+
+/// An exception raised in a handler, before the framework names where.
+pub fn raise(class: &str, message: impl Into<String>) -> Exception {
+    Exception {
+        class: class.to_string(),
+        message: message.into(),
+        raised_in: String::new(),
+    }
 }

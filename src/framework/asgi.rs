@@ -17,6 +17,7 @@
 //! Book: "WSGI and ASGI" (book/src/gateway.md).
 
 use super::application::Framework;
+use super::exception::Answer;
 use super::request::Request;
 use crate::gateway::BoxFuture;
 use crate::gateway::asgi::{AsgiApp, Message, Receive, Scope, Send};
@@ -53,7 +54,12 @@ impl AsgiApp for Framework {
                     }
                 }
             }
-            let res = self.handle(Request::from_scope(&scope, body)).await;
+            let Answer { response, raised } = self.answer(Request::from_scope(&scope, body)).await;
+            // Starlette's ServerErrorMiddleware sends its 500 and raises
+            // the exception again, so the server logs it.
+            let Some(res) = response else {
+                return Err(raised.map(|e| e.line()).unwrap_or_default());
+            };
             let headers = res
                 .headers
                 .iter()
@@ -68,7 +74,11 @@ impl AsgiApp for Framework {
                 body: res.body,
                 more_body: false,
             })
-            .await
+            .await?;
+            match raised {
+                Some(e) => Err(e.line()),
+                None => Ok(()),
+            }
         })
     }
 

@@ -1,8 +1,9 @@
 //! Handlers (Django calls them views, FastAPI endpoints): the function the
-//! router picked, `async fn(Request) -> Response`.
+//! router picked, `async fn(Request) -> Response`, or `-> Outcome` for one
+//! that may raise (see `exception.rs`).
 //!
-//! Any `Fn(Request) -> impl Future<Output = Response>` is a [`Handler`], so
-//! a route takes a plain async closure. The framework wraps each call in two
+//! Any `Fn(Request) -> impl Future<Output = Response>` (or `Outcome`) is a
+//! [`Handler`], so a route takes a plain async closure. The framework wraps each call in two
 //! trace steps, `handler.call` on the way in and `handler.return` on the way
 //! out, so a handler never writes trace code for its own entry and exit.
 //!
@@ -10,21 +11,23 @@
 
 use std::future::Future;
 
+use super::exception::{IntoOutcome, Outcome};
 use super::request::Request;
-use super::response::Response;
 use crate::gateway::BoxFuture;
 
-/// Something that turns a request into a response.
+/// Something that turns a request into a response (or raises).
 pub trait Handler: Send + Sync {
-    fn call<'a>(&'a self, req: Request) -> BoxFuture<'a, Response>;
+    fn call<'a>(&'a self, req: Request) -> BoxFuture<'a, Outcome>;
 }
 
 impl<F, Fut> Handler for F
 where
     F: Fn(Request) -> Fut + Send + Sync,
-    Fut: Future<Output = Response> + Send + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: IntoOutcome,
 {
-    fn call<'a>(&'a self, req: Request) -> BoxFuture<'a, Response> {
-        Box::pin(self(req))
+    fn call<'a>(&'a self, req: Request) -> BoxFuture<'a, Outcome> {
+        let fut = self(req);
+        Box::pin(async move { fut.await.into_outcome() })
     }
 }

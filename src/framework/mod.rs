@@ -17,6 +17,7 @@
 //! * [`router`]: a trie of path segments with `{param}` captures.
 //! * [`middleware`]: the onion, and one file per middleware.
 //! * [`handler`]: what a route calls.
+//! * [`exception`]: what happens when it raises instead.
 //! * [`identity`] / [`cookies`]: who is asking, and the session cookie.
 //! * [`application`]: [`Framework`] itself, the onion around the router.
 //!
@@ -27,7 +28,9 @@
 
 pub mod application;
 pub mod asgi;
+pub mod config;
 pub mod cookies;
+pub mod exception;
 pub mod handler;
 pub mod identity;
 pub mod middleware;
@@ -39,6 +42,8 @@ pub(crate) mod testing;
 pub mod wsgi;
 
 pub use application::{Framework, FrameworkBuilder, RouteInfo};
+pub use config::FrameworkConfig;
+pub use exception::{Answer, Exception, Exceptions, IntoOutcome, Outcome};
 pub use handler::Handler;
 pub use identity::{Credential, Identity, Rejected, Role, User};
 pub use middleware::{Middleware, Next, Pipeline};

@@ -13,6 +13,7 @@
 //! Book: "WSGI and ASGI" (book/src/gateway.md).
 
 use super::application::Framework;
+use super::exception::Answer;
 use super::request::Request;
 use crate::gateway::BoxFuture;
 use crate::gateway::wsgi::{Environ, StartResponse, WsgiApp};
@@ -22,16 +23,28 @@ impl WsgiApp for Framework {
         &'a self,
         environ: Environ,
         start_response: &'a mut StartResponse,
-    ) -> BoxFuture<'a, Vec<Vec<u8>>> {
+    ) -> BoxFuture<'a, Result<Vec<Vec<u8>>, String>> {
         Box::pin(async move {
             let req = Request::from_environ(&environ);
-            let res = self.handle(req).await;
+            // A caught exception was logged by the framework (Flask's
+            // `handle_exception`) and answered; only an uncaught one
+            // reaches the worker.
+            let res = match self.answer(req).await {
+                Answer {
+                    response: Some(res),
+                    ..
+                } => res,
+                Answer {
+                    raised: Some(e), ..
+                } => return Err(e.line()),
+                Answer { .. } => super::exception::server_error(),
+            };
             start_response.call(res.status_line(), res.headers);
-            if res.body.is_empty() {
+            Ok(if res.body.is_empty() {
                 Vec::new()
             } else {
                 vec![res.body]
-            }
+            })
         })
     }
 }

@@ -833,6 +833,35 @@ fn check_rules(path: &Path, source: &str, s: &Scenario) -> Vec<ScenarioError> {
             Some(hint.to_string()),
         ));
     };
+    for (i, fault) in s.stack.app.fault.iter().enumerate() {
+        let n = i + 1;
+        let at = |key: &str| table_key_offset(source, "[[stack.app.fault]]", n, key);
+        if let Err(message) = fault.check() {
+            err(
+                at("handler"),
+                format!("fault {n}: {message}"),
+                "give it one of raise = \"KeyError: 'title'\", delay = \"2s\" or database = \"missing_table\" (or \"read_only\")",
+            );
+        }
+        let known = crate::app::handler_names_for(&s.stack.app);
+        if !known.iter().any(|h| *h == fault.handler) {
+            let hint = match did_you_mean(&fault.handler, known.iter().map(String::as_str)) {
+                Some(near) => format!(
+                    "did you mean `{near}`? a handler of this app: {}",
+                    known.join(", ")
+                ),
+                None => format!("a handler of this app: {}", known.join(", ")),
+            };
+            err(
+                at("handler"),
+                format!(
+                    "fault {n}: `{}` is not a handler of this app",
+                    fault.handler
+                ),
+                &hint,
+            );
+        }
+    }
     for (key, message) in check_ranges(&s.stack) {
         err(
             key_offset(source, key),

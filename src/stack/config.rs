@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::app::AppConfig;
+use crate::framework::FrameworkConfig;
 use crate::gateway::AppServerConfig;
 use crate::server::WebServerConfig;
 
@@ -13,6 +14,9 @@ pub struct StackConfig {
     pub web_server: WebServerConfig,
     /// `[stack.app_server]`: gunicorn's / uvicorn's settings.
     pub app_server: AppServerConfig,
+    /// `[stack.framework]`: the framework's own behaviour (what it does
+    /// with an exception).
+    pub framework: FrameworkConfig,
     /// `[stack.app]`: the notes app and its database.
     pub app: AppConfig,
 }

@@ -159,8 +159,8 @@ fn app_parts(
     clock: Clock,
     entropy: Arc<dyn Entropy>,
 ) -> Result<(Arc<crate::framework::Framework>, Arc<Front>), StackError> {
-    let framework =
-        app::build_with(&config.app, clock, entropy).map_err(|e| StackError::App(e.to_string()))?;
+    let framework = app::build_with(&config.app, &config.framework, clock, entropy)
+        .map_err(|e| StackError::App(e.to_string()))?;
     let front = Front::new(
         clock,
         local,

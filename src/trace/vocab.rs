@@ -281,6 +281,11 @@ steps! {
     AppServerAsgiSend => (AppServer, "app_server.asgi.send"),
     /// The ASGI app raised or sent no response.
     AppServerAsgiError => (AppServer, "app_server.asgi.error"),
+    /// The app raised an exception out to the app server, which logs it
+    /// and answers 500 itself (gunicorn's `handle_error`, uvicorn's
+    /// `send_500_response`) or, when the response already started,
+    /// closes the connection.
+    AppServerException => (AppServer, "app_server.exception"),
     /// An event-loop task changed state: running, awaiting, done.
     AppServerTask => (AppServer, "app_server.task"),
     /// The lifespan protocol: startup before the first request, shutdown
@@ -326,6 +331,10 @@ steps! {
     FrameworkConditionalGet => (Framework, "framework.conditional_get"),
     /// The router's verdict.
     FrameworkRoute => (Framework, "framework.route"),
+    /// An exception reached the framework's outermost layer: caught and
+    /// answered 500 (Starlette's ServerErrorMiddleware), or let out to the
+    /// app server (`exceptions = "propagate"`).
+    FrameworkException => (Framework, "framework.exception"),
     /// The authentication middleware attaches an identity to the request:
     /// a user (from a session cookie or a bearer token) or anonymous, with
     /// why credentials that came were not accepted.
@@ -352,6 +361,13 @@ steps! {
     HandlerWork => (Handler, "handler.work"),
     /// The view function returns its response.
     HandlerReturn => (Handler, "handler.return"),
+    /// A fault the lesson asked for strikes this call of the view: it
+    /// raises, waits on a slow service, or meets a broken database
+    /// (`[[stack.app.fault]]`).
+    HandlerFault => (Handler, "handler.fault"),
+    /// The view function raises instead of returning: the exception's
+    /// class, message and the handler it was raised in.
+    HandlerRaise => (Handler, "handler.raise"),
     /// The view checks a password against its stored argon2 hash.
     HandlerPassword => (Handler, "handler.password"),
     /// The view starts or ends a server-side session and sets its cookie.

@@ -25,7 +25,7 @@ use tokio::time::Instant;
 
 use super::{Middleware, Next};
 use crate::clock::Clock;
-use crate::framework::{Request, Response};
+use crate::framework::{Outcome, Request};
 use crate::gateway::BoxFuture;
 use crate::http::text::{decimal, push_decimal};
 use crate::trace::emit::Step;
@@ -49,7 +49,7 @@ impl Middleware for AccessLog {
         "access_log"
     }
 
-    fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> BoxFuture<'a, Response> {
+    fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             // Nobody recording: the line goes nowhere, so build none of it.
             if !Step::enabled() {
@@ -65,7 +65,7 @@ impl Middleware for AccessLog {
             };
             let (method, path, version) =
                 (req.method.clone(), req.path.clone(), req.version.clone());
-            let res = next.run(req).await;
+            let res = next.run(req).await?;
             let took = millis(started.elapsed());
             let bytes = res.body.len();
             let status = decimal(u64::from(res.status));
@@ -95,7 +95,7 @@ impl Middleware for AccessLog {
                     ],
                 })
                 .emit();
-            res
+            Ok(res)
         })
     }
 }

@@ -25,7 +25,7 @@
 
 use super::{Middleware, Next};
 use crate::framework::identity::{Identity, Rejected, User};
-use crate::framework::{Request, Response};
+use crate::framework::{Outcome, Request};
 use crate::gateway::BoxFuture;
 use crate::trace::emit::Step;
 use crate::trace::{Decision, Direction, Kind, StepId, Verdict};
@@ -82,7 +82,7 @@ impl Middleware for Authentication {
         "authentication"
     }
 
-    fn handle<'a>(&'a self, mut req: Request, next: Next<'a>) -> BoxFuture<'a, Response> {
+    fn handle<'a>(&'a self, mut req: Request, next: Next<'a>) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             let (identity, read) = self.identify(&req).await;
             if Step::enabled() {

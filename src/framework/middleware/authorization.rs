@@ -44,7 +44,7 @@ use serde_json::json;
 use super::{Middleware, Next};
 use crate::framework::identity::{Credential, Identity, Role};
 use crate::framework::router::{Match, Router};
-use crate::framework::{Request, Response};
+use crate::framework::{Outcome, Request, Response};
 use crate::gateway::BoxFuture;
 use crate::trace::emit::Step;
 use crate::trace::{Decision, Direction, Kind, StepId, Verdict};
@@ -215,7 +215,7 @@ impl Middleware for Authorization {
         "authorization"
     }
 
-    fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> BoxFuture<'a, Response> {
+    fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             let (access, pattern) = match self.policy.at(&req.method, &req.path) {
                 Match::Found {
@@ -270,7 +270,7 @@ impl Middleware for Authorization {
                 step.emit();
             }
             match res {
-                Some(res) => res,
+                Some(res) => Ok(res),
                 None => next.run(req).await,
             }
         })

@@ -40,7 +40,7 @@
 
 use super::{Middleware, Next};
 use crate::framework::router::{Match, RouteError, Router};
-use crate::framework::{Request, Response};
+use crate::framework::{Outcome, Request, Response};
 use crate::gateway::BoxFuture;
 use crate::http::text::push_decimal;
 use crate::trace::emit::Step;
@@ -202,11 +202,11 @@ impl Middleware for CacheControl {
         "cache_control"
     }
 
-    fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> BoxFuture<'a, Response> {
+    fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             let method = req.method.clone();
             let path = req.path.clone();
-            let mut res = next.run(req).await;
+            let mut res = next.run(req).await?;
             let (choice, directives) = self.choose(&method, &path, &res);
             if let Some(d) = directives {
                 res.set_header("Cache-Control", d.header_value());
@@ -214,7 +214,7 @@ impl Middleware for CacheControl {
             if Step::enabled() {
                 emit(&method, &path, &res, &choice);
             }
-            res
+            Ok(res)
         })
     }
 }

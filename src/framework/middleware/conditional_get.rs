@@ -42,7 +42,7 @@
 use md5::{Digest, Md5};
 
 use super::{Middleware, Next};
-use crate::framework::{Request, Response};
+use crate::framework::{Outcome, Request, Response};
 use crate::gateway::BoxFuture;
 use crate::http::text::decimal;
 use crate::trace::emit::Step;
@@ -192,11 +192,11 @@ impl Middleware for ConditionalGet {
         "conditional_get"
     }
 
-    fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> BoxFuture<'a, Response> {
+    fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             let method = req.method.clone();
             let if_none_match = req.header("if-none-match").map(str::to_string);
-            let mut res = next.run(req).await;
+            let mut res = next.run(req).await?;
             if let Some(reason) = skip_reason(&method, &res) {
                 if Step::enabled() {
                     Step::new(
@@ -213,7 +213,7 @@ impl Middleware for ConditionalGet {
                     )
                     .emit();
                 }
-                return res;
+                return Ok(res);
             }
             let etag = match res.header("ETag") {
                 Some(etag) => etag.to_string(),
@@ -229,7 +229,7 @@ impl Middleware for ConditionalGet {
             if Step::enabled() {
                 emit(&etag, res.body.len(), if_none_match.as_deref(), matched);
             }
-            if matched { not_modified(&res) } else { res }
+            Ok(if matched { not_modified(&res) } else { res })
         })
     }
 }

@@ -53,7 +53,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Middleware, Next};
-use crate::framework::{Request, Response};
+use crate::framework::{Outcome, Request, Response};
 use crate::gateway::BoxFuture;
 use crate::trace::emit::Step;
 use crate::trace::{Decision, Direction, Kind, StepId, Verdict};
@@ -401,7 +401,7 @@ impl Middleware for Cors {
         "cors"
     }
 
-    fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> BoxFuture<'a, Response> {
+    fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             let Some(origin) = req.header("origin").map(str::to_string) else {
                 if Step::enabled() {
@@ -425,19 +425,19 @@ impl Middleware for Cors {
                 if Step::enabled() {
                     emit_preflight(self, &req, &origin, &res, &refused);
                 }
-                return res;
+                return Ok(res);
             }
             // What the trace needs of the request, before the inner layers take it.
             let seen = Step::enabled().then(|| Seen {
                 subject: [&req.method, " ", &req.path, " from ", &origin].concat(),
                 cookie: req.header("cookie").is_some(),
             });
-            let mut res = next.run(req).await;
+            let mut res = next.run(req).await?;
             let allowed = self.decorate(&mut res, &origin);
             if let Some(seen) = seen {
                 emit_response(self, &seen, &origin, &res, allowed);
             }
-            res
+            Ok(res)
         })
     }
 }

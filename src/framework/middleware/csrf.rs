@@ -38,7 +38,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use super::{Middleware, Next};
-use crate::framework::{Request, Response, cookies};
+use crate::framework::{Outcome, Request, Response, cookies};
 use crate::gateway::BoxFuture;
 use crate::trace::emit::Step;
 use crate::trace::{Decision, Direction, Kind, StepId, Verdict};
@@ -141,7 +141,7 @@ impl Middleware for Csrf {
         "csrf"
     }
 
-    fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> BoxFuture<'a, Response> {
+    fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             let (refusal, why) = self.judge(&req);
             if Step::enabled() {
@@ -168,9 +168,10 @@ impl Middleware for Csrf {
                 step.emit();
             }
             match refusal {
-                Some(detail) => {
-                    Response::json(403, &json!({"detail": format!("CSRF Failed: {detail}.")}))
-                }
+                Some(detail) => Ok(Response::json(
+                    403,
+                    &json!({"detail": format!("CSRF Failed: {detail}.")}),
+                )),
                 None => next.run(req).await,
             }
         })

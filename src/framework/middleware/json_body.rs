@@ -26,7 +26,7 @@
 use serde_json::{Value, json};
 
 use super::{Middleware, Next};
-use crate::framework::{Request, Response};
+use crate::framework::{Outcome, Request, Response};
 use crate::gateway::BoxFuture;
 use crate::trace::emit::Step;
 use crate::trace::{Data, Direction, Kind, StepId};
@@ -67,7 +67,7 @@ impl Middleware for JsonBody {
         "json_body"
     }
 
-    fn handle<'a>(&'a self, mut req: Request, next: Next<'a>) -> BoxFuture<'a, Response> {
+    fn handle<'a>(&'a self, mut req: Request, next: Next<'a>) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             let media_type = req.media_type().unwrap_or_default();
             if !is_json(&media_type) || req.body.is_empty() {
@@ -115,7 +115,10 @@ impl Middleware for JsonBody {
                     })
                     .answer(400)
                     .emit();
-                    Response::json(400, &json!({"error": "invalid JSON", "detail": detail}))
+                    Ok(Response::json(
+                        400,
+                        &json!({"error": "invalid JSON", "detail": detail}),
+                    ))
                 }
             }
         })

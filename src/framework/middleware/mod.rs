@@ -58,10 +58,10 @@
 //!
 //! impl Middleware for Mark {
 //!     fn name(&self) -> &'static str { self.0 }
-//!     fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> BoxFuture<'a, Response> {
+//!     fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> BoxFuture<'a, Outcome> {
 //!         Box::pin(async move {
 //!             self.1.lock().unwrap().push(format!("{} down", self.0));
-//!             let res = next.run(req).await;
+//!             let res = next.run(req).await?;
 //!             self.1.lock().unwrap().push(format!("{} up", self.0));
 //!             res
 //!         })
@@ -105,9 +105,10 @@ pub use json_body::JsonBody;
 pub use request_id::RequestId;
 pub use security_headers::SecurityHeaders;
 
+use super::exception::Outcome;
 use super::handler::Handler;
 use super::request::Request;
-use super::response::Response;
+
 use crate::gateway::BoxFuture;
 use crate::http::text::push_decimal;
 use crate::trace::emit::Step;
@@ -121,7 +122,7 @@ pub trait Middleware: Send + Sync {
 
     /// Handle one request: usually do something, `next.run(req).await`,
     /// then do something with the response. Return early to short-circuit.
-    fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> BoxFuture<'a, Response>;
+    fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> BoxFuture<'a, Outcome>;
 }
 
 /// The rest of the onion, from one middleware's point of view.
@@ -135,7 +136,7 @@ pub struct Next<'a> {
 
 impl<'a> Next<'a> {
     /// Run the inner middleware and the endpoint; their response comes back.
-    pub fn run(self, req: Request) -> BoxFuture<'a, Response> {
+    pub fn run(self, req: Request) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             let Some(middleware) = self.chain.get(self.position) else {
                 return self.endpoint.call(req).await;
@@ -155,24 +156,38 @@ impl<'a> Next<'a> {
             };
             let res = middleware.handle(req, inner).await;
             if let Some(place) = place {
-                Step::new(StepId::FrameworkMiddlewareLeave, Direction::Up, Kind::Hop)
-                    .summary(
+                let mut entries = vec![
+                    ("middleware".to_string(), name.to_string()),
+                    ("position".to_string(), place.clone()),
+                ];
+                let summary = match &res {
+                    Ok(res) => [
+                        "leaves middleware ",
+                        name,
+                        " (",
+                        &place,
+                        ") with ",
+                        &res.status_line(),
+                    ]
+                    .concat(),
+                    // Unwinding: the middleware's code after `next` never ran.
+                    Err(e) => {
+                        entries.push(("exception".to_string(), e.line()));
                         [
-                            "leaves middleware ",
+                            e.class.as_str(),
+                            " unwinds through middleware ",
                             name,
                             " (",
                             &place,
-                            ") with ",
-                            &res.status_line(),
+                            "): its code after next() does not run",
                         ]
-                        .concat(),
-                    )
-                    .data(Data::Fields {
-                        entries: vec![
-                            ("middleware".to_string(), name.to_string()),
-                            ("position".to_string(), place),
-                        ],
-                    })
+                        .concat()
+                    }
+                };
+                let kind = if res.is_ok() { Kind::Hop } else { Kind::Error };
+                Step::new(StepId::FrameworkMiddlewareLeave, Direction::Up, kind)
+                    .summary(summary)
+                    .data(Data::Fields { entries })
                     .emit();
             }
             res
@@ -226,7 +241,7 @@ impl Pipeline {
     }
 
     /// Send a request through the onion to `endpoint` and back.
-    pub fn run<'a>(&'a self, req: Request, endpoint: &'a dyn Handler) -> BoxFuture<'a, Response> {
+    pub fn run<'a>(&'a self, req: Request, endpoint: &'a dyn Handler) -> BoxFuture<'a, Outcome> {
         Next {
             chain: &self.chain,
             position: 0,
@@ -254,13 +269,13 @@ mod tests {
         fn name(&self) -> &'static str {
             self.name
         }
-        fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> BoxFuture<'a, Response> {
+        fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> BoxFuture<'a, Outcome> {
             Box::pin(async move {
                 self.push(format!("{} down", self.name));
                 if self.stop {
                     return Response::text(418, "short");
                 }
-                let mut res = next.run(req).await;
+                let mut res = next.run(req).await?;
                 res.set_header("X-Seen-By", self.name);
                 self.push(format!("{} up", self.name));
                 res

@@ -17,7 +17,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{Middleware, Next};
-use crate::framework::{Request, Response};
+use crate::framework::{Outcome, Request};
 use crate::gateway::BoxFuture;
 use crate::trace::emit::Step;
 use crate::trace::{Data, Direction, Kind, StepId};
@@ -43,7 +43,7 @@ impl Middleware for RequestId {
         "request_id"
     }
 
-    fn handle<'a>(&'a self, mut req: Request, next: Next<'a>) -> BoxFuture<'a, Response> {
+    fn handle<'a>(&'a self, mut req: Request, next: Next<'a>) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             let incoming = req
                 .header(HEADER)
@@ -67,9 +67,9 @@ impl Middleware for RequestId {
                 })
                 .emit();
             req.request_id = Some(id.clone());
-            let mut res = next.run(req).await;
+            let mut res = next.run(req).await?;
             res.set_header(HEADER, id);
-            res
+            Ok(res)
         })
     }
 }

@@ -16,7 +16,7 @@
 //! Book: "The framework" (book/src/framework.md).
 
 use super::{Middleware, Next};
-use crate::framework::{Request, Response};
+use crate::framework::{Outcome, Request};
 use crate::gateway::BoxFuture;
 use crate::trace::emit::Step;
 use crate::trace::{Data, Direction, Kind, StepId};
@@ -43,9 +43,9 @@ impl Middleware for SecurityHeaders {
         "security_headers"
     }
 
-    fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> BoxFuture<'a, Response> {
+    fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            let mut res = next.run(req).await;
+            let mut res = next.run(req).await?;
             let mut added = Vec::new();
             for (name, value) in HEADERS {
                 if res.header(name).is_none() {
@@ -67,7 +67,7 @@ impl Middleware for SecurityHeaders {
             .summary(summary)
             .data(Data::Fields { entries: added })
             .emit();
-            res
+            Ok(res)
         })
     }
 }

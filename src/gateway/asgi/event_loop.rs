@@ -423,9 +423,9 @@ async fn connection(
             .instrument(task_span)
             .await
         };
-        if !ok {
+        if let Some(why) = ok {
             let _ = conn.shutdown().await;
-            return "the response could not be written";
+            return why;
         }
         if !keep_alive {
             let _ = conn.shutdown().await;
@@ -564,7 +564,8 @@ pub fn scope_for(
     }
 }
 
-/// Run one request through the app; false when the connection must close.
+/// Run one request through the app; why the connection must close now,
+/// if it must (a failed write, or an exception out of the app).
 #[allow(clippy::too_many_arguments)]
 async fn serve(
     conn: &mut HttpConn<Stream>,
@@ -576,7 +577,7 @@ async fn serve(
     keep_alive: bool,
     task: u64,
     shared: &Shared,
-) -> bool {
+) -> Option<&'static str> {
     let Incoming {
         id,
         head,
@@ -676,33 +677,69 @@ async fn serve(
     // loop another task blocks, a lost turn is a long one.)
     let (result, (start, rbody)) = tokio::join!(biased; call, collect);
 
-    let (rhead, rbody) = match (start, result) {
-        (Some((status, headers)), _) => {
+    // uvicorn's `run_asgi`: an exception out of the app is logged as
+    // "Exception in ASGI application"; if the response had not started,
+    // uvicorn answers 500 itself (`send_500_response`, with `connection:
+    // close`), and if it had, it closes the connection after it.
+    let raised = result.as_ref().err().cloned();
+    if let Some(exception) = &raised {
+        let started = start.is_some();
+        let mut step = Step::new(StepId::AppServerException, Direction::Up, Kind::Error)
+            .summary(if started {
+                format!(
+                    "the app raised {exception} after starting its response: uvicorn logs \"Exception in ASGI application\" and closes the connection after it"
+                )
+            } else {
+                format!(
+                    "the app raised {exception} before any http.response.start: uvicorn logs \"Exception in ASGI application\" and answers 500 itself"
+                )
+            })
+            .data(Data::Fields {
+                entries: vec![
+                    ("exception".to_string(), exception.clone()),
+                    ("log".to_string(), "Exception in ASGI application".to_string()),
+                    ("response_started".to_string(), started.to_string()),
+                ],
+            });
+        if !started {
+            step = step.answer(500);
+        }
+        step.emit();
+    }
+    let (rhead, rbody) = match start {
+        Some((status, headers)) => {
             let mut r = ResponseHead::new(status);
             for (n, v) in headers {
                 r.headers.push(latin1(&n), latin1(&v));
             }
             (r, rbody)
         }
-        (None, result) => {
-            let why = result
-                .err()
-                .unwrap_or_else(|| "the app returned without sending a response".into());
-            Step::new(StepId::AppServerAsgiError, Direction::Up, Kind::Error)
-                .summary(format!(
-                    "no http.response.start was sent ({why}); answering 500"
-                ))
-                .answer(500)
-                .emit();
+        None => {
+            if raised.is_none() {
+                Step::new(StepId::AppServerAsgiError, Direction::Up, Kind::Error)
+                    .summary(
+                        "no http.response.start was sent (the app returned without sending a response); answering 500",
+                    )
+                    .answer(500)
+                    .emit();
+            }
             let mut r = ResponseHead::new(500);
             r.headers.push("content-type", "text/plain; charset=utf-8");
+            r.headers.push("connection", "close");
             (r, b"Internal Server Error".to_vec())
         }
     };
-    front
+    let keep_alive = keep_alive && raised.is_none();
+    if front
         .send_response(conn, &head, rhead, &rbody, keep_alive, received_at)
         .await
-        .is_ok()
+        .is_err()
+    {
+        return Some("the response could not be written");
+    }
+    raised
+        .is_some()
+        .then_some("the app raised an exception: uvicorn closes the connection after it")
 }
 
 #[cfg(test)]

@@ -499,7 +499,7 @@ async fn handle(ctx: &Ctx, t: u64, job: &mut Job) -> After {
     let max_kept = ctx.pool.max_keepalived();
     let wants = incoming.head.wants_keep_alive();
     let keep_alive = wants && !ctx.pool.keepalive.0.is_zero() && kept < max_kept;
-    async {
+    let usable = async {
         Step::new(StepId::AppServerThread, Direction::Within, Kind::Decision)
             .instance(Instance::Thread { worker: w, thread: t })
             .state(StateChange::Thread {
@@ -546,11 +546,11 @@ async fn handle(ctx: &Ctx, t: u64, job: &mut Job) -> After {
             &ctx.front,
             keep_alive,
         ))
-        .await;
+        .await
     }
     .instrument(request_span(id))
     .await;
-    if keep_alive {
+    if keep_alive && usable {
         After::KeepAlive
     } else {
         After::Close("the response closed it")

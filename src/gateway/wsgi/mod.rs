@@ -32,11 +32,13 @@ use super::BoxFuture;
 pub trait WsgiApp: Send + Sync {
     /// `application(environ, start_response)`: returns the body as a list of
     /// byte chunks. The app must call `start_response` before returning.
+    /// `Err` is an exception the app raised out to the server (its
+    /// `class: message` line), which the worker answers with a 500.
     fn call<'a>(
         &'a self,
         environ: Environ,
         start_response: &'a mut StartResponse,
-    ) -> BoxFuture<'a, Vec<Vec<u8>>>;
+    ) -> BoxFuture<'a, Result<Vec<Vec<u8>>, String>>;
 }
 
 /// Start `size` workers, numbered from 1 (the arbiter's fork of each), and

@@ -423,6 +423,39 @@ async fn abort(
     let _ = conn.write_all(&bytes).await;
 }
 
+/// The app raised out of `application(...)`: gunicorn's `handle_request`
+/// re-raises it, and `Worker.handle_error` logs "Error handling request"
+/// and writes its 500 page with `util.write_error` (the response had not
+/// started: our framework sends nothing before it returns), then the
+/// connection closes (gunicorn `workers/base.py`, `workers/sync.py`).
+async fn handle_error(conn: &mut HttpConn<Stream>, path: &str, exception: &str) {
+    Step::new(StepId::AppServerException, Direction::Up, Kind::Error)
+        .summary(format!(
+            "the app raised {exception}: the worker logs \"Error handling request {path}\" and answers 500 itself"
+        ))
+        .data(Data::Fields {
+            entries: vec![
+                ("exception".to_string(), exception.to_string()),
+                ("log".to_string(), format!("Error handling request {path}")),
+            ],
+        })
+        .answer(500)
+        .emit();
+    let bytes = super::write_error::write_error(500, "Internal Server Error", "");
+    Step::new(StepId::AppServerResponseSend, Direction::Up, Kind::Hop)
+        .summary(format!(
+            "writes gunicorn's 500 page straight onto the socket ({} bytes, no Server or Date \
+             field), then closes",
+            bytes.len()
+        ))
+        .data(Data::Bytes {
+            label: "to the web server".into(),
+            bytes: show(&bytes),
+        })
+        .emit();
+    let _ = conn.write_all(&bytes).await;
+}
+
 async fn serve(
     n: usize,
     of: usize,
@@ -454,12 +487,14 @@ async fn serve(
         .knob("workers", of)
         .emit();
     let environ = Environ::from_request(&head, body, peer, front.local, of > 1);
+    // A sync worker closes after every response, whatever happened.
     call_app(conn, &head, environ, received_at, app, front, false).await;
 }
 
 /// Call `application(environ, start_response)` and write what it returns
 /// to the web server, keeping the connection open after it or not. Shared
-/// by the sync and the gthread workers.
+/// by the sync and the gthread workers. Returns whether the connection
+/// may carry another request (not after the app raised).
 pub(super) async fn call_app(
     conn: &mut HttpConn<Stream>,
     head: &crate::http::RequestHead,
@@ -468,7 +503,7 @@ pub(super) async fn call_app(
     app: &dyn WsgiApp,
     front: &Front,
     keep_alive: bool,
-) {
+) -> bool {
     Step::new(StepId::AppServerWsgiCall, Direction::Down, Kind::Hop)
         .summary(format!(
             "calls application(environ, start_response) with PATH_INFO={}",
@@ -480,7 +515,14 @@ pub(super) async fn call_app(
         .emit();
 
     let mut start_response = StartResponse::new();
-    let chunks = app.call(environ, &mut start_response).await;
+    let path = environ.get("PATH_INFO").unwrap_or("").to_string();
+    let chunks = match app.call(environ, &mut start_response).await {
+        Ok(chunks) => chunks,
+        Err(exception) => {
+            handle_error(conn, &path, &exception).await;
+            return false;
+        }
+    };
     let body: Vec<u8> = chunks.concat();
 
     let response = match (start_response.code(), &start_response.status) {
@@ -523,9 +565,10 @@ pub(super) async fn call_app(
         }
     };
     let (rhead, rbody) = response;
-    let _ = front
+    front
         .send_response(conn, head, rhead, &rbody, keep_alive, received_at)
-        .await;
+        .await
+        .is_ok()
 }
 
 #[cfg(test)]
@@ -545,10 +588,10 @@ mod tests {
             &'a self,
             _environ: Environ,
             start_response: &'a mut StartResponse,
-        ) -> BoxFuture<'a, Vec<Vec<u8>>> {
+        ) -> BoxFuture<'a, Result<Vec<Vec<u8>>, String>> {
             Box::pin(async move {
                 start_response.call("200 OK", vec![]);
-                vec![b"ok".to_vec()]
+                Ok(vec![b"ok".to_vec()])
             })
         }
     }
