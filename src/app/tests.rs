@@ -401,7 +401,9 @@ async fn wsgi_call_uses_start_response_and_returns_body_chunks() {
     environ.insert("HTTP_X_REQUEST_ID", "9");
     let mut start_response = StartResponse::new();
     let app = app();
-    let chunks = WsgiApp::call(&*app, environ, &mut start_response).await;
+    let chunks = WsgiApp::call(&*app, environ, &mut start_response)
+        .await
+        .expect("the app does not raise");
     assert_eq!(start_response.status.as_deref(), Some("200 OK"));
     assert!(
         start_response

@@ -148,6 +148,7 @@ fn millis(d: Duration) -> String {
 mod tests {
     use super::*;
     use crate::clock::LESSON_EPOCH_SECS;
+    use crate::framework::Response;
     use crate::framework::middleware::Pipeline;
 
     #[test]
@@ -178,7 +179,7 @@ mod tests {
             Response::text(200, "four")
         };
         let req = Request::new("GET", "/notes").with_header("X-Real-IP", "10.0.0.1");
-        p.run(req, &endpoint).await;
+        p.respond(req, &endpoint).await;
         let events = recording.take();
         let log = events
             .iter()

@@ -281,7 +281,7 @@ mod tests {
             let res = res.clone();
             async move { res }
         };
-        p.run(req, &endpoint).await
+        p.respond(req, &endpoint).await
     }
 
     #[test]

@@ -292,7 +292,7 @@ mod tests {
         for (n, v) in headers {
             req = req.with_header(n, v);
         }
-        p.run(req, &endpoint).await
+        p.respond(req, &endpoint).await
     }
 
     #[test]
@@ -340,20 +340,20 @@ mod tests {
         let p = Pipeline::new().with(ConditionalGet::new());
         let created = |_req: Request| async { Response::text(201, "made") };
         let res = p
-            .run(
+            .respond(
                 Request::new("POST", "/notes").with_header("If-None-Match", "*"),
                 &created,
             )
             .await;
         assert_eq!((res.status, res.header("ETag")), (201, None));
         let missing = |_req: Request| async { Response::text(404, "no") };
-        let res = p.run(Request::new("GET", "/notes/9"), &missing).await;
+        let res = p.respond(Request::new("GET", "/notes/9"), &missing).await;
         assert_eq!((res.status, res.header("ETag")), (404, None));
         let private = |_req: Request| async {
             Response::text(200, "secret").with_header("Cache-Control", "no-store")
         };
         let res = p
-            .run(
+            .respond(
                 Request::new("GET", "/x").with_header("If-None-Match", "*"),
                 &private,
             )

@@ -581,7 +581,7 @@ mod tests {
             seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             async { Response::text(200, "from the handler") }
         };
-        let res = rt.block_on(p.run(req, &endpoint));
+        let res = rt.block_on(p.respond(req, &endpoint));
         (res, calls.load(std::sync::atomic::Ordering::SeqCst))
     }
 

@@ -189,7 +189,7 @@ mod tests {
             .expect("runtime");
         let p = Pipeline::new().with(Csrf::new(b"key", "sessionid"));
         let endpoint = |_req: Request| async { Response::text(200, "changed") };
-        rt.block_on(p.run(req, &endpoint)).status
+        rt.block_on(p.respond(req, &endpoint)).status
     }
 
     fn post() -> Request {

@@ -144,7 +144,7 @@ mod tests {
         let req = Request::new("POST", "/notes")
             .with_header("Content-Type", "application/json")
             .with_body(r#"{"title": }"#);
-        let res = p.run(req, &endpoint).await;
+        let res = p.respond(req, &endpoint).await;
         assert_eq!(res.status, 400);
         assert_eq!(res.header("Content-Type"), Some("application/json"));
         let body: Value = serde_json::from_slice(&res.body).expect("the error is JSON");
@@ -174,7 +174,7 @@ mod tests {
         let req = Request::new("POST", "/notes")
             .with_header("Content-Type", "application/json; charset=utf-8")
             .with_body(r#"{"title": "hi"}"#);
-        assert_eq!(p.run(req, &endpoint).await.body_text(), "\"hi\"");
+        assert_eq!(p.respond(req, &endpoint).await.body_text(), "\"hi\"");
     }
 
     #[tokio::test(start_paused = true)]
@@ -184,7 +184,7 @@ mod tests {
         let req = Request::new("POST", "/")
             .with_header("Content-Type", "text/plain")
             .with_body("{not json");
-        let res = p.run(req, &endpoint).await;
+        let res = p.respond(req, &endpoint).await;
         assert_eq!((res.status, res.body_text().as_str()), (200, "None"));
     }
 }

@@ -51,7 +51,7 @@
 //! ```
 //! use std::sync::{Arc, Mutex};
 //! use roundtrip::framework::middleware::{Middleware, Next, Pipeline};
-//! use roundtrip::framework::{Request, Response};
+//! use roundtrip::framework::{Outcome, Request, Response};
 //! use roundtrip::gateway::BoxFuture;
 //!
 //! struct Mark(&'static str, Arc<Mutex<Vec<String>>>);
@@ -75,7 +75,7 @@
 //! let endpoint = |_req: Request| async { Response::text(200, "hi") };
 //!
 //! let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-//! let res = rt.block_on(pipeline.run(Request::new("GET", "/"), &endpoint));
+//! let res = rt.block_on(pipeline.respond(Request::new("GET", "/"), &endpoint));
 //! assert_eq!(res.status, 200);
 //! assert_eq!(
 //!     *log.lock().unwrap(),
@@ -108,6 +108,7 @@ pub use security_headers::SecurityHeaders;
 use super::exception::Outcome;
 use super::handler::Handler;
 use super::request::Request;
+use super::response::Response;
 
 use crate::gateway::BoxFuture;
 use crate::http::text::push_decimal;
@@ -249,6 +250,15 @@ impl Pipeline {
         }
         .run(req)
     }
+
+    /// [`Pipeline::run`], with an exception turned into the framework's
+    /// 500 (for callers that only want the response).
+    pub async fn respond(&self, req: Request, endpoint: &dyn Handler) -> Response {
+        match self.run(req, endpoint).await {
+            Ok(res) => res,
+            Err(_) => crate::framework::exception::server_error(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -273,12 +283,12 @@ mod tests {
             Box::pin(async move {
                 self.push(format!("{} down", self.name));
                 if self.stop {
-                    return Response::text(418, "short");
+                    return Ok(Response::text(418, "short"));
                 }
                 let mut res = next.run(req).await?;
                 res.set_header("X-Seen-By", self.name);
                 self.push(format!("{} up", self.name));
-                res
+                Ok(res)
             })
         }
     }
@@ -322,7 +332,7 @@ mod tests {
             async { Response::text(200, "ok") }
         };
         let res = pipeline(&log, None)
-            .run(Request::new("GET", "/"), &endpoint)
+            .respond(Request::new("GET", "/"), &endpoint)
             .await;
         assert_eq!(res.status, 200);
         // The outermost middleware touched the response last.
@@ -365,7 +375,7 @@ mod tests {
             async { Response::text(200, "ok") }
         };
         let res = pipeline(&log, Some("b"))
-            .run(Request::new("GET", "/"), &endpoint)
+            .respond(Request::new("GET", "/"), &endpoint)
             .await;
         assert_eq!(res.status, 418);
         assert_eq!(

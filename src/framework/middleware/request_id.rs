@@ -77,6 +77,7 @@ impl Middleware for RequestId {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::framework::Response;
     use crate::framework::middleware::Pipeline;
 
     #[tokio::test(start_paused = true)]
@@ -85,7 +86,7 @@ mod tests {
         let endpoint =
             |req: Request| async move { Response::text(200, req.request_id.unwrap_or_default()) };
         let req = Request::new("GET", "/").with_header("X-Request-Id", "17");
-        let res = p.run(req, &endpoint).await;
+        let res = p.respond(req, &endpoint).await;
         assert_eq!(res.body_text(), "17");
         assert_eq!(res.header("x-request-id"), Some("17"));
     }
@@ -94,8 +95,8 @@ mod tests {
     async fn missing_id_is_generated_sequentially() {
         let p = Pipeline::new().with(RequestId::new());
         let endpoint = |_req: Request| async { Response::text(200, "") };
-        let first = p.run(Request::new("GET", "/"), &endpoint).await;
-        let second = p.run(Request::new("GET", "/"), &endpoint).await;
+        let first = p.respond(Request::new("GET", "/"), &endpoint).await;
+        let second = p.respond(Request::new("GET", "/"), &endpoint).await;
         assert_eq!(first.header(HEADER), Some("req-1"));
         assert_eq!(second.header(HEADER), Some("req-2"));
     }

@@ -75,6 +75,7 @@ impl Middleware for SecurityHeaders {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::framework::Response;
     use crate::framework::middleware::Pipeline;
 
     #[tokio::test(start_paused = true)]
@@ -83,7 +84,7 @@ mod tests {
         let endpoint = |_req: Request| async {
             Response::text(200, "hi").with_header("X-Frame-Options", "SAMEORIGIN")
         };
-        let res = p.run(Request::new("GET", "/"), &endpoint).await;
+        let res = p.respond(Request::new("GET", "/"), &endpoint).await;
         assert_eq!(res.header("X-Content-Type-Options"), Some("nosniff"));
         assert_eq!(res.header("Referrer-Policy"), Some("same-origin"));
         // The handler's own choice wins.
