@@ -23,6 +23,40 @@ pub struct Time(pub Duration);
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
 pub struct Rate(pub f64);
 
+/// A rate of bytes, written `1k/s` or `100/s` (a size per second): how
+/// fast a slow client uploads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ByteRate(pub Size);
+
+impl ByteRate {
+    pub fn parse(s: &str) -> Result<ByteRate, String> {
+        let t = s.trim();
+        let Some(size) = t.strip_suffix("/s") else {
+            return Err(format!(
+                "`{t}` is not a rate of bytes; write e.g. 1k/s or 100/s"
+            ));
+        };
+        match Size::parse(size) {
+            Ok(Size(0)) => Err("a rate of 0 bytes a second never ends; write e.g. 1k/s".into()),
+            Ok(size) => Ok(ByteRate(size)),
+            Err(_) => Err(format!(
+                "`{t}` is not a rate of bytes; write e.g. 1k/s or 100/s"
+            )),
+        }
+    }
+
+    /// Bytes per second.
+    pub fn per_second(self) -> u64 {
+        self.0.0
+    }
+}
+
+impl fmt::Display for ByteRate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/s", self.0)
+    }
+}
+
 impl Size {
     pub fn parse(s: &str) -> Result<Size, String> {
         let s = s.trim();
@@ -157,6 +191,7 @@ macro_rules! serde_via_string {
 }
 serde_via_string!(Size);
 serde_via_string!(Time);
+serde_via_string!(ByteRate);
 
 impl Serialize for Rate {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -178,6 +213,24 @@ impl<'de> Deserialize<'de> for Rate {
             Raw::F(n) => Rate::parse(&n.to_string()).map_err(serde::de::Error::custom),
             Raw::S(s) => Rate::parse(&s).map_err(serde::de::Error::custom),
         }
+    }
+}
+
+#[cfg(test)]
+mod byte_rate_tests {
+    use super::*;
+
+    #[test]
+    fn a_byte_rate_is_a_size_per_second() {
+        assert_eq!(ByteRate::parse("1k/s").map(ByteRate::per_second), Ok(1024));
+        assert_eq!(ByteRate::parse("100/s").map(ByteRate::per_second), Ok(100));
+        assert_eq!(
+            ByteRate::parse("1k/s").map(|r| r.to_string()),
+            Ok("1k/s".into())
+        );
+        assert!(ByteRate::parse("1k").is_err());
+        assert!(ByteRate::parse("0/s").is_err());
+        assert!(ByteRate::parse("fast/s").is_err());
     }
 }
 

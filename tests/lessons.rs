@@ -138,6 +138,10 @@ const GOLDEN: &[&str] = &[
     "gthread",
     "worker-timeout",
     "backlog-full",
+    "handler-raises",
+    "exception-propagates",
+    "client-gives-up",
+    "slow-upload",
     "littles-law",
     "login-session",
     "401-vs-403",
@@ -223,6 +227,26 @@ golden!(
     location_matching_transcript_picks_one_location_per_request,
     location_matching_whole_trace_is_unchanged,
     "location-matching"
+);
+golden!(
+    handler_raises_transcript_unwinds_to_the_frameworks_500,
+    handler_raises_whole_trace_is_unchanged,
+    "handler-raises"
+);
+golden!(
+    exception_propagates_transcript_gets_gunicorns_500_page,
+    exception_propagates_whole_trace_is_unchanged,
+    "exception-propagates"
+);
+golden!(
+    client_gives_up_transcript_logs_499_and_the_worker_finishes_for_nobody,
+    client_gives_up_whole_trace_is_unchanged,
+    "client-gives-up"
+);
+golden!(
+    slow_upload_transcript_buffers_the_body_while_the_worker_serves_others,
+    slow_upload_whole_trace_is_unchanged,
+    "slow-upload"
 );
 golden!(
     too_large_transcript_turns_back_at_the_web_server,
@@ -852,9 +876,22 @@ fn every_upstream_connection_carries_its_requests_in_the_order_the_proxy_sent_th
                 delivered,
                 "{what}: answered"
             );
+            // A request whose client left while it was upstream (499) is
+            // abandoned: its answer is never read back.
+            let abandoned: Vec<u64> = trace
+                .events
+                .iter()
+                .filter(|e| e.step == StepId::WebServerClientGone)
+                .filter_map(|e| e.request)
+                .collect();
+            let relayed: Vec<u64> = delivered
+                .iter()
+                .copied()
+                .filter(|r| !abandoned.contains(r))
+                .collect();
             assert_eq!(
                 in_order(StepId::WebServerProxyReceive),
-                delivered,
+                relayed,
                 "{what}: relayed"
             );
             reused |= sent.len() > 1;

@@ -876,3 +876,70 @@ fn over_tcp_a_preflight_is_answered_204_and_a_credentialed_get_gets_its_origin_b
     );
     assert_eq!(header(&read, "access-control-allow-origin"), None);
 }
+
+#[test]
+fn a_raising_handler_gets_the_frameworks_500_without_the_after_code_of_the_middleware() {
+    let server = serve(&["--lesson", "handler-raises"]);
+    let c = client();
+    let bug = c
+        .get(format!("http://{}/notes/1", server.addr))
+        .send()
+        .expect("GET /notes/1");
+    assert_eq!(bug.status(), 500);
+    // The exception unwound past security_headers and request_id.
+    assert!(bug.headers().get("x-content-type-options").is_none());
+    assert!(bug.headers().get("x-request-id").is_none());
+    assert_eq!(bug.text().expect("body"), "Internal Server Error");
+    let fine = c
+        .get(format!("http://{}/notes", server.addr))
+        .send()
+        .expect("GET /notes");
+    assert_eq!(fine.status(), 200);
+    assert!(fine.headers().get("x-content-type-options").is_some());
+}
+
+#[test]
+fn an_exception_let_out_of_the_framework_gets_gunicorns_own_page() {
+    let server = serve(&["--lesson", "exception-propagates"]);
+    let res = raw_exchange(
+        server.addr,
+        b"GET /notes/2 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    assert!(res.starts_with("HTTP/1.1 500 "), "{res}");
+    assert!(
+        res.contains("<h1><p>Internal Server Error</p></h1>"),
+        "{res}"
+    );
+}
+
+#[test]
+fn a_client_that_leaves_while_the_request_is_upstream_is_logged_499() {
+    let mut server = serve_with_stdout(&["--lesson", "client-gives-up"], Stdio::piped());
+    let stdout = server.child.stdout.take().expect("piped stdout");
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // The handler waits 5 s (the lesson's fault); this client gives up
+    // once its request is on its way and closes the connection.
+    let mut s = TcpStream::connect(server.addr).expect("connect");
+    s.write_all(b"GET /notes HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .expect("write");
+    s.shutdown(std::net::Shutdown::Both).expect("close");
+    drop(s);
+    let deadline = Instant::now() + DEADLINE;
+    let mut seen = Vec::new();
+    let line = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(l) if l.contains("GET /notes → ") => break l,
+            Ok(l) => seen.push(l),
+            Err(_) => panic!("no line for GET /notes; saw {seen:#?}"),
+        }
+    };
+    assert!(line.contains("→ 499"), "{line}");
+    let (_, status) = server.interrupt();
+    assert_eq!(status.code(), Some(0));
+}

@@ -87,6 +87,19 @@ pub struct AppServerConfig {
     /// (gunicorn `keepalive`, default 2 s). The sync worker ignores it: it
     /// closes after every response.
     pub keepalive: Time,
+    /// WSGI: longest request line, its CRLF not counted (gunicorn
+    /// `limit_request_line`, default 4094; at most 8190; 0 for no limit):
+    /// longer gets 400 "Request Line is too large".
+    pub limit_request_line: usize,
+    /// WSGI: longest header line (gunicorn `limit_request_field_size`,
+    /// default 8190; 0 means the default).
+    pub limit_request_field_size: usize,
+    /// WSGI: most header fields (gunicorn `limit_request_fields`, default
+    /// 100, at most 32768).
+    pub limit_request_fields: usize,
+    /// ASGI: most bytes h11 buffers of a head that has not ended yet
+    /// (uvicorn `--h11-max-incomplete-event-size`, default 16384).
+    pub h11_max_incomplete_event_size: usize,
 }
 
 impl Default for AppServerConfig {
@@ -107,6 +120,10 @@ impl Default for AppServerConfig {
             threads: 1,
             worker_connections: 1000,
             keepalive: Time::secs(2),
+            limit_request_line: 4094,
+            limit_request_field_size: 8190,
+            limit_request_fields: 100,
+            h11_max_incomplete_event_size: 16 * 1024,
         }
     }
 }

@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::Interface;
+use super::{AppServerConfig, Interface};
 use crate::clock::Clock;
 use crate::http::conn::{READ_CHUNK, ReadError};
 use crate::http::framing::request_framing;
@@ -78,6 +78,25 @@ impl HeadRules {
         limits: HeadLimits::UVICORN_H11,
         read_chunk: UVICORN_READ_CHUNK,
     };
+
+    /// The rules of the app server these settings describe: gunicorn's
+    /// `limit_request_*`, or uvicorn's `h11_max_incomplete_event_size`.
+    pub fn configured(config: &AppServerConfig) -> HeadRules {
+        let mut rules = HeadRules::of(config.interface);
+        match config.interface {
+            Interface::Wsgi => {
+                rules.limits = HeadLimits::gunicorn(
+                    config.limit_request_line,
+                    config.limit_request_field_size,
+                    config.limit_request_fields,
+                );
+            }
+            Interface::Asgi => {
+                rules.limits.max_incomplete_head = Some(config.h11_max_incomplete_event_size);
+            }
+        }
+        rules
+    }
 
     /// The rules of the server that stands for this interface.
     pub fn of(interface: Interface) -> HeadRules {
@@ -180,13 +199,32 @@ impl Front {
         server_timing: bool,
         interface: Interface,
     ) -> Arc<Front> {
+        Front::with_rules(clock, local, server_timing, HeadRules::of(interface))
+    }
+
+    /// An app server's front that reads heads as `config` says.
+    pub fn configured(clock: Clock, local: SocketAddr, config: &AppServerConfig) -> Arc<Front> {
+        Front::with_rules(
+            clock,
+            local,
+            config.server_timing,
+            HeadRules::configured(config),
+        )
+    }
+
+    fn with_rules(
+        clock: Clock,
+        local: SocketAddr,
+        server_timing: bool,
+        rules: HeadRules,
+    ) -> Arc<Front> {
         Arc::new(Front {
             clock,
             local,
             fallback_ids: AtomicU64::new(1_000_000),
             next_conn: AtomicU64::new(1),
             server_timing,
-            rules: HeadRules::of(interface),
+            rules,
         })
     }
 

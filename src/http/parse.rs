@@ -118,6 +118,31 @@ impl HeadLimits {
         max_headers: Some(100),
     };
 
+    /// gunicorn with its `limit_request_*` settings, corrected as
+    /// gunicorn corrects them (`http/message.py`): a request line of 0 is
+    /// unlimited up to its 1 MiB fast-path read, and anything over 8190 is
+    /// 8190; a field size of 0 is the default 8190; 0 fields, or over
+    /// 32768, are 32768.
+    pub fn gunicorn(line: usize, field_size: usize, fields: usize) -> HeadLimits {
+        let line = match line {
+            0 => 1024 * 1024,
+            n => n.min(8190),
+        };
+        let field_size = if field_size == 0 { 8190 } else { field_size };
+        let fields = if fields == 0 || fields > 32768 {
+            32768
+        } else {
+            fields
+        };
+        HeadLimits {
+            request_line: Some(LineLimit::without_line_end(line)),
+            header_line: Some(LineLimit::with_line_end(field_size)),
+            max_head_bytes: Some(line.saturating_add(fields.saturating_mul(field_size + 2))),
+            max_incomplete_head: None,
+            max_headers: Some(fields),
+        }
+    }
+
     /// uvicorn with h11 (its default without httptools): no limit on a
     /// line or on the number of fields, only h11's
     /// `max_incomplete_event_size` (uvicorn `--h11-max-incomplete-event-size`,
@@ -631,6 +656,27 @@ mod tests {
         assert!(matches!(
             outcome(&partial[..partial.len() - 3], n),
             Err(ParseError::HeaderLineTooLong { .. })
+        ));
+    }
+
+    #[test]
+    fn gunicorns_settings_are_corrected_as_gunicorn_corrects_them() {
+        assert_eq!(HeadLimits::gunicorn(4094, 8190, 100), HeadLimits::GUNICORN);
+        let big = HeadLimits::gunicorn(20_000, 0, 0);
+        assert_eq!(big.request_line, Some(LineLimit::without_line_end(8190)));
+        assert_eq!(big.header_line, Some(LineLimit::with_line_end(8190)));
+        assert_eq!(big.max_headers, Some(32768));
+        let unlimited = HeadLimits::gunicorn(0, 100, 40_000);
+        assert_eq!(
+            unlimited.request_line,
+            Some(LineLimit::without_line_end(1024 * 1024))
+        );
+        assert_eq!(unlimited.max_headers, Some(32768));
+        let small = HeadLimits::gunicorn(100, 200, 5);
+        let line = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "x".repeat(100));
+        assert!(matches!(
+            outcome(line.as_bytes(), &small),
+            Err(ParseError::RequestLineTooLong { .. })
         ));
     }
 

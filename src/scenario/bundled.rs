@@ -67,6 +67,22 @@ pub const LESSONS: &[(&str, &str)] = &[
         include_str!("../../scenarios/backlog-full.toml"),
     ),
     (
+        "handler-raises",
+        include_str!("../../scenarios/handler-raises.toml"),
+    ),
+    (
+        "exception-propagates",
+        include_str!("../../scenarios/exception-propagates.toml"),
+    ),
+    (
+        "client-gives-up",
+        include_str!("../../scenarios/client-gives-up.toml"),
+    ),
+    (
+        "slow-upload",
+        include_str!("../../scenarios/slow-upload.toml"),
+    ),
+    (
         "littles-law",
         include_str!("../../scenarios/littles-law.toml"),
     ),

@@ -20,6 +20,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::time::Duration;
+
 use tokio::time::Instant;
 
 use super::format::Request;
@@ -51,6 +53,10 @@ pub struct Prepared {
     pub bytes: Vec<u8>,
     pub method: String,
     pub line: String,
+    /// The client's own timeout, from its first byte sent.
+    pub timeout: Option<Duration>,
+    /// Bytes of body per second, when the upload is slow.
+    pub upload_rate: Option<u64>,
 }
 
 impl Prepared {
@@ -63,6 +69,8 @@ impl Prepared {
             bytes,
             method: r.method.get_ref().clone(),
             line,
+            timeout: r.timeout.as_ref().map(|t| t.get_ref().0),
+            upload_rate: r.upload_rate.as_ref().map(|u| u.get_ref().per_second()),
         }
     }
 }
@@ -74,6 +82,8 @@ pub enum Exchange {
     Answered { status: u16, closes: bool },
     /// The connection closed before a whole response arrived.
     NoResponse,
+    /// The client's own timeout ran out first: it closed the connection.
+    GaveUp,
 }
 
 impl Exchange {
@@ -95,6 +105,8 @@ pub struct ClientConn {
     pub set_cookies: Vec<String>,
     /// The body of the last response (a token a lesson keeps).
     pub body: Vec<u8>,
+    /// Already closed (the client gave up on it).
+    closed: bool,
 }
 
 impl ClientConn {
@@ -127,6 +139,7 @@ impl ClientConn {
             sent: 0,
             set_cookies: Vec::new(),
             body: Vec::new(),
+            closed: false,
         })
     }
 
@@ -142,21 +155,48 @@ impl ClientConn {
         Step::new(StepId::ClientRequestSend, Direction::Down, Kind::Hop)
             .instance(self.me.clone())
             .ordinal(ordinal)
-            .summary(format!(
-                "sends {} on connection {id} ({} bytes)",
-                request.line,
-                request.bytes.len()
-            ))
+            .summary(match request.upload_rate {
+                Some(rate) => format!(
+                    "sends {} on connection {id} ({} bytes): the head now, the body at {}/s",
+                    request.line,
+                    request.bytes.len(),
+                    crate::units::Size(rate)
+                ),
+                None => format!(
+                    "sends {} on connection {id} ({} bytes)",
+                    request.line,
+                    request.bytes.len()
+                ),
+            })
             .data(Data::Bytes {
                 label: "request".into(),
                 bytes: show(&request.bytes),
             })
             .emit();
         let sent_at = Instant::now();
-        // The server may refuse before reading everything (413): a failed
-        // write is not the end, the answer may already be waiting.
-        let _ = self.conn.write_all(&request.bytes).await;
-        let outcome = match read_response(&mut self.conn, &request.method).await {
+        let send_and_read = async {
+            // The server may refuse before reading everything (413): a
+            // failed write is not the end, the answer may already be
+            // waiting.
+            match request.upload_rate {
+                Some(rate) => upload(&mut self.conn, &self.me, ordinal, &request.bytes, rate).await,
+                None => {
+                    let _ = self.conn.write_all(&request.bytes).await;
+                }
+            }
+            read_response(&mut self.conn, &request.method).await
+        };
+        let read = match request.timeout {
+            Some(limit) => match tokio::time::timeout_at(sent_at + limit, send_and_read).await {
+                Ok(read) => read,
+                Err(_) => {
+                    self.give_up(ordinal, limit).await;
+                    return (ordinal, Exchange::GaveUp);
+                }
+            },
+            None => send_and_read.await,
+        };
+        let outcome = match read {
             Some((head, wire)) => {
                 self.set_cookies = head
                     .headers
@@ -225,8 +265,34 @@ impl ClientConn {
         ClientConn::open(dialer, dialed).await
     }
 
+    /// The client's own timeout ran out: it stops waiting and closes the
+    /// connection, which is all a server ever learns of it.
+    async fn give_up(&mut self, ordinal: u64, limit: Duration) {
+        let id = self.id;
+        Step::new(StepId::ClientTimeout, Direction::Within, Kind::Error)
+            .instance(self.me.clone())
+            .ordinal(ordinal)
+            .state(StateChange::Connection {
+                hop: Hop::Client,
+                conn: id,
+                state: ConnState::Closed,
+                local: None,
+                peer: None,
+            })
+            .summary(format!(
+                "gives up after {} with no whole response (its own timeout) and closes connection {id}",
+                crate::units::Time(limit)
+            ))
+            .emit();
+        self.closed = true;
+        let _ = self.conn.shutdown().await;
+    }
+
     /// Close the connection (recording `client.close`).
     pub async fn close(mut self) {
+        if self.closed {
+            return;
+        }
         let id = self.id;
         Step::new(StepId::ClientClose, Direction::Within, Kind::Step)
             .instance(self.me.clone())
@@ -250,6 +316,39 @@ pub fn idempotent(method: &str) -> bool {
         method,
         "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
     )
+}
+
+/// Write the head at once, then the body `rate` bytes a second, as a slow
+/// link delivers it; stop when the server stops reading (it answered or
+/// closed).
+async fn upload(conn: &mut HttpConn<Stream>, me: &Instance, ordinal: u64, bytes: &[u8], rate: u64) {
+    let head_len = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(bytes.len(), |at| at + 4);
+    let (head, body) = bytes.split_at(head_len);
+    if conn.write_all(head).await.is_err() {
+        return;
+    }
+    let piece = usize::try_from(rate).unwrap_or(usize::MAX).max(1);
+    let mut sent = 0;
+    for chunk in body.chunks(piece) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if conn.write_all(chunk).await.is_err() {
+            return;
+        }
+        sent += chunk.len();
+        Step::new(StepId::ClientUpload, Direction::Down, Kind::Step)
+            .instance(me.clone())
+            .ordinal(ordinal)
+            .summary(format!(
+                "sends {} more body bytes ({sent} of {}) at {}/s",
+                chunk.len(),
+                body.len(),
+                crate::units::Size(rate)
+            ))
+            .emit();
+    }
 }
 
 async fn read_response(

@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::stack::StackConfig;
-use crate::units::{Rate, Size, Time};
+use crate::units::{ByteRate, Rate, Size, Time};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -260,6 +260,8 @@ impl MixRequest {
             at: None,
             connection: None,
             close: self.close,
+            timeout: None,
+            upload_rate: None,
             jar: None,
             jar_from: None,
             csrf: None,
@@ -310,6 +312,13 @@ pub struct Request {
     /// Add `Connection: close`.
     #[serde(default)]
     pub close: bool,
+    /// The client's own timeout (curl's `--max-time`, Python requests'
+    /// `timeout=`): with no whole response this long after it began
+    /// sending, it gives up and closes the connection.
+    pub timeout: Option<Spanned<Time>>,
+    /// Send the body this fast (`1k/s`): one piece a second, as a client
+    /// on a slow link does.
+    pub upload_rate: Option<Spanned<ByteRate>>,
     /// A cookie jar, as a browser keeps one: send its cookies, keep what
     /// the response sets (see `scenario::jar`).
     pub jar: Option<String>,

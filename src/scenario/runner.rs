@@ -466,6 +466,7 @@ async fn client_connection(
             Exchange::NoResponse => {
                 Some("it closed with no response to the last request".to_string())
             }
+            Exchange::GaveUp => Some("the client gave up on its last request".to_string()),
             Exchange::Answered { closes: false, .. } => None,
         };
     }

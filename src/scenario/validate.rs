@@ -483,6 +483,33 @@ fn check_request(
             "anything over client_max_body_size shows the 413 just as well",
         );
     }
+    if let Some(rate) = &r.upload_rate
+        && (bodies == 0 || r.raw.is_some())
+    {
+        push(
+            &mut found,
+            rate.span().start,
+            format!("{label}: `upload_rate` needs a body to send slowly"),
+            "give the request a `body`, `json` or `body_size` (not `raw`)",
+        );
+    }
+    if let Some(t) = &r.timeout {
+        if t.get_ref().0.is_zero() {
+            push(
+                &mut found,
+                t.span().start,
+                format!("{label}: a `timeout` of 0 gives up before sending"),
+                "give the client time to wait, e.g. timeout = \"1s\"",
+            );
+        } else if t.get_ref().0 > super::runner::MAX_LESSON_TIME {
+            push(
+                &mut found,
+                t.span().start,
+                format!("{label}: `timeout` is longer than a lesson may run (1h)"),
+                "leave `timeout` out to wait as long as the lesson runs",
+            );
+        }
+    }
     found
 }
 
@@ -1699,6 +1726,54 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.line, 8, "{e}");
         assert!(e.message.contains("above throughput_max"), "{e}");
+    }
+
+    #[test]
+    fn a_fault_naming_no_handler_points_at_it_and_suggests_the_real_name() {
+        let src = "title = \"t\"\n[[request]]\npath = \"/\"\n\n[[stack.app.fault]]\nhandler = \"notes_lst\"\nraise = \"KeyError\"\n";
+        let e = check(src).expect_err("an unknown handler");
+        assert!(
+            e.to_string()
+                .contains("fault 1: `notes_lst` is not a handler"),
+            "{e}"
+        );
+        assert!(
+            e.to_string().contains(":6:"),
+            "points at its handler line: {e}"
+        );
+        assert!(e.to_string().contains("did you mean `notes_list`?"), "{e}");
+    }
+
+    #[test]
+    fn a_fault_with_nothing_or_two_things_wrong_is_refused() {
+        let src =
+            "title = \"t\"\n[[request]]\npath = \"/\"\n\n[[stack.app.fault]]\nhandler = \"home\"\n";
+        let e = check(src).expect_err("nothing goes wrong");
+        assert!(
+            e.to_string().contains("fault 1: says nothing goes wrong"),
+            "{e}"
+        );
+        let src = "title = \"t\"\n[[request]]\npath = \"/\"\n\n[[stack.app.fault]]\nhandler = \"home\"\nraise = \"KeyError\"\ndelay = \"1s\"\n";
+        let e = check(src).expect_err("two things go wrong");
+        assert!(e.to_string().contains("more than one thing"), "{e}");
+    }
+
+    #[test]
+    fn an_upload_rate_without_a_body_or_a_zero_timeout_is_refused_at_its_value() {
+        let src = "title = \"t\"\n[[request]]\npath = \"/\"\nupload_rate = \"1k/s\"\n";
+        let e = check(src).expect_err("no body");
+        assert!(e.to_string().contains("`upload_rate` needs a body"), "{e}");
+        assert!(e.to_string().contains(":4:"), "{e}");
+        let src = "title = \"t\"\n[[request]]\npath = \"/\"\ntimeout = \"0s\"\n";
+        let e = check(src).expect_err("zero timeout");
+        assert!(e.to_string().contains("gives up before sending"), "{e}");
+        let src =
+            "title = \"t\"\n[[request]]\npath = \"/\"\nbody = \"x\"\nupload_rate = \"fast\"\n";
+        let e = check(src).expect_err("not a rate");
+        assert!(
+            e.to_string().contains("1k/s"),
+            "the hint shows how to write one: {e}"
+        );
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub struct WebServerConfig {
     pub proxy_connect_timeout: Time,
     /// Longest wait between two reads from the app server (`proxy_read_timeout 60s`).
     pub proxy_read_timeout: Time,
+    /// Finish a proxied request whose client has gone (`proxy_ignore_client_abort
+    /// off`: nginx abandons it, closes the upstream connection and logs 499).
+    pub proxy_ignore_client_abort: bool,
     /// Longest time spent reading (and discarding) what a client still sends
     /// after the server decided to close (`lingering_time 30s`).
     pub lingering_time: Time,
@@ -90,6 +93,7 @@ impl Default for WebServerConfig {
             keepalive_requests: 1000,
             proxy_connect_timeout: Time::secs(60),
             proxy_read_timeout: Time::secs(60),
+            proxy_ignore_client_abort: false,
             lingering_time: Time::secs(30),
             lingering_timeout: Time::secs(5),
             underscores_in_headers: false,

@@ -448,7 +448,24 @@ async fn handle(
 
     let upstream_req = super::proxy::Upstream::upstream_request(&head, &body, peer, id);
     let sent_upstream = tokio::time::Instant::now();
-    match server.upstream.forward(&upstream_req, &body, cfg).await {
+    // nginx watches the client while the request is upstream: if it
+    // leaves, the request is abandoned (499) and the upstream hop closed,
+    // unless proxy_ignore_client_abort says to finish it anyway.
+    let forward = server.upstream.forward(&upstream_req, &body, cfg);
+    let forwarded = if cfg.proxy_ignore_client_abort {
+        forward.await
+    } else {
+        tokio::select! {
+            // Biased: the same order every poll, so lessons stay deterministic.
+            biased;
+            r = forward => r,
+            () = super::client_abort::gone(conn) => {
+                super::client_abort::record(&head);
+                return Outcome::Close;
+            }
+        }
+    };
+    match forwarded {
         Ok((upstream_head, upstream_body)) => {
             let timing = cfg.server_timing.then(|| Timing {
                 upstream: sent_upstream.elapsed(),

@@ -12,6 +12,7 @@
 //!
 //! Book: "The journey of a request" (book/src/journey.md).
 
+mod client_abort;
 pub mod conditional;
 pub mod config;
 pub mod connection;

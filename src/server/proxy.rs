@@ -313,7 +313,33 @@ impl Upstream {
         if conn.write_all(bytes).await.is_err() {
             return Err(ProxyError::Closed { nothing_read: true });
         }
+        // If the request is abandoned while we wait (the client left:
+        // 499), this connection is dropped with it; the guard records
+        // that it closed.
+        let waiting = InFlight {
+            upstream: self,
+            id,
+            armed: true,
+        };
+        let read = self.read_response(&mut conn, upstream_req, config).await;
+        waiting.disarm();
+        let (head, raw, body, framing) = read?;
+        let mut wire = raw;
+        wire.extend_from_slice(&body);
+        let closes = head.headers.has_token("connection", "close")
+            || head.version == Version::Http10
+            || framing == crate::http::ResponseFraming::UntilClose;
+        self.received(id, conn, &head, &wire, closes);
+        Ok((head, body))
+    }
 
+    /// Read the app server's whole response: head, then body.
+    async fn read_response(
+        &self,
+        conn: &mut HttpConn<Stream>,
+        upstream_req: &RequestHead,
+        config: &WebServerConfig,
+    ) -> Result<(ResponseHead, Vec<u8>, Vec<u8>, crate::http::ResponseFraming), ProxyError> {
         let read_timeout = config.proxy_read_timeout.0;
         let limits = HeadLimits::NGINX;
         let head_read = tokio::time::timeout(
@@ -350,11 +376,19 @@ impl Upstream {
                 });
             }
         };
-        let mut wire = raw;
-        wire.extend_from_slice(&body);
-        let closes = head.headers.has_token("connection", "close")
-            || head.version == Version::Http10
-            || framing == crate::http::ResponseFraming::UntilClose;
+        Ok((head, raw, body, framing))
+    }
+
+    /// Record the response read from upstream connection `id`, and keep
+    /// the connection for reuse unless it closes.
+    fn received(
+        &self,
+        id: u64,
+        conn: HttpConn<Stream>,
+        head: &ResponseHead,
+        wire: &[u8],
+        closes: bool,
+    ) {
         Step::new(StepId::WebServerProxyReceive, Direction::Up, Kind::Hop)
             .instance(self.instance(id))
             .upstream(id)
@@ -379,9 +413,9 @@ impl Upstream {
             ))
             .data(Data::Bytes {
                 label: "from the app server".into(),
-                bytes: show(&wire),
+                bytes: show(wire),
             })
-            .data(super::show::response_head(&head))
+            .data(super::show::response_head(head))
             .emit();
         if !closes && !self.put_idle(id, conn) {
             Step::state_only(
@@ -396,7 +430,40 @@ impl Upstream {
             .knob("keepalive", UPSTREAM_KEEPALIVE)
             .emit();
         }
-        Ok((head, body))
+    }
+}
+
+/// An upstream connection waiting for its response. Dropped while armed
+/// (the request was abandoned mid-wait), it records that the connection
+/// closes with it.
+struct InFlight<'a> {
+    upstream: &'a Upstream,
+    id: u64,
+    armed: bool,
+}
+
+impl InFlight<'_> {
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let id = self.id;
+        Step::state_only(
+            StepId::WebServerUpstreamClose,
+            self.upstream.conn_state(id, ConnState::Closed),
+        )
+        .instance(self.upstream.instance(id))
+        .upstream(id)
+        .summary(format!(
+            "closes upstream connection {id} with its request unanswered: the app server's answer will find no one"
+        ))
+        .emit();
     }
 }
 

@@ -152,9 +152,19 @@ pub(super) async fn body_failed(
             Outcome::Close
         }
         _ => {
+            // ngx_http_do_read_client_request_body: "client prematurely
+            // closed connection", NGX_HTTP_BAD_REQUEST with the connection
+            // marked in error, so 400 is logged and nothing is sent.
             Step::new(StepId::WebServerClientClose, Direction::Within, Kind::Error)
-                .summary("the client closed the connection before sending the whole body")
+                .summary(
+                    "the client closed the connection before sending the whole body: \"client prematurely closed connection\"; logs 400, sends nothing",
+                )
+                .decision(
+                    Decision::new(Verdict::Drop { status: 400 })
+                        .rule("nginx logs 400 and sends nothing when the client leaves mid-body"),
+                )
                 .failure(Failure::Closed)
+                .answer(400)
                 .emit();
             Outcome::Close
         }

@@ -161,12 +161,7 @@ fn app_parts(
 ) -> Result<(Arc<crate::framework::Framework>, Arc<Front>), StackError> {
     let framework = app::build_with(&config.app, &config.framework, clock, entropy)
         .map_err(|e| StackError::App(e.to_string()))?;
-    let front = Front::new(
-        clock,
-        local,
-        config.app_server.server_timing,
-        config.app_server.interface,
-    );
+    let front = Front::configured(clock, local, &config.app_server);
     Ok((framework, front))
 }
 

@@ -280,7 +280,8 @@ fn exchanges(events: &[Event]) -> BTreeMap<(u64, u64), Exchange> {
                     _ => None,
                 });
             }
-            StepId::ClientResponseNone => x.done_ns = Some(e.at_ns),
+            // No answer: the connection closed, or the client gave up.
+            StepId::ClientResponseNone | StepId::ClientTimeout => x.done_ns = Some(e.at_ns),
             _ => {}
         }
     }

@@ -135,6 +135,11 @@ steps! {
     ClientResponseReceive => (Client, "client.response.receive"),
     /// The connection closed before a response arrived.
     ClientResponseNone => (Client, "client.response.none"),
+    /// A slow client sends the next piece of its body (`upload_rate`).
+    ClientUpload => (Client, "client.upload"),
+    /// The client's own timeout ran out before a whole response came: it
+    /// gives up and closes the connection (`timeout`).
+    ClientTimeout => (Client, "client.timeout"),
     /// The client closes its connection.
     ClientClose => (Client, "client.close"),
     /// The server closed the connection the client meant to use next (it

@@ -271,11 +271,19 @@ pub fn metrics(m: &Metrics, out: &mut String) {
         // L = λW describes a system in balance. An overloaded open loop is
         // not: what arrives piles up, and the requests still queued at the
         // end are in flight without having completed.
-        if m.sent as f64 > 1.1 * m.completed as f64 {
+        if m.sent as f64 > 1.1 * (m.completed + m.unanswered) as f64 {
             let _ = write!(
                 out,
                 " (the law holds for a stable system; here {} requests arrived and {} completed: the queue grew)",
                 m.sent, m.completed
+            );
+        } else if m.unanswered > 0 {
+            // Requests that ended with no answer spent time in flight but
+            // count in no latency: L and λW measure different sets.
+            let _ = write!(
+                out,
+                " (not equal: {} of the requests in flight ended with no response, so they count in L but not in λW)",
+                m.unanswered
             );
         } else if (in_flight - x * w).abs() > 0.1 * in_flight {
             // A closed loop whose queue is still filling: the requests in

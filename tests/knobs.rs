@@ -1,0 +1,109 @@
+//! Every knob a trace names can be set from a lesson.
+//!
+//! A step that says "setting limit_request_line = 4094" teaches that
+//! the setting exists; a teacher who then writes it under `[stack.*]`
+//! must not be told it is unknown. This test runs every bundled lesson,
+//! collects the name of every knob its trace shows (on steps and in
+//! decisions), and checks that each is a field of a lesson's `[stack]`
+//! tables (their full default form, with every optional table present),
+//! or one of the few [`FIXED`] values, each with the reason it is not a
+//! setting.
+
+use std::collections::BTreeSet;
+
+use roundtrip::scenario::{self, bundled};
+use roundtrip::trace::Trace;
+
+/// Values a trace names that are not settings of any server here, and why.
+const FIXED: &[(&str, &str)] = &[
+    (
+        "tcp_syn_retries",
+        "the client kernel's net.ipv4.tcp_syn_retries, not a server's setting",
+    ),
+    (
+        "max_keepalived",
+        "gunicorn computes it: worker_connections - threads",
+    ),
+    (
+        "location",
+        "names which [[stack.web_server.location]] decided; its fields are settings",
+    ),
+];
+
+/// Every key of a JSON value, at any depth.
+fn keys(v: &serde_json::Value, out: &mut BTreeSet<String>) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                out.insert(k.clone());
+                keys(v, out);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| keys(v, out)),
+        _ => {}
+    }
+}
+
+/// The names a lesson may set: every field of `[stack]`, with the
+/// optional tables (auth, cors, a location, a fault) written out, as
+/// `roundtrip check` accepts them.
+fn settable() -> BTreeSet<String> {
+    let source = r#"
+title = "every table"
+[stack.app.auth]
+[stack.app.cors]
+allow_origins = ["https://a.example"]
+[[stack.app.fault]]
+handler = "home"
+raise = "KeyError"
+[[stack.web_server.location]]
+match = "/x/"
+root = "site"
+index = ["index.html"]
+try_files = ["$uri", "=404"]
+[[stack.web_server.location]]
+match = "= /y"
+return = { status = 204 }
+[[request]]
+path = "/"
+"#;
+    let lesson = scenario::validate::parse(std::path::Path::new("every-table.toml"), source)
+        .unwrap_or_else(|e| panic!("the all-tables lesson is valid: {e:?}"));
+    let value = serde_json::to_value(&lesson.stack).expect("the stack serializes");
+    let mut out = BTreeSet::new();
+    keys(&value, &mut out);
+    out
+}
+
+/// Every knob name in a trace.
+fn knobs(trace: &Trace, out: &mut BTreeSet<String>) {
+    for e in &trace.events {
+        if let Some(k) = &e.knob {
+            out.insert(k.name.clone());
+        }
+        if let Some(d) = &e.decision {
+            out.extend(d.knobs.iter().map(|k| k.name.clone()));
+        }
+    }
+}
+
+#[test]
+fn every_knob_a_lesson_trace_names_is_settable_in_a_lesson() {
+    let settable = settable();
+    let mut named = BTreeSet::new();
+    for name in bundled::names() {
+        let o = scenario::run_named(name).unwrap_or_else(|e| panic!("lesson {name}: {e}"));
+        for t in o.traces() {
+            knobs(t, &mut named);
+        }
+    }
+    assert!(named.len() > 20, "the lessons name many knobs: {named:?}");
+    let missing: Vec<&String> = named
+        .iter()
+        .filter(|k| !settable.contains(*k) && !FIXED.iter().any(|(f, _)| f == k))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "knobs a trace names but no [stack] table accepts: {missing:?}\nsettable: {settable:?}"
+    );
+}
