@@ -63,7 +63,7 @@ index = ["index.html"]
 try_files = ["$uri", "=404"]
 [[stack.web_server.location]]
 match = "= /y"
-return = { status = 204 }
+return = "404"
 [[request]]
 path = "/"
 "#;

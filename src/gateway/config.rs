@@ -100,6 +100,10 @@ pub struct AppServerConfig {
     /// ASGI: most bytes h11 buffers of a head that has not ended yet
     /// (uvicorn `--h11-max-incomplete-event-size`, default 16384).
     pub h11_max_incomplete_event_size: usize,
+    /// ASGI: threads Starlette's `run_in_threadpool` may use at once
+    /// (AnyIO's default thread limiter, 40 tokens; an app changes it
+    /// through `anyio.to_thread.current_default_thread_limiter()`).
+    pub threadpool: usize,
 }
 
 impl Default for AppServerConfig {
@@ -124,6 +128,7 @@ impl Default for AppServerConfig {
             limit_request_field_size: 8190,
             limit_request_fields: 100,
             h11_max_incomplete_event_size: 16 * 1024,
+            threadpool: super::work::THREADPOOL_SIZE,
         }
     }
 }

@@ -116,7 +116,7 @@ pub enum Exec {
         task: u64,
         request: u64,
         gate: Arc<LoopGate>,
-        threadpool: Arc<Semaphore>,
+        threadpool: Arc<ThreadPool>,
         world: World,
     },
 }
@@ -132,9 +132,20 @@ impl Exec {
     }
 }
 
-/// A fresh thread pool for one event loop.
-pub fn threadpool() -> Arc<Semaphore> {
-    Arc::new(Semaphore::new(THREADPOOL_SIZE))
+/// The threads `run_in_threadpool` may use: AnyIO's thread limiter.
+#[derive(Debug)]
+pub struct ThreadPool {
+    threads: Semaphore,
+    size: usize,
+}
+
+/// A fresh thread pool of `size` threads for one event loop (at least 1).
+pub fn threadpool(size: usize) -> Arc<ThreadPool> {
+    let size = size.max(1);
+    Arc::new(ThreadPool {
+        threads: Semaphore::new(size),
+        size,
+    })
 }
 
 /// Do `work` as whatever runs this code would: see the module doc. Outside
@@ -217,23 +228,24 @@ pub async fn perform(work: Work) {
 
 /// `await run_in_threadpool(f)`: wait for one of the pool's threads, then
 /// await the call there.
-async fn in_threadpool(pool: &Semaphore, d: Duration, world: World) {
-    let waiting = pool.available_permits() == 0;
-    let Ok(_thread) = pool.acquire().await else {
+async fn in_threadpool(pool: &ThreadPool, d: Duration, world: World) {
+    let size = pool.size;
+    let waiting = pool.threads.available_permits() == 0;
+    let Ok(_thread) = pool.threads.acquire().await else {
         return;
     };
     Step::new(StepId::AppServerThreadpool, Direction::Within, Kind::Step)
         .summary(format!(
-            "the blocking call runs on a thread of the pool ({} of {THREADPOOL_SIZE} busy{}); \
+            "the blocking call runs on a thread of the pool ({} of {size} busy{}); \
              the task awaits it and the loop runs other tasks",
-            THREADPOOL_SIZE - pool.available_permits(),
+            size - pool.threads.available_permits(),
             if waiting {
                 ", after waiting for a free one"
             } else {
                 ""
             }
         ))
-        .knob("threadpool", THREADPOOL_SIZE)
+        .knob("threadpool", size)
         .emit();
     match world {
         World::Simulated => tokio::time::sleep(d).await,

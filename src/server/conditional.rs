@@ -24,7 +24,33 @@
 //!
 //! Book: "The web server" (book/src/web-server.md), "Conditional requests: 304".
 
+use serde::{Deserialize, Serialize};
+
 use crate::http::Headers;
+
+/// How nginx compares `If-Modified-Since` with the file's time
+/// (`if_modified_since exact`, its default).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IfModifiedSince {
+    /// The field is ignored.
+    Off,
+    /// The date must be the file's, to the second.
+    #[default]
+    Exact,
+    /// The file must be no newer than the date.
+    Before,
+}
+
+impl IfModifiedSince {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IfModifiedSince::Off => "off",
+            IfModifiedSince::Exact => "exact",
+            IfModifiedSince::Before => "before",
+        }
+    }
+}
 
 /// What the preconditions decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +83,11 @@ fn strong_eq(a: &str, b: &str) -> bool {
 }
 
 fn list_matches(value: &str, etag: &str, weak: bool) -> bool {
+    // `etag off`: the response has no entity tag, and nginx lets no list
+    // match it, not even `*` (ngx_http_test_if_match).
+    if etag.is_empty() {
+        return false;
+    }
     tags(value).iter().any(|t| {
         *t == "*"
             || if weak {
@@ -75,8 +106,14 @@ pub fn parse_date(value: &str) -> Option<u64> {
         .map(|d| d.as_secs())
 }
 
-/// Judge a request's preconditions against a file's validators.
-pub fn evaluate(headers: &Headers, etag: &str, mtime_secs: u64) -> Precondition {
+/// Judge a request's preconditions against a file's validators (`etag`
+/// empty: `etag off`, none).
+pub fn evaluate(
+    headers: &Headers,
+    etag: &str,
+    mtime_secs: u64,
+    if_modified_since: IfModifiedSince,
+) -> Precondition {
     if let Some(ius) = headers.get("if-unmodified-since")
         && parse_date(ius).is_some_and(|d| d < mtime_secs)
     {
@@ -89,16 +126,24 @@ pub fn evaluate(headers: &Headers, etag: &str, mtime_secs: u64) -> Precondition 
     {
         return Precondition::Failed { by: "If-Match" };
     }
-    let ims = headers.get("if-modified-since");
+    let ims = headers
+        .get("if-modified-since")
+        .filter(|_| if_modified_since != IfModifiedSince::Off);
     let inm = headers.get("if-none-match");
     if ims.is_none() && inm.is_none() {
         return Precondition::Send;
     }
-    // `if_modified_since exact`: the date must be the file's, to the second.
-    if let Some(ims) = ims
-        && parse_date(ims) != Some(mtime_secs)
-    {
-        return Precondition::Send;
+    // `if_modified_since exact`: the date must be the file's, to the
+    // second; `before`: the file no newer than the date.
+    if let Some(ims) = ims {
+        let date = parse_date(ims);
+        let current = match if_modified_since {
+            IfModifiedSince::Before => date.is_some_and(|d| mtime_secs <= d),
+            _ => date == Some(mtime_secs),
+        };
+        if !current {
+            return Precondition::Send;
+        }
     }
     if let Some(inm) = inm
         && !list_matches(inm, etag, true)
@@ -138,7 +183,37 @@ mod tests {
         for (n, v) in fields {
             h.push(*n, *v);
         }
-        evaluate(&h, ETAG, MTIME)
+        evaluate(&h, ETAG, MTIME, IfModifiedSince::Exact)
+    }
+
+    #[test]
+    fn etag_off_lets_no_list_match_and_if_modified_since_off_ignores_the_date() {
+        let mut h = Headers::new();
+        h.push("If-None-Match", "*");
+        assert_eq!(
+            evaluate(&h, "", MTIME, IfModifiedSince::Exact),
+            Precondition::Send
+        );
+        let mut h = Headers::new();
+        h.push("If-Modified-Since", DATE);
+        assert_eq!(
+            evaluate(&h, ETAG, MTIME, IfModifiedSince::Off),
+            Precondition::Send
+        );
+        assert!(matches!(
+            evaluate(&h, ETAG, MTIME, IfModifiedSince::Exact),
+            Precondition::NotModified { .. }
+        ));
+        let mut later = Headers::new();
+        later.push("If-Modified-Since", "Tue, 02 Dec 2025 00:00:00 GMT");
+        assert_eq!(
+            evaluate(&later, ETAG, MTIME, IfModifiedSince::Exact),
+            Precondition::Send
+        );
+        assert!(matches!(
+            evaluate(&later, ETAG, MTIME, IfModifiedSince::Before),
+            Precondition::NotModified { .. }
+        ));
     }
 
     #[test]

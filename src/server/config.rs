@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::conditional::IfModifiedSince;
 use super::gzip::{GzipProxied, GzipSettings};
 use super::location::{Location, default_locations};
 use crate::http::{HeadLimits, LineLimit};
@@ -57,6 +58,12 @@ pub struct WebServerConfig {
     /// site's files (`root /srv/www`), everything else `proxy_pass`ed to
     /// the app server.
     pub location: Vec<Location>,
+    /// Send an `ETag` with static files (`etag on`); off, none is sent and
+    /// `If-None-Match` never matches.
+    pub etag: bool,
+    /// How `If-Modified-Since` is compared with a file's time
+    /// (`if_modified_since exact`; `before`, or `off` to ignore it).
+    pub if_modified_since: IfModifiedSince,
     /// The type of a file whose extension `mime.types` does not list
     /// (`default_type text/plain`).
     pub default_type: String,
@@ -99,6 +106,8 @@ impl Default for WebServerConfig {
             underscores_in_headers: false,
             server_timing: false,
             location: default_locations(),
+            etag: true,
+            if_modified_since: IfModifiedSince::Exact,
             default_type: "text/plain".to_string(),
             gzip: false,
             gzip_types: vec!["text/html".to_string()],

@@ -407,7 +407,10 @@ fn one_file(
     }
     match server.files.stat(&path) {
         Stat::File { len, mtime_secs } => {
-            let facts = FileFacts::new(&path, len, mtime_secs, &server.config.default_type);
+            let mut facts = FileFacts::new(&path, len, mtime_secs, &server.config.default_type);
+            if !server.config.etag {
+                facts.etag.clear();
+            }
             serve_file(server, request, expires, &facts, origin)
         }
         Stat::Dir => {
@@ -468,7 +471,13 @@ fn serve_file(
     let fields = Data::Fields {
         entries: facts.fields(),
     };
-    match conditional::evaluate(&request.headers, &facts.etag, facts.mtime_secs) {
+    let cfg = &server.config;
+    match conditional::evaluate(
+        &request.headers,
+        &facts.etag,
+        facts.mtime_secs,
+        cfg.if_modified_since,
+    ) {
         Precondition::NotModified { by } => {
             let sent = request.headers.get(&by.to_ascii_lowercase()).unwrap_or("");
             Step::new(StepId::WebServerNotModified, Direction::Up, Kind::Decision)
@@ -485,7 +494,7 @@ fn serve_file(
                 )
                 .knob(
                     if by == "If-None-Match" { "etag" } else { "if_modified_since" },
-                    if by == "If-None-Match" { "on" } else { "exact" },
+                    if by == "If-None-Match" { "on" } else { cfg.if_modified_since.as_str() },
                 )
                 .data(fields)
                 .answer(304)

@@ -206,7 +206,9 @@ pub fn not_modified_head(
     head.headers
         .push("Last-Modified", http_date(facts.mtime_secs));
     head.headers.push("Connection", connection(keep_alive));
-    head.headers.push("ETag", facts.etag.as_str());
+    if !facts.etag.is_empty() {
+        head.headers.push("ETag", facts.etag.as_str());
+    }
     expires.apply(&mut head, now_secs);
     head
 }
@@ -235,7 +237,9 @@ pub fn partial_head(
     head.headers
         .push("Last-Modified", http_date(facts.mtime_secs));
     head.headers.push("Connection", connection(keep_alive));
-    head.headers.push("ETag", facts.etag.as_str());
+    if !facts.etag.is_empty() {
+        head.headers.push("ETag", facts.etag.as_str());
+    }
     if let Some(range) = single {
         head.headers.push("Content-Range", range);
     }
@@ -263,7 +267,9 @@ pub fn ok_head(
         "Connection",
         if keep_alive { "keep-alive" } else { "close" },
     );
-    head.headers.push("ETag", facts.etag.as_str());
+    if !facts.etag.is_empty() {
+        head.headers.push("ETag", facts.etag.as_str());
+    }
     expires.apply(&mut head, now_secs);
     head.headers.push("Accept-Ranges", "bytes");
     head

@@ -45,7 +45,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 
 use tracing::Instrument;
 
@@ -94,7 +94,7 @@ pub async fn run(
     let shared = Arc::new(Shared {
         next_task: AtomicU64::new(1),
         gate: LoopGate::new(),
-        threadpool: work::threadpool(),
+        threadpool: work::threadpool(config.threadpool),
         connections: AtomicUsize::new(0),
         tasks: AtomicUsize::new(0),
         ready: ReadyQueue::default(),
@@ -277,7 +277,7 @@ struct Shared {
     next_task: AtomicU64,
     gate: Arc<LoopGate>,
     /// Starlette's `run_in_threadpool` threads for this loop.
-    threadpool: Arc<Semaphore>,
+    threadpool: Arc<work::ThreadPool>,
     /// Open connections and request tasks (the 503s over the limit
     /// included), as uvicorn counts them for `limit_concurrency`.
     connections: AtomicUsize,
