@@ -71,6 +71,9 @@ enum Command {
         /// The lesson's file name, with or without `.toml`.
         name: PathBuf,
     },
+    /// Print a shell's completion script (bash, zsh, fish, elvish, powershell):
+    /// e.g. `roundtrip completions bash > ~/.local/share/bash-completion/completions/roundtrip`.
+    Completions { shell: clap_complete::Shell },
     /// Check lesson files: syntax, fields, and that their expectations hold.
     Check {
         #[arg(required = true)]
@@ -156,6 +159,19 @@ fn main() -> ExitCode {
         }) => run(&lesson, plain, detail, json, break_on),
         Some(Command::Check { paths }) => return check(&paths),
         Some(Command::New { name }) => new_lesson(&name),
+        Some(Command::Completions { shell }) => {
+            use clap::CommandFactory;
+            // Written to memory first: clap_complete panics if its writer
+            // fails, and a closed pipe (`| head`) is not worth a panic.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "roundtrip", &mut script);
+            match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(format!("could not write the completion script: {e}"))
+                }
+                _ => Ok(()),
+            }
+        }
         Some(Command::Serve {
             listen,
             lesson,

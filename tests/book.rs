@@ -46,3 +46,127 @@ fn every_bundled_lesson_is_named_in_the_book() {
         "no chapter of book/src names these bundled lessons (in backticks): {missing:?}"
     );
 }
+
+/// mdBook's id for a heading: lower case, spaces to `-`, only letters,
+/// digits, `-` and `_` kept (its `normalize_id`).
+fn heading_id(heading: &str) -> String {
+    heading
+        .trim()
+        .chars()
+        .filter_map(|c| {
+            if c.is_alphanumeric() || c == '_' || c == '-' {
+                Some(c.to_ascii_lowercase())
+            } else if c.is_whitespace() {
+                Some('-')
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// Every chapter file, with its text.
+fn chapters() -> Vec<(String, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("book/src is readable") {
+        let path = entry.expect("a directory entry").path();
+        if path.extension().is_some_and(|e| e == "md") {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            out.push((name, std::fs::read_to_string(&path).expect("readable")));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The ids of a chapter's headings (outside code blocks).
+fn ids(text: &str) -> Vec<String> {
+    let mut fenced = false;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        if !fenced && line.starts_with('#') {
+            out.push(heading_id(line.trim_start_matches('#')));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_chapter_is_in_the_summary() {
+    let chapters = chapters();
+    let summary = &chapters
+        .iter()
+        .find(|(n, _)| n == "SUMMARY.md")
+        .expect("book/src/SUMMARY.md")
+        .1;
+    for (name, _) in &chapters {
+        if name != "SUMMARY.md" {
+            assert!(
+                summary.contains(&format!("({name})")),
+                "book/src/{name} is not in SUMMARY.md: mdBook would leave it out"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_link_between_chapters_finds_its_chapter_and_heading() {
+    let chapters = chapters();
+    let mut broken = Vec::new();
+    let mut checked = 0;
+    for (name, text) in &chapters {
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("](") {
+            rest = &rest[at + 2..];
+            let Some(end) = rest.find(')') else { break };
+            let target = &rest[..end];
+            rest = &rest[end..];
+            if target.contains("://") || target.starts_with("mailto:") || target.contains(' ') {
+                continue;
+            }
+            let (file, anchor) = match target.split_once('#') {
+                Some((f, a)) => (f, Some(a)),
+                None => (target, None),
+            };
+            let file = if file.is_empty() { name.as_str() } else { file };
+            checked += 1;
+            let Some((_, linked)) = chapters.iter().find(|(n, _)| n == file) else {
+                if !file.ends_with(".md") {
+                    // A link to a file of the repository, not a chapter.
+                    continue;
+                }
+                broken.push(format!("{name}: ({target}): no chapter {file}"));
+                continue;
+            };
+            if let Some(anchor) = anchor
+                && !ids(linked).iter().any(|id| id == anchor)
+            {
+                broken.push(format!(
+                    "{name}: ({target}): no heading #{anchor} in {file}"
+                ));
+            }
+        }
+    }
+    assert!(
+        checked > 20,
+        "only {checked} links found: is the book there?"
+    );
+    assert!(broken.is_empty(), "broken links in the book: {broken:#?}");
+}
+
+#[test]
+fn a_heading_gets_the_id_mdbook_gives_it() {
+    assert_eq!(heading_id(" Two stacks, one load"), "two-stacks-one-load");
+    assert_eq!(
+        heading_id(" Who is the client: REMOTE_ADDR and scope[\"client\"]"),
+        "who-is-the-client-remote_addr-and-scopeclient"
+    );
+}

@@ -625,3 +625,23 @@ fn the_books_when_check_says_no_rounds_are_what_check_prints() {
         assert_eq!(out.status.success(), round == 3, "round {}", round + 1);
     }
 }
+
+#[test]
+fn completions_name_every_subcommand_for_bash_zsh_and_fish() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_roundtrip"))
+            .args(["completions", shell])
+            .output()
+            .expect("run roundtrip completions");
+        assert!(out.status.success(), "{shell}: {out:?}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        for sub in ["run", "check", "serve", "new", "list"] {
+            assert!(script.contains(sub), "{shell} script lacks `{sub}`");
+        }
+    }
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_roundtrip"))
+        .args(["completions", "tcsh"])
+        .output()
+        .expect("run roundtrip completions tcsh");
+    assert!(!bad.status.success(), "an unknown shell is refused");
+}
