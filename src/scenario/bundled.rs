@@ -34,6 +34,10 @@ pub const LESSONS: &[(&str, &str)] = &[
     ("gzip", include_str!("../../scenarios/gzip.toml")),
     ("too-large", include_str!("../../scenarios/too-large.toml")),
     (
+        "rate-limit-burst",
+        include_str!("../../scenarios/rate-limit-burst.toml"),
+    ),
+    (
         "bad-request",
         include_str!("../../scenarios/bad-request.toml"),
     ),
