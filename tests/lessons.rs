@@ -130,6 +130,7 @@ const GOLDEN: &[&str] = &[
     "gzip",
     "too-large",
     "rate-limit-burst",
+    "limit-conn",
     "bad-request",
     "arrival-order",
     "many-at-once",
@@ -224,6 +225,11 @@ golden!(
     rate_limit_burst_transcript_delays_the_burst_then_refuses_and_nodelay_does_not_wait,
     rate_limit_burst_whole_trace_is_unchanged,
     "rate-limit-burst"
+);
+golden!(
+    limit_conn_transcript_refuses_the_second_request_in_progress,
+    limit_conn_whole_trace_is_unchanged,
+    "limit-conn"
 );
 golden!(
     location_matching_transcript_picks_one_location_per_request,

@@ -38,6 +38,10 @@ pub const LESSONS: &[(&str, &str)] = &[
         include_str!("../../scenarios/rate-limit-burst.toml"),
     ),
     (
+        "limit-conn",
+        include_str!("../../scenarios/limit-conn.toml"),
+    ),
+    (
         "bad-request",
         include_str!("../../scenarios/bad-request.toml"),
     ),

@@ -225,7 +225,7 @@ pub(super) async fn preaccess(cfg: &WebServerConfig, limits: &Limits, client: Ip
             }
             Admit::Over { active } => {
                 step.summary(format!(
-                    "limit_conn {}: {key} already has {active} requests in progress, the limit is {}: answers {status}",
+                    "limit_conn {}: {key} already has {active} in progress, the limit is {}: answers {status}",
                     limit.zone, limit.conn
                 ))
                 .decision(
