@@ -129,6 +129,8 @@ const GOLDEN: &[&str] = &[
     "cache-304",
     "gzip",
     "too-large",
+    "rate-limit-burst",
+    "limit-conn",
     "bad-request",
     "arrival-order",
     "many-at-once",
@@ -222,6 +224,16 @@ golden!(
     gzip_transcript_compresses_what_qualifies_and_names_each_refusal,
     gzip_whole_trace_is_unchanged,
     "gzip"
+);
+golden!(
+    rate_limit_burst_transcript_delays_the_burst_then_refuses_and_nodelay_does_not_wait,
+    rate_limit_burst_whole_trace_is_unchanged,
+    "rate-limit-burst"
+);
+golden!(
+    limit_conn_transcript_refuses_the_second_request_in_progress,
+    limit_conn_whole_trace_is_unchanged,
+    "limit-conn"
 );
 golden!(
     location_matching_transcript_picks_one_location_per_request,

@@ -91,10 +91,17 @@ fn serve_with_stdout(extra: &[&str], stdout: Stdio) -> Serve {
             let _ = tx.send(line);
         }
     });
-    // The first line names the bound address: "... web server on http://ADDR → ...".
-    let line = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("serve printed its address");
+    // The first line that names the bound address: "... web server on
+    // http://ADDR → ..." (a lesson that compares stacks says which it
+    // serves first).
+    let line = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("serve printed its address");
+        if line.contains("http://") {
+            break line;
+        }
+    };
     let addr = line
         .split("http://")
         .nth(1)
@@ -942,4 +949,40 @@ fn a_client_that_leaves_while_the_request_is_upstream_is_logged_499() {
     assert!(line.contains("→ 499"), "{line}");
     let (_, status) = server.interrupt();
     assert_eq!(status.code(), Some(0));
+}
+
+/// `serve --lesson rate-limit-burst` (rate=2r/s burst=3, status 429):
+/// six clients at once over real TCP. Whatever the order they arrive in,
+/// within half a second of each other the bucket lets one through, queues
+/// three, and refuses two; the queued ones come back after the others.
+#[test]
+fn six_clients_at_once_over_tcp_get_four_answers_and_two_429s_from_limit_req() {
+    let server = serve(&["--lesson", "rate-limit-burst"]);
+    let url = format!("http://{}/notes", server.addr);
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                let status = client()
+                    .get(&url)
+                    .header("Connection", "close")
+                    .send()
+                    .expect("GET")
+                    .status()
+                    .as_u16();
+                (status, started.elapsed())
+            })
+        })
+        .collect();
+    let mut got: Vec<(u16, Duration)> = handles
+        .into_iter()
+        .map(|h| h.join().expect("client thread"))
+        .collect();
+    got.sort();
+    let statuses: Vec<u16> = got.iter().map(|(s, _)| *s).collect();
+    assert_eq!(statuses, [200, 200, 200, 200, 429, 429], "{got:?}");
+    // The last queued request waits about 1.5 s (three 500 ms turns).
+    let slowest = got.iter().map(|(_, d)| *d).max().unwrap_or_default();
+    assert!(slowest >= Duration::from_millis(1000), "{got:?}");
 }

@@ -34,6 +34,14 @@ pub const LESSONS: &[(&str, &str)] = &[
     ("gzip", include_str!("../../scenarios/gzip.toml")),
     ("too-large", include_str!("../../scenarios/too-large.toml")),
     (
+        "rate-limit-burst",
+        include_str!("../../scenarios/rate-limit-burst.toml"),
+    ),
+    (
+        "limit-conn",
+        include_str!("../../scenarios/limit-conn.toml"),
+    ),
+    (
         "bad-request",
         include_str!("../../scenarios/bad-request.toml"),
     ),

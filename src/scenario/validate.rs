@@ -404,11 +404,13 @@ fn check_ranges(stack: &StackConfig) -> Vec<(&'static str, String)> {
             "between 1 and 9",
         ),
     ];
-    checks
+    let mut found: Vec<(&'static str, String)> = checks
         .into_iter()
         .filter(|(_, ok, _)| !ok)
         .map(|(key, _, range)| (key, format!("`{key}` must be {range}")))
-        .collect()
+        .collect();
+    found.extend(crate::server::preaccess::config_problems(web));
+    found
 }
 
 /// A problem found by a check: where (byte offset), what, and a hint.

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::conditional::IfModifiedSince;
 use super::gzip::{GzipProxied, GzipSettings};
+use super::limit_conn::{LimitConn, LimitConnZone};
+use super::limit_req::{LimitReq, LimitReqZone};
 use super::location::{Location, default_locations};
 use crate::http::{HeadLimits, LineLimit};
 use crate::units::{Size, Time};
@@ -85,6 +87,26 @@ pub struct WebServerConfig {
     /// may get a compressed response (`gzip_proxied off`). Not about
     /// `proxy_pass`: upstream responses are compressed like any other.
     pub gzip_proxied: GzipProxied,
+    /// `limit_req_zone`: the buckets `limit_req` keeps, by name (see
+    /// [`super::limit_req`]). None by default.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub limit_req_zone: Vec<LimitReqZone>,
+    /// `limit_req`, in the server block: every request is judged by each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub limit_req: Vec<LimitReq>,
+    /// The status a rejected request gets (`limit_req_status 503`; 429 is
+    /// the other usual choice). Written only when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit_req_status: Option<u16>,
+    /// `limit_conn_zone`: the per-key counts `limit_conn` keeps.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub limit_conn_zone: Vec<LimitConnZone>,
+    /// `limit_conn ZONE N`, in the server block (see [`super::limit_conn`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub limit_conn: Vec<LimitConn>,
+    /// The status a refused request gets (`limit_conn_status 503`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit_conn_status: Option<u16>,
 }
 
 impl Default for WebServerConfig {
@@ -115,6 +137,12 @@ impl Default for WebServerConfig {
             gzip_comp_level: 1,
             gzip_vary: false,
             gzip_proxied: GzipProxied::default(),
+            limit_req_zone: Vec::new(),
+            limit_req: Vec::new(),
+            limit_req_status: None,
+            limit_conn_zone: Vec::new(),
+            limit_conn: Vec::new(),
+            limit_conn_status: None,
         }
     }
 }

@@ -427,11 +427,14 @@ async fn handle(
 
     let host = host_name(head.headers.get("host").unwrap_or(""));
     let origin = Origin {
+        client: peer.ip(),
         host: &host,
         port: ends.local.port(),
         keep_alive,
     };
-    match route(server, &head, uri, &origin) {
+    // Held until this function returns: the request is finished then.
+    let mut holds = Vec::new();
+    match route(server, &head, uri, &origin, &mut holds).await {
         Routed::Proxy { target } => head.target = target,
         Routed::Respond { head: rhead, body } => {
             let keeps = rhead.headers.has_token("connection", "keep-alive");

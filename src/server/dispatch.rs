@@ -17,7 +17,9 @@ use super::WebServer;
 use super::conditional::{self, Precondition};
 use super::error_page::{self, Page};
 use super::files::Stat;
+use super::limit_conn::ConnHold;
 use super::location::{self, FileMapping, Handler, Location};
+use super::preaccess::{Preaccess, preaccess};
 use super::range::{self, RangeAsk};
 use super::static_files::{self, Expires, FileFacts};
 use crate::http::{RequestHead, ResponseHead};
@@ -37,8 +39,11 @@ pub(super) enum Routed {
     Close,
 }
 
-/// Facts about the connection a redirect's `Location` is built from.
+/// Facts about the connection: the client the limits count by, and what
+/// a redirect's `Location` is built from.
 pub(super) struct Origin<'a> {
+    /// The client's address (`$binary_remote_addr`).
+    pub client: std::net::IpAddr,
     /// `$host`: the Host field without its port.
     pub host: &'a str,
     /// The port the client connected to (left out of URLs when 80).
@@ -47,11 +52,15 @@ pub(super) struct Origin<'a> {
 }
 
 /// Run the locations for this request. `uri` is the normalized path.
-pub(super) fn route(
+/// The preaccess phase (the rate limits) runs once, after the first
+/// location is chosen; `holds` keeps the request counted by `limit_conn`
+/// until the caller drops it with the finished request.
+pub(super) async fn route(
     server: &WebServer,
     request: &RequestHead,
     mut uri: String,
     origin: &Origin<'_>,
+    holds: &mut Vec<ConnHold>,
 ) -> Routed {
     let locations = &server.config.location;
     let mut redirected = false;
@@ -81,9 +90,15 @@ pub(super) fn route(
                 return page(server, Page::Status(500), origin);
             }
         };
+        step.emit();
+        if !redirected {
+            match preaccess(&server.config, &server.limits, origin.client).await {
+                Preaccess::Go(h) => *holds = h,
+                Preaccess::Refuse(status) => return page(server, Page::Status(status), origin),
+            }
+        }
         match handler {
             Handler::Proxy { uri: replace } => {
-                step.emit();
                 let query = request.query();
                 let target = match replace {
                     Some(u) => {
@@ -98,15 +113,12 @@ pub(super) fn route(
                 return Routed::Proxy { target };
             }
             Handler::Return { status, url } => {
-                step.emit();
                 return returned(server, status, url, origin);
             }
-            Handler::Files(mapping) => {
-                step.emit();
-                match files(server, request, loc, &mapping, &uri, origin) {
-                    FilesOutcome::Done(r) => return r,
-                    FilesOutcome::Redirect(next) => {
-                        Step::new(
+            Handler::Files(mapping) => match files(server, request, loc, &mapping, &uri, origin) {
+                FilesOutcome::Done(r) => return r,
+                FilesOutcome::Redirect(next) => {
+                    Step::new(
                             StepId::WebServerInternalRedirect,
                             Direction::Within,
                             Kind::Decision,
@@ -121,11 +133,10 @@ pub(super) fn route(
                                 .input("to", &next),
                         )
                         .emit();
-                        uri = next;
-                        redirected = true;
-                    }
+                    uri = next;
+                    redirected = true;
                 }
-            }
+            },
         }
     }
     Step::new(
@@ -759,16 +770,23 @@ mod tests {
             headers,
         };
         let origin = Origin {
+            client: std::net::Ipv4Addr::LOCALHOST.into(),
             host: "example.test",
             port: 80,
             keep_alive: true,
         };
-        match route(
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .ok()?;
+        let mut holds = Vec::new();
+        match runtime.block_on(route(
             server,
             &request,
             String::from_utf8_lossy(&uri).into_owned(),
             &origin,
-        ) {
+            &mut holds,
+        )) {
             Routed::Respond { head, body } => Some((head.status, body)),
             _ => None,
         }

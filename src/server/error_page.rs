@@ -17,6 +17,7 @@ pub fn nginx_reason(code: u16) -> &'static str {
         413 => "Request Entity Too Large",
         416 => "Requested Range Not Satisfiable",
         414 => "Request-URI Too Large",
+        503 => "Service Temporarily Unavailable",
         _ => status::reason(code),
     }
 }

@@ -20,8 +20,11 @@ mod dispatch;
 pub mod error_page;
 pub mod files;
 pub mod gzip;
+pub mod limit_conn;
+pub mod limit_req;
 mod linger;
 pub mod location;
+pub mod preaccess;
 pub mod proxy;
 pub mod range;
 mod refuse;
@@ -48,6 +51,8 @@ pub struct WebServer {
     pub clock: Clock,
     /// The files `root` and `alias` locations serve.
     pub files: files::Files,
+    /// The `limit_req` and `limit_conn` zones.
+    pub limits: preaccess::Limits,
     next_conn: AtomicU64,
     next_request: AtomicU64,
     next_boundary: AtomicU64,
@@ -61,6 +66,7 @@ impl WebServer {
         files: files::Files,
     ) -> Arc<WebServer> {
         Arc::new(WebServer {
+            limits: preaccess::Limits::new(&config),
             config,
             upstream: Upstream::new(upstream),
             clock,

@@ -31,6 +31,9 @@ pub enum Verdict {
     KeepOpen,
     /// The connection closes.
     Close,
+    /// The request waits this many milliseconds, then goes on (limit_req's
+    /// delay).
+    Delay { ms: u64 },
     /// The request is sent again.
     Retry,
     /// Something in the request was changed (a header dropped, the host taken

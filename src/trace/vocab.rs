@@ -186,6 +186,15 @@ steps! {
     WebServerKeepaliveRequests => (WebServer, "web_server.keepalive.requests"),
     /// No next request within `keepalive_timeout`.
     WebServerKeepaliveTimeout => (WebServer, "web_server.keepalive.timeout"),
+    /// `limit_req`, one directive: the client's bucket (excess before, time
+    /// since its last request, what leaked, excess with this request) and
+    /// the verdict: pass, wait (how long), or `limit_req_status`.
+    WebServerLimitReq => (WebServer, "web_server.limit_req"),
+    /// A request that `limit_req` delayed has waited its time and goes on.
+    WebServerLimitReqResume => (WebServer, "web_server.limit_req.resume"),
+    /// `limit_conn`: the client's requests in progress against the limit:
+    /// counted, or `limit_conn_status`.
+    WebServerLimitConn => (WebServer, "web_server.limit_conn"),
     /// The location chosen for the request's normalized URI, with every
     /// candidate and why the winner won.
     WebServerLocation => (WebServer, "web_server.location"),

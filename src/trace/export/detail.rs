@@ -273,6 +273,7 @@ pub fn decision(d: &Decision) -> Vec<DetailLine> {
         Verdict::Drop { status } => format!("log {status} and close, nothing sent"),
         Verdict::KeepOpen => "keep the connection open".to_string(),
         Verdict::Close => "close the connection".to_string(),
+        Verdict::Delay { ms } => format!("wait {ms} ms, then go on"),
         Verdict::Retry => "send again".to_string(),
         Verdict::Rewrite => "rewrite the request".to_string(),
         Verdict::Choose => "choose".to_string(),
