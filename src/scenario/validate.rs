@@ -352,7 +352,7 @@ fn key_offset_from(source: &str, from: usize, key: &str) -> usize {
 fn check_ranges(stack: &StackConfig) -> Vec<(&'static str, String)> {
     let web = &stack.web_server;
     let app = &stack.app_server;
-    let checks: [(&'static str, bool, &str); 10] = [
+    let checks: [(&'static str, bool, &str); 12] = [
         (
             "max_headers",
             (1..=10_000).contains(&web.max_headers),
@@ -402,6 +402,20 @@ fn check_ranges(stack: &StackConfig) -> Vec<(&'static str, String)> {
             "gzip_comp_level",
             (1..=9).contains(&web.gzip_comp_level),
             "between 1 and 9",
+        ),
+        (
+            "ssl_protocols",
+            !web.ssl_protocols.is_empty()
+                && web
+                    .ssl_protocols
+                    .iter()
+                    .all(|p| crate::server::tls::protocol(p).is_some()),
+            "a list of TLSv1.2 and TLSv1.3 (the versions rustls speaks)",
+        ),
+        (
+            "redirect_http",
+            web.ssl || !web.redirect_http,
+            "off unless ssl is on (it redirects to the TLS port)",
         ),
     ];
     checks

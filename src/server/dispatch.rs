@@ -44,16 +44,20 @@ pub(super) struct Origin<'a> {
     /// The port the client connected to (left out of URLs when 80).
     pub port: u16,
     pub keep_alive: bool,
+    /// `$scheme`: `https` on a TLS connection.
+    pub scheme: &'a str,
+    /// `$request_uri`: the target as the client sent it.
+    pub request_uri: &'a str,
 }
 
 /// Run the locations for this request. `uri` is the normalized path.
 pub(super) fn route(
     server: &WebServer,
+    locations: &[Location],
     request: &RequestHead,
     mut uri: String,
     origin: &Origin<'_>,
 ) -> Routed {
-    let locations = &server.config.location;
     let mut redirected = false;
     for _ in 0..=MAX_INTERNAL_REDIRECTS {
         let choice = location::choose(locations, &uri);
@@ -99,6 +103,7 @@ pub(super) fn route(
             }
             Handler::Return { status, url } => {
                 step.emit();
+                let url = url.map(|u| expand(&u, &uri, origin));
                 return returned(server, status, url, origin);
             }
             Handler::Files(mapping) => {
@@ -167,10 +172,21 @@ fn absolute(path: &str, origin: &Origin<'_>) -> String {
     if path.contains("://") {
         return path.to_string();
     }
-    match origin.port {
-        80 => format!("http://{}{path}", origin.host),
-        port => format!("http://{}:{port}{path}", origin.host),
+    let scheme = origin.scheme;
+    match (scheme, origin.port) {
+        ("http", 80) | ("https", 443) => format!("{scheme}://{}{path}", origin.host),
+        (_, port) => format!("{scheme}://{}:{port}{path}", origin.host),
     }
+}
+
+/// nginx's variables in a `return` URL: `$scheme`, `$host`,
+/// `$request_uri` and `$uri` (ngx_http_core_module's embedded variables).
+fn expand(url: &str, uri: &str, origin: &Origin<'_>) -> String {
+    // Longest names first: `$request_uri` before `$uri`.
+    url.replace("$request_uri", origin.request_uri)
+        .replace("$scheme", origin.scheme)
+        .replace("$host", origin.host)
+        .replace("$uri", uri)
 }
 
 /// A redirect page: nginx's page of the status, with `Location`.
@@ -753,9 +769,12 @@ mod tests {
             host: "example.test",
             port: 80,
             keep_alive: true,
+            scheme: "http",
+            request_uri: target,
         };
         match route(
             server,
+            &server.config.location,
             &request,
             String::from_utf8_lossy(&uri).into_owned(),
             &origin,

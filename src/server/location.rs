@@ -420,6 +420,21 @@ pub fn default_locations() -> Vec<Location> {
     ]
 }
 
+/// The whole of the plain port's server when `redirect_http` is on:
+/// `location / { return 301 https://$host$request_uri; }`.
+pub fn redirect_to_https() -> Vec<Location> {
+    vec![Location {
+        pattern: Pattern::parse("/").unwrap_or_else(|e| unreachable!("{e}")),
+        root: None,
+        alias: None,
+        index: default_index(),
+        try_files: Vec::new(),
+        proxy_pass: None,
+        return_: Some("301 https://$host$request_uri".to_string()),
+        expires: Expires::Off,
+    }]
+}
+
 /// The outcome of matching one URI against every location.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Choice {
