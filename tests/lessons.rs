@@ -128,6 +128,8 @@ const GOLDEN: &[&str] = &[
     "range-request",
     "cache-304",
     "gzip",
+    "tls-handshake",
+    "https-redirect",
     "too-large",
     "bad-request",
     "arrival-order",
@@ -218,6 +220,16 @@ golden!(
     gzip_transcript_compresses_what_qualifies_and_names_each_refusal,
     gzip_whole_trace_is_unchanged,
     "gzip"
+);
+golden!(
+    tls_handshake_transcript_shows_the_hello_the_agreement_and_each_refusal_by_knob,
+    tls_handshake_whole_trace_is_unchanged,
+    "tls-handshake"
+);
+golden!(
+    https_redirect_transcript_redirects_plain_http_and_sends_hsts_only_over_tls,
+    https_redirect_whole_trace_is_unchanged,
+    "https-redirect"
 );
 golden!(
     location_matching_transcript_picks_one_location_per_request,

@@ -432,6 +432,60 @@ fn push(found: &mut Vec<Problem>, offset: usize, message: String, hint: &str) {
     found.push((offset, message, hint.to_string()));
 }
 
+/// `scheme`, `sni` and `tls_hello`: https needs the web server's `ssl`,
+/// and the TLS options need https.
+fn check_tls_request(
+    label: &str,
+    r: &Request,
+    s: &Scenario,
+    key_at: &dyn Fn(&str) -> usize,
+) -> Vec<Problem> {
+    let mut found = Vec::new();
+    let https = match &r.scheme {
+        Some(scheme) => match scheme.get_ref().as_str() {
+            "http" => false,
+            "https" => true,
+            other => {
+                push(
+                    &mut found,
+                    scheme.span().start,
+                    format!("{label}: scheme `{other}` is not http or https"),
+                    "write scheme = \"https\" to use the TLS port",
+                );
+                false
+            }
+        },
+        None => false,
+    };
+    if https && !s.stack.web_server.ssl {
+        push(
+            &mut found,
+            key_at("scheme"),
+            format!("{label} uses https, but the web server does not listen with ssl"),
+            "add ssl = true under [stack.web_server]",
+        );
+    }
+    if let Some(hello) = &r.tls_hello
+        && crate::scenario::tls_client::HelloKind::parse(hello.get_ref()).is_none()
+    {
+        push(
+            &mut found,
+            hello.span().start,
+            format!("{label}: tls_hello `{}` is not one roundtrip knows", hello.get_ref()),
+            "use rustls, TLSv1.0, TLSv1.1, garbage, stall or plain",
+        );
+    }
+    if !https && (r.tls_hello.is_some() || r.sni.is_some()) {
+        push(
+            &mut found,
+            key_at(if r.sni.is_some() { "sni" } else { "tls_hello" }),
+            format!("{label}: sni and tls_hello only mean something over https"),
+            "add scheme = \"https\"",
+        );
+    }
+    found
+}
+
 /// The rules every request to send obeys, written (`[[request]]`) or in a
 /// load's mix. `path_at` is where to point for a missing path; `key_at`
 /// finds a key of this request's table. A path without its leading `/`
@@ -882,6 +936,9 @@ fn check_rules(path: &Path, source: &str, s: &Scenario) -> Vec<ScenarioError> {
         let label = s.request_label(n);
         let key_at = |key: &str| key_in(source, spanned.span(), key);
         for (offset, message, hint) in check_request(&label, r, own_at, &key_at, false) {
+            err(offset, message, &hint);
+        }
+        for (offset, message, hint) in check_tls_request(&label, r, s, &key_at) {
             err(offset, message, &hint);
         }
         if let Some(name) = &r.name {

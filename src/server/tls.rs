@@ -32,6 +32,7 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::WebServer;
 use super::error_page::{self, Page};
@@ -61,6 +62,8 @@ pub struct Terminator {
     acceptor: tokio_rustls::TlsAcceptor,
     identity: Identity,
     protocols: String,
+    /// `ssl_protocols` as version numbers (0x0303 for TLS 1.2, …).
+    versions: Vec<u16>,
 }
 
 impl Terminator {
@@ -83,11 +86,18 @@ impl Terminator {
                 .with_single_cert(identity.chain.clone(), identity.key.clone_key())
                 .map_err(|e| format!("{}: {e}", identity.source))?;
         config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
+        let numbers = versions.iter().map(|v| u16::from(v.version)).collect();
         Ok(Terminator {
+            versions: numbers,
             acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
             identity,
             protocols: ssl_protocols.join(" "),
         })
+    }
+
+    /// Whether any of `offered` is in `ssl_protocols`.
+    fn speaks_any(&self, offered: &[u16]) -> bool {
+        offered.iter().any(|v| self.versions.contains(v))
     }
 
     /// The certificate's facts, for a client that wants them.
@@ -134,7 +144,12 @@ pub(super) async fn handshake(server: &WebServer, tls: &Terminator, stream: Stre
         match client_hello::parse(&first) {
             Hello::Incomplete if first.len() <= client_hello::MAX_HELLO_BYTES + 5 => continue,
             Hello::Incomplete => break None,
-            Hello::NotTls => return plain_http(server, stream, &first).await,
+            Hello::NotTls => {
+                let id = server.next_request_id();
+                return plain_http(server, stream, &first, id)
+                    .instrument(crate::trace::emit::request_span(id))
+                    .await;
+            }
             Hello::Malformed(why) => {
                 malformed(why, &first);
                 break None;
@@ -144,6 +159,9 @@ pub(super) async fn handshake(server: &WebServer, tls: &Terminator, stream: Stre
     };
     if let Some(hello) = &hello {
         hello_step(server, hello);
+        if !tls.speaks_any(&hello.offered_versions()) {
+            return old_versions(tls, stream, hello).await;
+        }
     }
     let wire = Wire::new(stream, first);
     let counts = wire.counts();
@@ -252,8 +270,8 @@ fn done_step(
     Step::new(StepId::WebServerTlsHandshake, Direction::Up, Kind::Step)
         .summary(format!(
             "completes the TLS handshake: {version}, {suite}, ALPN {alpn}; sent the certificate \
-             for {} (issuer {}, valid {} to {}); {read} bytes read and {written} written, all \
-             ciphertext after the hellos",
+             for {} (issuer {}, valid {} to {}); {read} bytes read and {written} written so \
+             far, all ciphertext after the hellos",
             facts.subject, facts.issuer, facts.not_before, facts.not_after
         ))
         .data(Data::Fields {
@@ -266,13 +284,50 @@ fn done_step(
                 ("certificate names".into(), list(facts.names.iter().cloned())),
                 ("not before".into(), facts.not_before.clone()),
                 ("not after".into(), facts.not_after.clone()),
-                ("handshake bytes read".into(), read.to_string()),
-                ("handshake bytes written".into(), written.to_string()),
+                ("bytes read so far".into(), read.to_string()),
+                ("bytes written so far".into(), written.to_string()),
             ],
         })
         .knob("ssl_protocols", &tls.protocols)
         .knob("ssl_certificate", &tls.identity.source)
         .emit();
+}
+
+/// A hello with no version in `ssl_protocols`: the `protocol_version`
+/// alert (RFC 8446 §4.2.1; RFC 5246 §E.1), as nginx (OpenSSL) sends it,
+/// in a record of the client's own version. rustls on its own would first
+/// miss `signature_algorithms` (a TLS 1.2 extension no older client
+/// sends) and answer `handshake_failure`; the version is the real reason.
+async fn old_versions(tls: &Terminator, mut stream: Stream, hello: &ClientHello) -> Handshake {
+    const PROTOCOL_VERSION: u8 = 70;
+    const FATAL: u8 = 2;
+    let minor = u8::try_from(hello.legacy_version & 0xff).unwrap_or(1).clamp(1, 3);
+    let alert = [client_hello::CONTENT_ALERT, 3, minor, 0, 2, FATAL, PROTOCOL_VERSION];
+    let offered = list(hello.offered_versions().into_iter().map(version_name));
+    Step::new(StepId::WebServerTlsRefuse, Direction::Up, Kind::Error)
+        .summary(format!(
+            "refuses the handshake: the client offers only {offered}, none of ssl_protocols {}; \
+             sends the alert protocol_version and closes",
+            tls.protocols
+        ))
+        .data(Data::Fields {
+            entries: vec![
+                ("alert sent".into(), alert_name(PROTOCOL_VERSION)),
+                ("versions offered".into(), offered.clone()),
+                ("alert record".into(), format!("{alert:02x?}")),
+            ],
+        })
+        .decision(
+            Decision::new(Verdict::Close)
+                .rule("a server that shares no version with the client sends protocol_version")
+                .input("offered", offered),
+        )
+        .knob("ssl_protocols", &tls.protocols)
+        .failure(Failure::Invalid)
+        .emit();
+    let _ = stream.write_all(&alert).await;
+    let _ = stream.shutdown().await;
+    Handshake::Closed
 }
 
 /// `web_server.tls.refuse` for a handshake rustls ended.
@@ -308,6 +363,13 @@ fn refused(tls: &Terminator, hello: Option<&ClientHello>, counts: &Counts, e: &s
             format!("rustls: {other}"),
             "ssl_protocols",
             tls.protocols.clone(),
+        ),
+        None if e.kind() == std::io::ErrorKind::UnexpectedEof => (
+            "the client closed the connection after the server's flight, without finishing \
+             the handshake: a client does that when it will not accept the certificate"
+                .to_string(),
+            "ssl_certificate",
+            tls.identity.source.clone(),
         ),
         None => (
             format!("the connection failed during the handshake: {e}"),
@@ -383,12 +445,14 @@ fn timed_out(server: &WebServer, read: u64, written: u64) {
 }
 
 /// Plain HTTP on the TLS port: nginx's 497, sent as a 400 page, and close.
-async fn plain_http(server: &WebServer, mut stream: Stream, first: &[u8]) -> Handshake {
+async fn plain_http(server: &WebServer, mut stream: Stream, first: &[u8], id: u64) -> Handshake {
     let page = Page::PlainHttpToHttps;
     let (head, body) = error_page::page(page, &server.clock.http_date(), false);
     let mut bytes = crate::http::write::response_head(&head);
     bytes.extend_from_slice(&body);
     Step::new(StepId::WebServerTlsRefuse, Direction::Up, Kind::Error)
+        .request(id)
+        .ordinal(1)
         .summary(format!(
             "the first byte is 0x{:02x}, not a TLS handshake record (22): a plain HTTP request \
              on the TLS port; answers 400 \"The plain HTTP request was sent to HTTPS port\" in \
@@ -417,16 +481,18 @@ async fn plain_http(server: &WebServer, mut stream: Stream, first: &[u8]) -> Han
     Handshake::Closed
 }
 
-/// `web_server.tls.records`: the ciphertext one exchange cost, since the
-/// last report.
+/// `web_server.tls.records`: the ciphertext since the last report. A
+/// request that came in the same read as the handshake's last flight is
+/// counted with the handshake.
 pub(super) fn records_step(counts: &Counts, last: &mut (u64, u64)) {
     let (read, written) = counts.totals();
     let (r, w) = (read - last.0.min(read), written - last.1.min(written));
     *last = (read, written);
     Step::new(StepId::WebServerTlsRecords, Direction::Within, Kind::Step)
         .summary(format!(
-            "on the wire this exchange was TLS records: {r} bytes read and {w} written \
-             (the HTTP above is what they decrypt to; their contents are not shown)"
+            "on the wire, TLS records: {r} bytes read and {w} written since the last count \
+             ({read} and {written} on this connection so far); the HTTP above is what they \
+             decrypt to, their contents are not shown"
         ))
         .data(Data::Fields {
             entries: vec![

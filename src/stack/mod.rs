@@ -36,6 +36,9 @@ use crate::trace::{Layer, LayerInfo, StepId};
 /// Where the web server listens in a lesson.
 pub const LESSON_WEB_ADDR: SocketAddr =
     SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10)), 80);
+/// Where the web server's `ssl` listener is in a lesson.
+pub const LESSON_WEB_TLS_ADDR: SocketAddr =
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10)), 443);
 /// Where lesson clients come from.
 pub const LESSON_CLIENT_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7));
 /// Where the web server's proxy connects from in a lesson: loopback, from
@@ -53,6 +56,17 @@ pub enum StackError {
     App(String),
     #[error("could not listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: io::Error },
+    #[error("could not set up TLS: {0}")]
+    Tls(String),
+}
+
+/// How a lesson's clients reach its web server: port 80, and port 443
+/// when the web server listens with `ssl`, with the TLS client settings
+/// that trust the lesson certificate.
+#[derive(Clone)]
+pub struct Dialers {
+    pub http: MemoryDialer,
+    pub https: Option<(MemoryDialer, Arc<rustls::ClientConfig>)>,
 }
 
 /// A running stack: its tasks, and how to reach it.
@@ -326,7 +340,7 @@ pub fn start_in_memory(
     config: &StackConfig,
     clock: Clock,
     seed: u64,
-) -> Result<(MemoryDialer, Running), StackError> {
+) -> Result<(Dialers, Running), StackError> {
     let (app_dialer, app_listener) = memory_listener(
         LESSON_APP_ADDR,
         LESSON_PROXY_FROM,
@@ -339,17 +353,44 @@ pub fn start_in_memory(
         WEB_BACKLOG,
         StepId::WebServerBacklog,
     );
+    let (https, tls) = if config.web_server.ssl {
+        let (dialer, listener) = memory_listener(
+            LESSON_WEB_TLS_ADDR,
+            SocketAddr::new(LESSON_CLIENT_IP, 52001),
+            WEB_BACKLOG,
+            StepId::WebServerBacklog,
+        );
+        let tls_error = |e: String| StackError::Tls(e);
+        let identity = crate::tls::certificate::Identity::lesson()
+            .map_err(|e| tls_error(e.to_string()))?;
+        let terminator = crate::server::tls::Terminator::new(
+            identity,
+            &config.web_server.ssl_protocols,
+            clock,
+        )
+        .map_err(tls_error)?;
+        let client = crate::scenario::tls_client::config(clock)
+            .map_err(|e| tls_error(e.to_string()))?;
+        (Some((dialer, client)), Some((listener, terminator)))
+    } else {
+        (None, None)
+    };
     let app = start_app_server(config, app_listener, LESSON_APP_ADDR, clock, seed)?;
-    let web_server = WebServer::new(
+    let (tls_listener, terminator) = tls.unzip();
+    let web_server = WebServer::with_tls(
         config.web_server.clone(),
         Connector::Memory(app_dialer),
         clock,
         site::bundled(),
+        terminator,
     );
-    let web = tokio::spawn(web_server.run(web_listener));
+    let web = tokio::spawn(web_server.run_listeners(web_listener, tls_listener));
     let app = AppServer::Task(app);
     Ok((
-        web_dialer,
+        Dialers {
+            http: web_dialer,
+            https,
+        },
         Running {
             web,
             app,
