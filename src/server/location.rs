@@ -421,8 +421,13 @@ pub fn default_locations() -> Vec<Location> {
 }
 
 /// The whole of the plain port's server when `redirect_http` is on:
-/// `location / { return 301 https://$host$request_uri; }`.
-pub fn redirect_to_https() -> Vec<Location> {
+/// `location / { return 301 https://$host$request_uri; }`, with the TLS
+/// port written out when it is not 443.
+pub fn redirect_to_https(tls_port: u16) -> Vec<Location> {
+    let to = match tls_port {
+        443 => "301 https://$host$request_uri".to_string(),
+        port => format!("301 https://$host:{port}$request_uri"),
+    };
     vec![Location {
         pattern: Pattern::parse("/").unwrap_or_else(|e| unreachable!("{e}")),
         root: None,
@@ -430,7 +435,7 @@ pub fn redirect_to_https() -> Vec<Location> {
         index: default_index(),
         try_files: Vec::new(),
         proxy_pass: None,
-        return_: Some("301 https://$host$request_uri".to_string()),
+        return_: Some(to),
         expires: Expires::Off,
     }]
 }

@@ -68,21 +68,24 @@ impl WebServer {
         WebServer::with_tls(config, upstream, clock, files, None)
     }
 
-    /// A web server that also terminates TLS on its `ssl` listener.
+    /// A web server that also terminates TLS on its `ssl` listener, whose
+    /// port is given with it.
     pub fn with_tls(
         config: WebServerConfig,
         upstream: Connector,
         clock: Clock,
         files: files::Files,
-        tls: Option<tls::Terminator>,
+        tls: Option<(tls::Terminator, u16)>,
     ) -> Arc<WebServer> {
+        let port = tls.as_ref().map_or(443, |(_, p)| *p);
+        let tls = tls.map(|(t, _)| t);
         Arc::new(WebServer {
             config,
             upstream: Upstream::new(upstream),
             clock,
             files,
             tls,
-            redirect_locations: location::redirect_to_https(),
+            redirect_locations: location::redirect_to_https(port),
             next_conn: AtomicU64::new(1),
             next_request: AtomicU64::new(1),
             next_boundary: AtomicU64::new(1),

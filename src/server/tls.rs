@@ -150,10 +150,7 @@ pub(super) async fn handshake(server: &WebServer, tls: &Terminator, stream: Stre
                     .instrument(crate::trace::emit::request_span(id))
                     .await;
             }
-            Hello::Malformed(why) => {
-                malformed(why, &first);
-                break None;
-            }
+            Hello::Malformed(why) => return malformed(why, stream, &first).await,
             Hello::Complete(hello) => break Some(hello),
         }
     };
@@ -410,19 +407,37 @@ fn refused(tls: &Terminator, hello: Option<&ClientHello>, counts: &Counts, e: &s
         .emit();
 }
 
-/// The first bytes are TLS-shaped but broken: rustls will say so too.
-fn malformed(why: &str, first: &[u8]) {
-    Step::new(StepId::WebServerTlsClientHello, Direction::Down, Kind::Error)
+/// The first bytes are TLS-shaped but no ClientHello can be read from
+/// them: the `decode_error` alert (RFC 8446 §6.2: "a message could not be
+/// decoded because some field was out of the specified range or the
+/// length of the message was incorrect"), and close.
+async fn malformed(why: &str, mut stream: Stream, first: &[u8]) -> Handshake {
+    const DECODE_ERROR: u8 = 50;
+    let alert = [client_hello::CONTENT_ALERT, 3, 3, 0, 2, 2, DECODE_ERROR];
+    Step::new(StepId::WebServerTlsRefuse, Direction::Up, Kind::Error)
         .summary(format!(
-            "reads {} bytes that start like a TLS record but are no ClientHello: {why}",
+            "reads {} bytes that start like a TLS record but are no ClientHello ({why}): \
+             sends the alert decode_error and closes",
             first.len()
         ))
         .data(Data::Bytes {
             label: "received".into(),
             bytes: show(first),
         })
+        .data(Data::Fields {
+            entries: vec![("alert sent".into(), alert_name(DECODE_ERROR))],
+        })
+        .decision(
+            Decision::new(Verdict::Close)
+                .rule("a hello that cannot be decoded gets decode_error (RFC 8446 §6.2)")
+                .input("why", why),
+        )
+        .knob("listen", "443 ssl")
         .failure(Failure::Invalid)
         .emit();
+    let _ = stream.write_all(&alert).await;
+    let _ = stream.shutdown().await;
+    Handshake::Closed
 }
 
 /// `web_server.tls.handshake_timeout`.
