@@ -524,6 +524,22 @@ pub fn forwarded_client(
     Some(host.to_string())
 }
 
+/// The scheme uvicorn's proxy-headers middleware puts in the scope: the
+/// `X-Forwarded-Proto` of a trusted peer (`https` behind a proxy that
+/// terminated TLS), else `http`, what the socket itself carries.
+pub fn forwarded_scheme(head: &RequestHead, peer: SocketAddr, config: &AppServerConfig) -> String {
+    let trusted = config.proxy_headers
+        && config
+            .forwarded_allow_ips
+            .split(',')
+            .map(str::trim)
+            .any(|t| t == "*" || t == peer.ip().to_string());
+    match head.headers.get("x-forwarded-proto").map(str::trim) {
+        Some(proto @ ("http" | "https")) if trusted => proto.to_string(),
+        _ => "http".to_string(),
+    }
+}
+
 /// The scope for one request (ASGI HTTP spec 2.3, as uvicorn declares it).
 /// `client` is the forwarded client when [`forwarded_client`] found one.
 pub fn scope_for(
@@ -584,7 +600,8 @@ async fn serve(
         received_at,
     } = incoming;
     let forwarded = forwarded_client(&head, peer, config);
-    let scope = scope_for(&head, peer, front.local, forwarded.as_deref());
+    let mut scope = scope_for(&head, peer, front.local, forwarded.as_deref());
+    scope.scheme = forwarded_scheme(&head, peer, config);
     if let Some(client) = &forwarded {
         Step::new(
             StepId::AppServerProxyHeaders,
