@@ -102,7 +102,10 @@ async fn plain_http_is_redirected_to_the_same_url_over_https() {
     let s = serve(true, None).await;
     let answer = http_get(s.plain, "/notes?sort=new").await;
     assert!(answer.starts_with("HTTP/1.1 301"), "{answer}");
-    let location = format!("Location: https://localhost:{}/notes?sort=new\r\n", s.tls.port());
+    let location = format!(
+        "Location: https://localhost:{}/notes?sort=new\r\n",
+        s.tls.port()
+    );
     assert!(answer.contains(&location), "{answer}");
 }
 
@@ -125,10 +128,16 @@ async fn garbage_and_a_stalled_handshake_do_not_hold_up_another_client() {
     // connection open.
     let hello = build::legacy(0x0303, "localhost", &[0x1301]);
     let mut stalled = TcpStream::connect(s.tls).await.expect("connect");
-    stalled.write_all(&hello[..hello.len() / 2]).await.expect("write");
+    stalled
+        .write_all(&hello[..hello.len() / 2])
+        .await
+        .expect("write");
     // A client sending bytes that are not TLS at all, but not HTTP either.
     let mut garbage = TcpStream::connect(s.tls).await.expect("connect");
-    garbage.write_all(&[22, 3, 1, 0, 4, 9, 9, 9, 9]).await.expect("write");
+    garbage
+        .write_all(&[22, 3, 1, 0, 4, 9, 9, 9, 9])
+        .await
+        .expect("write");
     let mut refused = Vec::new();
     let _ = tokio::time::timeout(PATIENCE, garbage.read_to_end(&mut refused)).await;
     assert_eq!(refused.first(), Some(&21), "an alert record: {refused:?}");
@@ -145,7 +154,13 @@ async fn curl_k_gets_the_notes_over_tls() {
     let url = format!("https://127.0.0.1:{}/notes", s.tls.port());
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new("curl")
-            .args(["-sk", "-o", "/dev/null", "-w", "%{http_code} %{ssl_verify_result}"])
+            .args([
+                "-sk",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code} %{ssl_verify_result}",
+            ])
             .arg(&url)
             .output()
     })

@@ -23,11 +23,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::time::Instant;
 
 use super::format::Request;
+use super::tls_client::{self, HelloKind};
 use crate::http::framing::response_framing;
 use crate::http::parse::parse_response_head;
 use crate::http::{HeadLimits, HttpConn, ResponseHead, write};
 use crate::net::{MemoryDialer, Stream};
-use super::tls_client::{self, HelloKind};
 use crate::stack::{Dialers, LESSON_WEB_ADDR, LESSON_WEB_TLS_ADDR};
 use crate::trace::bytes::show;
 use crate::trace::emit::Step;

@@ -27,13 +27,13 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::Lesson;
+use super::client::Connect;
 use super::client::{ClientConn, Dialed, Exchange, Prepared, idempotent};
 use super::format::{Compare, MixRequest, Request, RequestRef, Scenario};
 use super::jar::Jars;
 use super::load::{self, Plan};
 use crate::clock::{Clock, LESSON_EPOCH_SECS};
 use crate::stack::Dialers;
-use super::client::Connect;
 use crate::stack::{self, StackConfig, StackError};
 use crate::trace::compare::{self, Comparison};
 use crate::trace::metrics::{self, LoadSummary};

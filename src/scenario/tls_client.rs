@@ -62,12 +62,10 @@ pub fn config(clock: Clock) -> Result<Arc<rustls::ClientConfig>, CertError> {
     let identity = Identity::lesson()?;
     let mut roots = rustls::RootCertStore::empty();
     for cert in identity.chain {
-        roots
-            .add(cert)
-            .map_err(|e| CertError::Unreadable {
-                what: identity.source.clone(),
-                why: e.to_string(),
-            })?;
+        roots.add(cert).map_err(|e| CertError::Unreadable {
+            what: identity.source.clone(),
+            why: e.to_string(),
+        })?;
     }
     let mut config =
         rustls::ClientConfig::builder_with_details(provider(), Arc::new(ClockTime(clock)))
@@ -143,7 +141,10 @@ pub async fn handshake(
                 .alert_received()
                 .map(|a| format!("; the server sent the alert {}", alert_name(a)))
                 .unwrap_or_default();
-            fail(me, format!("the TLS handshake for {sni} failed: {e}{alert}"));
+            fail(
+                me,
+                format!("the TLS handshake for {sni} failed: {e}{alert}"),
+            );
             None
         }
     }
@@ -176,12 +177,18 @@ pub async fn refused_hello(
             let mut b = client_hello::build::legacy(0x0303, sni, &[0x002f]);
             // The session id's length now says 200: the fields overrun.
             b[5 + 4 + 2 + 32] = 200;
-            (b, "a handshake record whose ClientHello does not add up".into())
+            (
+                b,
+                "a handshake record whose ClientHello does not add up".into(),
+            )
         }
         HelloKind::Stall => {
             let b = client_hello::build::legacy(0x0303, sni, &[0x002f]);
             let half = b.len() / 2;
-            (b[..half].to_vec(), "half a ClientHello, then nothing".into())
+            (
+                b[..half].to_vec(),
+                "half a ClientHello, then nothing".into(),
+            )
         }
         HelloKind::Rustls | HelloKind::Plain => return Some(stream),
     };

@@ -471,7 +471,10 @@ fn check_tls_request(
         push(
             &mut found,
             hello.span().start,
-            format!("{label}: tls_hello `{}` is not one roundtrip knows", hello.get_ref()),
+            format!(
+                "{label}: tls_hello `{}` is not one roundtrip knows",
+                hello.get_ref()
+            ),
             "use rustls, TLSv1.0, TLSv1.1, garbage, stall or plain",
         );
     }

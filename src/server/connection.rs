@@ -83,10 +83,7 @@ pub async fn serve(server: Arc<WebServer>, accepted: Accepted, conn_id: u64, is_
     }
     let mut conn = HttpConn::new(stream);
     let mut ordinal = 0u64;
-    let mut ciphertext = conn
-        .get_ref()
-        .tls()
-        .map_or((0, 0), |t| t.counts.totals());
+    let mut ciphertext = conn.get_ref().tls().map_or((0, 0), |t| t.counts.totals());
     loop {
         if ordinal > 0 && !wait_for_next(&server, &mut conn).await {
             break;

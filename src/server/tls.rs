@@ -247,11 +247,7 @@ fn hello_step(server: &WebServer, hello: &ClientHello) {
 }
 
 /// `web_server.tls.handshake`: what was agreed, and the certificate sent.
-fn done_step(
-    tls: &Terminator,
-    session: &tokio_rustls::server::TlsStream<Wire>,
-    counts: &Counts,
-) {
+fn done_step(tls: &Terminator, session: &tokio_rustls::server::TlsStream<Wire>, counts: &Counts) {
     let (_, state) = session.get_ref();
     let version = state
         .protocol_version()
@@ -259,9 +255,10 @@ fn done_step(
     let suite = state
         .negotiated_cipher_suite()
         .map_or_else(|| "?".into(), |s| suite_name(u16::from(s.suite())));
-    let alpn = state
-        .alpn_protocol()
-        .map_or_else(|| "(none)".into(), |p| String::from_utf8_lossy(p).into_owned());
+    let alpn = state.alpn_protocol().map_or_else(
+        || "(none)".into(),
+        |p| String::from_utf8_lossy(p).into_owned(),
+    );
     let (read, written) = counts.totals();
     let facts = &tls.identity.facts;
     Step::new(StepId::WebServerTlsHandshake, Direction::Up, Kind::Step)
@@ -278,7 +275,10 @@ fn done_step(
                 ("alpn".into(), alpn),
                 ("certificate subject".into(), facts.subject.clone()),
                 ("certificate issuer".into(), facts.issuer.clone()),
-                ("certificate names".into(), list(facts.names.iter().cloned())),
+                (
+                    "certificate names".into(),
+                    list(facts.names.iter().cloned()),
+                ),
                 ("not before".into(), facts.not_before.clone()),
                 ("not after".into(), facts.not_after.clone()),
                 ("bytes read so far".into(), read.to_string()),
@@ -298,8 +298,18 @@ fn done_step(
 async fn old_versions(tls: &Terminator, mut stream: Stream, hello: &ClientHello) -> Handshake {
     const PROTOCOL_VERSION: u8 = 70;
     const FATAL: u8 = 2;
-    let minor = u8::try_from(hello.legacy_version & 0xff).unwrap_or(1).clamp(1, 3);
-    let alert = [client_hello::CONTENT_ALERT, 3, minor, 0, 2, FATAL, PROTOCOL_VERSION];
+    let minor = u8::try_from(hello.legacy_version & 0xff)
+        .unwrap_or(1)
+        .clamp(1, 3);
+    let alert = [
+        client_hello::CONTENT_ALERT,
+        3,
+        minor,
+        0,
+        2,
+        FATAL,
+        PROTOCOL_VERSION,
+    ];
     let offered = list(hello.offered_versions().into_iter().map(version_name));
     Step::new(StepId::WebServerTlsRefuse, Direction::Up, Kind::Error)
         .summary(format!(
@@ -384,7 +394,10 @@ fn refused(tls: &Terminator, hello: Option<&ClientHello>, counts: &Counts, e: &s
         })
         .data(Data::Fields {
             entries: vec![
-                ("alert sent".into(), alert.clone().unwrap_or("(none)".into())),
+                (
+                    "alert sent".into(),
+                    alert.clone().unwrap_or("(none)".into()),
+                ),
                 (
                     "alert received".into(),
                     counts.alert_received().map_or("(none)".into(), alert_name),
@@ -519,4 +532,3 @@ pub(super) fn records_step(counts: &Counts, last: &mut (u64, u64)) {
         })
         .emit();
 }
-

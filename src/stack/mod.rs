@@ -361,16 +361,13 @@ pub fn start_in_memory(
             StepId::WebServerBacklog,
         );
         let tls_error = |e: String| StackError::Tls(e);
-        let identity = crate::tls::certificate::Identity::lesson()
-            .map_err(|e| tls_error(e.to_string()))?;
-        let terminator = crate::server::tls::Terminator::new(
-            identity,
-            &config.web_server.ssl_protocols,
-            clock,
-        )
-        .map_err(tls_error)?;
-        let client = crate::scenario::tls_client::config(clock)
-            .map_err(|e| tls_error(e.to_string()))?;
+        let identity =
+            crate::tls::certificate::Identity::lesson().map_err(|e| tls_error(e.to_string()))?;
+        let terminator =
+            crate::server::tls::Terminator::new(identity, &config.web_server.ssl_protocols, clock)
+                .map_err(tls_error)?;
+        let client =
+            crate::scenario::tls_client::config(clock).map_err(|e| tls_error(e.to_string()))?;
         (
             Some((dialer, client)),
             Some((listener, (terminator, LESSON_WEB_TLS_ADDR.port()))),

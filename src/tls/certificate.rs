@@ -85,12 +85,11 @@ impl Identity {
             what: what.into(),
             why,
         })?;
-        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| {
-            CertError::NoKey {
+        let key =
+            PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| CertError::NoKey {
                 what: what.into(),
                 why: e.to_string(),
-            }
-        })?;
+            })?;
         Ok(Identity {
             chain,
             key,
@@ -109,10 +108,9 @@ impl Identity {
     pub fn self_signed(names: &[&str], now: std::time::SystemTime) -> Result<Identity, CertError> {
         let generate = |e: rcgen::Error| CertError::Generate(e.to_string());
         let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).map_err(generate)?;
-        let mut params = rcgen::CertificateParams::new(
-            names.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
-        )
-        .map_err(generate)?;
+        let mut params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .map_err(generate)?;
         params
             .distinguished_name
             .push(rcgen::DnType::CommonName, "roundtrip serve");

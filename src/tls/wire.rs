@@ -165,7 +165,9 @@ mod tests {
         let mut got = [0u8; 5];
         wire.read_exact(&mut got).await.expect("read");
         assert_eq!(&got, b"hello");
-        wire.write_all(&[21, 3, 3, 0, 2, 2, 70]).await.expect("write");
+        wire.write_all(&[21, 3, 3, 0, 2, 2, 70])
+            .await
+            .expect("write");
         assert_eq!(counts.totals(), (2, 7));
         assert_eq!(counts.alert_sent(), Some(70));
         assert_eq!(counts.alert_received(), None);
