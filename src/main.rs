@@ -45,6 +45,8 @@ struct Cli {
     command: Option<Command>,
 }
 
+// Parsed once per run: the size of the `serve` variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// List the bundled lessons.
