@@ -725,6 +725,27 @@ async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_scope_scheme_is_https_only_when_a_trusted_proxy_says_so() {
+        let mut head = RequestHead {
+            method: "GET".into(),
+            target: "/".into(),
+            version: crate::http::Version::Http11,
+            headers: crate::http::Headers::new(),
+        };
+        head.headers.push("X-Forwarded-Proto", "https");
+        let config = AppServerConfig::default();
+        let proxy: SocketAddr = "127.0.0.1:40001".parse().expect("an address");
+        let stranger: SocketAddr = "203.0.113.7:5000".parse().expect("an address");
+        assert_eq!(forwarded_scheme(&head, proxy, &config), "https");
+        assert_eq!(forwarded_scheme(&head, stranger, &config), "http");
+        let off = AppServerConfig {
+            proxy_headers: false,
+            ..AppServerConfig::default()
+        };
+        assert_eq!(forwarded_scheme(&head, proxy, &off), "http");
+    }
     use crate::clock::Clock;
     use crate::gateway::BoxFuture;
     use crate::gateway::asgi::{Receive, Send};
