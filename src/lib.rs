@@ -26,6 +26,7 @@ pub mod net;
 pub mod scenario;
 pub mod server;
 pub mod stack;
+pub mod tls;
 pub mod trace;
 pub mod tui;
 pub mod units;

@@ -45,6 +45,8 @@ struct Cli {
     command: Option<Command>,
 }
 
+// Parsed once per run: the size of the `serve` variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// List the bundled lessons.
@@ -127,6 +129,28 @@ enum Command {
         /// (so `/static/x` is DIR/static/x); default: the lessons' site.
         #[arg(long, value_name = "DIR")]
         root: Option<PathBuf>,
+        /// Also listen with TLS (nginx's `listen … ssl`) on --tls-listen,
+        /// with a self-signed certificate for localhost and 127.0.0.1 made
+        /// at start (or --cert/--key): `curl -k https://127.0.0.1:8443/`.
+        #[arg(long)]
+        tls: bool,
+        /// Where the TLS listener listens.
+        #[arg(long, default_value = "127.0.0.1:8443", requires = "tls")]
+        tls_listen: SocketAddr,
+        /// The certificate chain, PEM (nginx's ssl_certificate).
+        #[arg(long, value_name = "FILE", requires_all = ["tls", "key"])]
+        cert: Option<PathBuf>,
+        /// The certificate's private key, PEM (nginx's ssl_certificate_key).
+        #[arg(long, value_name = "FILE", requires_all = ["tls", "cert"])]
+        key: Option<PathBuf>,
+        /// Answer every plain HTTP request with a 301 to the same URL over
+        /// https (`return 301 https://$host$request_uri`).
+        #[arg(long, requires = "tls")]
+        redirect_http: bool,
+        /// Send `Strict-Transport-Security: max-age=SECONDS` on every
+        /// response over TLS (never over plain HTTP).
+        #[arg(long, value_name = "SECONDS", requires = "tls")]
+        hsts: Option<u64>,
     },
 }
 
@@ -185,6 +209,12 @@ fn main() -> ExitCode {
             worker_class,
             threads,
             root,
+            tls,
+            tls_listen,
+            cert,
+            key,
+            redirect_http,
+            hsts,
         }) => serve(ServeArgs {
             listen,
             lesson: lesson.as_deref(),
@@ -204,6 +234,12 @@ fn main() -> ExitCode {
             worker_class: worker_class.as_deref(),
             threads,
             root,
+            tls: tls.then_some(TlsArgs {
+                listen: tls_listen,
+                cert: cert.zip(key),
+                redirect_http,
+                hsts,
+            }),
         }),
     };
     match result {
@@ -572,6 +608,32 @@ struct ServeArgs<'a> {
     worker_class: Option<&'a str>,
     threads: Option<u64>,
     root: Option<PathBuf>,
+    tls: Option<TlsArgs>,
+}
+
+/// `serve --tls` and its options.
+struct TlsArgs {
+    listen: SocketAddr,
+    /// `--cert` and `--key`; without them a certificate is made at start.
+    cert: Option<(PathBuf, PathBuf)>,
+    redirect_http: bool,
+    hsts: Option<u64>,
+}
+
+/// The certificate `serve --tls` uses.
+fn serve_identity(tls: &TlsArgs) -> Result<roundtrip::tls::certificate::Identity, String> {
+    use roundtrip::tls::certificate::{Identity, SERVE_NAMES};
+    match &tls.cert {
+        Some((cert, key)) => {
+            let read = |p: &PathBuf| {
+                std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))
+            };
+            Identity::from_pem(&read(cert)?, &read(key)?, &cert.display().to_string())
+                .map_err(|e| e.to_string())
+        }
+        None => Identity::self_signed(&SERVE_NAMES, std::time::SystemTime::now())
+            .map_err(|e| e.to_string()),
+    }
 }
 
 fn serve(args: ServeArgs<'_>) -> Result<(), String> {
@@ -620,6 +682,31 @@ fn serve(args: ServeArgs<'_>) -> Result<(), String> {
         config.web_server.server_timing = true;
         config.app_server.server_timing = true;
     }
+    // A lesson whose web server listens with ssl is served with TLS too.
+    let tls = match args.tls {
+        Some(t) => Some(t),
+        None if config.web_server.ssl => Some(TlsArgs {
+            listen: "127.0.0.1:8443".parse().map_err(|e| format!("{e}"))?,
+            cert: None,
+            redirect_http: config.web_server.redirect_http,
+            hsts: None,
+        }),
+        None => None,
+    };
+    let tls = match tls {
+        Some(t) => {
+            config.web_server.ssl = true;
+            config.web_server.redirect_http |= t.redirect_http;
+            if let Some(secs) = t.hsts {
+                config.web_server.strict_transport_security = Some(format!("max-age={secs}"));
+            }
+            Some(stack::TcpTls {
+                listen: t.listen,
+                identity: serve_identity(&t)?,
+            })
+        }
+        None => None,
+    };
     if let Some(auth) = &mut config.app.auth {
         roundtrip::app::auth::harden_for_serve(auth).map_err(|e| e.to_string())?;
     }
@@ -657,13 +744,25 @@ fn serve(args: ServeArgs<'_>) -> Result<(), String> {
             Some(dir) => return Err(format!("--root {}: not a directory", dir.display())),
             None => stack::site::bundled(),
         };
-        let (web, app, running) = stack::start_tcp(&config, args.listen, Clock::real(), files)
-            .await
-            .map_err(|e| e.to_string())?;
+        let (web, app, tls_at, running) =
+            stack::start_tcp_tls(&config, args.listen, tls, Clock::real(), files)
+                .await
+                .map_err(|e| e.to_string())?;
         eprintln!(
             "roundtrip serve: web server on http://{web} → app server on {app} ({})",
             config.app_server.describe()
         );
+        if let Some(at) = tls_at {
+            eprintln!(
+                "roundtrip serve: TLS on https://{at}{}",
+                if config.web_server.redirect_http {
+                    " (plain HTTP is redirected there)"
+                } else {
+                    ""
+                }
+            );
+            eprintln!("try: curl -ki https://{at}/notes   (-k: the certificate is self-signed)");
+        }
         eprintln!("try: curl -i http://{web}/notes   (Ctrl-C to stop)");
         if stream.is_none() {
             eprintln!(

@@ -33,6 +33,29 @@ pub const PIPE_BUFFER_BYTES: usize = 64 * 1024;
 pub enum Stream {
     Tcp(TcpStream),
     Memory(DuplexStream),
+    /// A TLS session over one of the others (the web server's end after
+    /// termination, or a lesson client's): reads and writes are plaintext.
+    Tls(Box<TlsConn>),
+}
+
+/// A TLS session and what the connection needs to know about it.
+pub struct TlsConn {
+    pub session: tokio_rustls::TlsStream<crate::tls::wire::Wire>,
+    /// The ciphertext's byte counts.
+    pub counts: Arc<crate::tls::wire::Counts>,
+    /// Header fields added to every response sent on this connection
+    /// (`add_header … always` in the TLS server: HSTS).
+    pub add_header: Vec<(String, String)>,
+}
+
+impl Stream {
+    /// The TLS session's side of things, when this stream is one.
+    pub fn tls(&self) -> Option<&TlsConn> {
+        match self {
+            Stream::Tls(t) => Some(t),
+            _ => None,
+        }
+    }
 }
 
 impl AsyncRead for Stream {
@@ -44,6 +67,7 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Memory(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(&mut s.session).poll_read(cx, buf),
         }
     }
 }
@@ -57,6 +81,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Memory(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(&mut s.session).poll_write(cx, buf),
         }
     }
 
@@ -64,6 +89,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
             Stream::Memory(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(&mut s.session).poll_flush(cx),
         }
     }
 
@@ -71,6 +97,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Memory(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(&mut s.session).poll_shutdown(cx),
         }
     }
 }

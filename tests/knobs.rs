@@ -107,3 +107,32 @@ fn every_knob_a_lesson_trace_names_is_settable_in_a_lesson() {
         "knobs a trace names but no [stack] table accepts: {missing:?}\nsettable: {settable:?}"
     );
 }
+
+#[test]
+fn the_reference_page_lists_every_setting_and_every_step() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/reference.md");
+    let page = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{} is readable: {e}", path.display()));
+    let settings = settable();
+    assert!(
+        settings.len() > 50,
+        "the stack has many settings: {settings:?}"
+    );
+    let missing: Vec<&String> = settings
+        .iter()
+        .filter(|k| !page.contains(&format!("`{k}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "book/src/reference.md does not name these settings (in backticks): {missing:?}"
+    );
+    let missing: Vec<&str> = roundtrip::trace::StepId::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .filter(|name| !page.contains(&format!("`{name}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "book/src/reference.md does not list these steps (in backticks): {missing:?}"
+    );
+}

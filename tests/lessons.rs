@@ -128,6 +128,8 @@ const GOLDEN: &[&str] = &[
     "range-request",
     "cache-304",
     "gzip",
+    "tls-handshake",
+    "https-redirect",
     "too-large",
     "rate-limit-burst",
     "limit-conn",
@@ -234,6 +236,16 @@ golden!(
     limit_conn_transcript_refuses_the_second_request_in_progress,
     limit_conn_whole_trace_is_unchanged,
     "limit-conn"
+);
+golden!(
+    tls_handshake_transcript_shows_the_hello_the_agreement_and_each_refusal_by_knob,
+    tls_handshake_whole_trace_is_unchanged,
+    "tls-handshake"
+);
+golden!(
+    https_redirect_transcript_redirects_plain_http_and_sends_hsts_only_over_tls,
+    https_redirect_whole_trace_is_unchanged,
+    "https-redirect"
 );
 golden!(
     location_matching_transcript_picks_one_location_per_request,

@@ -23,7 +23,7 @@ fn a_client_that_leaves_before_its_response_is_logged_as_499() {
         let clock = Clock::starting_at(LESSON_EPOCH_SECS);
         let (dialer, running) =
             stack::start_in_memory(&StackConfig::default(), clock, 1).expect("stack");
-        let (mut stream, _) = dialer.dial().await.expect("dial");
+        let (mut stream, _) = dialer.http.dial().await.expect("dial");
         stream
             .write_all(b"GET /notes HTTP/1.1\r\nHost: example.com\r\n\r\n")
             .await

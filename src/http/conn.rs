@@ -70,6 +70,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConn<S> {
         }
     }
 
+    /// The stream underneath.
+    pub fn get_ref(&self) -> &S {
+        &self.io
+    }
+
     /// Bytes received but not consumed yet.
     pub fn buffered(&self) -> &[u8] {
         &self.buf[self.start..self.end]

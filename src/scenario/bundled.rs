@@ -32,6 +32,14 @@ pub const LESSONS: &[(&str, &str)] = &[
     ),
     ("cache-304", include_str!("../../scenarios/cache-304.toml")),
     ("gzip", include_str!("../../scenarios/gzip.toml")),
+    (
+        "tls-handshake",
+        include_str!("../../scenarios/tls-handshake.toml"),
+    ),
+    (
+        "https-redirect",
+        include_str!("../../scenarios/https-redirect.toml"),
+    ),
     ("too-large", include_str!("../../scenarios/too-large.toml")),
     (
         "rate-limit-burst",

@@ -25,11 +25,12 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::format::Request;
+use super::tls_client::{self, HelloKind};
 use crate::http::framing::response_framing;
 use crate::http::parse::parse_response_head;
 use crate::http::{HeadLimits, HttpConn, ResponseHead, write};
 use crate::net::{MemoryDialer, Stream};
-use crate::stack::LESSON_WEB_ADDR;
+use crate::stack::{Dialers, LESSON_WEB_ADDR, LESSON_WEB_TLS_ADDR};
 use crate::trace::bytes::show;
 use crate::trace::emit::Step;
 use crate::trace::{ConnState, Data, Direction, Hop, Instance, Kind, StateChange, StepId};
@@ -93,9 +94,32 @@ impl Exchange {
     }
 }
 
+/// How a connection of written requests starts: which port, and over
+/// TLS how (from its first request's `scheme`, `sni` and `tls_hello`).
+#[derive(Debug, Clone, Default)]
+pub struct Connect {
+    pub https: bool,
+    pub sni: Option<String>,
+    pub hello: Option<HelloKind>,
+}
+
+impl Connect {
+    pub fn of(r: &Request) -> Connect {
+        Connect {
+            https: r.scheme.as_ref().is_some_and(|s| s.get_ref() == "https"),
+            sni: r.sni.clone(),
+            hello: r
+                .tls_hello
+                .as_ref()
+                .and_then(|h| HelloKind::parse(h.get_ref())),
+        }
+    }
+}
+
 /// One client connection to the web server.
 pub struct ClientConn {
-    conn: HttpConn<Stream>,
+    /// `None` when a TLS handshake failed: nothing can be sent on it.
+    conn: Option<HttpConn<Stream>>,
     /// The client's own number for it.
     pub id: u64,
     me: Instance,
@@ -113,27 +137,61 @@ impl ClientConn {
     /// Dial the web server (recording `client.connect`); `None` when the
     /// stack is gone.
     pub async fn open(dialer: &MemoryDialer, dialed: &Dialed) -> Option<ClientConn> {
+        ClientConn::dial(dialer, None, &Connect::default(), dialed).await
+    }
+
+    /// Dial the port `how` says, and over TLS do the handshake.
+    pub async fn open_to(to: &(Dialers, Connect), dialed: &Dialed) -> Option<ClientConn> {
+        let (dialers, how) = to;
+        match (&dialers.https, how.https) {
+            (Some((dialer, tls)), true) => ClientConn::dial(dialer, Some(tls), how, dialed).await,
+            _ => ClientConn::dial(&dialers.http, None, how, dialed).await,
+        }
+    }
+
+    async fn dial(
+        dialer: &MemoryDialer,
+        tls: Option<&Arc<rustls::ClientConfig>>,
+        how: &Connect,
+        dialed: &Dialed,
+    ) -> Option<ClientConn> {
         // The client's own numbering, in the order it dials. The web server
         // numbers connections its own way; the trace links the two by the
         // address pair both ends record.
         let id = dialed.fetch_add(1, Ordering::Relaxed) + 1;
         let me = Instance::Client { conn: id };
         let (stream, local) = dialer.dial().await.ok()?;
+        let server = if tls.is_some() {
+            LESSON_WEB_TLS_ADDR
+        } else {
+            LESSON_WEB_ADDR
+        };
         Step::new(StepId::ClientConnect, Direction::Within, Kind::Step)
             .instance(me.clone())
             .summary(format!(
-                "opens client connection {id} from {local} to the web server at {LESSON_WEB_ADDR}"
+                "opens client connection {id} from {local} to the web server at {server}"
             ))
             .state(StateChange::Connection {
                 hop: Hop::Client,
                 conn: id,
                 state: ConnState::Open,
                 local: Some(local.to_string()),
-                peer: Some(LESSON_WEB_ADDR.to_string()),
+                peer: Some(server.to_string()),
             })
             .emit();
+        let stream = Stream::Memory(stream);
+        let stream = match tls {
+            None => Some(stream),
+            Some(config) => {
+                let sni = how.sni.as_deref().unwrap_or(LESSON_HOST);
+                match how.hello.unwrap_or(HelloKind::Rustls) {
+                    HelloKind::Rustls => tls_client::handshake(stream, config, sni, &me).await,
+                    kind => tls_client::refused_hello(stream, kind, sni, &me).await,
+                }
+            }
+        };
         Some(ClientConn {
-            conn: HttpConn::new(Stream::Memory(stream)),
+            conn: stream.map(HttpConn::new),
             id,
             me,
             sent: 0,
@@ -152,6 +210,17 @@ impl ClientConn {
         self.body.clear();
         let ordinal = self.sent;
         let id = self.id;
+        if self.conn.is_none() {
+            Step::new(StepId::ClientResponseNone, Direction::Up, Kind::Error)
+                .instance(self.me.clone())
+                .ordinal(ordinal)
+                .summary(format!(
+                    "no TLS session came of connection {id}: {} is never sent",
+                    request.line
+                ))
+                .emit();
+            return (ordinal, Exchange::NoResponse);
+        }
         Step::new(StepId::ClientRequestSend, Direction::Down, Kind::Hop)
             .instance(self.me.clone())
             .ordinal(ordinal)
@@ -174,17 +243,21 @@ impl ClientConn {
             })
             .emit();
         let sent_at = Instant::now();
+        let Some(conn) = self.conn.as_mut() else {
+            return (ordinal, Exchange::NoResponse);
+        };
+        let me = &self.me;
         let send_and_read = async {
             // The server may refuse before reading everything (413): a
             // failed write is not the end, the answer may already be
             // waiting.
             match request.upload_rate {
-                Some(rate) => upload(&mut self.conn, &self.me, ordinal, &request.bytes, rate).await,
+                Some(rate) => upload(conn, me, ordinal, &request.bytes, rate).await,
                 None => {
-                    let _ = self.conn.write_all(&request.bytes).await;
+                    let _ = conn.write_all(&request.bytes).await;
                 }
             }
-            read_response(&mut self.conn, &request.method).await
+            read_response(conn, &request.method).await
         };
         let read = match request.timeout {
             Some(limit) => match tokio::time::timeout_at(sent_at + limit, send_and_read).await {
@@ -248,7 +321,7 @@ impl ClientConn {
     /// the lesson could use it: say so, close it, and open a new one.
     pub async fn reconnect(
         self,
-        dialer: &MemoryDialer,
+        dialer: &(Dialers, Connect),
         dialed: &Dialed,
         why: &str,
         index: usize,
@@ -262,7 +335,7 @@ impl ClientConn {
             ))
             .emit();
         self.close().await;
-        ClientConn::open(dialer, dialed).await
+        ClientConn::open_to(dialer, dialed).await
     }
 
     /// The client's own timeout ran out: it stops waiting and closes the
@@ -285,7 +358,9 @@ impl ClientConn {
             ))
             .emit();
         self.closed = true;
-        let _ = self.conn.shutdown().await;
+        if let Some(conn) = self.conn.as_mut() {
+            let _ = conn.shutdown().await;
+        }
     }
 
     /// Close the connection (recording `client.close`).
@@ -305,7 +380,9 @@ impl ClientConn {
             })
             .summary(format!("closes connection {id}"))
             .emit();
-        let _ = self.conn.shutdown().await;
+        if let Some(conn) = self.conn.as_mut() {
+            let _ = conn.shutdown().await;
+        }
     }
 }
 

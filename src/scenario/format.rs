@@ -268,6 +268,9 @@ impl MixRequest {
             save_token: None,
             bearer: None,
             tamper_token: false,
+            scheme: None,
+            sni: None,
+            tls_hello: None,
             expect: None,
         }
     }
@@ -335,6 +338,16 @@ pub struct Request {
     /// its signature (a forgery the server must catch).
     #[serde(default)]
     pub tamper_token: bool,
+    /// `https`: connect to the TLS port (443; the stack needs `ssl`)
+    /// instead of port 80. Default `http`.
+    pub scheme: Option<Spanned<String>>,
+    /// The name the TLS client asks for (SNI) and checks the certificate
+    /// against. Default: the lesson host, example.com.
+    pub sni: Option<String>,
+    /// How the TLS client starts (see `scenario::tls_client::HelloKind`):
+    /// `rustls` (default), `TLSv1.0` or `TLSv1.1` (a client offering only
+    /// that), `garbage`, `stall`, or `plain` (HTTP in the clear).
+    pub tls_hello: Option<Spanned<String>>,
     /// What should happen.
     pub expect: Option<Spanned<Expect>>,
 }

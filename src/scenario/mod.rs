@@ -32,6 +32,7 @@ pub mod load;
 pub mod rng;
 pub mod runner;
 pub mod template;
+pub mod tls_client;
 pub mod validate;
 
 pub use error::{Problems, ScenarioError};

@@ -27,12 +27,13 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::Lesson;
+use super::client::Connect;
 use super::client::{ClientConn, Dialed, Exchange, Prepared, idempotent};
 use super::format::{Compare, MixRequest, Request, RequestRef, Scenario};
 use super::jar::Jars;
 use super::load::{self, Plan};
 use crate::clock::{Clock, LESSON_EPOCH_SECS};
-use crate::net::MemoryDialer;
+use crate::stack::Dialers;
 use crate::stack::{self, StackConfig, StackError};
 use crate::trace::compare::{self, Comparison};
 use crate::trace::metrics::{self, LoadSummary};
@@ -339,7 +340,7 @@ type Sent = BTreeMap<usize, Placed>;
 async fn play_client(
     scenario: &Scenario,
     load: Option<Arc<Plan>>,
-    dialer: MemoryDialer,
+    dialer: Dialers,
     start: Instant,
 ) -> (Sent, Option<LoadSummary>) {
     // Group requests by connection, keeping file order.
@@ -367,7 +368,7 @@ async fn play_client(
             jars.clone(),
         ));
     }
-    let load = load.map(|plan| tokio::spawn(load::play(plan, dialer.clone(), dialed, start)));
+    let load = load.map(|plan| tokio::spawn(load::play(plan, dialer.http.clone(), dialed, start)));
     drop(dialer);
     let mut sent = Sent::new();
     while let Some(done) = tasks.join_next().await {
@@ -390,7 +391,7 @@ async fn play_client(
 /// idempotent request sent again once on a new one (curl and browsers do
 /// both; RFC 9110 §9.2.2 allows the retry only for idempotent methods).
 async fn client_connection(
-    dialer: MemoryDialer,
+    dialer: Dialers,
     dialed: Dialed,
     requests: Vec<(usize, Request)>,
     start: Instant,
@@ -403,7 +404,11 @@ async fn client_connection(
         .map(|t| t.get_ref().0)
         .unwrap_or_default();
     tokio::time::sleep_until(start + first_at).await;
-    let Some(mut conn) = ClientConn::open(&dialer, &dialed).await else {
+    let how = requests
+        .first()
+        .map_or_else(Connect::default, |(_, r)| Connect::of(r));
+    let dialer = (dialer, how);
+    let Some(mut conn) = ClientConn::open_to(&dialer, &dialed).await else {
         return sent;
     };
     // Why the connection can carry no more requests, once it cannot.

@@ -352,7 +352,7 @@ fn key_offset_from(source: &str, from: usize, key: &str) -> usize {
 fn check_ranges(stack: &StackConfig) -> Vec<(&'static str, String)> {
     let web = &stack.web_server;
     let app = &stack.app_server;
-    let checks: [(&'static str, bool, &str); 10] = [
+    let checks: [(&'static str, bool, &str); 12] = [
         (
             "max_headers",
             (1..=10_000).contains(&web.max_headers),
@@ -403,6 +403,20 @@ fn check_ranges(stack: &StackConfig) -> Vec<(&'static str, String)> {
             (1..=9).contains(&web.gzip_comp_level),
             "between 1 and 9",
         ),
+        (
+            "ssl_protocols",
+            !web.ssl_protocols.is_empty()
+                && web
+                    .ssl_protocols
+                    .iter()
+                    .all(|p| crate::server::tls::protocol(p).is_some()),
+            "a list of TLSv1.2 and TLSv1.3 (the versions rustls speaks)",
+        ),
+        (
+            "redirect_http",
+            web.ssl || !web.redirect_http,
+            "off unless ssl is on (it redirects to the TLS port)",
+        ),
     ];
     let mut found: Vec<(&'static str, String)> = checks
         .into_iter()
@@ -418,6 +432,63 @@ type Problem = (usize, String, String);
 
 fn push(found: &mut Vec<Problem>, offset: usize, message: String, hint: &str) {
     found.push((offset, message, hint.to_string()));
+}
+
+/// `scheme`, `sni` and `tls_hello`: https needs the web server's `ssl`,
+/// and the TLS options need https.
+fn check_tls_request(
+    label: &str,
+    r: &Request,
+    s: &Scenario,
+    key_at: &dyn Fn(&str) -> usize,
+) -> Vec<Problem> {
+    let mut found = Vec::new();
+    let https = match &r.scheme {
+        Some(scheme) => match scheme.get_ref().as_str() {
+            "http" => false,
+            "https" => true,
+            other => {
+                push(
+                    &mut found,
+                    scheme.span().start,
+                    format!("{label}: scheme `{other}` is not http or https"),
+                    "write scheme = \"https\" to use the TLS port",
+                );
+                false
+            }
+        },
+        None => false,
+    };
+    if https && !s.stack.web_server.ssl {
+        push(
+            &mut found,
+            key_at("scheme"),
+            format!("{label} uses https, but the web server does not listen with ssl"),
+            "add ssl = true under [stack.web_server]",
+        );
+    }
+    if let Some(hello) = &r.tls_hello
+        && crate::scenario::tls_client::HelloKind::parse(hello.get_ref()).is_none()
+    {
+        push(
+            &mut found,
+            hello.span().start,
+            format!(
+                "{label}: tls_hello `{}` is not one roundtrip knows",
+                hello.get_ref()
+            ),
+            "use rustls, TLSv1.0, TLSv1.1, garbage, stall or plain",
+        );
+    }
+    if !https && (r.tls_hello.is_some() || r.sni.is_some()) {
+        push(
+            &mut found,
+            key_at(if r.sni.is_some() { "sni" } else { "tls_hello" }),
+            format!("{label}: sni and tls_hello only mean something over https"),
+            "add scheme = \"https\"",
+        );
+    }
+    found
 }
 
 /// The rules every request to send obeys, written (`[[request]]`) or in a
@@ -926,6 +997,9 @@ fn check_rules(path: &Path, source: &str, s: &Scenario) -> Vec<ScenarioError> {
         let label = s.request_label(n);
         let key_at = |key: &str| key_in(source, spanned.span(), key);
         for (offset, message, hint) in check_request(&label, r, own_at, &key_at, false) {
+            err(offset, message, &hint);
+        }
+        for (offset, message, hint) in check_tls_request(&label, r, s, &key_at) {
             err(offset, message, &hint);
         }
         if let Some(name) = &r.name {

@@ -107,6 +107,44 @@ pub struct WebServerConfig {
     /// The status a refused request gets (`limit_conn_status 503`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit_conn_status: Option<u16>,
+    /// Also accept TLS connections, as `listen 443 ssl` does (port 443 in
+    /// a lesson; `serve --tls`); see [`super::tls`]. The plain port keeps
+    /// serving unless `redirect_http` is on. Off by default.
+    #[serde(skip_serializing_if = "is_false")]
+    pub ssl: bool,
+    /// The TLS versions the server accepts (`ssl_protocols TLSv1.2
+    /// TLSv1.3`, nginx's default since 1.23.4). rustls speaks only these
+    /// two; a client offering nothing newer than TLS 1.1 gets a
+    /// `protocol_version` alert.
+    #[serde(skip_serializing_if = "is_default_protocols")]
+    pub ssl_protocols: Vec<String>,
+    /// The names this server answers for (`server_name`; nginx's default
+    /// is `""`). A TLS client asking (by SNI) for another name still gets
+    /// this server, the only one on the port: nginx's default server.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub server_name: Vec<String>,
+    /// `add_header Strict-Transport-Security "VALUE" always` in the TLS
+    /// server: sent on every response over TLS and never over plain HTTP
+    /// (RFC 6797 §7.2). Off by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strict_transport_security: Option<String>,
+    /// With `ssl`: the plain port becomes a server of its own that answers
+    /// every request with `return 301 https://$host$request_uri`.
+    #[serde(skip_serializing_if = "is_false")]
+    pub redirect_http: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_default_protocols(p: &[String]) -> bool {
+    p == default_protocols()
+}
+
+/// nginx's `ssl_protocols` default.
+pub fn default_protocols() -> Vec<String> {
+    vec!["TLSv1.2".to_string(), "TLSv1.3".to_string()]
 }
 
 impl Default for WebServerConfig {
@@ -143,6 +181,11 @@ impl Default for WebServerConfig {
             limit_conn_zone: Vec::new(),
             limit_conn: Vec::new(),
             limit_conn_status: None,
+            ssl: false,
+            ssl_protocols: default_protocols(),
+            server_name: Vec::new(),
+            strict_transport_security: None,
+            redirect_http: false,
         }
     }
 }

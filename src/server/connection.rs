@@ -43,16 +43,21 @@ pub(super) enum Outcome {
     Close,
 }
 
-pub async fn serve(server: Arc<WebServer>, accepted: Accepted, conn_id: u64) {
+/// Serve one connection; `is_tls` when it came in on the `ssl` listener,
+/// whose connections start with a TLS handshake.
+pub async fn serve(server: Arc<WebServer>, accepted: Accepted, conn_id: u64, is_tls: bool) {
     let Accepted {
-        stream,
+        mut stream,
         peer,
         local,
         backlog_len,
         backlog_capacity,
     } = accepted;
     Step::new(StepId::WebServerAccept, Direction::Within, Kind::Step)
-        .summary(format!("accepts connection {conn_id} from {peer}"))
+        .summary(format!(
+            "accepts connection {conn_id} from {peer}{}",
+            if is_tls { " on the TLS port" } else { "" }
+        ))
         .state(StateChange::Backlog {
             change: QueueChange::Dequeue,
             len: backlog_len,
@@ -67,8 +72,18 @@ pub async fn serve(server: Arc<WebServer>, accepted: Accepted, conn_id: u64) {
             peer: Some(peer.to_string()),
         })
         .emit();
+    if let (true, Some(tls)) = (is_tls, server.tls.as_ref()) {
+        match super::tls::handshake(&server, tls, stream).await {
+            super::tls::Handshake::Done(s) => stream = s,
+            super::tls::Handshake::Closed => {
+                closed(conn_id);
+                return;
+            }
+        }
+    }
     let mut conn = HttpConn::new(stream);
     let mut ordinal = 0u64;
+    let mut ciphertext = conn.get_ref().tls().map_or((0, 0), |t| t.counts.totals());
     loop {
         if ordinal > 0 && !wait_for_next(&server, &mut conn).await {
             break;
@@ -80,6 +95,9 @@ pub async fn serve(server: Arc<WebServer>, accepted: Accepted, conn_id: u64) {
         };
         let outcome = one_request(&server, &mut conn, &ends, ordinal + 1).await;
         ordinal += 1;
+        if let Some(tls) = conn.get_ref().tls() {
+            super::tls::records_step(&tls.counts, &mut ciphertext);
+        }
         if matches!(outcome, Outcome::Close) {
             break;
         }
@@ -100,6 +118,11 @@ pub async fn serve(server: Arc<WebServer>, accepted: Accepted, conn_id: u64) {
         .emit();
     }
     linger(&server, &mut conn).await;
+    closed(conn_id);
+}
+
+/// `web_server.connection.close`.
+fn closed(conn_id: u64) {
     Step::state_only(
         StepId::WebServerConnectionClose,
         StateChange::Connection {
@@ -280,6 +303,9 @@ async fn handle(
         head.target = origin;
     }
 
+    // `$request_uri`: the target as sent, arguments and all (for an
+    // absolute-form target, its path and query).
+    let request_uri = head.target.clone();
     // `$uri`: what the locations are matched against and files are looked
     // up by. A name that is not UTF-8 cannot match a location or a file
     // of ours; it is kept as text with its bad bytes replaced.
@@ -426,15 +452,24 @@ async fn handle(
     }
 
     let host = host_name(head.headers.get("host").unwrap_or(""));
+    let tls = conn.get_ref().tls().is_some();
     let origin = Origin {
         client: peer.ip(),
         host: &host,
         port: ends.local.port(),
         keep_alive,
+        scheme: if tls { "https" } else { "http" },
+        request_uri: &request_uri,
+    };
+    // With `redirect_http` the plain port is a server of its own.
+    let locations = if cfg.ssl && cfg.redirect_http && !tls {
+        &server.redirect_locations
+    } else {
+        &cfg.location
     };
     // Held until this function returns: the request is finished then.
     let mut holds = Vec::new();
-    match route(server, &head, uri, &origin, &mut holds).await {
+    match route(server, locations, &head, uri, &origin, &mut holds).await {
         Routed::Proxy { target } => head.target = target,
         Routed::Respond { head: rhead, body } => {
             let keeps = rhead.headers.has_token("connection", "keep-alive");
@@ -449,7 +484,8 @@ async fn handle(
         Routed::Close => return Outcome::Close,
     }
 
-    let upstream_req = super::proxy::Upstream::upstream_request(&head, &body, peer, id);
+    let upstream_req =
+        super::proxy::Upstream::upstream_request(&head, &body, peer, id, origin.scheme);
     let sent_upstream = tokio::time::Instant::now();
     // nginx watches the client while the request is upstream: if it
     // leaves, the request is abandoned (499) and the upstream hop closed,

@@ -49,6 +49,10 @@ pub(super) struct Origin<'a> {
     /// The port the client connected to (left out of URLs when 80).
     pub port: u16,
     pub keep_alive: bool,
+    /// `$scheme`: `https` on a TLS connection.
+    pub scheme: &'a str,
+    /// `$request_uri`: the target as the client sent it.
+    pub request_uri: &'a str,
 }
 
 /// Run the locations for this request. `uri` is the normalized path.
@@ -57,12 +61,12 @@ pub(super) struct Origin<'a> {
 /// until the caller drops it with the finished request.
 pub(super) async fn route(
     server: &WebServer,
+    locations: &[Location],
     request: &RequestHead,
     mut uri: String,
     origin: &Origin<'_>,
     holds: &mut Vec<ConnHold>,
 ) -> Routed {
-    let locations = &server.config.location;
     let mut redirected = false;
     for _ in 0..=MAX_INTERNAL_REDIRECTS {
         let choice = location::choose(locations, &uri);
@@ -113,6 +117,7 @@ pub(super) async fn route(
                 return Routed::Proxy { target };
             }
             Handler::Return { status, url } => {
+                let url = url.map(|u| expand(&u, &uri, origin));
                 return returned(server, status, url, origin);
             }
             Handler::Files(mapping) => match files(server, request, loc, &mapping, &uri, origin) {
@@ -178,10 +183,21 @@ fn absolute(path: &str, origin: &Origin<'_>) -> String {
     if path.contains("://") {
         return path.to_string();
     }
-    match origin.port {
-        80 => format!("http://{}{path}", origin.host),
-        port => format!("http://{}:{port}{path}", origin.host),
+    let scheme = origin.scheme;
+    match (scheme, origin.port) {
+        ("http", 80) | ("https", 443) => format!("{scheme}://{}{path}", origin.host),
+        (_, port) => format!("{scheme}://{}:{port}{path}", origin.host),
     }
+}
+
+/// nginx's variables in a `return` URL: `$scheme`, `$host`,
+/// `$request_uri` and `$uri` (ngx_http_core_module's embedded variables).
+fn expand(url: &str, uri: &str, origin: &Origin<'_>) -> String {
+    // Longest names first: `$request_uri` before `$uri`.
+    url.replace("$request_uri", origin.request_uri)
+        .replace("$scheme", origin.scheme)
+        .replace("$host", origin.host)
+        .replace("$uri", uri)
 }
 
 /// A redirect page: nginx's page of the status, with `Location`.
@@ -774,6 +790,8 @@ mod tests {
             host: "example.test",
             port: 80,
             keep_alive: true,
+            scheme: "http",
+            request_uri: target,
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
@@ -782,6 +800,7 @@ mod tests {
         let mut holds = Vec::new();
         match runtime.block_on(route(
             server,
+            &server.config.location,
             &request,
             String::from_utf8_lossy(&uri).into_owned(),
             &origin,

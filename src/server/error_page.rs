@@ -44,7 +44,14 @@ pub enum Page {
     /// Request" and a line of its own repeats the reason
     /// (`ngx_http_error_494_page`).
     HeaderTooLarge,
+    /// nginx's status 497: a plain HTTP request on a port that listens
+    /// with `ssl`. Sent as 400, shaped as the 494 page
+    /// (`ngx_http_error_497_page`).
+    PlainHttpToHttps,
 }
+
+/// The reason of the 497 page.
+const PLAIN_TO_HTTPS: &str = "The plain HTTP request was sent to HTTPS port";
 
 /// The reason of the 494 page.
 const HEADER_TOO_LARGE: &str = "Request Header Or Cookie Too Large";
@@ -54,7 +61,7 @@ impl Page {
     pub fn status(self) -> u16 {
         match self {
             Page::Status(code) => code,
-            Page::HeaderTooLarge => 400,
+            Page::HeaderTooLarge | Page::PlainHttpToHttps => 400,
         }
     }
 
@@ -65,13 +72,20 @@ impl Page {
                 let middle = format!("<center><h1>{title}</h1></center>\r\n");
                 (title, middle)
             }
-            Page::HeaderTooLarge => (
-                format!("400 {HEADER_TOO_LARGE}"),
-                format!(
-                    "<center><h1>{}</h1></center>\r\n<center>{HEADER_TOO_LARGE}</center>\r\n",
-                    nginx_title(400)
-                ),
-            ),
+            Page::HeaderTooLarge | Page::PlainHttpToHttps => {
+                let reason = if self == Page::HeaderTooLarge {
+                    HEADER_TOO_LARGE
+                } else {
+                    PLAIN_TO_HTTPS
+                };
+                (
+                    format!("400 {reason}"),
+                    format!(
+                        "<center><h1>{}</h1></center>\r\n<center>{reason}</center>\r\n",
+                        nginx_title(400)
+                    ),
+                )
+            }
         };
         format!(
             "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n{middle}<hr><center>{SERVER_NAME}</center>\r\n</body>\r\n</html>\r\n"

@@ -420,6 +420,26 @@ pub fn default_locations() -> Vec<Location> {
     ]
 }
 
+/// The whole of the plain port's server when `redirect_http` is on:
+/// `location / { return 301 https://$host$request_uri; }`, with the TLS
+/// port written out when it is not 443.
+pub fn redirect_to_https(tls_port: u16) -> Vec<Location> {
+    let to = match tls_port {
+        443 => "301 https://$host$request_uri".to_string(),
+        port => format!("301 https://$host:{port}$request_uri"),
+    };
+    vec![Location {
+        pattern: Pattern::parse("/").unwrap_or_else(|e| unreachable!("{e}")),
+        root: None,
+        alias: None,
+        index: default_index(),
+        try_files: Vec::new(),
+        proxy_pass: None,
+        return_: Some(to),
+        expires: Expires::Off,
+    }]
+}
+
 /// The outcome of matching one URI against every location.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Choice {

@@ -31,6 +31,7 @@ mod refuse;
 mod respond;
 pub mod show;
 pub mod static_files;
+pub mod tls;
 
 pub use config::WebServerConfig;
 
@@ -53,6 +54,11 @@ pub struct WebServer {
     pub files: files::Files,
     /// The `limit_req` and `limit_conn` zones.
     pub limits: preaccess::Limits,
+    /// The TLS side of the `ssl` listener, when there is one.
+    pub tls: Option<tls::Terminator>,
+    /// The locations of the plain port's own server when `redirect_http`
+    /// is on (see [`location::redirect_to_https`]).
+    pub redirect_locations: Vec<location::Location>,
     next_conn: AtomicU64,
     next_request: AtomicU64,
     next_boundary: AtomicU64,
@@ -65,12 +71,28 @@ impl WebServer {
         clock: Clock,
         files: files::Files,
     ) -> Arc<WebServer> {
+        WebServer::with_tls(config, upstream, clock, files, None)
+    }
+
+    /// A web server that also terminates TLS on its `ssl` listener, whose
+    /// port is given with it.
+    pub fn with_tls(
+        config: WebServerConfig,
+        upstream: Connector,
+        clock: Clock,
+        files: files::Files,
+        tls: Option<(tls::Terminator, u16)>,
+    ) -> Arc<WebServer> {
+        let port = tls.as_ref().map_or(443, |(_, p)| *p);
+        let tls = tls.map(|(t, _)| t);
         Arc::new(WebServer {
             limits: preaccess::Limits::new(&config),
             config,
             upstream: Upstream::new(upstream),
             clock,
             files,
+            tls,
+            redirect_locations: location::redirect_to_https(port),
             next_conn: AtomicU64::new(1),
             next_request: AtomicU64::new(1),
             next_boundary: AtomicU64::new(1),
@@ -91,10 +113,22 @@ impl WebServer {
 
     /// Accept connections until the listener closes, one task each. A
     /// connection that fails affects only itself.
-    pub async fn run(self: Arc<WebServer>, mut listener: Listener) {
+    pub async fn run(self: Arc<WebServer>, listener: Listener) {
+        self.run_listeners(listener, None).await;
+    }
+
+    /// Accept on the plain listener and, when given, the `ssl` one (whose
+    /// connections start with a TLS handshake), until both close. One
+    /// task per connection: a handshake that stalls stalls only its own.
+    pub async fn run_listeners(self: Arc<WebServer>, mut plain: Listener, ssl: Option<Listener>) {
         let mut tasks = tokio::task::JoinSet::new();
-        loop {
-            match listener.accept().await {
+        let (mut plain_open, mut ssl) = (true, ssl);
+        while plain_open || ssl.is_some() {
+            let (accepted, is_tls) = tokio::select! {
+                a = plain.accept(), if plain_open => (a, false),
+                a = accept_some(&mut ssl) => (a, true),
+            };
+            match accepted {
                 Ok(Some(accepted)) => {
                     let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
                     let server = self.clone();
@@ -103,14 +137,26 @@ impl WebServer {
                     // connection it ever had.
                     while tasks.try_join_next().is_some() {}
                     tasks.spawn(
-                        connection::serve(server, accepted, conn).instrument(connection_span(conn)),
+                        connection::serve(server, accepted, conn, is_tls)
+                            .instrument(connection_span(conn)),
                     );
                 }
-                Ok(None) => break,
+                Ok(None) if is_tls => ssl = None,
+                Ok(None) => plain_open = false,
                 // Out of file descriptors, say: wait, do not spin.
                 Err(_) => tokio::time::sleep(crate::net::ACCEPT_RETRY_DELAY).await,
             }
         }
         while tasks.join_next().await.is_some() {}
+    }
+}
+
+/// The next connection of an optional listener; never, without one.
+async fn accept_some(
+    listener: &mut Option<Listener>,
+) -> std::io::Result<Option<crate::net::Accepted>> {
+    match listener {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
     }
 }

@@ -154,6 +154,7 @@ impl Upstream {
         body: &[u8],
         peer: SocketAddr,
         request_id: u64,
+        scheme: &str,
     ) -> RequestHead {
         let listed = req.headers.connection_options();
         let host = req.headers.get("host").unwrap_or("").to_string();
@@ -165,7 +166,9 @@ impl Upstream {
         headers.push("Host", host);
         headers.push("X-Real-IP", peer.ip().to_string());
         headers.push("X-Forwarded-For", forwarded_for);
-        headers.push("X-Forwarded-Proto", "http");
+        // `X-Forwarded-Proto $scheme`: how the client reached us, since
+        // the app server sees plain HTTP either way.
+        headers.push("X-Forwarded-Proto", scheme);
         headers.push("X-Request-Id", request_id.to_string());
         for (name, value) in req.headers.iter() {
             let lower = name.to_ascii_lowercase();
@@ -486,7 +489,7 @@ mod tests {
         req.headers.push("X-Forwarded-For", "198.51.100.1");
         req.headers.push("Accept", "*/*");
         let peer: SocketAddr = "203.0.113.7:50001".parse().unwrap();
-        let up = Upstream::upstream_request(&req, b"", peer, 9);
+        let up = Upstream::upstream_request(&req, b"", peer, 9, "http");
         assert_eq!(up.headers.get("host"), Some("example.test"));
         assert_eq!(
             up.headers.get("x-forwarded-for"),

@@ -135,6 +135,15 @@ pub(super) async fn send(
     head: ResponseHead,
     body: Vec<u8>,
 ) -> bool {
+    let mut head = head;
+    // The TLS server's `add_header … always` (HSTS), after every other
+    // field as nginx adds it: on every response
+    // of a TLS connection, never on plain ones (RFC 6797 §7.2).
+    if let Some(tls) = conn.get_ref().tls() {
+        for (name, value) in &tls.add_header {
+            head.headers.push(name.clone(), value.clone());
+        }
+    }
     let mut bytes = write::response_head(&head);
     // A response to HEAD carries the headers a GET would, and no body.
     if request.method != "HEAD" {

@@ -36,6 +36,9 @@ use crate::trace::{Layer, LayerInfo, StepId};
 /// Where the web server listens in a lesson.
 pub const LESSON_WEB_ADDR: SocketAddr =
     SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10)), 80);
+/// Where the web server's `ssl` listener is in a lesson.
+pub const LESSON_WEB_TLS_ADDR: SocketAddr =
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10)), 443);
 /// Where lesson clients come from.
 pub const LESSON_CLIENT_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7));
 /// Where the web server's proxy connects from in a lesson: loopback, from
@@ -53,6 +56,17 @@ pub enum StackError {
     App(String),
     #[error("could not listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: io::Error },
+    #[error("could not set up TLS: {0}")]
+    Tls(String),
+}
+
+/// How a lesson's clients reach its web server: port 80, and port 443
+/// when the web server listens with `ssl`, with the TLS client settings
+/// that trust the lesson certificate.
+#[derive(Clone)]
+pub struct Dialers {
+    pub http: MemoryDialer,
+    pub https: Option<(MemoryDialer, Arc<rustls::ClientConfig>)>,
 }
 
 /// A running stack: its tasks, and how to reach it.
@@ -321,7 +335,7 @@ pub fn start_in_memory(
     config: &StackConfig,
     clock: Clock,
     seed: u64,
-) -> Result<(MemoryDialer, Running), StackError> {
+) -> Result<(Dialers, Running), StackError> {
     let (app_dialer, app_listener) = memory_listener(
         LESSON_APP_ADDR,
         LESSON_PROXY_FROM,
@@ -334,17 +348,44 @@ pub fn start_in_memory(
         WEB_BACKLOG,
         StepId::WebServerBacklog,
     );
+    let (https, tls) = if config.web_server.ssl {
+        let (dialer, listener) = memory_listener(
+            LESSON_WEB_TLS_ADDR,
+            SocketAddr::new(LESSON_CLIENT_IP, 52001),
+            WEB_BACKLOG,
+            StepId::WebServerBacklog,
+        );
+        let tls_error = |e: String| StackError::Tls(e);
+        let identity =
+            crate::tls::certificate::Identity::lesson().map_err(|e| tls_error(e.to_string()))?;
+        let terminator =
+            crate::server::tls::Terminator::new(identity, &config.web_server.ssl_protocols, clock)
+                .map_err(tls_error)?;
+        let client =
+            crate::scenario::tls_client::config(clock).map_err(|e| tls_error(e.to_string()))?;
+        (
+            Some((dialer, client)),
+            Some((listener, (terminator, LESSON_WEB_TLS_ADDR.port()))),
+        )
+    } else {
+        (None, None)
+    };
     let app = start_app_server(config, app_listener, LESSON_APP_ADDR, clock, seed)?;
-    let web_server = WebServer::new(
+    let (tls_listener, terminator) = tls.unzip();
+    let web_server = WebServer::with_tls(
         config.web_server.clone(),
         Connector::Memory(app_dialer),
         clock,
         site::bundled(),
+        terminator,
     );
-    let web = tokio::spawn(web_server.run(web_listener));
+    let web = tokio::spawn(web_server.run_listeners(web_listener, tls_listener));
     let app = AppServer::Task(app);
     Ok((
-        web_dialer,
+        Dialers {
+            http: web_dialer,
+            https,
+        },
         Running {
             web,
             app,
@@ -368,15 +409,35 @@ fn bind(addr: SocketAddr, backlog: usize) -> io::Result<tokio::net::TcpListener>
     socket.listen(u32::try_from(backlog).unwrap_or(u32::MAX))
 }
 
-/// The same stack on real TCP: the web server on `listen`, the app server
-/// on an ephemeral port of 127.0.0.1 behind it. Returns the web server's
-/// bound address.
+/// `serve --tls`: where the `ssl` listener binds, and its certificate.
+pub struct TcpTls {
+    pub listen: SocketAddr,
+    pub identity: crate::tls::certificate::Identity,
+}
+
+/// The same stack on real TCP: the web server on `listen` (and, with
+/// `tls`, its `ssl` listener), the app server on an ephemeral port of
+/// 127.0.0.1 behind it. Returns the web server's bound address, the app
+/// server's, and the TLS listener's.
 pub async fn start_tcp(
     config: &StackConfig,
     listen: SocketAddr,
     clock: Clock,
     files: crate::server::files::Files,
 ) -> Result<(SocketAddr, SocketAddr, Running), StackError> {
+    start_tcp_tls(config, listen, None, clock, files)
+        .await
+        .map(|(web, app, _, running)| (web, app, running))
+}
+
+/// [`start_tcp`] with an optional `ssl` listener.
+pub async fn start_tcp_tls(
+    config: &StackConfig,
+    listen: SocketAddr,
+    tls: Option<TcpTls>,
+    clock: Clock,
+    files: crate::server::files::Files,
+) -> Result<(SocketAddr, SocketAddr, Option<SocketAddr>, Running), StackError> {
     let app_bind = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
     let app_tcp =
         bind(app_bind, config.app_server.backlog).map_err(|source| StackError::Listen {
@@ -403,21 +464,44 @@ pub async fn start_tcp(
         })?;
     let web_addr = web_listener.local_addr();
     let (stop, stopped) = watch::channel(false);
-    let web_listener = web_listener.stop_on(stopped);
+    let web_listener = web_listener.stop_on(stopped.clone());
+    let (tls_listener, terminator) = match tls {
+        Some(TcpTls { listen, identity }) => {
+            let listen_error = |source| StackError::Listen {
+                addr: listen,
+                source,
+            };
+            let socket = bind(listen, WEB_BACKLOG).map_err(listen_error)?;
+            let listener = Listener::tcp(socket, WEB_BACKLOG).map_err(listen_error)?;
+            let port = listener.local_addr().port();
+            let terminator = crate::server::tls::Terminator::new(
+                identity,
+                &config.web_server.ssl_protocols,
+                clock,
+            )
+            .map_err(StackError::Tls)?;
+            (Some(listener.stop_on(stopped)), Some((terminator, port)))
+        }
+        None => (None, None),
+    };
+    let tls_addr = tls_listener.as_ref().map(Listener::local_addr);
     let (stop_app, app_stopped) = watch::channel(false);
     let app = start_app_threads(config, app_socket, app_addr, clock, app_stopped)?;
-    let web_server = WebServer::new(
-        config.web_server.clone(),
+    let mut web_config = config.web_server.clone();
+    web_config.ssl = web_config.ssl || terminator.is_some();
+    let web_server = WebServer::with_tls(
+        web_config,
         Connector::Tcp(app_addr),
         clock,
         files,
+        terminator,
     );
-    let web = tokio::spawn(web_server.run(web_listener));
+    let web = tokio::spawn(web_server.run_listeners(web_listener, tls_listener));
     let running = Running {
         web,
         app,
         stop: Some(stop),
         stop_app: Some(stop_app),
     };
-    Ok((web_addr, app_addr, running))
+    Ok((web_addr, app_addr, tls_addr, running))
 }

@@ -129,6 +129,11 @@ macro_rules! steps {
 steps! {
     /// The client opens a TCP connection to the web server.
     ClientConnect => (Client, "client.connect"),
+    /// The client's side of a TLS handshake: the certificate it checked
+    /// (subject, names, validity against the lesson's clock) and what was
+    /// agreed; or why the client refused it (a name the certificate does
+    /// not carry, a version the server will not speak).
+    ClientTlsHandshake => (Client, "client.tls.handshake"),
     /// The client writes a request's bytes.
     ClientRequestSend => (Client, "client.request.send"),
     /// The client reads a whole response.
@@ -156,6 +161,23 @@ steps! {
     WebServerBacklogFull => (WebServer, "web_server.backlog.full"),
     /// The web server accepts a client connection.
     WebServerAccept => (WebServer, "web_server.accept"),
+    /// The ClientHello as received, in the clear (RFC 8446 §4.1.2): the
+    /// SNI name, ALPN offers, versions and cipher suites offered; and the
+    /// server its name selects (nginx's default server when none matches).
+    WebServerTlsClientHello => (WebServer, "web_server.tls.client_hello"),
+    /// The TLS handshake done: the version, cipher suite and ALPN protocol
+    /// agreed, the certificate sent (subject, issuer, validity), and the
+    /// handshake's byte counts.
+    WebServerTlsHandshake => (WebServer, "web_server.tls.handshake"),
+    /// A TLS handshake refused: the alert sent or received and the knob
+    /// behind it (`ssl_protocols`, `ssl_certificate`); or plain HTTP on
+    /// the TLS port (nginx's 400, status 497).
+    WebServerTlsRefuse => (WebServer, "web_server.tls.refuse"),
+    /// No finished handshake within `client_header_timeout`: closed.
+    WebServerTlsTimeout => (WebServer, "web_server.tls.handshake_timeout"),
+    /// The ciphertext one exchange on a TLS connection cost, in bytes read
+    /// and written (the records themselves are never shown).
+    WebServerTlsRecords => (WebServer, "web_server.tls.records"),
     /// A request head arrived and parsed.
     WebServerRequestReceive => (WebServer, "web_server.request.receive"),
     /// A request head that breaks a rule or a limit.

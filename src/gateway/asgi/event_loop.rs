@@ -524,6 +524,22 @@ pub fn forwarded_client(
     Some(host.to_string())
 }
 
+/// The scheme uvicorn's proxy-headers middleware puts in the scope: the
+/// `X-Forwarded-Proto` of a trusted peer (`https` behind a proxy that
+/// terminated TLS), else `http`, what the socket itself carries.
+pub fn forwarded_scheme(head: &RequestHead, peer: SocketAddr, config: &AppServerConfig) -> String {
+    let trusted = config.proxy_headers
+        && config
+            .forwarded_allow_ips
+            .split(',')
+            .map(str::trim)
+            .any(|t| t == "*" || t == peer.ip().to_string());
+    match head.headers.get("x-forwarded-proto").map(str::trim) {
+        Some(proto @ ("http" | "https")) if trusted => proto.to_string(),
+        _ => "http".to_string(),
+    }
+}
+
 /// The scope for one request (ASGI HTTP spec 2.3, as uvicorn declares it).
 /// `client` is the forwarded client when [`forwarded_client`] found one.
 pub fn scope_for(
@@ -585,7 +601,8 @@ async fn serve(
         received_at,
     } = incoming;
     let forwarded = forwarded_client(&head, peer, config);
-    let scope = scope_for(&head, peer, front.local, forwarded.as_deref());
+    let mut scope = scope_for(&head, peer, front.local, forwarded.as_deref());
+    scope.scheme = forwarded_scheme(&head, peer, config);
     if let Some(client) = &forwarded {
         Step::new(
             StepId::AppServerProxyHeaders,
@@ -745,6 +762,27 @@ async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_scope_scheme_is_https_only_when_a_trusted_proxy_says_so() {
+        let mut head = RequestHead {
+            method: "GET".into(),
+            target: "/".into(),
+            version: crate::http::Version::Http11,
+            headers: crate::http::Headers::new(),
+        };
+        head.headers.push("X-Forwarded-Proto", "https");
+        let config = AppServerConfig::default();
+        let proxy: SocketAddr = "127.0.0.1:40001".parse().expect("an address");
+        let stranger: SocketAddr = "203.0.113.7:5000".parse().expect("an address");
+        assert_eq!(forwarded_scheme(&head, proxy, &config), "https");
+        assert_eq!(forwarded_scheme(&head, stranger, &config), "http");
+        let off = AppServerConfig {
+            proxy_headers: false,
+            ..AppServerConfig::default()
+        };
+        assert_eq!(forwarded_scheme(&head, proxy, &off), "http");
+    }
     use crate::clock::Clock;
     use crate::gateway::BoxFuture;
     use crate::gateway::asgi::{Receive, Send};
