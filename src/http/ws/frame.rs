@@ -330,6 +330,29 @@ pub fn parse(buf: &[u8], role: Role, max_payload: u64) -> Result<Parsed, FrameEr
     })
 }
 
+/// Read the next frame from a connection: `Ok(None)` when the peer
+/// closed it (or it broke) before a whole frame. Safe to cancel (in a
+/// `select!`): bytes read stay in the connection's buffer.
+pub async fn read<S>(
+    conn: &mut crate::http::HttpConn<S>,
+    role: Role,
+    max_payload: u64,
+) -> Result<Option<Frame>, FrameError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    loop {
+        if let Parsed::Complete { frame, consumed } = parse(conn.buffered(), role, max_payload)? {
+            conn.consume(consumed);
+            return Ok(Some(frame));
+        }
+        match conn.fill().await {
+            Ok(0) | Err(_) => return Ok(None),
+            Ok(_) => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
