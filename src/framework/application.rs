@@ -54,6 +54,7 @@ pub struct Framework {
     dispatch: Dispatch,
     pipeline: Pipeline,
     routes: Vec<RouteInfo>,
+    pub(crate) websockets: Vec<super::websocket::WebsocketRoute>,
 }
 
 /// Collects routes and middleware; [`FrameworkBuilder::build`] finishes.
@@ -61,6 +62,7 @@ pub struct FrameworkBuilder {
     router: Router<Route>,
     pipeline: Pipeline,
     routes: Vec<RouteInfo>,
+    websockets: Vec<super::websocket::WebsocketRoute>,
 }
 
 impl Framework {
@@ -69,6 +71,7 @@ impl Framework {
             router: Router::new(),
             pipeline: Pipeline::new(),
             routes: Vec::new(),
+            websockets: Vec::new(),
         }
     }
 
@@ -131,6 +134,22 @@ impl FrameworkBuilder {
         Ok(self)
     }
 
+    /// Serve websockets on exactly `path` with `endpoint` (Starlette's
+    /// `WebSocketRoute`); the trace calls it `name`.
+    pub fn websocket(
+        mut self,
+        path: &str,
+        name: &'static str,
+        endpoint: impl super::websocket::WebsocketEndpoint + 'static,
+    ) -> FrameworkBuilder {
+        self.websockets.push(super::websocket::WebsocketRoute {
+            path: path.to_string(),
+            name,
+            endpoint: Box::new(endpoint),
+        });
+        self
+    }
+
     /// Add a middleware inside the ones already added: the first added is
     /// the outermost.
     pub fn middleware(mut self, middleware: impl Middleware + 'static) -> FrameworkBuilder {
@@ -151,6 +170,7 @@ impl FrameworkBuilder {
             },
             pipeline: self.pipeline,
             routes: self.routes,
+            websockets: self.websockets,
         }
     }
 }

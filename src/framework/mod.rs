@@ -34,6 +34,7 @@ pub mod middleware;
 pub mod request;
 pub mod response;
 pub mod router;
+pub mod websocket;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod wsgi;
