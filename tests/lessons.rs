@@ -146,6 +146,7 @@ const GOLDEN: &[&str] = &[
     "csrf",
     "middleware-order",
     "cors-preflight",
+    "ws-handshake",
 ];
 
 /// Two tests per lesson: the transcript (`tests/snapshots/lessons__NAME.snap`)
@@ -1090,4 +1091,10 @@ golden!(
     arrival_order_transcript_keeps_the_lessons_numbers,
     arrival_order_whole_trace_is_unchanged,
     "arrival-order"
+);
+
+golden!(
+    ws_handshake_transcript_shows_the_upgrade_and_the_frames,
+    ws_handshake_whole_trace_is_unchanged,
+    "ws-handshake"
 );

@@ -158,7 +158,11 @@ impl WebsocketEndpoint for Chat {
                 if members.iter().any(|m| m.name == name) {
                     Some((format!("{name} is already in the room"), 1008, "name taken"))
                 } else if members.len() >= MAX_MEMBERS {
-                    Some((format!("the room is full ({MAX_MEMBERS} members)"), 1013, "room full"))
+                    Some((
+                        format!("the room is full ({MAX_MEMBERS} members)"),
+                        1013,
+                        "room full",
+                    ))
                 } else {
                     members.push(Member {
                         name: name.clone(),
@@ -292,6 +296,9 @@ mod tests {
         assert_eq!(member_name(b"name="), None);
         assert_eq!(member_name(b"name=%3Cscript%3E"), None);
         assert_eq!(member_name(&[b'n', b'a', b'm', b'e', b'=', 0xff]), None);
-        assert_eq!(member_name(format!("name={}", "a".repeat(21)).as_bytes()), None);
+        assert_eq!(
+            member_name(format!("name={}", "a".repeat(21)).as_bytes()),
+            None
+        );
     }
 }

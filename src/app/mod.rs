@@ -394,7 +394,9 @@ pub fn build_with(
     .add("GET", "/blocking", "blocking", timed::blocking)?
     .add("GET", "/threadpool", "threadpool", timed::threadpool)?
     .add("GET", "/chat", "chat_page", chat::chat_page)?;
-    routes.builder = routes.builder.websocket("/chat", "chat", chat::Chat::default());
+    routes.builder = routes
+        .builder
+        .websocket("/chat", "chat", chat::Chat::default());
     let mut sessions = None;
     let mut bearer = None;
     if let Some(auth) = &config.auth {

@@ -20,9 +20,9 @@ use super::application::Framework;
 use super::request::Request;
 use crate::gateway::BoxFuture;
 use crate::gateway::asgi::{AsgiApp, Message, Receive, Scope, Send, WebsocketScope};
+use crate::http::headers::latin1_bytes;
 use crate::trace::emit::Step;
 use crate::trace::{Data, Direction, Kind, StepId};
-use crate::http::headers::latin1_bytes;
 
 impl AsgiApp for Framework {
     fn call<'a>(

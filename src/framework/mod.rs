@@ -34,9 +34,9 @@ pub mod middleware;
 pub mod request;
 pub mod response;
 pub mod router;
-pub mod websocket;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod websocket;
 pub mod wsgi;
 
 pub use application::{Framework, FrameworkBuilder, RouteInfo};

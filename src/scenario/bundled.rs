@@ -95,6 +95,10 @@ pub const LESSONS: &[(&str, &str)] = &[
         "cors-preflight",
         include_str!("../../scenarios/cors-preflight.toml"),
     ),
+    (
+        "ws-handshake",
+        include_str!("../../scenarios/ws-handshake.toml"),
+    ),
 ];
 
 /// The source of a bundled lesson.

@@ -95,6 +95,9 @@ pub struct ClientConn {
     pub set_cookies: Vec<String>,
     /// The body of the last response (a token a lesson keeps).
     pub body: Vec<u8>,
+    /// The header fields of the last response (a websocket handshake's
+    /// accept key is read from them).
+    last_headers: Vec<(String, String)>,
 }
 
 impl ClientConn {
@@ -127,6 +130,7 @@ impl ClientConn {
             sent: 0,
             set_cookies: Vec::new(),
             body: Vec::new(),
+            last_headers: Vec::new(),
         })
     }
 
@@ -158,6 +162,7 @@ impl ClientConn {
         let _ = self.conn.write_all(&request.bytes).await;
         let outcome = match read_response(&mut self.conn, &request.method).await {
             Some((head, wire)) => {
+                self.last_headers = head.headers.to_pairs();
                 self.set_cookies = head
                     .headers
                     .iter()
@@ -223,6 +228,24 @@ impl ClientConn {
             .emit();
         self.close().await;
         ClientConn::open(dialer, dialed).await
+    }
+
+    /// A field of the last response, by case-insensitive name.
+    pub fn last_header(&self, name: &str) -> Option<String> {
+        self.last_headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    }
+
+    /// The connection itself, for a websocket after its handshake.
+    pub(super) fn conn_mut(&mut self) -> &mut HttpConn<Stream> {
+        &mut self.conn
+    }
+
+    /// Who the client is on this connection, for the trace.
+    pub(super) fn me(&self) -> Instance {
+        self.me.clone()
     }
 
     /// Close the connection (recording `client.close`).

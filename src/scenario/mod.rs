@@ -33,6 +33,7 @@ pub mod rng;
 pub mod runner;
 pub mod template;
 pub mod validate;
+pub mod ws_client;
 
 pub use error::{Problems, ScenarioError};
 pub use format::Scenario;

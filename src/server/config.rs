@@ -2,6 +2,8 @@
 //! (nginx's ngx_http_core_module and ngx_http_proxy_module docs). A scenario may override any of them;
 //! the trace records the values in effect.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::gzip::{GzipProxied, GzipSettings};
@@ -75,6 +77,43 @@ pub struct WebServerConfig {
     /// may get a compressed response (`gzip_proxied off`). Not about
     /// `proxy_pass`: upstream responses are compressed like any other.
     pub gzip_proxied: GzipProxied,
+    /// The HTTP version of proxied requests (`proxy_http_version 1.1`,
+    /// nginx ≥ 1.29.7; 1.0 before). An upgrade needs 1.1: under 1.0 the
+    /// app server refuses it. Left out of the recorded config while 1.1.
+    #[serde(skip_serializing_if = "ProxyHttpVersion::is_default")]
+    pub proxy_http_version: ProxyHttpVersion,
+    /// `proxy_set_header NAME VALUE;`: fields set on every proxied
+    /// request. `$http_NAME` in a value is the client's field of that name
+    /// (`_` for `-`); a field whose value comes out empty is not sent, as
+    /// nginx does. None by default, so the client's `Upgrade` and
+    /// `Connection` (hop-by-hop) never reach the app server until a
+    /// lesson writes `{ Upgrade = "$http_upgrade", Connection = "upgrade" }`
+    /// (nginx's "WebSocket proxying" page).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub proxy_set_header: BTreeMap<String, String>,
+}
+
+/// `proxy_http_version`: `"1.0"` or `"1.1"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ProxyHttpVersion {
+    #[serde(rename = "1.0")]
+    Http10,
+    #[default]
+    #[serde(rename = "1.1")]
+    Http11,
+}
+
+impl ProxyHttpVersion {
+    fn is_default(&self) -> bool {
+        *self == ProxyHttpVersion::Http11
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProxyHttpVersion::Http10 => "1.0",
+            ProxyHttpVersion::Http11 => "1.1",
+        }
+    }
 }
 
 impl Default for WebServerConfig {
@@ -102,6 +141,8 @@ impl Default for WebServerConfig {
             gzip_comp_level: 1,
             gzip_vary: false,
             gzip_proxied: GzipProxied::default(),
+            proxy_http_version: ProxyHttpVersion::Http11,
+            proxy_set_header: BTreeMap::new(),
         }
     }
 }

@@ -446,7 +446,10 @@ async fn handle(
         Routed::Close => return Outcome::Close,
     }
 
-    let upstream_req = super::proxy::Upstream::upstream_request(&head, &body, peer, id);
+    let upstream_req = super::proxy::Upstream::upstream_request(&head, &body, peer, id, cfg);
+    if super::upgrade::asked(&head) && super::upgrade::passes(&head, &upstream_req, cfg) {
+        return super::upgrade::tunnel(server, conn, &head, &upstream_req, keep_alive).await;
+    }
     let sent_upstream = tokio::time::Instant::now();
     match server.upstream.forward(&upstream_req, &body, cfg).await {
         Ok((upstream_head, upstream_body)) => {

@@ -27,6 +27,7 @@ mod refuse;
 mod respond;
 pub mod show;
 pub mod static_files;
+mod upgrade;
 
 pub use config::WebServerConfig;
 

@@ -225,14 +225,10 @@ impl Receive {
     /// The next message of a websocket scope; `websocket.disconnect` with
     /// 1006 once the server has nothing more.
     pub async fn recv_websocket(&mut self) -> Message {
-        let m = self
-            .0
-            .recv()
-            .await
-            .unwrap_or(Message::WebsocketDisconnect {
-                code: 1006,
-                reason: String::new(),
-            });
+        let m = self.0.recv().await.unwrap_or(Message::WebsocketDisconnect {
+            code: 1006,
+            reason: String::new(),
+        });
         m.record("receive", Direction::Down);
         m
     }

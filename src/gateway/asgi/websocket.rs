@@ -60,37 +60,37 @@ pub async fn serve(
     let Incoming {
         head, received_at, ..
     } = incoming;
-    let upgrade = match handshake::check(&head) {
-        Ok(u) => u,
-        Err(e) => {
-            let status = e.status();
-            Step::new(
-                StepId::AppServerWebsocketHandshake,
-                Direction::Up,
-                Kind::Error,
-            )
-            .summary(format!(
-                "{e}: answers {status}, and the app is never called"
-            ))
-            .decision(
-                Decision::new(Verdict::Refuse { status })
-                    .rule("RFC 6455 §4.2.1: a server must refuse a handshake that breaks the rules"),
-            )
-            .failure(Failure::Invalid)
-            .answer(status)
-            .emit();
-            let mut r = ResponseHead::new(status);
-            if status == 426 {
-                r.headers.push("Sec-WebSocket-Version", handshake::VERSION);
+    let upgrade =
+        match handshake::check(&head) {
+            Ok(u) => u,
+            Err(e) => {
+                let status = e.status();
+                Step::new(
+                    StepId::AppServerWebsocketHandshake,
+                    Direction::Up,
+                    Kind::Error,
+                )
+                .summary(format!(
+                    "{e}: answers {status}, and the app is never called"
+                ))
+                .decision(Decision::new(Verdict::Refuse { status }).rule(
+                    "RFC 6455 §4.2.1: a server must refuse a handshake that breaks the rules",
+                ))
+                .failure(Failure::Invalid)
+                .answer(status)
+                .emit();
+                let mut r = ResponseHead::new(status);
+                if status == 426 {
+                    r.headers.push("Sec-WebSocket-Version", handshake::VERSION);
+                }
+                r.headers.push("Content-Type", "text/plain");
+                let body = format!("Failed to open a WebSocket connection: {e}.\n");
+                let _ = front
+                    .send_response(conn, &head, r, body.as_bytes(), false, received_at)
+                    .await;
+                return "the websocket handshake was refused";
             }
-            r.headers.push("Content-Type", "text/plain");
-            let body = format!("Failed to open a WebSocket connection: {e}.\n");
-            let _ = front
-                .send_response(conn, &head, r, body.as_bytes(), false, received_at)
-                .await;
-            return "the websocket handshake was refused";
-        }
-    };
+        };
     let forwarded = forwarded_client(&head, peer, config);
     let scope = WebsocketScope {
         http: scope_for(&head, peer, front.local, forwarded.as_deref()),
@@ -340,7 +340,9 @@ impl Socket<'_> {
             Direction::Within,
             Kind::Error,
         )
-        .summary(format!("{why}: fails the connection with close code {code}"))
+        .summary(format!(
+            "{why}: fails the connection with close code {code}"
+        ))
         .decision(
             Decision::new(Verdict::Close)
                 .rule("RFC 6455 §7.1.7: fail the websocket connection with a close frame")
