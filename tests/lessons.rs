@@ -147,6 +147,9 @@ const GOLDEN: &[&str] = &[
     "middleware-order",
     "cors-preflight",
     "ws-handshake",
+    "ws-chat",
+    "ws-through-wsgi",
+    "ws-proxy-misconfigured",
 ];
 
 /// Two tests per lesson: the transcript (`tests/snapshots/lessons__NAME.snap`)
@@ -1097,4 +1100,22 @@ golden!(
     ws_handshake_transcript_shows_the_upgrade_and_the_frames,
     ws_handshake_whole_trace_is_unchanged,
     "ws-handshake"
+);
+
+golden!(
+    ws_chat_transcript_broadcasts_to_three_sockets,
+    ws_chat_whole_trace_is_unchanged,
+    "ws-chat"
+);
+
+golden!(
+    ws_through_wsgi_transcript_answers_the_upgrade_as_a_plain_get,
+    ws_through_wsgi_whole_trace_is_unchanged,
+    "ws-through-wsgi"
+);
+
+golden!(
+    ws_proxy_misconfigured_transcript_drops_the_hop_by_hop_upgrade,
+    ws_proxy_misconfigured_whole_trace_is_unchanged,
+    "ws-proxy-misconfigured"
 );

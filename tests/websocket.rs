@@ -72,3 +72,98 @@ fn the_web_server_relays_bytes_and_never_parses_a_frame() {
         );
     }
 }
+
+/// The handler's broadcasts in a lesson: (who, event, recipients).
+fn broadcasts(t: &Trace) -> Vec<(String, String, String)> {
+    t.events
+        .iter()
+        .filter(|e| e.step == StepId::HandlerChat)
+        .filter_map(|e| match e.data.first() {
+            Some(Data::Fields { entries }) => {
+                let get = |k: &str| {
+                    entries
+                        .iter()
+                        .find(|(n, _)| n == k)
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_default()
+                };
+                Some((get("member"), get("event"), get("broadcast to")))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn in_the_chat_every_line_reaches_everyone_connected_and_a_leave_the_rest() {
+    let t = run("ws-chat");
+    let b = broadcasts(&t);
+    let said = |who: &str| b.iter().find(|(m, e, _)| m == who && e == "says something");
+    assert_eq!(said("ada").map(|x| x.2.as_str()), Some("ada, bo, cy"));
+    assert_eq!(said("cy").map(|x| x.2.as_str()), Some("ada, bo, cy"));
+    let cy_left = b.iter().find(|(m, e, _)| m == "cy" && e == "left");
+    assert_eq!(cy_left.map(|x| x.2.as_str()), Some("ada, bo"));
+    // Every client saw each of the three lines, whoever sent it.
+    for r in &t.requests {
+        assert_eq!(r.status, Some(101));
+    }
+}
+
+#[test]
+fn a_wsgi_server_answers_the_upgrade_as_a_plain_request_and_no_socket_opens() {
+    let t = run("ws-through-wsgi");
+    assert_eq!(t.requests[0].status, Some(200));
+    let steps: Vec<StepId> = t.events.iter().map(|e| e.step).collect();
+    assert!(steps.contains(&StepId::AppServerWsgiCall));
+    assert!(!steps.contains(&StepId::AppServerWebsocketHandshake));
+    assert!(!steps.contains(&StepId::ClientWebsocketSend));
+    // The upgrade fields reached the app, as environ keys.
+    let environ_has_upgrade = t.events.iter().flat_map(|e| &e.data).any(|d| match d {
+        Data::Environ { entries } => entries
+            .iter()
+            .any(|(k, v)| k == "HTTP_UPGRADE" && v == "websocket"),
+        _ => false,
+    });
+    assert!(environ_has_upgrade);
+}
+
+#[test]
+fn without_proxy_set_header_the_app_server_never_sees_the_upgrade() {
+    let t = run("ws-proxy-misconfigured");
+    assert_eq!(t.requests[0].status, Some(200));
+    let to_app = t
+        .events
+        .iter()
+        .filter(|e| e.step == StepId::WebServerProxySend)
+        .flat_map(|e| &e.data)
+        .find_map(|d| match d {
+            Data::RequestHead { headers, .. } => Some(headers.clone()),
+            _ => None,
+        })
+        .expect("the proxied request head");
+    assert!(
+        !to_app
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("upgrade")),
+        "{to_app:?}"
+    );
+    assert!(
+        !to_app
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("connection")),
+        "{to_app:?}"
+    );
+    let scope_type = t
+        .events
+        .iter()
+        .filter(|e| e.step == StepId::AppServerAsgiCall)
+        .flat_map(|e| &e.data)
+        .find_map(|d| match d {
+            Data::Scope { entries } => entries
+                .iter()
+                .find(|(k, _)| k == "type")
+                .map(|(_, v)| v.clone()),
+            _ => None,
+        });
+    assert_eq!(scope_type, Some(serde_json::json!("http")));
+}

@@ -99,6 +99,15 @@ pub const LESSONS: &[(&str, &str)] = &[
         "ws-handshake",
         include_str!("../../scenarios/ws-handshake.toml"),
     ),
+    ("ws-chat", include_str!("../../scenarios/ws-chat.toml")),
+    (
+        "ws-through-wsgi",
+        include_str!("../../scenarios/ws-through-wsgi.toml"),
+    ),
+    (
+        "ws-proxy-misconfigured",
+        include_str!("../../scenarios/ws-proxy-misconfigured.toml"),
+    ),
 ];
 
 /// The source of a bundled lesson.

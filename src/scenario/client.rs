@@ -243,6 +243,12 @@ impl ClientConn {
         &mut self.conn
     }
 
+    /// The position on this connection of the last request sent (a
+    /// websocket's frames belong to its handshake request).
+    pub(super) fn ordinal(&self) -> u64 {
+        self.sent
+    }
+
     /// Who the client is on this connection, for the trace.
     pub(super) fn me(&self) -> Instance {
         self.me.clone()

@@ -91,9 +91,11 @@ pub fn with_handshake(mut r: Request, key: &str) -> Request {
 /// Check the answer to the handshake; true when the socket is open.
 pub fn handshake_answered(conn: &ClientConn, status: u16, key: &str) -> bool {
     let me = conn.me();
+    let ordinal = conn.ordinal();
     if status != 101 {
         Step::new(StepId::ClientWebsocketHandshake, Direction::Up, Kind::Error)
             .instance(me)
+            .ordinal(ordinal)
             .summary(format!(
                 "the answer is {status}, not 101 Switching Protocols: no websocket. A browser \
                  fires `error`, then `close` with code 1006"
@@ -111,6 +113,7 @@ pub fn handshake_answered(conn: &ClientConn, status: u16, key: &str) -> bool {
         if ok { Kind::Step } else { Kind::Error },
     )
     .instance(me)
+    .ordinal(ordinal)
     .summary(if ok {
         format!(
             "101 Switching Protocols, and Sec-WebSocket-Accept {} is base64(SHA-1(its key + GUID)): \
@@ -136,7 +139,10 @@ pub async fn play(
     start: Instant,
     seed: u64,
 ) -> &'static str {
-    let me = conn.me();
+    let me = Me {
+        who: conn.me(),
+        ordinal: conn.ordinal(),
+    };
     let conn_id = conn.id;
     let mut masks = 0u64;
     let mut next_mask = move || {
@@ -163,7 +169,8 @@ pub async fn play(
                     Ok(Some(f)) => f,
                     Ok(None) => {
                         Step::new(StepId::ClientWebsocketReceive, Direction::Up, Kind::Error)
-                            .instance(me.clone())
+                            .instance(me.who.clone())
+                            .ordinal(me.ordinal)
                             .summary(if closed_at.is_some() {
                                 "the server closed the connection after the close handshake".to_string()
                             } else {
@@ -175,7 +182,8 @@ pub async fn play(
                     }
                     Err(e) => {
                         Step::new(StepId::ClientWebsocketReceive, Direction::Up, Kind::Error)
-                            .instance(me.clone())
+                            .instance(me.who.clone())
+                            .ordinal(me.ordinal)
                             .summary(format!("{e}: the client fails the connection"))
                             .failure(Failure::Invalid)
                             .emit();
@@ -223,7 +231,8 @@ pub async fn play(
                 }
                 if s.drop {
                     Step::new(StepId::ClientWebsocketSend, Direction::Down, Kind::Step)
-                        .instance(me.clone())
+                        .instance(me.who.clone())
+                        .ordinal(me.ordinal)
                         .summary("drops the TCP connection with no close frame (a tab closed, a network gone)")
                         .emit();
                     let _ = conn.conn_mut().shutdown().await;
@@ -276,14 +285,21 @@ fn frames_of(s: &WsSend, mask: &mut impl FnMut() -> [u8; 4]) -> Vec<Frame> {
     fragments(opcode, &payload, pieces, masker)
 }
 
-fn record(me: &crate::trace::Instance, f: &Frame, direction: Direction, verb: &str) {
+/// Who acts, and the handshake request the socket's frames belong to.
+struct Me {
+    who: crate::trace::Instance,
+    ordinal: u64,
+}
+
+fn record(me: &Me, f: &Frame, direction: Direction, verb: &str) {
     let step = if direction == Direction::Down {
         StepId::ClientWebsocketSend
     } else {
         StepId::ClientWebsocketReceive
     };
     Step::new(step, direction, Kind::Hop)
-        .instance(me.clone())
+        .instance(me.who.clone())
+        .ordinal(me.ordinal)
         .summary(format!(
             "{verb} a {} frame (FIN {}, {}, {} bytes{})",
             f.opcode.name(),
