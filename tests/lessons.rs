@@ -150,6 +150,8 @@ const GOLDEN: &[&str] = &[
     "ws-chat",
     "ws-through-wsgi",
     "ws-proxy-misconfigured",
+    "ws-idle-timeout",
+    "ws-close-codes",
 ];
 
 /// Two tests per lesson: the transcript (`tests/snapshots/lessons__NAME.snap`)
@@ -1118,4 +1120,16 @@ golden!(
     ws_proxy_misconfigured_transcript_drops_the_hop_by_hop_upgrade,
     ws_proxy_misconfigured_whole_trace_is_unchanged,
     "ws-proxy-misconfigured"
+);
+
+golden!(
+    ws_idle_timeout_transcript_cuts_the_quiet_socket_and_keeps_the_pinging_one,
+    ws_idle_timeout_whole_trace_is_unchanged,
+    "ws-idle-timeout"
+);
+
+golden!(
+    ws_close_codes_transcript_ends_five_sockets_five_ways,
+    ws_close_codes_whole_trace_is_unchanged,
+    "ws-close-codes"
 );

@@ -167,3 +167,51 @@ fn without_proxy_set_header_the_app_server_never_sees_the_upgrade() {
         });
     assert_eq!(scope_type, Some(serde_json::json!("http")));
 }
+
+#[test]
+fn proxy_read_timeout_cuts_only_the_socket_nobody_pinged() {
+    let t = run("ws-idle-timeout");
+    let cut: Vec<_> = t
+        .events
+        .iter()
+        .filter(|e| e.step == StepId::WebServerTunnelClose)
+        .filter(|e| e.decision.is_some())
+        .collect();
+    assert_eq!(cut.len(), 1, "one tunnel timed out");
+    let ada = t.requests.iter().find(|r| r.name.as_deref() == Some("ada"));
+    assert_eq!(cut[0].request, ada.map(|r| r.id));
+    // 60 s after Ada's last byte (her echo at 50 ms).
+    assert_eq!(cut[0].at_ns, 60_050_000_000);
+}
+
+#[test]
+fn each_way_of_ending_a_socket_has_its_own_code_at_the_app() {
+    let t = run("ws-close-codes");
+    // What the app was told (websocket.disconnect), or, when the app
+    // itself ended the socket, what it said (websocket.close).
+    let ends: Vec<u64> = t
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.step,
+                StepId::AppServerAsgiReceive | StepId::AppServerAsgiSend
+            )
+        })
+        .flat_map(|e| &e.data)
+        .filter_map(|d| match d {
+            Data::AsgiMessage { message, .. } => {
+                let is = message.iter().any(|(k, v)| {
+                    k == "type" && (v == "websocket.disconnect" || v == "websocket.close")
+                });
+                let code = message
+                    .iter()
+                    .find(|(k, _)| k == "code")
+                    .and_then(|(_, v)| v.as_u64());
+                if is { code } else { None }
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ends, [1000, 1002, 1008, 1009, 1006]);
+}

@@ -108,6 +108,14 @@ pub const LESSONS: &[(&str, &str)] = &[
         "ws-proxy-misconfigured",
         include_str!("../../scenarios/ws-proxy-misconfigured.toml"),
     ),
+    (
+        "ws-idle-timeout",
+        include_str!("../../scenarios/ws-idle-timeout.toml"),
+    ),
+    (
+        "ws-close-codes",
+        include_str!("../../scenarios/ws-close-codes.toml"),
+    ),
 ];
 
 /// The source of a bundled lesson.
