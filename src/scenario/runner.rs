@@ -465,14 +465,13 @@ async fn client_connection(
         sent.push((index, placed));
         // A websocket: after its handshake the connection is the socket's
         // until it closes, and carries no more requests.
-        if let Some(ws) = &r.websocket {
-            if let Exchange::Answered { status, .. } = outcome
-                && super::ws_client::handshake_answered(&conn, status, &key)
-            {
-                let why = super::ws_client::play(&mut conn, ws.get_ref(), start, seed).await;
-                closed = Some(why.to_string());
-                continue;
-            }
+        if let Some(ws) = &r.websocket
+            && let Exchange::Answered { status, .. } = outcome
+            && super::ws_client::handshake_answered(&conn, status, &key)
+        {
+            let why = super::ws_client::play(&mut conn, ws.get_ref(), start, seed).await;
+            closed = Some(why.to_string());
+            continue;
         }
         closed = match outcome {
             Exchange::Answered { closes: true, .. } => {

@@ -43,7 +43,7 @@ const CLOSE_PATIENCE: Duration = Duration::from_secs(5);
 /// Sixteen bytes from the lesson's seed and the client's connection: the
 /// same key on every run of the lesson.
 pub fn key_for(seed: u64, conn: u64) -> String {
-    handshake::client_key(bytes_from(seed, conn, 0x6b65_79))
+    handshake::client_key(bytes_from(seed, conn, 0x006b_6579))
 }
 
 /// splitmix64, as a deterministic source of key and mask bytes.
