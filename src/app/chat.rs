@@ -5,6 +5,7 @@
 //! GET /chat            (HTTP)       ─▶ chat_page: HTML + JavaScript
 //! GET /chat?name=ada   (websocket)  ─▶ chat: join ─▶ speak ─▶ leave
 //!        every message is broadcast to everyone in the room, sender too
+//! GET /chat?name=ada&room=kitchen    ─▶ another room (default `lobby`)
 //! ```
 //!
 //! Each member is one open socket and one outbox: a channel of
@@ -40,6 +41,13 @@ pub const OUTBOX: usize = 32;
 
 /// Members in one room; one more is refused.
 pub const MAX_MEMBERS: usize = 10_000;
+
+/// Rooms at once; a join that would open one more is refused. A room
+/// goes when its last member leaves.
+pub const MAX_ROOMS: usize = 10_000;
+
+/// The room a join without `?room=` goes to.
+pub const LOBBY: &str = "lobby";
 
 /// The longest chat line, in characters: a longer one closes the socket
 /// with 1008 (policy violation), the room's own rule.
@@ -108,19 +116,53 @@ impl Room {
     }
 }
 
-/// The room as a websocket endpoint.
+/// The rooms, as a websocket endpoint.
 #[derive(Clone, Default)]
 pub struct Chat {
-    room: Arc<Room>,
+    rooms: Arc<Mutex<std::collections::BTreeMap<String, Arc<Room>>>>,
+}
+
+impl Chat {
+    fn rooms(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, Arc<Room>>> {
+        self.rooms.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The room called `name`, opened if there is none yet (and there is
+    /// room for one more).
+    fn room(&self, name: &str) -> Option<Arc<Room>> {
+        let mut rooms = self.rooms();
+        if let Some(r) = rooms.get(name) {
+            return Some(r.clone());
+        }
+        if rooms.len() >= MAX_ROOMS {
+            return None;
+        }
+        let room = Arc::new(Room::default());
+        rooms.insert(name.to_string(), room.clone());
+        Some(room)
+    }
+
+    /// Close the room if its last member has left.
+    fn tidy(&self, name: &str) {
+        let mut rooms = self.rooms();
+        if rooms.get(name).is_some_and(|r| r.members().is_empty()) {
+            rooms.remove(name);
+        }
+    }
 }
 
 /// `name` from the query string: 1 to 20 letters, digits, `-` or `_`.
 fn member_name(query: &[u8]) -> Option<String> {
+    query_value(query, "name")
+}
+
+/// A query parameter that must be 1 to 20 letters, digits, `-` or `_`.
+fn query_value(query: &[u8], key: &str) -> Option<String> {
     let query = std::str::from_utf8(query).ok()?;
     let name = query
         .split('&')
         .filter_map(|p| p.split_once('='))
-        .find(|(k, _)| *k == "name")?
+        .find(|(k, _)| *k == key)?
         .1;
     let ok = (1..=20).contains(&name.len())
         && name
@@ -151,10 +193,23 @@ impl WebsocketEndpoint for Chat {
                 refuse("no valid ?name= (1 to 20 letters, digits, - or _)".into());
                 return close(&send, 1008, "a name is needed").await;
             };
+            let room_name = if scope.http.query_string.windows(5).any(|w| w == b"room=") {
+                query_value(&scope.http.query_string, "room")
+            } else {
+                Some(LOBBY.to_string())
+            };
+            let Some(room_name) = room_name else {
+                refuse("the ?room= is not 1 to 20 letters, digits, - or _".into());
+                return close(&send, 1008, "bad room name").await;
+            };
+            let Some(room) = self.room(&room_name) else {
+                refuse(format!("{MAX_ROOMS} rooms are open already"));
+                return close(&send, 1013, "too many rooms").await;
+            };
             let (outbox, mut inbox) = mpsc::channel(OUTBOX);
             // Decide under the lock, await after it is released.
             let refused = {
-                let mut members = self.room.members();
+                let mut members = room.members();
                 if members.iter().any(|m| m.name == name) {
                     Some((format!("{name} is already in the room"), 1008, "name taken"))
                 } else if members.len() >= MAX_MEMBERS {
@@ -172,6 +227,7 @@ impl WebsocketEndpoint for Chat {
                 }
             };
             if let Some((why, code, reason)) = refused {
+                self.tidy(&room_name);
                 refuse(why);
                 return close(&send, code, reason).await;
             }
@@ -181,60 +237,59 @@ impl WebsocketEndpoint for Chat {
                 .find(|p| *p == SUBPROTOCOL)
                 .cloned();
             send.send(Message::WebsocketAccept { subprotocol }).await?;
-            let present = Room::present(&self.room.members());
-            self.room.broadcast(
+            let present = Room::present(&room.members());
+            room.broadcast(
                 &name,
                 json!({"type": "join", "name": name, "present": present}),
                 "joined",
             );
-            let result = self.converse(&name, &mut receive, &send, &mut inbox).await;
+            let result = converse(&room, &name, &mut receive, &send, &mut inbox).await;
             let present = {
-                let mut members = self.room.members();
+                let mut members = room.members();
                 members.retain(|m| m.name != name);
                 Room::present(&members)
             };
-            self.room.broadcast(
+            room.broadcast(
                 &name,
                 json!({"type": "leave", "name": name, "present": present}),
                 "left",
             );
+            self.tidy(&room_name);
             result
         })
     }
 }
 
-impl Chat {
-    /// One member's socket: what it says goes to the room, what the room
-    /// says goes to it, until it disconnects.
-    async fn converse(
-        &self,
-        name: &str,
-        receive: &mut Receive,
-        send: &Send,
-        inbox: &mut mpsc::Receiver<String>,
-    ) -> Result<(), String> {
-        loop {
-            tokio::select! {
-                m = receive.recv_websocket() => match m {
-                    Message::WebsocketReceive(WsData::Text(text)) => {
-                        if text.chars().count() > MAX_TEXT {
-                            Step::new(StepId::HandlerChat, Direction::Up, Kind::Decision)
-                                .summary(format!("{name} sent {} characters, over the room's {MAX_TEXT}: closes with 1008 (policy violation)", text.chars().count()))
-                                .emit();
-                            return close(send, 1008, "message too long").await;
-                        }
-                        let present = Room::present(&self.room.members());
-                        self.room.broadcast(name, json!({"type": "message", "from": name, "text": text, "present": present}), "says something");
+/// One member's socket: what it says goes to the room, what the room
+/// says goes to it, until it disconnects.
+async fn converse(
+    room: &Room,
+    name: &str,
+    receive: &mut Receive,
+    send: &Send,
+    inbox: &mut mpsc::Receiver<String>,
+) -> Result<(), String> {
+    loop {
+        tokio::select! {
+            m = receive.recv_websocket() => match m {
+                Message::WebsocketReceive(WsData::Text(text)) => {
+                    if text.chars().count() > MAX_TEXT {
+                        Step::new(StepId::HandlerChat, Direction::Up, Kind::Decision)
+                            .summary(format!("{name} sent {} characters, over the room's {MAX_TEXT}: closes with 1008 (policy violation)", text.chars().count()))
+                            .emit();
+                        return close(send, 1008, "message too long").await;
                     }
-                    Message::WebsocketReceive(WsData::Bytes(_)) => {
-                        return close(send, 1003, "text only").await;
-                    }
-                    // websocket.disconnect, or the server is gone.
-                    _ => return Ok(()),
-                },
-                Some(line) = inbox.recv() => {
-                    send.send(Message::WebsocketSend(WsData::Text(line))).await?;
+                    let present = Room::present(&room.members());
+                    room.broadcast(name, json!({"type": "message", "from": name, "text": text, "present": present}), "says something");
                 }
+                Message::WebsocketReceive(WsData::Bytes(_)) => {
+                    return close(send, 1003, "text only").await;
+                }
+                // websocket.disconnect, or the server is gone.
+                _ => return Ok(()),
+            },
+            Some(line) = inbox.recv() => {
+                send.send(Message::WebsocketSend(WsData::Text(line))).await?;
             }
         }
     }

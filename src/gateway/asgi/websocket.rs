@@ -221,8 +221,8 @@ impl Socket<'_> {
         let bytes = write::response_head(&r);
         Step::new(
             StepId::AppServerWebsocketHandshake,
-            Direction::Up,
-            Kind::Hop,
+            Direction::Within,
+            Kind::Decision,
         )
         .summary(format!(
             "the app accepted{}: answers 101 Switching Protocols with Sec-WebSocket-Accept \
@@ -234,12 +234,24 @@ impl Socket<'_> {
             accept.accept
         ))
         .answer(101)
+        .decision(
+            Decision::new(Verdict::Answer { status: 101 })
+                .rule("RFC 6455 §4.2.2: accept with 101 and Sec-WebSocket-Accept")
+                .input("sec_websocket_key", &accept.key),
+        )
         .data(ws_accept(&accept))
-        .data(Data::Bytes {
-            label: "to the web server".into(),
-            bytes: show(&bytes),
-        })
         .emit();
+        Step::new(StepId::AppServerResponseSend, Direction::Up, Kind::Hop)
+            .summary(format!(
+                "sends 101 Switching Protocols back to the web server ({} bytes); the \
+                 connection stays open, for frames",
+                bytes.len()
+            ))
+            .data(Data::Bytes {
+                label: "to the web server".into(),
+                bytes: show(&bytes),
+            })
+            .emit();
         if self.conn.write_all(&bytes).await.is_err() {
             self.tell_app(1006, "").await;
             return "the web server went away during the handshake";
