@@ -3,6 +3,8 @@
 //!
 //! ```text
 //! GET /chat            (HTTP)       ─▶ chat_page: HTML + JavaScript
+//!                                      (`?name=` to join as, `?say=` a
+//!                                      first line to send once open)
 //! GET /chat?name=ada   (websocket)  ─▶ chat: join ─▶ speak ─▶ leave
 //!        every message is broadcast to everyone in the room, sender too
 //! GET /chat?name=ada&room=kitchen    ─▶ another room (default `lobby`)
@@ -317,12 +319,14 @@ const PAGE: &str = r#"<!doctype html>
 <ul id="log"></ul>
 <form id="say"><input id="text" autocomplete="off" maxlength="500"> <button>Send</button></form>
 <script>
-const name = new URLSearchParams(location.search).get("name") || "guest" + Math.floor(Math.random() * 1000);
+const params = new URLSearchParams(location.search);
+const name = params.get("name") || "guest" + Math.floor(Math.random() * 1000);
+const say = params.get("say");
 const ws = new WebSocket(`ws://${location.host}/chat?name=${encodeURIComponent(name)}`, ["chat"]);
 const log = document.getElementById("log");
 const status = document.getElementById("status");
 function line(text) { const li = document.createElement("li"); li.textContent = text; log.appendChild(li); }
-ws.onopen = () => { status.textContent = `connected as ${name}`; };
+ws.onopen = () => { status.textContent = `connected as ${name}`; if (say) ws.send(say); };
 ws.onclose = (e) => { status.textContent = `closed: ${e.code} ${e.reason}`; };
 ws.onmessage = (e) => {
   const m = JSON.parse(e.data);
