@@ -437,3 +437,75 @@ async fn upstream_failed(
         .emit();
     send_error(server, client, head, status).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Headers;
+    use crate::server::config::ProxyHttpVersion;
+    use crate::server::proxy::Upstream;
+
+    fn upgrade_request() -> RequestHead {
+        let mut headers = Headers::new();
+        headers.push("Host", "example.com");
+        headers.push("Upgrade", "websocket");
+        headers.push("Connection", "Upgrade");
+        RequestHead {
+            method: "GET".into(),
+            target: "/chat".into(),
+            version: Version::Http11,
+            headers,
+        }
+    }
+
+    fn configured(version: ProxyHttpVersion) -> WebServerConfig {
+        let mut cfg = WebServerConfig {
+            proxy_http_version: version,
+            ..WebServerConfig::default()
+        };
+        cfg.proxy_set_header
+            .insert("Upgrade".into(), "$http_upgrade".into());
+        cfg.proxy_set_header
+            .insert("Connection".into(), "upgrade".into());
+        cfg
+    }
+
+    fn upstream_of(head: &RequestHead, cfg: &WebServerConfig) -> RequestHead {
+        let peer = "203.0.113.7:50001".parse().unwrap();
+        Upstream::upstream_request(head, b"", peer, 1, cfg)
+    }
+
+    #[test]
+    fn the_upgrade_passes_only_with_nginxs_three_lines() {
+        let head = upgrade_request();
+        let defaults = WebServerConfig::default();
+        let plain = upstream_of(&head, &defaults);
+        assert!(!plain.headers.contains("upgrade"));
+        assert!(!passes(&head, &plain, &defaults));
+
+        let cfg = configured(ProxyHttpVersion::Http11);
+        let up = upstream_of(&head, &cfg);
+        assert_eq!(up.headers.get("upgrade"), Some("websocket"));
+        assert_eq!(up.headers.get("connection"), Some("upgrade"));
+        assert!(passes(&head, &up, &cfg));
+
+        let old = configured(ProxyHttpVersion::Http10);
+        let up10 = upstream_of(&head, &old);
+        assert_eq!(up10.version, Version::Http10);
+        assert!(!passes(&head, &up10, &old));
+    }
+
+    #[test]
+    fn an_empty_http_variable_drops_the_field_as_nginx_does() {
+        let mut head = upgrade_request();
+        head.headers.remove("upgrade");
+        let cfg = configured(ProxyHttpVersion::Http11);
+        let up = upstream_of(&head, &cfg);
+        assert!(!up.headers.contains("upgrade"), "$http_upgrade was empty");
+        // Connection "upgrade" is a constant: nginx sends it on every
+        // request it proxies (hence nginx's `map $http_upgrade` idiom).
+        assert_eq!(up.headers.get("connection"), Some("upgrade"));
+        assert_eq!(expand("$http_x_custom_thing", &head), "");
+        assert_eq!(expand("literal", &head), "literal");
+    }
+}

@@ -1,6 +1,10 @@
 //! A websocket on the event loop: uvicorn's side of RFC 6455, and the
 //! ASGI WebSocket messages it trades with the app.
 //!
+//! A handshake that breaks RFC 6455 §4.2.1 gets 400, and a version other
+//! than 13 gets 426 with `Sec-WebSocket-Version: 13` (§4.4); the body is
+//! the sentence the Python `websockets` library writes.
+//!
 //! ```text
 //! GET + Upgrade ─▶ handshake checked ─▶ receive() → websocket.connect
 //!   app: send(websocket.accept) ─▶ 101 Switching Protocols (accept key)
