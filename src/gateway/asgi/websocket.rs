@@ -413,3 +413,112 @@ fn record_frame(f: &Frame, direction: Direction, verb: &str) {
         .data(ws_frame(f))
         .emit();
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::Clock;
+    use crate::gateway::BoxFuture;
+    use crate::gateway::asgi::{Receive, Scope, Send};
+    use crate::gateway::config::Interface;
+    use crate::gateway::work::World;
+    use crate::http::parse::parse_response_head;
+    use crate::http::{HeadLimits, HttpConn};
+    use crate::net::memory_listener;
+
+    /// An app that accepts every socket and then raises (`accept_first`),
+    /// or raises before answering at all.
+    struct Raises {
+        accept_first: bool,
+    }
+
+    impl AsgiApp for Raises {
+        fn call<'a>(&'a self, _: Scope, _: Receive, _: Send) -> BoxFuture<'a, Result<(), String>> {
+            Box::pin(async { Err("no HTTP here".to_string()) })
+        }
+
+        fn websocket<'a>(
+            &'a self,
+            _scope: WebsocketScope,
+            mut receive: Receive,
+            send: Send,
+        ) -> BoxFuture<'a, Result<(), String>> {
+            Box::pin(async move {
+                let _ = receive.recv_websocket().await;
+                if self.accept_first {
+                    send.send(Message::WebsocketAccept { subprotocol: None })
+                        .await?;
+                }
+                Err("ZeroDivisionError".to_string())
+            })
+        }
+    }
+
+    /// Open a socket to an event loop serving `app`; the answer's status,
+    /// and the first frame after a 101.
+    async fn handshake(app: Raises) -> (u16, Option<Frame>) {
+        let local: SocketAddr = ([127, 0, 0, 1], 8000).into();
+        let from: SocketAddr = ([127, 0, 0, 1], 40001).into();
+        let (dialer, listener) = memory_listener(local, from, 16, StepId::AppServerBacklog);
+        let config = AppServerConfig {
+            interface: Interface::Asgi,
+            ..AppServerConfig::default()
+        };
+        let front = Front::new(Clock::starting_at(0), local, false, Interface::Asgi);
+        let app: Arc<dyn AsgiApp> = Arc::new(app);
+        let server = tokio::spawn(super::super::event_loop::run(
+            listener,
+            app,
+            config,
+            front,
+            World::Simulated,
+        ));
+        let (stream, _) = dialer.dial().await.unwrap_or_else(|e| panic!("dial: {e}"));
+        let mut conn = HttpConn::new(Stream::Memory(stream));
+        let request = "GET /ws HTTP/1.1\r\nHost: app\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                       Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        conn.write_all(request.as_bytes())
+            .await
+            .unwrap_or_else(|e| panic!("write: {e}"));
+        let limits = HeadLimits::NGINX;
+        let (head, _) = conn
+            .read_head(|b| parse_response_head(b, &limits))
+            .await
+            .unwrap_or_else(|_| panic!("no answer"));
+        let first = if head.status == 101 {
+            frame::read(&mut conn, Role::Client, 1024)
+                .await
+                .ok()
+                .flatten()
+        } else {
+            None
+        };
+        drop(conn);
+        drop(dialer);
+        let _ = server.await;
+        (head.status, first)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_app_that_raises_after_accepting_is_closed_with_1011() {
+        let (status, frame) = handshake(Raises { accept_first: true }).await;
+        assert_eq!(status, 101);
+        let frame = frame.unwrap_or_else(|| panic!("a close frame"));
+        assert_eq!(frame.opcode, Opcode::Close);
+        let code = close::parse_payload(&frame.payload)
+            .ok()
+            .and_then(|c| c.code);
+        assert_eq!(code, Some(CloseCode::INTERNAL_ERROR));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_app_that_raises_before_answering_the_handshake_gets_a_500() {
+        let (status, frame) = handshake(Raises {
+            accept_first: false,
+        })
+        .await;
+        assert_eq!((status, frame), (500, None));
+    }
+}
