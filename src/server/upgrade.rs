@@ -291,6 +291,7 @@ async fn relay_until_closed(
             (Side::Upstream, Ok(upstream.buffered().len()))
         } else {
             tokio::select! {
+            biased;
             r = client.fill() => (Side::Client, r),
             r = upstream.fill() => (Side::Upstream, r),
             () = tokio::time::sleep(timeout.0) => {

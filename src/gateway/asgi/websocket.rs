@@ -270,7 +270,11 @@ impl Socket<'_> {
         let mut closing: Option<u16> = None;
         let mut app_done = false;
         loop {
+            // In a fixed order, so a lesson records the same trace on
+            // every run: the app's messages first, then the socket.
             tokio::select! {
+                biased;
+                m = self.from_app.recv(), if !app_done => self.take_app_message(m, &mut closing, &mut app_done).await,
                 read = frame::read(self.conn, Role::Server, self.max) => {
                     let frame = match read {
                         Ok(Some(f)) => f,
@@ -287,8 +291,8 @@ impl Socket<'_> {
                     record_frame(&frame, Direction::Down, "reads");
                     match assembler.push(frame) {
                         Ok(None) => {}
-                        Ok(Some(WsMessage::Text(t))) => { let _ = self.to_app.send(Message::WebsocketReceive(WsData::Text(t))).await; }
-                        Ok(Some(WsMessage::Binary(b))) => { let _ = self.to_app.send(Message::WebsocketReceive(WsData::Bytes(b))).await; }
+                        Ok(Some(WsMessage::Text(t))) => self.deliver(Message::WebsocketReceive(WsData::Text(t)), &mut closing, &mut app_done).await,
+                        Ok(Some(WsMessage::Binary(b))) => self.deliver(Message::WebsocketReceive(WsData::Bytes(b)), &mut closing, &mut app_done).await,
                         Ok(Some(WsMessage::Ping(p))) => {
                             let pong = Frame::new(Opcode::Pong, p);
                             record_frame(&pong, Direction::Up, "answers the ping itself (the app never sees pings): writes");
@@ -313,37 +317,74 @@ impl Socket<'_> {
                         Err(e) => return self.fail(&e.to_string(), e.close_code(), matches!(e, AssembleError::TooBig { .. })).await,
                     }
                 }
-                m = self.from_app.recv(), if !app_done => match m {
-                    Some(Message::WebsocketSend(data)) if closing.is_none() => {
-                        let f = match data {
-                            WsData::Text(t) => Frame::new(Opcode::Text, t.into_bytes()),
-                            WsData::Bytes(b) => Frame::new(Opcode::Binary, b),
-                        };
-                        record_frame(&f, Direction::Up, "writes");
-                        let _ = self.conn.write_all(&f.encode()).await;
+            }
+        }
+    }
+
+    /// Hand a message to the app, still taking what the app sends while
+    /// its channel is full: the app may itself be waiting to send, and
+    /// neither side must wait on the other.
+    async fn deliver(&mut self, m: Message, closing: &mut Option<u16>, app_done: &mut bool) {
+        let to_app = self.to_app.clone();
+        loop {
+            tokio::select! {
+                biased;
+                permit = to_app.reserve() => {
+                    if let Ok(p) = permit {
+                        p.send(m);
                     }
-                    Some(Message::WebsocketClose { code, reason }) if closing.is_none() => {
-                        let f = Frame::new(Opcode::Close, close::payload(CloseCode(code), &reason));
-                        record_frame(&f, Direction::Up, "the app closes: writes");
-                        let _ = self.conn.write_all(&f.encode()).await;
-                        closing = Some(code);
-                    }
-                    // Anything after a close, or out of place, is dropped.
-                    Some(_) => {}
-                    None => {
-                        app_done = true;
-                        if closing.is_none() {
-                            let (code, why) = match (&mut self.done).await {
-                                Ok(Err(e)) => (CloseCode::INTERNAL_ERROR, format!("the app raised ({e})")),
-                                _ => (CloseCode::NORMAL, "the app returned without closing".to_string()),
-                            };
-                            let f = Frame::new(Opcode::Close, close::payload(code, ""));
-                            record_frame(&f, Direction::Up, &format!("{why}: the server closes with {code}: writes"));
-                            let _ = self.conn.write_all(&f.encode()).await;
-                            closing = Some(code.0);
-                        }
-                    }
-                },
+                    return;
+                }
+                out = self.from_app.recv(), if !*app_done => {
+                    self.take_app_message(out, closing, app_done).await;
+                }
+            }
+        }
+    }
+
+    /// One message the app sent (`None`: the app call has returned).
+    async fn take_app_message(
+        &mut self,
+        m: Option<Message>,
+        closing: &mut Option<u16>,
+        app_done: &mut bool,
+    ) {
+        match m {
+            Some(Message::WebsocketSend(data)) if closing.is_none() => {
+                let f = match data {
+                    WsData::Text(t) => Frame::new(Opcode::Text, t.into_bytes()),
+                    WsData::Bytes(b) => Frame::new(Opcode::Binary, b),
+                };
+                record_frame(&f, Direction::Up, "writes");
+                let _ = self.conn.write_all(&f.encode()).await;
+            }
+            Some(Message::WebsocketClose { code, reason }) if closing.is_none() => {
+                let f = Frame::new(Opcode::Close, close::payload(CloseCode(code), &reason));
+                record_frame(&f, Direction::Up, "the app closes: writes");
+                let _ = self.conn.write_all(&f.encode()).await;
+                *closing = Some(code);
+            }
+            // Anything after a close, or out of place, is dropped.
+            Some(_) => {}
+            None => {
+                *app_done = true;
+                if closing.is_none() {
+                    let (code, why) = match (&mut self.done).await {
+                        Ok(Err(e)) => (CloseCode::INTERNAL_ERROR, format!("the app raised ({e})")),
+                        _ => (
+                            CloseCode::NORMAL,
+                            "the app returned without closing".to_string(),
+                        ),
+                    };
+                    let f = Frame::new(Opcode::Close, close::payload(code, ""));
+                    record_frame(
+                        &f,
+                        Direction::Up,
+                        &format!("{why}: the server closes with {code}: writes"),
+                    );
+                    let _ = self.conn.write_all(&f.encode()).await;
+                    *closing = Some(code.0);
+                }
             }
         }
     }
