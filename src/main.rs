@@ -657,6 +657,14 @@ fn serve(args: ServeArgs<'_>) -> Result<(), String> {
             let mut c = StackConfig::default();
             // Live traffic has a real database; add no made-up latency.
             c.app.db_latency = roundtrip::units::Time(Duration::ZERO);
+            // nginx's "WebSocket proxying" lines, so a browser can open
+            // /chat (with --interface asgi; a WSGI server answers the
+            // upgrade as a plain GET, as gunicorn does).
+            for (name, value) in [("Upgrade", "$http_upgrade"), ("Connection", "upgrade")] {
+                c.web_server
+                    .proxy_set_header
+                    .insert(name.to_string(), value.to_string());
+            }
             c
         }
     };

@@ -154,6 +154,12 @@ const GOLDEN: &[&str] = &[
     "csrf",
     "middleware-order",
     "cors-preflight",
+    "ws-handshake",
+    "ws-chat",
+    "ws-through-wsgi",
+    "ws-proxy-misconfigured",
+    "ws-idle-timeout",
+    "ws-close-codes",
 ];
 
 /// Two tests per lesson: the transcript (`tests/snapshots/lessons__NAME.snap`)
@@ -1151,4 +1157,40 @@ golden!(
     arrival_order_transcript_keeps_the_lessons_numbers,
     arrival_order_whole_trace_is_unchanged,
     "arrival-order"
+);
+
+golden!(
+    ws_handshake_transcript_shows_the_upgrade_and_the_frames,
+    ws_handshake_whole_trace_is_unchanged,
+    "ws-handshake"
+);
+
+golden!(
+    ws_chat_transcript_broadcasts_to_three_sockets,
+    ws_chat_whole_trace_is_unchanged,
+    "ws-chat"
+);
+
+golden!(
+    ws_through_wsgi_transcript_answers_the_upgrade_as_a_plain_get,
+    ws_through_wsgi_whole_trace_is_unchanged,
+    "ws-through-wsgi"
+);
+
+golden!(
+    ws_proxy_misconfigured_transcript_drops_the_hop_by_hop_upgrade,
+    ws_proxy_misconfigured_whole_trace_is_unchanged,
+    "ws-proxy-misconfigured"
+);
+
+golden!(
+    ws_idle_timeout_transcript_cuts_the_quiet_socket_and_keeps_the_pinging_one,
+    ws_idle_timeout_whole_trace_is_unchanged,
+    "ws-idle-timeout"
+);
+
+golden!(
+    ws_close_codes_transcript_ends_five_sockets_five_ways,
+    ws_close_codes_whole_trace_is_unchanged,
+    "ws-close-codes"
 );

@@ -23,6 +23,7 @@
 //! Book: "The framework" (book/src/framework.md).
 
 pub mod auth;
+pub mod chat;
 pub mod db;
 pub mod entropy;
 pub mod faults;
@@ -112,7 +113,7 @@ impl MiddlewareName {
 }
 
 /// The routes [`build`] installs: method, pattern, handler name.
-pub const ROUTES: [(&str, &str, &str); 8] = [
+pub const ROUTES: [(&str, &str, &str); 9] = [
     ("GET", "/", "home"),
     ("GET", "/notes", "notes_list"),
     ("POST", "/notes", "notes_create"),
@@ -121,6 +122,7 @@ pub const ROUTES: [(&str, &str, &str); 8] = [
     ("GET", "/cpu", "cpu"),
     ("GET", "/blocking", "blocking"),
     ("GET", "/threadpool", "threadpool"),
+    ("GET", "/chat", "chat_page"),
 ];
 
 /// The schema, created before seeding.
@@ -418,7 +420,11 @@ pub fn build_with(
     .add("GET", "/slow", "slow", timed::slow)?
     .add("GET", "/cpu", "cpu", timed::cpu)?
     .add("GET", "/blocking", "blocking", timed::blocking)?
-    .add("GET", "/threadpool", "threadpool", timed::threadpool)?;
+    .add("GET", "/threadpool", "threadpool", timed::threadpool)?
+    .add("GET", "/chat", "chat_page", chat::chat_page)?;
+    routes.builder = routes
+        .builder
+        .websocket("/chat", "chat", chat::Chat::default());
     let mut sessions = None;
     let mut bearer = None;
     if let Some(auth) = &config.auth {

@@ -57,6 +57,7 @@ fn build_installs_the_documented_middleware_and_routes() {
         "cpu",
         "blocking",
         "threadpool",
+        "chat_page",
     ];
     assert_eq!(app.handler_names(), handlers);
     assert_eq!(handler_names(), handlers);

@@ -56,6 +56,7 @@ pub struct Framework {
     pipeline: Pipeline,
     routes: Vec<RouteInfo>,
     exceptions: Exceptions,
+    pub(crate) websockets: Vec<super::websocket::WebsocketRoute>,
 }
 
 /// Collects routes and middleware; [`FrameworkBuilder::build`] finishes.
@@ -64,6 +65,7 @@ pub struct FrameworkBuilder {
     pipeline: Pipeline,
     routes: Vec<RouteInfo>,
     exceptions: Exceptions,
+    websockets: Vec<super::websocket::WebsocketRoute>,
 }
 
 impl Framework {
@@ -73,6 +75,7 @@ impl Framework {
             pipeline: Pipeline::new(),
             routes: Vec::new(),
             exceptions: Exceptions::default(),
+            websockets: Vec::new(),
         }
     }
 
@@ -183,6 +186,22 @@ impl FrameworkBuilder {
         Ok(self)
     }
 
+    /// Serve websockets on exactly `path` with `endpoint` (Starlette's
+    /// `WebSocketRoute`); the trace calls it `name`.
+    pub fn websocket(
+        mut self,
+        path: &str,
+        name: &'static str,
+        endpoint: impl super::websocket::WebsocketEndpoint + 'static,
+    ) -> FrameworkBuilder {
+        self.websockets.push(super::websocket::WebsocketRoute {
+            path: path.to_string(),
+            name,
+            endpoint: Box::new(endpoint),
+        });
+        self
+    }
+
     /// Add a middleware inside the ones already added: the first added is
     /// the outermost.
     pub fn middleware(mut self, middleware: impl Middleware + 'static) -> FrameworkBuilder {
@@ -210,6 +229,7 @@ impl FrameworkBuilder {
             pipeline: self.pipeline,
             routes: self.routes,
             exceptions: self.exceptions,
+            websockets: self.websockets,
         }
     }
 }

@@ -20,8 +20,10 @@ use super::application::Framework;
 use super::exception::Answer;
 use super::request::Request;
 use crate::gateway::BoxFuture;
-use crate::gateway::asgi::{AsgiApp, Message, Receive, Scope, Send};
+use crate::gateway::asgi::{AsgiApp, Message, Receive, Scope, Send, WebsocketScope};
 use crate::http::headers::latin1_bytes;
+use crate::trace::emit::Step;
+use crate::trace::{Data, Direction, Kind, StepId};
 
 impl AsgiApp for Framework {
     fn call<'a>(
@@ -78,6 +80,47 @@ impl AsgiApp for Framework {
             match raised {
                 Some(e) => Err(e.line()),
                 None => Ok(()),
+            }
+        })
+    }
+
+    /// Starlette's router for a websocket scope: the route for its path,
+    /// or, with none, `websocket.close` before accept (the server then
+    /// answers 403).
+    fn websocket<'a>(
+        &'a self,
+        scope: WebsocketScope,
+        mut receive: Receive,
+        send: Send,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let path = scope.http.path.clone();
+            let route = self.websockets.iter().find(|r| r.path == path);
+            Step::new(StepId::FrameworkRoute, Direction::Within, Kind::Decision)
+                .summary(match route {
+                    Some(r) => format!("matches the websocket {path} to {} → {}", r.path, r.name),
+                    None => format!(
+                        "no websocket route matches {path}: the router closes before accepting"
+                    ),
+                })
+                .data(Data::Route {
+                    method: "WEBSOCKET".into(),
+                    path: path.clone(),
+                    pattern: route.map(|r| r.path.clone()),
+                    params: Vec::new(),
+                    allow: Vec::new(),
+                })
+                .emit();
+            match route {
+                Some(r) => r.endpoint.serve(scope, receive, send).await,
+                None => {
+                    let _ = receive.recv_websocket().await;
+                    send.send(Message::WebsocketClose {
+                        code: 1000,
+                        reason: String::new(),
+                    })
+                    .await
+                }
             }
         })
     }

@@ -39,6 +39,7 @@ pub mod response;
 pub mod router;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod websocket;
 pub mod wsgi;
 
 pub use application::{Framework, FrameworkBuilder, RouteInfo};

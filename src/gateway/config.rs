@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::units::Time;
+use crate::units::{Size, Time};
 
 /// Which interface the app server uses to call the application.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,6 +104,18 @@ pub struct AppServerConfig {
     /// (AnyIO's default thread limiter, 40 tokens; an app changes it
     /// through `anyio.to_thread.current_default_thread_limiter()`).
     pub threadpool: usize,
+    /// ASGI: the largest websocket message, in bytes (uvicorn
+    /// `--ws-max-size`, 16 MiB); one byte more closes the socket with
+    /// 1009. Left out of the recorded config while it has its default.
+    #[serde(skip_serializing_if = "is_default_ws_max_size")]
+    pub ws_max_size: Size,
+}
+
+/// uvicorn's `--ws-max-size` default: 16 MiB.
+pub const WS_MAX_SIZE: Size = Size(16 * 1024 * 1024);
+
+fn is_default_ws_max_size(s: &Size) -> bool {
+    *s == WS_MAX_SIZE
 }
 
 impl Default for AppServerConfig {
@@ -129,6 +141,7 @@ impl Default for AppServerConfig {
             limit_request_fields: 100,
             h11_max_incomplete_event_size: 16 * 1024,
             threadpool: super::work::THREADPOOL_SIZE,
+            ws_max_size: WS_MAX_SIZE,
         }
     }
 }

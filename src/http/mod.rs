@@ -28,6 +28,7 @@ pub mod status;
 pub mod target;
 pub mod text;
 pub mod write;
+pub mod ws;
 
 pub use conn::HttpConn;
 pub use error::{ParseError, Personality};

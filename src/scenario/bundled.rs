@@ -127,6 +127,27 @@ pub const LESSONS: &[(&str, &str)] = &[
         "cors-preflight",
         include_str!("../../scenarios/cors-preflight.toml"),
     ),
+    (
+        "ws-handshake",
+        include_str!("../../scenarios/ws-handshake.toml"),
+    ),
+    ("ws-chat", include_str!("../../scenarios/ws-chat.toml")),
+    (
+        "ws-through-wsgi",
+        include_str!("../../scenarios/ws-through-wsgi.toml"),
+    ),
+    (
+        "ws-proxy-misconfigured",
+        include_str!("../../scenarios/ws-proxy-misconfigured.toml"),
+    ),
+    (
+        "ws-idle-timeout",
+        include_str!("../../scenarios/ws-idle-timeout.toml"),
+    ),
+    (
+        "ws-close-codes",
+        include_str!("../../scenarios/ws-close-codes.toml"),
+    ),
 ];
 
 /// The source of a bundled lesson.

@@ -131,6 +131,9 @@ pub struct ClientConn {
     pub body: Vec<u8>,
     /// Already closed (the client gave up on it).
     closed: bool,
+    /// The header fields of the last response (a websocket handshake's
+    /// accept key is read from them).
+    last_headers: Vec<(String, String)>,
 }
 
 impl ClientConn {
@@ -198,6 +201,7 @@ impl ClientConn {
             set_cookies: Vec::new(),
             body: Vec::new(),
             closed: false,
+            last_headers: Vec::new(),
         })
     }
 
@@ -271,6 +275,7 @@ impl ClientConn {
         };
         let outcome = match read {
             Some((head, wire)) => {
+                self.last_headers = head.headers.to_pairs();
                 self.set_cookies = head
                     .headers
                     .iter()
@@ -361,6 +366,30 @@ impl ClientConn {
         if let Some(conn) = self.conn.as_mut() {
             let _ = conn.shutdown().await;
         }
+    }
+
+    /// A field of the last response, by case-insensitive name.
+    pub fn last_header(&self, name: &str) -> Option<String> {
+        self.last_headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    }
+
+    /// The connection itself, for a websocket after its handshake.
+    pub(super) fn conn_mut(&mut self) -> Option<&mut HttpConn<Stream>> {
+        self.conn.as_mut()
+    }
+
+    /// The position on this connection of the last request sent (a
+    /// websocket's frames belong to its handshake request).
+    pub(super) fn ordinal(&self) -> u64 {
+        self.sent
+    }
+
+    /// Who the client is on this connection, for the trace.
+    pub(super) fn me(&self) -> Instance {
+        self.me.clone()
     }
 
     /// Close the connection (recording `client.close`).

@@ -271,6 +271,7 @@ impl MixRequest {
             scheme: None,
             sni: None,
             tls_hello: None,
+            websocket: None,
             expect: None,
         }
     }
@@ -348,8 +349,93 @@ pub struct Request {
     /// `rustls` (default), `TLSv1.0` or `TLSv1.1` (a client offering only
     /// that), `garbage`, `stall`, or `plain` (HTTP in the clear).
     pub tls_hello: Option<Spanned<String>>,
+    /// Open a websocket with this request (it becomes the handshake: see
+    /// [`WebsocketScript`]), then send its frames at their times.
+    pub websocket: Option<Spanned<WebsocketScript>>,
     /// What should happen.
     pub expect: Option<Spanned<Expect>>,
+}
+
+/// `websocket = { … }` on a `[[request]]`: the request becomes an
+/// opening handshake (RFC 6455 §4.1: `Upgrade: websocket`, `Connection:
+/// Upgrade`, a `Sec-WebSocket-Key` from the lesson's seed, version 13),
+/// and once a 101 comes back the client sends `send`'s frames, each at
+/// its `at`, while it reads and records every frame the server sends. It
+/// answers pings and close frames as a browser does. A socket whose
+/// script does not end with `close` or `drop` is closed with 1000 one
+/// second after its last frame.
+///
+/// ```toml
+/// [[request]]
+/// path = "/chat?name=ada"
+/// websocket = { protocols = ["chat"], send = [
+///     { at = "100ms", text = "hello" },
+///     { at = "200ms", ping = "still there?" },
+///     { at = "300ms", close = 1000 },
+/// ] }
+/// expect = { status = 101 }
+/// ```
+///
+/// Book: "WebSockets" (book/src/websockets.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebsocketScript {
+    /// `Sec-WebSocket-Protocol`: subprotocols offered, preferred first.
+    #[serde(default)]
+    pub protocols: Vec<String>,
+    /// `Sec-WebSocket-Version` (default `"13"`, the only one there is).
+    pub version: Option<String>,
+    /// The frames to send, in time order.
+    #[serde(default)]
+    pub send: Vec<Spanned<WsSend>>,
+}
+
+/// One thing the lesson's websocket client does at `at`: exactly one of
+/// `text`, `binary`, `ping`, `pong`, `close` and `drop`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WsSend {
+    /// When, from the start of the lesson (default: at once).
+    pub at: Option<Spanned<Time>>,
+    /// A text message.
+    pub text: Option<String>,
+    /// A text message of this many `x` (for size limits).
+    pub text_size: Option<Spanned<Size>>,
+    /// A binary message (the string's UTF-8 bytes).
+    pub binary: Option<String>,
+    pub ping: Option<String>,
+    pub pong: Option<String>,
+    /// A close frame with this code (and `reason`).
+    pub close: Option<Spanned<u16>>,
+    #[serde(default)]
+    pub reason: String,
+    /// Drop the TCP connection with no close frame (the app sees 1006).
+    #[serde(default)]
+    pub drop: bool,
+    /// Split the message into this many frames (RFC 6455 §5.4).
+    pub fragments: Option<Spanned<usize>>,
+    /// Send the frame unmasked, as no client may (the server fails the
+    /// connection with 1002).
+    #[serde(default)]
+    pub unmasked: bool,
+}
+
+impl WsSend {
+    /// How many of the kinds of thing to send this entry names.
+    pub fn kinds(&self) -> usize {
+        [
+            self.text.is_some(),
+            self.text_size.is_some(),
+            self.binary.is_some(),
+            self.ping.is_some(),
+            self.pong.is_some(),
+            self.close.is_some(),
+            self.drop,
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count()
+    }
 }
 
 fn default_method() -> String {

@@ -34,6 +34,7 @@ pub mod runner;
 pub mod template;
 pub mod tls_client;
 pub mod validate;
+pub mod ws_client;
 
 pub use error::{Problems, ScenarioError};
 pub use format::Scenario;

@@ -366,6 +366,7 @@ async fn play_client(
             requests,
             start,
             jars.clone(),
+            scenario.seed,
         ));
     }
     let load = load.map(|plan| tokio::spawn(load::play(plan, dialer.http.clone(), dialed, start)));
@@ -396,6 +397,7 @@ async fn client_connection(
     requests: Vec<(usize, Request)>,
     start: Instant,
     jars: Arc<std::sync::Mutex<Jars>>,
+    seed: u64,
 ) -> Vec<(usize, Placed)> {
     let mut sent = Vec::new();
     let first_at = requests
@@ -429,6 +431,8 @@ async fn client_connection(
             ));
         }
         let r = with_cookies(r, &jars);
+        let key = super::ws_client::key_for(seed, conn.id);
+        let r = super::ws_client::with_handshake(r, &key);
         let prepared = Prepared::new(&r);
         let (mut ordinal, mut outcome) = conn.exchange(&prepared).await;
         if outcome == Exchange::NoResponse && ordinal > 1 && idempotent(r.method.get_ref()) {
@@ -464,6 +468,16 @@ async fn client_connection(
             moved,
         };
         sent.push((index, placed));
+        // A websocket: after its handshake the connection is the socket's
+        // until it closes, and carries no more requests.
+        if let Some(ws) = &r.websocket
+            && let Exchange::Answered { status, .. } = outcome
+            && super::ws_client::handshake_answered(&conn, status, &key)
+        {
+            let why = super::ws_client::play(&mut conn, ws.get_ref(), start, seed).await;
+            closed = Some(why.to_string());
+            continue;
+        }
         closed = match outcome {
             Exchange::Answered { closes: true, .. } => {
                 Some("its last response said `Connection: close`".to_string())

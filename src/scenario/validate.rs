@@ -583,7 +583,107 @@ fn check_request(
             );
         }
     }
+    if let Some(ws) = &r.websocket {
+        check_websocket(label, r, ws, &mut found);
+    }
     found
+}
+
+/// A `websocket` script: a handshake the client can build, and frames it
+/// can send, in time order.
+fn check_websocket(
+    label: &str,
+    r: &Request,
+    ws: &Spanned<super::format::WebsocketScript>,
+    found: &mut Vec<Problem>,
+) {
+    let at = ws.span().start;
+    if r.raw.is_some() {
+        push(
+            found,
+            at,
+            format!("{label} has both `raw` and `websocket`"),
+            "a websocket's handshake is built by the client; drop `raw`",
+        );
+    }
+    if r.method.get_ref() != "GET" || r.body.is_some() || r.json.is_some() {
+        push(
+            found,
+            at,
+            format!("{label}: a websocket handshake is a GET with no body (RFC 6455 §4.1)"),
+            "remove method and body, or remove `websocket`",
+        );
+    }
+    let mut last = std::time::Duration::ZERO;
+    for (i, send) in ws.get_ref().send.iter().enumerate() {
+        let n = i + 1;
+        let here = send.span().start;
+        let f = send.get_ref();
+        if f.kinds() != 1 {
+            push(
+                found,
+                here,
+                format!(
+                    "{label}: websocket send {n} must name exactly one of `text`, `text_size`,                      `binary`, `ping`, `pong`, `close` and `drop`"
+                ),
+                "one frame (or message) per entry: { at = \"1s\", text = \"hi\" }",
+            );
+        }
+        if let Some(t) = &f.at {
+            if t.get_ref().0 < last {
+                push(
+                    found,
+                    t.span().start,
+                    format!(
+                        "{label}: websocket send {n} is at {}, before the one above it",
+                        t.get_ref()
+                    ),
+                    "list the frames in the order of their `at`",
+                );
+            }
+            last = last.max(t.get_ref().0);
+        }
+        if let Some(code) = &f.close
+            && !crate::http::ws::CloseCode(*code.get_ref()).sendable()
+        {
+            push(
+                found,
+                code.span().start,
+                format!(
+                    "{label}: close code {} may not be sent in a close frame (RFC 6455 §7.4)",
+                    code.get_ref()
+                ),
+                "use 1000 (normal), 1001 (going away) or a code from 3000 to 4999",
+            );
+        }
+        if let Some(p) = &f.fragments {
+            let ok = *p.get_ref() >= 1 && *p.get_ref() <= 1000;
+            let control = f.ping.is_some() || f.pong.is_some() || f.close.is_some() || f.drop;
+            if !ok || control {
+                push(
+                    found,
+                    p.span().start,
+                    format!(
+                        "{label}: websocket send {n}: fragments must be 1 to 1000, on a text or binary message"
+                    ),
+                    "control frames (ping, pong, close) are never fragmented (RFC 6455 §5.5)",
+                );
+            }
+        }
+        if let Some(size) = &f.text_size
+            && size.get_ref().0 > MAX_LESSON_BODY
+        {
+            push(
+                found,
+                size.span().start,
+                format!(
+                    "{label}: text_size {} is larger than a lesson may send (64m)",
+                    size.get_ref()
+                ),
+                "anything over the server's ws_max_size shows the 1009 just as well",
+            );
+        }
+    }
 }
 
 /// A request target as a request line carries it to an origin server:

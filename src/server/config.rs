@@ -2,6 +2,8 @@
 //! (nginx's ngx_http_core_module and ngx_http_proxy_module docs). A scenario may override any of them;
 //! the trace records the values in effect.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::conditional::IfModifiedSince;
@@ -132,6 +134,20 @@ pub struct WebServerConfig {
     /// every request with `return 301 https://$host$request_uri`.
     #[serde(skip_serializing_if = "is_false")]
     pub redirect_http: bool,
+    /// The HTTP version of proxied requests (`proxy_http_version 1.1`,
+    /// nginx ≥ 1.29.7; 1.0 before). An upgrade needs 1.1: under 1.0 the
+    /// app server refuses it. Left out of the recorded config while 1.1.
+    #[serde(skip_serializing_if = "ProxyHttpVersion::is_default")]
+    pub proxy_http_version: ProxyHttpVersion,
+    /// `proxy_set_header NAME VALUE;`: fields set on every proxied
+    /// request. `$http_NAME` in a value is the client's field of that name
+    /// (`_` for `-`); a field whose value comes out empty is not sent, as
+    /// nginx does. None by default, so the client's `Upgrade` and
+    /// `Connection` (hop-by-hop) never reach the app server until a
+    /// lesson writes `{ Upgrade = "$http_upgrade", Connection = "upgrade" }`
+    /// (nginx's "WebSocket proxying" page).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub proxy_set_header: BTreeMap<String, String>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -145,6 +161,29 @@ fn is_default_protocols(p: &[String]) -> bool {
 /// nginx's `ssl_protocols` default.
 pub fn default_protocols() -> Vec<String> {
     vec!["TLSv1.2".to_string(), "TLSv1.3".to_string()]
+}
+
+/// `proxy_http_version`: `"1.0"` or `"1.1"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ProxyHttpVersion {
+    #[serde(rename = "1.0")]
+    Http10,
+    #[default]
+    #[serde(rename = "1.1")]
+    Http11,
+}
+
+impl ProxyHttpVersion {
+    fn is_default(&self) -> bool {
+        *self == ProxyHttpVersion::Http11
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProxyHttpVersion::Http10 => "1.0",
+            ProxyHttpVersion::Http11 => "1.1",
+        }
+    }
 }
 
 impl Default for WebServerConfig {
@@ -186,6 +225,8 @@ impl Default for WebServerConfig {
             server_name: Vec::new(),
             strict_transport_security: None,
             redirect_http: false,
+            proxy_http_version: ProxyHttpVersion::Http11,
+            proxy_set_header: BTreeMap::new(),
         }
     }
 }

@@ -485,7 +485,10 @@ async fn handle(
     }
 
     let upstream_req =
-        super::proxy::Upstream::upstream_request(&head, &body, peer, id, origin.scheme);
+        super::proxy::Upstream::upstream_request(&head, &body, peer, id, origin.scheme, cfg);
+    if super::upgrade::asked(&head) && super::upgrade::passes(&head, &upstream_req, cfg) {
+        return super::upgrade::tunnel(server, conn, &head, &upstream_req, keep_alive).await;
+    }
     let sent_upstream = tokio::time::Instant::now();
     // nginx watches the client while the request is upstream: if it
     // leaves, the request is abandoned (499) and the upstream hop closed,

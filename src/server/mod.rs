@@ -32,6 +32,7 @@ mod respond;
 pub mod show;
 pub mod static_files;
 pub mod tls;
+mod upgrade;
 
 pub use config::WebServerConfig;
 

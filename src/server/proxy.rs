@@ -155,6 +155,7 @@ impl Upstream {
         peer: SocketAddr,
         request_id: u64,
         scheme: &str,
+        config: &WebServerConfig,
     ) -> RequestHead {
         let listed = req.headers.connection_options();
         let host = req.headers.get("host").unwrap_or("").to_string();
@@ -188,12 +189,34 @@ impl Upstream {
         if !body.is_empty() || matches!(req.method.as_str(), "POST" | "PUT" | "PATCH") {
             headers.push("Content-Length", body.len().to_string());
         }
+        // `proxy_set_header`: replaces the field; an empty value drops it.
+        for (name, value) in &config.proxy_set_header {
+            let value = super::upgrade::expand(value, req);
+            headers.remove(name);
+            if !value.is_empty() {
+                headers.push(name.clone(), value);
+            }
+        }
         RequestHead {
             method: req.method.clone(),
             target: req.target.clone(),
-            version: Version::Http11,
+            version: match config.proxy_http_version {
+                super::config::ProxyHttpVersion::Http10 => Version::Http10,
+                super::config::ProxyHttpVersion::Http11 => Version::Http11,
+            },
             headers,
         }
+    }
+
+    /// The app server's address, for a connection opened outside the
+    /// idle pool (an upgrade's, which never returns to it).
+    pub(super) fn connector(&self) -> &Connector {
+        &self.connector
+    }
+
+    /// A fresh id for an upstream connection.
+    pub(super) fn next_id(&self) -> u64 {
+        self.next_conn.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Send the request upstream and read the whole response.
@@ -489,7 +512,8 @@ mod tests {
         req.headers.push("X-Forwarded-For", "198.51.100.1");
         req.headers.push("Accept", "*/*");
         let peer: SocketAddr = "203.0.113.7:50001".parse().unwrap();
-        let up = Upstream::upstream_request(&req, b"", peer, 9, "http");
+        let up =
+            Upstream::upstream_request(&req, b"", peer, 9, "http", &WebServerConfig::default());
         assert_eq!(up.headers.get("host"), Some("example.test"));
         assert_eq!(
             up.headers.get("x-forwarded-for"),

@@ -21,3 +21,40 @@ pub fn response_head(head: &ResponseHead) -> Data {
         headers: head.headers.to_pairs(),
     }
 }
+
+/// A websocket frame as trace data: its header fields and payload. Used
+/// by the lesson client and the app server (the web server's tunnel sees
+/// only bytes).
+pub fn ws_frame(frame: &crate::http::ws::Frame) -> Data {
+    use crate::http::ws::Opcode;
+    let (close_code, close_reason) = if frame.opcode == Opcode::Close {
+        match crate::http::ws::close::parse_payload(&frame.payload) {
+            Ok(c) => (c.code.map(|c| c.0), Some(c.reason)),
+            Err(_) => (None, None),
+        }
+    } else {
+        (None, None)
+    };
+    Data::WsFrame {
+        fin: frame.fin,
+        opcode: frame.opcode.name().to_string(),
+        mask: frame
+            .mask
+            .map(|k| k.iter().map(|b| format!("{b:02x}")).collect()),
+        length_form: frame.length_form.name().to_string(),
+        len: frame.payload.len() as u64,
+        payload: crate::trace::bytes::show_at_most(&frame.payload, 512),
+        close_code,
+        close_reason,
+    }
+}
+
+/// The accept key's computation as trace data.
+pub fn ws_accept(a: &crate::http::ws::Accept) -> Data {
+    Data::WsAccept {
+        key: a.key.clone(),
+        concatenated: a.concatenated.clone(),
+        sha1_hex: a.sha1_hex.clone(),
+        accept: a.accept.clone(),
+    }
+}

@@ -313,6 +313,34 @@ pub enum Data {
         columns: Vec<String>,
         result: Vec<Vec<String>>,
     },
+    /// One websocket frame's header fields and payload (RFC 6455 §5.2).
+    WsFrame {
+        fin: bool,
+        /// `text`, `binary`, `continuation`, `close`, `ping` or `pong`.
+        opcode: String,
+        /// The masking key in hex (`37fa213d`), when the frame is masked.
+        mask: Option<String>,
+        /// `7-bit`, `16-bit` or `64-bit`: how the length was written.
+        length_form: String,
+        /// Payload bytes (unmasked), shown below.
+        len: u64,
+        /// The payload, unmasked.
+        payload: ShownBytes,
+        /// For a close frame: its code (`None`: no payload) and reason.
+        close_code: Option<u16>,
+        close_reason: Option<String>,
+    },
+    /// `Sec-WebSocket-Accept` computed from `Sec-WebSocket-Key`, every
+    /// stage of it (RFC 6455 §4.2.2).
+    WsAccept {
+        key: String,
+        /// The key with the GUID appended: the text that is hashed.
+        concatenated: String,
+        /// Its SHA-1, 40 hex digits.
+        sha1_hex: String,
+        /// The digest in base64: the header's value.
+        accept: String,
+    },
     /// Anything else worth showing, as ordered name/value pairs.
     Fields { entries: Vec<(String, String)> },
 }

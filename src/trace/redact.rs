@@ -200,6 +200,8 @@ pub fn event(summary: &mut String, data: &mut [Data], decision: Option<&mut Deci
                 }
             }
             Data::Route { path, .. } => redact_string(path),
+            // Frames and accept keys carry no credentials of the stack's.
+            Data::WsFrame { .. } | Data::WsAccept { .. } => {}
             Data::Sql { params, result, .. } => {
                 params.iter_mut().for_each(redact_string);
                 result.iter_mut().flatten().for_each(redact_string);

@@ -153,6 +153,15 @@ steps! {
     /// connection died without a response and the client sends an
     /// idempotent request again on a new one (RFC 9110 §9.2.2).
     ClientReconnect => (Client, "client.reconnect"),
+    /// The client checks the answer to its websocket handshake: a 101
+    /// whose `Sec-WebSocket-Accept` is the hash of its key (RFC 6455
+    /// §4.1), or any other answer, which fails the connection.
+    ClientWebsocketHandshake => (Client, "client.websocket.handshake"),
+    /// The client writes one websocket frame (masked, as a client must).
+    ClientWebsocketSend => (Client, "client.websocket.send"),
+    /// The client reads one websocket frame, or finds the connection
+    /// closed under it (1006, no close frame).
+    ClientWebsocketReceive => (Client, "client.websocket.receive"),
 
     /// The listen backlog of the web server gained or lost a connection.
     WebServerBacklog => (WebServer, "web_server.backlog"),
@@ -248,6 +257,17 @@ steps! {
     WebServerProxyError => (WebServer, "web_server.proxy.error"),
     /// An upstream connection is closed (by either end).
     WebServerUpstreamClose => (WebServer, "web_server.upstream.close"),
+    /// A request asks to upgrade (`Upgrade: websocket`): whether the
+    /// upgrade reaches the app server, by the `proxy_set_header` and
+    /// `proxy_http_version` settings (the client's Upgrade and Connection
+    /// are hop-by-hop and never pass on their own).
+    WebServerUpgrade => (WebServer, "web_server.upgrade"),
+    /// After a 101 the proxy is a tunnel: bytes read on one side are
+    /// written to the other, unparsed.
+    WebServerTunnel => (WebServer, "web_server.tunnel"),
+    /// The tunnel ends: one side closed, or nothing crossed it for
+    /// `proxy_read_timeout`, and both connections are closed.
+    WebServerTunnelClose => (WebServer, "web_server.tunnel.close"),
     /// The gzip filter compressed the response, or says which directive
     /// (gzip_types, gzip_min_length, gzip_proxied, …) kept it as it was;
     /// sizes before and after.
@@ -322,6 +342,17 @@ steps! {
     /// `send_500_response`) or, when the response already started,
     /// closes the connection.
     AppServerException => (AppServer, "app_server.exception"),
+    /// The websocket handshake as the app server checks it: the request's
+    /// fields, the accept key computed, and the answer (101, 403 when the
+    /// app closed before accepting, 400 or 426 for a bad handshake).
+    AppServerWebsocketHandshake => (AppServer, "app_server.websocket.handshake"),
+    /// One websocket frame read from or written to the web server, with
+    /// its header fields (FIN, opcode, mask, length form) and payload.
+    AppServerWebsocketFrame => (AppServer, "app_server.websocket.frame"),
+    /// The app server fails or closes the websocket: a frame that broke
+    /// the protocol (1002), a message over `ws_max_size` (1009), the app
+    /// raising (1011), or the closing handshake done.
+    AppServerWebsocketClose => (AppServer, "app_server.websocket.close"),
     /// An event-loop task changed state: running, awaiting, done.
     AppServerTask => (AppServer, "app_server.task"),
     /// The lifespan protocol: startup before the first request, shutdown
@@ -416,6 +447,10 @@ steps! {
     /// The view checks a permission on one object (its owner, or an
     /// admin), after loading it: 403, or 404 when configured to hide it.
     HandlerPermission => (Handler, "handler.permission"),
+    /// The chat room: someone joins, speaks or leaves, and who the
+    /// message is broadcast to (everyone connected, with the room's
+    /// presence list).
+    HandlerChat => (Handler, "handler.chat"),
 
     /// A statement is sent to SQLite.
     DatabaseQuery => (Database, "database.query"),

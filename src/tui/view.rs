@@ -290,6 +290,8 @@ pub fn crossing_label(e: &Event, direction: Direction) -> Option<String> {
             Some(format!("{n} row{}", if *n == 1 { "" } else { "s" }))
         }
         Data::Sql { .. } => Some(String::from("SQL")),
+        Data::WsFrame { opcode, len, .. } => Some(format!("ws {opcode} frame ({len} B)")),
+        Data::WsAccept { .. } => None,
         Data::Fields { .. } => None,
     })
 }

@@ -415,6 +415,16 @@ async fn connection(
             let _ = conn.shutdown().await;
             return "limit_concurrency: the 503 closes the connection";
         }
+        // `Upgrade: websocket`: this connection becomes the socket, and
+        // one app call serves it until it closes.
+        if crate::http::ws::handshake::is_upgrade(&incoming.head) {
+            let _task = TaskCount::new(&shared.tasks);
+            let why = super::websocket::serve(&mut conn, incoming, peer, &*app, front, &config)
+                .instrument(task_span)
+                .await;
+            let _ = conn.shutdown().await;
+            return why;
+        }
         let ok = {
             let _task = TaskCount::new(&shared.tasks);
             serve(

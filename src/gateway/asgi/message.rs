@@ -40,6 +40,31 @@ pub enum Message {
     /// send (lifespan): the app's cleanup failed; uvicorn logs `message`
     /// and exits anyway.
     LifespanShutdownFailed { message: String },
+    /// receive (websocket): a client asks to connect; the handshake waits
+    /// for the app's `accept` or `close`.
+    WebsocketConnect,
+    /// send (websocket): accept the connection (the server answers 101),
+    /// with the subprotocol chosen from the client's list.
+    WebsocketAccept { subprotocol: Option<String> },
+    /// receive (websocket): a whole message from the client (the server
+    /// has put its fragments together and answered its pings).
+    WebsocketReceive(WsData),
+    /// send (websocket): a message to the client.
+    WebsocketSend(WsData),
+    /// receive (websocket): the connection is gone; `code` is the peer's
+    /// close code (1005 if its close frame had none, 1006 if it sent no
+    /// close frame at all).
+    WebsocketDisconnect { code: u16, reason: String },
+    /// send (websocket): close the connection; before `accept`, the
+    /// server refuses the handshake with 403.
+    WebsocketClose { code: u16, reason: String },
+}
+
+/// A websocket message's payload: exactly one of `text` and `bytes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WsData {
+    Text(String),
+    Bytes(Vec<u8>),
 }
 
 impl Message {
@@ -55,6 +80,12 @@ impl Message {
             Message::LifespanShutdownComplete => "lifespan.shutdown.complete",
             Message::LifespanStartupFailed { .. } => "lifespan.startup.failed",
             Message::LifespanShutdownFailed { .. } => "lifespan.shutdown.failed",
+            Message::WebsocketConnect => "websocket.connect",
+            Message::WebsocketAccept { .. } => "websocket.accept",
+            Message::WebsocketReceive(_) => "websocket.receive",
+            Message::WebsocketSend(_) => "websocket.send",
+            Message::WebsocketDisconnect { .. } => "websocket.disconnect",
+            Message::WebsocketClose { .. } => "websocket.close",
         }
     }
 
@@ -79,7 +110,28 @@ impl Message {
             | Message::LifespanShutdownFailed { message } => {
                 e.push(("message".into(), Value::String(message.clone())));
             }
-            Message::HttpDisconnect
+            Message::WebsocketAccept { subprotocol } => {
+                let v = subprotocol.clone().map_or(Value::Null, Value::String);
+                e.push(("subprotocol".into(), v));
+                e.push(("headers".into(), Value::Array(Vec::new())));
+            }
+            Message::WebsocketReceive(data) | Message::WebsocketSend(data) => match data {
+                WsData::Text(t) => {
+                    e.push(("bytes".into(), Value::Null));
+                    e.push(("text".into(), Value::String(t.clone())));
+                }
+                WsData::Bytes(b) => {
+                    e.push(("bytes".into(), bytes_value(b)));
+                    e.push(("text".into(), Value::Null));
+                }
+            },
+            Message::WebsocketDisconnect { code, reason }
+            | Message::WebsocketClose { code, reason } => {
+                e.push(("code".into(), Value::from(*code)));
+                e.push(("reason".into(), Value::String(reason.clone())));
+            }
+            Message::WebsocketConnect
+            | Message::HttpDisconnect
             | Message::LifespanStartup
             | Message::LifespanStartupComplete
             | Message::LifespanShutdown
@@ -135,6 +187,18 @@ impl Message {
             }
             Message::LifespanStartupFailed { .. } => "send() → lifespan.startup.failed",
             Message::LifespanShutdownFailed { .. } => "send() → lifespan.shutdown.failed",
+            Message::WebsocketConnect if receive => "receive() → websocket.connect",
+            Message::WebsocketAccept { .. } if receive => "receive() → websocket.accept",
+            Message::WebsocketReceive(_) if receive => "receive() → websocket.receive",
+            Message::WebsocketSend(_) if receive => "receive() → websocket.send",
+            Message::WebsocketDisconnect { .. } if receive => "receive() → websocket.disconnect",
+            Message::WebsocketClose { .. } if receive => "receive() → websocket.close",
+            Message::WebsocketConnect => "send() → websocket.connect",
+            Message::WebsocketAccept { .. } => "send() → websocket.accept",
+            Message::WebsocketReceive(_) => "send() → websocket.receive",
+            Message::WebsocketSend(_) => "send() → websocket.send",
+            Message::WebsocketDisconnect { .. } => "send() → websocket.disconnect",
+            Message::WebsocketClose { .. } => "send() → websocket.close",
         }
     }
 }
@@ -154,6 +218,17 @@ impl Receive {
     /// The next message; `http.disconnect` once the server has nothing more.
     pub async fn recv(&mut self) -> Message {
         let m = self.0.recv().await.unwrap_or(Message::HttpDisconnect);
+        m.record("receive", Direction::Down);
+        m
+    }
+
+    /// The next message of a websocket scope; `websocket.disconnect` with
+    /// 1006 once the server has nothing more.
+    pub async fn recv_websocket(&mut self) -> Message {
+        let m = self.0.recv().await.unwrap_or(Message::WebsocketDisconnect {
+            code: 1006,
+            reason: String::new(),
+        });
         m.record("receive", Direction::Down);
         m
     }

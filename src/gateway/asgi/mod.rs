@@ -17,9 +17,10 @@ pub mod gate;
 pub mod message;
 pub mod scope;
 pub mod task;
+pub mod websocket;
 
-pub use message::{Message, Receive, Send};
-pub use scope::Scope;
+pub use message::{Message, Receive, Send, WsData};
+pub use scope::{Scope, WebsocketScope};
 
 use super::BoxFuture;
 
@@ -45,5 +46,29 @@ pub trait AsgiApp: std::marker::Send + Sync {
     fn lifespan<'a>(&'a self, receive: Receive, send: Send) -> BoxFuture<'a, Result<(), String>> {
         let _ = (receive, send);
         Box::pin(async { Err("the app does not support the lifespan protocol".to_string()) })
+    }
+
+    /// `await application({"type": "websocket", ...}, receive, send)`,
+    /// once per socket (ASGI WebSocket spec): `receive()` gives
+    /// `websocket.connect`, and the app answers `websocket.accept` or
+    /// `websocket.close`; then messages flow both ways until one side
+    /// closes. A separate method for the same reason as `lifespan`. An app
+    /// with no websocket endpoint closes at once, which the server turns
+    /// into a 403.
+    fn websocket<'a>(
+        &'a self,
+        scope: WebsocketScope,
+        mut receive: Receive,
+        send: Send,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        let _ = scope;
+        Box::pin(async move {
+            let _ = receive.recv_websocket().await;
+            send.send(Message::WebsocketClose {
+                code: 1000,
+                reason: String::new(),
+            })
+            .await
+        })
     }
 }

@@ -95,6 +95,40 @@ impl Scope {
     }
 }
 
+/// The scope of one websocket connection (ASGI WebSocket spec): the HTTP
+/// scope's keys less `method`, `scheme` `ws`, and the subprotocols the
+/// client offered. One scope lives as long as the socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebsocketScope {
+    pub http: Scope,
+    pub subprotocols: Vec<String>,
+}
+
+impl WebsocketScope {
+    pub fn entries(&self) -> Vec<(String, Value)> {
+        let mut entries: Vec<(String, Value)> = self
+            .http
+            .entries()
+            .into_iter()
+            .filter(|(k, _)| k != "method")
+            .map(|(k, v)| match k.as_str() {
+                "type" => (k, Value::String("websocket".into())),
+                "scheme" => (k, Value::String("ws".into())),
+                _ => (k, v),
+            })
+            .collect();
+        let protocols = self
+            .subprotocols
+            .iter()
+            .map(|p| Value::String(p.clone()))
+            .collect();
+        // Before `state`, the spec's order.
+        let at = entries.len().saturating_sub(1);
+        entries.insert(at, ("subprotocols".into(), Value::Array(protocols)));
+        entries
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -176,6 +176,57 @@ pub fn section(d: &Data, width: usize) -> Vec<DetailLine> {
                 out.push(DetailLine::plain(format!("{n} row{} {what}", plural(*n))));
             }
         }
+        Data::WsFrame {
+            fin,
+            opcode,
+            mask,
+            length_form,
+            len,
+            payload,
+            close_code,
+            close_reason,
+        } => {
+            out.push(heading(format!("websocket frame: {opcode}")));
+            out.push(DetailLine::plain(format!(
+                "FIN {} · opcode {opcode} · {} · length {len} ({length_form})",
+                u8::from(*fin),
+                match mask {
+                    Some(k) => format!("masked with {k}"),
+                    None => String::from("unmasked"),
+                }
+            )));
+            if let Some(code) = close_code {
+                out.push(DetailLine::plain(format!(
+                    "close code {code} ({}), reason {:?}",
+                    crate::http::ws::CloseCode(*code).name(),
+                    close_reason.as_deref().unwrap_or("")
+                )));
+            }
+            for line in payload.text.split_inclusive('\n') {
+                out.push(DetailLine::toned(
+                    Tone::Bytes,
+                    line.trim_end_matches('\n').to_string(),
+                ));
+            }
+            if payload.truncated > 0 {
+                out.push(DetailLine::toned(
+                    Tone::Dim,
+                    format!("… {} more bytes not shown", payload.truncated),
+                ));
+            }
+        }
+        Data::WsAccept {
+            key,
+            concatenated,
+            sha1_hex,
+            accept,
+        } => {
+            out.push(heading(String::from("Sec-WebSocket-Accept")));
+            out.push(DetailLine::plain(format!("key          {key}")));
+            out.push(DetailLine::plain(format!("key + GUID   {concatenated}")));
+            out.push(DetailLine::plain(format!("SHA-1        {sha1_hex}")));
+            out.push(DetailLine::plain(format!("base64       {accept}")));
+        }
         Data::Fields { entries } => {
             out.push(heading(String::from("details")));
             pairs(

@@ -1,0 +1,182 @@
+//! Websockets through `roundtrip serve --interface asgi` (trace recording
+//! on, the web server's tunnel in front), driven by tungstenite clients
+//! over 127.0.0.1:
+//!
+//! 1. one socket: a text message, then its broadcast back (a round trip
+//!    through the tunnel, uvicorn's side, the room and back), messages/s;
+//! 2. 100 sockets in one room, each sending 20 lines: every line goes to
+//!    all 100, so 200,000 frames are delivered; deliveries/s;
+//! 3. 1,000 idle sockets, each alone in its room: the server's resident
+//!    memory before and after, and per socket.
+//!
+//! `cargo bench --bench websocket`
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tungstenite::{Message, WebSocket};
+
+struct Serve {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve() -> Serve {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_roundtrip"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--interface", "asgi"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start roundtrip serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let line = lines.next().and_then(Result::ok).expect("address line");
+    // Keep draining stderr so the server never blocks on it.
+    std::thread::spawn(move || for _ in lines {});
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|a| a.parse().ok())
+        .expect("address");
+    Serve { child, addr }
+}
+
+fn open(addr: SocketAddr, query: &str) -> WebSocket<TcpStream> {
+    let stream = TcpStream::connect(addr).expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("timeout");
+    let url = format!("ws://{addr}/chat?{query}");
+    tungstenite::client(url.as_str(), stream)
+        .expect("handshake")
+        .0
+}
+
+fn next_text(ws: &mut WebSocket<TcpStream>) {
+    loop {
+        if let Message::Text(_) = ws.read().expect("read") {
+            return;
+        }
+    }
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn one_socket(s: &Serve) {
+    let mut ws = open(s.addr, "name=solo&room=solo");
+    next_text(&mut ws); // the join
+    let n = 5_000;
+    let began = Instant::now();
+    for i in 0..n {
+        ws.send(Message::text(format!("line {i}"))).expect("send");
+        next_text(&mut ws);
+    }
+    let took = began.elapsed();
+    println!(
+        "1 socket: {n} round trips in {:.2} s = {:.0} messages/s ({:.1} µs each)",
+        took.as_secs_f64(),
+        f64::from(n) / took.as_secs_f64(),
+        took.as_secs_f64() * 1e6 / f64::from(n)
+    );
+}
+
+fn hundred_broadcasting(s: &Serve) {
+    let sockets = 100;
+    let lines = 20;
+    let mut all: Vec<_> = (0..sockets)
+        .map(|i| open(s.addr, &format!("name=m{i}&room=busy")))
+        .collect();
+    // Drain the joins each member has had so far: member i saw the joins
+    // of members i..100.
+    for (i, ws) in all.iter_mut().enumerate() {
+        for _ in i..sockets {
+            next_text(ws);
+        }
+    }
+    let began = Instant::now();
+    let threads: Vec<_> = all
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut ws)| {
+            std::thread::spawn(move || {
+                // Send one line, then read, until it has all lines of all
+                // (or the room's policy dropped some for it: a full
+                // outbox, or the connection went).
+                let mut sent = 0;
+                let mut got = 0;
+                let want = sockets * lines;
+                while got < want {
+                    if sent < lines {
+                        if ws.send(Message::text(format!("m{i} says {sent}"))).is_err() {
+                            break;
+                        }
+                        sent += 1;
+                    }
+                    match ws.read() {
+                        Ok(Message::Text(_)) => got += 1,
+                        Ok(_) => {}
+                        Err(_) => break,
+                    }
+                }
+                got
+            })
+        })
+        .collect();
+    let got: usize = threads.into_iter().map(|t| t.join().unwrap_or(0)).sum();
+    let took = began.elapsed();
+    let expected = sockets * sockets * lines;
+    println!(
+        "{sockets} sockets, {lines} lines each: {got} of {expected} frames delivered in {:.2} s = {:.0} deliveries/s",
+        took.as_secs_f64(),
+        got as f64 / took.as_secs_f64(),
+    );
+}
+
+fn idle_sockets(s: &Serve) {
+    let pid = s.child.id();
+    std::thread::sleep(Duration::from_millis(200));
+    let before = rss_kib(pid);
+    let n = 1_000;
+    let mut all = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut ws = open(s.addr, &format!("name=idle{i}&room=r{i}"));
+        next_text(&mut ws);
+        all.push(ws);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let after = rss_kib(pid);
+    println!(
+        "{n} idle sockets open: server RSS {before} KiB before, {after} KiB after: {:.1} KiB per socket",
+        after.saturating_sub(before) as f64 / n as f64
+    );
+    drop(all);
+}
+
+fn main() {
+    // Each part on a fresh server, so one part's history does not weigh
+    // on the next.
+    one_socket(&serve());
+    hundred_broadcasting(&serve());
+    idle_sockets(&serve());
+}

@@ -1,0 +1,160 @@
+//! Websockets over real TCP: `roundtrip serve --interface asgi` on an
+//! ephemeral port, and tungstenite (an independent client) opening
+//! sockets to its chat room through the web server's tunnel.
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use tungstenite::protocol::CloseFrame;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::{Message, WebSocket};
+
+/// A running `roundtrip serve`, killed when dropped.
+struct Serve {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(extra: &[&str]) -> Serve {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_roundtrip"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start roundtrip serve");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let line: String = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("serve printed its address");
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    Serve { child, addr }
+}
+
+type Socket = WebSocket<TcpStream>;
+
+fn open(addr: SocketAddr, name: &str) -> (Socket, u16) {
+    let stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let url = format!("ws://{addr}/chat?name={name}");
+    let (socket, response) = tungstenite::client(url.as_str(), stream).expect("handshake");
+    (socket, response.status().as_u16())
+}
+
+/// The next text message (pongs and pings are the library's business).
+fn next_text(ws: &mut Socket) -> serde_json::Value {
+    loop {
+        match ws.read().expect("a message") {
+            Message::Text(t) => return serde_json::from_str(t.as_str()).expect("JSON"),
+            Message::Close(c) => panic!("closed: {c:?}"),
+            _ => {}
+        }
+    }
+}
+
+/// Read until the server's close frame; its code.
+fn close_code(ws: &mut Socket) -> Option<CloseCode> {
+    loop {
+        match ws.read() {
+            Ok(Message::Close(c)) => return c.map(|c| c.code),
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+#[test]
+fn a_real_client_chats_through_serve_and_sees_each_broadcast_and_close_code() {
+    let server = serve(&["--interface", "asgi"]);
+    let (mut ada, status) = open(server.addr, "ada");
+    assert_eq!(status, 101);
+    assert_eq!(next_text(&mut ada)["type"], "join");
+
+    let (mut bo, _) = open(server.addr, "bo");
+    assert_eq!(
+        next_text(&mut bo)["present"],
+        serde_json::json!(["ada", "bo"])
+    );
+    assert_eq!(next_text(&mut ada)["name"], "bo");
+
+    // A line is broadcast to everyone, the sender too.
+    ada.send(Message::text("hello, bo")).expect("send");
+    for ws in [&mut ada, &mut bo] {
+        let m = next_text(ws);
+        assert_eq!(
+            (m["from"].as_str(), m["text"].as_str()),
+            (Some("ada"), Some("hello, bo"))
+        );
+    }
+
+    // A name already in the room: closed before accept, so 403.
+    let stream = TcpStream::connect(server.addr).expect("connect");
+    let url = format!("ws://{}/chat?name=ada", server.addr);
+    match tungstenite::client(url.as_str(), stream) {
+        Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(r))) => {
+            assert_eq!(r.status().as_u16(), 403)
+        }
+        other => panic!("expected 403, got {:?}", other.map(|(_, r)| r.status())),
+    }
+
+    // A line over the room's 500 characters: 1008.
+    bo.send(Message::text("x".repeat(600))).expect("send");
+    assert_eq!(close_code(&mut bo), Some(CloseCode::Policy));
+    // Ada hears Bo leave.
+    let m = next_text(&mut ada);
+    assert_eq!(
+        (m["type"].as_str(), m["name"].as_str()),
+        (Some("leave"), Some("bo"))
+    );
+
+    // A normal close is answered with 1000.
+    ada.close(Some(CloseFrame {
+        code: CloseCode::Normal,
+        reason: "bye".into(),
+    }))
+    .expect("close");
+    assert_eq!(close_code(&mut ada), Some(CloseCode::Normal));
+}
+
+#[test]
+fn a_message_over_ws_max_size_is_refused_with_1009() {
+    // The ws-close-codes lesson's stack: ws_max_size = 1k.
+    let server = serve(&["--lesson", "ws-close-codes"]);
+    let (mut ws, _) = open(server.addr, "big");
+    assert_eq!(next_text(&mut ws)["type"], "join");
+    ws.send(Message::text("x".repeat(4096))).expect("send");
+    assert_eq!(close_code(&mut ws), Some(CloseCode::Size));
+}
+
+#[test]
+fn the_chat_page_is_served_over_http_and_opens_a_socket_to_chat() {
+    let server = serve(&["--interface", "asgi"]);
+    let body = reqwest::blocking::get(format!("http://{}/chat", server.addr))
+        .expect("GET /chat")
+        .text()
+        .expect("body");
+    assert!(body.contains("new WebSocket("), "{body}");
+    assert!(body.contains("/chat?name="), "{body}");
+}
