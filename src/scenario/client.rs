@@ -17,6 +17,7 @@
 //!
 //! Book: "Writing a lesson" (book/src/lessons.md).
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -95,18 +96,25 @@ pub struct ClientConn {
     pub set_cookies: Vec<String>,
     /// The body of the last response (a token a lesson keeps).
     pub body: Vec<u8>,
+    /// The address it comes from, when not the lesson's default client's
+    /// (a new connection after a close comes from the same one).
+    from: Option<IpAddr>,
 }
 
 impl ClientConn {
-    /// Dial the web server (recording `client.connect`); `None` when the
-    /// stack is gone.
-    pub async fn open(dialer: &MemoryDialer, dialed: &Dialed) -> Option<ClientConn> {
+    /// Dial the web server (recording `client.connect`) from `from`, or
+    /// the lesson's client address; `None` when the stack is gone.
+    pub async fn open(
+        dialer: &MemoryDialer,
+        dialed: &Dialed,
+        from: Option<IpAddr>,
+    ) -> Option<ClientConn> {
         // The client's own numbering, in the order it dials. The web server
         // numbers connections its own way; the trace links the two by the
         // address pair both ends record.
         let id = dialed.fetch_add(1, Ordering::Relaxed) + 1;
         let me = Instance::Client { conn: id };
-        let (stream, local) = dialer.dial().await.ok()?;
+        let (stream, local) = dialer.dial_as(from).await.ok()?;
         Step::new(StepId::ClientConnect, Direction::Within, Kind::Step)
             .instance(me.clone())
             .summary(format!(
@@ -127,6 +135,7 @@ impl ClientConn {
             sent: 0,
             set_cookies: Vec::new(),
             body: Vec::new(),
+            from,
         })
     }
 
@@ -221,8 +230,9 @@ impl ClientConn {
                  lesson goes on a new connection"
             ))
             .emit();
+        let from = self.from;
         self.close().await;
-        ClientConn::open(dialer, dialed).await
+        ClientConn::open(dialer, dialed, from).await
     }
 
     /// Close the connection (recording `client.close`).

@@ -403,7 +403,9 @@ async fn client_connection(
         .map(|t| t.get_ref().0)
         .unwrap_or_default();
     tokio::time::sleep_until(start + first_at).await;
-    let Some(mut conn) = ClientConn::open(&dialer, &dialed).await else {
+    // A connection comes from the address its first request names.
+    let from = requests.first().and_then(|(_, r)| r.from);
+    let Some(mut conn) = ClientConn::open(&dialer, &dialed, from).await else {
         return sent;
     };
     // Why the connection can carry no more requests, once it cannot.

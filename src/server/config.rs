@@ -4,7 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::access::Rule;
 use super::gzip::{GzipProxied, GzipSettings};
+use super::tokens::ServerTokens;
 use super::location::{Location, default_locations};
 use crate::http::{HeadLimits, LineLimit};
 use crate::units::{Size, Time};
@@ -75,6 +77,13 @@ pub struct WebServerConfig {
     /// may get a compressed response (`gzip_proxied off`). Not about
     /// `proxy_pass`: upstream responses are compressed like any other.
     pub gzip_proxied: GzipProxied,
+    /// The server's `allow` / `deny` rules, in order, for every location
+    /// without rules of its own (none: everyone is allowed); see
+    /// [`super::access`].
+    pub access: Vec<Rule>,
+    /// What `Server` and the error pages say about the server
+    /// (`server_tokens on`); see [`super::tokens`].
+    pub server_tokens: ServerTokens,
 }
 
 impl Default for WebServerConfig {
@@ -102,6 +111,8 @@ impl Default for WebServerConfig {
             gzip_comp_level: 1,
             gzip_vary: false,
             gzip_proxied: GzipProxied::default(),
+            access: Vec::new(),
+            server_tokens: ServerTokens::On,
         }
     }
 }

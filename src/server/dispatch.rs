@@ -14,6 +14,7 @@
 //! Book: "The web server" (book/src/web-server.md).
 
 use super::WebServer;
+use super::access_phase;
 use super::conditional::{self, Precondition};
 use super::error_page::{self, Page};
 use super::files::Stat;
@@ -44,6 +45,8 @@ pub(super) struct Origin<'a> {
     /// The port the client connected to (left out of URLs when 80).
     pub port: u16,
     pub keep_alive: bool,
+    /// The client's address, for `allow` / `deny`.
+    pub client: std::net::IpAddr,
 }
 
 /// Run the locations for this request. `uri` is the normalized path.
@@ -81,9 +84,18 @@ pub(super) fn route(
                 return page(server, Page::Status(500), origin);
             }
         };
+        step.emit();
+        if let Handler::Return { status, url } = handler {
+            return returned(server, status, url, origin);
+        }
+        // nginx's access phase: after the rewrite phase (`return`, above),
+        // before the content handler (files or proxy_pass).
+        if let Some(status) = access_phase::check(server, request, loc, origin.client) {
+            return page(server, Page::Status(status), origin);
+        }
         match handler {
+            Handler::Return { status, url } => return returned(server, status, url, origin),
             Handler::Proxy { uri: replace } => {
-                step.emit();
                 let query = request.query();
                 let target = match replace {
                     Some(u) => {
@@ -97,12 +109,7 @@ pub(super) fn route(
                 };
                 return Routed::Proxy { target };
             }
-            Handler::Return { status, url } => {
-                step.emit();
-                return returned(server, status, url, origin);
-            }
             Handler::Files(mapping) => {
-                step.emit();
                 match files(server, request, loc, &mapping, &uri, origin) {
                     FilesOutcome::Done(r) => return r,
                     FilesOutcome::Redirect(next) => {
@@ -157,7 +164,12 @@ fn with_query(path: String, query: &str) -> String {
 
 /// One of nginx's own pages, keeping the connection if allowed.
 fn page(server: &WebServer, page: Page, origin: &Origin<'_>) -> Routed {
-    let (head, body) = error_page::page(page, &server.clock.http_date(), origin.keep_alive);
+    let (head, body) = error_page::page(
+        page,
+        server.config.server_tokens,
+        &server.clock.http_date(),
+        origin.keep_alive,
+    );
     Routed::Respond { head, body }
 }
 
@@ -177,6 +189,7 @@ fn absolute(path: &str, origin: &Origin<'_>) -> String {
 fn redirect(server: &WebServer, status: u16, url: &str, origin: &Origin<'_>) -> Routed {
     let (mut head, body) = error_page::page(
         Page::Status(status),
+        server.config.server_tokens,
         &server.clock.http_date(),
         origin.keep_alive,
     );
@@ -541,7 +554,12 @@ fn serve_file(
     };
     match ask {
         RangeAsk::Unsatisfiable => {
-            let (mut head, body) = error_page::page(Page::Status(416), &date, origin.keep_alive);
+            let (mut head, body) = error_page::page(
+                Page::Status(416),
+                server.config.server_tokens,
+                &date,
+                origin.keep_alive,
+            );
             head.headers
                 .push("Content-Range", format!("bytes */{}", facts.len));
             Routed::Respond { head, body }
@@ -753,6 +771,7 @@ mod tests {
             host: "example.test",
             port: 80,
             keep_alive: true,
+            client: crate::stack::LESSON_CLIENT_IP,
         };
         match route(
             server,

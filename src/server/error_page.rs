@@ -3,10 +3,8 @@
 //! nginx's own reason phrases ("413 Request Entity Too Large", "400 Request
 //! Header Or Cookie Too Large").
 
+use super::tokens::ServerTokens;
 use crate::http::{ResponseHead, status};
-
-/// `Server:` on everything the web server sends.
-pub const SERVER_NAME: &str = "roundtrip-nginx";
 
 /// nginx's reason phrase for a status it generates (nginx keeps the names
 /// of RFC 2616 where RFC 9110 renamed them).
@@ -57,7 +55,7 @@ impl Page {
         }
     }
 
-    fn body(self) -> String {
+    fn body(self, tokens: ServerTokens) -> String {
         let (title, middle) = match self {
             Page::Status(code) => {
                 let title = nginx_title(code);
@@ -73,20 +71,27 @@ impl Page {
             ),
         };
         format!(
-            "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n{middle}<hr><center>{SERVER_NAME}</center>\r\n</body>\r\n</html>\r\n"
+            "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n{middle}<hr><center>{}</center>\r\n</body>\r\n</html>\r\n",
+            tokens.server()
         )
     }
 }
 
 /// Head and body of an error page. `keep_alive` says whether the
 /// connection stays open after it (never for the statuses of
-/// [`closes_connection`]).
-pub fn page(page: Page, date: &str, keep_alive: bool) -> (ResponseHead, Vec<u8>) {
+/// [`closes_connection`]). `tokens` says whether the `Server` field and
+/// the page's foot name the version.
+pub fn page(
+    page: Page,
+    tokens: ServerTokens,
+    date: &str,
+    keep_alive: bool,
+) -> (ResponseHead, Vec<u8>) {
     let code = page.status();
-    let body = page.body().into_bytes();
+    let body = page.body(tokens).into_bytes();
     let mut head = ResponseHead::new(code);
     head.reason = nginx_reason(code).to_string();
-    head.headers.push("Server", SERVER_NAME);
+    head.headers.push("Server", tokens.server());
     head.headers.push("Date", date);
     head.headers.push("Content-Type", "text/html");
     head.headers.push("Content-Length", body.len().to_string());
@@ -102,7 +107,8 @@ mod tests {
     use super::*;
 
     fn body(p: Page) -> String {
-        String::from_utf8(page(p, "Thu, 01 Jan 1970 00:00:00 GMT", false).1).expect("ASCII page")
+        String::from_utf8(page(p, ServerTokens::Off, "Thu, 01 Jan 1970 00:00:00 GMT", false).1)
+            .expect("ASCII page")
     }
 
     #[test]
@@ -111,13 +117,14 @@ mod tests {
             body(Page::Status(414)),
             "<html>\r\n<head><title>414 Request-URI Too Large</title></head>\r\n<body>\r\n\
              <center><h1>414 Request-URI Too Large</h1></center>\r\n\
-             <hr><center>roundtrip-nginx</center>\r\n</body>\r\n</html>\r\n"
+             <hr><center>roundtrip-nginx</center>\r\n</body>\r\n</html>\r\n",
+            tokens.server()
         );
     }
 
     #[test]
     fn the_header_too_large_page_is_a_400_headed_bad_request_with_the_reason_on_its_own_line() {
-        let (head, _) = page(Page::HeaderTooLarge, "d", true);
+        let (head, _) = page(Page::HeaderTooLarge, ServerTokens::Off, "d", true);
         assert_eq!((head.status, head.reason.as_str()), (400, "Bad Request"));
         assert_eq!(head.headers.get("connection"), Some("close"));
         assert_eq!(
@@ -125,7 +132,8 @@ mod tests {
             "<html>\r\n<head><title>400 Request Header Or Cookie Too Large</title></head>\r\n<body>\r\n\
              <center><h1>400 Bad Request</h1></center>\r\n\
              <center>Request Header Or Cookie Too Large</center>\r\n\
-             <hr><center>roundtrip-nginx</center>\r\n</body>\r\n</html>\r\n"
+             <hr><center>roundtrip-nginx</center>\r\n</body>\r\n</html>\r\n",
+            tokens.server()
         );
     }
 }

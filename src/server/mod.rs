@@ -12,21 +12,28 @@
 //!
 //! Book: "The journey of a request" (book/src/journey.md).
 
+pub mod access;
+mod access_phase;
 pub mod conditional;
+mod early;
 pub mod config;
 pub mod connection;
 mod dispatch;
 pub mod error_page;
 pub mod files;
 pub mod gzip;
+pub mod host;
+pub mod limit_except;
 mod linger;
 pub mod location;
 pub mod proxy;
 pub mod range;
 mod refuse;
+pub mod request_line;
 mod respond;
 pub mod show;
 pub mod static_files;
+pub mod tokens;
 
 pub use config::WebServerConfig;
 
