@@ -567,6 +567,8 @@ mod tests {
             proxy_pass: Some(APP_SERVER_UPSTREAM.into()),
             return_: None,
             expires: Expires::Off,
+            access: Vec::new(),
+            limit_except: None,
         }
     }
 
