@@ -88,12 +88,8 @@ impl Rule {
         match self.who {
             Who::All => true,
             Who::Net { addr, prefix } => match (addr, unmap(client)) {
-                (IpAddr::V4(net), IpAddr::V4(c)) => {
-                    mask4(u32::from(c), prefix) == u32::from(net)
-                }
-                (IpAddr::V6(net), IpAddr::V6(c)) => {
-                    mask6(u128::from(c), prefix) == u128::from(net)
-                }
+                (IpAddr::V4(net), IpAddr::V4(c)) => mask4(u32::from(c), prefix) == u32::from(net),
+                (IpAddr::V6(net), IpAddr::V6(c)) => mask6(u128::from(c), prefix) == u128::from(net),
                 _ => false,
             },
         }

@@ -41,8 +41,12 @@ pub(super) fn check(
         let method = request.method.as_str();
         let through = limit.lets_through(method);
         let own = !limit.access.is_empty();
-        let step = Step::new(StepId::WebServerLimitExcept, Direction::Within, Kind::Decision)
-            .knob("limit_except", limit.written());
+        let step = Step::new(
+            StepId::WebServerLimitExcept,
+            Direction::Within,
+            Kind::Decision,
+        )
+        .knob("limit_except", limit.written());
         let decision = Decision::new(if through {
             Verdict::Pass
         } else {

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::access::Rule;
 use super::gzip::{GzipProxied, GzipSettings};
-use super::tokens::ServerTokens;
 use super::location::{Location, default_locations};
+use super::tokens::ServerTokens;
 use crate::http::{HeadLimits, LineLimit};
 use crate::units::{Size, Time};
 

@@ -109,11 +109,10 @@ pub(super) fn route(
                 };
                 return Routed::Proxy { target };
             }
-            Handler::Files(mapping) => {
-                match files(server, request, loc, &mapping, &uri, origin) {
-                    FilesOutcome::Done(r) => return r,
-                    FilesOutcome::Redirect(next) => {
-                        Step::new(
+            Handler::Files(mapping) => match files(server, request, loc, &mapping, &uri, origin) {
+                FilesOutcome::Done(r) => return r,
+                FilesOutcome::Redirect(next) => {
+                    Step::new(
                             StepId::WebServerInternalRedirect,
                             Direction::Within,
                             Kind::Decision,
@@ -128,11 +127,10 @@ pub(super) fn route(
                                 .input("to", &next),
                         )
                         .emit();
-                        uri = next;
-                        redirected = true;
-                    }
+                    uri = next;
+                    redirected = true;
                 }
-            }
+            },
         }
     }
     Step::new(

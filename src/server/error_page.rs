@@ -117,7 +117,10 @@ mod tests {
         let version = crate::server::tokens::PRODUCT_VERSION;
         assert_eq!(head.headers.get("server"), Some(version));
         let body = String::from_utf8(body).expect("ASCII page");
-        assert!(body.contains(&format!("<hr><center>{version}</center>")), "{body}");
+        assert!(
+            body.contains(&format!("<hr><center>{version}</center>")),
+            "{body}"
+        );
         let (head, body) = page(Page::Status(403), ServerTokens::Off, "d", true);
         assert_eq!(head.headers.get("server"), Some("roundtrip-nginx"));
         assert!(!String::from_utf8_lossy(&body).contains(version));

@@ -33,8 +33,20 @@ pub struct LimitExcept {
 
 /// The methods `limit_except` accepts (nginx's list; `ngx_http_core_limit_except`).
 pub const METHODS: [&str; 14] = [
-    "GET", "HEAD", "POST", "PUT", "DELETE", "MKCOL", "COPY", "MOVE", "OPTIONS", "PROPFIND",
-    "PROPPATCH", "LOCK", "UNLOCK", "PATCH",
+    "GET",
+    "HEAD",
+    "POST",
+    "PUT",
+    "DELETE",
+    "MKCOL",
+    "COPY",
+    "MOVE",
+    "OPTIONS",
+    "PROPFIND",
+    "PROPPATCH",
+    "LOCK",
+    "UNLOCK",
+    "PATCH",
 ];
 
 impl LimitExcept {

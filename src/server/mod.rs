@@ -15,10 +15,10 @@
 pub mod access;
 mod access_phase;
 pub mod conditional;
-mod early;
 pub mod config;
 pub mod connection;
 mod dispatch;
+mod early;
 pub mod error_page;
 pub mod files;
 pub mod gzip;

@@ -60,7 +60,8 @@ pub(super) fn relay(
     let mut head = ResponseHead::new(upstream.status);
     head.reason = upstream.reason.clone();
     head.version = Version::Http11;
-    head.headers.push("Server", server.config.server_tokens.server());
+    head.headers
+        .push("Server", server.config.server_tokens.server());
     head.headers.push("Date", server.clock.http_date());
     if let Some(content_type) = upstream.headers.get("content-type") {
         head.headers.push("Content-Type", content_type);
@@ -271,7 +272,10 @@ mod tests {
             ]
         );
         assert_eq!(head.headers.get("connection"), Some("keep-alive"));
-        assert_eq!(head.headers.get("server"), Some(crate::server::tokens::PRODUCT_VERSION));
+        assert_eq!(
+            head.headers.get("server"),
+            Some(crate::server::tokens::PRODUCT_VERSION)
+        );
     }
 
     #[test]
