@@ -280,8 +280,17 @@ impl MemoryDialer {
     /// Dial from the next ephemeral port of this dialer's address; returns
     /// the stream and that address.
     pub async fn dial(&self) -> io::Result<(DuplexStream, SocketAddr)> {
+        self.dial_as(None).await
+    }
+
+    /// Dial from the next ephemeral port of `ip` (this dialer's address
+    /// when `None`): a lesson's client that comes from another address.
+    pub async fn dial_as(
+        &self,
+        ip: Option<std::net::IpAddr>,
+    ) -> io::Result<(DuplexStream, SocketAddr)> {
         let port = self.next_port.fetch_add(1, Ordering::Relaxed);
-        let from = SocketAddr::new(self.client_ip, port);
+        let from = SocketAddr::new(ip.unwrap_or(self.client_ip), port);
         self.dial_from(from).await.map(|s| (s, from))
     }
 

@@ -125,6 +125,7 @@ const GOLDEN: &[&str] = &[
     "static-vs-dynamic",
     "location-matching",
     "path-traversal",
+    "access-deny",
     "range-request",
     "cache-304",
     "gzip",
@@ -217,6 +218,11 @@ golden!(
     path_traversal_transcript_refuses_every_climb,
     path_traversal_whole_trace_is_unchanged,
     "path-traversal"
+);
+golden!(
+    access_deny_transcript_refuses_by_address_method_host_and_target_form,
+    access_deny_whole_trace_is_unchanged,
+    "access-deny"
 );
 golden!(
     range_request_transcript_serves_parts_with_206_and_416,

@@ -986,3 +986,79 @@ fn six_clients_at_once_over_tcp_get_four_answers_and_two_429s_from_limit_req() {
     let slowest = got.iter().map(|(_, d)| *d).max().unwrap_or_default();
     assert!(slowest >= Duration::from_millis(1000), "{got:?}");
 }
+
+/// A lesson file whose stack refuses this machine's loopback address.
+fn filtering_lesson() -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("roundtrip-filter-{}.toml", std::process::id()));
+    std::fs::write(
+        &path,
+        r#"title = "filtering over TCP"
+summary = "deny 127.0.0.1 at the server, the files for all, 444 for a scanner"
+
+[stack.web_server]
+access = ["deny 127.0.0.1"]
+
+[[stack.web_server.location]]
+match = "/static/"
+root = "/srv/www"
+access = ["allow all"]
+
+[[stack.web_server.location]]
+match = "= /wp-login.php"
+return = "444"
+
+[[stack.web_server.location]]
+match = "/"
+proxy_pass = "http://app_server"
+
+[[request]]
+path = "/notes"
+"#,
+    )
+    .expect("a temp lesson");
+    path
+}
+
+#[test]
+fn over_tcp_a_denied_address_gets_403_a_scanner_444_and_a_bad_host_400() {
+    let lesson = filtering_lesson();
+    let server = serve(&["--lesson", lesson.to_str().expect("a UTF-8 path")]);
+    let base = format!("http://{}", server.addr);
+    let c = client();
+
+    let r = c.get(format!("{base}/notes")).send().expect("GET /notes");
+    assert_eq!(r.status(), 403);
+    let tokens = format!("roundtrip-nginx/{}", env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        r.headers().get("server").and_then(|v| v.to_str().ok()),
+        Some(tokens.as_str())
+    );
+    assert!(r.text().expect("body").contains(&tokens));
+
+    let r = c
+        .get(format!("{base}/static/css/site.css"))
+        .send()
+        .expect("GET a file");
+    assert_eq!(
+        r.status(),
+        200,
+        "the location's own rules replace the server's"
+    );
+
+    let scanner = raw_exchange(
+        server.addr,
+        b"GET /wp-login.php HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert_eq!(scanner, "", "444 sends nothing and closes");
+
+    let bad_host = raw_exchange(server.addr, b"GET /notes HTTP/1.1\r\nHost: a..b\r\n\r\n");
+    assert!(bad_host.starts_with("HTTP/1.1 400 "), "{bad_host}");
+    let star = raw_exchange(server.addr, b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(star.starts_with("HTTP/1.1 400 "), "{star}");
+    let connect = raw_exchange(
+        server.addr,
+        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+    );
+    assert!(connect.starts_with("HTTP/1.1 405 "), "{connect}");
+    let _ = std::fs::remove_file(lesson);
+}

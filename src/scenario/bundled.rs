@@ -27,6 +27,10 @@ pub const LESSONS: &[(&str, &str)] = &[
         include_str!("../../scenarios/path-traversal.toml"),
     ),
     (
+        "access-deny",
+        include_str!("../../scenarios/access-deny.toml"),
+    ),
+    (
         "range-request",
         include_str!("../../scenarios/range-request.toml"),
     ),

@@ -17,6 +17,7 @@
 //!
 //! Book: "Writing a lesson" (book/src/lessons.md).
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -98,6 +99,8 @@ impl Exchange {
 /// TLS how (from its first request's `scheme`, `sni` and `tls_hello`).
 #[derive(Debug, Clone, Default)]
 pub struct Connect {
+    /// The client address to come from (`from`), or the lesson's default.
+    pub from: Option<IpAddr>,
     pub https: bool,
     pub sni: Option<String>,
     pub hello: Option<HelloKind>,
@@ -106,6 +109,7 @@ pub struct Connect {
 impl Connect {
     pub fn of(r: &Request) -> Connect {
         Connect {
+            from: r.from,
             https: r.scheme.as_ref().is_some_and(|s| s.get_ref() == "https"),
             sni: r.sni.clone(),
             hello: r
@@ -137,10 +141,18 @@ pub struct ClientConn {
 }
 
 impl ClientConn {
-    /// Dial the web server (recording `client.connect`); `None` when the
-    /// stack is gone.
-    pub async fn open(dialer: &MemoryDialer, dialed: &Dialed) -> Option<ClientConn> {
-        ClientConn::dial(dialer, None, &Connect::default(), dialed).await
+    /// Dial the web server (recording `client.connect`) from `from`, or
+    /// the lesson's client address; `None` when the stack is gone.
+    pub async fn open(
+        dialer: &MemoryDialer,
+        dialed: &Dialed,
+        from: Option<IpAddr>,
+    ) -> Option<ClientConn> {
+        let how = Connect {
+            from,
+            ..Connect::default()
+        };
+        ClientConn::dial(dialer, None, &how, dialed).await
     }
 
     /// Dial the port `how` says, and over TLS do the handshake.
@@ -163,7 +175,7 @@ impl ClientConn {
         // address pair both ends record.
         let id = dialed.fetch_add(1, Ordering::Relaxed) + 1;
         let me = Instance::Client { conn: id };
-        let (stream, local) = dialer.dial().await.ok()?;
+        let (stream, local) = dialer.dial_as(how.from).await.ok()?;
         let server = if tls.is_some() {
             LESSON_WEB_TLS_ADDR
         } else {

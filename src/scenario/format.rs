@@ -259,6 +259,7 @@ impl MixRequest {
             raw: None,
             at: None,
             connection: None,
+            from: None,
             close: self.close,
             timeout: None,
             upload_rate: None,
@@ -313,6 +314,11 @@ pub struct Request {
     /// Which client connection to use (same number = same connection).
     /// Default: a new connection for every request.
     pub connection: Option<u64>,
+    /// The client's IP address, the source of its connection, as the web
+    /// server's `allow` / `deny` see it (`from = "198.51.100.23"`).
+    /// Default: the lesson's client, 203.0.113.7. Requests sharing a
+    /// `connection` share its address: the first one's.
+    pub from: Option<std::net::IpAddr>,
     /// Add `Connection: close`.
     #[serde(default)]
     pub close: bool,

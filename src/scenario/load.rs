@@ -247,7 +247,7 @@ pub async fn play(
                 counter.sent.fetch_add(1, Ordering::Relaxed);
                 let (plan, dialer, dialed) = (plan.clone(), dialer.clone(), dialed.clone());
                 tasks.spawn(async move {
-                    let Some(mut conn) = ClientConn::open(&dialer, &dialed).await else {
+                    let Some(mut conn) = ClientConn::open(&dialer, &dialed, None).await else {
                         return;
                     };
                     drop(dialer);
@@ -303,7 +303,7 @@ async fn closed_loop_client(
         };
         let mut open = match conn.take() {
             Some(c) => c,
-            None => match ClientConn::open(&dialer, &dialed).await {
+            None => match ClientConn::open(&dialer, &dialed, None).await {
                 Some(c) => c,
                 None => break,
             },

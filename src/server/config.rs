@@ -6,11 +6,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::access::Rule;
 use super::conditional::IfModifiedSince;
 use super::gzip::{GzipProxied, GzipSettings};
 use super::limit_conn::{LimitConn, LimitConnZone};
 use super::limit_req::{LimitReq, LimitReqZone};
 use super::location::{Location, default_locations};
+use super::tokens::ServerTokens;
 use crate::http::{HeadLimits, LineLimit};
 use crate::units::{Size, Time};
 
@@ -148,6 +150,13 @@ pub struct WebServerConfig {
     /// (nginx's "WebSocket proxying" page).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub proxy_set_header: BTreeMap<String, String>,
+    /// The server's `allow` / `deny` rules, in order, for every location
+    /// without rules of its own (none: everyone is allowed); see
+    /// [`super::access`].
+    pub access: Vec<Rule>,
+    /// What `Server` and the error pages say about the server
+    /// (`server_tokens on`); see [`super::tokens`].
+    pub server_tokens: ServerTokens,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -227,6 +236,8 @@ impl Default for WebServerConfig {
             redirect_http: false,
             proxy_http_version: ProxyHttpVersion::Http11,
             proxy_set_header: BTreeMap::new(),
+            access: Vec::new(),
+            server_tokens: ServerTokens::On,
         }
     }
 }

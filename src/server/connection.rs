@@ -282,6 +282,14 @@ async fn handle(
         .data(super::show::request_head(&head))
         .emit();
 
+    if let Some(status) = super::early::request_line(&head) {
+        return super::early::refuse(server, conn, &head, status).await;
+    }
+    let host = match super::early::host(&head) {
+        Ok(h) => h,
+        Err(status) => return super::early::refuse(server, conn, &head, status).await,
+    };
+
     if let Some((authority, origin)) = absolute_form(&head.target) {
         Step::new(
             StepId::WebServerUriAbsolute,
@@ -451,7 +459,6 @@ async fn handle(
             .emit();
     }
 
-    let host = host_name(head.headers.get("host").unwrap_or(""));
     let tls = conn.get_ref().tls().is_some();
     let origin = Origin {
         client: peer.ip(),
@@ -471,7 +478,14 @@ async fn handle(
     let mut holds = Vec::new();
     match route(server, locations, &head, uri, &origin, &mut holds).await {
         Routed::Proxy { target } => head.target = target,
-        Routed::Respond { head: rhead, body } => {
+        Routed::Respond {
+            head: mut rhead,
+            body,
+        } => {
+            // nginx's header filter writes Server for every response.
+            rhead
+                .headers
+                .set_in_place("Server", cfg.server_tokens.server());
             let keeps = rhead.headers.has_token("connection", "keep-alive");
             let (rhead, body) = super::gzip::filter(&cfg.gzip_settings(), &head, rhead, body);
             let sent = send(conn, &head, rhead, body).await;
@@ -545,16 +559,6 @@ async fn handle(
             step.emit();
             send_error(server, conn, &head, status).await
         }
-    }
-}
-
-/// `$host`: the Host field without its port (`[::1]:8080` → `[::1]`).
-fn host_name(host: &str) -> String {
-    match host.rsplit_once(':') {
-        Some((name, port)) if !port.contains(']') && port.bytes().all(|b| b.is_ascii_digit()) => {
-            name.to_string()
-        }
-        _ => host.to_string(),
     }
 }
 

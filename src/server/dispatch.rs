@@ -14,6 +14,7 @@
 //! Book: "The web server" (book/src/web-server.md).
 
 use super::WebServer;
+use super::access_phase;
 use super::conditional::{self, Precondition};
 use super::error_page::{self, Page};
 use super::files::Stat;
@@ -95,13 +96,25 @@ pub(super) async fn route(
             }
         };
         step.emit();
+        // nginx's rewrite phase first: `return` answers before any limit
+        // or access rule is looked at.
+        if let Handler::Return { status, url } = handler {
+            let url = url.map(|u| expand(&u, &uri, origin));
+            return returned(server, status, url, origin);
+        }
         if !redirected {
             match preaccess(&server.config, &server.limits, origin.client).await {
                 Preaccess::Go(h) => *holds = h,
                 Preaccess::Refuse(status) => return page(server, Page::Status(status), origin),
             }
         }
+        // nginx's access phase: after the preaccess phase (the limits),
+        // before the content handler (files or proxy_pass).
+        if let Some(status) = access_phase::check(server, request, loc, origin.client) {
+            return page(server, Page::Status(status), origin);
+        }
         match handler {
+            Handler::Return { status, url } => return returned(server, status, url, origin),
             Handler::Proxy { uri: replace } => {
                 let query = request.query();
                 let target = match replace {
@@ -115,10 +128,6 @@ pub(super) async fn route(
                     None => request.target.clone(),
                 };
                 return Routed::Proxy { target };
-            }
-            Handler::Return { status, url } => {
-                let url = url.map(|u| expand(&u, &uri, origin));
-                return returned(server, status, url, origin);
             }
             Handler::Files(mapping) => match files(server, request, loc, &mapping, &uri, origin) {
                 FilesOutcome::Done(r) => return r,
@@ -173,7 +182,12 @@ fn with_query(path: String, query: &str) -> String {
 
 /// One of nginx's own pages, keeping the connection if allowed.
 fn page(server: &WebServer, page: Page, origin: &Origin<'_>) -> Routed {
-    let (head, body) = error_page::page(page, &server.clock.http_date(), origin.keep_alive);
+    let (head, body) = error_page::page(
+        page,
+        server.config.server_tokens,
+        &server.clock.http_date(),
+        origin.keep_alive,
+    );
     Routed::Respond { head, body }
 }
 
@@ -204,6 +218,7 @@ fn expand(url: &str, uri: &str, origin: &Origin<'_>) -> String {
 fn redirect(server: &WebServer, status: u16, url: &str, origin: &Origin<'_>) -> Routed {
     let (mut head, body) = error_page::page(
         Page::Status(status),
+        server.config.server_tokens,
         &server.clock.http_date(),
         origin.keep_alive,
     );
@@ -577,7 +592,12 @@ fn serve_file(
     };
     match ask {
         RangeAsk::Unsatisfiable => {
-            let (mut head, body) = error_page::page(Page::Status(416), &date, origin.keep_alive);
+            let (mut head, body) = error_page::page(
+                Page::Status(416),
+                server.config.server_tokens,
+                &date,
+                origin.keep_alive,
+            );
             head.headers
                 .push("Content-Range", format!("bytes */{}", facts.len));
             Routed::Respond { head, body }

@@ -3,10 +3,8 @@
 //! nginx's own reason phrases ("413 Request Entity Too Large", "400 Request
 //! Header Or Cookie Too Large").
 
+use super::tokens::ServerTokens;
 use crate::http::{ResponseHead, status};
-
-/// `Server:` on everything the web server sends.
-pub const SERVER_NAME: &str = "roundtrip-nginx";
 
 /// nginx's reason phrase for a status it generates (nginx keeps the names
 /// of RFC 2616 where RFC 9110 renamed them).
@@ -65,7 +63,7 @@ impl Page {
         }
     }
 
-    fn body(self) -> String {
+    fn body(self, tokens: ServerTokens) -> String {
         let (title, middle) = match self {
             Page::Status(code) => {
                 let title = nginx_title(code);
@@ -88,20 +86,27 @@ impl Page {
             }
         };
         format!(
-            "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n{middle}<hr><center>{SERVER_NAME}</center>\r\n</body>\r\n</html>\r\n"
+            "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n{middle}<hr><center>{}</center>\r\n</body>\r\n</html>\r\n",
+            tokens.server()
         )
     }
 }
 
 /// Head and body of an error page. `keep_alive` says whether the
 /// connection stays open after it (never for the statuses of
-/// [`closes_connection`]).
-pub fn page(page: Page, date: &str, keep_alive: bool) -> (ResponseHead, Vec<u8>) {
+/// [`closes_connection`]). `tokens` says whether the `Server` field and
+/// the page's foot name the version.
+pub fn page(
+    page: Page,
+    tokens: ServerTokens,
+    date: &str,
+    keep_alive: bool,
+) -> (ResponseHead, Vec<u8>) {
     let code = page.status();
-    let body = page.body().into_bytes();
+    let body = page.body(tokens).into_bytes();
     let mut head = ResponseHead::new(code);
     head.reason = nginx_reason(code).to_string();
-    head.headers.push("Server", SERVER_NAME);
+    head.headers.push("Server", tokens.server());
     head.headers.push("Date", date);
     head.headers.push("Content-Type", "text/html");
     head.headers.push("Content-Length", body.len().to_string());
@@ -117,7 +122,23 @@ mod tests {
     use super::*;
 
     fn body(p: Page) -> String {
-        String::from_utf8(page(p, "Thu, 01 Jan 1970 00:00:00 GMT", false).1).expect("ASCII page")
+        String::from_utf8(page(p, ServerTokens::Off, "Thu, 01 Jan 1970 00:00:00 GMT", false).1)
+            .expect("ASCII page")
+    }
+
+    #[test]
+    fn server_tokens_on_names_the_version_in_the_field_and_at_the_foot() {
+        let (head, body) = page(Page::Status(403), ServerTokens::On, "d", true);
+        let version = crate::server::tokens::PRODUCT_VERSION;
+        assert_eq!(head.headers.get("server"), Some(version));
+        let body = String::from_utf8(body).expect("ASCII page");
+        assert!(
+            body.contains(&format!("<hr><center>{version}</center>")),
+            "{body}"
+        );
+        let (head, body) = page(Page::Status(403), ServerTokens::Off, "d", true);
+        assert_eq!(head.headers.get("server"), Some("roundtrip-nginx"));
+        assert!(!String::from_utf8_lossy(&body).contains(version));
     }
 
     #[test]
@@ -132,7 +153,7 @@ mod tests {
 
     #[test]
     fn the_header_too_large_page_is_a_400_headed_bad_request_with_the_reason_on_its_own_line() {
-        let (head, _) = page(Page::HeaderTooLarge, "d", true);
+        let (head, _) = page(Page::HeaderTooLarge, ServerTokens::Off, "d", true);
         assert_eq!((head.status, head.reason.as_str()), (400, "Bad Request"));
         assert_eq!(head.headers.get("connection"), Some("close"));
         assert_eq!(

@@ -30,6 +30,8 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::access::Rule;
+use super::limit_except::LimitExcept;
 use super::static_files::Expires;
 use crate::trace::{Candidate, Decision, Verdict};
 
@@ -193,6 +195,15 @@ pub struct Location {
     /// this location serves (`off` by default).
     #[serde(default = "expires_off", skip_serializing_if = "is_off")]
     pub expires: Expires,
+    /// `allow` / `deny` rules of this location, in order
+    /// (`["allow 10.0.0.0/8", "deny all"]`). Any rule here replaces all of
+    /// the server's; none, and the server's apply (see [`super::access`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub access: Vec<Rule>,
+    /// `limit_except GET { deny all; }`: rules for the methods not listed
+    /// (see [`super::limit_except`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_except: Option<LimitExcept>,
 }
 
 fn expires_off() -> Expires {
@@ -308,6 +319,11 @@ impl Location {
     /// a URI, a URI part in `proxy_pass` inside a regex location.
     pub fn check(&self) -> Result<(), String> {
         let handler = self.handler()?;
+        if let Some(limit) = &self.limit_except {
+            limit
+                .check()
+                .map_err(|e| format!("location `{}`: {e}", self.pattern))?;
+        }
         if let Handler::Proxy { uri: Some(_) } = handler
             && !self.pattern.is_prefix()
         {
@@ -406,6 +422,8 @@ pub fn default_locations() -> Vec<Location> {
             proxy_pass: None,
             return_: None,
             expires: Expires::Off,
+            access: Vec::new(),
+            limit_except: None,
         },
         Location {
             pattern: Pattern::parse("/").unwrap_or_else(|e| unreachable!("{e}")),
@@ -416,6 +434,8 @@ pub fn default_locations() -> Vec<Location> {
             proxy_pass: Some(APP_SERVER_UPSTREAM.to_string()),
             return_: None,
             expires: Expires::Off,
+            access: Vec::new(),
+            limit_except: None,
         },
     ]
 }
@@ -437,6 +457,8 @@ pub fn redirect_to_https(tls_port: u16) -> Vec<Location> {
         proxy_pass: None,
         return_: Some(to),
         expires: Expires::Off,
+        access: Vec::new(),
+        limit_except: None,
     }]
 }
 
@@ -567,6 +589,8 @@ mod tests {
             proxy_pass: Some(APP_SERVER_UPSTREAM.into()),
             return_: None,
             expires: Expires::Off,
+            access: Vec::new(),
+            limit_except: None,
         }
     }
 

@@ -12,15 +12,20 @@
 //!
 //! Book: "The journey of a request" (book/src/journey.md).
 
+pub mod access;
+mod access_phase;
 mod client_abort;
 pub mod conditional;
 pub mod config;
 pub mod connection;
 mod dispatch;
+mod early;
 pub mod error_page;
 pub mod files;
 pub mod gzip;
+pub mod host;
 pub mod limit_conn;
+pub mod limit_except;
 pub mod limit_req;
 mod linger;
 pub mod location;
@@ -28,10 +33,12 @@ pub mod preaccess;
 pub mod proxy;
 pub mod range;
 mod refuse;
+pub mod request_line;
 mod respond;
 pub mod show;
 pub mod static_files;
 pub mod tls;
+pub mod tokens;
 mod upgrade;
 
 pub use config::WebServerConfig;

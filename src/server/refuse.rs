@@ -80,7 +80,12 @@ pub(super) async fn refuse_head(
         _ => step,
     };
     step.emit();
-    let (head, body) = error_page::page(nginx_page(e), &server.clock.http_date(), false);
+    let (head, body) = error_page::page(
+        nginx_page(e),
+        server.config.server_tokens,
+        &server.clock.http_date(),
+        false,
+    );
     let request = RequestHead {
         method: String::from("GET"),
         target: String::new(),

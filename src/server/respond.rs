@@ -5,7 +5,7 @@
 
 use super::WebServer;
 use super::connection::Outcome;
-use super::error_page::{self, SERVER_NAME};
+use super::error_page;
 use super::proxy::is_hop_by_hop;
 use crate::http::server_timing;
 use crate::http::{HttpConn, RequestHead, ResponseHead, Version, write};
@@ -60,7 +60,8 @@ pub(super) fn relay(
     let mut head = ResponseHead::new(upstream.status);
     head.reason = upstream.reason.clone();
     head.version = Version::Http11;
-    head.headers.push("Server", SERVER_NAME);
+    head.headers
+        .push("Server", server.config.server_tokens.server());
     head.headers.push("Date", server.clock.http_date());
     if let Some(content_type) = upstream.headers.get("content-type") {
         head.headers.push("Content-Type", content_type);
@@ -211,6 +212,7 @@ pub(super) async fn send_error(
     let keep = request.wants_keep_alive() && !error_page::closes_connection(status);
     let (head, body) = error_page::page(
         error_page::Page::Status(status),
+        server.config.server_tokens,
         &server.clock.http_date(),
         keep,
     );
@@ -279,7 +281,10 @@ mod tests {
             ]
         );
         assert_eq!(head.headers.get("connection"), Some("keep-alive"));
-        assert_eq!(head.headers.get("server"), Some(SERVER_NAME));
+        assert_eq!(
+            head.headers.get("server"),
+            Some(crate::server::tokens::PRODUCT_VERSION)
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::http::{ResponseHead, Version};
 use crate::units::Time;
 
-use super::error_page::SERVER_NAME;
+use super::tokens::PRODUCT_VERSION;
 
 /// The type of a file, by its extension, from nginx's `mime.types`.
 /// Anything else gets `default_type` (nginx's directive default is
@@ -184,7 +184,7 @@ impl<'de> Deserialize<'de> for Expires {
 fn file_head(status: u16, date: &str) -> ResponseHead {
     let mut head = ResponseHead::new(status);
     head.version = Version::Http11;
-    head.headers.push("Server", SERVER_NAME);
+    head.headers.push("Server", PRODUCT_VERSION);
     head.headers.push("Date", date);
     head
 }
@@ -256,7 +256,7 @@ pub fn ok_head(
 ) -> ResponseHead {
     let mut head = ResponseHead::new(200);
     head.version = Version::Http11;
-    head.headers.push("Server", SERVER_NAME);
+    head.headers.push("Server", PRODUCT_VERSION);
     head.headers.push("Date", date);
     head.headers
         .push("Content-Type", facts.content_type.as_str());

@@ -475,7 +475,12 @@ fn timed_out(server: &WebServer, read: u64, written: u64) {
 /// Plain HTTP on the TLS port: nginx's 497, sent as a 400 page, and close.
 async fn plain_http(server: &WebServer, mut stream: Stream, first: &[u8], id: u64) -> Handshake {
     let page = Page::PlainHttpToHttps;
-    let (head, body) = error_page::page(page, &server.clock.http_date(), false);
+    let (head, body) = error_page::page(
+        page,
+        server.config.server_tokens,
+        &server.clock.http_date(),
+        false,
+    );
     let mut bytes = crate::http::write::response_head(&head);
     bytes.extend_from_slice(&body);
     Step::new(StepId::WebServerTlsRefuse, Direction::Up, Kind::Error)

@@ -233,7 +233,8 @@ pub(super) async fn tunnel(
     // the app server's other fields (Upgrade, Sec-WebSocket-Accept, …).
     let mut out = ResponseHead::new(101);
     out.reason = rhead.reason.clone();
-    out.headers.push("Server", super::error_page::SERVER_NAME);
+    out.headers
+        .push("Server", server.config.server_tokens.server());
     out.headers.push("Date", server.clock.http_date());
     out.headers.push("Connection", "upgrade");
     for (name, value) in rhead.headers.iter() {

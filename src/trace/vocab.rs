@@ -195,6 +195,13 @@ steps! {
     WebServerUriAbsolute => (WebServer, "web_server.uri.absolute"),
     /// A path that climbs above the root.
     WebServerUriInvalid => (WebServer, "web_server.uri.invalid"),
+    /// The request line's method and target form refused as nginx refuses
+    /// them: a form it does not parse (asterisk-form, an authority-form
+    /// without CONNECT, CONNECT without one: 400), CONNECT and TRACE (405).
+    WebServerRequestLine => (WebServer, "web_server.request_line"),
+    /// The Host field (or the absolute-form target's host) validated as
+    /// nginx does: refused (400), or lower-cased, trailing dot and port cut.
+    WebServerHost => (WebServer, "web_server.host"),
     /// The body's framing is ambiguous or unsupported.
     WebServerFraming => (WebServer, "web_server.framing"),
     /// The body is over `client_max_body_size`.
@@ -237,6 +244,12 @@ steps! {
     WebServerInternalRedirect => (WebServer, "web_server.internal_redirect"),
     /// A `return` directive answers (or, with 444, closes).
     WebServerReturn => (WebServer, "web_server.return"),
+    /// `limit_except`: whether the request's method is one the location
+    /// lets through, or its own access rules apply.
+    WebServerLimitExcept => (WebServer, "web_server.limit_except"),
+    /// `allow`/`deny`: the client's address checked against the rules in
+    /// effect; the first that matches decides (403 when it is a `deny`).
+    WebServerAccess => (WebServer, "web_server.access"),
     /// A file served by the web server itself.
     WebServerStaticFile => (WebServer, "web_server.static.file"),
     /// A conditional request whose validators still match: 304, no body.
