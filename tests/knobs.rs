@@ -28,6 +28,22 @@ const FIXED: &[(&str, &str)] = &[
         "location",
         "names which [[stack.web_server.location]] decided; its fields are settings",
     ),
+    (
+        "allow",
+        "an nginx `allow` rule: written in a lesson as an `access` entry, \"allow 10.0.0.0/8\"",
+    ),
+    (
+        "deny",
+        "an nginx `deny` rule: written in a lesson as an `access` entry, \"deny all\"",
+    ),
+    (
+        "listen",
+        "the lesson's ports are fixed (80, and 443 with `ssl`); `serve --listen` sets it live",
+    ),
+    (
+        "ssl_certificate",
+        "lessons use the certificate shipped under scenarios/tls; `serve --cert` sets it live",
+    ),
 ];
 
 /// Every key of a JSON value, at any depth.
@@ -56,8 +72,36 @@ allow_origins = ["https://a.example"]
 [[stack.app.fault]]
 handler = "home"
 raise = "KeyError"
+[stack.web_server]
+ssl = true
+ssl_protocols = ["TLSv1.3"]
+server_name = ["example.com"]
+proxy_http_version = "1.0"
+proxy_set_header = { Upgrade = "$http_upgrade" }
+limit_req_status = 429
+limit_conn_status = 429
+access = ["deny 192.0.2.1"]
+server_tokens = "off"
+[[stack.web_server.limit_req_zone]]
+name = "z"
+rate = "1r/s"
+[[stack.web_server.limit_req]]
+zone = "z"
+burst = 2
+delay = 1
+[[stack.web_server.limit_req]]
+zone = "z"
+nodelay = true
+[[stack.web_server.limit_conn_zone]]
+name = "c"
+[[stack.web_server.limit_conn]]
+zone = "c"
+conn = 1
+[stack.app_server]
+ws_max_size = "1k"
 [[stack.web_server.location]]
 match = "/x/"
+limit_except = { methods = ["GET"], access = ["deny all"] }
 root = "site"
 index = ["index.html"]
 try_files = ["$uri", "=404"]
@@ -78,11 +122,13 @@ path = "/"
 /// Every knob name in a trace.
 fn knobs(trace: &Trace, out: &mut BTreeSet<String>) {
     for e in &trace.events {
+        // `proxy_set_header Upgrade`: the setting is its first word.
+        let setting = |name: &str| name.split(' ').next().unwrap_or(name).to_string();
         if let Some(k) = &e.knob {
-            out.insert(k.name.clone());
+            out.insert(setting(&k.name));
         }
         if let Some(d) = &e.decision {
-            out.extend(d.knobs.iter().map(|k| k.name.clone()));
+            out.extend(d.knobs.iter().map(|k| setting(&k.name)));
         }
     }
 }
