@@ -171,7 +171,7 @@ fn through_cors(config: &CorsConfig, req: Request) -> Response {
         .expect("runtime");
     let p = Pipeline::new().with(Cors::new(config.clone()).expect("valid"));
     let endpoint = |_req: Request| async { Response::text(200, "ok") };
-    rt.block_on(p.run(req, &endpoint))
+    rt.block_on(p.respond(req, &endpoint))
 }
 
 /// Origins as pages serialize them, and near misses of the allowed ones.

@@ -101,7 +101,7 @@ pub async fn home(db: Db, _req: Request) -> Outcome {
                 count(notes.len(), "note")
             )),
         ),
-        Err(e) => return Err(raised(&e)),
+        Err(e) => Err(raised(&e)),
     }
 }
 
@@ -113,7 +113,7 @@ pub async fn notes_list(db: Db, _req: Request) -> Outcome {
             Ok(Response::json(200, &notes)
                 .with_note(["with ", &count(notes.len(), "note")].concat()))
         }
-        Err(e) => return Err(raised(&e)),
+        Err(e) => Err(raised(&e)),
     }
 }
 
@@ -139,7 +139,7 @@ pub async fn notes_get(db: Db, req: Request) -> Outcome {
             }
             None => Ok(not_found()),
         },
-        Err(e) => return Err(raised(&e)),
+        Err(e) => Err(raised(&e)),
     }
 }
 
@@ -264,7 +264,7 @@ pub async fn notes_create(db: Db, req: Request) -> Outcome {
                 .with_header("Location", location.clone())
                 .with_note(format!("with note {} at {location}", note.id)))
         }
-        Err(e) => return Err(raised(&e)),
+        Err(e) => Err(raised(&e)),
     }
 }
 
@@ -412,7 +412,7 @@ pub async fn notes_update(db: Db, req: Request, hide: bool) -> Outcome {
             },
         )
         .with_note(format!("with note {id} changed"))),
-        Err(e) => return Err(raised(&e)),
+        Err(e) => Err(raised(&e)),
     }
 }
 
@@ -434,6 +434,6 @@ pub async fn notes_delete(db: Db, req: Request, hide: bool) -> Outcome {
                 .retain(|(n, _)| n != "Content-Type" && n != "Content-Length");
             Ok(res.with_note(format!("after deleting note {id}")))
         }
-        Err(e) => return Err(raised(&e)),
+        Err(e) => Err(raised(&e)),
     }
 }

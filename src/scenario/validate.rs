@@ -1044,7 +1044,7 @@ fn check_rules(path: &Path, source: &str, s: &Scenario) -> Vec<ScenarioError> {
             );
         }
         let known = crate::app::handler_names_for(&s.stack.app);
-        if !known.iter().any(|h| *h == fault.handler) {
+        if !known.contains(&fault.handler) {
             let hint = match did_you_mean(&fault.handler, known.iter().map(String::as_str)) {
                 Some(near) => format!(
                     "did you mean `{near}`? a handler of this app: {}",

@@ -474,7 +474,7 @@ mod tests {
 
     fn upstream_of(head: &RequestHead, cfg: &WebServerConfig) -> RequestHead {
         let peer = "203.0.113.7:50001".parse().unwrap();
-        Upstream::upstream_request(head, b"", peer, 1, cfg)
+        Upstream::upstream_request(head, b"", peer, 1, "http", cfg)
     }
 
     #[test]
