@@ -61,9 +61,9 @@
 //!     fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> BoxFuture<'a, Outcome> {
 //!         Box::pin(async move {
 //!             self.1.lock().unwrap().push(format!("{} down", self.0));
-//!             let res = next.run(req).await?;
+//!             let res = next.run(req).await?; // `?`: an exception unwinds past us
 //!             self.1.lock().unwrap().push(format!("{} up", self.0));
-//!             res
+//!             Ok(res)
 //!         })
 //!     }
 //! }
