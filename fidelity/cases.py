@@ -228,6 +228,10 @@ def lesson_case(name, trace, default_web_config):
         # Thousands of requests, one after another through the real stack,
         # would take minutes and compare nothing the lessons' requests do not.
         note = "a [load] lesson: its generated requests are not replayed"
+    elif (config.get("app") or {}).get("fault"):
+        note = "its [[stack.app.fault]] makes the app fail on purpose; the stand-in app does not"
+    elif any(e["step"] == "client.websocket.handshake" for e in trace["events"]):
+        note = "a websocket lesson: the frames after 101 are not replayed yet"
     elif config["web_server"] != default_web_config:
         note = "sets [stack.web_server]; the real nginx runs the defaults"
     elif interface == "wsgi" and config["app_server"]["workers"] != 2:
