@@ -75,18 +75,7 @@ pub fn section(d: &Data, width: usize) -> Vec<DetailLine> {
     match d {
         Data::Bytes { label, bytes } => {
             out.push(heading(format!("{label} · {} bytes", bytes.len)));
-            for line in bytes.text.split_inclusive('\n') {
-                out.push(DetailLine::toned(
-                    Tone::Bytes,
-                    line.trim_end_matches('\n').to_string(),
-                ));
-            }
-            if bytes.truncated > 0 {
-                out.push(DetailLine::toned(
-                    Tone::Dim,
-                    format!("… {} more bytes not shown", bytes.truncated),
-                ));
-            }
+            shown_lines(bytes, &mut out);
         }
         Data::RequestHead {
             method,
@@ -202,18 +191,7 @@ pub fn section(d: &Data, width: usize) -> Vec<DetailLine> {
                     close_reason.as_deref().unwrap_or("")
                 )));
             }
-            for line in payload.text.split_inclusive('\n') {
-                out.push(DetailLine::toned(
-                    Tone::Bytes,
-                    line.trim_end_matches('\n').to_string(),
-                ));
-            }
-            if payload.truncated > 0 {
-                out.push(DetailLine::toned(
-                    Tone::Dim,
-                    format!("… {} more bytes not shown", payload.truncated),
-                ));
-            }
+            shown_lines(payload, &mut out);
         }
         Data::WsAccept {
             key,
@@ -240,6 +218,22 @@ pub fn section(d: &Data, width: usize) -> Vec<DetailLine> {
 
 fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+/// Bytes as the trace shows them, line by line, and how many it cut.
+fn shown_lines(bytes: &crate::trace::ShownBytes, out: &mut Vec<DetailLine>) {
+    for line in bytes.text.split_inclusive('\n') {
+        out.push(DetailLine::toned(
+            Tone::Bytes,
+            line.trim_end_matches('\n').to_string(),
+        ));
+    }
+    if bytes.truncated > 0 {
+        out.push(DetailLine::toned(
+            Tone::Dim,
+            format!("… {} more bytes not shown", bytes.truncated),
+        ));
+    }
 }
 
 fn headers_lines(headers: &[(String, String)], out: &mut Vec<DetailLine>) {
