@@ -17,7 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::clock::Clock;
 use crate::net::{Stream, TlsConn};
 use crate::tls::certificate::{CertError, ClockTime, Identity, provider};
-use crate::tls::client_hello::{self, alert_name, suite_name, version_name};
+use crate::tls::client_hello::{self, alert_name, version_name};
 use crate::tls::wire::Wire;
 use crate::trace::emit::Step;
 use crate::trace::{Data, Direction, Failure, Instance, Kind, StepId};
@@ -100,17 +100,11 @@ pub async fn handshake(
     let connector = tokio_rustls::TlsConnector::from(config.clone());
     match connector.connect(name, wire).await {
         Ok(session) => {
-            let (_, state) = session.get_ref();
-            let version = state
-                .protocol_version()
-                .map_or_else(|| "?".into(), |v| version_name(u16::from(v)));
-            let suite = state
-                .negotiated_cipher_suite()
-                .map_or_else(|| "?".into(), |s| suite_name(u16::from(s.suite())));
-            let alpn = state.alpn_protocol().map_or_else(
-                || "(none)".into(),
-                |p| String::from_utf8_lossy(p).into_owned(),
-            );
+            let crate::tls::Agreed {
+                version,
+                suite,
+                alpn,
+            } = crate::tls::Agreed::of(session.get_ref().1);
             let (read, written) = counts.totals();
             Step::new(StepId::ClientTlsHandshake, Direction::Within, Kind::Step)
                 .instance(me.clone())

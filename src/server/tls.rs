@@ -248,17 +248,11 @@ fn hello_step(server: &WebServer, hello: &ClientHello) {
 
 /// `web_server.tls.handshake`: what was agreed, and the certificate sent.
 fn done_step(tls: &Terminator, session: &tokio_rustls::server::TlsStream<Wire>, counts: &Counts) {
-    let (_, state) = session.get_ref();
-    let version = state
-        .protocol_version()
-        .map_or_else(|| "?".into(), |v| version_name(u16::from(v)));
-    let suite = state
-        .negotiated_cipher_suite()
-        .map_or_else(|| "?".into(), |s| suite_name(u16::from(s.suite())));
-    let alpn = state.alpn_protocol().map_or_else(
-        || "(none)".into(),
-        |p| String::from_utf8_lossy(p).into_owned(),
-    );
+    let crate::tls::Agreed {
+        version,
+        suite,
+        alpn,
+    } = crate::tls::Agreed::of(session.get_ref().1);
     let (read, written) = counts.totals();
     let facts = &tls.identity.facts;
     Step::new(StepId::WebServerTlsHandshake, Direction::Up, Kind::Step)

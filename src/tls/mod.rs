@@ -9,3 +9,31 @@
 pub mod certificate;
 pub mod client_hello;
 pub mod wire;
+
+use client_hello::{suite_name, version_name};
+
+/// What a finished handshake agreed, as people write it: the version, the
+/// cipher suite and the ALPN protocol (`?` or `(none)` when unknown).
+/// Both ends read it from their side of the session.
+pub struct Agreed {
+    pub version: String,
+    pub suite: String,
+    pub alpn: String,
+}
+
+impl Agreed {
+    pub fn of(state: &rustls::CommonState) -> Agreed {
+        Agreed {
+            version: state
+                .protocol_version()
+                .map_or_else(|| "?".into(), |v| version_name(u16::from(v))),
+            suite: state
+                .negotiated_cipher_suite()
+                .map_or_else(|| "?".into(), |s| suite_name(u16::from(s.suite()))),
+            alpn: state.alpn_protocol().map_or_else(
+                || "(none)".into(),
+                |p| String::from_utf8_lossy(p).into_owned(),
+            ),
+        }
+    }
+}
