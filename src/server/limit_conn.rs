@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-use super::limit_req::{STATE_BYTES, ZoneKey};
+use super::limit_req::{ZoneKey, default_zone_size, zone_states};
 use crate::units::Size;
 
 /// `limit_conn_zone KEY zone=NAME:SIZE`.
@@ -34,15 +34,10 @@ pub struct LimitConnZone {
     pub size: Size,
 }
 
-fn default_zone_size() -> Size {
-    Size(1024 * 1024)
-}
-
 impl LimitConnZone {
+    /// How many keys the zone counts at once.
     pub fn states(&self) -> usize {
-        usize::try_from(self.size.0 / STATE_BYTES)
-            .unwrap_or(usize::MAX)
-            .max(1)
+        zone_states(self.size)
     }
 }
 

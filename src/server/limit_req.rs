@@ -129,16 +129,22 @@ pub struct LimitReqZone {
     pub rate: LimitRate,
 }
 
-fn default_zone_size() -> Size {
+/// A zone's memory when the lesson names none (`:1m`).
+pub(super) fn default_zone_size() -> Size {
     Size(1024 * 1024)
+}
+
+/// How many keys a zone of `size` holds (at least one).
+pub(super) fn zone_states(size: Size) -> usize {
+    usize::try_from(size.0 / STATE_BYTES)
+        .unwrap_or(usize::MAX)
+        .max(1)
 }
 
 impl LimitReqZone {
     /// How many keys the zone holds.
     pub fn states(&self) -> usize {
-        usize::try_from(self.size.0 / STATE_BYTES)
-            .unwrap_or(usize::MAX)
-            .max(1)
+        zone_states(self.size)
     }
 }
 
