@@ -93,7 +93,12 @@ impl Framework {
     /// for the server to log (`catch`), or let it out unanswered
     /// (`propagate`).
     pub async fn answer(&self, req: Request) -> Answer {
-        let path = req.path.clone();
+        // Kept only for the trace: every request would pay for the copy.
+        let path = if Step::enabled() {
+            req.path.clone()
+        } else {
+            String::new()
+        };
         match self.pipeline.run(req, &self.dispatch).await {
             Ok(res) => Answer {
                 response: Some(res),
