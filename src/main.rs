@@ -659,8 +659,12 @@ fn serve(args: ServeArgs<'_>) -> Result<(), String> {
             c.app.db_latency = roundtrip::units::Time(Duration::ZERO);
             // nginx's "WebSocket proxying" lines, so a browser can open
             // /chat (with --interface asgi; a WSGI server answers the
-            // upgrade as a plain GET, as gunicorn does).
-            for (name, value) in [("Upgrade", "$http_upgrade"), ("Connection", "upgrade")] {
+            // upgrade as a plain GET, as gunicorn does). Through the map,
+            // so other requests carry no Connection field upstream.
+            for (name, value) in [
+                ("Upgrade", "$http_upgrade"),
+                ("Connection", "$connection_upgrade"),
+            ] {
                 c.web_server
                     .proxy_set_header
                     .insert(name.to_string(), value.to_string());

@@ -105,3 +105,43 @@ connection = 1
     assert_eq!(count(&trace, StepId::ClientConnect), 1);
     assert!(unmet.is_empty(), "{unmet:?}");
 }
+
+#[test]
+fn a_100_continue_is_not_the_answer_the_client_reads_on_to_the_final_response() {
+    let (trace, unmet) = lesson_with_unmet(
+        r#"
+title = "t"
+[[request]]
+raw = "POST /notes HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 42\r\nExpect: 100-continue\r\n\r\n{\"title\":\"Buy milk\",\"body\":\"Semi-skimmed\"}"
+"#,
+    );
+    assert_eq!(count(&trace, StepId::WebServerContinue), 1);
+    assert_eq!(statuses(&trace), [Some(201)]);
+    assert_eq!(count(&trace, StepId::WebServerClientGone), 0, "no 499");
+    assert!(unmet.is_empty(), "{unmet:?}");
+}
+
+#[test]
+fn a_post_after_the_app_server_closed_the_idle_upstream_connection_goes_on_a_new_one() {
+    // uvicorn closes an idle keep-alive connection after 5 s; nginx's
+    // keepalive cache drops it then, so a POST (never retried once sent)
+    // is not sent on a dead connection and gets its 201, not a 502.
+    let (trace, _) = lesson_with_unmet(
+        r#"
+title = "t"
+[stack.app_server]
+interface = "asgi"
+[[request]]
+path = "/notes"
+[[request]]
+method = "POST"
+path = "/notes"
+json = { title = "Buy milk", body = "Semi-skimmed" }
+at = "10s"
+"#,
+    );
+    assert_eq!(statuses(&trace), [Some(200), Some(201)]);
+    assert_eq!(count(&trace, StepId::WebServerProxyRetry), 0);
+    assert_eq!(count(&trace, StepId::WebServerProxyConnect), 2);
+    assert_eq!(trace.upstream_connections[0].requests, [1]);
+}

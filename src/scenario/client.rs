@@ -286,7 +286,7 @@ impl ClientConn {
             None => send_and_read.await,
         };
         let outcome = match read {
-            Some((head, wire)) => {
+            Some((head, wire, start)) => {
                 self.last_headers = head.headers.to_pairs();
                 self.set_cookies = head
                     .headers
@@ -294,10 +294,11 @@ impl ClientConn {
                     .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
                     .map(|(_, v)| v.to_string())
                     .collect();
-                self.body = wire
+                let own = &wire[start..];
+                self.body = own
                     .windows(4)
                     .position(|w| w == b"\r\n\r\n")
-                    .map(|at| wire[at + 4..].to_vec())
+                    .map(|at| own[at + 4..].to_vec())
                     .unwrap_or_default();
                 let took = sent_at.elapsed();
                 let closes = head.headers.has_token("connection", "close");
@@ -305,10 +306,15 @@ impl ClientConn {
                     .instance(self.me.clone())
                     .ordinal(ordinal)
                     .summary(format!(
-                        "receives {} {} ({} bytes) {:.3} ms after sending",
+                        "receives {} {} ({} bytes{}) {:.3} ms after sending",
                         head.status,
                         head.reason,
                         wire.len(),
+                        if start > 0 {
+                            ", after an interim 1xx response"
+                        } else {
+                            ""
+                        },
                         took.as_secs_f64() * 1000.0
                     ))
                     .data(Data::Bytes {
@@ -469,23 +475,45 @@ async fn upload(conn: &mut HttpConn<Stream>, me: &Instance, ordinal: u64, bytes:
     }
 }
 
+/// Read one response, as a client must (RFC 9110 §15.2): any interim 1xx
+/// responses (`100 Continue` after `Expect: 100-continue`, `103 Early
+/// Hints`) come first and are not the answer; the final response follows
+/// on the same connection. `101 Switching Protocols` is final. Returns the
+/// final head, every byte read (interim responses included, for the
+/// trace) and where the final response starts in them.
 async fn read_response(
     conn: &mut HttpConn<Stream>,
     method: &str,
-) -> Option<(ResponseHead, Vec<u8>)> {
+) -> Option<(ResponseHead, Vec<u8>, usize)> {
     let limits = HeadLimits::NGINX;
-    let (head, mut raw) = conn
-        .read_head(|b| parse_response_head(b, &limits))
-        .await
-        .ok()?;
-    let framing = response_framing(method, &head).ok()?;
-    let body = conn
-        .read_response_body(framing, MAX_RESPONSE_BODY, None)
-        .await
-        .ok()?;
-    raw.extend_from_slice(&body);
-    Some((head, raw))
+    let mut wire = Vec::new();
+    // A server sends a handful of interim responses at most; a peer that
+    // sends them without end gets no answer rather than an endless loop.
+    for _ in 0..MAX_INTERIM_RESPONSES {
+        let (head, raw) = conn
+            .read_head(|b| parse_response_head(b, &limits))
+            .await
+            .ok()?;
+        if (100..200).contains(&head.status) && head.status != 101 {
+            wire.extend_from_slice(&raw);
+            continue;
+        }
+        let start = wire.len();
+        wire.extend_from_slice(&raw);
+        let framing = response_framing(method, &head).ok()?;
+        let body = conn
+            .read_response_body(framing, MAX_RESPONSE_BODY, None)
+            .await
+            .ok()?;
+        wire.extend_from_slice(&body);
+        return Some((head, wire, start));
+    }
+    None
 }
+
+/// How many interim (1xx) responses the lesson client reads before a final
+/// one, at most.
+const MAX_INTERIM_RESPONSES: usize = 8;
 
 /// The bytes the client writes for one `[[request]]`.
 pub fn request_bytes(r: &Request) -> Vec<u8> {

@@ -26,6 +26,7 @@
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use thiserror::Error;
 
@@ -136,6 +137,36 @@ impl Upstream {
         self.idle.lock().ok()?.pop()
     }
 
+    /// An idle connection still open, if the pool has one. nginx's
+    /// keepalive module watches its cached connections for reads
+    /// (`ngx_http_upstream_keepalive_close_handler`): an app server that
+    /// closes an idle connection (uvicorn after its 5 s keep-alive timeout)
+    /// takes it out of the cache before any request could be sent on it.
+    /// Here the look happens when a connection is taken: one poll of a
+    /// read, which finds the peer's close (or stray bytes) if it came.
+    async fn take_live_idle(&self) -> Option<(u64, HttpConn<Stream>)> {
+        while let Some((id, mut conn)) = self.take_idle() {
+            let looked = tokio::time::timeout(Duration::ZERO, conn.fill()).await;
+            let why = match looked {
+                // Nothing to read: open and quiet, as an idle connection is.
+                Err(_) => return Some((id, conn)),
+                Ok(Ok(0)) | Ok(Err(_)) => "the app server had closed it while idle",
+                Ok(Ok(_)) => "the app server sent bytes on it while idle",
+            };
+            Step::state_only(
+                StepId::WebServerUpstreamClose,
+                self.conn_state(id, ConnState::Closed),
+            )
+            .instance(self.instance(id))
+            .upstream(id)
+            .summary(format!(
+                "closes idle upstream connection {id}: {why}, so it leaves the pool unused"
+            ))
+            .emit();
+        }
+        None
+    }
+
     /// Keep an idle connection for reuse; false when the pool is full (the
     /// connection is then dropped, which closes it).
     fn put_idle(&self, id: u64, conn: HttpConn<Stream>) -> bool {
@@ -233,7 +264,7 @@ impl Upstream {
         // idle (its keep-alive timeout is shorter than ours): try again on a
         // fresh one, as nginx does, but only when no answer had begun and,
         // once sent, never for a non-idempotent method (nginx ≥ 1.9.13).
-        if let Some((id, conn)) = self.take_idle() {
+        if let Some((id, conn)) = self.take_live_idle().await {
             let idempotent = !matches!(upstream_req.method.as_str(), "POST" | "PATCH" | "LOCK");
             match self
                 .exchange(id, conn, true, upstream_req, &bytes, config)

@@ -54,8 +54,16 @@ const MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
 const RELAY_CHUNK: usize = 64 * 1024;
 
 /// `$http_NAME` in a `proxy_set_header` value: the client's field of that
-/// name, or nothing.
+/// name, or nothing. `$connection_upgrade` is the variable of the `map`
+/// nginx's "WebSocket proxying" page defines, in the form for keep-alive
+/// upstreams (`map $http_upgrade $connection_upgrade { default upgrade;
+/// '' ''; }`): `upgrade` when the client sent `Upgrade`, else nothing, so
+/// a plain request reaches the app server without a `Connection` field.
 pub fn expand(value: &str, req: &RequestHead) -> String {
+    if value == "$connection_upgrade" {
+        let upgrading = req.headers.get("upgrade").is_some_and(|v| !v.is_empty());
+        return if upgrading { "upgrade" } else { "" }.to_string();
+    }
     match value.strip_prefix("$http_") {
         Some(name) => req
             .headers
@@ -509,5 +517,24 @@ mod tests {
         assert_eq!(up.headers.get("connection"), Some("upgrade"));
         assert_eq!(expand("$http_x_custom_thing", &head), "");
         assert_eq!(expand("literal", &head), "literal");
+    }
+
+    #[test]
+    fn connection_upgrade_is_sent_only_with_an_upgrade() {
+        let mut cfg = configured(ProxyHttpVersion::Http11);
+        cfg.proxy_set_header
+            .insert("Connection".into(), "$connection_upgrade".into());
+        let up = upstream_of(&upgrade_request(), &cfg);
+        assert_eq!(up.headers.get("connection"), Some("upgrade"));
+        assert!(passes(&upgrade_request(), &up, &cfg));
+
+        let mut plain = upgrade_request();
+        plain.headers.remove("upgrade");
+        plain.headers.remove("connection");
+        let up = upstream_of(&plain, &cfg);
+        assert!(
+            !up.headers.contains("connection"),
+            "no field, as map '' '' gives"
+        );
     }
 }

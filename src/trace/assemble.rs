@@ -378,9 +378,14 @@ fn summarise_connections(
         let Some(c) = id.and_then(|id| conns.get_mut(&id)) else {
             continue;
         };
+        // Closing a dead idle connection happens during a request that
+        // then goes on another: the close does not make it this one's.
+        let carried = e.step != StepId::WebServerUpstreamClose;
         match e.request {
             None => c.activity.push(e.seq),
-            Some(r) if hop == Hop::Upstream && !c.requests.contains(&r) => c.requests.push(r),
+            Some(r) if hop == Hop::Upstream && carried && !c.requests.contains(&r) => {
+                c.requests.push(r)
+            }
             Some(_) => {}
         }
     }
