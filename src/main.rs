@@ -73,6 +73,9 @@ enum Command {
         /// The lesson's file name, with or without `.toml`.
         name: PathBuf,
     },
+    /// Print the lesson format as a JSON Schema, for editors (taplo, Even
+    /// Better TOML): the file scenarios/lesson.schema.json holds the same.
+    Schema,
     /// Print a shell's completion script (bash, zsh, fish, elvish, powershell):
     /// e.g. `roundtrip completions bash > ~/.local/share/bash-completion/completions/roundtrip`.
     Completions { shell: clap_complete::Shell },
@@ -183,6 +186,10 @@ fn main() -> ExitCode {
         }) => run(&lesson, plain, detail, json, break_on),
         Some(Command::Check { paths }) => return check(&paths),
         Some(Command::New { name }) => new_lesson(&name),
+        Some(Command::Schema) => {
+            out(&scenario::schema::lesson_schema());
+            Ok(())
+        }
         Some(Command::Completions { shell }) => {
             use clap::CommandFactory;
             // Written to memory first: clap_complete panics if its writer
@@ -365,6 +372,31 @@ fn new_lesson(name: &std::path::Path) -> Result<(), String> {
         "wrote {p}: a lesson that runs as it is.\nnext: roundtrip check {p}   then   roundtrip run {p}\n",
         p = path.display()
     ));
+    // Its first line names the schema beside it, for editors: write that
+    // too, unless a file of that name is there already.
+    let schema = path
+        .parent()
+        .unwrap_or(std::path::Path::new(""))
+        .join(scenario::schema::FILE_NAME);
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&schema)
+        .and_then(|mut f| {
+            std::io::Write::write_all(&mut f, scenario::schema::lesson_schema().as_bytes())
+        });
+    match written {
+        Ok(()) => out(&format!(
+            "wrote {}: the lesson format, for editors that read `#:schema` (taplo, Even Better TOML)\n",
+            schema.display()
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => eprintln!(
+            "note: could not write {} ({e}); `roundtrip schema > {}` writes it",
+            schema.display(),
+            scenario::schema::FILE_NAME
+        ),
+    }
     Ok(())
 }
 

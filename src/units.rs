@@ -216,6 +216,52 @@ impl<'de> Deserialize<'de> for Rate {
     }
 }
 
+// The lesson schema (`roundtrip schema`) describes each unit as the text
+// it accepts: editors check the pattern and show the description.
+macro_rules! schema_as_text {
+    ($t:ty, $name:literal, $schema:tt) => {
+        impl schemars::JsonSchema for $t {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                $name.into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!($schema)
+            }
+        }
+    };
+}
+pub(crate) use schema_as_text;
+
+schema_as_text!(Size, "Size", {
+    "description": "A size in bytes, as nginx writes one: 1024, \"8k\", \"1m\" or \"1g\" (powers of 1024).",
+    "anyOf": [
+        { "type": "integer", "minimum": 0 },
+        { "type": "string", "pattern": "^\\s*[0-9]+[kKmMgG]?\\s*$" }
+    ]
+});
+
+schema_as_text!(Time, "Time", {
+    "description": "A span of time: \"500ms\", \"60s\", \"2m\" or \"1h\" (a bare number is seconds).",
+    "anyOf": [
+        { "type": "integer", "minimum": 0 },
+        { "type": "string", "pattern": "^\\s*[0-9]+(ms|s|m|h)?\\s*$" }
+    ]
+});
+
+schema_as_text!(Rate, "Rate", {
+    "description": "A rate of arrivals: \"50/s\", \"3000/m\", \"10r/s\" as nginx writes it, or a number per second.",
+    "anyOf": [
+        { "type": "number", "minimum": 0 },
+        { "type": "string", "pattern": "^\\s*([0-9]+(\\.[0-9]*)?|\\.[0-9]+)r?\\s*(/\\s*[smh])?\\s*$" }
+    ]
+});
+
+schema_as_text!(ByteRate, "ByteRate", {
+    "description": "A rate of bytes, a size per second: \"1k/s\" or \"100/s\" (not 0).",
+    "type": "string",
+    "pattern": "^\\s*[0-9]+[kKmMgG]?/s\\s*$"
+});
+
 #[cfg(test)]
 mod byte_rate_tests {
     use super::*;

@@ -117,33 +117,64 @@ fn every_chapter_is_in_the_summary() {
     }
 }
 
-#[test]
-fn every_link_between_chapters_finds_its_chapter_and_heading() {
-    let chapters = chapters();
-    let mut broken = Vec::new();
-    let mut checked = 0;
-    for (name, text) in &chapters {
-        let mut rest = text.as_str();
+/// The targets of a chapter's links: inline (`[text](target)`) and
+/// reference definitions (`[name]: target`), outside code blocks and
+/// code spans.
+fn link_targets(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut fenced = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        if fenced {
+            continue;
+        }
+        // Code spans hold examples, not links: drop every other piece.
+        let prose: String = line.split('`').step_by(2).collect::<Vec<_>>().join(" ");
+        let trimmed = prose.trim_start();
+        if trimmed.starts_with('[')
+            && let Some((_, target)) = trimmed.split_once("]: ")
+        {
+            out.push(target.split_whitespace().next().unwrap_or("").to_string());
+            continue;
+        }
+        let mut rest = prose.as_str();
         while let Some(at) = rest.find("](") {
             rest = &rest[at + 2..];
             let Some(end) = rest.find(')') else { break };
-            let target = &rest[..end];
+            // `[text](target "title")`: the target is the first word.
+            let target = rest[..end].split_whitespace().next().unwrap_or("");
+            out.push(target.to_string());
             rest = &rest[end..];
-            if target.contains("://") || target.starts_with("mailto:") || target.contains(' ') {
+        }
+    }
+    out
+}
+
+/// What is wrong with the links of these chapters (name, text): a link
+/// to a chapter that is not there, to a heading the chapter lacks, or to
+/// a file of the repository that does not exist (`root` is book/src).
+/// Also how many links were checked.
+fn broken_links(chapters: &[(String, String)], root: &Path) -> (Vec<String>, usize) {
+    let mut broken = Vec::new();
+    let mut checked = 0;
+    for (name, text) in chapters {
+        for target in link_targets(text) {
+            if target.is_empty() || target.contains("://") || target.starts_with("mailto:") {
                 continue;
             }
             let (file, anchor) = match target.split_once('#') {
                 Some((f, a)) => (f, Some(a)),
-                None => (target, None),
+                None => (target.as_str(), None),
             };
             let file = if file.is_empty() { name.as_str() } else { file };
             checked += 1;
             let Some((_, linked)) = chapters.iter().find(|(n, _)| n == file) else {
-                if !file.ends_with(".md") {
-                    // A link to a file of the repository, not a chapter.
-                    continue;
+                if file.ends_with(".md") || !root.join(file).exists() {
+                    broken.push(format!("{name}: ({target}): no chapter or file {file}"));
                 }
-                broken.push(format!("{name}: ({target}): no chapter {file}"));
                 continue;
             };
             if let Some(anchor) = anchor
@@ -155,11 +186,80 @@ fn every_link_between_chapters_finds_its_chapter_and_heading() {
             }
         }
     }
+    (broken, checked)
+}
+
+/// SUMMARY.md's list is the book: mdBook leaves out any chapter it does
+/// not name.
+fn chapters_missing_from_summary(chapters: &[(String, String)]) -> Vec<String> {
+    let summary = chapters
+        .iter()
+        .find(|(n, _)| n == "SUMMARY.md")
+        .map_or("", |(_, text)| text.as_str());
+    let listed = link_targets(summary);
+    chapters
+        .iter()
+        .map(|(n, _)| n.clone())
+        .filter(|n| n != "SUMMARY.md" && !listed.iter().any(|t| t == n))
+        .collect()
+}
+
+#[test]
+fn every_chapter_is_in_the_summary() {
+    let chapters = chapters();
+    assert!(
+        chapters.iter().any(|(n, _)| n == "SUMMARY.md"),
+        "book/src/SUMMARY.md is missing"
+    );
+    let missing = chapters_missing_from_summary(&chapters);
+    assert!(
+        missing.is_empty(),
+        "not in SUMMARY.md, so mdBook would leave them out: {missing:?}"
+    );
+}
+
+#[test]
+fn every_link_between_chapters_finds_its_chapter_and_heading() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src");
+    let (broken, checked) = broken_links(&chapters(), &root);
     assert!(
         checked > 20,
         "only {checked} links found: is the book there?"
     );
     assert!(broken.is_empty(), "broken links in the book: {broken:#?}");
+}
+
+/// The checks above would catch each kind of mistake: a made-up book
+/// with one of each.
+#[test]
+fn a_broken_link_a_missing_heading_and_an_unlisted_chapter_are_each_caught() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src");
+    let book = vec![
+        (
+            "SUMMARY.md".to_string(),
+            "# Summary\n\n- [One](one.md)\n".to_string(),
+        ),
+        (
+            "one.md".to_string(),
+            "# One\n\n## Real heading\n\nSee [two](two.md), [here](#real-heading), \
+             [there](#no-such-heading), [a file](../../Cargo.toml), \
+             [no file](../../no-such-file.txt) and [ref].\n\n\
+             `[not a link](nowhere.md)`\n\n[ref]: gone.md#x\n"
+                .to_string(),
+        ),
+        ("orphan.md".to_string(), "# Orphan\n".to_string()),
+    ];
+    let (broken, _) = broken_links(&book, &root);
+    assert_eq!(
+        broken,
+        [
+            "one.md: (two.md): no chapter or file two.md",
+            "one.md: (#no-such-heading): no heading #no-such-heading in one.md",
+            "one.md: (../../no-such-file.txt): no chapter or file ../../no-such-file.txt",
+            "one.md: (gone.md#x): no chapter or file gone.md",
+        ]
+    );
+    assert_eq!(chapters_missing_from_summary(&book), ["orphan.md"]);
 }
 
 #[test]

@@ -20,12 +20,20 @@ fn a_new_lesson_checks_clean_plays_with_its_narration_and_is_never_overwritten()
     let dir = std::env::temp_dir().join(format!("roundtrip-new-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let _ = std::fs::remove_file(dir.join("first-lesson.toml"));
+    let _ = std::fs::remove_file(dir.join("lesson.schema.json"));
 
     let (ok, out) = roundtrip(&dir, &["new", "first-lesson"]);
     assert!(ok, "{out}");
     assert!(out.contains("wrote first-lesson.toml"), "{out}");
     let text = std::fs::read_to_string(dir.join("first-lesson.toml")).expect("written");
     assert!(text.contains("title = \"first lesson\""), "{text}");
+    // taplo's schema directive, first, and the schema it names beside it.
+    assert_eq!(text.lines().next(), Some("#:schema ./lesson.schema.json"));
+    let (_, printed) = roundtrip(&dir, &["schema"]);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("lesson.schema.json")).expect("schema written"),
+        printed
+    );
 
     let (ok, out) = roundtrip(&dir, &["check", "first-lesson.toml"]);
     assert!(ok, "{out}");

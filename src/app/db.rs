@@ -103,7 +103,9 @@ fn plural(n: u64, one: &str) -> String {
 
 /// How a lesson's fault breaks the database (`database = "…"` in a
 /// `[[stack.app.fault]]`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Breakage {
     /// The notes table is gone: `no such table: notes`.

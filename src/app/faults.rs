@@ -43,7 +43,7 @@ use crate::units::Time;
 
 /// One `[[stack.app.fault]]`: which handler, which of its calls, and what
 /// goes wrong (exactly one of `raise`, `delay` and `database`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Fault {
     /// The handler it strikes, by the name the trace calls it
@@ -75,9 +75,26 @@ enum What<'a> {
     Database(Breakage),
 }
 
+/// What is wrong with a fault as written: the key to point at, the
+/// message and a hint that fits it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultProblem {
+    pub key: &'static str,
+    pub message: String,
+    pub hint: &'static str,
+}
+
 impl Fault {
     /// What is wrong with this fault as written, if anything.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), FaultProblem> {
+        let problem = |key, message: &str, hint| {
+            Err(FaultProblem {
+                key,
+                message: message.to_string(),
+                hint,
+            })
+        };
+        const ONE_THING: &str = "give it one of raise = \"KeyError: 'title'\", delay = \"2s\" or database = \"missing_table\" (or \"read_only\")";
         let given = [
             self.raise.is_some(),
             self.delay.is_some(),
@@ -87,17 +104,25 @@ impl Fault {
         .filter(|g| **g)
         .count();
         match given {
-            0 => return Err("says nothing goes wrong".into()),
+            0 => return problem("handler", "says nothing goes wrong", ONE_THING),
             1 => {}
-            _ => return Err("says more than one thing goes wrong".into()),
+            _ => return problem("handler", "says more than one thing goes wrong", ONE_THING),
         }
         if let Some(r) = &self.raise
             && r.split(':').next().is_none_or(|c| c.trim().is_empty())
         {
-            return Err("`raise` needs an exception class, such as \"KeyError: 'title'\"".into());
+            return problem(
+                "raise",
+                "`raise` needs an exception class",
+                "write the class, then `: ` and its message, such as \"KeyError: 'title'\"",
+            );
         }
         if self.calls.contains(&0) {
-            return Err("`calls` counts from 1".into());
+            return problem(
+                "calls",
+                "`calls` counts from 1",
+                "the handler's first call is 1: calls = [1] strikes only the first",
+            );
         }
         Ok(())
     }

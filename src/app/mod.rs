@@ -80,7 +80,7 @@ pub const AUTH_MIDDLEWARE: [MiddlewareName; 7] = [
 ];
 
 /// A middleware a lesson can put in its onion (`[stack.app] middleware`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MiddlewareName {
     RequestId,
@@ -129,7 +129,7 @@ pub const ROUTES: [(&str, &str, &str); 9] = [
 const SCHEMA: &str = "CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT NOT NULL, body TEXT NOT NULL, owner_id INTEGER)";
 
 /// How the notes app is set up; a lesson's `[stack.app]` table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct AppConfig {
     /// The simulated round trip to the database, waited before every
@@ -137,8 +137,9 @@ pub struct AppConfig {
     pub db_latency: Time,
     /// The notes in the database before the first request.
     pub seed_notes: Vec<NoteSeed>,
-    /// The middleware onion, outermost first. Default: the four of
-    /// [`MIDDLEWARE`], or [`AUTH_MIDDLEWARE`] when `auth` is set.
+    /// The middleware onion, outermost first. Default: the six of
+    /// [`MIDDLEWARE`], or the seven of [`AUTH_MIDDLEWARE`] when `auth` is
+    /// set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub middleware: Option<Vec<MiddlewareName>>,
     /// Accounts, sessions and authorization (`[stack.app.auth]`); without
@@ -156,7 +157,7 @@ pub struct AppConfig {
 }
 
 /// One note to seed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteSeed {
     pub title: String,

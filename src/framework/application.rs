@@ -68,6 +68,17 @@ pub struct FrameworkBuilder {
     websockets: Vec<super::websocket::WebsocketRoute>,
 }
 
+/// What the framework does after it answered a caught exception with
+/// its 500.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Catch {
+    /// Log it and return the 500 (Flask's `handle_exception`, under WSGI).
+    Log,
+    /// Send the 500, then raise the exception again for the server to log
+    /// (Starlette's `ServerErrorMiddleware`, under ASGI).
+    Reraise,
+}
+
 impl Framework {
     pub fn builder() -> FrameworkBuilder {
         FrameworkBuilder {
@@ -82,22 +93,25 @@ impl Framework {
     /// Run one request through the onion, the router and a handler; an
     /// exception that unwinds out of them becomes the framework's 500.
     pub async fn handle(&self, req: Request) -> Response {
-        match self.answer(req).await.response {
+        match self.answer(req, Catch::Log).await.response {
             Some(res) => res,
             None => server_error(),
         }
     }
 
     /// Run one request, then deal with an exception as
-    /// `[stack.framework] exceptions` says: answer 500 and raise it again
-    /// for the server to log (`catch`), or let it out unanswered
-    /// (`propagate`).
-    pub async fn answer(&self, req: Request) -> Answer {
+    /// `[stack.framework] exceptions` says: answer 500 (`catch`), or let
+    /// it out unanswered (`propagate`). A caught exception is raised again
+    /// after the answer only under ASGI (`Catch::Reraise`), as Starlette's
+    /// `ServerErrorMiddleware` does so that the server logs it; a WSGI
+    /// framework (Flask's `handle_exception`) logs it itself and returns
+    /// the 500 (`Catch::Log`).
+    pub async fn answer(&self, req: Request, after: Catch) -> Answer {
         // Kept only for the trace: every request would pay for the copy.
-        let path = if Step::enabled() {
-            req.path.clone()
+        let (path, method) = if Step::enabled() {
+            (req.path.clone(), req.method.clone())
         } else {
-            String::new()
+            (String::new(), String::new())
         };
         match self.pipeline.run(req, &self.dispatch).await {
             Ok(res) => Answer {
@@ -106,9 +120,15 @@ impl Framework {
             },
             Err(e) => {
                 let caught = self.exceptions == Exceptions::Catch;
-                let summary = if caught {
+                let summary = if caught && after == Catch::Reraise {
                     format!(
                         "the outermost error layer catches {} from {} on {path}: answers 500 Internal Server Error, then raises it again for the server to log",
+                        e.line(),
+                        e.raised_in
+                    )
+                } else if caught {
+                    format!(
+                        "the framework catches {} from {} on {path}: logs \"Exception on {path} [{method}]\" and answers 500 Internal Server Error; the server never sees the exception",
                         e.line(),
                         e.raised_in
                     )
@@ -129,9 +149,10 @@ impl Framework {
                     step = step.answer(500);
                 }
                 step.emit();
+                let raised = (!caught || after == Catch::Reraise).then_some(e);
                 Answer {
                     response: caught.then(server_error),
-                    raised: Some(e),
+                    raised,
                 }
             }
         }

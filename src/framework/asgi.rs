@@ -16,7 +16,7 @@
 //!
 //! Book: "WSGI and ASGI" (book/src/gateway.md).
 
-use super::application::Framework;
+use super::application::{Catch, Framework};
 use super::exception::Answer;
 use super::request::Request;
 use crate::gateway::BoxFuture;
@@ -56,7 +56,9 @@ impl AsgiApp for Framework {
                     }
                 }
             }
-            let Answer { response, raised } = self.answer(Request::from_scope(&scope, body)).await;
+            let Answer { response, raised } = self
+                .answer(Request::from_scope(&scope, body), Catch::Reraise)
+                .await;
             // Starlette's ServerErrorMiddleware sends its 500 and raises
             // the exception again, so the server logs it.
             let Some(res) = response else {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::exception::Exceptions;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct FrameworkConfig {
     /// Who answers an exception a handler raised: `catch` (the framework

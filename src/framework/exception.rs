@@ -104,7 +104,9 @@ impl IntoOutcome for Outcome {
 
 /// Which layer answers an exception that reached the framework's
 /// outermost layer (`[stack.framework] exceptions`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Exceptions {
     /// The framework answers 500 (Starlette's `ServerErrorMiddleware`,

@@ -12,7 +12,7 @@
 //!
 //! Book: "WSGI and ASGI" (book/src/gateway.md).
 
-use super::application::Framework;
+use super::application::{Catch, Framework};
 use super::exception::Answer;
 use super::request::Request;
 use crate::gateway::BoxFuture;
@@ -29,7 +29,7 @@ impl WsgiApp for Framework {
             // A caught exception was logged by the framework (Flask's
             // `handle_exception`) and answered; only an uncaught one
             // reaches the worker.
-            let res = match self.answer(req).await {
+            let res = match self.answer(req, Catch::Log).await {
                 Answer {
                     response: Some(res),
                     ..

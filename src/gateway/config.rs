@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::units::{Size, Time};
 
 /// Which interface the app server uses to call the application.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Interface {
     /// PEP 3333, run by a pool of sync workers (gunicorn's default).
@@ -16,7 +16,7 @@ pub enum Interface {
 }
 
 /// Which kind of worker process gunicorn runs (`worker_class`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum WorkerClass {
     /// One request at a time per worker, closed after each response.
@@ -26,7 +26,7 @@ pub enum WorkerClass {
     Gthread,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct AppServerConfig {
     pub interface: Interface,
@@ -89,7 +89,8 @@ pub struct AppServerConfig {
     pub keepalive: Time,
     /// WSGI: longest request line, its CRLF not counted (gunicorn
     /// `limit_request_line`, default 4094; at most 8190; 0 for no limit):
-    /// longer gets 400 "Request Line is too large".
+    /// longer gets 414 URI Too Long (gunicorn 27 and later, RFC 9112 §3;
+    /// gunicorn 26 and older answered 400).
     pub limit_request_line: usize,
     /// WSGI: longest header line (gunicorn `limit_request_field_size`,
     /// default 8190; 0 means the default).

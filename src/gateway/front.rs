@@ -169,6 +169,18 @@ impl HeadRules {
 }
 
 /// Shared by every connection of one app server.
+/// What happens to the app server's connection after a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Close {
+    /// It stays open for the next request.
+    No,
+    /// It closes, and the head says so (`Connection: close`).
+    Announced,
+    /// It closes, and the head says nothing (uvicorn after an exception
+    /// in a started response: `transport.close()` only).
+    Silently,
+}
+
 pub struct Front {
     pub clock: Clock,
     /// The address the app server listens on (SERVER_NAME / SERVER_PORT).
@@ -441,11 +453,85 @@ impl Front {
         &self,
         conn: &mut HttpConn<Stream>,
         request: &RequestHead,
-        mut head: ResponseHead,
+        head: ResponseHead,
         body: &[u8],
         keep_alive: bool,
         received_at: tokio::time::Instant,
     ) -> std::io::Result<()> {
+        let close = if keep_alive {
+            Close::No
+        } else {
+            Close::Announced
+        };
+        self.send_response_then(conn, request, head, body, close, received_at)
+            .await
+    }
+
+    /// uvicorn's own 500 (`send_500_response`), written as h11 writes it:
+    /// the default headers (`date`, `server`), `content-type: text/plain;
+    /// charset=utf-8` and `connection: close`, and no `content-length`,
+    /// so h11 frames the body with `transfer-encoding: chunked` for an
+    /// HTTP/1.1 peer (and with the close alone for HTTP/1.0). The
+    /// connection closes after it.
+    pub async fn send_uvicorn_500(
+        &self,
+        conn: &mut HttpConn<Stream>,
+        request: &RequestHead,
+        received_at: tokio::time::Instant,
+    ) -> std::io::Result<()> {
+        const BODY: &[u8] = b"Internal Server Error";
+        let mut head = ResponseHead::new(500);
+        head.headers.push("date", self.clock.http_date());
+        head.headers.push("server", SERVER_NAME);
+        head.headers
+            .push("content-type", "text/plain; charset=utf-8");
+        head.headers.push("connection", "close");
+        if self.server_timing {
+            head.headers.push(
+                "Server-Timing",
+                server_timing::metric("app", "app server", received_at.elapsed()),
+            );
+        }
+        let chunked = request.version != crate::http::Version::Http10;
+        if chunked {
+            head.headers.push("transfer-encoding", "chunked");
+        }
+        let mut bytes = write::response_head(&head);
+        if request.method != "HEAD" {
+            if chunked {
+                bytes.extend_from_slice(format!("{:x}\r\n", BODY.len()).as_bytes());
+                bytes.extend_from_slice(BODY);
+                bytes.extend_from_slice(b"\r\n0\r\n\r\n");
+            } else {
+                bytes.extend_from_slice(BODY);
+            }
+        }
+        Step::new(StepId::AppServerResponseSend, Direction::Up, Kind::Hop)
+            .summary(format!(
+                "sends uvicorn's own 500 Internal Server Error back to the web server ({} bytes{}), then closes",
+                bytes.len(),
+                if chunked { ", chunked" } else { "" }
+            ))
+            .data(Data::Bytes {
+                label: "to the web server".into(),
+                bytes: show(&bytes),
+            })
+            .emit();
+        conn.write_all(&bytes).await
+    }
+
+    /// Send a response, then keep the connection or close it as `close`
+    /// says.
+    pub async fn send_response_then(
+        &self,
+        conn: &mut HttpConn<Stream>,
+        request: &RequestHead,
+        mut head: ResponseHead,
+        body: &[u8],
+        close: Close,
+        received_at: tokio::time::Instant,
+    ) -> std::io::Result<()> {
+        let keep_alive = close == Close::No;
         // PEP 3333 §3.3 / ASGI: hop-by-hop fields are the server's business.
         for name in [
             "connection",
@@ -462,7 +548,7 @@ impl Front {
         if !head.headers.contains("content-length") && head.status != 204 && head.status != 304 {
             head.headers.push("Content-Length", body.len().to_string());
         }
-        if !keep_alive {
+        if close == Close::Announced {
             head.headers.push("Connection", "close");
         }
         if self.server_timing {

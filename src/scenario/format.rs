@@ -32,14 +32,18 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::stack::StackConfig;
 use crate::units::{ByteRate, Rate, Size, Time};
 
-#[derive(Debug, Clone, Deserialize)]
+/// A roundtrip lesson: the stack to build, the requests to send through
+/// it and when, what should happen, and what to say at each step.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "roundtrip lesson")]
 pub struct Scenario {
     pub title: String,
     #[serde(default)]
@@ -53,11 +57,14 @@ pub struct Scenario {
     /// The requests the client sends, in order. Optional when the lesson
     /// has a `[load]`.
     #[serde(default)]
+    #[schemars(with = "Option<Vec<Request>>")]
     pub request: Option<Spanned<Vec<Spanned<Request>>>>,
     /// Many requests, generated: see [`Load`].
     #[serde(default)]
+    #[schemars(with = "Option<Load>")]
     pub load: Option<Spanned<Load>>,
     #[serde(default)]
+    #[schemars(with = "Vec<Narration>")]
     pub narration: Vec<Spanned<Narration>>,
     /// Variants of `[stack]` to run the same requests and load against,
     /// one run each: see [`Compare`]. Empty: the lesson runs `[stack]`
@@ -131,26 +138,32 @@ impl Scenario {
 ///
 /// Book: "Sync and async servers" (book/src/concurrency.md), "Writing a
 /// lesson" (book/src/lessons.md).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Load {
     /// Open loop: new clients arrive at this average rate, at random
     /// (Poisson) times, whatever the server is doing (`"50/s"`).
+    #[schemars(with = "Option<Rate>")]
     pub rate: Option<Spanned<Rate>>,
     /// Closed loop: this many clients, each sending its next request only
     /// after the answer to the last (and `think`).
+    #[schemars(with = "Option<u64>")]
     pub clients: Option<Spanned<u64>>,
     /// Closed loop: how long a client waits after an answer before its
     /// next request (default 0).
+    #[schemars(with = "Option<Time>")]
     pub think: Option<Spanned<Time>>,
     /// How long new requests are sent, from the start of the lesson.
     /// Requests still in flight at the end finish.
+    #[schemars(with = "Time")]
     pub duration: Spanned<Time>,
     /// The start of the run left out of the metrics, while queues fill
     /// (default 0).
+    #[schemars(with = "Option<Time>")]
     pub warmup: Option<Spanned<Time>>,
     /// The requests to send, each picked with a probability proportional
     /// to its `weight`.
+    #[schemars(with = "Vec<MixRequest>")]
     pub mix: Spanned<Vec<MixRequest>>,
 }
 
@@ -181,10 +194,11 @@ pub struct Load {
 ///
 /// Book: "Sync and async servers" (book/src/concurrency.md, "Two stacks,
 /// one load"), "Writing a lesson" (book/src/lessons.md).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Compare {
     /// What the comparison calls this variant (a column of its table).
+    #[schemars(with = "String")]
     pub name: Spanned<String>,
     /// The settings this variant changes, as written: a `[stack]` table
     /// whose every table and key is optional. Read only to check it;
@@ -195,8 +209,10 @@ pub struct Compare {
     /// `[[load.mix]]` entry `i`, with the same weight, so each client
     /// picks the same entries in the same order (the handler's code
     /// changes, the load does not).
+    #[schemars(with = "Option<Vec<MixRequest>>")]
     pub mix: Option<Spanned<Vec<MixRequest>>>,
     /// What this variant's figures should show.
+    #[schemars(with = "Option<CompareExpect>")]
     pub expect: Option<Spanned<CompareExpect>>,
     /// The stack this variant runs: `[stack]` with this variant's
     /// settings laid over it. Filled in by [`super::validate::parse`].
@@ -206,7 +222,7 @@ pub struct Compare {
 
 /// A variant's expectation: its throughput, in requests per second, lies
 /// within these bounds (either may be left out).
-#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompareExpect {
     pub throughput_min: Option<f64>,
@@ -215,21 +231,27 @@ pub struct CompareExpect {
 
 /// One kind of request in a load's mix: the fields of a `[[request]]`
 /// that describe what to send, and a `weight`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MixRequest {
     /// How often this request is picked, relative to the others (default 1).
     #[serde(default = "default_weight")]
+    #[schemars(with = "u64")]
     pub weight: Spanned<u64>,
     #[serde(default = "default_method")]
     pub method: String,
+    #[schemars(with = "String")]
     pub path: Spanned<String>,
     #[serde(default = "default_version")]
+    #[schemars(with = "String")]
     pub version: Spanned<String>,
     #[serde(default)]
+    #[schemars(with = "HeaderFields")]
     pub headers: toml::Table,
     pub body: Option<String>,
+    #[schemars(with = "Option<serde_json::Value>")]
     pub json: Option<toml::Value>,
+    #[schemars(with = "Option<Size>")]
     pub body_size: Option<Spanned<Size>>,
     #[serde(default)]
     pub chunked: bool,
@@ -278,27 +300,33 @@ impl MixRequest {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Request {
     /// A name for the request (`name = "login"`), used beside its number
     /// in `check`'s messages, the transcript and the player, and
     /// accepted by narration's `request`.
+    #[schemars(with = "Option<String>")]
     pub name: Option<Spanned<String>>,
     #[serde(default = "default_spanned_method")]
+    #[schemars(with = "String")]
     pub method: Spanned<String>,
     /// The request target, e.g. `/notes/1?x=y`.
+    #[schemars(with = "Option<String>")]
     pub path: Option<Spanned<String>>,
     /// `HTTP/1.1` (default) or `HTTP/1.0`.
     #[serde(default = "default_version")]
+    #[schemars(with = "String")]
     pub version: Spanned<String>,
     /// Extra header fields, in order. Host, User-Agent, Accept and
     /// Content-Length are added unless given here.
     #[serde(default)]
+    #[schemars(with = "HeaderFields")]
     pub headers: toml::Table,
     /// Body as text.
     pub body: Option<String>,
     /// Body as JSON (sets `Content-Type: application/json`).
+    #[schemars(with = "Option<serde_json::Value>")]
     pub json: Option<toml::Value>,
     /// A body of this many `x` bytes (for size limits).
     pub body_size: Option<Size>,
@@ -310,6 +338,7 @@ pub struct Request {
     pub raw: Option<String>,
     /// Earliest time to send, from the start of the lesson.
     #[serde(default)]
+    #[schemars(with = "Option<Time>")]
     pub at: Option<Spanned<Time>>,
     /// Which client connection to use (same number = same connection).
     /// Default: a new connection for every request.
@@ -325,9 +354,11 @@ pub struct Request {
     /// The client's own timeout (curl's `--max-time`, Python requests'
     /// `timeout=`): with no whole response this long after it began
     /// sending, it gives up and closes the connection.
+    #[schemars(with = "Option<Time>")]
     pub timeout: Option<Spanned<Time>>,
     /// Send the body this fast (`1k/s`): one piece a second, as a client
     /// on a slow link does.
+    #[schemars(with = "Option<ByteRate>")]
     pub upload_rate: Option<Spanned<ByteRate>>,
     /// A cookie jar, as a browser keeps one: send its cookies, keep what
     /// the response sets (see `scenario::jar`).
@@ -347,6 +378,7 @@ pub struct Request {
     pub tamper_token: bool,
     /// `https`: connect to the TLS port (443; the stack needs `ssl`)
     /// instead of port 80. Default `http`.
+    #[schemars(with = "Option<String>")]
     pub scheme: Option<Spanned<String>>,
     /// The name the TLS client asks for (SNI) and checks the certificate
     /// against. Default: the lesson host, example.com.
@@ -354,11 +386,14 @@ pub struct Request {
     /// How the TLS client starts (see `scenario::tls_client::HelloKind`):
     /// `rustls` (default), `TLSv1.0` or `TLSv1.1` (a client offering only
     /// that), `garbage`, `stall`, or `plain` (HTTP in the clear).
+    #[schemars(with = "Option<String>")]
     pub tls_hello: Option<Spanned<String>>,
     /// Open a websocket with this request (it becomes the handshake: see
     /// [`WebsocketScript`]), then send its frames at their times.
+    #[schemars(with = "Option<WebsocketScript>")]
     pub websocket: Option<Spanned<WebsocketScript>>,
     /// What should happen.
+    #[schemars(with = "Option<Expect>")]
     pub expect: Option<Spanned<Expect>>,
 }
 
@@ -383,7 +418,7 @@ pub struct Request {
 /// ```
 ///
 /// Book: "WebSockets" (book/src/websockets.md).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebsocketScript {
     /// `Sec-WebSocket-Protocol`: subprotocols offered, preferred first.
@@ -393,25 +428,29 @@ pub struct WebsocketScript {
     pub version: Option<String>,
     /// The frames to send, in time order.
     #[serde(default)]
+    #[schemars(with = "Vec<WsSend>")]
     pub send: Vec<Spanned<WsSend>>,
 }
 
 /// One thing the lesson's websocket client does at `at`: exactly one of
 /// `text`, `binary`, `ping`, `pong`, `close` and `drop`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WsSend {
     /// When, from the start of the lesson (default: at once).
+    #[schemars(with = "Option<Time>")]
     pub at: Option<Spanned<Time>>,
     /// A text message.
     pub text: Option<String>,
     /// A text message of this many `x` (for size limits).
+    #[schemars(with = "Option<Size>")]
     pub text_size: Option<Spanned<Size>>,
     /// A binary message (the string's UTF-8 bytes).
     pub binary: Option<String>,
     pub ping: Option<String>,
     pub pong: Option<String>,
     /// A close frame with this code (and `reason`).
+    #[schemars(with = "Option<u16>")]
     pub close: Option<Spanned<u16>>,
     #[serde(default)]
     pub reason: String,
@@ -419,6 +458,7 @@ pub struct WsSend {
     #[serde(default)]
     pub drop: bool,
     /// Split the message into this many frames (RFC 6455 §5.4).
+    #[schemars(with = "Option<usize>")]
     pub fragments: Option<Spanned<usize>>,
     /// Send the frame unmasked, as no client may (the server fails the
     /// connection with 1002).
@@ -456,29 +496,36 @@ fn default_version() -> Spanned<String> {
     Spanned::new(0..0, "HTTP/1.1".to_string())
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
+    #[schemars(with = "Option<u16>")]
     pub status: Option<Spanned<u16>>,
     /// `client`, `web_server`, `app_server`, `framework`, `handler` or
     /// `database`; or a middleware of the framework, `framework.NAME`
     /// (e.g. `framework.json_body`), when that middleware answered.
+    #[schemars(with = "Option<String>")]
     pub answered_by: Option<Spanned<String>>,
     /// Response header fields and the value each must have (names in any
     /// case, values compared exactly): `headers = { "Cache-Control" = "no-store" }`.
     #[serde(default)]
+    #[schemars(with = "Option<BTreeMap<String, String>>")]
     pub headers: Option<Spanned<BTreeMap<String, String>>>,
     /// Response header fields that must be present, whatever their value.
     #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
     pub has_headers: Option<Spanned<Vec<String>>>,
     /// Response header fields that must be absent.
     #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
     pub no_headers: Option<Spanned<Vec<String>>>,
     /// Text the response body must contain.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub body_contains: Option<Spanned<String>>,
     /// Layers the request must never reach (no step of it there).
     #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
     pub not_reached: Option<Spanned<Vec<String>>>,
 }
 
@@ -494,24 +541,30 @@ pub struct Expect {
 /// nth = 1                   # …the first time
 /// text = "The CSRF middleware compares the header with the cookie."
 /// ```
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Narration {
     /// The step name, e.g. `web_server.limit.body` (see `--json` output).
     /// With `middleware` and no `step`: `framework.middleware.enter`.
+    #[schemars(with = "Option<String>")]
     pub step: Option<Spanned<String>>,
     /// A step of this layer (`client`, `web_server`, …).
+    #[schemars(with = "Option<String>")]
     pub layer: Option<Spanned<String>>,
     /// A step of this middleware (its name in the onion, e.g. `csrf`):
     /// its `framework.middleware.enter`, or its `leave` with that `step`.
+    #[schemars(with = "Option<String>")]
     pub middleware: Option<Spanned<String>>,
     /// Only in this request of the lesson: its number (file order, as
     /// `check` counts) or its `name`.
+    #[schemars(with = "Option<RequestRef>")]
     pub request: Option<Spanned<RequestRef>>,
     /// The Nth of the steps that fit (from 1; default 1).
+    #[schemars(with = "Option<u64>")]
     pub nth: Option<Spanned<u64>>,
     /// Only in this variant of a `[[compare]]` lesson (its `name`);
     /// without it, in every variant.
+    #[schemars(with = "Option<String>")]
     pub variant: Option<Spanned<String>>,
     pub text: String,
 }
@@ -523,6 +576,24 @@ pub enum RequestRef {
     Number(u64),
     Name(String),
 }
+
+crate::units::schema_as_text!(RequestRef, "RequestRef", {
+    "description": "A request of the lesson: its number in the file (from 1) or its `name`.",
+    "anyOf": [
+        { "type": "integer", "minimum": 1 },
+        { "type": "string", "minLength": 1 }
+    ]
+});
+
+/// The schema of a `headers` table: field names, each with its value
+/// (text; a number or a boolean is sent as TOML writes it).
+pub struct HeaderFields;
+
+crate::units::schema_as_text!(HeaderFields, "HeaderFields", {
+    "description": "Header fields, in order: `{ \"Accept-Encoding\" = \"gzip\" }`.",
+    "type": "object",
+    "additionalProperties": { "type": ["string", "integer", "number", "boolean"] }
+});
 
 impl<'de> Deserialize<'de> for RequestRef {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<RequestRef, D::Error> {

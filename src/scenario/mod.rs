@@ -13,6 +13,7 @@
 //! * [`load`]: many clients at once (`[load]`), open or closed loop.
 //! * [`rng`]: the seeded random numbers a load draws from.
 //! * [`bundled`]: the lessons shipped inside the binary.
+//! * [`schema`]: the format as a JSON Schema, for editors.
 //!
 //! ```no_run
 //! let outcome = roundtrip::scenario::run_named("hello").expect("hello runs");
@@ -31,6 +32,7 @@ pub mod jar;
 pub mod load;
 pub mod rng;
 pub mod runner;
+pub mod schema;
 pub mod template;
 pub mod tls_client;
 pub mod validate;

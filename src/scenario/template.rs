@@ -15,9 +15,13 @@ pub fn lesson(title: &str) -> String {
         .replace("{title}", &title)
         .replace("{read_step}", StepId::WebServerRequestReceive.as_str())
         .replace("{query_step}", StepId::DatabaseQuery.as_str())
+        .replace("{schema}", super::schema::DIRECTIVE)
 }
 
-const TEMPLATE: &str = r#"# A roundtrip lesson. Run it:   roundtrip run THIS_FILE
+// The schema line comes first: taplo reads it only before any other
+// comment or key.
+const TEMPLATE: &str = r#"{schema}
+# A roundtrip lesson. Run it:   roundtrip run THIS_FILE
 # Check it after each change:    roundtrip check THIS_FILE
 # Every table and key is in the book's "Writing a lesson" chapter.
 

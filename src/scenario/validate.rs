@@ -1036,11 +1036,11 @@ fn check_rules(path: &Path, source: &str, s: &Scenario) -> Vec<ScenarioError> {
     for (i, fault) in s.stack.app.fault.iter().enumerate() {
         let n = i + 1;
         let at = |key: &str| table_key_offset(source, "[[stack.app.fault]]", n, key);
-        if let Err(message) = fault.check() {
+        if let Err(problem) = fault.check() {
             err(
-                at("handler"),
-                format!("fault {n}: {message}"),
-                "give it one of raise = \"KeyError: 'title'\", delay = \"2s\" or database = \"missing_table\" (or \"read_only\")",
+                at(problem.key),
+                format!("fault {n}: {}", problem.message),
+                problem.hint,
             );
         }
         let known = crate::app::handler_names_for(&s.stack.app);
@@ -1918,6 +1918,22 @@ mod tests {
             "points at its handler line: {e}"
         );
         assert!(e.to_string().contains("did you mean `notes_list`?"), "{e}");
+    }
+
+    #[test]
+    fn a_fault_counting_calls_from_0_points_at_its_calls_line() {
+        let src = "title = \"t\"\n[[request]]\npath = \"/\"\n\n[[stack.app.fault]]\nhandler = \"home\"\nraise = \"KeyError\"\ncalls = [0]\n";
+        let e = check(src).expect_err("calls from 0");
+        assert!(e.message.contains("`calls` counts from 1"), "{e}");
+        assert_eq!(
+            (e.line, e.col),
+            (8, 1),
+            "points at `calls`, not `handler`: {e}"
+        );
+        assert!(
+            e.hint.as_deref().is_some_and(|h| h.contains("calls = [1]")),
+            "{e}"
+        );
     }
 
     #[test]

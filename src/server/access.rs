@@ -186,6 +186,12 @@ impl<'de> Deserialize<'de> for Rule {
     }
 }
 
+crate::units::schema_as_text!(Rule, "AccessRule", {
+    "description": "An nginx access rule: `allow` or `deny`, then an address, a network (CIDR) or `all`: \"allow 10.0.0.0/8\", \"deny all\".",
+    "type": "string",
+    "pattern": "^\\s*(allow|deny)\\s+\\S+\\s*$"
+});
+
 /// The first rule that matches, with its place in the list (0-based);
 /// `None` when none does, and the request is allowed.
 pub fn first_match(rules: &[Rule], client: IpAddr) -> Option<(usize, Rule)> {

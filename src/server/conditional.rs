@@ -30,7 +30,9 @@ use crate::http::Headers;
 
 /// How nginx compares `If-Modified-Since` with the file's time
 /// (`if_modified_since exact`, its default).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum IfModifiedSince {
     /// The field is ignored.

@@ -16,7 +16,7 @@ use super::tokens::ServerTokens;
 use crate::http::{HeadLimits, LineLimit};
 use crate::units::{Size, Time};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebServerConfig {
     /// Largest request body (`client_max_body_size 1m`; 0 turns it off).
@@ -173,7 +173,9 @@ pub fn default_protocols() -> Vec<String> {
 }
 
 /// `proxy_http_version`: `"1.0"` or `"1.1"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub enum ProxyHttpVersion {
     #[serde(rename = "1.0")]
     Http10,

@@ -39,8 +39,15 @@ use crate::trace::{
 pub(super) enum Outcome {
     /// Answered; keep reading requests on this connection.
     KeepOpen,
-    /// Answered (or deliberately not); close the connection.
+    /// Answered; close the connection, lingering (nginx's
+    /// `ngx_http_set_lingering_close`) so that the client can read the
+    /// response.
     Close,
+    /// Closed at once, no response sent (nginx's
+    /// `ngx_http_terminate_request` and `ngx_http_close_request`: a 408,
+    /// a client gone mid-request or mid-body, 444, 499). There is no
+    /// response to protect, so nginx does not linger.
+    Terminate,
 }
 
 /// Serve one connection; `is_tls` when it came in on the `ssl` listener,
@@ -98,8 +105,13 @@ pub async fn serve(server: Arc<WebServer>, accepted: Accepted, conn_id: u64, is_
         if let Some(tls) = conn.get_ref().tls() {
             super::tls::records_step(&tls.counts, &mut ciphertext);
         }
-        if matches!(outcome, Outcome::Close) {
-            break;
+        match outcome {
+            Outcome::KeepOpen => {}
+            Outcome::Close => break,
+            Outcome::Terminate => {
+                closed(conn_id);
+                return;
+            }
         }
         Step::state_only(
             StepId::WebServerConnectionIdle,
@@ -197,7 +209,7 @@ async fn one_request(
                         .summary("the client closed the connection without sending a request")
                         .emit();
                 }
-                return Outcome::Close;
+                return Outcome::Terminate;
             }
             Ok(Err(ReadError::Parse(e))) => {
                 let id = server.next_request_id();
@@ -211,7 +223,7 @@ async fn one_request(
                 Step::new(StepId::WebServerClientClose, Direction::Within, Kind::Error)
                     .summary("the client closed the connection in the middle of a request head")
                     .emit();
-                return Outcome::Close;
+                return Outcome::Terminate;
             }
             Err(_) => {
                 let received = conn.buffered();
@@ -237,7 +249,7 @@ async fn one_request(
                 bytes: show(received),
             })
             .emit();
-                return Outcome::Close;
+                return Outcome::Terminate;
             }
         };
     let id = server.next_request_id();
@@ -495,7 +507,7 @@ async fn handle(
                 Outcome::Close
             };
         }
-        Routed::Close => return Outcome::Close,
+        Routed::Close => return Outcome::Terminate,
     }
 
     let upstream_req =
@@ -517,7 +529,7 @@ async fn handle(
             r = forward => r,
             () = super::client_abort::gone(conn) => {
                 super::client_abort::record(&head);
-                return Outcome::Close;
+                return Outcome::Terminate;
             }
         }
     };

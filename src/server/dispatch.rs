@@ -98,9 +98,9 @@ pub(super) async fn route(
         step.emit();
         // nginx's rewrite phase first: `return` answers before any limit
         // or access rule is looked at.
-        if let Handler::Return { status, url } = handler {
+        if let Handler::Return { status, url, text } = handler {
             let url = url.map(|u| expand(&u, &uri, origin));
-            return returned(server, status, url, origin);
+            return returned(server, status, url, text, &uri, origin);
         }
         if !redirected {
             match preaccess(&server.config, &server.limits, origin.client).await {
@@ -114,7 +114,9 @@ pub(super) async fn route(
             return page(server, Page::Status(status), origin);
         }
         match handler {
-            Handler::Return { status, url } => return returned(server, status, url, origin),
+            Handler::Return {
+                status, url, text, ..
+            } => return returned(server, status, url, text, &uri, origin),
             Handler::Proxy { uri: replace } => {
                 let query = request.query();
                 let target = match replace {
@@ -228,10 +230,18 @@ fn redirect(server: &WebServer, status: u16, url: &str, origin: &Origin<'_>) -> 
     Routed::Respond { head, body }
 }
 
-/// `return CODE [URL]`.
-fn returned(server: &WebServer, status: u16, url: Option<String>, origin: &Origin<'_>) -> Routed {
+/// `return CODE [TEXT]`, `return CODE URL`.
+fn returned(
+    server: &WebServer,
+    status: u16,
+    url: Option<String>,
+    text: Option<String>,
+    uri: &str,
+    origin: &Origin<'_>,
+) -> Routed {
     let decision = Decision::new(match status {
         444 => Verdict::Drop { status: 444 },
+        s if s < 400 && url.is_none() => Verdict::Answer { status: s },
         s => Verdict::Refuse { status: s },
     })
     .rule("the location says `return`")
@@ -253,6 +263,24 @@ fn returned(server: &WebServer, status: u16, url: Option<String>, origin: &Origi
                 .emit();
             redirect(server, status, &url, origin)
         }
+        // ngx_http_script_return_code: a text, or a code below 400, goes
+        // out through ngx_http_send_response as the body (empty without
+        // a text); only an error code without text gets nginx's page.
+        (status, None) if text.is_some() || status < 400 => {
+            let body = text.unwrap_or_default();
+            Step::new(StepId::WebServerReturn, Direction::Within, Kind::Decision)
+                .summary(if body.is_empty() {
+                    format!("return {status}: answers {status} with an empty body")
+                } else {
+                    format!(
+                        "return {status}: answers {status} with the location's text as its body"
+                    )
+                })
+                .decision(decision)
+                .answer(status)
+                .emit();
+            text_response(server, status, body.into_bytes(), uri, origin)
+        }
         (status, None) => {
             Step::new(StepId::WebServerReturn, Direction::Within, Kind::Decision)
                 .summary(format!("return {status}: answers with its page"))
@@ -262,6 +290,37 @@ fn returned(server: &WebServer, status: u16, url: Option<String>, origin: &Origi
             page(server, Page::Status(status), origin)
         }
     }
+}
+
+/// `return CODE TEXT`'s response (ngx_http_send_response): the type by
+/// the URI's extension or `default_type` (ngx_http_set_content_type), and
+/// for 204 no type, length or body (the header filter drops them).
+fn text_response(
+    server: &WebServer,
+    status: u16,
+    body: Vec<u8>,
+    uri: &str,
+    origin: &Origin<'_>,
+) -> Routed {
+    let mut head = ResponseHead::new(status);
+    head.reason = error_page::nginx_reason(status).to_string();
+    head.headers
+        .push("Server", server.config.server_tokens.server());
+    head.headers.push("Date", server.clock.http_date());
+    let body = if status == 204 {
+        Vec::new()
+    } else {
+        head.headers.push(
+            "Content-Type",
+            super::static_files::content_type(uri, &server.config.default_type),
+        );
+        head.headers.push("Content-Length", body.len().to_string());
+        body
+    };
+    let keeps = origin.keep_alive && !error_page::closes_connection(status);
+    head.headers
+        .push("Connection", if keeps { "keep-alive" } else { "close" });
+    Routed::Respond { head, body }
 }
 
 enum FilesOutcome {

@@ -134,6 +134,12 @@ impl From<GzipProxied> for String {
     }
 }
 
+crate::units::schema_as_text!(GzipProxied, "GzipProxied", {
+    "description": "nginx's `gzip_proxied`: \"off\", or one or more of expired, no-cache, no-store, private, no_last_modified, no_etag, auth, any, separated by spaces.",
+    "type": "string",
+    "pattern": "^\\s*(off|((expired|no-cache|no-store|private|no_last_modified|no_etag|auth|any)(\\s+|$))+)\\s*$"
+});
+
 impl std::fmt::Display for GzipProxied {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let names: Vec<&str> = self.0.iter().map(|w| w.name()).collect();

@@ -23,7 +23,7 @@ use super::limit_req::{ZoneKey, default_zone_size, zone_states};
 use crate::units::Size;
 
 /// `limit_conn_zone KEY zone=NAME:SIZE`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitConnZone {
     pub name: String,
@@ -42,7 +42,7 @@ impl LimitConnZone {
 }
 
 /// `limit_conn ZONE NUMBER`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitConn {
     pub zone: String,

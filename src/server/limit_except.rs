@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::access::Rule;
 
 /// One `limit_except METHOD … { … }` block.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitExcept {
     /// The methods let through (`GET` implies `HEAD`).

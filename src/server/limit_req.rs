@@ -95,9 +95,17 @@ impl<'de> Deserialize<'de> for LimitRate {
     }
 }
 
+crate::units::schema_as_text!(LimitRate, "LimitRate", {
+    "description": "limit_req_zone's rate, as nginx writes it: \"10r/s\" or \"30r/m\" (more than 0).",
+    "type": "string",
+    "pattern": "^\\s*[0-9]+r/[sm]\\s*$"
+});
+
 /// What a zone is keyed by. roundtrip knows one key, the one nginx's
 /// documentation uses: the client's address in binary form.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub enum ZoneKey {
     /// `$binary_remote_addr`: 4 bytes for IPv4, 16 for IPv6.
     #[default]
@@ -116,7 +124,7 @@ impl fmt::Display for ZoneKey {
 pub const STATE_BYTES: u64 = 64;
 
 /// `limit_req_zone KEY zone=NAME:SIZE rate=RATE`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitReqZone {
     /// `zone=NAME`: what `limit_req` names.
@@ -149,7 +157,7 @@ impl LimitReqZone {
 }
 
 /// `limit_req zone=NAME [burst=N] [nodelay | delay=N]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitReq {
     pub zone: String,

@@ -159,10 +159,16 @@ impl<'de> Deserialize<'de> for Pattern {
     }
 }
 
+crate::units::schema_as_text!(Pattern, "LocationPattern", {
+    "description": "What nginx writes after `location`: \"/\", \"= /\", \"^~ /static/\", \"~ \\\\.php$\" or \"~* \\\\.(png|jpg)$\".",
+    "type": "string",
+    "pattern": "\\S"
+});
+
 /// One `location` block: its pattern and what it does with a request.
 /// Exactly one of `root`, `alias`, `proxy_pass` and `return` says what
 /// handles it (checked by [`Location::handler`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Location {
     /// The pattern, as nginx writes it after `location`.
@@ -232,8 +238,14 @@ pub enum Handler {
     /// Pass to the app server; `uri`, when set, replaces the location's
     /// prefix.
     Proxy { uri: Option<String> },
-    /// Answer with this status, and for a redirect this `Location`.
-    Return { status: u16, url: Option<String> },
+    /// Answer with this status: for a redirect, `url` is its `Location`;
+    /// for any other code, `text` is the body (none: nginx's page for
+    /// 400 and above, an empty body below).
+    Return {
+        status: u16,
+        url: Option<String>,
+        text: Option<String>,
+    },
 }
 
 /// How a URI becomes a file path.
@@ -374,38 +386,68 @@ impl Location {
     }
 }
 
-/// `return CODE [URL]`: 444 closes without a response; 301, 302, 303,
-/// 307 and 308 take the URL of the redirect; 400–599 send nginx's page.
+/// nginx's `return` (ngx_http_rewrite_module): `return CODE [TEXT]`,
+/// `return CODE URL` or `return URL`. Any code from 0 to 999 is accepted,
+/// as nginx accepts it; 301, 302, 303, 307 and 308 take the URL of the
+/// redirect, and a URL alone (starting with `http://`, `https://` or
+/// `$scheme`) is a 302. 444 closes the connection without a response.
+/// The text of any other code is the body, written as one word or
+/// quoted: `return 200 "ok"`.
 fn parse_return(written: &str) -> Result<Handler, String> {
-    let mut words = written.split_whitespace();
-    let status = words
-        .next()
-        .and_then(|c| c.parse::<u16>().ok())
+    let written = written.trim();
+    let (first, rest) = written
+        .split_once(char::is_whitespace)
+        .map_or((written, ""), |(f, r)| (f, r.trim()));
+    let is_url = |w: &str| {
+        ["http://", "https://", "$scheme"]
+            .iter()
+            .any(|p| w.starts_with(p))
+    };
+    if is_url(first) && rest.is_empty() {
+        return Ok(Handler::Return {
+            status: 302,
+            url: Some(first.to_string()),
+            text: None,
+        });
+    }
+    let status = first
+        .parse::<u16>()
+        .ok()
         .filter(|c| *c <= 999)
-        .ok_or_else(|| format!("return `{written}` must start with a status code"))?;
-    let url = words.next().map(str::to_string);
-    if words.next().is_some() {
-        return Err(format!(
-            "return `{written}` takes a code and at most one URL"
-        ));
-    }
+        .ok_or_else(|| {
+            format!("return `{written}` must start with a status code (0 to 999) or a URL")
+        })?;
     let redirect = matches!(status, 301 | 302 | 303 | 307 | 308);
-    // nginx's `return 200 "text"` writes a body of its own; only the
-    // codes that need no text are modelled.
-    if !redirect && status != 444 && !(400..=599).contains(&status) {
-        return Err(format!(
-            "return {status}: only 444, a redirect (301, 302, 303, 307, 308) or an error status (400–599)"
-        ));
+    if redirect {
+        let mut words = rest.split_whitespace();
+        let (Some(url), None) = (words.next(), words.next()) else {
+            return Err(format!(
+                "return {status} needs the URL to redirect to, one word"
+            ));
+        };
+        return Ok(Handler::Return {
+            status,
+            url: Some(url.to_string()),
+            text: None,
+        });
     }
-    if redirect && url.is_none() {
-        return Err(format!("return {status} needs the URL to redirect to"));
-    }
-    if !redirect && url.is_some() {
-        return Err(format!(
-            "return {status} with a URL: only 301, 302, 303, 307 and 308 take one here"
-        ));
-    }
-    Ok(Handler::Return { status, url })
+    let text = match rest {
+        "" => None,
+        quoted if quoted.len() >= 2 && quoted.starts_with('"') && quoted.ends_with('"') => {
+            Some(quoted[1..quoted.len() - 1].to_string())
+        }
+        word if !word.contains(char::is_whitespace) => Some(word.to_string()),
+        _ => {
+            return Err(format!(
+                "return {status}: text with spaces goes in quotes, as in nginx.conf: return {status} \"some text\""
+            ));
+        }
+    };
+    Ok(Handler::Return {
+        status,
+        url: None,
+        text,
+    })
 }
 
 /// The default locations: `/static/` from the site's files, the rest to

@@ -154,7 +154,7 @@ pub(super) async fn body_failed(
                 .failure(Failure::TimedOut)
                 .answer(408)
                 .emit();
-            Outcome::Close
+            Outcome::Terminate
         }
         _ => {
             // ngx_http_do_read_client_request_body: "client prematurely
@@ -171,7 +171,7 @@ pub(super) async fn body_failed(
                 .failure(Failure::Closed)
                 .answer(400)
                 .emit();
-            Outcome::Close
+            Outcome::Terminate
         }
     }
 }

@@ -180,6 +180,12 @@ impl<'de> Deserialize<'de> for Expires {
     }
 }
 
+crate::units::schema_as_text!(Expires, "Expires", {
+    "description": "nginx's `expires`: \"off\", \"epoch\", \"max\" or a time such as \"1h\".",
+    "type": "string",
+    "pattern": "^\\s*(off|epoch|max|[0-9]+(ms|s|m|h)?)\\s*$"
+});
+
 /// The fields every answer about a file starts with.
 fn file_head(status: u16, date: &str) -> ResponseHead {
     let mut head = ResponseHead::new(status);

@@ -26,7 +26,9 @@ pub const PRODUCT: &str = "roundtrip-nginx";
 pub const PRODUCT_VERSION: &str = concat!("roundtrip-nginx/", env!("CARGO_PKG_VERSION"));
 
 /// `server_tokens on | off | build`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ServerTokens {
     #[default]

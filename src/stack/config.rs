@@ -7,7 +7,7 @@ use crate::framework::FrameworkConfig;
 use crate::gateway::AppServerConfig;
 use crate::server::WebServerConfig;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct StackConfig {
     /// `[stack.web_server]`: nginx's settings.

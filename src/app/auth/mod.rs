@@ -38,10 +38,11 @@ pub const SCHEMA: &str = "CREATE TABLE users (id INTEGER PRIMARY KEY, username T
 CREATE TABLE sessions (key_hash TEXT PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id), expires_at INTEGER NOT NULL);";
 
 /// `[stack.app.auth]`: accounts, sessions and the authorization rules.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
     /// The users in the database before the first request.
+    #[schemars(transform = no_redacted_default)]
     pub users: Vec<UserSeed>,
     /// How long a session lasts after sign-in, on the lesson's clock
     /// (default 30m; Django's `SESSION_COOKIE_AGE` is two weeks).
@@ -59,6 +60,7 @@ pub struct AuthConfig {
     /// The HS256 key bearer tokens are signed with (shown as `[redacted]`
     /// in the trace). `serve` draws a random one.
     #[serde(serialize_with = "redacted")]
+    #[schemars(transform = no_redacted_default)]
     pub token_secret: String,
     /// How long a bearer token holds after it is issued (default 15m).
     pub token_ttl: Time,
@@ -75,7 +77,7 @@ pub const PRODUCTION_ARGON2_ITERATIONS: u32 = 2;
 
 /// One user to seed. The password is hashed before it is stored, and is
 /// shown as `[redacted]` in the trace's copy of the configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserSeed {
     pub username: String,
@@ -83,6 +85,12 @@ pub struct UserSeed {
     pub password: String,
     #[serde(default)]
     pub roles: Vec<Role>,
+}
+
+/// The lesson schema's default of a field the trace redacts would be
+/// `[redacted]`, which is not the default: the schema gives none.
+fn no_redacted_default(schema: &mut schemars::Schema) {
+    schema.remove("default");
 }
 
 fn redacted<S: Serializer>(_: &str, s: S) -> Result<S::Ok, S::Error> {

@@ -73,7 +73,7 @@ pub const SAFELISTED_HEADERS: [&str; 4] = [
 
 /// `[stack.app.cors]`: which other origins' pages may read this app's
 /// answers, and with what.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct CorsConfig {
     /// Origins (`scheme://host[:port]`) whose pages may read responses;

@@ -54,7 +54,7 @@ use super::gate::{Gated, LoopGate};
 use super::message::{Message, channel};
 use super::scope::Scope;
 use crate::gateway::config::AppServerConfig;
-use crate::gateway::front::{Front, Incoming};
+use crate::gateway::front::{Close, Front, Incoming};
 use crate::gateway::work::{self, Exec, World};
 use crate::http::headers::latin1;
 use crate::http::target::percent_decode;
@@ -658,9 +658,13 @@ async fn serve(
             more_body: false,
         })
         .await;
-    drop(req_tx);
 
-    let collect = async {
+    // receive() after the body waits: the ASGI spec gives http.disconnect
+    // only once the response is sent or the client is gone (uvicorn's
+    // `receive` waits on its message event until `response_complete` or
+    // `disconnected`). The sender is kept until the response is complete.
+    let collect = async move {
+        let req_tx = req_tx;
         let mut start = None;
         let mut body = Vec::new();
         while let Some(m) = res_rx.recv().await {
@@ -679,6 +683,7 @@ async fn serve(
                 _ => {}
             }
         }
+        drop(req_tx);
         (start, body)
     };
     let exec = Exec::Loop {
@@ -707,7 +712,7 @@ async fn serve(
     // uvicorn's `run_asgi`: an exception out of the app is logged as
     // "Exception in ASGI application"; if the response had not started,
     // uvicorn answers 500 itself (`send_500_response`, with `connection:
-    // close`), and if it had, it closes the connection after it.
+    // close`), and if it had, it closes the transport after it.
     let raised = result.as_ref().err().cloned();
     if let Some(exception) = &raised {
         let started = start.is_some();
@@ -750,15 +755,26 @@ async fn serve(
                     .answer(500)
                     .emit();
             }
-            let mut r = ResponseHead::new(500);
-            r.headers.push("content-type", "text/plain; charset=utf-8");
-            r.headers.push("connection", "close");
-            (r, b"Internal Server Error".to_vec())
+            if front
+                .send_uvicorn_500(conn, &head, received_at)
+                .await
+                .is_err()
+            {
+                return Some("the response could not be written");
+            }
+            return Some("uvicorn answered 500 itself, with connection: close");
         }
     };
-    let keep_alive = keep_alive && raised.is_none();
+    // After an exception in a started response uvicorn only closes the
+    // transport (`run_asgi`: `self.transport.close()`): the head the app
+    // sent goes out as it was, with no `connection: close` added.
+    let close = match (keep_alive, raised.is_some()) {
+        (true, false) => Close::No,
+        (true, true) => Close::Silently,
+        (false, _) => Close::Announced,
+    };
     if front
-        .send_response(conn, &head, rhead, &rbody, keep_alive, received_at)
+        .send_response_then(conn, &head, rhead, &rbody, close, received_at)
         .await
         .is_err()
     {
@@ -800,30 +816,77 @@ mod tests {
     use crate::net::{MemoryDialer, memory_listener};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    /// What the test app does with a request.
+    #[derive(Clone, Default)]
+    enum Behaviour {
+        /// A plain 200.
+        #[default]
+        Answer,
+        /// Raise before sending anything.
+        RaiseAtOnce,
+        /// Start a 200, then raise.
+        RaiseAfterStart,
+        /// Read the body, call receive() again (noting whether it came
+        /// back within a second), answer 200, then call receive() once
+        /// more; what each extra call gave is noted.
+        ReceiveAgain(Arc<std::sync::Mutex<Vec<String>>>),
+    }
+
     /// An app whose lifespan answers startup as `startup` says, and whose
-    /// requests get a plain 200.
+    /// requests get what `behaviour` says.
     struct App {
         startup: Option<Message>,
+        behaviour: Behaviour,
+    }
+
+    async fn ok(send: &Send) -> Result<(), String> {
+        send.send(Message::HttpResponseStart {
+            status: 200,
+            headers: vec![(b"content-length".to_vec(), b"2".to_vec())],
+        })
+        .await?;
+        send.send(Message::HttpResponseBody {
+            body: b"ok".to_vec(),
+            more_body: false,
+        })
+        .await
     }
 
     impl AsgiApp for App {
         fn call<'a>(
             &'a self,
             _scope: Scope,
-            _receive: Receive,
+            mut receive: Receive,
             send: Send,
         ) -> BoxFuture<'a, Result<(), String>> {
             Box::pin(async move {
-                send.send(Message::HttpResponseStart {
-                    status: 200,
-                    headers: vec![(b"content-length".to_vec(), b"2".to_vec())],
-                })
-                .await?;
-                send.send(Message::HttpResponseBody {
-                    body: b"ok".to_vec(),
-                    more_body: false,
-                })
-                .await
+                match &self.behaviour {
+                    Behaviour::Answer => ok(&send).await,
+                    Behaviour::RaiseAtOnce => Err("KeyError: 'title'".into()),
+                    Behaviour::RaiseAfterStart => {
+                        send.send(Message::HttpResponseStart {
+                            status: 200,
+                            headers: vec![(b"content-length".to_vec(), b"2".to_vec())],
+                        })
+                        .await?;
+                        Err("KeyError: 'title'".into())
+                    }
+                    Behaviour::ReceiveAgain(noted) => {
+                        let _body = receive.recv().await;
+                        let early =
+                            tokio::time::timeout(Duration::from_secs(1), receive.recv()).await;
+                        let early = match early {
+                            Ok(m) => m.type_name().to_string(),
+                            Err(_) => "still waiting".to_string(),
+                        };
+                        ok(&send).await?;
+                        let after = receive.recv().await.type_name().to_string();
+                        if let Ok(mut noted) = noted.lock() {
+                            noted.extend([early, after]);
+                        }
+                        Ok(())
+                    }
+                }
             })
         }
 
@@ -851,6 +914,13 @@ mod tests {
     }
 
     fn start(startup: Option<Message>) -> (MemoryDialer, tokio::task::JoinHandle<()>) {
+        start_with(startup, Behaviour::Answer)
+    }
+
+    fn start_with(
+        startup: Option<Message>,
+        behaviour: Behaviour,
+    ) -> (MemoryDialer, tokio::task::JoinHandle<()>) {
         let local = SocketAddr::from(([127, 0, 0, 1], 8000));
         let from = SocketAddr::from(([127, 0, 0, 1], 40001));
         let (dialer, listener) = memory_listener(local, from, 16, StepId::AppServerBacklog);
@@ -859,7 +929,7 @@ mod tests {
             ..AppServerConfig::default()
         };
         let front = Front::new(Clock::starting_at(0), local, false, Interface::Asgi);
-        let app: Arc<dyn AsgiApp> = Arc::new(App { startup });
+        let app: Arc<dyn AsgiApp> = Arc::new(App { startup, behaviour });
         let server = tokio::spawn(run(listener, app, config, front, World::Simulated));
         (dialer, server)
     }
@@ -910,5 +980,75 @@ mod tests {
             began.elapsed()
         );
         assert!(server.await.is_ok());
+    }
+
+    /// Send one request, read until the server closes or 2 s pass; what
+    /// came back, and whether the server closed.
+    async fn exchange(dialer: &MemoryDialer, request: &[u8]) -> (String, bool) {
+        let (mut stream, _) = dialer.dial().await.unwrap_or_else(|e| panic!("dial: {e}"));
+        stream
+            .write_all(request)
+            .await
+            .unwrap_or_else(|e| panic!("write: {e}"));
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 4096];
+        loop {
+            match tokio::time::timeout(Duration::from_secs(2), stream.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return (String::from_utf8_lossy(&got).into(), true),
+                Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+                Err(_) => return (String::from_utf8_lossy(&got).into(), false),
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn uvicorns_own_500_is_written_as_h11_writes_it_chunked_and_closed() {
+        let (dialer, _server) = start_with(
+            Some(Message::LifespanStartupComplete),
+            Behaviour::RaiseAtOnce,
+        );
+        let (response, closed) = exchange(&dialer, b"GET / HTTP/1.1\r\nHost: app\r\n\r\n").await;
+        // The date is the clock's: only its field name and place are fixed.
+        let (status, rest) = response.split_once("\r\n").unwrap_or_default();
+        let (date, rest) = rest.split_once("\r\n").unwrap_or_default();
+        assert_eq!(status, "HTTP/1.1 500 Internal Server Error");
+        assert!(date.starts_with("date: "), "{response}");
+        assert_eq!(
+            rest,
+            format!(
+                "server: {}\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\n\
+                 transfer-encoding: chunked\r\n\r\n15\r\nInternal Server Error\r\n0\r\n\r\n",
+                crate::gateway::front::SERVER_NAME
+            )
+        );
+        assert!(closed, "uvicorn closes after its 500");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_an_exception_in_a_started_response_uvicorn_closes_without_saying_so() {
+        let (dialer, _server) = start_with(
+            Some(Message::LifespanStartupComplete),
+            Behaviour::RaiseAfterStart,
+        );
+        let (response, closed) = exchange(&dialer, b"GET / HTTP/1.1\r\nHost: app\r\n\r\n").await;
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(
+            !response.to_ascii_lowercase().contains("connection: close"),
+            "the head goes out as the app sent it: {response}"
+        );
+        assert!(closed, "the transport is closed after the exception");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn receive_after_the_body_waits_until_the_response_is_sent_then_says_disconnect() {
+        let noted = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (dialer, _server) = start_with(
+            Some(Message::LifespanStartupComplete),
+            Behaviour::ReceiveAgain(noted.clone()),
+        );
+        let (response, _) = exchange(&dialer, b"GET / HTTP/1.1\r\nHost: app\r\n\r\n").await;
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        let noted = noted.lock().map(|n| n.clone()).unwrap_or_default();
+        assert_eq!(noted, ["still waiting", "http.disconnect"]);
     }
 }
