@@ -1043,6 +1043,17 @@ fn check_rules(path: &Path, source: &str, s: &Scenario) -> Vec<ScenarioError> {
                 "give it one of raise = \"KeyError: 'title'\", delay = \"2s\" or database = \"missing_table\" (or \"read_only\")",
             );
         }
+        if crate::app::WEBSOCKET_HANDLERS.contains(&fault.handler.as_str()) && fault.raise.is_none()
+        {
+            err(
+                at("handler"),
+                format!(
+                    "fault {n}: `{}` is a websocket endpoint: only `raise` applies to it",
+                    fault.handler
+                ),
+                "give it raise = \"RuntimeError: ...\" (it raises on the client's first message)",
+            );
+        }
         let known = crate::app::handler_names_for(&s.stack.app);
         if !known.contains(&fault.handler) {
             let hint = match did_you_mean(&fault.handler, known.iter().map(String::as_str)) {
