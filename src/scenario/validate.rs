@@ -1916,6 +1916,15 @@ mod tests {
     }
 
     #[test]
+    fn a_websocket_endpoint_takes_only_a_raise_fault() {
+        let head =
+            "title = \"t\"\n[[request]]\npath = \"/\"\n\n[[stack.app.fault]]\nhandler = \"chat\"\n";
+        let e = check(&format!("{head}delay = \"1s\"\n")).expect_err("a delay on chat");
+        assert!(e.to_string().contains("only `raise` applies"), "{e}");
+        assert!(check(&format!("{head}raise = \"KeyError: 'text'\"\n")).is_ok());
+    }
+
+    #[test]
     fn a_fault_naming_no_handler_points_at_it_and_suggests_the_real_name() {
         let src = "title = \"t\"\n[[request]]\npath = \"/\"\n\n[[stack.app.fault]]\nhandler = \"notes_lst\"\nraise = \"KeyError\"\n";
         let e = check(src).expect_err("an unknown handler");
