@@ -121,8 +121,8 @@ fn hundred_broadcasting(s: &Serve) {
         .map(|(i, mut ws)| {
             std::thread::spawn(move || {
                 // Send one line, then read, until it has all lines of all
-                // (or the room's policy dropped some for it: a full
-                // outbox, or the connection went).
+                // (or the connection went: a member not reading for
+                // SLOW_MEMBER is taken out of the room and closed).
                 let mut sent = 0;
                 let mut got = 0;
                 let want = sockets * lines;

@@ -231,7 +231,10 @@ def lesson_case(name, trace, default_web_config):
     elif (config.get("app") or {}).get("fault"):
         note = "its [[stack.app.fault]] makes the app fail on purpose; the stand-in app does not"
     elif any(e["step"] == "client.websocket.handshake" for e in trace["events"]):
-        note = "a websocket lesson: the frames after 101 are not replayed yet"
+        # Why, in full: the comment "Websocket lessons" in known.toml.
+        note = ("a websocket lesson: the check replays HTTP requests only; the "
+                "stand-in app has no websocket endpoint and no client here "
+                "replays timed, masked frames (see known.toml)")
     elif config["web_server"] != default_web_config:
         note = "sets [stack.web_server]; the real nginx runs the defaults"
     elif interface == "wsgi" and config["app_server"]["workers"] != 2:

@@ -161,6 +161,7 @@ const GOLDEN: &[&str] = &[
     "ws-proxy-misconfigured",
     "ws-idle-timeout",
     "ws-close-codes",
+    "ws-app-error",
 ];
 
 /// Two tests per lesson: the transcript (`tests/snapshots/lessons__NAME.snap`)
@@ -1199,4 +1200,10 @@ golden!(
     ws_close_codes_transcript_ends_five_sockets_five_ways,
     ws_close_codes_whole_trace_is_unchanged,
     "ws-close-codes"
+);
+
+golden!(
+    ws_app_error_transcript_cuts_the_socket_with_no_close_frame,
+    ws_app_error_whole_trace_is_unchanged,
+    "ws-app-error"
 );

@@ -158,3 +158,54 @@ fn the_chat_page_is_served_over_http_and_opens_a_socket_to_chat() {
     assert!(body.contains("new WebSocket("), "{body}");
     assert!(body.contains("/chat?name="), "{body}");
 }
+
+/// Every member of a room, all speaking at once: each of `sockets`
+/// clients sends `lines` lines in a burst, then reads. Every line must
+/// reach every member, the sender too: `sockets × sockets × lines` frames,
+/// none dropped on the way (the room's outboxes, the event loop's
+/// channels, the web server's tunnel).
+#[test]
+fn every_broadcast_reaches_every_member_when_all_speak_at_once() {
+    let server = serve(&["--interface", "asgi"]);
+    let sockets = 6;
+    let lines = 60;
+    let mut all: Vec<Socket> = (0..sockets)
+        .map(|i| open(server.addr, &format!("m{i}")).0)
+        .collect();
+    // Member i has seen the joins of members i..sockets so far.
+    for (i, ws) in all.iter_mut().enumerate() {
+        for _ in i..sockets {
+            assert_eq!(next_text(ws)["type"], "join");
+        }
+    }
+    let start = std::sync::Arc::new(std::sync::Barrier::new(sockets));
+    let threads: Vec<_> = all
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut ws)| {
+            let start = start.clone();
+            std::thread::spawn(move || {
+                start.wait();
+                for n in 0..lines {
+                    ws.send(Message::text(format!("m{i} line {n}")))
+                        .expect("send");
+                }
+                // Each speaker's lines arrive in the order it sent them.
+                let mut next = vec![0; sockets];
+                for _ in 0..sockets * lines {
+                    let m = next_text(&mut ws);
+                    assert_eq!(m["type"], "message", "member m{i} got {m}");
+                    let from = m["from"].as_str().unwrap_or("");
+                    let who: usize = from[1..].parse().expect("a member's number");
+                    assert_eq!(m["text"], format!("{from} line {}", next[who]));
+                    next[who] += 1;
+                }
+                next
+            })
+        })
+        .collect();
+    for t in threads {
+        let got = t.join().expect("a member's thread");
+        assert_eq!(got, vec![lines; sockets]);
+    }
+}

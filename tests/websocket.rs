@@ -215,3 +215,40 @@ fn each_way_of_ending_a_socket_has_its_own_code_at_the_app() {
         .collect();
     assert_eq!(ends, [1000, 1002, 1008, 1009, 1006]);
 }
+
+#[test]
+fn an_app_that_raises_after_accepting_gets_no_close_frame_and_the_room_goes_on() {
+    let t = run("ws-app-error");
+    let id = |name: &str| {
+        t.requests
+            .iter()
+            .find(|r| r.name.as_deref() == Some(name))
+            .map(|r| r.id)
+    };
+    let (ada, bo) = (id("ada"), id("bo"));
+    let of = |req, step| {
+        t.events
+            .iter()
+            .filter(move |e| e.request == req && e.step == step)
+    };
+    // The exception reached the app server after the 101…
+    assert_eq!(of(ada, StepId::HandlerFault).count(), 1);
+    assert_eq!(of(ada, StepId::AppServerAsgiError).count(), 1);
+    // …which wrote no close frame (no 1011): Ada's page got the end of
+    // the stream, and nothing else after the join.
+    let ada_out: Vec<_> = of(ada, StepId::AppServerWebsocketFrame)
+        .flat_map(|e| &e.data)
+        .filter_map(|d| match d {
+            Data::WsFrame { opcode, .. } => Some(opcode.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(!ada_out.iter().any(|op| op == "close"), "{ada_out:?}");
+    // Bo chats on, alone: Ada left no ghost in the room.
+    let b = broadcasts(&t);
+    let bo_said = b
+        .iter()
+        .find(|(m, e, _)| m == "bo" && e == "says something");
+    assert_eq!(bo_said.map(|x| x.2.as_str()), Some("bo"));
+    assert!(of(bo, StepId::AppServerAsgiError).next().is_none());
+}

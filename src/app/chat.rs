@@ -11,12 +11,20 @@
 //! ```
 //!
 //! Each member is one open socket and one outbox: a channel of
-//! [`OUTBOX`] messages the member's own task drains into
-//! `websocket.send`. A broadcast puts the message in every outbox without
-//! waiting; a member whose outbox is full (a client that stopped reading)
-//! misses that message, and the `handler.chat` step says who did. The room
-//! holds at most [`MAX_MEMBERS`]; past that a join is refused, as is a
-//! name already in the room (close before accept: the client gets 403).
+//! [`OUTBOX`] messages that the member's writer drains into
+//! `websocket.send`, while its reader takes what the client says. A
+//! broadcast waits for room in every outbox, in turn (as a Starlette
+//! endpoint's `for ws in room: await ws.send_text(…)` waits on each
+//! socket): a busy room slows its speakers instead of dropping lines, and
+//! each speaker's lines reach every member in the order they were said.
+//! A member whose outbox stays full for [`SLOW_MEMBER`] (a client that
+//! stopped reading) would hold everyone up, so the broadcast gives up on
+//! it: it is taken out of the room, the `handler.chat` step says so, and
+//! once what it has queued is sent its socket closes with 1008 (policy
+//! violation). No line is lost without a step and a close code saying so.
+//! The room holds at most [`MAX_MEMBERS`]; past that a join is refused, as
+//! is a name already in the room (close before accept: the client gets
+//! 403).
 //! Messages are JSON objects, `{"type": "join" | "message" | "leave", …}`,
 //! each with the room's presence list.
 //!
@@ -26,10 +34,13 @@
 //!
 //! Book: "WebSockets" (book/src/websockets.md).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::json;
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::SendTimeoutError;
 
 use crate::framework::websocket::WebsocketEndpoint;
 use crate::framework::{Request, Response};
@@ -38,8 +49,17 @@ use crate::gateway::asgi::{Message, Receive, Send, WebsocketScope, WsData};
 use crate::trace::emit::Step;
 use crate::trace::{Data, Direction, Kind, StepId};
 
-/// Messages waiting for one member before the next are dropped for it.
+/// Messages waiting for one member; a broadcast that finds the outbox
+/// full waits (up to [`SLOW_MEMBER`]) for the member's writer to make
+/// room.
 pub const OUTBOX: usize = 32;
+
+/// How long a broadcast waits for room in one member's outbox before it
+/// takes the member out of the room (its socket then closes with 1008).
+pub const SLOW_MEMBER: Duration = Duration::from_secs(5);
+
+/// The close code and reason for a member taken out for not reading.
+const TOO_SLOW: (u16, &str) = (1008, "not reading: missed messages");
 
 /// Members in one room; one more is refused.
 pub const MAX_MEMBERS: usize = 10_000;
@@ -59,6 +79,10 @@ pub const MAX_TEXT: usize = 500;
 pub const SUBPROTOCOL: &str = "chat";
 
 struct Member {
+    /// Unique for the app's life: a name can be taken again after its
+    /// member left (or was taken out), and leaving must not remove the
+    /// newcomer.
+    id: u64,
     name: String,
     outbox: mpsc::Sender<String>,
 }
@@ -78,28 +102,47 @@ impl Room {
         members.iter().map(|m| m.name.clone()).collect()
     }
 
-    /// Put `event` in every outbox; record who got it and who missed it.
-    fn broadcast(&self, who: &str, event: serde_json::Value, what: &str) {
-        let members = self.members();
+    /// Put `event` in every outbox, waiting for room in each; a member
+    /// whose outbox stays full for [`SLOW_MEMBER`] is taken out of the
+    /// room. Records who got it and who was taken out.
+    async fn broadcast(&self, who: &str, event: serde_json::Value, what: &str) {
+        // The outboxes as they are now; the lock is not held while waiting.
+        let outboxes: Vec<(u64, String, mpsc::Sender<String>)> = self
+            .members()
+            .iter()
+            .map(|m| (m.id, m.name.clone(), m.outbox.clone()))
+            .collect();
         let text = event.to_string();
         let mut to = Vec::new();
-        let mut missed = Vec::new();
-        for m in members.iter() {
-            match m.outbox.try_send(text.clone()) {
-                Ok(()) => to.push(m.name.clone()),
-                Err(_) => missed.push(m.name.clone()),
+        let mut taken_out = Vec::new();
+        for (id, name, outbox) in outboxes {
+            match outbox.send_timeout(text.clone(), SLOW_MEMBER).await {
+                Ok(()) => to.push(name),
+                Err(SendTimeoutError::Timeout(_)) => {
+                    // Dropping the room's sender ends the member's inbox
+                    // once it has drained: its writer then closes.
+                    self.members().retain(|m| m.id != id);
+                    taken_out.push(name);
+                }
+                // It left while the broadcast went round.
+                Err(SendTimeoutError::Closed(_)) => {}
             }
         }
+        let present = Self::present(&self.members());
         let mut entries = vec![
             ("event".to_string(), what.to_string()),
             ("member".to_string(), who.to_string()),
             ("broadcast to".to_string(), to.join(", ")),
-            ("present".to_string(), Self::present(&members).join(", ")),
+            ("present".to_string(), present.join(", ")),
         ];
-        if !missed.is_empty() {
+        if !taken_out.is_empty() {
             entries.push((
-                format!("missed (outbox of {OUTBOX} full)"),
-                missed.join(", "),
+                format!(
+                    "taken out (outbox of {OUTBOX} full for {} s; closes with {})",
+                    SLOW_MEMBER.as_secs(),
+                    TOO_SLOW.0
+                ),
+                taken_out.join(", "),
             ));
         }
         Step::new(StepId::HandlerChat, Direction::Within, Kind::Step)
@@ -107,10 +150,14 @@ impl Room {
                 "{who} {what}: broadcast to {} member{}{}",
                 to.len(),
                 if to.len() == 1 { "" } else { "s" },
-                if missed.is_empty() {
+                if taken_out.is_empty() {
                     String::new()
                 } else {
-                    format!(" ({} missed it: outbox full)", missed.len())
+                    format!(
+                        " ({} taken out of the room: not reading for {} s)",
+                        taken_out.len(),
+                        SLOW_MEMBER.as_secs()
+                    )
                 }
             ))
             .data(Data::Fields { entries })
@@ -122,6 +169,8 @@ impl Room {
 #[derive(Clone, Default)]
 pub struct Chat {
     rooms: Arc<Mutex<std::collections::BTreeMap<String, Arc<Room>>>>,
+    /// The next member's id.
+    joined: Arc<AtomicU64>,
 }
 
 impl Chat {
@@ -209,6 +258,7 @@ impl WebsocketEndpoint for Chat {
                 return close(&send, 1013, "too many rooms").await;
             };
             let (outbox, mut inbox) = mpsc::channel(OUTBOX);
+            let id = self.joined.fetch_add(1, Ordering::Relaxed);
             // Decide under the lock, await after it is released.
             let refused = {
                 let mut members = room.members();
@@ -222,11 +272,20 @@ impl WebsocketEndpoint for Chat {
                     ))
                 } else {
                     members.push(Member {
+                        id,
                         name: name.clone(),
                         outbox,
                     });
                     None
                 }
+            };
+            // Like a `finally:`, so an endpoint unwound by an exception (or
+            // a dropped task) leaves no ghost in the room.
+            let _membership = Membership {
+                chat: self,
+                room: room.clone(),
+                room_name: room_name.clone(),
+                id,
             };
             if let Some((why, code, reason)) = refused {
                 self.tidy(&room_name);
@@ -240,61 +299,106 @@ impl WebsocketEndpoint for Chat {
                 .cloned();
             send.send(Message::WebsocketAccept { subprotocol }).await?;
             let present = Room::present(&room.members());
-            room.broadcast(
-                &name,
-                json!({"type": "join", "name": name, "present": present}),
-                "joined",
-            );
-            let result = converse(&room, &name, &mut receive, &send, &mut inbox).await;
+            let result = tokio::select! {
+                // Polled in a fixed order: a lesson's trace is the same on
+                // every run.
+                biased;
+                // The writer must drain the inbox while the join goes round
+                // (the room is waiting for it, too).
+                r = write_out(&name, &mut inbox, &send) => r,
+                r = async {
+                    room.broadcast(
+                        &name,
+                        json!({"type": "join", "name": name, "present": present}),
+                        "joined",
+                    )
+                    .await;
+                    listen(&room, &name, &mut receive, &send).await
+                } => r,
+            };
             let present = {
                 let mut members = room.members();
-                members.retain(|m| m.name != name);
+                members.retain(|m| m.id != id);
                 Room::present(&members)
             };
+            // Nothing more to this member: its inbox goes before the
+            // broadcast, so nobody waits on it.
+            drop(inbox);
             room.broadcast(
                 &name,
                 json!({"type": "leave", "name": name, "present": present}),
                 "left",
-            );
+            )
+            .await;
             self.tidy(&room_name);
             result
         })
     }
 }
 
-/// One member's socket: what it says goes to the room, what the room
-/// says goes to it, until it disconnects.
-async fn converse(
-    room: &Room,
-    name: &str,
-    receive: &mut Receive,
-    send: &Send,
-    inbox: &mut mpsc::Receiver<String>,
-) -> Result<(), String> {
+/// A member's place in a room, given up when dropped.
+struct Membership<'a> {
+    chat: &'a Chat,
+    room: Arc<Room>,
+    room_name: String,
+    id: u64,
+}
+
+impl Drop for Membership<'_> {
+    fn drop(&mut self) {
+        self.room.members().retain(|m| m.id != self.id);
+        self.chat.tidy(&self.room_name);
+    }
+}
+
+/// One member's reader: what it says goes to the room, until it
+/// disconnects (or says too much).
+async fn listen(room: &Room, name: &str, receive: &mut Receive, send: &Send) -> Result<(), String> {
     loop {
-        tokio::select! {
-            m = receive.recv_websocket() => match m {
-                Message::WebsocketReceive(WsData::Text(text)) => {
-                    if text.chars().count() > MAX_TEXT {
-                        Step::new(StepId::HandlerChat, Direction::Up, Kind::Decision)
-                            .summary(format!("{name} sent {} characters, over the room's {MAX_TEXT}: closes with 1008 (policy violation)", text.chars().count()))
-                            .emit();
-                        return close(send, 1008, "message too long").await;
-                    }
-                    let present = Room::present(&room.members());
-                    room.broadcast(name, json!({"type": "message", "from": name, "text": text, "present": present}), "says something");
+        match receive.recv_websocket().await {
+            Message::WebsocketReceive(WsData::Text(text)) => {
+                if text.chars().count() > MAX_TEXT {
+                    Step::new(StepId::HandlerChat, Direction::Up, Kind::Decision)
+                        .summary(format!("{name} sent {} characters, over the room's {MAX_TEXT}: closes with 1008 (policy violation)", text.chars().count()))
+                        .emit();
+                    return close(send, 1008, "message too long").await;
                 }
-                Message::WebsocketReceive(WsData::Bytes(_)) => {
-                    return close(send, 1003, "text only").await;
-                }
-                // websocket.disconnect, or the server is gone.
-                _ => return Ok(()),
-            },
-            Some(line) = inbox.recv() => {
-                send.send(Message::WebsocketSend(WsData::Text(line))).await?;
+                let present = Room::present(&room.members());
+                room.broadcast(
+                    name,
+                    json!({"type": "message", "from": name, "text": text, "present": present}),
+                    "says something",
+                )
+                .await;
             }
+            Message::WebsocketReceive(WsData::Bytes(_)) => {
+                return close(send, 1003, "text only").await;
+            }
+            // websocket.disconnect, or the server is gone.
+            _ => return Ok(()),
         }
     }
+}
+
+/// One member's writer: what the room says goes to its socket. The
+/// inbox ends only when the room has taken the member out (it was not
+/// reading): then the socket closes with 1008.
+async fn write_out(
+    name: &str,
+    inbox: &mut mpsc::Receiver<String>,
+    send: &Send,
+) -> Result<(), String> {
+    while let Some(line) = inbox.recv().await {
+        send.send(Message::WebsocketSend(WsData::Text(line)))
+            .await?;
+    }
+    Step::new(StepId::HandlerChat, Direction::Up, Kind::Decision)
+        .summary(format!(
+            "{name} was taken out of the room for not reading: closes with {} (policy violation)",
+            TOO_SLOW.0
+        ))
+        .emit();
+    close(send, TOO_SLOW.0, TOO_SLOW.1).await
 }
 
 async fn close(send: &Send, code: u16, reason: &str) -> Result<(), String> {

@@ -26,6 +26,11 @@
 //! The trace marks each fault with a `handler.fault` step so a learner
 //! knows the lesson caused it.
 //!
+//! A websocket endpoint (`handler = "chat"`) takes only `raise`, and
+//! `calls` counts its sockets: the endpoint accepts as usual, and raises
+//! while handling the first message the client sends, so the exception
+//! reaches the server after the 101, as a bug in a chat handler would.
+//!
 //! Book: "When things fail" (book/src/failures.md).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,8 +39,10 @@ use serde::{Deserialize, Serialize};
 
 use super::db::{Breakage, Db};
 use crate::framework::application::raise;
+use crate::framework::websocket::WebsocketEndpoint;
 use crate::framework::{Handler, Outcome, Request};
 use crate::gateway::BoxFuture;
+use crate::gateway::asgi::{Message, Receive, Send, WebsocketScope};
 use crate::gateway::work::{Work, perform};
 use crate::trace::emit::Step;
 use crate::trace::{Data, Direction, Kind, StepId};
@@ -233,6 +240,88 @@ impl<H: Handler> Faulty<H> {
 impl<H: Handler> Handler for Faulty<H> {
     fn call<'a>(&'a self, req: Request) -> BoxFuture<'a, Outcome> {
         Box::pin(self.run(req))
+    }
+}
+
+/// A websocket endpoint with the lesson's `raise` faults around it.
+pub struct FaultyWebsocket<E> {
+    inner: E,
+    name: &'static str,
+    faults: Vec<Fault>,
+    calls: AtomicU64,
+}
+
+impl<E: WebsocketEndpoint> FaultyWebsocket<E> {
+    pub fn new(inner: E, name: &'static str, faults: Vec<Fault>) -> FaultyWebsocket<E> {
+        FaultyWebsocket {
+            inner,
+            name,
+            faults,
+            calls: AtomicU64::new(0),
+        }
+    }
+}
+
+impl<E: WebsocketEndpoint> WebsocketEndpoint for FaultyWebsocket<E> {
+    fn serve<'a>(
+        &'a self,
+        scope: WebsocketScope,
+        mut receive: Receive,
+        send: Send,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        let call = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
+        let raises = self
+            .faults
+            .iter()
+            .find(|f| f.strikes(call))
+            .and_then(|f| f.raise.clone());
+        let Some(exception) = raises else {
+            return self.inner.serve(scope, receive, send);
+        };
+        let name = self.name;
+        Box::pin(async move {
+            // The endpoint reads through this channel; the first message
+            // from the client is where it raises instead.
+            let (to_inner, inner_receive) = tokio::sync::mpsc::channel(8);
+            let endpoint = self.inner.serve(scope, Receive(inner_receive), send);
+            let watch = async {
+                loop {
+                    let Some(m) = receive.0.recv().await else {
+                        // The server is gone; the endpoint hears so itself.
+                        return std::future::pending().await;
+                    };
+                    if let Message::WebsocketReceive(_) = m {
+                        // Recorded as received: the endpoint has it, then raises.
+                        let (tx, rx) = tokio::sync::mpsc::channel(1);
+                        let _ = tx.send(m).await;
+                        let _ = Receive(rx).recv_websocket().await;
+                        Step::new(StepId::HandlerFault, Direction::Within, Kind::Decision)
+                            .summary(format!(
+                                "the lesson's fault strikes socket {call} of {name}: handling \
+                                 the client's first message, it raises {exception}"
+                            ))
+                            .data(Data::Fields {
+                                entries: vec![
+                                    ("handler".to_string(), name.to_string()),
+                                    ("call".to_string(), call.to_string()),
+                                    ("raise".to_string(), exception.clone()),
+                                ],
+                            })
+                            .emit();
+                        return Err(exception.clone());
+                    }
+                    if to_inner.send(m).await.is_err() {
+                        return std::future::pending().await;
+                    }
+                }
+            };
+            // An exception unwinds the endpoint: what it was doing stops.
+            tokio::select! {
+                biased;
+                r = endpoint => r,
+                r = watch => r,
+            }
+        })
     }
 }
 

@@ -423,9 +423,23 @@ pub fn build_with(
     .add("GET", "/blocking", "blocking", timed::blocking)?
     .add("GET", "/threadpool", "threadpool", timed::threadpool)?
     .add("GET", "/chat", "chat_page", chat::chat_page)?;
-    routes.builder = routes
-        .builder
-        .websocket("/chat", "chat", chat::Chat::default());
+    let chat_faults: Vec<faults::Fault> = routes
+        .faults
+        .iter()
+        .filter(|f| f.handler == "chat")
+        .cloned()
+        .collect();
+    routes.builder = if chat_faults.is_empty() {
+        routes
+            .builder
+            .websocket("/chat", "chat", chat::Chat::default())
+    } else {
+        routes.builder.websocket(
+            "/chat",
+            "chat",
+            faults::FaultyWebsocket::new(chat::Chat::default(), "chat", chat_faults),
+        )
+    };
     let mut sessions = None;
     let mut bearer = None;
     if let Some(auth) = &config.auth {
@@ -588,6 +602,9 @@ pub fn handler_names() -> Vec<String> {
     ROUTES.iter().map(|(_, _, h)| h.to_string()).collect()
 }
 
+/// The websocket endpoints (a fault may only make them `raise`).
+pub const WEBSOCKET_HANDLERS: [&str; 1] = ["chat"];
+
 /// The handlers `[stack.app.auth]` adds, in route order.
 pub const AUTH_HANDLERS: [&str; 9] = [
     "notes_update",
@@ -605,6 +622,7 @@ pub const AUTH_HANDLERS: [&str; 9] = [
 /// `[[stack.app.fault]]` may name.
 pub fn handler_names_for(config: &AppConfig) -> Vec<String> {
     let mut names = handler_names();
+    names.extend(WEBSOCKET_HANDLERS.iter().map(|h| h.to_string()));
     if config.auth.is_some() {
         names.extend(AUTH_HANDLERS.iter().map(|h| h.to_string()));
     }

@@ -152,6 +152,10 @@ pub const LESSONS: &[(&str, &str)] = &[
         "ws-close-codes",
         include_str!("../../scenarios/ws-close-codes.toml"),
     ),
+    (
+        "ws-app-error",
+        include_str!("../../scenarios/ws-app-error.toml"),
+    ),
 ];
 
 /// The source of a bundled lesson.

@@ -1043,6 +1043,17 @@ fn check_rules(path: &Path, source: &str, s: &Scenario) -> Vec<ScenarioError> {
                 problem.hint,
             );
         }
+        if crate::app::WEBSOCKET_HANDLERS.contains(&fault.handler.as_str()) && fault.raise.is_none()
+        {
+            err(
+                at("handler"),
+                format!(
+                    "fault {n}: `{}` is a websocket endpoint: only `raise` applies to it",
+                    fault.handler
+                ),
+                "give it raise = \"RuntimeError: ...\" (it raises on the client's first message)",
+            );
+        }
         let known = crate::app::handler_names_for(&s.stack.app);
         if !known.contains(&fault.handler) {
             let hint = match did_you_mean(&fault.handler, known.iter().map(String::as_str)) {
@@ -1902,6 +1913,15 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.line, 8, "{e}");
         assert!(e.message.contains("above throughput_max"), "{e}");
+    }
+
+    #[test]
+    fn a_websocket_endpoint_takes_only_a_raise_fault() {
+        let head =
+            "title = \"t\"\n[[request]]\npath = \"/\"\n\n[[stack.app.fault]]\nhandler = \"chat\"\n";
+        let e = check(&format!("{head}delay = \"1s\"\n")).expect_err("a delay on chat");
+        assert!(e.to_string().contains("only `raise` applies"), "{e}");
+        assert!(check(&format!("{head}raise = \"KeyError: 'text'\"\n")).is_ok());
     }
 
     #[test]

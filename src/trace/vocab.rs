@@ -363,8 +363,9 @@ steps! {
     /// its header fields (FIN, opcode, mask, length form) and payload.
     AppServerWebsocketFrame => (AppServer, "app_server.websocket.frame"),
     /// The app server fails or closes the websocket: a frame that broke
-    /// the protocol (1002), a message over `ws_max_size` (1009), the app
-    /// raising (1011), or the closing handshake done.
+    /// the protocol (1002), a message over `ws_max_size` (1009), a
+    /// connection dropped with no close frame (1006 to the app), or the
+    /// closing handshake done.
     AppServerWebsocketClose => (AppServer, "app_server.websocket.close"),
     /// An event-loop task changed state: running, awaiting, done.
     AppServerTask => (AppServer, "app_server.task"),

@@ -28,7 +28,9 @@ impl CloseCode {
     pub const POLICY: CloseCode = CloseCode(1008);
     /// 1009: a message too big to process.
     pub const TOO_BIG: CloseCode = CloseCode(1009);
-    /// 1011: the server met an unexpected condition (the app raised).
+    /// 1011: the server met an unexpected condition (RFC 6455 §7.4.1).
+    /// uvicorn does not send it when the app raises: it drops the
+    /// connection, and the client sees 1006.
     pub const INTERNAL_ERROR: CloseCode = CloseCode(1011);
 
     /// The code's name in RFC 6455 §7.4.1 (IANA registry names).
