@@ -129,6 +129,7 @@ const GOLDEN: &[&str] = &[
     "range-request",
     "cache-304",
     "gzip",
+    "brotli",
     "tls-handshake",
     "https-redirect",
     "too-large",
@@ -239,6 +240,11 @@ golden!(
     gzip_transcript_compresses_what_qualifies_and_names_each_refusal,
     gzip_whole_trace_is_unchanged,
     "gzip"
+);
+golden!(
+    brotli_transcript_prefers_br_whatever_the_q_values_and_gzip_only_when_br_is_refused,
+    brotli_whole_trace_is_unchanged,
+    "brotli"
 );
 golden!(
     rate_limit_burst_transcript_delays_the_burst_then_refuses_and_nodelay_does_not_wait,

@@ -324,6 +324,63 @@ fn a_real_client_that_accepts_gzip_decompresses_the_same_bytes() {
 }
 
 #[test]
+fn over_tcp_br_wins_over_gzip_decodes_to_the_same_bytes_and_br_q0_gets_gzip() {
+    use std::io::Read as _;
+    let server = serve(&["--lesson", "brotli"]);
+    let base = format!("http://{}", server.addr);
+    let c = client();
+    for path in ["/notes", "/static/css/site.css"] {
+        let plain = c.get(format!("{base}{path}")).send().expect("plain GET");
+        assert_eq!(plain.headers().get("content-encoding"), None, "{path}");
+        let plain = plain.bytes().expect("plain body").to_vec();
+        let get = |accept: &str| {
+            let r = c
+                .get(format!("{base}{path}"))
+                .header("Accept-Encoding", accept)
+                .send()
+                .expect("GET with Accept-Encoding");
+            assert_eq!(r.status(), 200, "{path} {accept}");
+            let field = |name: &str| {
+                r.headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            };
+            let fields = (
+                field("content-encoding"),
+                field("vary"),
+                field("etag"),
+                field("content-length"),
+            );
+            (fields, r.bytes().expect("body").to_vec())
+        };
+        // gzip ranked higher: br all the same, as ngx_brotli does.
+        let ((coding, vary, etag, length), br) = get("gzip;q=1, br;q=0.5");
+        assert_eq!(coding.as_deref(), Some("br"), "{path}");
+        assert_eq!(vary.as_deref(), Some("Accept-Encoding"), "{path}");
+        assert!(etag.is_some_and(|t| t.starts_with("W/")), "{path}");
+        assert_eq!(length, None, "{path}: sent chunked");
+        assert!(br.len() < plain.len(), "{path}");
+        let mut decoded = Vec::new();
+        brotli::BrotliDecompress(&mut &br[..], &mut decoded).expect("a brotli stream");
+        assert_eq!(decoded, plain, "{path}");
+
+        let ((coding, _, _, _), gz) = get("gzip, br;q=0");
+        assert_eq!(coding.as_deref(), Some("gzip"), "{path}");
+        let mut decoded = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut decoded)
+            .expect("a gzip stream");
+        assert_eq!(decoded, plain, "{path}");
+
+        let ((coding, vary, _, _), same) = get("br;q=0, gzip;q=0");
+        assert_eq!(coding, None, "{path}");
+        assert_eq!(vary.as_deref(), Some("Accept-Encoding"), "{path}");
+        assert_eq!(same, plain, "{path}");
+    }
+}
+
+#[test]
 fn head_carries_the_length_a_get_would_have() {
     let server = serve(&[]);
     let get = raw_exchange(

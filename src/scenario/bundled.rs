@@ -36,6 +36,7 @@ pub const LESSONS: &[(&str, &str)] = &[
     ),
     ("cache-304", include_str!("../../scenarios/cache-304.toml")),
     ("gzip", include_str!("../../scenarios/gzip.toml")),
+    ("brotli", include_str!("../../scenarios/brotli.toml")),
     (
         "tls-handshake",
         include_str!("../../scenarios/tls-handshake.toml"),

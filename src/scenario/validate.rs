@@ -352,7 +352,7 @@ fn key_offset_from(source: &str, from: usize, key: &str) -> usize {
 fn check_ranges(stack: &StackConfig) -> Vec<(&'static str, String)> {
     let web = &stack.web_server;
     let app = &stack.app_server;
-    let checks: [(&'static str, bool, &str); 12] = [
+    let checks: [(&'static str, bool, &str); 13] = [
         (
             "max_headers",
             (1..=10_000).contains(&web.max_headers),
@@ -397,6 +397,11 @@ fn check_ranges(stack: &StackConfig) -> Vec<(&'static str, String)> {
             "client_max_body_size",
             web.client_max_body_size.0 <= 1024 * 1024 * 1024,
             "at most 1g (0 turns the limit off)",
+        ),
+        (
+            "brotli_comp_level",
+            web.brotli_comp_level <= 11,
+            "between 0 and 11",
         ),
         (
             "gzip_comp_level",

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::access::Rule;
+use super::brotli::BrotliSettings;
 use super::conditional::IfModifiedSince;
 use super::gzip::{GzipProxied, GzipSettings};
 use super::limit_conn::{LimitConn, LimitConnZone};
@@ -91,6 +92,16 @@ pub struct WebServerConfig {
     /// may get a compressed response (`gzip_proxied off`). Not about
     /// `proxy_pass`: upstream responses are compressed like any other.
     pub gzip_proxied: GzipProxied,
+    /// Compress with Brotli (`br`) on the way to the client, ahead of gzip
+    /// (ngx_brotli's `brotli off`); see [`super::brotli`].
+    pub brotli: bool,
+    /// Media types to compress with Brotli besides `text/html`, which
+    /// always is (`brotli_types text/html`); `*` means any.
+    pub brotli_types: Vec<String>,
+    /// Shortest `Content-Length` worth Brotli (`brotli_min_length 20`).
+    pub brotli_min_length: u64,
+    /// Brotli quality, 0 (fastest) to 11 (smallest) (`brotli_comp_level 6`).
+    pub brotli_comp_level: u32,
     /// `limit_req_zone`: the buckets `limit_req` keeps, by name (see
     /// [`super::limit_req`]). None by default.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -225,6 +236,10 @@ impl Default for WebServerConfig {
             gzip_comp_level: 1,
             gzip_vary: false,
             gzip_proxied: GzipProxied::default(),
+            brotli: false,
+            brotli_types: vec!["text/html".to_string()],
+            brotli_min_length: 20,
+            brotli_comp_level: 6,
             limit_req_zone: Vec::new(),
             limit_req: Vec::new(),
             limit_req_status: None,
@@ -269,6 +284,16 @@ impl WebServerConfig {
             comp_level: self.gzip_comp_level,
             vary: self.gzip_vary,
             proxied: &self.gzip_proxied,
+        }
+    }
+
+    /// The brotli directives, for the filter.
+    pub fn brotli_settings(&self) -> BrotliSettings<'_> {
+        BrotliSettings {
+            on: self.brotli,
+            types: &self.brotli_types,
+            min_length: self.brotli_min_length,
+            comp_level: self.brotli_comp_level,
         }
     }
 

@@ -499,7 +499,7 @@ async fn handle(
                 .headers
                 .set_in_place("Server", cfg.server_tokens.server());
             let keeps = rhead.headers.has_token("connection", "keep-alive");
-            let (rhead, body) = super::gzip::filter(&cfg.gzip_settings(), &head, rhead, body);
+            let (rhead, body) = super::filters::on_the_way_back(cfg, &head, rhead, body);
             let sent = send(conn, &head, rhead, body).await;
             return if sent && keeps {
                 Outcome::KeepOpen

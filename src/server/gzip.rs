@@ -245,7 +245,7 @@ pub enum Outcome {
     },
 }
 
-fn media_type(head: &ResponseHead) -> String {
+pub(super) fn media_type(head: &ResponseHead) -> String {
     head.headers
         .get("content-type")
         .and_then(|ct| ct.split(';').next())
@@ -365,7 +365,7 @@ pub fn compress(body: &[u8], level: u32) -> Vec<u8> {
 
 /// nginx's `ngx_http_weak_etag`: `"x"` becomes `W/"x"`; a weak tag stays;
 /// anything else is dropped.
-fn weaken_etag(head: &mut ResponseHead) {
+pub(super) fn weaken_etag(head: &mut ResponseHead) {
     let Some(etag) = head.headers.get("etag").map(str::to_string) else {
         return;
     };
@@ -380,21 +380,26 @@ fn weaken_etag(head: &mut ResponseHead) {
 }
 
 /// Run the filter on a response whose body is not yet chunk-encoded, and
-/// then encode it when the head says chunked. Records `web_server.gzip`
+/// then encode it when the head says chunked. `varied` says a filter
+/// before this one (Brotli) found the response could vary: nginx keeps
+/// one flag for both (`r->gzip_vary`) and writes one `Vary` when
+/// `gzip_vary` is on, even with `gzip off`. Records `web_server.gzip`
 /// when gzip is on.
 pub fn filter(
     s: &GzipSettings<'_>,
     request: &RequestHead,
     mut head: ResponseHead,
     mut body: Vec<u8>,
+    varied: bool,
 ) -> (ResponseHead, Vec<u8>) {
+    let mut vary = varied;
     if s.on {
         let outcome = decide(s, request, &head);
-        let varies = match &outcome {
+        vary |= match &outcome {
             Outcome::Compressed { .. } => true,
             Outcome::Skipped { varies, .. } => *varies,
         };
-        if varies && s.vary {
+        if vary && s.vary {
             head.headers
                 .insert_after("connection", "Vary", "Accept-Encoding");
         }
@@ -411,6 +416,9 @@ pub fn filter(
             head.headers.push("Content-Encoding", "gzip");
         }
         emit(s, request, &head, &outcome, before, body.len());
+    } else if vary && s.vary {
+        head.headers
+            .insert_after("connection", "Vary", "Accept-Encoding");
     }
     if head.headers.has_token("transfer-encoding", "chunked") && request.method != "HEAD" {
         body = crate::http::chunked::encode(&body);
@@ -550,6 +558,7 @@ mod tests {
             &request(&[("Accept-Encoding", "gzip, deflate")]),
             page(200, "text/html", PAGE),
             PAGE.as_bytes().to_vec(),
+            false,
         );
         assert_eq!(head.headers.get("content-encoding"), Some("gzip"));
         assert_eq!(head.headers.get("content-length"), None);
@@ -713,6 +722,7 @@ mod tests {
             &request(&[("Accept-Encoding", "gzip")]),
             page(200, "text/html", PAGE),
             PAGE.as_bytes().to_vec(),
+            false,
         );
         assert_eq!(head.headers.get("vary"), None);
         s.on = false;
@@ -722,6 +732,7 @@ mod tests {
             &request(&[("Accept-Encoding", "gzip")]),
             original.clone(),
             PAGE.as_bytes().to_vec(),
+            false,
         );
         assert_eq!(head, original);
         assert_eq!(body, PAGE.as_bytes());
@@ -737,6 +748,7 @@ mod tests {
             &request(&[("Accept-Encoding", "gzip;q=0")]),
             page(200, "text/html", PAGE),
             PAGE.as_bytes().to_vec(),
+            false,
         );
         assert_eq!(head.headers.get("vary"), Some("Accept-Encoding"));
         assert_eq!(head.headers.get("content-encoding"), None);

@@ -14,6 +14,7 @@
 
 pub mod access;
 mod access_phase;
+pub mod brotli;
 mod client_abort;
 pub mod conditional;
 pub mod config;
@@ -22,6 +23,7 @@ mod dispatch;
 mod early;
 pub mod error_page;
 pub mod files;
+pub mod filters;
 pub mod gzip;
 pub mod host;
 pub mod limit_conn;

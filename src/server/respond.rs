@@ -115,8 +115,8 @@ pub(super) fn relay(
         };
         head.headers.set("Server-Timing", value);
     }
-    // nginx's filter chain: gzip, then chunked (which `filter` applies).
-    super::gzip::filter(&server.config.gzip_settings(), request, head, body)
+    // nginx's filter chain: brotli, gzip, then chunked.
+    super::filters::on_the_way_back(&server.config, request, head, body)
 }
 
 /// How long the web server spent on a request, for `Server-Timing`.

@@ -285,6 +285,13 @@ steps! {
     /// (gzip_types, gzip_min_length, gzip_proxied, …) kept it as it was;
     /// sizes before and after.
     WebServerGzip => (WebServer, "web_server.gzip"),
+    /// The Brotli filter (ngx_brotli, ahead of gzip) compressed the
+    /// response with `br`, or says which directive (brotli_types,
+    /// brotli_min_length, …) or which Accept-Encoding kept it as it was.
+    /// Inputs: `coding` (`br` or `identity`), `q` (the client's q-value
+    /// for br), `bytes_before`/`bytes_after` (or `bytes`), `window_bits`
+    /// (log2 of the window used), `accept_encoding`, `content_type`.
+    WebServerBrotli => (WebServer, "web_server.brotli"),
     /// The response goes to the client.
     WebServerResponseSend => (WebServer, "web_server.response.send"),
     /// The client went away before the response was written (nginx logs 499).
