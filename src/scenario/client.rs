@@ -501,7 +501,13 @@ async fn upload(conn: &mut HttpConn<Stream>, me: &Instance, ordinal: u64, bytes:
 /// Send every byte, head included, `rate` bytes a second: the first
 /// piece at once, then one a second. Stops at the first failed write (the
 /// server has closed the connection).
-async fn trickle(conn: &mut HttpConn<Stream>, me: &Instance, ordinal: u64, bytes: &[u8], rate: u64) {
+async fn trickle(
+    conn: &mut HttpConn<Stream>,
+    me: &Instance,
+    ordinal: u64,
+    bytes: &[u8],
+    rate: u64,
+) {
     let piece = usize::try_from(rate).unwrap_or(usize::MAX).max(1);
     let mut sent = 0;
     for (n, chunk) in bytes.chunks(piece).enumerate() {

@@ -88,9 +88,9 @@ impl ProxyError {
     /// 504 for a timeout, 502 for everything else (nginx `ngx_http_upstream.c`).
     pub fn status(&self) -> u16 {
         match self {
-            ProxyError::ConnectTimeout
-            | ProxyError::ReadTimeout
-            | ProxyError::BodyReadTimeout => 504,
+            ProxyError::ConnectTimeout | ProxyError::ReadTimeout | ProxyError::BodyReadTimeout => {
+                504
+            }
             _ => 502,
         }
     }
@@ -99,9 +99,9 @@ impl ProxyError {
     pub fn failure(&self) -> Failure {
         match self {
             ProxyError::Connect(kind, _) => *kind,
-            ProxyError::ConnectTimeout
-            | ProxyError::ReadTimeout
-            | ProxyError::BodyReadTimeout => Failure::TimedOut,
+            ProxyError::ConnectTimeout | ProxyError::ReadTimeout | ProxyError::BodyReadTimeout => {
+                Failure::TimedOut
+            }
             ProxyError::Closed { .. } => Failure::Closed,
             ProxyError::Invalid(_) => Failure::Invalid,
         }
@@ -547,6 +547,31 @@ impl Drop for InFlight<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_failure_is_logged_with_nginxs_message_and_action() {
+        let refused = ProxyError::Connect(Failure::Refused, "refused".into());
+        assert_eq!(
+            refused.log_message(),
+            "connect() failed (111: Connection refused) while connecting to upstream"
+        );
+        assert_eq!(
+            ProxyError::Closed { nothing_read: true }.log_message(),
+            "upstream prematurely closed connection while reading response header from upstream"
+        );
+        assert_eq!(
+            ProxyError::BodyReadTimeout.log_message(),
+            "upstream timed out (110: Connection timed out) while reading upstream"
+        );
+        assert_eq!(ProxyError::BodyReadTimeout.status(), 504);
+        assert_eq!(
+            ProxyError::Closed {
+                nothing_read: false
+            }
+            .status(),
+            502
+        );
+    }
 
     #[test]
     fn hop_by_hop_fields_are_dropped_and_forwarding_fields_added() {
