@@ -930,12 +930,19 @@ fn every_upstream_connection_carries_its_requests_in_the_order_the_proxy_sent_th
                 delivered,
                 "{what}: answered"
             );
-            // A request whose client left while it was upstream (499) is
+            // A request whose client left while it was upstream (499), or
+            // that the web server gave up on (proxy_read_timeout: 504), is
             // abandoned: its answer is never read back.
             let abandoned: Vec<u64> = trace
                 .events
                 .iter()
-                .filter(|e| e.step == StepId::WebServerClientGone)
+                .filter(|e| {
+                    e.step == StepId::WebServerClientGone
+                        || (e.step == StepId::WebServerProxyError
+                            && e.knob
+                                .as_ref()
+                                .is_some_and(|k| k.name == "proxy_read_timeout"))
+                })
                 .filter_map(|e| e.request)
                 .collect();
             let relayed: Vec<u64> = delivered
