@@ -148,6 +148,9 @@ const GOLDEN: &[&str] = &[
     "exception-propagates",
     "client-gives-up",
     "slow-upload",
+    "upstream-timeout",
+    "timeout-ladder",
+    "slow-client",
     "littles-law",
     "login-session",
     "401-vs-403",
@@ -290,6 +293,21 @@ golden!(
     slow_upload_transcript_buffers_the_body_while_the_worker_serves_others,
     slow_upload_whole_trace_is_unchanged,
     "slow-upload"
+);
+golden!(
+    upstream_timeout_transcript_answers_504_while_the_worker_runs_on,
+    upstream_timeout_whole_trace_is_unchanged,
+    "upstream-timeout"
+);
+golden!(
+    timeout_ladder_transcript_gives_500_or_504_by_which_timeout_is_shorter,
+    timeout_ladder_whole_trace_is_unchanged,
+    "timeout-ladder"
+);
+golden!(
+    slow_client_transcript_logs_408_and_serves_the_others,
+    slow_client_whole_trace_is_unchanged,
+    "slow-client"
 );
 golden!(
     too_large_transcript_turns_back_at_the_web_server,
@@ -919,12 +937,19 @@ fn every_upstream_connection_carries_its_requests_in_the_order_the_proxy_sent_th
                 delivered,
                 "{what}: answered"
             );
-            // A request whose client left while it was upstream (499) is
+            // A request whose client left while it was upstream (499), or
+            // that the web server gave up on (proxy_read_timeout: 504), is
             // abandoned: its answer is never read back.
             let abandoned: Vec<u64> = trace
                 .events
                 .iter()
-                .filter(|e| e.step == StepId::WebServerClientGone)
+                .filter(|e| {
+                    e.step == StepId::WebServerClientGone
+                        || (e.step == StepId::WebServerProxyError
+                            && e.knob
+                                .as_ref()
+                                .is_some_and(|k| k.name == "proxy_read_timeout"))
+                })
                 .filter_map(|e| e.request)
                 .collect();
             let relayed: Vec<u64> = delivered

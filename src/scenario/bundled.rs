@@ -104,6 +104,18 @@ pub const LESSONS: &[(&str, &str)] = &[
         include_str!("../../scenarios/slow-upload.toml"),
     ),
     (
+        "upstream-timeout",
+        include_str!("../../scenarios/upstream-timeout.toml"),
+    ),
+    (
+        "timeout-ladder",
+        include_str!("../../scenarios/timeout-ladder.toml"),
+    ),
+    (
+        "slow-client",
+        include_str!("../../scenarios/slow-client.toml"),
+    ),
+    (
         "littles-law",
         include_str!("../../scenarios/littles-law.toml"),
     ),

@@ -59,6 +59,8 @@ pub struct Prepared {
     pub timeout: Option<Duration>,
     /// Bytes of body per second, when the upload is slow.
     pub upload_rate: Option<u64>,
+    /// Bytes of head per second, when the head is slow.
+    pub head_rate: Option<u64>,
 }
 
 impl Prepared {
@@ -73,6 +75,7 @@ impl Prepared {
             line,
             timeout: r.timeout.as_ref().map(|t| t.get_ref().0),
             upload_rate: r.upload_rate.as_ref().map(|u| u.get_ref().per_second()),
+            head_rate: r.head_rate.as_ref().map(|u| u.get_ref().per_second()),
         }
     }
 }
@@ -240,14 +243,20 @@ impl ClientConn {
         Step::new(StepId::ClientRequestSend, Direction::Down, Kind::Hop)
             .instance(self.me.clone())
             .ordinal(ordinal)
-            .summary(match request.upload_rate {
-                Some(rate) => format!(
+            .summary(match (request.head_rate, request.upload_rate) {
+                (Some(rate), _) => format!(
+                    "starts sending {} on connection {id} ({} bytes) at {}/s, head and all",
+                    request.line,
+                    request.bytes.len(),
+                    crate::units::Size(rate)
+                ),
+                (None, Some(rate)) => format!(
                     "sends {} on connection {id} ({} bytes): the head now, the body at {}/s",
                     request.line,
                     request.bytes.len(),
                     crate::units::Size(rate)
                 ),
-                None => format!(
+                (None, None) => format!(
                     "sends {} on connection {id} ({} bytes)",
                     request.line,
                     request.bytes.len()
@@ -267,9 +276,10 @@ impl ClientConn {
             // The server may refuse before reading everything (413): a
             // failed write is not the end, the answer may already be
             // waiting.
-            match request.upload_rate {
-                Some(rate) => upload(conn, me, ordinal, &request.bytes, rate).await,
-                None => {
+            match (request.head_rate, request.upload_rate) {
+                (Some(rate), _) => trickle(conn, me, ordinal, &request.bytes, rate).await,
+                (None, Some(rate)) => upload(conn, me, ordinal, &request.bytes, rate).await,
+                (None, None) => {
                     let _ = conn.write_all(&request.bytes).await;
                 }
             }
@@ -410,6 +420,25 @@ impl ClientConn {
         self.me.clone()
     }
 
+    /// Keep the connection open with nothing to send for up to `limit`;
+    /// records `client.idle_closed` if the server closes it meanwhile.
+    pub async fn stay_idle(&mut self, limit: Duration) {
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        let began = Instant::now();
+        if let Ok(Ok(false) | Err(_)) = tokio::time::timeout(limit, conn.wait_for_data()).await {
+            let id = self.id;
+            Step::new(StepId::ClientIdleClosed, Direction::Within, Kind::Step)
+                .instance(self.me.clone())
+                .summary(format!(
+                    "the server closed idle connection {id} after {:?}, with no word: a next request needs a new connection",
+                    began.elapsed()
+                ))
+                .emit();
+        }
+    }
+
     /// Close the connection (recording `client.close`).
     pub async fn close(mut self) {
         if self.closed {
@@ -469,6 +498,39 @@ async fn upload(conn: &mut HttpConn<Stream>, me: &Instance, ordinal: u64, bytes:
                 "sends {} more body bytes ({sent} of {}) at {}/s",
                 chunk.len(),
                 body.len(),
+                crate::units::Size(rate)
+            ))
+            .emit();
+    }
+}
+
+/// Send every byte, head included, `rate` bytes a second: the first
+/// piece at once, then one a second. Stops at the first failed write (the
+/// server has closed the connection).
+async fn trickle(
+    conn: &mut HttpConn<Stream>,
+    me: &Instance,
+    ordinal: u64,
+    bytes: &[u8],
+    rate: u64,
+) {
+    let piece = usize::try_from(rate).unwrap_or(usize::MAX).max(1);
+    let mut sent = 0;
+    for (n, chunk) in bytes.chunks(piece).enumerate() {
+        if n > 0 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        if conn.write_all(chunk).await.is_err() {
+            return;
+        }
+        sent += chunk.len();
+        Step::new(StepId::ClientTrickle, Direction::Down, Kind::Step)
+            .instance(me.clone())
+            .ordinal(ordinal)
+            .summary(format!(
+                "sends {} bytes ({sent} of {}) at {}/s",
+                chunk.len(),
+                bytes.len(),
                 crate::units::Size(rate)
             ))
             .emit();

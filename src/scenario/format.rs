@@ -285,6 +285,8 @@ impl MixRequest {
             close: self.close,
             timeout: None,
             upload_rate: None,
+            head_rate: None,
+            idle: None,
             jar: None,
             jar_from: None,
             csrf: None,
@@ -360,6 +362,18 @@ pub struct Request {
     /// on a slow link does.
     #[schemars(with = "Option<ByteRate>")]
     pub upload_rate: Option<Spanned<ByteRate>>,
+    /// Send the request head this fast too (`8/s`): one piece a second,
+    /// as a slow or malicious client (slowloris) trickles its header
+    /// lines. The web server's `client_header_timeout` bounds the whole
+    /// head, however steadily it comes.
+    #[schemars(with = "Option<ByteRate>")]
+    pub head_rate: Option<Spanned<ByteRate>>,
+    /// After this request's response, keep the connection open and idle
+    /// this long before closing it (`idle = "5s"`), as a browser keeps a
+    /// connection for reuse. Only on the last request of its connection.
+    /// If the server closes it first, the client records that.
+    #[schemars(with = "Option<Time>")]
+    pub idle: Option<Spanned<Time>>,
     /// A cookie jar, as a browser keeps one: send its cookies, keep what
     /// the response sets (see `scenario::jar`).
     pub jar: Option<String>,

@@ -415,6 +415,10 @@ async fn client_connection(
     };
     // Why the connection can carry no more requests, once it cannot.
     let mut closed: Option<String> = None;
+    let idle = requests
+        .last()
+        .and_then(|(_, r)| r.idle.as_ref())
+        .map(|t| t.get_ref().0);
     for (index, r) in requests {
         if let Some(at) = &r.at {
             tokio::time::sleep_until(start + at.get_ref().0).await;
@@ -490,6 +494,9 @@ async fn client_connection(
         };
     }
     drop(dialer);
+    if let (Some(idle), None) = (idle, &closed) {
+        conn.stay_idle(idle).await;
+    }
     conn.close().await;
     sent
 }

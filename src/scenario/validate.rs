@@ -571,6 +571,16 @@ fn check_request(
             "give the request a `body`, `json` or `body_size` (not `raw`)",
         );
     }
+    if let Some(rate) = &r.head_rate
+        && r.upload_rate.is_some()
+    {
+        push(
+            &mut found,
+            rate.span().start,
+            format!("{label}: `head_rate` and `upload_rate` both set"),
+            "`head_rate` already sends the body at the same rate; keep one",
+        );
+    }
     if let Some(t) = &r.timeout {
         if t.get_ref().0.is_zero() {
             push(

@@ -92,8 +92,12 @@ pub async fn serve(server: Arc<WebServer>, accepted: Accepted, conn_id: u64, is_
     let mut ordinal = 0u64;
     let mut ciphertext = conn.get_ref().tls().map_or((0, 0), |t| t.counts.totals());
     loop {
+        // An idle connection that ends (the client closed it, or
+        // keepalive_timeout ran out) has no response left to protect:
+        // nginx closes it at once (ngx_http_keepalive_handler).
         if ordinal > 0 && !wait_for_next(&server, &mut conn).await {
-            break;
+            closed(conn_id);
+            return;
         }
         let ends = Ends {
             peer,
@@ -557,7 +561,10 @@ async fn handle(
         Err(e) => {
             let status = e.status();
             let mut step = Step::new(StepId::WebServerProxyError, Direction::Up, Kind::Error)
-                .summary(format!("{e}: answers {status}"))
+                .summary(format!(
+                    "{e}: answers {status}; error log: \"{}\"",
+                    e.log_message()
+                ))
                 .decision(
                     Decision::new(Verdict::Refuse { status })
                         .rule("nginx answers 504 when the upstream timed out, 502 for any other failure")
@@ -568,7 +575,18 @@ async fn handle(
             if let Some((knob, value)) = e.knob(cfg) {
                 step = step.knob(knob, value);
             }
-            step.emit();
+            let log = super::error_log::upstream_error(
+                conn_id,
+                &e.log_message(),
+                peer,
+                cfg.server_name.first().map_or("", String::as_str),
+                &head,
+                &server.upstream.connector().describe(),
+            );
+            step.data(Data::Fields {
+                entries: vec![("error_log".into(), log)],
+            })
+            .emit();
             send_error(server, conn, &head, status).await
         }
     }

@@ -16,6 +16,7 @@ pub fn nginx_reason(code: u16) -> &'static str {
         416 => "Requested Range Not Satisfiable",
         414 => "Request-URI Too Large",
         503 => "Service Temporarily Unavailable",
+        504 => "Gateway Time-out",
         _ => status::reason(code),
     }
 }

@@ -21,6 +21,7 @@ pub mod config;
 pub mod connection;
 mod dispatch;
 mod early;
+pub mod error_log;
 pub mod error_page;
 pub mod files;
 pub mod filters;

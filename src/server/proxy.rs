@@ -74,6 +74,9 @@ pub enum ProxyError {
     ConnectTimeout,
     #[error("the app server sent nothing for proxy_read_timeout")]
     ReadTimeout,
+    /// The head came, then the body stalled for `proxy_read_timeout`.
+    #[error("the app server's body stalled for proxy_read_timeout")]
+    BodyReadTimeout,
     /// `nothing_read`: the connection closed before any byte of a response,
     /// so the request may be sent again elsewhere (if it is idempotent).
     #[error("upstream prematurely closed connection")]
@@ -86,7 +89,9 @@ impl ProxyError {
     /// 504 for a timeout, 502 for everything else (nginx `ngx_http_upstream.c`).
     pub fn status(&self) -> u16 {
         match self {
-            ProxyError::ConnectTimeout | ProxyError::ReadTimeout => 504,
+            ProxyError::ConnectTimeout | ProxyError::ReadTimeout | ProxyError::BodyReadTimeout => {
+                504
+            }
             _ => 502,
         }
     }
@@ -95,7 +100,9 @@ impl ProxyError {
     pub fn failure(&self) -> Failure {
         match self {
             ProxyError::Connect(kind, _) => *kind,
-            ProxyError::ConnectTimeout | ProxyError::ReadTimeout => Failure::TimedOut,
+            ProxyError::ConnectTimeout | ProxyError::ReadTimeout | ProxyError::BodyReadTimeout => {
+                Failure::TimedOut
+            }
             ProxyError::Closed { .. } => Failure::Closed,
             ProxyError::Invalid(_) => Failure::Invalid,
         }
@@ -108,10 +115,46 @@ impl ProxyError {
                 "proxy_connect_timeout",
                 config.proxy_connect_timeout.to_string(),
             )),
-            ProxyError::ReadTimeout => {
+            ProxyError::ReadTimeout | ProxyError::BodyReadTimeout => {
                 Some(("proxy_read_timeout", config.proxy_read_timeout.to_string()))
             }
             _ => None,
+        }
+    }
+
+    /// What nginx writes to its error log for this failure: the message,
+    /// the system error in parentheses, and what it was doing
+    /// (`c->log->action` in `ngx_http_upstream.c`: "connecting to
+    /// upstream", "reading response header from upstream", "reading
+    /// upstream"). A timeout is `ETIMEDOUT`, 110 on Linux, whichever
+    /// timer fired.
+    pub fn log_message(&self) -> String {
+        const HEADER: &str = "while reading response header from upstream";
+        match self {
+            ProxyError::Connect(kind, detail) => {
+                let errno = match kind {
+                    Failure::Refused => "111: Connection refused".to_string(),
+                    Failure::Reset => "104: Connection reset by peer".to_string(),
+                    _ => detail.clone(),
+                };
+                format!("connect() failed ({errno}) while connecting to upstream")
+            }
+            ProxyError::ConnectTimeout => {
+                "upstream timed out (110: Connection timed out) while connecting to upstream".into()
+            }
+            ProxyError::ReadTimeout => {
+                format!("upstream timed out (110: Connection timed out) {HEADER}")
+            }
+            ProxyError::BodyReadTimeout => {
+                "upstream timed out (110: Connection timed out) while reading upstream".into()
+            }
+            ProxyError::Closed { nothing_read: true } => {
+                format!("upstream prematurely closed connection {HEADER}")
+            }
+            ProxyError::Closed {
+                nothing_read: false,
+            } => "upstream prematurely closed connection while reading upstream".into(),
+            ProxyError::Invalid(_) => format!("upstream sent invalid header {HEADER}"),
         }
     }
 }
@@ -379,7 +422,15 @@ impl Upstream {
             armed: true,
         };
         let read = self.read_response(&mut conn, upstream_req, config).await;
-        waiting.disarm();
+        // After proxy_read_timeout nginx closes the upstream connection
+        // itself (ngx_http_upstream_next): the guard records that. Any
+        // other failure was the app server's close.
+        if !matches!(
+            read,
+            Err(ProxyError::ReadTimeout | ProxyError::BodyReadTimeout)
+        ) {
+            waiting.disarm();
+        }
         let (head, raw, body, framing) = read?;
         let mut wire = raw;
         wire.extend_from_slice(&body);
@@ -423,7 +474,7 @@ impl Upstream {
             .await
         {
             Ok(b) => b,
-            Err(ReadError::Timeout(_)) => return Err(ProxyError::ReadTimeout),
+            Err(ReadError::Timeout(_)) => return Err(ProxyError::BodyReadTimeout),
             Err(ReadError::TooLarge(limit)) => {
                 return Err(ProxyError::Invalid(format!("a body over {limit} bytes")));
             }
@@ -527,6 +578,31 @@ impl Drop for InFlight<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_failure_is_logged_with_nginxs_message_and_action() {
+        let refused = ProxyError::Connect(Failure::Refused, "refused".into());
+        assert_eq!(
+            refused.log_message(),
+            "connect() failed (111: Connection refused) while connecting to upstream"
+        );
+        assert_eq!(
+            ProxyError::Closed { nothing_read: true }.log_message(),
+            "upstream prematurely closed connection while reading response header from upstream"
+        );
+        assert_eq!(
+            ProxyError::BodyReadTimeout.log_message(),
+            "upstream timed out (110: Connection timed out) while reading upstream"
+        );
+        assert_eq!(ProxyError::BodyReadTimeout.status(), 504);
+        assert_eq!(
+            ProxyError::Closed {
+                nothing_read: false
+            }
+            .status(),
+            502
+        );
+    }
 
     #[test]
     fn hop_by_hop_fields_are_dropped_and_forwarding_fields_added() {

@@ -142,6 +142,12 @@ steps! {
     ClientResponseNone => (Client, "client.response.none"),
     /// A slow client sends the next piece of its body (`upload_rate`).
     ClientUpload => (Client, "client.upload"),
+    /// A slow client sends the next piece of its request, head included
+    /// (`head_rate`).
+    ClientTrickle => (Client, "client.trickle"),
+    /// The server closed a connection the client was keeping idle for
+    /// reuse (`idle`): no response, no warning, only a FIN.
+    ClientIdleClosed => (Client, "client.idle_closed"),
     /// The client's own timeout ran out before a whole response came: it
     /// gives up and closes the connection (`timeout`).
     ClientTimeout => (Client, "client.timeout"),

@@ -1,0 +1,77 @@
+//! nginx's error log: the line an operator greps for when a 502 or 504
+//! comes back.
+//!
+//! A failed proxied request leaves one line at level `error`, written by
+//! `ngx_log_error` with the connection's log context appended by
+//! `ngx_http_log_error` (ngx_http_request.c): the connection number, the
+//! message with the system error in parentheses, what nginx was doing,
+//! then `client:`, `server:`, `request:`, `upstream:` and `host:`:
+//!
+//! ```text
+//! [error] *1 upstream timed out (110: Connection timed out) while reading
+//! response header from upstream, client: 203.0.113.7, server: , request:
+//! "GET /slow HTTP/1.1", upstream: "http://10.0.0.2:8000/slow", host: "example.com"
+//! ```
+//!
+//! The real line begins with the date and `PID#TID:`; the trace has the
+//! time already and a lesson has no pid, so those are left out.
+//!
+//! Book: "The web server", section "When the app server is slow: 504"
+//! (book/src/web-server.md).
+
+use std::net::SocketAddr;
+
+use crate::http::RequestHead;
+
+/// One `[error]` line for a request the upstream failed.
+pub fn upstream_error(
+    conn: u64,
+    message: &str,
+    client: SocketAddr,
+    server_name: &str,
+    request: &RequestHead,
+    upstream: &str,
+) -> String {
+    format!(
+        "[error] *{conn} {message}, client: {}, server: {server_name}, request: \"{} {} {}\", \
+         upstream: \"http://{upstream}{}\", host: \"{}\"",
+        client.ip(),
+        request.method,
+        request.target,
+        request.version.as_str(),
+        request.target,
+        request.headers.get("host").unwrap_or(""),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{Headers, Version};
+
+    #[test]
+    fn the_line_has_nginx_context_fields_in_nginx_order() {
+        let mut headers = Headers::new();
+        headers.push("Host", "example.com");
+        let req = RequestHead {
+            method: "GET".into(),
+            target: "/slow".into(),
+            version: Version::Http11,
+            headers,
+        };
+        let line = upstream_error(
+            3,
+            "upstream timed out (110: Connection timed out) while reading response header from upstream",
+            "203.0.113.7:50000".parse().expect("an address"),
+            "",
+            &req,
+            "10.0.0.2:8000",
+        );
+        assert_eq!(
+            line,
+            "[error] *3 upstream timed out (110: Connection timed out) while reading response \
+             header from upstream, client: 203.0.113.7, server: , request: \"GET /slow HTTP/1.1\", \
+             upstream: \"http://10.0.0.2:8000/slow\", host: \"example.com\""
+        );
+    }
+}
