@@ -12,6 +12,7 @@
 //!
 //! Book: "The journey of a request" (book/src/journey.md).
 
+pub mod balance;
 pub mod conditional;
 pub mod config;
 pub mod connection;
