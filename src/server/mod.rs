@@ -14,6 +14,7 @@
 
 pub mod access;
 mod access_phase;
+pub mod balance;
 mod client_abort;
 pub mod conditional;
 pub mod config;
