@@ -53,6 +53,17 @@ pub enum Method {
     IpHash,
 }
 
+impl Method {
+    /// The directive's name (`round_robin` is nginx's default, no directive).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::RoundRobin => "round_robin",
+            Method::LeastConn => "least_conn",
+            Method::IpHash => "ip_hash",
+        }
+    }
+}
+
 /// One `server` line of an `upstream` block.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -423,6 +423,7 @@ mod tests {
             failure: None,
             data: Vec::new(),
             narration: None,
+            server: None,
         }
     }
 

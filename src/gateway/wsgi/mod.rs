@@ -48,7 +48,10 @@ where
     F: Fn(usize) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let handles: Vec<_> = (1..=size).map(|n| tokio::spawn(worker(n))).collect();
+    // In the instance's span, when it is one of an upstream group's.
+    let handles: Vec<_> = (1..=size)
+        .map(|n| tokio::spawn(tracing::Instrument::in_current_span(worker(n))))
+        .collect();
     for h in handles {
         let _ = h.await;
     }
