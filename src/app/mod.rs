@@ -396,7 +396,10 @@ pub fn build_with(
 /// that every app server instance of an upstream group shares it, as
 /// instances behind a load balancer share their database server.
 pub fn open_db(config: &AppConfig, entropy: &dyn Entropy) -> Result<Db, AppError> {
-    Ok(Db::new(open_database(config, entropy)?, config.db_latency.0))
+    Ok(Db::new(
+        open_database(config, entropy)?,
+        config.db_latency.0,
+    ))
 }
 
 /// The app on an open database (one instance's framework).

@@ -507,7 +507,9 @@ async fn handle(
     // nginx watches the client while the request is upstream: if it
     // leaves, the request is abandoned (499) and the upstream hop closed,
     // unless proxy_ignore_client_abort says to finish it anyway.
-    let forward = server.upstream.forward(&upstream_req, &body, cfg, peer.ip());
+    let forward = server
+        .upstream
+        .forward(&upstream_req, &body, cfg, peer.ip());
     let forwarded = if cfg.proxy_ignore_client_abort {
         forward.await
     } else {

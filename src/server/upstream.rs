@@ -33,9 +33,9 @@
 //! Book: "The web server", section "Load balancing" (book/src/web-server.md).
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
@@ -148,6 +148,11 @@ pub enum InstanceAction {
     Stop,
     /// It listens again, with fresh workers (or a fresh event loop).
     Start,
+    /// The process dies at once (SIGKILL, a crash): the kernel closes its
+    /// sockets, so the requests it was serving are never answered (the
+    /// proxy reads "upstream prematurely closed connection") and connects
+    /// are refused.
+    Kill,
 }
 
 impl InstanceAction {
@@ -155,6 +160,7 @@ impl InstanceAction {
         match self {
             InstanceAction::Stop => "stop",
             InstanceAction::Start => "start",
+            InstanceAction::Kill => "kill",
         }
     }
 }
@@ -382,14 +388,18 @@ impl Pool {
                 return Ok((head, body));
             };
             let sent = match &outcome {
-                Tried::Failed(e) => !matches!(e, ProxyError::Connect(..) | ProxyError::ConnectTimeout),
+                Tried::Failed(e) => {
+                    !matches!(e, ProxyError::Connect(..) | ProxyError::ConnectTimeout)
+                }
                 Tried::Answered(..) => true,
             };
             let listed = config.proxy_next_upstream.contains(&condition)
                 && !config.proxy_next_upstream.contains(&NextUpstream::Off);
             let blocked_by_method = sent
                 && !idempotent(&upstream_req.method)
-                && !config.proxy_next_upstream.contains(&NextUpstream::NonIdempotent);
+                && !config
+                    .proxy_next_upstream
+                    .contains(&NextUpstream::NonIdempotent);
             let now = self.now();
             let (fails, max_fails, fail_timeout) = {
                 let mut g = self.lock();
@@ -547,13 +557,17 @@ impl Pool {
             Some(i) => decision.chosen(before[i].name.clone()),
             None => decision,
         };
-        let mut step = Step::new(StepId::WebServerUpstreamChoose, Direction::Within, Kind::Decision)
-            .summary(summary)
-            .decision(decision);
+        let mut step = Step::new(
+            StepId::WebServerUpstreamChoose,
+            Direction::Within,
+            Kind::Decision,
+        )
+        .summary(summary)
+        .decision(decision);
         if let Some(i) = chosen {
             step = step.server(before[i].name.clone());
         } else {
-            step = step.failure(Failure::Refused).answer(502);
+            step = step.failure(Failure::Refused);
         }
         step.emit();
         chosen

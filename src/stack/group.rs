@@ -41,6 +41,8 @@ struct Member {
     relistener: Relistener,
     /// Tells the running process to stop accepting.
     stop: Option<watch::Sender<bool>>,
+    /// Ends the running process at once.
+    kill: Option<tokio::task::AbortHandle>,
     /// How many times it was started (for its entropy).
     generation: u64,
 }
@@ -57,7 +59,7 @@ pub(super) struct Supervisor {
 }
 
 /// Check what nginx (or the lesson runner) would refuse.
-fn validate(upstream: &UpstreamConfig) -> Result<(), String> {
+fn validate(upstream: &UpstreamConfig, gthread: bool) -> Result<(), String> {
     if upstream.server.is_empty() {
         return Err("an upstream block needs at least one server".into());
     }
@@ -92,7 +94,12 @@ fn validate(upstream: &UpstreamConfig) -> Result<(), String> {
             ));
         };
         match (e.action, running[i]) {
-            (InstanceAction::Stop, false) => {
+            (InstanceAction::Kill, _) if gthread => {
+                // Its pool threads are tasks of their own, not yet killed
+                // with it.
+                return Err("kill is not supported for gthread workers: use stop".into());
+            }
+            (InstanceAction::Stop | InstanceAction::Kill, false) => {
                 return Err(format!("at {}: \"{}\" is already stopped", e.at, e.server));
             }
             (InstanceAction::Start, true) => {
@@ -118,7 +125,7 @@ pub(super) fn start(
     clock: Clock,
     seed: u64,
 ) -> Result<(Pool, Supervisor), StackError> {
-    validate(upstream).map_err(StackError::Upstream)?;
+    validate(upstream, config.app_server.gthread()).map_err(StackError::Upstream)?;
     let db = app::open_db(&config.app, &app::entropy::Seeded::new(seed))
         .map_err(|e| StackError::App(e.to_string()))?;
     let mut supervisor = Supervisor {
@@ -152,6 +159,7 @@ pub(super) fn start(
             address,
             relistener: dialer.relistener(),
             stop: None,
+            kill: None,
             generation: 0,
         });
         supervisor.launch(i, listener)?;
@@ -194,8 +202,9 @@ impl Supervisor {
         .map_err(|e| StackError::App(e.to_string()))?;
         let front = Front::configured(self.clock, m.address, &self.config.app_server);
         let run = simulated_app_server(&self.config, listener, framework, front);
-        self.tasks
-            .push(tokio::spawn(run.instrument(server_span(&m.name))));
+        let task = tokio::spawn(run.instrument(server_span(&m.name)));
+        m.kill = Some(task.abort_handle());
+        self.tasks.push(task);
         m.stop = Some(stop);
         Ok(())
     }
@@ -222,6 +231,7 @@ impl Supervisor {
             };
             match e.action {
                 InstanceAction::Stop => self.stop(i),
+                InstanceAction::Kill => self.kill(i),
                 InstanceAction::Start => {
                     if !self.restart(i) {
                         break;
@@ -251,6 +261,28 @@ impl Supervisor {
             .emit();
     }
 
+    fn kill(&mut self, i: usize) {
+        let m = &mut self.members[i];
+        m.stop = None;
+        if let Some(kill) = m.kill.take() {
+            kill.abort();
+        }
+        let _span = server_span(&m.name).entered();
+        Step::new(
+            StepId::AppServerInstanceStop,
+            Direction::Within,
+            Kind::Error,
+        )
+        .instance(Instance::Listener)
+        .server(m.name.clone())
+        .summary(format!(
+            "app server {} at {} is killed (the lesson's event): the kernel closes its \
+                 sockets: connects are refused, and connections it was serving close unanswered",
+            m.name, m.address
+        ))
+        .emit();
+    }
+
     /// False when the lesson is already over (nobody can dial any more).
     fn restart(&mut self, i: usize) -> bool {
         let Some(listener) = self.members[i].relistener.relisten() else {
@@ -259,15 +291,19 @@ impl Supervisor {
         let m = &self.members[i];
         {
             let _span = server_span(&m.name).entered();
-            Step::new(StepId::AppServerInstanceStart, Direction::Within, Kind::Step)
-                .instance(Instance::Listener)
-                .server(m.name.clone())
-                .summary(format!(
-                    "app server {} starts again (the lesson's event): it listens on {} with fresh \
+            Step::new(
+                StepId::AppServerInstanceStart,
+                Direction::Within,
+                Kind::Step,
+            )
+            .instance(Instance::Listener)
+            .server(m.name.clone())
+            .summary(format!(
+                "app server {} starts again (the lesson's event): it listens on {} with fresh \
                      workers; the web server learns it is back only when a request tries it",
-                    m.name, m.address
-                ))
-                .emit();
+                m.name, m.address
+            ))
+            .emit();
         }
         self.launch(i, listener).is_ok()
     }
@@ -294,15 +330,25 @@ mod tests {
         }
     }
 
+    fn validate_(upstream: &UpstreamConfig) -> Result<(), String> {
+        validate(upstream, false)
+    }
+
     #[test]
     fn a_schedule_that_starts_a_running_instance_or_names_no_server_is_refused() {
-        assert!(validate(&group(vec![(1, "b", InstanceAction::Stop), (5, "b", InstanceAction::Start)])).is_ok());
-        let twice = validate(&group(vec![(1, "b", InstanceAction::Start)]));
+        assert!(
+            validate_(&group(vec![
+                (1, "b", InstanceAction::Stop),
+                (5, "b", InstanceAction::Start)
+            ]))
+            .is_ok()
+        );
+        let twice = validate_(&group(vec![(1, "b", InstanceAction::Start)]));
         assert!(twice.is_err_and(|e| e.contains("already running")));
-        let unknown = validate(&group(vec![(1, "z", InstanceAction::Stop)]));
+        let unknown = validate_(&group(vec![(1, "z", InstanceAction::Stop)]));
         assert!(unknown.is_err_and(|e| e.contains("\"z\"")));
         let mut dup = group(vec![]);
         dup.server[1].name = "a".into();
-        assert!(validate(&dup).is_err_and(|e| e.contains("two servers")));
+        assert!(validate_(&dup).is_err_and(|e| e.contains("two servers")));
     }
 }
