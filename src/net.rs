@@ -265,7 +265,9 @@ impl Connector {
 /// The client end of an in-memory listener.
 #[derive(Clone)]
 pub struct MemoryDialer {
-    tx: mpsc::Sender<Pending>,
+    /// The listener's queue. Swapped by [`MemoryDialer::relisten`] when a
+    /// stopped server listens again on the same address.
+    tx: Arc<std::sync::Mutex<mpsc::Sender<Pending>>>,
     /// The address the "server" listens on (shown in traces).
     server_addr: SocketAddr,
     /// The address dialers appear to come from.
@@ -313,13 +315,14 @@ impl MemoryDialer {
         let mut pending = (server, peer);
         let mut rto = SYN_RTO_INITIAL;
         let mut retries = 0u32;
+        let mut tx = self.sender();
         loop {
-            match self.tx.try_send(pending) {
+            match tx.try_send(pending) {
                 Ok(()) => break,
                 Err(mpsc::error::TrySendError::Closed(_)) => {
                     return Err(io::Error::new(
                         io::ErrorKind::ConnectionRefused,
-                        "listener closed",
+                        "Connection refused: nothing listens there",
                     ));
                 }
                 Err(mpsc::error::TrySendError::Full(back)) => {
@@ -368,10 +371,12 @@ impl MemoryDialer {
                     }
                     retries += 1;
                     rto *= 2;
+                    // The server may have stopped or listened again meanwhile.
+                    tx = self.sender();
                 }
             }
         }
-        let waiting = (self.tx.max_capacity() - self.tx.capacity()) as u64;
+        let waiting = (tx.max_capacity() - tx.capacity()) as u64;
         Step::state_only(
             self.backlog_step,
             StateChange::Backlog {
@@ -394,6 +399,62 @@ impl MemoryDialer {
         ))
         .emit();
         Ok(client)
+    }
+}
+
+impl MemoryDialer {
+    fn sender(&self) -> mpsc::Sender<Pending> {
+        match self.tx.lock() {
+            Ok(tx) => tx.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// What lets a stopped server on this dialer's address listen again,
+    /// without keeping the address reachable: once every dialer is gone
+    /// (the lesson is over), it cannot.
+    pub fn relistener(&self) -> Relistener {
+        Relistener {
+            tx: Arc::downgrade(&self.tx),
+            server_addr: self.server_addr,
+            capacity: self.capacity,
+        }
+    }
+
+    /// Dial from the same run of ephemeral ports as `other`: one proxy
+    /// connecting to several servers takes its ports from one range, so no
+    /// two of its connections have the same local address.
+    pub fn sharing_ports_with(mut self, other: &MemoryDialer) -> MemoryDialer {
+        self.next_port = other.next_port.clone();
+        self
+    }
+}
+
+/// A stopped in-memory server's address, ready to be listened on again.
+pub struct Relistener {
+    tx: std::sync::Weak<std::sync::Mutex<mpsc::Sender<Pending>>>,
+    server_addr: SocketAddr,
+    capacity: u64,
+}
+
+impl Relistener {
+    /// A new listening socket on the address (its old one closed, so
+    /// connects were refused): connects reach the new one from now on.
+    /// None when nobody can dial the address any more.
+    pub fn relisten(&self) -> Option<Listener> {
+        let shared = self.tx.upgrade()?;
+        let room = usize::try_from(self.capacity).unwrap_or(usize::MAX);
+        let (tx, rx) = mpsc::channel(room.saturating_add(1));
+        match shared.lock() {
+            Ok(mut old) => *old = tx,
+            Err(poisoned) => *poisoned.into_inner() = tx,
+        }
+        Some(Listener {
+            source: Source::Memory(rx),
+            local: self.server_addr,
+            capacity: self.capacity,
+            stop: None,
+        })
     }
 }
 
@@ -429,7 +490,7 @@ pub fn memory_listener(
     // holds backlog + 1 connections; listen(fd, 0) still queues one.
     let (tx, rx) = mpsc::channel(backlog.saturating_add(1));
     let dialer = MemoryDialer {
-        tx,
+        tx: Arc::new(std::sync::Mutex::new(tx)),
         server_addr,
         client_ip: client.ip(),
         next_port: Arc::new(AtomicU16::new(client.port())),

@@ -135,6 +135,9 @@ const GOLDEN: &[&str] = &[
     "too-large",
     "rate-limit-burst",
     "limit-conn",
+    "load-balance",
+    "least-conn",
+    "upstream-down",
     "bad-request",
     "arrival-order",
     "many-at-once",
@@ -253,6 +256,21 @@ golden!(
     rate_limit_burst_transcript_delays_the_burst_then_refuses_and_nodelay_does_not_wait,
     rate_limit_burst_whole_trace_is_unchanged,
     "rate-limit-burst"
+);
+golden!(
+    load_balance_transcript_fails_over_skips_the_failed_server_and_takes_it_back,
+    load_balance_whole_trace_is_unchanged,
+    "load-balance"
+);
+golden!(
+    least_conn_transcript_sends_quick_requests_past_the_busy_server,
+    least_conn_whole_traces_are_unchanged,
+    "least-conn"
+);
+golden!(
+    upstream_down_transcript_refuses_to_resend_a_post_then_finds_no_live_upstreams,
+    upstream_down_whole_trace_is_unchanged,
+    "upstream-down"
 );
 golden!(
     limit_conn_transcript_refuses_the_second_request_in_progress,

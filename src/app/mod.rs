@@ -389,10 +389,28 @@ pub fn build_with(
     clock: Clock,
     entropy: Arc<dyn Entropy>,
 ) -> Result<Arc<Framework>, AppError> {
-    let db = Db::new(
-        open_database(config, entropy.as_ref())?,
+    let db = open_db(config, entropy.as_ref())?;
+    build_on(db, config, framework, clock, entropy)
+}
+
+/// The app's database, created, migrated and seeded: one per stack, so
+/// that every app server instance of an upstream group shares it, as
+/// instances behind a load balancer share their database server.
+pub fn open_db(config: &AppConfig, entropy: &dyn Entropy) -> Result<Db, AppError> {
+    Ok(Db::new(
+        open_database(config, entropy)?,
         config.db_latency.0,
-    );
+    ))
+}
+
+/// The app on an open database (one instance's framework).
+pub fn build_on(
+    db: Db,
+    config: &AppConfig,
+    framework: &FrameworkConfig,
+    clock: Clock,
+    entropy: Arc<dyn Entropy>,
+) -> Result<Arc<Framework>, AppError> {
     let mut routes = Routes {
         builder: Framework::builder().exceptions(framework.exceptions),
         policy: Router::new(),

@@ -55,6 +55,18 @@ pub const LESSONS: &[(&str, &str)] = &[
         include_str!("../../scenarios/limit-conn.toml"),
     ),
     (
+        "load-balance",
+        include_str!("../../scenarios/load-balance.toml"),
+    ),
+    (
+        "least-conn",
+        include_str!("../../scenarios/least-conn.toml"),
+    ),
+    (
+        "upstream-down",
+        include_str!("../../scenarios/upstream-down.toml"),
+    ),
+    (
         "bad-request",
         include_str!("../../scenarios/bad-request.toml"),
     ),

@@ -14,6 +14,7 @@ use super::limit_conn::{LimitConn, LimitConnZone};
 use super::limit_req::{LimitReq, LimitReqZone};
 use super::location::{Location, default_locations};
 use super::tokens::ServerTokens;
+use super::upstream::{NextUpstream, UpstreamConfig, default_next_upstream};
 use crate::http::{HeadLimits, LineLimit};
 use crate::units::{Size, Time};
 
@@ -168,6 +169,27 @@ pub struct WebServerConfig {
     /// What `Server` and the error pages say about the server
     /// (`server_tokens on`); see [`super::tokens`].
     pub server_tokens: ServerTokens,
+    /// `upstream { … }`: several app server instances behind the proxy
+    /// (see [`super::upstream`]). None: one app server, as `proxy_pass`
+    /// to one address has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<UpstreamConfig>,
+    /// When a failed try is passed to the next server (`proxy_next_upstream
+    /// error timeout`). Written only when changed.
+    #[serde(skip_serializing_if = "is_default_next_upstream")]
+    pub proxy_next_upstream: Vec<NextUpstream>,
+    /// Most tries of one request (`proxy_next_upstream_tries 0`: no limit
+    /// but the group's size). Written only when set.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub proxy_next_upstream_tries: u32,
+}
+
+fn is_default_next_upstream(n: &[NextUpstream]) -> bool {
+    n == default_next_upstream()
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 fn is_false(b: &bool) -> bool {
@@ -255,6 +277,9 @@ impl Default for WebServerConfig {
             proxy_set_header: BTreeMap::new(),
             access: Vec::new(),
             server_tokens: ServerTokens::On,
+            upstream: None,
+            proxy_next_upstream: default_next_upstream(),
+            proxy_next_upstream_tries: 0,
         }
     }
 }

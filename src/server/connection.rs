@@ -523,7 +523,9 @@ async fn handle(
     // nginx watches the client while the request is upstream: if it
     // leaves, the request is abandoned (499) and the upstream hop closed,
     // unless proxy_ignore_client_abort says to finish it anyway.
-    let forward = server.upstream.forward(&upstream_req, &body, cfg);
+    let forward = server
+        .upstream
+        .forward(&upstream_req, &body, cfg, peer.ip());
     let forwarded = if cfg.proxy_ignore_client_abort {
         forward.await
     } else {
@@ -581,7 +583,7 @@ async fn handle(
                 peer,
                 cfg.server_name.first().map_or("", String::as_str),
                 &head,
-                &server.upstream.connector().describe(),
+                &server.upstream.first().connector().describe(),
             );
             step.data(Data::Fields {
                 entries: vec![("error_log".into(), log)],

@@ -14,6 +14,7 @@
 
 pub mod access;
 mod access_phase;
+pub mod balance;
 pub mod brotli;
 mod client_abort;
 pub mod conditional;
@@ -43,6 +44,7 @@ pub mod static_files;
 pub mod tls;
 pub mod tokens;
 mod upgrade;
+pub mod upstream;
 
 pub use config::WebServerConfig;
 
@@ -54,12 +56,12 @@ use tracing::Instrument;
 use crate::clock::Clock;
 use crate::net::{Connector, Listener};
 use crate::trace::emit::connection_span;
-use proxy::Upstream;
 
 /// One web server: its settings, its upstream, its id counters.
 pub struct WebServer {
     pub config: WebServerConfig,
-    pub upstream: Upstream,
+    /// The app servers behind `proxy_pass`: one, or an upstream group.
+    pub upstream: upstream::Pool,
     pub clock: Clock,
     /// The files `root` and `alias` locations serve.
     pub files: files::Files,
@@ -94,12 +96,24 @@ impl WebServer {
         files: files::Files,
         tls: Option<(tls::Terminator, u16)>,
     ) -> Arc<WebServer> {
+        let pool = upstream::Pool::single(upstream, clock);
+        WebServer::with_pool(config, pool, clock, files, tls)
+    }
+
+    /// A web server in front of `pool` (one app server or a group).
+    pub fn with_pool(
+        config: WebServerConfig,
+        pool: upstream::Pool,
+        clock: Clock,
+        files: files::Files,
+        tls: Option<(tls::Terminator, u16)>,
+    ) -> Arc<WebServer> {
         let port = tls.as_ref().map_or(443, |(_, p)| *p);
         let tls = tls.map(|(t, _)| t);
         Arc::new(WebServer {
             limits: preaccess::Limits::new(&config),
             config,
-            upstream: Upstream::new(upstream),
+            upstream: pool,
             clock,
             files,
             tls,

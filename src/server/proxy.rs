@@ -24,8 +24,8 @@
 //! Book: "The journey of a request" (book/src/journey.md).
 
 use std::net::SocketAddr;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use thiserror::Error;
@@ -83,6 +83,9 @@ pub enum ProxyError {
     Closed { nothing_read: bool },
     #[error("upstream sent an invalid response: {0}")]
     Invalid(String),
+    /// No server of the group was eligible (nginx's error log says this).
+    #[error("no live upstreams while connecting to upstream")]
+    NoLive,
 }
 
 impl ProxyError {
@@ -105,6 +108,7 @@ impl ProxyError {
             }
             ProxyError::Closed { .. } => Failure::Closed,
             ProxyError::Invalid(_) => Failure::Invalid,
+            ProxyError::NoLive => Failure::Refused,
         }
     }
 
@@ -155,6 +159,8 @@ impl ProxyError {
                 nothing_read: false,
             } => "upstream prematurely closed connection while reading upstream".into(),
             ProxyError::Invalid(_) => format!("upstream sent invalid header {HEADER}"),
+            // ngx_http_upstream_next: every server of the group is down.
+            ProxyError::NoLive => "no live upstreams while connecting to upstream".into(),
         }
     }
 }
@@ -164,16 +170,27 @@ impl ProxyError {
 pub struct Upstream {
     connector: Connector,
     idle: Mutex<Vec<(u64, HttpConn<Stream>)>>,
-    next_conn: AtomicU64,
+    next_conn: Arc<AtomicU64>,
 }
 
 impl Upstream {
     pub fn new(connector: Connector) -> Upstream {
+        Upstream::numbered(connector, Arc::new(AtomicU64::new(1)))
+    }
+
+    /// One server of a group whose upstream connections are numbered by
+    /// one counter (`ids`), so that no two share an id.
+    pub fn numbered(connector: Connector, ids: Arc<AtomicU64>) -> Upstream {
         Upstream {
             connector,
             idle: Mutex::new(Vec::new()),
-            next_conn: AtomicU64::new(1),
+            next_conn: ids,
         }
+    }
+
+    /// The address this server is dialed at.
+    pub fn address(&self) -> String {
+        self.connector.describe()
     }
 
     fn take_idle(&self) -> Option<(u64, HttpConn<Stream>)> {

@@ -137,7 +137,7 @@ pub(super) fn passes(head: &RequestHead, upstream: &RequestHead, cfg: &WebServer
 
 fn instance(server: &WebServer, id: u64) -> Instance {
     Instance::Upstream {
-        server: server.upstream.connector().describe(),
+        server: server.upstream.first().connector().describe(),
         conn: id,
     }
 }
@@ -162,10 +162,10 @@ pub(super) async fn tunnel(
     keep_alive: bool,
 ) -> Outcome {
     let cfg = &server.config;
-    let id = server.upstream.next_id();
+    let id = server.upstream.first().next_id();
     let connect = tokio::time::timeout(
         cfg.proxy_connect_timeout.0,
-        server.upstream.connector().connect(),
+        server.upstream.first().connector().connect(),
     );
     let mut upstream = match connect.await {
         Ok(Ok((stream, local))) => {
@@ -181,7 +181,7 @@ pub(super) async fn tunnel(
                     conn: id,
                     state: ConnState::Open,
                     local: Some(local.to_string()),
-                    peer: Some(server.upstream.connector().describe()),
+                    peer: Some(server.upstream.first().connector().describe()),
                 })
                 .emit();
             HttpConn::new(stream)

@@ -12,6 +12,7 @@
 //! Book: "The journey of a request" (book/src/journey.md).
 
 pub mod config;
+mod group;
 pub mod site;
 
 pub use config::StackConfig;
@@ -58,6 +59,8 @@ pub enum StackError {
     Listen { addr: SocketAddr, source: io::Error },
     #[error("could not set up TLS: {0}")]
     Tls(String),
+    #[error("the upstream group: {0}")]
+    Upstream(String),
 }
 
 /// How a lesson's clients reach its web server: port 80, and port 443
@@ -189,11 +192,24 @@ fn start_app_server(
 ) -> Result<JoinHandle<()>, StackError> {
     let entropy: Arc<dyn Entropy> = Arc::new(app::entropy::Seeded::new(seed));
     let (framework, front) = app_parts(config, local, clock, entropy)?;
+    Ok(tokio::spawn(simulated_app_server(
+        config, listener, framework, front,
+    )))
+}
+
+/// A lesson's app server (workers or event loop) serving `framework`
+/// behind `listener`, as a future to spawn.
+pub(crate) fn simulated_app_server(
+    config: &StackConfig,
+    listener: Listener,
+    framework: Arc<crate::framework::Framework>,
+    front: Arc<Front>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     let cfg = config.app_server.clone();
-    Ok(match cfg.interface {
+    match cfg.interface {
         Interface::Wsgi if cfg.gthread() => {
             let app: Arc<dyn wsgi::WsgiApp> = framework;
-            tokio::spawn(wsgi::gthread::run(
+            Box::pin(wsgi::gthread::run(
                 SharedListener::new(listener),
                 app,
                 cfg,
@@ -203,7 +219,7 @@ fn start_app_server(
         }
         Interface::Wsgi => {
             let app: Arc<dyn wsgi::WsgiApp> = framework;
-            tokio::spawn(wsgi::workers::run(
+            Box::pin(wsgi::workers::run(
                 SharedListener::new(listener),
                 app,
                 cfg,
@@ -213,7 +229,7 @@ fn start_app_server(
         }
         Interface::Asgi => {
             let app: Arc<dyn asgi::AsgiApp> = framework;
-            tokio::spawn(asgi::event_loop::run(
+            Box::pin(asgi::event_loop::run(
                 listener,
                 app,
                 cfg,
@@ -221,7 +237,7 @@ fn start_app_server(
                 World::Simulated,
             ))
         }
-    })
+    }
 }
 
 /// Start `serve`'s app server on threads of its own (see [`AppServer`]):
@@ -370,16 +386,35 @@ pub fn start_in_memory(
     } else {
         (None, None)
     };
-    let app = start_app_server(config, app_listener, LESSON_APP_ADDR, clock, seed)?;
     let (tls_listener, terminator) = tls.unzip();
-    let web_server = WebServer::with_tls(
-        config.web_server.clone(),
-        Connector::Memory(app_dialer),
-        clock,
-        site::bundled(),
-        terminator,
-    );
-    let web = tokio::spawn(web_server.run_listeners(web_listener, tls_listener));
+    let (web, app) = match &config.web_server.upstream {
+        None => {
+            let app = start_app_server(config, app_listener, LESSON_APP_ADDR, clock, seed)?;
+            let web_server = WebServer::with_tls(
+                config.web_server.clone(),
+                Connector::Memory(app_dialer),
+                clock,
+                site::bundled(),
+                terminator,
+            );
+            let web = tokio::spawn(web_server.run_listeners(web_listener, tls_listener));
+            (web, app)
+        }
+        Some(upstream) => {
+            drop((app_dialer, app_listener));
+            let (pool, start) = group::start(config, upstream, clock, seed)?;
+            let web_server = WebServer::with_pool(
+                config.web_server.clone(),
+                pool,
+                clock,
+                site::bundled(),
+                terminator,
+            );
+            let web = tokio::spawn(web_server.run_listeners(web_listener, tls_listener));
+            let (web, done) = group::watched(web);
+            (web, tokio::spawn(start.run(done)))
+        }
+    };
     let app = AppServer::Task(app);
     Ok((
         Dialers {

@@ -428,6 +428,7 @@ mod tests {
             failure: None,
             data: Vec::new(),
             narration: None,
+            server: None,
         }
     }
 

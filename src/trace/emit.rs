@@ -63,6 +63,7 @@ pub struct Step {
     pub(crate) state: Vec<StateChange>,
     pub(crate) decision: Option<Decision>,
     pub(crate) failure: Option<Failure>,
+    pub(crate) server: Option<String>,
 }
 
 impl Step {
@@ -84,6 +85,7 @@ impl Step {
             state: Vec::new(),
             decision: None,
             failure: None,
+            server: None,
         }
     }
 
@@ -183,6 +185,13 @@ impl Step {
         self
     }
 
+    /// The app server instance this step belongs to (instead of a span's):
+    /// its listen backlog's steps are taken as the proxy dials.
+    pub fn server(mut self, server: impl Into<String>) -> Step {
+        self.server = Some(server.into());
+        self
+    }
+
     /// The kind of failure this step records.
     pub fn failure(mut self, failure: Failure) -> Step {
         self.failure = Some(failure);
@@ -226,6 +235,13 @@ pub fn worker_span(worker: u64) -> tracing::Span {
 /// The span an event-loop task runs in; app-server events inside are the task's.
 pub fn task_span(task: u64) -> tracing::Span {
     tracing::info_span!(target: TARGET, "task", task = task)
+}
+
+/// The span an app server instance runs in (one of several behind an
+/// upstream group), and the span of the proxy's try on it: events inside
+/// inherit `server`.
+pub fn server_span(server: &str) -> tracing::Span {
+    tracing::info_span!(target: TARGET, "upstream_server", server = server)
 }
 
 /// The span a layer opens for one request; events inside inherit `request`.

@@ -527,6 +527,7 @@ mod tests {
             failure: None,
             data: Vec::new(),
             narration: None,
+            server: None,
         }
     }
 

@@ -205,6 +205,12 @@ pub struct Event {
     /// The part of the layer that took the step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<Instance>,
+    /// The app server instance (by its name in the `upstream` block) whose
+    /// process took the step, or that the proxy's try went to: set only
+    /// when the lesson declares an upstream group, so a stack of one
+    /// instance records none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
     /// Client connection id (the web server's); filled in for the client's
     /// and app server's steps from linked facts.
     pub conn: Option<u64>,

@@ -34,13 +34,14 @@ use super::visit::Fields;
 use super::vocab::{Layer, TARGET};
 
 /// Ids carried by a span, stored in its extensions.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 struct SpanIds {
     conn: Option<u64>,
     request: Option<u64>,
     app_conn: Option<u64>,
     worker: Option<u64>,
     task: Option<u64>,
+    server: Option<String>,
 }
 
 enum Sink {
@@ -174,6 +175,7 @@ where
                 app_conn: fields.app_conn,
                 worker: fields.worker,
                 task: fields.task,
+                server: fields.server,
             });
         }
     }
@@ -192,6 +194,7 @@ where
         let mut request = step.request;
         let mut app_conn = step.app_conn;
         let (mut worker, mut task) = (None, None);
+        let mut server = step.server;
         if let Some(scope) = ctx.event_scope(event) {
             for span in scope {
                 if let Some(ids) = span.extensions().get::<SpanIds>() {
@@ -200,6 +203,9 @@ where
                     app_conn = app_conn.or(ids.app_conn);
                     worker = worker.or(ids.worker);
                     task = task.or(ids.task);
+                    if server.is_none() {
+                        server.clone_from(&ids.server);
+                    }
                 }
             }
         }
@@ -240,6 +246,7 @@ where
             failure: step.failure,
             data,
             narration: None,
+            server,
         });
     }
 }

@@ -299,6 +299,7 @@ mod tests {
             failure: None,
             data: Vec::new(),
             narration: None,
+            server: None,
         }
     }
 

@@ -17,13 +17,16 @@ pub struct Fields {
     pub app_conn: Option<u64>,
     pub worker: Option<u64>,
     pub task: Option<u64>,
+    pub server: Option<String>,
     pub summary: String,
 }
 
 impl Visit for Fields {
     fn record_str(&mut self, f: &Field, value: &str) {
-        if f.name() == field::SUMMARY {
-            self.summary = value.to_string();
+        match f.name() {
+            field::SUMMARY => self.summary = value.to_string(),
+            field::SERVER => self.server = Some(value.to_string()),
+            _ => {}
         }
     }
 

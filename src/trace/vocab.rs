@@ -26,6 +26,9 @@ pub mod field {
     pub const WORKER: &str = "worker";
     /// Span field: the event-loop task running the code inside.
     pub const TASK: &str = "task";
+    /// Span field: the app server instance (its name in the `upstream`
+    /// block) a process's steps belong to.
+    pub const SERVER: &str = "server";
     /// Event field: the step's machine name (for subscribers other than
     /// the recorder; the recorder reads the typed step).
     pub const STEP: &str = "step";
@@ -274,6 +277,19 @@ steps! {
     WebServerProxyRetry => (WebServer, "web_server.proxy.retry"),
     /// The upstream failed: 502 or 504.
     WebServerProxyError => (WebServer, "web_server.proxy.error"),
+    /// The upstream group's balancer chooses a server for one try of a
+    /// request (`balance`: round_robin, least_conn, ip_hash): every
+    /// candidate with its weight, effective and current weight, active
+    /// connections, failures and state (eligible, down, failed until when,
+    /// at max_conns, already tried, backup), and the one chosen; or none
+    /// ("no live upstreams": 502).
+    WebServerUpstreamChoose => (WebServer, "web_server.upstream.choose"),
+    /// A try failed (refused, closed, timed out, or a status that
+    /// `proxy_next_upstream` lists): the failure counted against the
+    /// server (`max_fails`, `fail_timeout`), and whether the request goes
+    /// to the next server (`proxy_next_upstream`, tries left, a
+    /// non-idempotent request already sent).
+    WebServerUpstreamNext => (WebServer, "web_server.upstream.next"),
     /// An upstream connection is closed (by either end).
     WebServerUpstreamClose => (WebServer, "web_server.upstream.close"),
     /// A request asks to upgrade (`Upgrade: websocket`): whether the
@@ -316,6 +332,13 @@ steps! {
     /// The app server's accept queue is full: the kernel drops the
     /// connecting SYN and the client retransmits it later.
     AppServerBacklogFull => (AppServer, "app_server.backlog.full"),
+    /// An instance of an upstream group stops as the lesson says: its
+    /// listening socket closes (connects are refused), its idle
+    /// connections close, requests it is running finish.
+    AppServerInstanceStop => (AppServer, "app_server.instance.stop"),
+    /// A stopped instance starts again: it listens on its address with
+    /// fresh workers (or a fresh event loop).
+    AppServerInstanceStart => (AppServer, "app_server.instance.start"),
     /// A worker (WSGI) or the event loop (ASGI) accepts a connection.
     AppServerAccept => (AppServer, "app_server.accept"),
     /// A request arrives from the web server.

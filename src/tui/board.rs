@@ -172,6 +172,7 @@ mod tests {
             failure: None,
             data: Vec::new(),
             narration: None,
+            server: None,
         }
     }
 

@@ -186,7 +186,7 @@ impl Lifespan {
                 ],
             })
             .emit();
-        let call = tokio::spawn(async move { app.lifespan(receive, send).await });
+        let call = tokio::spawn(async move { app.lifespan(receive, send).await }.in_current_span());
         let _ = to_app.send(Message::LifespanStartup).await;
         let answer = tokio::time::timeout(LIFESPAN_STARTUP_PATIENCE, from_app.recv()).await;
         let refuse = |why: String| {

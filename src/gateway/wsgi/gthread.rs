@@ -214,7 +214,7 @@ async fn main_loop(ctx: Arc<Ctx>, listener: SharedListener) {
         let (ctx2, rx, done) = (ctx.clone(), queue_rx.clone(), done_tx.clone());
         threads.push(tokio::spawn(Gated::new(
             ctx.gil.clone(),
-            thread(ctx2, t, rx, done),
+            thread(ctx2, t, rx, done).in_current_span(),
         )));
     }
     drop(done_tx);

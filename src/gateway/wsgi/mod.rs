@@ -48,8 +48,12 @@ where
     F: Fn(usize) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let handles: Vec<_> = (1..=size).map(|n| tokio::spawn(worker(n))).collect();
-    for h in handles {
-        let _ = h.await;
+    // A set, so that the workers die with the arbiter when a lesson kills
+    // the whole app server; in the instance's span, when it is one of an
+    // upstream group's.
+    let mut workers = tokio::task::JoinSet::new();
+    for n in 1..=size {
+        workers.spawn(tracing::Instrument::in_current_span(worker(n)));
     }
+    while workers.join_next().await.is_some() {}
 }
