@@ -99,24 +99,6 @@ fn ids(text: &str) -> Vec<String> {
     out
 }
 
-#[test]
-fn every_chapter_is_in_the_summary() {
-    let chapters = chapters();
-    let summary = &chapters
-        .iter()
-        .find(|(n, _)| n == "SUMMARY.md")
-        .expect("book/src/SUMMARY.md")
-        .1;
-    for (name, _) in &chapters {
-        if name != "SUMMARY.md" {
-            assert!(
-                summary.contains(&format!("({name})")),
-                "book/src/{name} is not in SUMMARY.md: mdBook would leave it out"
-            );
-        }
-    }
-}
-
 /// The targets of a chapter's links: inline (`[text](target)`) and
 /// reference definitions (`[name]: target`), outside code blocks and
 /// code spans.

@@ -78,10 +78,18 @@ ssl_protocols = ["TLSv1.3"]
 server_name = ["example.com"]
 proxy_http_version = "1.0"
 proxy_set_header = { Upgrade = "$http_upgrade" }
+proxy_next_upstream = ["error", "timeout", "http_502"]
+proxy_next_upstream_tries = 2
 limit_req_status = 429
 limit_conn_status = 429
 access = ["deny 192.0.2.1"]
 server_tokens = "off"
+[stack.web_server.upstream]
+balance = "least_conn"
+[[stack.web_server.upstream.server]]
+name = "a"
+max_fails = 2
+fail_timeout = "5s"
 [[stack.web_server.limit_req_zone]]
 name = "z"
 rate = "1r/s"

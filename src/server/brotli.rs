@@ -324,6 +324,8 @@ fn emit(
 
 #[cfg(test)]
 mod tests {
+    // The same request and response fixtures as the gzip filter's tests.
+    use super::super::gzip::tests::{page, request};
     use super::*;
     use crate::http::Version;
     use proptest::prelude::*;
@@ -338,30 +340,6 @@ mod tests {
             min_length: 20,
             comp_level: 6,
         }
-    }
-
-    fn request(fields: &[(&str, &str)]) -> RequestHead {
-        let mut r = RequestHead {
-            method: "GET".into(),
-            target: "/".into(),
-            version: Version::Http11,
-            headers: Default::default(),
-        };
-        for (n, v) in fields {
-            r.headers.push(*n, *v);
-        }
-        r
-    }
-
-    fn page(status: u16, content_type: &str, body: &str) -> ResponseHead {
-        let mut h = ResponseHead::new(status);
-        h.headers.push("Server", "x");
-        h.headers.push("Content-Type", content_type);
-        h.headers.push("Content-Length", body.len().to_string());
-        h.headers.push("Connection", "keep-alive");
-        h.headers.push("ETag", "\"abc\"");
-        h.headers.push("Accept-Ranges", "bytes");
-        h
     }
 
     fn unbrotli(bytes: &[u8]) -> Vec<u8> {

@@ -563,10 +563,16 @@ async fn handle(
         Err(e) => {
             let status = e.status();
             let mut step = Step::new(StepId::WebServerProxyError, Direction::Up, Kind::Error)
-                .summary(format!(
-                    "{e}: answers {status}; error log: \"{}\"",
-                    e.log_message()
-                ))
+                .summary({
+                    // The log line says more than the error's name, except
+                    // when they are the same words.
+                    let log = e.log_message();
+                    if log == e.to_string() {
+                        format!("{e}: answers {status}")
+                    } else {
+                        format!("{e}: answers {status}; error log: \"{log}\"")
+                    }
+                })
                 .decision(
                     Decision::new(Verdict::Refuse { status })
                         .rule("nginx answers 504 when the upstream timed out, 502 for any other failure")

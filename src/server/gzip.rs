@@ -480,7 +480,7 @@ fn emit(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use flate2::read::GzDecoder;
     use proptest::prelude::*;
@@ -500,7 +500,7 @@ mod tests {
         }
     }
 
-    fn request(fields: &[(&str, &str)]) -> RequestHead {
+    pub(in crate::server) fn request(fields: &[(&str, &str)]) -> RequestHead {
         let mut r = RequestHead {
             method: "GET".into(),
             target: "/".into(),
@@ -513,7 +513,7 @@ mod tests {
         r
     }
 
-    fn page(status: u16, content_type: &str, body: &str) -> ResponseHead {
+    pub(in crate::server) fn page(status: u16, content_type: &str, body: &str) -> ResponseHead {
         let mut h = ResponseHead::new(status);
         h.headers.push("Server", "x");
         h.headers.push("Content-Type", content_type);

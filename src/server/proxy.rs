@@ -213,16 +213,11 @@ impl Upstream {
                 Ok(Ok(0)) | Ok(Err(_)) => "the app server had closed it while idle",
                 Ok(Ok(_)) => "the app server sent bytes on it while idle",
             };
-            Step::state_only(
-                StepId::WebServerUpstreamClose,
-                self.conn_state(id, ConnState::Closed),
-            )
-            .instance(self.instance(id))
-            .upstream(id)
-            .summary(format!(
-                "closes idle upstream connection {id}: {why}, so it leaves the pool unused"
-            ))
-            .emit();
+            self.close_step(id)
+                .summary(format!(
+                    "closes idle upstream connection {id}: {why}, so it leaves the pool unused"
+                ))
+                .emit();
         }
         None
     }
@@ -387,6 +382,16 @@ impl Upstream {
         }
     }
 
+    /// The web server closes upstream connection `id` (the caller says why).
+    fn close_step(&self, id: u64) -> Step {
+        Step::state_only(
+            StepId::WebServerUpstreamClose,
+            self.conn_state(id, ConnState::Closed),
+        )
+        .instance(self.instance(id))
+        .upstream(id)
+    }
+
     fn conn_state(&self, id: u64, state: ConnState) -> StateChange {
         StateChange::Connection {
             hop: Hop::Upstream,
@@ -543,17 +548,12 @@ impl Upstream {
             .data(super::show::response_head(head))
             .emit();
         if !closes && !self.put_idle(id, conn) {
-            Step::state_only(
-                StepId::WebServerUpstreamClose,
-                self.conn_state(id, ConnState::Closed),
-            )
-            .instance(self.instance(id))
-            .upstream(id)
-            .summary(format!(
-                "the idle pool already holds keepalive {UPSTREAM_KEEPALIVE} connections: closes upstream connection {id}"
-            ))
-            .knob("keepalive", UPSTREAM_KEEPALIVE)
-            .emit();
+            self.close_step(id)
+                .summary(format!(
+                    "the idle pool already holds keepalive {UPSTREAM_KEEPALIVE} connections: closes upstream connection {id}"
+                ))
+                .knob("keepalive", UPSTREAM_KEEPALIVE)
+                .emit();
         }
     }
 }

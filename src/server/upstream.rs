@@ -177,9 +177,13 @@ pub enum NextUpstream {
     Timeout,
     /// The response head was empty or not HTTP.
     InvalidHeader,
+    #[serde(rename = "http_500")]
     Http500,
+    #[serde(rename = "http_502")]
     Http502,
+    #[serde(rename = "http_503")]
     Http503,
+    #[serde(rename = "http_504")]
     Http504,
     /// A POST, LOCK or PATCH already sent may be sent again.
     NonIdempotent,

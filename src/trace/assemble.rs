@@ -109,6 +109,10 @@ pub fn link(events: &mut [Event]) {
     let mut proxy_connects: Vec<End> = Vec::new();
     let mut app_accepts: Vec<End> = Vec::new();
     let mut app_queued: Vec<End> = Vec::new();
+    // Each app server instance of a group numbers its own connections
+    // from 1, and again from 1 when it is started again: an app connection
+    // is named by its accept, here by the accept's place in recording order.
+    let mut app_accept_count: u64 = 0;
     for e in events.iter() {
         if let Some(peer) = enqueued(e) {
             match e.layer {
@@ -124,15 +128,29 @@ pub fn link(events: &mut [Event]) {
             (Layer::Client, Hop::Client) => client_opens.push((e.seq, local, id)),
             (Layer::WebServer, Hop::Client) => web_accepts.push((e.seq, peer, id)),
             (Layer::WebServer, Hop::Upstream) => proxy_connects.push((e.seq, local, id)),
-            (Layer::AppServer, Hop::Upstream) => app_accepts.push((e.seq, peer, id)),
+            (Layer::AppServer, Hop::Upstream) => {
+                app_accepts.push((e.seq, peer, app_accept_count));
+                app_accept_count += 1;
+            }
             _ => {}
         }
     }
     let web_conn_of_client = pair_by_address(&client_opens, &web_accepts);
     let web_conn_of_queued = pair_by_address(&web_queued, &web_accepts);
-    let upstream_of_app_conn = pair_by_address(&app_accepts, &proxy_connects);
+    let upstream_of_accept = pair_by_address(&app_accepts, &proxy_connects);
     let upstream_of_queued = pair_by_address(&app_queued, &proxy_connects);
+    // (instance, app connection number) → the accept that number names
+    // now: events are in recording order, so a later accept of the same
+    // number (an instance started again) takes over from the earlier one.
+    let mut accept_of_app_conn: BTreeMap<(Option<String>, u64), u64> = BTreeMap::new();
+    let mut accepts_seen: u64 = 0;
     for e in events.iter_mut() {
+        if e.layer == Layer::AppServer
+            && let Some((Hop::Upstream, id, _, _)) = opened(e)
+        {
+            accept_of_app_conn.insert((e.server.clone(), id), accepts_seen);
+            accepts_seen += 1;
+        }
         if e.conn.is_none() {
             e.conn = match &e.instance {
                 Some(Instance::Client { conn }) => web_conn_of_client.get(conn).copied(),
@@ -141,7 +159,10 @@ pub fn link(events: &mut [Event]) {
         }
         if e.upstream.is_none() {
             e.upstream = match e.app_conn {
-                Some(app_conn) => upstream_of_app_conn.get(&app_conn).copied(),
+                Some(app_conn) => accept_of_app_conn
+                    .get(&(e.server.clone(), app_conn))
+                    .and_then(|a| upstream_of_accept.get(a))
+                    .copied(),
                 None => upstream_of_queued.get(&e.seq).copied(),
             };
         }
