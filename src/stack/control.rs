@@ -35,6 +35,10 @@ use crate::server::upstream::InstanceAction;
 pub const MAX_HEAD: usize = 8 * 1024;
 /// How long it waits for a whole request head.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a kill waits for the instance's threads to end before it
+/// answers, so that "killed" means its sockets are closed (a thread in a
+/// blocking call ends only when the call returns: the answer says so).
+pub const KILL_PATIENCE: Duration = Duration::from_secs(1);
 
 /// Answer control requests on `listener` until `stop` turns true.
 pub(super) async fn run(
@@ -52,7 +56,8 @@ pub(super) async fn run(
             tokio::time::sleep(crate::net::ACCEPT_RETRY_DELAY).await;
             continue;
         };
-        let _ = tokio::time::timeout(READ_TIMEOUT, answer(stream, &instances)).await;
+        let _ = tokio::time::timeout(READ_TIMEOUT + KILL_PATIENCE, answer(stream, &instances))
+            .await;
     }
 }
 
@@ -61,13 +66,23 @@ async fn answer(mut stream: TcpStream, instances: &Instances) -> std::io::Result
     let mut head = Vec::with_capacity(512);
     let mut buf = [0u8; 1024];
     let (status, body) = loop {
-        let n = stream.read(&mut buf).await?;
+        let n = tokio::time::timeout(READ_TIMEOUT, stream.read(&mut buf))
+            .await
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
         if n == 0 {
             return Ok(());
         }
         head.extend_from_slice(&buf[..n]);
         if head.windows(4).any(|w| w == b"\r\n\r\n") {
-            break route(&head, instances);
+            let (status, mut body, killed) = route(&head, instances);
+            if let Some(name) = killed
+                && !instances.killed(&name, KILL_PATIENCE).await
+            {
+                body.push_str(&format!(
+                    "(a thread of {name} is still inside a blocking call: it ends when the call returns)\n"
+                ));
+            }
+            break (status, body);
         }
         if head.len() > MAX_HEAD {
             break (431, format!("request head over {MAX_HEAD} bytes\n"));
@@ -91,8 +106,25 @@ async fn answer(mut stream: TcpStream, instances: &Instances) -> std::io::Result
     stream.shutdown().await
 }
 
-/// What a request asks, and the answer: a status and a text body.
-fn route(head: &[u8], instances: &Instances) -> (u16, String) {
+/// What a request asks, and the answer: a status and a text body, and the
+/// instance killed, if one was.
+fn route(head: &[u8], instances: &Instances) -> (u16, String, Option<String>) {
+    let (status, body) = carry_out(head, instances);
+    let killed = (status == 200).then(|| killed_by(head)).flatten();
+    (status, body, killed)
+}
+
+/// The instance a request head kills (`POST /instances/NAME/kill`).
+fn killed_by(head: &[u8]) -> Option<String> {
+    let line = std::str::from_utf8(head.split(|&b| b == b'\r').next()?).ok()?;
+    let target = line.split(' ').nth(1)?;
+    let path = target.split('?').next()?;
+    let name = path.strip_prefix("/instances/")?.strip_suffix("/kill")?;
+    Some(name.to_string())
+}
+
+/// Carry out a request: a status and a text body.
+fn carry_out(head: &[u8], instances: &Instances) -> (u16, String) {
     let line = head
         .split(|&b| b == b'\r')
         .next()

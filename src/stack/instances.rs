@@ -47,6 +47,10 @@ use crate::server::upstream::{InstanceAction, Pool, UpstreamConfig};
 use crate::trace::emit::{Step, server_span};
 use crate::trace::{Direction, Instance, Kind, StepId};
 
+/// How often [`Instances::killed`] looks whether a killed process's
+/// threads have ended.
+const KILL_POLL: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// One instance's running process.
 struct Process {
     threads: Vec<std::thread::JoinHandle<()>>,
@@ -259,6 +263,29 @@ impl Instances {
                 .emit();
                 Ok(summary)
             }
+        }
+    }
+
+    /// Wait until the threads of every killed process of instance `name`
+    /// have ended (their sockets closed), for at most `patience`; true
+    /// when they have. A thread inside a blocking call ends only when the
+    /// call returns.
+    pub async fn killed(&self, name: &str, patience: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            let dead = self.lock().iter().filter(|m| m.name == name).all(|m| {
+                m.ended
+                    .iter()
+                    .filter(|p| *p.kill.borrow())
+                    .all(|p| p.threads.iter().all(|t| t.is_finished()))
+            });
+            if dead {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(KILL_POLL).await;
         }
     }
 
