@@ -975,10 +975,10 @@ fn serve(args: ServeArgs<'_>) -> Result<(), String> {
             ),
             None => String::from("a second signal cut the drain short"),
         },
-        if app_stopped {
-            "the app server shut down"
-        } else {
-            "the app server was stopped without its shutdown"
+        match (external.is_some(), app_stopped) {
+            (true, _) => "the external app server is left running",
+            (false, true) => "the app server shut down",
+            (false, false) => "the app server was stopped without its shutdown",
         },
         recorded.as_deref().unwrap_or("recording was off")
     );

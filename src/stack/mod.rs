@@ -5,6 +5,11 @@
 //!   serve:    curl   ──TCP───▶ web server ──TCP───▶ app server ─▶ framework ─▶ app ─▶ SQLite
 //! ```
 //!
+//! In `serve` the web server may instead proxy to an upstream group of
+//! instances on their own ports ([`instances`], stopped and killed through
+//! the `control` endpoint), or to an app server outside roundtrip
+//! (`--upstream`: [`layers_external`]).
+//!
 //! The layers are the same code in both; only the [`Listener`]s and
 //! [`Connector`]s differ. In a lesson every address is made up (from the
 //! documentation ranges of RFC 5737) but every byte is real.
