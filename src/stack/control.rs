@@ -11,10 +11,10 @@
 //! operator kills one with `kill -KILL PID` (or it crashes). `serve`'s
 //! instances are threads of one process, so no signal can reach just one;
 //! this endpoint does what the signal would (see `instances`). It is a
-//! separate listener on 127.0.0.1, never a location of the web server, for
-//! the reason nginx keeps `stub_status` and NGINX Plus keeps its `/api`
-//! behind `allow 127.0.0.1`: a client of the site must not be able to kill
-//! its app servers. It answers one request per connection, one connection
+//! separate listener on 127.0.0.1, never a location of the web server, as
+//! nginx's `stub_status` and NGINX Plus's `/api` are usually kept behind
+//! `allow 127.0.0.1`: a client of the site must not be able to kill its
+//! app servers. It answers one request per connection, one connection
 //! at a time (others wait in its backlog); a request head must arrive
 //! within [`READ_TIMEOUT`] and fit in [`MAX_HEAD`].
 //!
