@@ -1083,7 +1083,10 @@ fn announce_upstreams(
                 );
             }
             if let Some(at) = control {
-                let example = apps.get(1).or(apps.first()).map_or("a", |(n, _)| n.as_str());
+                let example = apps
+                    .get(1)
+                    .or(apps.first())
+                    .map_or("a", |(n, _)| n.as_str());
                 eprintln!(
                     "roundtrip serve: control on http://{at}: curl -X POST http://{at}/instances/{example}/kill   (or stop, start; GET /instances lists them)"
                 );

@@ -224,7 +224,10 @@ fn kill_b_while_it_serves_slow(extra: &[&str], ms: u64) -> Killed {
     let answered_in = started.elapsed();
     let (status, list) = control(control_at, "GET", "/instances");
     assert_eq!(status, 200);
-    assert!(list.contains("b 127.0.0.1:") && list.contains("stopped"), "{list}");
+    assert!(
+        list.contains("b 127.0.0.1:") && list.contains("stopped"),
+        "{list}"
+    );
     let later: Vec<u16> = (0..6)
         .map(|_| {
             c.get(format!("{base}/notes"))
@@ -267,11 +270,16 @@ name = "b"
 path = "/notes"
 "#,
     );
-    let k = kill_b_while_it_serves_slow(&["--lesson", path.to_str().expect("a UTF-8 path")], 10_000);
+    let k =
+        kill_b_while_it_serves_slow(&["--lesson", path.to_str().expect("a UTF-8 path")], 10_000);
     let (slow, later, transcripts) = (k.slow, k.later, k.transcripts);
     assert_eq!(slow, 502, "{transcripts}");
     // At once, not after b's 10 s handler.
-    assert!(k.answered_in < Duration::from_secs(5), "{:?}", k.answered_in);
+    assert!(
+        k.answered_in < Duration::from_secs(5),
+        "{:?}",
+        k.answered_in
+    );
     assert_eq!(later, vec![200; 6], "{transcripts}");
     assert!(
         transcripts.contains("try 1 on b failed (upstream prematurely closed connection)")
@@ -295,10 +303,15 @@ fn with_nginx_defaults_the_get_in_flight_on_a_killed_instance_is_passed_to_the_o
     let (slow, later, transcripts) = (k.slow, k.later, k.transcripts);
     assert_eq!(slow, 200, "{transcripts}");
     // The whole 2 s again, on a.
-    assert!(k.answered_in >= Duration::from_secs(2), "{:?}", k.answered_in);
+    assert!(
+        k.answered_in >= Duration::from_secs(2),
+        "{:?}",
+        k.answered_in
+    );
     assert_eq!(later, vec![200; 6], "{transcripts}");
     assert!(
-        transcripts.contains("proxy_next_upstream lists error: the request goes to the next server"),
+        transcripts
+            .contains("proxy_next_upstream lists error: the request goes to the next server"),
         "{transcripts}"
     );
     assert!(transcripts.contains("chooses a (127.0.0.1:"));
@@ -345,7 +358,12 @@ fn instances_share_one_database() {
     // Round robin: the next three GETs land on a, b and c (in some order):
     // each sees the note.
     for _ in 0..3 {
-        let body = c.get(format!("{base}/notes")).send().unwrap().text().unwrap();
+        let body = c
+            .get(format!("{base}/notes"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
         assert!(body.contains("made on one instance"), "{body}");
     }
     let transcripts = server.finish();
@@ -421,7 +439,10 @@ fn an_external_app_is_reached_through_the_traced_web_server() {
     );
     assert!(transcripts.contains("web server: proxy_pass: sends"));
     // Nothing inside the external box is traced.
-    assert!(!transcripts.contains("app server: receives"), "{transcripts}");
+    assert!(
+        !transcripts.contains("app server: receives"),
+        "{transcripts}"
+    );
     assert!(!transcripts.contains("framework:"), "{transcripts}");
 }
 

@@ -244,7 +244,10 @@ fn an_external_app_is_one_box_and_the_player_steps_through_a_trace_with_no_app_s
     update(&mut state, Action::Start);
     let first = screen(&state, 120, 30);
     assert!(first.contains("external app"), "{first}");
-    assert!(first.contains(&format!("external at {app_addr}")), "{first}");
+    assert!(
+        first.contains(&format!("external at {app_addr}")),
+        "{first}"
+    );
     assert!(!first.contains("framework"), "{first}");
     for _ in 0..steps {
         update(&mut state, Action::StepForward);

@@ -56,8 +56,8 @@ pub(super) async fn run(
             tokio::time::sleep(crate::net::ACCEPT_RETRY_DELAY).await;
             continue;
         };
-        let _ = tokio::time::timeout(READ_TIMEOUT + KILL_PATIENCE, answer(stream, &instances))
-            .await;
+        let _ =
+            tokio::time::timeout(READ_TIMEOUT + KILL_PATIENCE, answer(stream, &instances)).await;
     }
 }
 
@@ -134,7 +134,10 @@ fn carry_out(head: &[u8], instances: &Instances) -> (u16, String) {
     let (Some(method), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return (400, "expected a request line: METHOD TARGET HTTP/1.1\n".into());
+        return (
+            400,
+            "expected a request line: METHOD TARGET HTTP/1.1\n".into(),
+        );
     };
     if !version.starts_with("HTTP/1.") {
         return (400, format!("{version}: only HTTP/1.x is spoken here\n"));
@@ -154,10 +157,7 @@ fn carry_out(head: &[u8], instances: &Instances) -> (u16, String) {
                 "kill" => InstanceAction::Kill,
                 "start" => InstanceAction::Start,
                 other => {
-                    return (
-                        404,
-                        format!("no action \"{other}\": stop, kill or start\n"),
-                    );
+                    return (404, format!("no action \"{other}\": stop, kill or start\n"));
                 }
             };
             if method != "POST" {

@@ -63,9 +63,10 @@ struct Member {
     name: String,
     address: SocketAddr,
     process: Option<Process>,
-    /// Processes stopped or killed: kept until `serve` ends, so that their
-    /// switches stay set (a dropped sender reads as "never") and the
-    /// shutdown waits for a stopped one's last requests.
+    /// Processes stopped or killed whose threads may still run: kept so
+    /// that their switches stay set (a dropped sender reads as "never") and
+    /// the shutdown waits for a stopped one's last requests; forgotten once
+    /// their threads have ended.
     ended: Vec<Process>,
 }
 
@@ -152,8 +153,7 @@ impl Instances {
         address: SocketAddr,
     ) -> Result<Process, StackError> {
         // Each process draws its own session ids and salts.
-        let entropy: Arc<dyn app::entropy::Entropy> =
-            Arc::new(app::entropy::SystemEntropy::new());
+        let entropy: Arc<dyn app::entropy::Entropy> = Arc::new(app::entropy::SystemEntropy::new());
         let framework = app::build_on(
             self.db.clone(),
             &self.config.app,
@@ -198,6 +198,10 @@ impl Instances {
         let Some(m) = members.iter_mut().find(|m| m.name == name) else {
             return Err(ActionError::Unknown(name.to_string()));
         };
+        // Forget the ended processes whose threads are all gone: what is
+        // kept is bounded by the processes still finishing.
+        m.ended
+            .retain(|p| !p.threads.iter().all(std::thread::JoinHandle::is_finished));
         let _span = server_span(&m.name).entered();
         match action {
             InstanceAction::Stop | InstanceAction::Kill => {
@@ -245,7 +249,9 @@ impl Instances {
                 };
                 let (socket, _) =
                     listen(m.address, self.config.app_server.backlog).map_err(start_error)?;
-                let process = self.launch(&m.name, socket, m.address).map_err(start_error)?;
+                let process = self
+                    .launch(&m.name, socket, m.address)
+                    .map_err(start_error)?;
                 m.process = Some(process);
                 let summary = format!(
                     "app server {} starts again (the control endpoint): it listens on {} with \
