@@ -154,6 +154,37 @@ enum Command {
         /// response over TLS (never over plain HTTP).
         #[arg(long, value_name = "SECONDS", requires = "tls")]
         hsts: Option<u64>,
+        /// Start N app server instances (a, b, c, …), each on its own
+        /// 127.0.0.1 port with its own workers, behind one upstream group;
+        /// all share the database. 1 (the default) is one app server and no
+        /// group, unless --lesson has one. With a group, a control endpoint
+        /// stops, kills and starts instances: see --control.
+        #[arg(long, value_name = "N", conflicts_with = "upstream",
+              value_parser = clap::value_parser!(u64).range(1..=MAX_INSTANCES))]
+        instances: Option<u64>,
+        /// How the upstream group chooses a server: round_robin (nginx's
+        /// smooth weighted round robin), least_conn or ip_hash (every
+        /// client on 127.0.0.1 hashes to the same server).
+        #[arg(long, value_name = "METHOD", value_parser = ["round_robin", "least_conn", "ip_hash"])]
+        balance: Option<String>,
+        /// Where the control endpoint listens, with an upstream group (port
+        /// 0: an ephemeral one, printed at start). `curl
+        /// http://ADDR/instances` lists the instances; `curl -X POST
+        /// http://ADDR/instances/b/kill` kills b (SIGKILL: its sockets close
+        /// at once, the requests it was serving are never answered),
+        /// `…/b/stop` stops it gracefully (SIGTERM), `…/b/start` starts it
+        /// again on the same port. Each instance is a thread group of this
+        /// one process, so no signal from outside can reach just one.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+        control: SocketAddr,
+        /// Put the web server in front of an app server outside roundtrip
+        /// (your own gunicorn + Flask, uvicorn + FastAPI) at HOST:PORT
+        /// instead of starting one: the web server and its proxy hop are
+        /// traced as usual (502 when it refuses, 504 after
+        /// proxy_read_timeout); the app is one box the trace cannot see into.
+        #[arg(long, value_name = "HOST:PORT",
+              conflicts_with_all = ["interface", "workers", "worker_class", "threads", "balance"])]
+        upstream: Option<String>,
     },
 }
 
@@ -163,6 +194,10 @@ const MAX_THREADS: u64 = 1024;
 
 /// Most sync workers `serve --workers` starts (each is a thread).
 const MAX_WORKERS: u64 = 256;
+
+/// Most app server instances `serve --instances` starts: one per letter,
+/// as they are named a to z.
+const MAX_INSTANCES: u64 = 26;
 
 /// Most requests `serve --tui --history` keeps. One `GET /notes` holds
 /// about 50 KB (its bytes, environ, ASGI messages, SQL rows), kept once by
@@ -222,6 +257,10 @@ fn main() -> ExitCode {
             key,
             redirect_http,
             hsts,
+            instances,
+            balance,
+            control,
+            upstream,
         }) => serve(ServeArgs {
             listen,
             lesson: lesson.as_deref(),
@@ -247,6 +286,10 @@ fn main() -> ExitCode {
                 redirect_http,
                 hsts,
             }),
+            instances,
+            balance: balance.as_deref(),
+            control,
+            upstream: upstream.as_deref(),
         }),
     };
     match result {
@@ -641,6 +684,10 @@ struct ServeArgs<'a> {
     threads: Option<u64>,
     root: Option<PathBuf>,
     tls: Option<TlsArgs>,
+    instances: Option<u64>,
+    balance: Option<&'a str>,
+    control: SocketAddr,
+    upstream: Option<&'a str>,
 }
 
 /// `serve --tls` and its options.
@@ -726,6 +773,15 @@ fn serve(args: ServeArgs<'_>) -> Result<(), String> {
         config.web_server.server_timing = true;
         config.app_server.server_timing = true;
     }
+    apply_group(&mut config, args.instances, args.balance)?;
+    let external = match args.upstream {
+        Some(text) => Some(resolve_upstream(text)?),
+        None => None,
+    };
+    if external.is_some() {
+        // The app server is someone else's: no group of ours either.
+        config.web_server.upstream = None;
+    }
     // A lesson whose web server listens with ssl is served with TLS too.
     let tls = match args.tls {
         Some(t) => Some(t),
@@ -788,14 +844,21 @@ fn serve(args: ServeArgs<'_>) -> Result<(), String> {
             Some(dir) => return Err(format!("--root {}: not a directory", dir.display())),
             None => stack::site::bundled(),
         };
-        let (web, app, tls_at, running) =
-            stack::start_tcp_tls(&config, args.listen, tls, Clock::real(), files)
-                .await
-                .map_err(|e| e.to_string())?;
-        eprintln!(
-            "roundtrip serve: web server on http://{web} → app server on {app} ({})",
-            config.app_server.describe()
-        );
+        let started = stack::start_tcp_with(
+            &config,
+            stack::TcpOptions {
+                listen: args.listen,
+                tls,
+                files,
+                external,
+                control: args.control,
+            },
+            Clock::real(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let (web, tls_at, running) = (started.web, started.tls, started.running);
+        announce_upstreams(&config, web, external, &started.apps, started.control);
         if let Some(at) = tls_at {
             eprintln!(
                 "roundtrip serve: TLS on https://{at}{}",
@@ -819,7 +882,10 @@ fn serve(args: ServeArgs<'_>) -> Result<(), String> {
     let printer = stream.map(|stream| {
         let meta = Meta {
             scenario: "serve".into(),
-            title: format!("live traffic on {web}"),
+            title: match external {
+                Some(app) => format!("live traffic on {web} → an external app server at {app}"),
+                None => format!("live traffic on {web}"),
+            },
             summary: String::new(),
             seed: 0,
             version: env!("CARGO_PKG_VERSION").into(),
@@ -838,7 +904,11 @@ fn serve(args: ServeArgs<'_>) -> Result<(), String> {
             history,
             ..Limits::default()
         };
-        let live = LiveAssembler::new(meta, stack::layers(&config), limits);
+        let layers = match external {
+            Some(app) => stack::layers_external(app),
+            None => stack::layers(&config),
+        };
+        let live = LiveAssembler::new(meta, layers, limits);
         Printer::start(stream, live, args.output, feed.clone())
     });
 
@@ -905,10 +975,10 @@ fn serve(args: ServeArgs<'_>) -> Result<(), String> {
             ),
             None => String::from("a second signal cut the drain short"),
         },
-        if app_stopped {
-            "the app server shut down"
-        } else {
-            "the app server was stopped without its shutdown"
+        match (external.is_some(), app_stopped) {
+            (true, _) => "the external app server is left running",
+            (false, true) => "the app server shut down",
+            (false, false) => "the app server was stopped without its shutdown",
         },
         recorded.as_deref().unwrap_or("recording was off")
     );
@@ -917,6 +987,112 @@ fn serve(args: ServeArgs<'_>) -> Result<(), String> {
         exit_if_signalled();
     }
     Ok(())
+}
+
+/// `--instances` and `--balance`: replace (or make) the stack's upstream
+/// group. N instances named a, b, c, … with nginx's default parameters.
+fn apply_group(
+    config: &mut StackConfig,
+    instances: Option<u64>,
+    balance: Option<&str>,
+) -> Result<(), String> {
+    use roundtrip::server::balance::Method;
+    use roundtrip::server::upstream::{UpstreamConfig, UpstreamServer};
+    match instances {
+        Some(1) | None => {}
+        Some(n) => {
+            let servers = (0..n)
+                .map(|i| {
+                    let letter = char::from(b'a' + u8::try_from(i).unwrap_or(25));
+                    UpstreamServer::named(&letter.to_string())
+                })
+                .collect();
+            let group = config
+                .web_server
+                .upstream
+                .get_or_insert_with(UpstreamConfig::default);
+            group.server = servers;
+            group.event.clear();
+        }
+    }
+    if let Some(method) = balance {
+        let method = match method {
+            "least_conn" => Method::LeastConn,
+            "ip_hash" => Method::IpHash,
+            _ => Method::RoundRobin,
+        };
+        match &mut config.web_server.upstream {
+            Some(group) => group.balance = method,
+            None => {
+                return Err(
+                    "--balance chooses among the servers of a group: add --instances N (2 or more), or a --lesson with an upstream group"
+                        .into(),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `--upstream HOST:PORT`: the first address it resolves to.
+fn resolve_upstream(text: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let mut addrs = text.to_socket_addrs().map_err(|e| {
+        format!("--upstream {text}: not an address to connect to ({e}); write HOST:PORT, e.g. 127.0.0.1:8000")
+    })?;
+    addrs
+        .next()
+        .ok_or_else(|| format!("--upstream {text}: the name resolves to no address"))
+}
+
+/// The lines that say what the web server proxies to.
+fn announce_upstreams(
+    config: &StackConfig,
+    web: SocketAddr,
+    external: Option<SocketAddr>,
+    apps: &[(String, SocketAddr)],
+    control: Option<SocketAddr>,
+) {
+    if let Some(app) = external {
+        eprintln!(
+            "roundtrip serve: web server on http://{web} → an external app server on {app} (not started by roundtrip: only the web server's steps are traced)"
+        );
+        return;
+    }
+    match &config.web_server.upstream {
+        None => {
+            let app = apps.first().map(|(_, a)| a.to_string()).unwrap_or_default();
+            eprintln!(
+                "roundtrip serve: web server on http://{web} → app server on {app} ({})",
+                config.app_server.describe()
+            );
+        }
+        Some(group) => {
+            eprintln!(
+                "roundtrip serve: web server on http://{web} → upstream group of {} app servers ({}), each {}, one database",
+                apps.len(),
+                group.balance.as_str(),
+                config.app_server.describe()
+            );
+            for (name, addr) in apps {
+                eprintln!("roundtrip serve: app server {name} on {addr}");
+            }
+            if !group.event.is_empty() {
+                eprintln!(
+                    "roundtrip serve: the lesson's stops and starts are not scheduled here: use the control endpoint"
+                );
+            }
+            if let Some(at) = control {
+                let example = apps
+                    .get(1)
+                    .or(apps.first())
+                    .map_or("a", |(n, _)| n.as_str());
+                eprintln!(
+                    "roundtrip serve: control on http://{at}: curl -X POST http://{at}/instances/{example}/kill   (or stop, start; GET /instances lists them)"
+                );
+            }
+        }
+    }
 }
 
 /// Ctrl-C (SIGINT) and SIGTERM, listened for from creation on (a signal

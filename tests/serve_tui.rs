@@ -158,3 +158,99 @@ fn serve_tui_with_history_5_keeps_the_newest_5_and_a_picked_one_stays_put() {
         "{after}"
     );
 }
+
+#[test]
+fn an_external_app_is_one_box_and_the_player_steps_through_a_trace_with_no_app_server_steps() {
+    use roundtrip::clock::Clock;
+    use roundtrip::stack::{self, StackConfig, TcpOptions};
+    use roundtrip::trace::{Layer, recorder::record_on_this_thread};
+    use std::io::{Read, Write};
+
+    // The app outside roundtrip: one answer per connection.
+    let app = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let app_addr = app.local_addr().expect("address");
+    std::thread::spawn(move || {
+        for conn in app.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).is_ok_and(|n| n == 1) {
+                head.push(byte[0]);
+            }
+            let _ = conn.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+            );
+        }
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let events = rt.block_on(async {
+        let (_guard, recording) = record_on_this_thread();
+        let started = stack::start_tcp_with(
+            &StackConfig::default(),
+            TcpOptions {
+                listen: "127.0.0.1:0".parse().expect("an address"),
+                tls: None,
+                files: stack::site::bundled(),
+                external: Some(app_addr),
+                control: "127.0.0.1:0".parse().expect("an address"),
+            },
+            Clock::real(),
+        )
+        .await
+        .expect("the web server starts");
+        assert!(started.apps.is_empty(), "no app server is started");
+        let web = started.web;
+        let answer = tokio::task::spawn_blocking(move || {
+            let mut s = std::net::TcpStream::connect(web).expect("connect");
+            s.set_read_timeout(Some(Duration::from_secs(10)))
+                .expect("timeout");
+            s.write_all(b"GET /notes HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .expect("write");
+            let mut out = String::new();
+            let _ = s.read_to_string(&mut out);
+            out
+        })
+        .await
+        .expect("the client's thread");
+        assert!(answer.ends_with("hello"), "{answer}");
+        let mut running = started.running;
+        running.drain(Duration::from_secs(5)).await;
+        recording.take()
+    });
+    assert!(
+        events.iter().all(|e| e.layer <= Layer::WebServer),
+        "only the client's and the web server's steps are recorded"
+    );
+    let meta = roundtrip::trace::Meta {
+        scenario: "serve".into(),
+        title: format!("live traffic → an external app server at {app_addr}"),
+        summary: String::new(),
+        seed: 0,
+        version: String::new(),
+        started_at: String::new(),
+        config: serde_json::Value::Null,
+        variant: None,
+    };
+    let trace = roundtrip::trace::assemble(meta, stack::layers_external(app_addr), events);
+    assert_eq!(trace.requests[0].status, Some(200));
+    assert_eq!(trace.layers.len(), 3);
+    assert!(trace.layers[2].detail.starts_with(stack::EXTERNAL));
+    let steps = trace.events.len();
+    let mut state = PlayerState::waiting(Vec::new(), Theme::plain());
+    state.receive(trace);
+    update(&mut state, Action::Start);
+    let first = screen(&state, 120, 30);
+    assert!(first.contains("external app"), "{first}");
+    assert!(
+        first.contains(&format!("external at {app_addr}")),
+        "{first}"
+    );
+    assert!(!first.contains("framework"), "{first}");
+    for _ in 0..steps {
+        update(&mut state, Action::StepForward);
+        let _ = screen(&state, 120, 30);
+    }
+}

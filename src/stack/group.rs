@@ -59,7 +59,7 @@ pub(super) struct Supervisor {
 }
 
 /// Check what nginx (or the lesson runner) would refuse.
-fn validate(upstream: &UpstreamConfig, gthread: bool) -> Result<(), String> {
+pub(super) fn validate(upstream: &UpstreamConfig, gthread: bool) -> Result<(), String> {
     if upstream.server.is_empty() {
         return Err("an upstream block needs at least one server".into());
     }

@@ -5,6 +5,11 @@
 //!   serve:    curl   ──TCP───▶ web server ──TCP───▶ app server ─▶ framework ─▶ app ─▶ SQLite
 //! ```
 //!
+//! In `serve` the web server may instead proxy to an upstream group of
+//! instances on their own ports ([`instances`], stopped and killed through
+//! the `control` endpoint), or to an app server outside roundtrip
+//! (`--upstream`: [`layers_external`]).
+//!
 //! The layers are the same code in both; only the [`Listener`]s and
 //! [`Connector`]s differ. In a lesson every address is made up (from the
 //! documentation ranges of RFC 5737) but every byte is real.
@@ -12,7 +17,9 @@
 //! Book: "The journey of a request" (book/src/journey.md).
 
 pub mod config;
+mod control;
 mod group;
+pub mod instances;
 pub mod site;
 
 pub use config::StackConfig;
@@ -98,6 +105,10 @@ impl Running {
                 })
                 .await;
             }
+            AppServer::Group(instances) => {
+                instances.stop_all(std::time::Duration::MAX).await;
+            }
+            AppServer::External => {}
         }
     }
 
@@ -132,6 +143,8 @@ impl Running {
                 });
                 matches!(tokio::time::timeout(grace, joined).await, Ok(Ok(())))
             }
+            AppServer::Group(instances) => instances.stop_all(grace).await,
+            AppServer::External => true,
         }
     }
 }
@@ -158,6 +171,36 @@ pub fn layers(config: &StackConfig) -> Vec<LayerInfo> {
     ]
 }
 
+/// The boxes of the stack diagram in front of an app server outside
+/// roundtrip (`serve --upstream`): the client and the web server, then one
+/// box for the whole app, marked external. No step is ever recorded inside
+/// it; its time is the proxy hop's wait.
+pub fn layers_external(app: SocketAddr) -> Vec<LayerInfo> {
+    vec![
+        LayerInfo {
+            layer: Layer::Client,
+            label: Layer::Client.label().to_string(),
+            detail: "HTTP/1.1".to_string(),
+            parts: vec![],
+        },
+        LayerInfo {
+            layer: Layer::WebServer,
+            label: Layer::WebServer.label().to_string(),
+            detail: "nginx-like · proxy_pass".to_string(),
+            parts: vec![],
+        },
+        LayerInfo {
+            layer: Layer::AppServer,
+            label: "external app".to_string(),
+            detail: format!("{EXTERNAL} at {app}: not traced"),
+            parts: vec![],
+        },
+    ]
+}
+
+/// How the trace's layers name an app server outside roundtrip.
+pub const EXTERNAL: &str = "external";
+
 /// Where the app server runs.
 enum AppServer {
     /// A lesson: a task on the lesson's one thread (the simulated world).
@@ -167,6 +210,10 @@ enum AppServer {
     /// gunicorn worker is a process), one for the event loop (a uvicorn
     /// worker is a process with one loop).
     Threads(Vec<std::thread::JoinHandle<()>>),
+    /// `serve` with an upstream group: each instance's threads.
+    Group(Arc<instances::Instances>),
+    /// `serve --upstream`: an app server outside roundtrip; nothing runs here.
+    External,
 }
 
 /// The notes app and the app server's front, for one stack.
@@ -240,6 +287,21 @@ pub(crate) fn simulated_app_server(
     }
 }
 
+/// What `serve` can do to one app server instance from outside, and what
+/// its steps are tagged with.
+#[derive(Clone)]
+pub(crate) struct Switches {
+    /// Turns true: stop accepting and let the connections finish (the
+    /// graceful shutdown, SIGTERM to gunicorn or uvicorn).
+    pub stop: watch::Receiver<bool>,
+    /// Turns true: the process dies at once (SIGKILL). Each thread's
+    /// runtime is dropped without waiting, so every socket it holds (the
+    /// listening one, its connections) is closed by the kernel.
+    pub kill: watch::Receiver<bool>,
+    /// The instance's name in an upstream group; its steps carry it.
+    pub server: Option<String>,
+}
+
 /// Start `serve`'s app server on threads of its own (see [`AppServer`]):
 /// each thread runs a single-threaded runtime and registers its own copy
 /// of the listening socket, as each gunicorn worker has the socket it
@@ -253,11 +315,34 @@ fn start_app_threads(
 ) -> Result<AppServer, StackError> {
     let entropy: Arc<dyn Entropy> = Arc::new(app::entropy::SystemEntropy::new());
     let (framework, front) = app_parts(config, local, clock, entropy)?;
+    // Nobody kills the one app server of a plain `serve`.
+    let (_never, kill) = watch::channel(false);
+    let switches = Switches {
+        stop,
+        kill,
+        server: None,
+    };
+    app_threads(config, socket, local, framework, front, switches).map(AppServer::Threads)
+}
+
+/// The threads of one app server instance serving `framework` on `socket`.
+pub(crate) fn app_threads(
+    config: &StackConfig,
+    socket: std::net::TcpListener,
+    local: SocketAddr,
+    framework: Arc<crate::framework::Framework>,
+    front: Arc<Front>,
+    switches: Switches,
+) -> Result<Vec<std::thread::JoinHandle<()>>, StackError> {
     let cfg = config.app_server.clone();
     let listen_error = |source| StackError::Listen {
         addr: local,
         source,
     };
+    let prefix = switches
+        .server
+        .as_ref()
+        .map_or(String::new(), |s| format!("{s}-"));
     let mut threads = Vec::new();
     match cfg.interface {
         // A gthread worker is one OS thread too: its pool threads are tasks
@@ -268,17 +353,27 @@ fn start_app_threads(
             let workers = wsgi::gthread::Gthread::new(&cfg);
             for n in 1..=workers.size() {
                 let socket = socket.try_clone().map_err(listen_error)?;
-                let (app, front, cfg, workers) =
-                    (app.clone(), front.clone(), cfg.clone(), workers.clone());
+                let (app, front, cfg, workers, stop) = (
+                    app.clone(),
+                    front.clone(),
+                    cfg.clone(),
+                    workers.clone(),
+                    switches.stop.clone(),
+                );
                 threads.push(
-                    spawn_thread(format!("gthread-worker-{n}"), async move {
-                        let Ok(listener) = tcp_listener(socket, cfg.backlog) else {
-                            return;
-                        };
-                        workers
-                            .worker(n, SharedListener::new(listener), app, front, World::Real)
-                            .await;
-                    })
+                    spawn_thread(
+                        format!("{prefix}gthread-worker-{n}"),
+                        async move {
+                            let Ok(listener) = tcp_listener(socket, cfg.backlog) else {
+                                return;
+                            };
+                            let listener = listener.stop_on(stop);
+                            workers
+                                .worker(n, SharedListener::new(listener), app, front, World::Real)
+                                .await;
+                        },
+                        &switches,
+                    )
                     .map_err(listen_error)?,
                 );
             }
@@ -293,50 +388,88 @@ fn start_app_threads(
                     front.clone(),
                     cfg.clone(),
                     workers.clone(),
-                    stop.clone(),
+                    switches.stop.clone(),
                 );
                 threads.push(
-                    spawn_thread(format!("sync-worker-{n}"), async move {
-                        let Ok(listener) = tcp_listener(socket, cfg.backlog) else {
-                            return;
-                        };
-                        let listener = listener.stop_on(stop);
-                        workers
-                            .worker(n, SharedListener::new(listener), app, front, World::Real)
-                            .await;
-                    })
+                    spawn_thread(
+                        format!("{prefix}sync-worker-{n}"),
+                        async move {
+                            let Ok(listener) = tcp_listener(socket, cfg.backlog) else {
+                                return;
+                            };
+                            let listener = listener.stop_on(stop);
+                            workers
+                                .worker(n, SharedListener::new(listener), app, front, World::Real)
+                                .await;
+                        },
+                        &switches,
+                    )
                     .map_err(listen_error)?,
                 );
             }
         }
         Interface::Asgi => {
             let app: Arc<dyn asgi::AsgiApp> = framework;
+            let stop = switches.stop.clone();
             threads.push(
-                spawn_thread("event-loop".to_string(), async move {
-                    let Ok(listener) = tcp_listener(socket, cfg.backlog) else {
-                        return;
-                    };
-                    let listener = listener.stop_on(stop);
-                    asgi::event_loop::run(listener, app, cfg, front, World::Real).await;
-                })
+                spawn_thread(
+                    format!("{prefix}event-loop"),
+                    async move {
+                        let Ok(listener) = tcp_listener(socket, cfg.backlog) else {
+                            return;
+                        };
+                        let listener = listener.stop_on(stop);
+                        asgi::event_loop::run(listener, app, cfg, front, World::Real).await;
+                    },
+                    &switches,
+                )
                 .map_err(listen_error)?,
             );
         }
     }
-    Ok(AppServer::Threads(threads))
+    Ok(threads)
 }
 
-/// A thread running `work` on a single-threaded runtime of its own.
+/// A thread running `work` on a single-threaded runtime of its own, in
+/// the instance's span. When `switches.kill` turns true the work is
+/// dropped where it stands and the runtime shut down without waiting for
+/// its tasks: every socket they held closes, as the kernel closes a
+/// killed process's. (A thread inside a blocking call, which a Python
+/// process would not finish, ends when the call returns.)
 fn spawn_thread(
     name: String,
     work: impl std::future::Future<Output = ()> + Send + 'static,
+    switches: &Switches,
 ) -> io::Result<std::thread::JoinHandle<()>> {
+    use tracing::Instrument;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    std::thread::Builder::new()
-        .name(name)
-        .spawn(move || runtime.block_on(work))
+    let mut kill = switches.kill.clone();
+    let span = match &switches.server {
+        Some(name) => crate::trace::emit::server_span(name),
+        None => tracing::Span::none(),
+    };
+    std::thread::Builder::new().name(name).spawn(move || {
+        let killed = runtime.block_on(
+            async move {
+                let killed = async {
+                    if kill.wait_for(|k| *k).await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                };
+                tokio::select! {
+                    biased;
+                    () = killed => true,
+                    () = work => false,
+                }
+            }
+            .instrument(span),
+        );
+        if killed {
+            runtime.shutdown_background();
+        }
+    })
 }
 
 /// Register a copy of a listening socket with this thread's runtime.
@@ -473,21 +606,67 @@ pub async fn start_tcp_tls(
     clock: Clock,
     files: crate::server::files::Files,
 ) -> Result<(SocketAddr, SocketAddr, Option<SocketAddr>, Running), StackError> {
-    let app_bind = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
-    let app_tcp =
-        bind(app_bind, config.app_server.backlog).map_err(|source| StackError::Listen {
-            addr: app_bind,
-            source,
-        })?;
-    let app_addr = app_tcp.local_addr().map_err(|source| StackError::Listen {
-        addr: app_bind,
-        source,
-    })?;
-    // The app server's threads register the socket with their own runtimes.
-    let app_socket = app_tcp.into_std().map_err(|source| StackError::Listen {
-        addr: app_bind,
-        source,
-    })?;
+    let stack = start_tcp_with(
+        config,
+        TcpOptions {
+            listen,
+            tls,
+            files,
+            external: None,
+            control: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+        },
+        clock,
+    )
+    .await?;
+    let app = stack.apps.first().map_or(stack.web, |(_, a)| *a);
+    Ok((stack.web, app, stack.tls, stack.running))
+}
+
+/// What `serve` starts besides the configuration.
+pub struct TcpOptions {
+    /// Where the web server listens.
+    pub listen: SocketAddr,
+    /// Its `ssl` listener, if any.
+    pub tls: Option<TcpTls>,
+    pub files: crate::server::files::Files,
+    /// An app server outside roundtrip (a learner's gunicorn or uvicorn):
+    /// the web server proxies to it and no app server is started.
+    pub external: Option<SocketAddr>,
+    /// Where the control endpoint listens, when the configuration has an
+    /// upstream group (port 0: an ephemeral one).
+    pub control: SocketAddr,
+}
+
+/// A stack running on real TCP, and where each of its parts listens.
+pub struct TcpStack {
+    /// The web server's bound address.
+    pub web: SocketAddr,
+    /// The TLS listener's.
+    pub tls: Option<SocketAddr>,
+    /// Each app server instance started, by name (the one app server of a
+    /// stack without a group has the empty name); none with an external one.
+    pub apps: Vec<(String, SocketAddr)>,
+    /// The control endpoint's (with an upstream group).
+    pub control: Option<SocketAddr>,
+    pub running: Running,
+}
+
+/// The same stack on real TCP: the web server on `options.listen` (and
+/// its `ssl` listener), in front of one app server, the instances of the
+/// configuration's upstream group, or an external app server; every app
+/// server started is on an ephemeral port of 127.0.0.1.
+pub async fn start_tcp_with(
+    config: &StackConfig,
+    options: TcpOptions,
+    clock: Clock,
+) -> Result<TcpStack, StackError> {
+    let TcpOptions {
+        listen,
+        tls,
+        files,
+        external,
+        control,
+    } = options;
     let web_tcp = bind(listen, WEB_BACKLOG).map_err(|source| StackError::Listen {
         addr: listen,
         source,
@@ -521,16 +700,49 @@ pub async fn start_tcp_tls(
     };
     let tls_addr = tls_listener.as_ref().map(Listener::local_addr);
     let (stop_app, app_stopped) = watch::channel(false);
-    let app = start_app_threads(config, app_socket, app_addr, clock, app_stopped)?;
+    let mut apps = Vec::new();
+    let mut control_addr = None;
+    let (pool, app) = match (external, &config.web_server.upstream) {
+        (Some(addr), _) => (
+            crate::server::upstream::Pool::single(Connector::Tcp(addr), clock),
+            AppServer::External,
+        ),
+        (None, None) => {
+            let app_bind = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+            let listen_error = |source| StackError::Listen {
+                addr: app_bind,
+                source,
+            };
+            let app_tcp = bind(app_bind, config.app_server.backlog).map_err(listen_error)?;
+            let app_addr = app_tcp.local_addr().map_err(listen_error)?;
+            // The app server's threads register the socket with their own
+            // runtimes.
+            let app_socket = app_tcp.into_std().map_err(listen_error)?;
+            let app = start_app_threads(config, app_socket, app_addr, clock, app_stopped)?;
+            apps.push((String::new(), app_addr));
+            (
+                crate::server::upstream::Pool::single(Connector::Tcp(app_addr), clock),
+                app,
+            )
+        }
+        (None, Some(upstream)) => {
+            let (pool, instances) = instances::Instances::start(config, upstream, clock)?;
+            for s in instances.states() {
+                apps.push((s.name, s.address));
+            }
+            let listen_error = |source| StackError::Listen {
+                addr: control,
+                source,
+            };
+            let socket = bind(control, 128).map_err(listen_error)?;
+            control_addr = Some(socket.local_addr().map_err(listen_error)?);
+            tokio::spawn(control::run(socket, instances.clone(), app_stopped));
+            (pool, AppServer::Group(instances))
+        }
+    };
     let mut web_config = config.web_server.clone();
     web_config.ssl = web_config.ssl || terminator.is_some();
-    let web_server = WebServer::with_tls(
-        web_config,
-        Connector::Tcp(app_addr),
-        clock,
-        files,
-        terminator,
-    );
+    let web_server = WebServer::with_pool(web_config, pool, clock, files, terminator);
     let web = tokio::spawn(web_server.run_listeners(web_listener, tls_listener));
     let running = Running {
         web,
@@ -538,5 +750,11 @@ pub async fn start_tcp_tls(
         stop: Some(stop),
         stop_app: Some(stop_app),
     };
-    Ok((web_addr, app_addr, tls_addr, running))
+    Ok(TcpStack {
+        web: web_addr,
+        tls: tls_addr,
+        apps,
+        control: control_addr,
+        running,
+    })
 }
