@@ -141,6 +141,39 @@ def edge_cases():
         ("inm-star", "If-None-Match: * on a dynamic page (the app's 304)",
          [request("GET", "/notes", ["If-None-Match: *"])]),
     ]
+    # The four request-target forms (RFC 9112 §3.2) and the Host checks
+    # of ngx_http_validate_host, with nothing configured: what a careful
+    # server does by default.
+    cases += [
+        ("absolute-form", "absolute-form target (RFC 9112 §3.2.2)",
+         [request("GET", "http://example.com/notes")]),
+        ("absolute-form-host", "absolute-form overrides the Host field",
+         [request("GET", "http://other.example/notes")]),
+        ("absolute-form-https", "absolute-form with https",
+         [request("GET", "https://example.com/notes")]),
+        ("absolute-form-ftp", "absolute-form with another scheme",
+         [request("GET", "ftp://example.com/notes")]),
+        ("authority-form", "CONNECT with authority-form (RFC 9112 §3.2.3)",
+         [request("CONNECT", "example.com:443")]),
+        ("asterisk-form", "OPTIONS * (RFC 9112 §3.2.4)", [request("OPTIONS", "*")]),
+        ("asterisk-get", "GET * (asterisk-form is for OPTIONS only)", [request("GET", "*")]),
+        ("host-port", "Host with a port", [request("GET", "/notes", ["Host: example.com:8080"],
+                                                    host=False)]),
+        ("host-dot", "Host with a trailing dot",
+         [request("GET", "/notes", ["Host: example.com."], host=False)]),
+        ("host-upper", "Host in upper case", [request("GET", "/notes", ["Host: EXAMPLE.com"],
+                                                       host=False)]),
+        ("host-slash", "Host with a slash (400)",
+         [request("GET", "/notes", ["Host: example.com/x"], host=False)]),
+        ("host-dotdot", "Host with .. (400)",
+         [request("GET", "/notes", ["Host: ..example.com"], host=False)]),
+        ("host-empty", "an empty Host (HTTP/1.1)",
+         [request("GET", "/notes", ["Host:"], host=False)]),
+        ("host-two", "two Host fields (400)",
+         [request("GET", "/notes", ["Host: a.example", "Host: b.example"], host=False)]),
+        ("host-ipv6", "Host with an IPv6 literal",
+         [request("GET", "/notes", ["Host: [::1]:8080"], host=False)]),
+    ]
     # gunicorn's limit_request_line 4094 (without CRLF); nginx's 8k
     # large_client_header_buffers (with CRLF).
     for n in (4096, 4097, 8190, 8191, 8192, 8193, 8194, 9000):

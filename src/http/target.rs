@@ -47,9 +47,16 @@ pub fn percent_encode(b: &[u8]) -> String {
 /// An absolute-form target (`http://example.com/notes?x=1`, RFC 9112
 /// §3.2.2) split into its authority and the origin-form rest (`/notes?x=1`).
 /// A server MUST accept this form, and then uses this authority, not `Host`.
+/// Any scheme of RFC 3986 §3.1's grammar (a letter, then letters, digits,
+/// `+`, `-`, `.`) is accepted, as nginx's request-line parser accepts it
+/// (`sw_schema` in ngx_http_parse.c): `ftp://example.com/notes` is served
+/// like `http://example.com/notes`.
 pub fn absolute_form(target: &str) -> Option<(String, String)> {
     let (scheme, rest) = target.split_once("://")?;
-    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+    let mut chars = scheme.chars();
+    let first_is_letter = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+    if !first_is_letter || !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    {
         return None;
     }
     let cut = rest.find(['/', '?']).unwrap_or(rest.len());
@@ -189,7 +196,18 @@ mod tests {
             Some(("h".into(), "/?q".into()))
         );
         assert_eq!(absolute_form("/notes"), None);
-        assert_eq!(absolute_form("ftp://h/x"), None);
+    }
+
+    #[test]
+    fn absolute_form_takes_any_scheme_nginx_parses() {
+        assert_eq!(absolute_form("ftp://h/x"), Some(("h".into(), "/x".into())));
+        assert_eq!(
+            absolute_form("svn+ssh://h/x"),
+            Some(("h".into(), "/x".into()))
+        );
+        assert_eq!(absolute_form("1ftp://h/x"), None);
+        assert_eq!(absolute_form("f_t://h/x"), None);
+        assert_eq!(absolute_form("://h/x"), None);
     }
 
     #[test]

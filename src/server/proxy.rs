@@ -244,7 +244,18 @@ impl Upstream {
         config: &WebServerConfig,
     ) -> RequestHead {
         let listed = req.headers.connection_options();
-        let host = req.headers.get("host").unwrap_or("").to_string();
+        // `proxy_set_header Host $host`: the name as nginx validated it
+        // (lower-cased, no trailing dot, no port), not the client's bytes.
+        let host = req
+            .headers
+            .get("host")
+            .map(
+                |sent| match super::host::validate(&crate::http::headers::latin1_bytes(sent)) {
+                    Ok(valid) => valid.name,
+                    Err(_) => sent.to_string(),
+                },
+            )
+            .unwrap_or_default();
         let forwarded_for = match req.headers.get("x-forwarded-for") {
             Some(prev) => format!("{prev}, {}", peer.ip()),
             None => peer.ip().to_string(),
@@ -649,5 +660,27 @@ mod tests {
         assert!(!up.headers.contains("keep-alive"));
         assert!(!up.headers.contains("x-secret"));
         assert_eq!(up.headers.get("accept"), Some("*/*"));
+    }
+
+    #[test]
+    fn the_host_sent_upstream_is_dollar_host_not_the_clients_bytes() {
+        let peer: SocketAddr = "203.0.113.7:50001".parse().unwrap();
+        for (sent, upstream) in [
+            ("EXAMPLE.com", "example.com"),
+            ("example.com.", "example.com"),
+            ("example.com:8080", "example.com"),
+            ("[::1]:8080", "[::1]"),
+        ] {
+            let mut req = RequestHead {
+                method: "GET".into(),
+                target: "/notes".into(),
+                version: Version::Http11,
+                headers: Headers::new(),
+            };
+            req.headers.push("Host", sent);
+            let up =
+                Upstream::upstream_request(&req, b"", peer, 1, "http", &WebServerConfig::default());
+            assert_eq!(up.headers.get("host"), Some(upstream), "Host: {sent}");
+        }
     }
 }
