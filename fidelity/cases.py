@@ -23,6 +23,7 @@ class Case:
     trace: dict = field(default=None, repr=False)  # roundtrip's trace (bundled lessons)
     note: str = ""  # why it is not replayed
     request_ids: list = None  # the trace's request ids, per connection (bundled lessons)
+    config: str = None  # a CONFIGURED web server's name; None: the defaults
 
 
 HOST = "Host: example.com\r\n"
@@ -233,6 +234,177 @@ def unshow(text, length, truncated):
     return bytes(out)
 
 
+@dataclass
+class Configured:
+    """A web server configured away from the defaults, on both sides: the
+    same settings as nginx directives (a server block's body; @SITE@ is
+    the lessons' site, which roundtrip's `root /srv/www` points at, and
+    @UPSTREAM@ the app server's upstream) and as a lesson's
+    [stack.web_server] (`stack`: when a bundled lesson of the same name
+    exists, check.py makes sure its settings are these)."""
+    interface: str
+    nginx: str
+    stack: str  # a bundled lesson's: check.py checks they are the same settings
+
+
+DEFAULT_LOCATIONS = """
+    location /static/ { root @SITE@; }
+    location / { proxy_pass http://@UPSTREAM@; }
+"""
+
+# Each is read by a person against the lesson it mirrors: the directive
+# names are nginx's own, and roundtrip's knobs carry the same names.
+CONFIGURED = {
+    # scenarios/gzip.toml
+    "gzip": Configured("wsgi", """
+    gzip on;
+    gzip_types text/css application/json;
+    gzip_min_length 100;
+    gzip_comp_level 1;
+    gzip_vary on;
+""" + DEFAULT_LOCATIONS, stack="""
+[stack.web_server]
+gzip = true
+gzip_types = ["text/css", "application/json"]
+gzip_min_length = 100
+gzip_comp_level = 1
+gzip_vary = true
+"""),
+    # scenarios/location-matching.toml
+    "location-matching": Configured("wsgi", """
+    location = / { return 302 /static/docs/; }
+    location / { proxy_pass http://@UPSTREAM@; }
+    location /notes { proxy_pass http://@UPSTREAM@; }
+    location ^~ /static/ { root @SITE@; }
+    location ~* \\.(css|js|svg)$ { root @SITE@; }
+    location ^~ /assets/ { alias @SITE@/static/; }
+""", stack="""
+[[stack.web_server.location]]
+match = "= /"
+return = "302 /static/docs/"
+
+[[stack.web_server.location]]
+match = "/"
+proxy_pass = "http://app_server"
+
+[[stack.web_server.location]]
+match = "/notes"
+proxy_pass = "http://app_server"
+
+[[stack.web_server.location]]
+match = "^~ /static/"
+root = "/srv/www"
+
+[[stack.web_server.location]]
+match = '~* \\.(css|js|svg)$'
+root = "/srv/www"
+
+[[stack.web_server.location]]
+match = "^~ /assets/"
+alias = "/srv/www/static/"
+"""),
+    # scenarios/path-traversal.toml
+    "path-traversal": Configured("wsgi", """
+    location /static/ { root @SITE@; }
+    location /assets { alias @SITE@/static/; }
+    location / { proxy_pass http://@UPSTREAM@; }
+""", stack="""
+[[stack.web_server.location]]
+match = "/static/"
+root = "/srv/www"
+
+[[stack.web_server.location]]
+match = "/assets"
+alias = "/srv/www/static/"
+
+[[stack.web_server.location]]
+match = "/"
+proxy_pass = "http://app_server"
+"""),
+    # Filtering with nothing but locations, so it does not depend on the
+    # client's address (127.0.0.2 here, the lesson's 203.0.113.7 in the
+    # trace): deny all, limit_except, return 444, server_tokens off.
+    "filter": Configured("wsgi", """
+    server_tokens off;
+    location /static/ { root @SITE@; }
+    location /private/ { deny all; root @SITE@; }
+    location /notes { limit_except GET { deny all; } proxy_pass http://@UPSTREAM@; }
+    location = /wp-login.php { return 444; }
+    location / { proxy_pass http://@UPSTREAM@; }
+""", stack="""
+[stack.web_server]
+server_tokens = "off"
+
+[[stack.web_server.location]]
+match = "/static/"
+root = "/srv/www"
+
+[[stack.web_server.location]]
+match = "/private/"
+root = "/srv/www"
+access = ["deny all"]
+
+[[stack.web_server.location]]
+match = "/notes"
+proxy_pass = "http://app_server"
+limit_except = { methods = ["GET"], access = ["deny all"] }
+
+[[stack.web_server.location]]
+match = "= /wp-login.php"
+return = "444"
+
+[[stack.web_server.location]]
+match = "/"
+proxy_pass = "http://app_server"
+"""),
+}
+
+
+def configured_lesson(name):
+    """The lesson `roundtrip serve --lesson` runs for a configured server,
+    and the start of the inline lessons of its edge cases."""
+    conf = CONFIGURED[name]
+    return (f'title = "fidelity check: {name}"\n[stack.app_server]\n'
+            f'interface = "{conf.interface}"\n'
+            + ("workers = 2\n" if conf.interface == "wsgi" else "") + conf.stack)
+
+
+def configured_cases():
+    """(config, name, title, [raw request, ...]): edge cases for the
+    configured servers that no bundled lesson covers."""
+    json_ct = "Content-Type: application/json"
+    cl = f"Content-Length: {len(NOTE_JSON)}"
+    return [
+        ("filter", "deny-all", "deny all in a location (403)", [request("GET", "/private/x")]),
+        ("filter", "limit-except-get", "limit_except GET: a GET passes",
+         [request("GET", "/notes")]),
+        ("filter", "limit-except-head", "limit_except GET: HEAD passes too",
+         [request("HEAD", "/notes")]),
+        ("filter", "limit-except-post", "limit_except GET: a POST is denied (403)",
+         [request("POST", "/notes", [json_ct, cl], NOTE_JSON)]),
+        ("filter", "limit-except-delete", "limit_except GET: DELETE is denied (403)",
+         [request("DELETE", "/notes/1")]),
+        ("filter", "return-444", "return 444 closes without a response",
+         [request("GET", "/wp-login.php")]),
+        ("filter", "tokens-off-404", "server_tokens off on an error page",
+         [request("GET", "/static/nope.css")]),
+        ("gzip", "gzip-q", "Accept-Encoding with q-values",
+         [request("GET", "/static/css/site.css", ["Accept-Encoding: br;q=1, gzip;q=0.5"])]),
+        ("gzip", "gzip-star", "Accept-Encoding: *",
+         [request("GET", "/static/css/site.css", ["Accept-Encoding: *"])]),
+        ("gzip", "gzip-identity", "Accept-Encoding: identity",
+         [request("GET", "/static/css/site.css", ["Accept-Encoding: identity"])]),
+        ("gzip", "gzip-http10", "gzip and HTTP/1.0 (gzip_http_version 1.1)",
+         [request("GET", "/static/css/site.css", ["Accept-Encoding: gzip"], version="HTTP/1.0")]),
+        ("gzip", "gzip-range", "gzip and a Range request",
+         [request("GET", "/static/css/site.css", ["Accept-Encoding: gzip", "Range: bytes=0-9"])]),
+        ("gzip", "gzip-head-static", "HEAD of a file: the headers a GET would get",
+         [request("HEAD", "/static/css/site.css", ["Accept-Encoding: gzip"])]),
+        ("gzip", "gzip-upper", "GZIP in upper case",
+         [request("GET", "/static/css/site.css", ["Accept-Encoding: GZIP"])]),
+    ]
+
+
 def lesson_cases(roundtrip, scenarios_dir, default_web_config):
     cases = []
     for path in sorted(Path(scenarios_dir).glob("*.toml")):
@@ -257,6 +429,7 @@ def lesson_case(name, trace, default_web_config):
     config = trace["meta"]["config"]
     interface = config["app_server"]["interface"]
     note = ""
+    configured = None
     if (trace.get("metrics") or {}).get("load"):
         # Thousands of requests, one after another through the real stack,
         # would take minutes and compare nothing the lessons' requests do not.
@@ -268,14 +441,17 @@ def lesson_case(name, trace, default_web_config):
         note = ("a websocket lesson: the check replays HTTP requests only; the "
                 "stand-in app has no websocket endpoint and no client here "
                 "replays timed, masked frames (see known.toml)")
-    elif config["web_server"] != default_web_config:
-        note = "sets [stack.web_server]; the real nginx runs the defaults"
+    elif config["web_server"] != default_web_config and name not in CONFIGURED:
+        note = ("sets [stack.web_server]; the real nginx runs the defaults (fidelity/cases.py "
+                "CONFIGURED lists the lessons replayed against an nginx configured like them)")
     elif interface == "wsgi" and config["app_server"]["workers"] != 2:
         note = "its workers differ from the real gunicorn's -w 2"
     elif interface == "wsgi" and config["app_server"]["timeout"] != "30s":
         # The stand-in app answers at once, so a worker timeout could
         # never fire on the real side.
         note = "sets timeout; the real gunicorn runs the default 30 s"
+    if config["web_server"] != default_web_config and not note:
+        configured = name
     order, conns = [], {}
     for e in trace["events"]:
         if e["step"] == "client.request.send":
@@ -290,7 +466,7 @@ def lesson_case(name, trace, default_web_config):
             conns[e["conn"]].append((e["request"], raw))
     return Case(f"{interface}/lesson:{name}", trace["meta"]["title"], interface,
                 [[raw for _, raw in conns[c]] for c in order], trace, note,
-                [[rid for rid, _ in conns[c]] for c in order])
+                [[rid for rid, _ in conns[c]] for c in order], configured)
 
 
 def toml_string(raw):
@@ -301,10 +477,14 @@ def toml_string(raw):
 
 
 def inline_lesson(case):
-    lines = [f'title = "fidelity check: {case.id}"',
-             "[stack.app_server]", f'interface = "{case.interface}"']
-    if case.interface == "wsgi":
-        lines.append("workers = 2")
+    if case.config:
+        lines = [configured_lesson(case.config).replace(
+            f"fidelity check: {case.config}", f"fidelity check: {case.id}").rstrip("\n")]
+    else:
+        lines = [f'title = "fidelity check: {case.id}"',
+                 "[stack.app_server]", f'interface = "{case.interface}"']
+        if case.interface == "wsgi":
+            lines.append("workers = 2")
     n = 0
     for c, conn in enumerate(case.conns, 1):
         for raw in conn:

@@ -18,6 +18,7 @@ DIFF, and the exit status is 1.
 import argparse
 import base64
 import fnmatch
+import gzip
 import json
 import os
 import random
@@ -42,7 +43,8 @@ SITE = HERE.parent / "scenarios" / "site"
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from cases import Case, edge_cases, inline_lesson, lesson_cases  # noqa: E402
+from cases import (CONFIGURED, Case, configured_cases, configured_lesson,  # noqa: E402
+                   edge_cases, inline_lesson, lesson_cases)
 
 CLIENT_ADDR = "127.0.0.2"  # the client's source address, so it differs from the proxy's
 IO_TIMEOUT = 5.0  # any one read or write
@@ -344,9 +346,26 @@ class Seen:
     request_id: str = ""
 
 
+def same_settings(roundtrip, tmp, cases):
+    """A bundled lesson replayed against a configured server must have
+    that server's settings: the nginx directives were written from them."""
+    for case in cases:
+        if case.config is None or case.trace is None:
+            continue
+        probe = tmp / f"probe-{case.config}.toml"
+        probe.write_text(configured_lesson(case.config) + '[[request]]\npath = "/"\n')
+        out = subprocess.run([roundtrip, "run", str(probe), "--json"], capture_output=True,
+                             timeout=60, check=True)
+        want = json.loads(out.stdout)["meta"]["config"]["web_server"]
+        if case.trace["meta"]["config"]["web_server"] != want:
+            raise SystemExit(f"fidelity: the lesson of {case.id} no longer has the settings of "
+                             f"CONFIGURED[{case.config!r}] in fidelity/cases.py; update both "
+                             f"its stack and its nginx directives")
+
+
 def real_case(case, ports, logs):
     """Send a case to nginx; collect what every layer saw."""
-    port = ports["nginx_" + case.interface]
+    port = ports["nginx_" + (case.config or case.interface)]
     seen = []
     for conn in case.conns:
         logs.poll()
@@ -534,7 +553,8 @@ def layout(headers, own):
 
 def server_tokens(text):
     """normalization server-software."""
-    text = re.sub(r"nginx/[0-9.]+|roundtrip-nginx(/[0-9.]+)?", "<web server>", text)
+    text = re.sub(r"nginx/[0-9.]+|roundtrip-nginx(/[0-9.]+)?|(?<=<center>)nginx(?=</center>)",
+                  "<web server>", text)
     return re.sub(r"gunicorn/[0-9.]+|uvicorn|roundtrip-appserver(/[0-9.]+)?", "<app server>", text)
 
 
@@ -567,9 +587,22 @@ def rows_for(s, first_in_case):
         final = s.responses[-1]
         put(CLIENT, "header layout", layout(final["headers"], NGINX_OWN))
         put(CLIENT, "Connection", header(final["headers"], "connection") or ABSENT)
+        # The web server's filters on the way back: compression and what
+        # it does to Vary and ETag. Compressed bytes differ between zlib
+        # and flate2 at the same level, so bodies are compared decoded.
+        encoding = header(final["headers"], "content-encoding")
+        put(CLIENT, "Content-Encoding", encoding or ABSENT)
+        put(CLIENT, "Vary", header(final["headers"], "vary") or ABSENT)
+        body = final["body"]
+        if encoding == "gzip" and body:
+            try:
+                body = gzip.decompress(body)
+            except (OSError, EOFError) as e:
+                body = f"(not gzip: {e})".encode()
         if s.answered != "app":
             put(CLIENT, "page Content-Type", header(final["headers"], "content-type") or ABSENT)
-            put(CLIENT, "page body", server_tokens(final["body"].decode("latin-1")))
+            put(CLIENT, "page ETag", header(final["headers"], "etag") or ABSENT)
+            put(CLIENT, "page body", server_tokens(body.decode("latin-1")))
     else:
         put(CLIENT, "status line", "(connection closed, no response)")
     if s.upstream_req:
@@ -875,7 +908,11 @@ def start_stack(procs, tmp, args, venv_bin, attempts=3):
     env = dict(os.environ, FIDELITY_APP_LOG=str(tmp / "app.log"))
     apps = str(HERE / "apps")
     for _ in range(attempts):
-        ports = {name: free_port() for name in SERVER_OF}
+        expect = dict(SERVER_OF)
+        for name in CONFIGURED:
+            expect[f"nginx_{name}"] = "nginx"
+            expect[f"serve_{name}"] = "roundtrip-nginx"
+        ports = {name: free_port() for name in expect}
         started = {
             "gunicorn": procs.start(
                 "gunicorn", [str(venv_bin / "gunicorn"), "--worker-class", "sync", "-w", "2",
@@ -890,7 +927,14 @@ def start_stack(procs, tmp, args, venv_bin, attempts=3):
             "relay", [sys.executable, str(HERE / "relay.py"), str(tmp / "relay.log"),
                       f"{ports['relay_wsgi']}:{ports['gunicorn']}",
                       f"{ports['relay_asgi']}:{ports['uvicorn']}"], tmp / "relay.out")
-        conf = (HERE / "nginx.conf.in").read_text()
+        blocks = []
+        for name, c in CONFIGURED.items():
+            body = c.nginx.replace("@SITE@", str(SITE)).replace("@UPSTREAM@",
+                                                                f"{c.interface}_app")
+            blocks.append(f"    server {{ # {name}\n        listen 127.0.0.1:"
+                          f"{ports['nginx_' + name]};\n{body}    }}")
+        conf = (HERE / "nginx.conf.in").read_text().replace("@CONFIGURED_SERVERS@",
+                                                             "\n".join(blocks))
         for k, v in {"PREFIX": tmp, "SITE": SITE, "WSGI_UPSTREAM_PORT": ports["relay_wsgi"],
                      "ASGI_UPSTREAM_PORT": ports["relay_asgi"], "WSGI_PORT": ports["nginx_wsgi"],
                      "ASGI_PORT": ports["nginx_asgi"]}.items():
@@ -904,10 +948,19 @@ def start_stack(procs, tmp, args, venv_bin, attempts=3):
                 f"roundtrip serve {iface}",
                 [args.roundtrip, "serve", "--listen", f"127.0.0.1:{ports['serve_' + iface]}",
                  "--interface", iface, "--root", str(SITE)], tmp / f"serve-{iface}.log")
+        for name in CONFIGURED:
+            lesson = tmp / f"config-{name}.toml"
+            # serve reads a lesson's [stack]; a lesson needs a request.
+            lesson.write_text(configured_lesson(name) + '[[request]]\npath = "/"\n')
+            started[f"nginx_{name}"] = started["nginx_wsgi"]
+            started[f"serve_{name}"] = procs.start(
+                f"roundtrip serve {name}",
+                [args.roundtrip, "serve", "--listen", f"127.0.0.1:{ports['serve_' + name]}",
+                 "--lesson", str(lesson), "--root", str(SITE)], tmp / f"serve-{name}.log")
         try:
             for name, proc in started.items():
                 wait_port(ports[name], proc)
-            wrong = {name: got for name, want in SERVER_OF.items()
+            wrong = {name: got for name, want in expect.items()
                      if not (got := whose(ports[name])).startswith(want)}
         except SystemExit as e:
             wrong = {"start": str(e)[:300]}
@@ -976,6 +1029,10 @@ def main():
         for iface in ("wsgi", "asgi"):
             for name, title, reqs in edge_cases():
                 cases.append(Case(f"{iface}/{name}", title, iface, [reqs]))
+        for config, name, title, reqs in configured_cases():
+            iface = CONFIGURED[config].interface
+            cases.append(Case(f"{iface}/{config}:{name}", title, iface, [reqs], config=config))
+        same_settings(args.roundtrip, tmp, cases)
         if args.only:
             cases = [c for c in cases if re.search(args.only, c.id)]
         skipped = [c for c in cases if c.note]
@@ -988,7 +1045,7 @@ def main():
             rows = []
             for case, trace in zip(cases, traces):
                 real = real_case(case, ports, logs)
-                rt = roundtrip_case(case, trace, ports["serve_" + case.interface])
+                rt = roundtrip_case(case, trace, ports["serve_" + (case.config or case.interface)])
                 rows += compare(case, real, rt)
             rows += fw_future.result()
     finally:

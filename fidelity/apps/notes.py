@@ -101,7 +101,11 @@ def _answer(method, path, content_type, body):
     elif path == "/notes":
         allow = "GET, HEAD, POST"
         if method == "GET":
-            return _json(200, [{"id": 1, "title": "Welcome", "body": "stand-in"}])
+            # Over the gzip lesson's gzip_min_length 100, as roundtrip's
+            # list is (fidelity/cases.py CONFIGURED["gzip"]).
+            return _json(200, [{"id": 1, "title": "Welcome", "body": "stand-in"},
+                               {"id": 2, "title": "Second", "body": "a stand-in long enough "
+                                "to be compressed"}])
         if method == "POST":
             media = (content_type or "").split(";")[0].strip().lower()
             value = None

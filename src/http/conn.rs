@@ -215,6 +215,35 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConn<S> {
         }
     }
 
+    /// Read a response body framed as `framing`, as a client that shows
+    /// what it received: the decoded body, and the bytes that carried it
+    /// on the wire (the same bytes, except for a chunked body, whose
+    /// chunk sizes and last chunk are part of what arrived).
+    pub async fn read_response_body_wire(
+        &mut self,
+        framing: ResponseFraming,
+        max_body: u64,
+        gap: Option<Duration>,
+    ) -> Result<(Vec<u8>, Vec<u8>), ReadError<()>> {
+        if !matches!(framing, ResponseFraming::Chunked) {
+            let body = self.read_response_body(framing, max_body, gap).await?;
+            return Ok((body.clone(), body));
+        }
+        let mut decoder = ChunkedDecoder::new(max_body);
+        let mut raw = Vec::new();
+        loop {
+            let used = decoder.feed(self.buffered()).map_err(ReadError::Chunked)?;
+            raw.extend_from_slice(&self.buffered()[..used]);
+            self.consume(used);
+            if decoder.is_done() {
+                return Ok((decoder.into_body(), raw));
+            }
+            if self.fill_within(gap).await? == 0 {
+                return Err(ReadError::ClosedEarly);
+            }
+        }
+    }
+
     pub async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.io.write_all(bytes).await?;
         self.io.flush().await

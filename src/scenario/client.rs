@@ -296,7 +296,7 @@ impl ClientConn {
             None => send_and_read.await,
         };
         let outcome = match read {
-            Some((head, wire, start)) => {
+            Some((head, wire, start, body)) => {
                 self.last_headers = head.headers.to_pairs();
                 self.set_cookies = head
                     .headers
@@ -304,12 +304,8 @@ impl ClientConn {
                     .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
                     .map(|(_, v)| v.to_string())
                     .collect();
-                let own = &wire[start..];
-                self.body = own
-                    .windows(4)
-                    .position(|w| w == b"\r\n\r\n")
-                    .map(|at| own[at + 4..].to_vec())
-                    .unwrap_or_default();
+                // Expectations read the body as the app meant it: decoded.
+                self.body = body;
                 let took = sent_at.elapsed();
                 let closes = head.headers.has_token("connection", "close");
                 Step::new(StepId::ClientResponseReceive, Direction::Up, Kind::Hop)
@@ -546,7 +542,7 @@ async fn trickle(
 async fn read_response(
     conn: &mut HttpConn<Stream>,
     method: &str,
-) -> Option<(ResponseHead, Vec<u8>, usize)> {
+) -> Option<(ResponseHead, Vec<u8>, usize, Vec<u8>)> {
     let limits = HeadLimits::NGINX;
     let mut wire = Vec::new();
     // A server sends a handful of interim responses at most; a peer that
@@ -563,12 +559,12 @@ async fn read_response(
         let start = wire.len();
         wire.extend_from_slice(&raw);
         let framing = response_framing(method, &head).ok()?;
-        let body = conn
-            .read_response_body(framing, MAX_RESPONSE_BODY, None)
+        let (body, raw) = conn
+            .read_response_body_wire(framing, MAX_RESPONSE_BODY, None)
             .await
             .ok()?;
-        wire.extend_from_slice(&body);
-        return Some((head, wire, start));
+        wire.extend_from_slice(&raw);
+        return Some((head, wire, start, body));
     }
     None
 }

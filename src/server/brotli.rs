@@ -14,7 +14,6 @@
 //! ```text
 //! brotli off                                           ─▶ as is
 //! status not 200, 403 or 404                           ─▶ as is
-//! HEAD (a header-only response)                        ─▶ as is
 //! already has Content-Encoding                         ─▶ as is
 //! Content-Length below brotli_min_length (20)          ─▶ as is
 //! media type not in brotli_types (text/html always is) ─▶ as is
@@ -157,10 +156,6 @@ pub fn decide(s: &BrotliSettings<'_>, request: &RequestHead, head: &ResponseHead
         );
         return skip("brotli", "on".into(), why, false);
     }
-    if request.method == "HEAD" {
-        let why = "a response to HEAD has no body to compress";
-        return skip("brotli", "on".into(), why.into(), false);
-    }
     if let Some(ce) = head.headers.get("content-encoding") {
         let why = format!("the response already has Content-Encoding: {ce}");
         return skip("brotli", "on".into(), why, false);
@@ -253,12 +248,17 @@ pub fn filter(
     let outcome = decide(s, request, &head);
     let before = body.len();
     let mut bits = WINDOW_BITS;
+    let head_only = request.method == "HEAD";
     if let Outcome::Compressed { .. } = outcome {
         bits = window_bits(declared_length(&head));
-        body = compress(&body, s.comp_level, bits);
+        // HEAD: decided like its GET (ngx_brotli's `header_only` test
+        // comes before nginx's last header filter marks a HEAD), no body.
+        if !head_only {
+            body = compress(&body, s.comp_level, bits);
+        }
         head.headers.remove("content-length");
         head.headers.remove("accept-ranges");
-        if !head.headers.has_token("transfer-encoding", "chunked") {
+        if !head_only && !head.headers.has_token("transfer-encoding", "chunked") {
             head.headers
                 .insert_before("connection", "Transfer-Encoding", "chunked");
         }
@@ -284,11 +284,17 @@ fn emit(
     let (summary, decision, knob, value) = match outcome {
         Outcome::Compressed { q } => {
             let percent = (after * 100).checked_div(before).unwrap_or(0);
-            (
+            let summary = if request.method == "HEAD" {
+                "br decides a HEAD as its GET: Content-Encoding: br, no Content-Length, no body"
+                    .to_string()
+            } else {
                 format!(
                     "br, level {}: {before} bytes become {after} ({percent}%); Content-Encoding: br, sent chunked",
                     s.comp_level
-                ),
+                )
+            };
+            (
+                summary,
                 Decision::new(Verdict::Rewrite)
                     .rule("the client accepts br and the response qualifies: ngx_brotli compresses it before gzip can")
                     .input("accept_encoding", accept)
@@ -446,7 +452,10 @@ mod tests {
         assert!(!not(&gz, &br).varies());
         let mut head_req = br.clone();
         head_req.method = "HEAD".into();
-        assert!(!not(&page(200, "text/html", PAGE), &head_req).varies());
+        assert_eq!(
+            outcome(&s, &head_req, &page(200, "text/html", PAGE)),
+            "compressed"
+        );
         // No gzip_http_version or gzip_proxied for br.
         let mut old = request(&[("Accept-Encoding", "br"), ("Via", "1.1 cdn")]);
         old.version = Version::Http10;

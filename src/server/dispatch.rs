@@ -621,6 +621,10 @@ fn serve_file(
     }
     let ask = match request.headers.get("range") {
         None => RangeAsk::Whole,
+        Some(value) if compressed_whole(cfg, request, facts, &date, origin, expires, now) => {
+            compressed_range_step(value, facts);
+            RangeAsk::Whole
+        }
         Some(value) => {
             let stale = request
                 .headers
@@ -715,6 +719,55 @@ fn serve_file(
             Routed::Respond { head, body }
         }
     }
+}
+
+/// Will a compression filter encode this file's whole 200? nginx runs
+/// its compression filters (gzip, and ngx_brotli ahead of it) before
+/// the range filter, and they drop Content-Length; the range filter
+/// passes a response of unknown length untouched
+/// (`ngx_http_range_header_filter`), so Range is ignored and the client
+/// gets the whole file, compressed.
+fn compressed_whole(
+    cfg: &super::config::WebServerConfig,
+    request: &RequestHead,
+    facts: &FileFacts,
+    date: &str,
+    origin: &Origin<'_>,
+    expires: Expires,
+    now: u64,
+) -> bool {
+    if !cfg.gzip && !cfg.brotli {
+        return false;
+    }
+    let whole = static_files::ok_head(facts, date, origin.keep_alive, expires, now);
+    matches!(
+        super::brotli::decide(&cfg.brotli_settings(), request, &whole),
+        super::brotli::Outcome::Compressed { .. }
+    ) || matches!(
+        super::gzip::decide(&cfg.gzip_settings(), request, &whole),
+        super::gzip::Outcome::Compressed { .. }
+    )
+}
+
+/// Range ignored because the response will be compressed, as a step.
+fn compressed_range_step(value: &str, facts: &FileFacts) {
+    let len = facts.len;
+    Step::new(StepId::WebServerRange, Direction::Up, Kind::Decision)
+        .summary(format!(
+            "Range {value} is ignored: the response will be compressed, and nginx's compression \
+             filters run before its range filter and leave no length to cut ranges from; sends \
+             all {len} bytes, compressed, as 200"
+        ))
+        .decision(
+            Decision::new(Verdict::Pass)
+                .rule("ngx_http_range_header_filter passes a response without Content-Length (gzip and brotli remove it)")
+                .input("range", value)
+                .input("file_size", len),
+        )
+        .data(Data::Fields {
+            entries: facts.fields(),
+        })
+        .emit();
 }
 
 /// The range filter's verdict, as a step.

@@ -12,6 +12,7 @@ pub fn nginx_reason(code: u16) -> &'static str {
     match code {
         302 => "Moved Temporarily",
         405 => "Not Allowed",
+        408 => "Request Time-out",
         413 => "Request Entity Too Large",
         416 => "Requested Range Not Satisfiable",
         414 => "Request-URI Too Large",
@@ -21,9 +22,17 @@ pub fn nginx_reason(code: u16) -> &'static str {
     }
 }
 
-/// nginx's page title for a status it generates.
+/// nginx's page title for a status it generates. Two pages keep other
+/// words than the status line: "302 Found" (the line says "302 Moved
+/// Temporarily") and "401 Authorization Required" (the line says "401
+/// Unauthorized"), as `ngx_http_error_302_page` and `_401_page` do.
 pub fn nginx_title(code: u16) -> String {
-    format!("{code} {}", nginx_reason(code))
+    let words = match code {
+        302 => "Found",
+        401 => "Authorization Required",
+        _ => nginx_reason(code),
+    };
+    format!("{code} {words}")
 }
 
 /// After these nginx drops keep-alive (`ngx_http_special_response_handler`).
@@ -121,6 +130,16 @@ pub fn page(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_302_and_401_pages_keep_other_words_than_their_status_lines() {
+        assert_eq!(nginx_reason(302), "Moved Temporarily");
+        assert_eq!(nginx_title(302), "302 Found");
+        assert_eq!(nginx_reason(401), "Unauthorized");
+        assert_eq!(nginx_title(401), "401 Authorization Required");
+        assert_eq!(nginx_title(408), "408 Request Time-out");
+        assert_eq!(nginx_title(404), "404 Not Found");
+    }
 
     fn body(p: Page) -> String {
         String::from_utf8(page(p, ServerTokens::Off, "Thu, 01 Jan 1970 00:00:00 GMT", false).1)

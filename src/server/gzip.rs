@@ -13,7 +13,6 @@
 //! already has Content-Encoding                          ─▶ as is
 //! Content-Length below gzip_min_length (20)             ─▶ as is
 //! media type not in gzip_types (text/html always is)    ─▶ as is
-//! HEAD (no body to compress)                            ─▶ as is
 //!   ── from here on the response "could vary": gzip_vary adds Vary ──
 //! no "gzip" in Accept-Encoding, or gzip;q=0             ─▶ as is
 //! request older than gzip_http_version 1.1              ─▶ as is
@@ -31,6 +30,13 @@
 //! `private`, `no_last_modified`, `no_etag`, `auth`, `any`) allow it when
 //! the response (or, for `auth`, the request) shows the named sign that
 //! the proxy in front will not cache it (nginx docs, `gzip_proxied`).
+//!
+//! **A HEAD is decided like its GET.** nginx marks a response
+//! "header only" for HEAD in its last header filter, after gzip has
+//! decided (`ngx_http_header_filter`), so a HEAD gets the headers its GET
+//! would get: `Content-Encoding: gzip`, a weak `ETag`, no
+//! `Content-Length`, and no body (RFC 9110 §9.3.2: HEAD answers with the
+//! GET's header fields).
 //!
 //! A compressed response loses its `Content-Length` (nginx compresses as
 //! it sends and does not know the length beforehand: it goes chunked, RFC
@@ -307,14 +313,6 @@ pub fn decide(s: &GzipSettings<'_>, request: &RequestHead, head: &ResponseHead) 
             false,
         );
     }
-    if request.method == "HEAD" {
-        return skip(
-            "gzip",
-            "on".into(),
-            "a response to HEAD has no body to compress".into(),
-            false,
-        );
-    }
     let q = match acceptance(request.headers.get("accept-encoding")) {
         Acceptance::Absent => {
             let why = "the request has no Accept-Encoding";
@@ -404,11 +402,16 @@ pub fn filter(
                 .insert_after("connection", "Vary", "Accept-Encoding");
         }
         let before = body.len();
+        let head_only = request.method == "HEAD";
         if let Outcome::Compressed { .. } = outcome {
-            body = compress(&body, s.comp_level);
+            // HEAD: the GET's headers, and still no body.
+            if !head_only {
+                body = compress(&body, s.comp_level);
+            }
             head.headers.remove("content-length");
             head.headers.remove("accept-ranges");
-            if !head.headers.has_token("transfer-encoding", "chunked") {
+            // nginx's chunked filter passes HEAD by (no body to frame).
+            if !head_only && !head.headers.has_token("transfer-encoding", "chunked") {
                 head.headers
                     .insert_before("connection", "Transfer-Encoding", "chunked");
             }
@@ -444,11 +447,18 @@ fn emit(
     let (summary, decision, knob, value) = match outcome {
         Outcome::Compressed { q } => {
             let percent = (after * 100).checked_div(before).unwrap_or(0);
-            (
+            let summary = if request.method == "HEAD" {
+                format!(
+                    "gzip decides a HEAD as its GET: Content-Encoding: gzip, no Content-Length, no body{vary}"
+                )
+            } else {
                 format!(
                     "gzip, level {}: {before} bytes become {after} ({percent}%); Content-Encoding: gzip, sent chunked{vary}",
                     s.comp_level
-                ),
+                )
+            };
+            (
+                summary,
                 Decision::new(Verdict::Rewrite)
                     .rule("the client accepts gzip and the response qualifies: nginx compresses it")
                     .input("accept_encoding", accept)
@@ -624,7 +634,7 @@ pub(super) mod tests {
         head_req.method = "HEAD".into();
         assert_eq!(
             skipped_by(&s, &head_req, &page(200, "text/html", PAGE)),
-            "gzip"
+            "compressed"
         );
         let mut old = gz.clone();
         old.version = Version::Http10;
