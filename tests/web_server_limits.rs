@@ -150,3 +150,79 @@ fn assert_app_server_never_reached(trace: &roundtrip::trace::Trace) {
             .any(|e| e.step == roundtrip::trace::StepId::AppServerAccept)
     );
 }
+
+/// The access phase runs before the body is read: a denied POST costs no
+/// body read, gets its 403 without a `100 Continue` (nginx's error pages
+/// mark the expectation tested), and its body is then read and dropped so
+/// the next request on the connection is read from the right byte.
+#[test]
+fn a_denied_post_is_answered_before_its_body_is_read_and_the_body_is_discarded() {
+    let trace = lesson(
+        r#"
+title = "denied upload"
+[[stack.web_server.location]]
+match = "/notes"
+proxy_pass = "http://app_server"
+limit_except = { methods = ["GET"], access = ["deny all"] }
+
+[[request]]
+method = "POST"
+path = "/notes"
+headers = { Expect = "100-continue" }
+json = { title = "Buy milk", body = "Semi-skimmed" }
+connection = 1
+expect = { status = 403, answered_by = "web_server", not_reached = ["app_server"] }
+
+[[request]]
+path = "/notes"
+connection = 1
+at = "10ms"
+expect = { status = 200, answered_by = "handler" }
+"#,
+    );
+    use roundtrip::trace::StepId;
+    let steps = |id: u64| -> Vec<StepId> {
+        trace
+            .events
+            .iter()
+            .filter(|e| e.request == Some(id))
+            .map(|e| e.step)
+            .collect()
+    };
+    let first = steps(1);
+    assert!(!first.contains(&StepId::WebServerContinue), "{first:?}");
+    assert!(!first.contains(&StepId::WebServerBodyReceive), "{first:?}");
+    let answered = first
+        .iter()
+        .position(|s| *s == StepId::WebServerResponseSend)
+        .expect("the 403 is sent");
+    let discarded = first
+        .iter()
+        .position(|s| *s == StepId::WebServerBodyDiscard)
+        .expect("the body is discarded");
+    assert!(answered < discarded, "the answer goes before the discard");
+    // The second request came on the same connection and was read whole.
+    assert_eq!(trace.requests[1].status, Some(200));
+    assert_eq!(trace.requests[0].conn, trace.requests[1].conn);
+}
+
+/// A body is read only once the request is known to go upstream: the
+/// location is chosen before a byte of it is read.
+#[test]
+fn the_location_is_chosen_before_the_body_is_read() {
+    let trace = lesson(
+        r#"
+title = "post"
+[[request]]
+method = "POST"
+path = "/notes"
+json = { title = "Buy milk", body = "Semi-skimmed" }
+expect = { status = 201, answered_by = "handler" }
+"#,
+    );
+    use roundtrip::trace::StepId;
+    let at = |id: StepId| trace.events.iter().position(|e| e.step == id);
+    let location = at(StepId::WebServerLocation).expect("a location step");
+    let body = at(StepId::WebServerBodyReceive).expect("the body is read");
+    assert!(location < body);
+}

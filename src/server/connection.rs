@@ -383,52 +383,19 @@ async fn handle(
         max_body.0
     };
     let gap = Some(cfg.client_body_timeout.0);
-    let body = match framing {
-        BodyFraming::Empty => Vec::new(),
-        BodyFraming::Length(n) if n > body_limit => {
-            let why = format!(
-                "Content-Length {n} is over client_max_body_size {max_body}: answers 413 \
-                 without reading the body; the app server never sees this request"
-            );
-            return too_large(server, conn, &head, why, ("content_length", n)).await;
-        }
-        BodyFraming::Length(n) => {
-            send_continue(conn, &head).await;
-            match conn.read_body_exact(n, gap).await {
-                Ok(b) => b,
-                Err(e) => return body_failed(server, conn, &head, e).await,
-            }
-        }
-        BodyFraming::Chunked => {
-            send_continue(conn, &head).await;
-            let read = conn.read_body_chunked(body_limit, gap).await;
-            match read {
-                Ok((b, wire)) => {
-                    Step::new(StepId::WebServerBodyDechunk, Direction::Within,
-                        Kind::Step,
-                    )
-                    .summary(format!(
-                        "decodes the chunked body: {wire} bytes on the wire, {} bytes of content",
-                        b.len()
-                    ))
-                    .emit();
-                    b
-                }
-                Err(e) => return body_failed(server, conn, &head, e).await,
-            }
-        }
-    };
-    if !body.is_empty() {
-        Step::new(StepId::WebServerBodyReceive, Direction::Down, Kind::Step)
-            .summary(format!(
-                "reads the whole body ({} bytes) before contacting the app server",
-                body.len()
-            ))
-            .data(Data::Bytes {
-                label: "request body".into(),
-                bytes: show(&body),
-            })
-            .emit();
+    // client_max_body_size is checked against Content-Length before any
+    // phase runs (nginx: in its find-config phase); the body itself is
+    // read only once the request is known to go upstream, after the
+    // location, limit_req and access have decided (nginx reads it in the
+    // proxy's content handler), so a refused request costs no body read.
+    if let BodyFraming::Length(n) = framing
+        && n > body_limit
+    {
+        let why = format!(
+            "Content-Length {n} is over client_max_body_size {max_body}: answers 413 \
+             without reading the body; the app server never sees this request"
+        );
+        return too_large(server, conn, &head, why, ("content_length", n)).await;
     }
 
     if !cfg.underscores_in_headers {
@@ -498,6 +465,14 @@ async fn handle(
             head: mut rhead,
             body,
         } => {
+            // A body nobody will read is discarded: the answer, then the
+            // body read and dropped so the next request starts where it
+            // should. A client waiting for 100 Continue gets one before a
+            // file or a `return 200`, never before an error page or a
+            // redirect (nginx's special responses set expect_tested).
+            if framing != BodyFraming::Empty && rhead.status < 300 {
+                send_continue(conn, &head).await;
+            }
             // nginx's header filter writes Server for every response.
             rhead
                 .headers
@@ -505,13 +480,58 @@ async fn handle(
             let keeps = rhead.headers.has_token("connection", "keep-alive");
             let (rhead, body) = super::filters::on_the_way_back(cfg, &head, rhead, body);
             let sent = send(conn, &head, rhead, body).await;
-            return if sent && keeps {
+            let kept = sent
+                && keeps
+                && super::discard::discard(conn, framing, body_limit, cfg.lingering_timeout.0)
+                    .await;
+            return if kept {
                 Outcome::KeepOpen
             } else {
                 Outcome::Close
             };
         }
         Routed::Close => return Outcome::Terminate,
+    }
+
+    let body = match framing {
+        BodyFraming::Empty => Vec::new(),
+        BodyFraming::Length(n) => {
+            send_continue(conn, &head).await;
+            match conn.read_body_exact(n, gap).await {
+                Ok(b) => b,
+                Err(e) => return body_failed(server, conn, &head, e).await,
+            }
+        }
+        BodyFraming::Chunked => {
+            send_continue(conn, &head).await;
+            let read = conn.read_body_chunked(body_limit, gap).await;
+            match read {
+                Ok((b, wire)) => {
+                    Step::new(StepId::WebServerBodyDechunk, Direction::Within,
+                        Kind::Step,
+                    )
+                    .summary(format!(
+                        "decodes the chunked body: {wire} bytes on the wire, {} bytes of content",
+                        b.len()
+                    ))
+                    .emit();
+                    b
+                }
+                Err(e) => return body_failed(server, conn, &head, e).await,
+            }
+        }
+    };
+    if !body.is_empty() {
+        Step::new(StepId::WebServerBodyReceive, Direction::Down, Kind::Step)
+            .summary(format!(
+                "reads the whole body ({} bytes) before contacting the app server",
+                body.len()
+            ))
+            .data(Data::Bytes {
+                label: "request body".into(),
+                bytes: show(&body),
+            })
+            .emit();
     }
 
     let upstream_req =

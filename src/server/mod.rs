@@ -20,6 +20,7 @@ mod client_abort;
 pub mod conditional;
 pub mod config;
 pub mod connection;
+mod discard;
 mod dispatch;
 mod early;
 pub mod error_log;

@@ -227,6 +227,9 @@ steps! {
     WebServerBodyInvalid => (WebServer, "web_server.body.invalid"),
     /// The whole body read, before the proxy hop.
     WebServerBodyReceive => (WebServer, "web_server.body.receive"),
+    /// The body of a request the web server answered itself, read and
+    /// dropped (`ngx_http_discard_request_body`).
+    WebServerBodyDiscard => (WebServer, "web_server.body.discard"),
     /// Header fields with underscores dropped.
     WebServerHeadersUnderscore => (WebServer, "web_server.headers.underscore"),
     /// `keepalive_requests` reached: this request closes the connection.
