@@ -12,6 +12,9 @@
 //!   served and 12 in the backlog, so the stack pane draws every request in
 //!   flight, the worker pool and the queue.
 //!
+//! And the views of issue 12 and 14, on their lessons: the websocket
+//! lanes and the upstream group's instances, each beside `hello`.
+//!
 //! `cargo bench --bench tui_render` (harness = false: a plain `main` that
 //! prints the mean per operation; no benchmarking crate needed). Each frame
 //! line ends with `ok` or `MISS` against the 2 ms budget.
@@ -160,6 +163,40 @@ fn measure(label: &str, trace: Trace) {
     );
 }
 
+/// The websocket lanes (ws-chat, at its middle: three lanes open) and the
+/// upstream group's instances (load-balance, at its middle), each frame
+/// beside the same frame size of `hello`'s stack in this invocation.
+fn views() {
+    let at_middle = |name: &str| {
+        let trace = tui_fixtures::lesson(name);
+        let at = middle(&trace);
+        (PlayerState::new(trace, Vec::new(), Theme::colored()), at)
+    };
+    let (hello, hello_at) = at_middle("hello");
+    for (label, name) in [
+        ("lanes (ws-chat)", "ws-chat"),
+        ("instances (load-balance)", "load-balance"),
+    ] {
+        let (state, at) = at_middle(name);
+        println!("tui_render: views: {label}, the {:?} view", {
+            let s = PlayerState {
+                cursor: at,
+                ..state.clone()
+            };
+            s.view()
+        });
+        for (w, h) in [(80u16, 24u16), (120, 40)] {
+            let base = frame_us(&hello, w, h, hello_at);
+            let us = frame_us(&state, w, h, at);
+            println!(
+                "  render one frame at {w}x{h}: {us:>8.1} µs, hello's stack {base:>8.1} µs, ratio {:.2}  budget {FRAME_BUDGET_US:.0} µs {}",
+                us / base,
+                verdict(us, FRAME_BUDGET_US)
+            );
+        }
+    }
+}
+
 fn main() {
     // `cargo bench --bench tui_render -- load` runs only the traces whose
     // label contains "load".
@@ -171,6 +208,9 @@ fn main() {
     }
     if wanted("many(10000)") {
         measure("many(10000)", tui_fixtures::many(10_000));
+    }
+    if wanted("views") {
+        views();
     }
     if wanted("load lesson") {
         let started = Instant::now();

@@ -261,6 +261,7 @@ fn number_keys_pick_the_views_and_c_cycles_through_those_the_stack_has() {
     assert_eq!(key('2'), Some(Action::ShowView(View::Workers)));
     assert_eq!(key('3'), Some(Action::ShowView(View::EventLoop)));
     assert_eq!(key('4'), Some(Action::ShowView(View::Compare)));
+    assert_eq!(key('5'), Some(Action::ShowView(View::Lanes)));
     assert_eq!(key('c'), Some(Action::NextView));
 
     let mut state = PlayerState::at(lesson("worker-timeout"), 20, Theme::plain());

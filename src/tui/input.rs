@@ -6,7 +6,7 @@
 //! jump between requests.
 //!
 //! Digits pick what the centre pane shows (the stack, the worker pool,
-//! the event loop, the comparison of stacks); `z`/`Z` zoom the timeline
+//! the event loop, the comparison of stacks, the websocket lanes); `z`/`Z` zoom the timeline
 //! and `s` jumps to the slowest request.
 //!
 //! While the request list (`r`) is open, keys go to it instead
@@ -37,7 +37,7 @@ pub enum Action {
     ToggleBreakpoint,
     /// v: a lesson that compares stacks shows its next variant.
     NextVariant,
-    /// 1–4: the centre pane shows this view.
+    /// 1–5: the centre pane shows this view.
     ShowView(View),
     /// c: the centre pane shows the next view this trace has.
     NextView,
@@ -163,13 +163,14 @@ pub const BINDINGS: &[Binding] = &[
         ctrl: false,
     },
     Binding {
-        keys: "1 2 3 4 c",
-        what: "stack/workers/loop/compare; c next",
+        keys: "1–5 c",
+        what: "stack/workers/loop/compare/lanes; c next",
         codes: &[
             KeyCode::Char('1'),
             KeyCode::Char('2'),
             KeyCode::Char('3'),
             KeyCode::Char('4'),
+            KeyCode::Char('5'),
             KeyCode::Char('c'),
         ],
         ctrl: false,
@@ -262,6 +263,7 @@ pub fn action_for(key: KeyEvent, focus: Focus) -> Option<Action> {
         KeyCode::Char('2') => Action::ShowView(View::Workers),
         KeyCode::Char('3') => Action::ShowView(View::EventLoop),
         KeyCode::Char('4') => Action::ShowView(View::Compare),
+        KeyCode::Char('5') => Action::ShowView(View::Lanes),
         KeyCode::Char('c') => Action::NextView,
         KeyCode::Char('z') => Action::ZoomIn,
         KeyCode::Char('Z') => Action::ZoomOut,

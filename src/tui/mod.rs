@@ -11,7 +11,9 @@
 //! ```
 //!
 //! * [`state`]: the trace, a cursor on one step, playing/paused, speed, focus,
-//!   the centre view; [`board`]: workers, tasks, loop and backlog at a step.
+//!   the centre view; [`board`]: workers, tasks, loop and backlog at a step;
+//!   [`lanes`]: a trace's websockets as lanes of frames over time;
+//!   [`instances`]: an upstream group's app server instances at a step.
 //! * [`view`]: what the screen says at a step (where the request is, what
 //!   crossed each boundary, who answered), derived from trace + cursor only.
 //! * [`input`]: keys → [`Action`]s; [`update`](mod@update): actions → state.
@@ -28,6 +30,8 @@
 pub mod board;
 pub mod breakpoint;
 pub mod input;
+pub mod instances;
+pub mod lanes;
 pub mod picker;
 pub mod render;
 pub mod state;

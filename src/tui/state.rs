@@ -15,6 +15,8 @@ use std::collections::BTreeMap;
 
 use super::board::Board;
 use super::breakpoint::BreakOn;
+use super::instances::Group;
+use super::lanes::Lanes;
 use super::theme::Theme;
 use crate::trace::{
     Event, Layer, LayerInfo, LoopState, Meta, RequestSummary, StateChange, Trace, WorkerState,
@@ -56,7 +58,7 @@ impl Focus {
     }
 }
 
-/// What the centre pane shows (keys `1`–`4`, `c` for the next).
+/// What the centre pane shows (keys `1`–`5`, `c` for the next).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
     /// The stack diagram: where the request on screen is.
@@ -68,10 +70,19 @@ pub enum View {
     /// Every compared stack's throughput and latency over time, and
     /// their figures side by side.
     Compare,
+    /// Each websocket as a lane that stays open, its frames both ways
+    /// over time ([`super::lanes`]).
+    Lanes,
 }
 
 impl View {
-    pub const ALL: [View; 4] = [View::Stack, View::Workers, View::EventLoop, View::Compare];
+    pub const ALL: [View; 5] = [
+        View::Stack,
+        View::Workers,
+        View::EventLoop,
+        View::Compare,
+        View::Lanes,
+    ];
 
     /// The key that picks it and its name in the pane's title.
     pub fn key_and_name(self) -> (char, &'static str) {
@@ -80,6 +91,7 @@ impl View {
             View::Workers => ('2', "workers"),
             View::EventLoop => ('3', "event loop"),
             View::Compare => ('4', "compare"),
+            View::Lanes => ('5', "lanes"),
         }
     }
 }
@@ -291,6 +303,7 @@ impl PlayerState {
                 View::Workers => self.index.has_workers,
                 View::EventLoop => self.index.has_loop,
                 View::Compare => self.has_figures(),
+                View::Lanes => !self.index.lanes.is_empty(),
             })
             .collect()
     }
@@ -310,7 +323,10 @@ impl PlayerState {
     /// kind), else the one the lesson calls for: a lesson about
     /// concurrency (a load, a worker that exits, a loop that blocks) shows
     /// its app server's workers or loop, and at its last step, when it
-    /// has figures, the comparison; any other lesson shows the stack.
+    /// has figures, the comparison; a lesson with websockets shows their
+    /// lanes while one is open, and from the last one's 101 to the end
+    /// (a handshake is a request like any other, drawn on the stack); any
+    /// other lesson shows the stack.
     pub fn view(&self) -> View {
         let views = self.views();
         let concurrency = || {
@@ -327,7 +343,9 @@ impl PlayerState {
             Some(View::Workers | View::EventLoop) => return concurrency(),
             _ => {}
         }
-        if !self.index.concurrency {
+        if self.index.lanes.live_at(self.cursor) {
+            View::Lanes
+        } else if !self.index.concurrency {
             View::Stack
         } else if self.at_end() && self.has_figures() {
             View::Compare
@@ -549,6 +567,10 @@ pub struct TraceIndex {
     /// Widest id, method and duration among the requests, for the
     /// request list's columns (measured once, not per frame).
     pub list_widths: ListWidths,
+    /// The trace's websockets as lanes (empty when it has none).
+    pub lanes: Lanes,
+    /// The upstream group's instances (empty without an `upstream` block).
+    pub group: Group,
 }
 
 /// The widths the request list's columns need, over every request.
@@ -705,6 +727,8 @@ impl TraceIndex {
             concurrency,
             slowest,
             list_widths,
+            lanes: Lanes::new(trace),
+            group: Group::new(trace),
         }
     }
 

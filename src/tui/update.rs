@@ -242,7 +242,7 @@ fn next_variant(state: &mut PlayerState) {
     ));
 }
 
-/// `1`–`4`, `c`: the centre pane shows `view`, or says why this trace has none.
+/// `1`–`5`, `c`: the centre pane shows `view`, or says why this trace has none.
 fn show_view(state: &mut PlayerState, view: View) {
     if state.views().contains(&view) {
         state.chosen_view = Some(view);
@@ -256,6 +256,7 @@ fn show_view(state: &mut PlayerState, view: View) {
         View::Compare => {
             "this lesson runs one stack and no load: nothing to compare (see sync-vs-async)"
         }
+        View::Lanes => "no websocket in this lesson: nothing stays open (see ws-chat)",
     }));
 }
 

@@ -32,6 +32,10 @@ pub fn render(state: &PlayerState, frame: &mut Frame, area: Rect) {
         "↩ answered, turns back  ┃ crossing now",
         theme.dim,
     ));
+    lines.push(Line::styled(
+        "lanes: ▸◂ text ? ping ! pong x close ├┤ open…close",
+        theme.dim,
+    ));
     if !state.breakpoints.is_empty() {
         let list: Vec<String> = state.breakpoints.iter().map(ToString::to_string).collect();
         lines.push(Line::styled(
@@ -39,7 +43,7 @@ pub fn render(state: &PlayerState, frame: &mut Frame, area: Rect) {
             theme.dim,
         ));
     }
-    let width = 50.min(area.width);
+    let width = 53.min(area.width);
     let height = (lines.len() as u16 + 2).min(area.height);
     let rect = Rect {
         x: area.x + (area.width - width) / 2,

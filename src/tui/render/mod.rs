@@ -17,10 +17,10 @@
 //!  └─ footer: keys, or what just happened ("paused at breakpoint 5xx") ─────┘
 //! ```
 //!
-//! The centre pane shows one of four views (`1`–`4`, `c`; [`View`]): the
+//! The centre pane shows one of five views (`1`–`5`, `c`; [`View`]): the
 //! stack above, the worker pool ([`pool`]), the event loop
-//! ([`event_loop`]), or the comparison of stacks ([`compare`]), which
-//! takes the detail pane's room too.
+//! ([`event_loop`]), the comparison of stacks ([`compare`]), which
+//! takes the detail pane's room too, or the websocket lanes ([`lanes`]).
 //!
 //! Overlays go on top: the request list (`r`, [`requests`]) over the body,
 //! between header and footer; the help (`?`, [`help`]) in the middle.
@@ -36,6 +36,8 @@ pub mod compare;
 pub mod detail;
 pub mod event_loop;
 pub mod help;
+pub mod instances;
+pub mod lanes;
 pub mod narration;
 pub mod pool;
 pub mod requests;
@@ -97,6 +99,7 @@ pub fn render(state: &PlayerState, frame: &mut Frame) {
             match centre {
                 View::Workers => pool::render(state, frame, centre_area),
                 View::EventLoop => event_loop::render(state, frame, centre_area),
+                View::Lanes => lanes::render(state, frame, centre_area),
                 _ => stack::render(state, view.as_ref(), frame, centre_area),
             }
             detail::render(state, view.as_ref(), frame, detail_area);

@@ -29,6 +29,7 @@ use ratatui::widgets::{Block, BorderType, Padding, Paragraph};
 use super::super::state::{Focus, PlayerState};
 use super::super::theme::Theme;
 use super::super::view::{Answer, Crossing, Reach, StepView};
+use super::instances::{self, Cell};
 use super::text::{cut, wrap};
 use crate::trace::state::StateBoard;
 use crate::trace::{Direction, Layer, LayerInfo, LoopState, TaskState, WorkerState};
@@ -48,6 +49,8 @@ struct BoxModel<'a> {
     answer: Option<&'a Answer>,
     /// What the layer's workers, tasks and queue are doing at this step.
     status: Vec<(String, bool)>,
+    /// The app server of an upstream group: its instances side by side.
+    instances: Option<Vec<Cell>>,
 }
 
 pub fn render(state: &PlayerState, view: Option<&StepView>, frame: &mut Frame, area: Rect) {
@@ -89,7 +92,12 @@ pub fn render(state: &PlayerState, view: Option<&StepView>, frame: &mut Frame, a
 }
 
 fn models<'a>(state: &'a PlayerState, view: Option<&'a StepView>) -> Vec<BoxModel<'a>> {
-    let board = view.map(|_| state.index.board_at(&state.trace.events, state.cursor));
+    let cells = view.and_then(|_| instances::cells(state));
+    // A group's instances show their own workers; the merged board would
+    // mix every instance's worker 1 into one.
+    let board = view
+        .filter(|_| cells.is_none())
+        .map(|_| state.index.board_at(&state.trace.events, state.cursor));
     state
         .index
         .boxes
@@ -110,6 +118,7 @@ fn models<'a>(state: &'a PlayerState, view: Option<&'a StepView>) -> Vec<BoxMode
                 (Some(board), Layer::AppServer) => app_server_status(&board.state),
                 _ => Vec::new(),
             },
+            instances: cells.clone().filter(|_| info.layer == Layer::AppServer),
         })
         .collect()
 }
@@ -222,6 +231,10 @@ fn content(b: &BoxModel, theme: &Theme, width: usize) -> Vec<Line<'static>> {
     if let Some(a) = b.answer {
         lines.extend(answer_lines(a, theme));
     }
+    if b.instances.is_some() {
+        // Room for the instances' boxes, drawn over it by `boxed`.
+        lines.extend(std::iter::repeat_n(Line::default(), instances::BOX_ROWS));
+    }
     lines
 }
 
@@ -284,7 +297,20 @@ fn boxed(
             })
             .border_style(style)
             .title(Line::styled(format!(" {} ", b.info.label), style));
+        let full = 2 + lines.len() as u16;
         frame.render_widget(Paragraph::new(lines).block(block), rect);
+        if let Some(cells) = &b.instances
+            && height == full
+            && rect.width > 4
+        {
+            let boxes = Rect {
+                x: rect.x + 2,
+                y: rect.y + full - 1 - instances::BOX_ROWS as u16,
+                width: rect.width - 4,
+                height: instances::BOX_ROWS as u16,
+            };
+            instances::draw_boxes(cells, theme, frame, boxes);
+        }
         if let Some(m) = b.marker
             && height > 1
         {
@@ -368,6 +394,14 @@ fn compact(
             0,
             Line::from(vec![gutter, Span::styled(label, style), tail]),
         ));
+        if let Some(cells) = &b.instances {
+            rows.extend(instances::compact_rows(
+                cells,
+                theme,
+                GUTTER as usize + 1,
+                width,
+            ));
+        }
         if !b.info.parts.is_empty() && b.info.layer == Layer::Framework {
             middleware = Some((rows.len(), format!("[{}]", b.info.parts.join(" → "))));
         }
