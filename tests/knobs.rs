@@ -80,6 +80,7 @@ proxy_http_version = "1.0"
 proxy_set_header = { Upgrade = "$http_upgrade" }
 proxy_next_upstream = ["error", "timeout", "http_502"]
 proxy_next_upstream_tries = 2
+send_timeout = "10s"
 limit_req_status = 429
 limit_conn_status = 429
 access = ["deny 192.0.2.1"]

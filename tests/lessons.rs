@@ -154,6 +154,7 @@ const GOLDEN: &[&str] = &[
     "upstream-timeout",
     "timeout-ladder",
     "slow-client",
+    "send-timeout",
     "littles-law",
     "login-session",
     "401-vs-403",
@@ -326,6 +327,11 @@ golden!(
     slow_client_transcript_logs_408_and_serves_the_others,
     slow_client_whole_trace_is_unchanged,
     "slow-client"
+);
+golden!(
+    send_timeout_transcript_closes_a_stalled_download_and_serves_the_others,
+    send_timeout_whole_trace_is_unchanged,
+    "send-timeout"
 );
 golden!(
     too_large_transcript_turns_back_at_the_web_server,

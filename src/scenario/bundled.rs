@@ -128,6 +128,10 @@ pub const LESSONS: &[(&str, &str)] = &[
         include_str!("../../scenarios/slow-client.toml"),
     ),
     (
+        "send-timeout",
+        include_str!("../../scenarios/send-timeout.toml"),
+    ),
+    (
         "littles-law",
         include_str!("../../scenarios/littles-law.toml"),
     ),

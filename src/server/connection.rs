@@ -21,6 +21,7 @@ use super::dispatch::{Origin, Routed, route};
 use super::linger::linger;
 use super::refuse::{body_failed, refuse_head, too_large};
 use super::respond::{Timing, relay, send, send_continue, send_error};
+use super::send_timeout::Sending;
 use crate::http::conn::ReadError;
 use crate::http::framing::request_framing;
 use crate::http::headers::latin1_bytes;
@@ -53,6 +54,22 @@ pub(super) enum Outcome {
 /// Serve one connection; `is_tls` when it came in on the `ssl` listener,
 /// whose connections start with a TLS handshake.
 pub async fn serve(server: Arc<WebServer>, accepted: Accepted, conn_id: u64, is_tls: bool) {
+    let client = super::send_timeout::Client {
+        conn: conn_id,
+        peer: accepted.peer,
+        send_timeout: server.config.send_timeout,
+        server_name: server
+            .config
+            .server_name
+            .first()
+            .cloned()
+            .unwrap_or_default(),
+        upstream: server.upstream.first().connector().describe(),
+    };
+    super::send_timeout::on(client, serve_connection(server, accepted, conn_id, is_tls)).await;
+}
+
+async fn serve_connection(server: Arc<WebServer>, accepted: Accepted, conn_id: u64, is_tls: bool) {
     let Accepted {
         mut stream,
         peer,
@@ -504,12 +521,9 @@ async fn handle(
                 .set_in_place("Server", cfg.server_tokens.server());
             let keeps = rhead.headers.has_token("connection", "keep-alive");
             let (rhead, body) = super::filters::on_the_way_back(cfg, &head, rhead, body);
-            let sent = send(conn, &head, rhead, body).await;
-            return if sent && keeps {
-                Outcome::KeepOpen
-            } else {
-                Outcome::Close
-            };
+            return send(conn, &head, rhead, body, Sending::Response)
+                .await
+                .outcome(keeps);
         }
         Routed::Close => return Outcome::Terminate,
     }
@@ -553,12 +567,9 @@ async fn handle(
                 keep_alive,
                 timing,
             );
-            let sent = send(conn, &head, rhead, rbody).await;
-            if sent && keep_alive {
-                Outcome::KeepOpen
-            } else {
-                Outcome::Close
-            }
+            send(conn, &head, rhead, rbody, Sending::Proxied)
+                .await
+                .outcome(keep_alive)
         }
         Err(e) => {
             let status = e.status();

@@ -39,6 +39,7 @@ pub mod range;
 mod refuse;
 pub mod request_line;
 mod respond;
+pub mod send_timeout;
 pub mod show;
 pub mod static_files;
 pub mod tls;
