@@ -86,7 +86,8 @@ limit_conn_status = 429
 access = ["deny 192.0.2.1"]
 server_tokens = "off"
 [stack.web_server.upstream]
-balance = "least_conn"
+balance = "hash"
+hash = "$request_uri consistent"
 [[stack.web_server.upstream.server]]
 name = "a"
 max_fails = 2

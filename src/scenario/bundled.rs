@@ -63,6 +63,10 @@ pub const LESSONS: &[(&str, &str)] = &[
         include_str!("../../scenarios/least-conn.toml"),
     ),
     (
+        "hash-consistent",
+        include_str!("../../scenarios/hash-consistent.toml"),
+    ),
+    (
         "upstream-down",
         include_str!("../../scenarios/upstream-down.toml"),
     ),

@@ -509,6 +509,8 @@ async fn handle(
     };
     // Held until this function returns: the request is finished then.
     let mut holds = Vec::new();
+    // `$uri` for an upstream `hash` key, should one need it.
+    let uri_for_key = uri.clone();
     match route(server, locations, &head, uri, &origin, &mut holds).await {
         Routed::Proxy { target } => head.target = target,
         Routed::Respond {
@@ -537,9 +539,16 @@ async fn handle(
     // nginx watches the client while the request is upstream: if it
     // leaves, the request is abandoned (499) and the upstream hop closed,
     // unless proxy_ignore_client_abort says to finish it anyway.
-    let forward = server
-        .upstream
-        .forward(&upstream_req, &body, cfg, peer.ip());
+    let vars = super::hash::Vars {
+        remote_addr: peer.ip(),
+        request_uri: &request_uri,
+        uri: &uri_for_key,
+        host: &host,
+        scheme: origin.scheme,
+        method: &head.method,
+        headers: &head.headers,
+    };
+    let forward = server.upstream.forward(&upstream_req, &body, cfg, &vars);
     let forwarded = if cfg.proxy_ignore_client_abort {
         forward.await
     } else {

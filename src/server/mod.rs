@@ -27,6 +27,7 @@ pub mod error_page;
 pub mod files;
 pub mod filters;
 pub mod gzip;
+pub mod hash;
 pub mod host;
 pub mod limit_conn;
 pub mod limit_except;

@@ -286,11 +286,13 @@ steps! {
     /// The upstream failed: 502 or 504.
     WebServerProxyError => (WebServer, "web_server.proxy.error"),
     /// The upstream group's balancer chooses a server for one try of a
-    /// request (`balance`: round_robin, least_conn, ip_hash): every
+    /// request (`balance`: round_robin, least_conn, ip_hash, hash): every
     /// candidate with its weight, effective and current weight, active
     /// connections, failures and state (eligible, down, failed until when,
     /// at max_conns, already tried, backup), and the one chosen; or none
-    /// ("no live upstreams": 502).
+    /// ("no live upstreams": 502). With `hash` also the inputs `key`,
+    /// `crc32`, `ring_points` (consistent) and `walk` (each ring point or
+    /// rehash looked at, and why it was passed over).
     WebServerUpstreamChoose => (WebServer, "web_server.upstream.choose"),
     /// A try failed (refused, closed, timed out, or a status that
     /// `proxy_next_upstream` lists): the failure counted against the
