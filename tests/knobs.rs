@@ -80,12 +80,14 @@ proxy_http_version = "1.0"
 proxy_set_header = { Upgrade = "$http_upgrade" }
 proxy_next_upstream = ["error", "timeout", "http_502"]
 proxy_next_upstream_tries = 2
+send_timeout = "10s"
 limit_req_status = 429
 limit_conn_status = 429
 access = ["deny 192.0.2.1"]
 server_tokens = "off"
 [stack.web_server.upstream]
-balance = "least_conn"
+balance = "hash"
+hash = "$request_uri consistent"
 [[stack.web_server.upstream.server]]
 name = "a"
 max_fails = 2

@@ -137,6 +137,7 @@ const GOLDEN: &[&str] = &[
     "limit-conn",
     "load-balance",
     "least-conn",
+    "hash-consistent",
     "upstream-down",
     "bad-request",
     "arrival-order",
@@ -154,6 +155,7 @@ const GOLDEN: &[&str] = &[
     "upstream-timeout",
     "timeout-ladder",
     "slow-client",
+    "send-timeout",
     "littles-law",
     "login-session",
     "401-vs-403",
@@ -326,6 +328,16 @@ golden!(
     slow_client_transcript_logs_408_and_serves_the_others,
     slow_client_whole_trace_is_unchanged,
     "slow-client"
+);
+golden!(
+    hash_consistent_transcript_keeps_each_uri_on_its_server_and_moves_only_bs,
+    hash_consistent_whole_trace_is_unchanged,
+    "hash-consistent"
+);
+golden!(
+    send_timeout_transcript_closes_a_stalled_download_and_serves_the_others,
+    send_timeout_whole_trace_is_unchanged,
+    "send-timeout"
 );
 golden!(
     too_large_transcript_turns_back_at_the_web_server,

@@ -210,3 +210,115 @@ expect = { status = 200, answered_by = "handler" }
         .count();
     assert_eq!(pieces, 3, "91 bytes at 32 a second: three pieces");
 }
+
+/// A decision's input by name.
+fn input(e: &Event, name: &str) -> String {
+    e.decision
+        .as_ref()
+        .and_then(|d| d.inputs.iter().find(|(k, _)| k == name))
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| panic!("no input {name} on {:?}", e.step))
+}
+
+#[test]
+fn a_client_that_stops_reading_is_closed_at_send_timeout_and_logged_with_the_status_sent() {
+    let trace = &bundled("send-timeout")[0];
+    let stalled = request_id(trace, 1);
+    let timeout = step_of(trace, StepId::WebServerSendTimeout, stalled);
+    // The pipe (64 KiB) and the 16 KiB the client read are all that left;
+    // the write then waited send_timeout, from the start.
+    assert_eq!(timeout.at_ns, 10 * SECOND);
+    assert_eq!(
+        timeout
+            .knob
+            .as_ref()
+            .map(|k| (k.name.as_str(), k.value.as_str())),
+        Some(("send_timeout", "10s"))
+    );
+    assert_eq!(timeout.failure, Some(roundtrip::trace::Failure::TimedOut));
+    assert_eq!(
+        input(timeout, "bytes_written"),
+        (16_384 + 65_536).to_string()
+    );
+    assert_eq!(input(timeout, "status"), "200", "the status line had gone");
+    let body_sent: u64 = input(timeout, "body_bytes_sent").parse().expect("a number");
+    assert!(body_sent < 163_876, "less than the file: {body_sent}");
+    assert!(
+        error_log(timeout).starts_with(
+            "[info] *1 client timed out (110: Connection timed out) while sending response to \
+             client, client: 203.0.113.7, server: , request: \"GET /static/downloads/notes-2025.txt HTTP/1.1\""
+        ),
+        "{}",
+        error_log(timeout)
+    );
+    assert!(
+        !trace
+            .events
+            .iter()
+            .any(|e| e.step == StepId::WebServerLingeringClose),
+        "no lingering close after a timeout"
+    );
+    let summary = trace
+        .requests
+        .iter()
+        .find(|r| r.id == stalled)
+        .expect("request 1");
+    assert_eq!(summary.status, Some(200));
+    // The client reads again at 30 s and finds the response cut short.
+    let cut = trace
+        .events
+        .iter()
+        .find(|e| e.step == StepId::ClientResponseTruncated)
+        .expect("a truncated response");
+    assert_eq!(cut.at_ns, 30 * SECOND);
+    assert!(
+        cut.summary.contains(&format!("{body_sent} of the 163876")),
+        "{}",
+        cut.summary
+    );
+}
+
+#[test]
+fn a_pause_shorter_than_send_timeout_gets_the_whole_file_and_a_stalled_reader_delays_no_one() {
+    let trace = &bundled("send-timeout")[0];
+    let paused = request_id(trace, 2);
+    assert!(
+        !trace
+            .events
+            .iter()
+            .any(|e| e.step == StepId::WebServerSendTimeout && e.request == Some(paused))
+    );
+    let whole = step_of(trace, StepId::ClientResponseReceive, paused);
+    assert_eq!(whole.at_ns, 6 * SECOND, "read on after its 5 s pause");
+    let meanwhile = trace
+        .requests
+        .iter()
+        .find(|r| r.lesson == Some(3))
+        .expect("request 3");
+    assert_eq!(meanwhile.status, Some(200));
+    assert!(meanwhile.finished_ns - meanwhile.started_ns < SECOND / 10);
+}
+
+#[test]
+fn a_client_that_reads_nothing_gets_one_buffer_of_it_and_is_still_logged_with_200() {
+    // The status line fits in the buffer with the rest: it was sent, so
+    // the log keeps 200 (408 is only for a response of which nothing left).
+    let trace = lesson(
+        r#"
+title = "nothing taken"
+[stack.web_server]
+send_timeout = "2s"
+[[request]]
+path = "/static/downloads/notes-2025.txt"
+stop_reading = { after = "0", for = "10s" }
+"#,
+    );
+    let timeout = trace
+        .events
+        .iter()
+        .find(|e| e.step == StepId::WebServerSendTimeout)
+        .expect("the send_timeout step");
+    assert_eq!(timeout.at_ns, 2 * SECOND);
+    assert_eq!(input(timeout, "bytes_written"), "65536");
+    assert_eq!(input(timeout, "status"), "200");
+}

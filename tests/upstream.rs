@@ -209,3 +209,130 @@ expect = { status = 502, answered_by = "web_server" }
             .contains("no live upstreams while connecting to upstream")
     );
 }
+
+/// The server that answered each request (its last choice), by the
+/// request's target, in request order.
+fn chosen_by_target(trace: &Trace) -> Vec<(String, String)> {
+    trace
+        .requests
+        .iter()
+        .filter_map(|r| {
+            let last = steps(trace, StepId::WebServerUpstreamChoose)
+                .into_iter()
+                .rfind(|e| e.request == Some(r.id))?;
+            Some((r.target.clone(), last.decision.as_ref()?.chosen.clone()?))
+        })
+        .collect()
+}
+
+#[test]
+fn hash_consistent_keeps_each_uri_on_one_server_and_a_stopped_server_loses_only_its_own() {
+    let outcome = roundtrip::scenario::run_named("hash-consistent").expect("the lesson runs");
+    assert!(outcome.unmet.is_empty(), "{:?}", outcome.unmet);
+    let trace = &outcome.into_traces()[0];
+    let choices = chosen_by_target(trace);
+    // Before b stops (requests 1 to 9): each page always on one server.
+    let mut home = std::collections::BTreeMap::new();
+    for (target, server) in &choices[..9] {
+        let first = home.entry(target.clone()).or_insert_with(|| server.clone());
+        assert_eq!(first, server, "{target} moved while every server was up");
+    }
+    let on: Vec<&str> = home.values().map(String::as_str).collect();
+    assert!(on.contains(&"a") && on.contains(&"b") && on.contains(&"c"));
+    // After: b's pages go elsewhere, every other page stays home.
+    for (target, server) in &choices[9..] {
+        let was = &home[target];
+        if was == "b" {
+            assert_ne!(server, "b", "{target}");
+        } else if server != "b" {
+            assert_eq!(server, was, "{target} moved though its server is up");
+        }
+    }
+    // Each choice says what it weighed: the key, its CRC-32, the ring.
+    let first = steps(trace, StepId::WebServerUpstreamChoose)[0];
+    let d = first.decision.as_ref().expect("a decision");
+    let input = |n: &str| {
+        d.inputs
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no input {n}"))
+    };
+    assert_eq!(input("key"), "\"/notes?page=7\"");
+    assert_eq!(input("crc32"), "0x995fdf97");
+    assert_eq!(input("ring_points"), "480");
+    assert!(
+        input("walk").starts_with("point 277 of 480"),
+        "{}",
+        input("walk")
+    );
+    assert!(
+        d.knobs
+            .iter()
+            .any(|k| k.name == "hash" && k.value == "$request_uri consistent")
+    );
+}
+
+#[test]
+fn hash_without_consistent_and_hash_with_backup_or_without_balance_are_told_apart() {
+    let trace = lesson(
+        r#"
+title = "plain hash"
+[stack.web_server.upstream]
+balance = "hash"
+hash = "$arg_user"
+server = [{ name = "a" }, { name = "b" }, { name = "c" }]
+[[request]]
+path = "/notes?user=ada"
+[[request]]
+path = "/notes?user=ada"
+at = "100ms"
+"#,
+    );
+    let chosen = chosen(&trace);
+    assert_eq!(chosen.len(), 2);
+    assert_eq!(chosen[0].1, chosen[1].1, "one user, one server");
+    let choose = steps(&trace, StepId::WebServerUpstreamChoose)[0];
+    let walk = choose
+        .decision
+        .as_ref()
+        .and_then(|d| d.inputs.iter().find(|(k, _)| k == "walk"))
+        .map(|(_, v)| v.clone())
+        .expect("a walk");
+    assert!(walk.starts_with("hash "), "{walk}");
+    for (bad, says) in [
+        (
+            "balance = \"hash\"\nhash = \"$uri\"\nserver = [{ name = \"a\" }, { name = \"b\", backup = true }]",
+            "hash does not support backup servers",
+        ),
+        (
+            "balance = \"hash\"\nserver = [{ name = \"a\" }]",
+            "needs its key",
+        ),
+        (
+            "hash = \"$uri\"\nserver = [{ name = \"a\" }]",
+            "balancing method of its own",
+        ),
+    ] {
+        let source = format!(
+            "title = \"bad\"\n[stack.web_server.upstream]\n{bad}\n[[request]]\npath = \"/\"\n"
+        );
+        let path = std::path::Path::new("bad.toml");
+        let err = match roundtrip::scenario::validate::parse(path, &source) {
+            Err(e) => e.to_string(),
+            Ok(scenario) => {
+                let lesson = roundtrip::scenario::Lesson {
+                    name: "bad".into(),
+                    path: path.to_path_buf(),
+                    source: source.clone(),
+                    scenario,
+                };
+                match roundtrip::scenario::run(&lesson) {
+                    Err(e) => e.to_string(),
+                    Ok(_) => panic!("{bad} was accepted"),
+                }
+            }
+        };
+        assert!(err.contains(says), "{bad}: {err}");
+    }
+}

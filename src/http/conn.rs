@@ -249,6 +249,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConn<S> {
         self.io.flush().await
     }
 
+    /// One write: as many of `bytes` as the peer's side takes now (a
+    /// socket's buffer, a pipe's room), waiting only until it takes some.
+    /// For a writer that times each write (nginx's `send_timeout`).
+    pub async fn write_some(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.io.write(bytes).await
+    }
+
+    /// Push out what the stream itself still holds (a TLS record).
+    pub async fn flush(&mut self) -> io::Result<()> {
+        self.io.flush().await
+    }
+
     /// Close our sending side (a FIN), so the peer reads the end.
     pub async fn shutdown(&mut self) -> io::Result<()> {
         self.io.shutdown().await

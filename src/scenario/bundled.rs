@@ -63,6 +63,10 @@ pub const LESSONS: &[(&str, &str)] = &[
         include_str!("../../scenarios/least-conn.toml"),
     ),
     (
+        "hash-consistent",
+        include_str!("../../scenarios/hash-consistent.toml"),
+    ),
+    (
         "upstream-down",
         include_str!("../../scenarios/upstream-down.toml"),
     ),
@@ -126,6 +130,10 @@ pub const LESSONS: &[(&str, &str)] = &[
     (
         "slow-client",
         include_str!("../../scenarios/slow-client.toml"),
+    ),
+    (
+        "send-timeout",
+        include_str!("../../scenarios/send-timeout.toml"),
     ),
     (
         "littles-law",

@@ -61,6 +61,8 @@ pub struct Prepared {
     pub upload_rate: Option<u64>,
     /// Bytes of head per second, when the head is slow.
     pub head_rate: Option<u64>,
+    /// Stop reading the response after this many bytes, for this long.
+    pub stop_reading: Option<(u64, Duration)>,
 }
 
 impl Prepared {
@@ -76,6 +78,10 @@ impl Prepared {
             timeout: r.timeout.as_ref().map(|t| t.get_ref().0),
             upload_rate: r.upload_rate.as_ref().map(|u| u.get_ref().per_second()),
             head_rate: r.head_rate.as_ref().map(|u| u.get_ref().per_second()),
+            stop_reading: r.stop_reading.as_ref().map(|s| {
+                let s = s.get_ref();
+                (s.after.0, s.pause.0)
+            }),
         }
     }
 }
@@ -89,6 +95,8 @@ pub enum Exchange {
     NoResponse,
     /// The client's own timeout ran out first: it closed the connection.
     GaveUp,
+    /// The connection closed in the middle of the response's body.
+    Truncated,
 }
 
 impl Exchange {
@@ -283,7 +291,16 @@ impl ClientConn {
                     let _ = conn.write_all(&request.bytes).await;
                 }
             }
-            read_response(conn, &request.method).await
+            match request.stop_reading {
+                Some((after, pause)) => {
+                    stop_reading(conn, me, ordinal, after, pause).await;
+                    read_after_stop(conn, &request.method).await
+                }
+                None => match read_response(conn, &request.method).await {
+                    Some(whole) => Read::Whole(whole),
+                    None => Read::Nothing,
+                },
+            }
         };
         let read = match request.timeout {
             Some(limit) => match tokio::time::timeout_at(sent_at + limit, send_and_read).await {
@@ -296,7 +313,24 @@ impl ClientConn {
             None => send_and_read.await,
         };
         let outcome = match read {
-            Some((head, wire, start, body)) => {
+            Read::Cut { head, got, length } => {
+                Step::new(StepId::ClientResponseTruncated, Direction::Up, Kind::Error)
+                    .instance(self.me.clone())
+                    .ordinal(ordinal)
+                    .summary(format!(
+                        "the connection closed {:.3} ms after sending, with {got} of the {length} \
+                         body bytes of {} {}: the response is cut short (curl: \"transfer closed \
+                         with {} bytes remaining to read\")",
+                        sent_at.elapsed().as_secs_f64() * 1000.0,
+                        head.status,
+                        head.reason,
+                        length - got
+                    ))
+                    .data(crate::server::show::response_head(&head))
+                    .emit();
+                Exchange::Truncated
+            }
+            Read::Whole((head, wire, start, body)) => {
                 self.last_headers = head.headers.to_pairs();
                 self.set_cookies = head
                     .headers
@@ -334,7 +368,7 @@ impl ClientConn {
                     closes,
                 }
             }
-            None => {
+            Read::Nothing => {
                 Step::new(StepId::ClientResponseNone, Direction::Up, Kind::Error)
                     .instance(self.me.clone())
                     .ordinal(ordinal)
@@ -567,6 +601,97 @@ async fn read_response(
         return Some((head, wire, start, body));
     }
     None
+}
+
+/// What reading a response came to.
+enum Read {
+    /// A whole response: its head, every byte read, where it starts,
+    /// and its body decoded.
+    Whole((ResponseHead, Vec<u8>, usize, Vec<u8>)),
+    /// A head, then the connection closed after `got` of its `length`
+    /// body bytes.
+    Cut {
+        head: ResponseHead,
+        got: u64,
+        length: u64,
+    },
+    /// No response.
+    Nothing,
+}
+
+/// Read until `after` bytes of the response are in (or the connection
+/// ends), then read nothing for `pause`: the connection's buffers fill,
+/// and the server's writes wait.
+async fn stop_reading(
+    conn: &mut HttpConn<Stream>,
+    me: &Instance,
+    ordinal: u64,
+    after: u64,
+    pause: Duration,
+) {
+    let want = usize::try_from(after).unwrap_or(usize::MAX);
+    while conn.buffered().len() < want {
+        match conn.fill().await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    Step::new(StepId::ClientReadStop, Direction::Up, Kind::Step)
+        .instance(me.clone())
+        .ordinal(ordinal)
+        .summary(format!(
+            "has read {} bytes of the response and stops reading for {}: what the server \
+             writes now fills the connection's buffers, then its writes wait",
+            conn.buffered().len(),
+            crate::units::Time(pause)
+        ))
+        .emit();
+    tokio::time::sleep(pause).await;
+}
+
+/// Read on after a pause: a response whose `Content-Length` body does
+/// not all arrive before the connection closes was cut short.
+async fn read_after_stop(conn: &mut HttpConn<Stream>, method: &str) -> Read {
+    let limits = HeadLimits::NGINX;
+    let Ok((head, raw)) = conn.read_head(|b| parse_response_head(b, &limits)).await else {
+        return Read::Nothing;
+    };
+    let framing = match response_framing(method, &head) {
+        Ok(crate::http::framing::ResponseFraming::Length(n)) if n <= MAX_RESPONSE_BODY => n,
+        Ok(other) => {
+            // Chunks or until-close: read as usual.
+            let Ok((body, on_wire)) = conn
+                .read_response_body_wire(other, MAX_RESPONSE_BODY, None)
+                .await
+            else {
+                return Read::Nothing;
+            };
+            let mut wire = raw;
+            wire.extend_from_slice(&on_wire);
+            return Read::Whole((head, wire, 0, body));
+        }
+        Err(_) => return Read::Nothing,
+    };
+    let want = usize::try_from(framing).unwrap_or(usize::MAX);
+    while conn.buffered().len() < want {
+        match conn.fill().await {
+            Ok(0) | Err(_) => {
+                let got = conn.buffered().len() as u64;
+                conn.consume(conn.buffered().len());
+                return Read::Cut {
+                    head,
+                    got,
+                    length: framing,
+                };
+            }
+            Ok(_) => {}
+        }
+    }
+    let body = conn.buffered()[..want].to_vec();
+    conn.consume(want);
+    let mut wire = raw;
+    wire.extend_from_slice(&body);
+    Read::Whole((head, wire, 0, body))
 }
 
 /// How many interim (1xx) responses the lesson client reads before a final

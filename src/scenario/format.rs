@@ -287,6 +287,7 @@ impl MixRequest {
             upload_rate: None,
             head_rate: None,
             idle: None,
+            stop_reading: None,
             jar: None,
             jar_from: None,
             csrf: None,
@@ -300,6 +301,17 @@ impl MixRequest {
             expect: None,
         }
     }
+}
+
+/// `stop_reading = { after = "16k", for = "30s" }` on a `[[request]]`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StopReading {
+    /// Bytes of the response (head included) read before stopping.
+    pub after: Size,
+    /// How long the client then reads nothing.
+    #[serde(rename = "for")]
+    pub pause: Time,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -374,6 +386,14 @@ pub struct Request {
     /// If the server closes it first, the client records that.
     #[schemars(with = "Option<Time>")]
     pub idle: Option<Spanned<Time>>,
+    /// Stop reading the response after `after` bytes of it, for `for`,
+    /// then read on (`stop_reading = { after = "16k", for = "30s" }`): an
+    /// app sent to the background, a download stalled behind a full
+    /// disk. What the server writes meanwhile fills the connection's
+    /// buffers, and then its writes wait: the web server's
+    /// `send_timeout` is how long it lets them.
+    #[schemars(with = "Option<StopReading>")]
+    pub stop_reading: Option<Spanned<StopReading>>,
     /// A cookie jar, as a browser keeps one: send its cookies, keep what
     /// the response sets (see `scenario::jar`).
     pub jar: Option<String>,

@@ -490,6 +490,7 @@ async fn client_connection(
                 Some("it closed with no response to the last request".to_string())
             }
             Exchange::GaveUp => Some("the client gave up on its last request".to_string()),
+            Exchange::Truncated => Some("it closed in the middle of the last response".to_string()),
             Exchange::Answered { closes: false, .. } => None,
         };
     }

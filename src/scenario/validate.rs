@@ -581,6 +581,25 @@ fn check_request(
             "`head_rate` already sends the body at the same rate; keep one",
         );
     }
+    if let Some(stop) = &r.stop_reading {
+        let pause = stop.get_ref().pause.0;
+        if pause.is_zero() || pause > super::runner::MAX_LESSON_TIME {
+            push(
+                &mut found,
+                stop.span().start,
+                format!("{label}: `stop_reading.for` must be more than 0 and at most 1h"),
+                "write how long the client reads nothing, e.g. for = \"30s\"",
+            );
+        }
+        if r.websocket.is_some() {
+            push(
+                &mut found,
+                stop.span().start,
+                format!("{label}: `stop_reading` is for a response, not a websocket"),
+                "leave it out, or drop `websocket`",
+            );
+        }
+    }
     if let Some(t) = &r.timeout {
         if t.get_ref().0.is_zero() {
             push(
@@ -1969,6 +1988,16 @@ mod tests {
             e.hint.as_deref().is_some_and(|h| h.contains("calls = [1]")),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_stop_reading_pause_of_zero_is_refused_and_one_without_for_names_the_key() {
+        let src = "title = \"t\"\n[[request]]\npath = \"/\"\nstop_reading = { after = \"1k\", for = \"0s\" }\n";
+        let e = check(src).expect_err("a pause of nothing");
+        assert!(e.to_string().contains("`stop_reading.for`"), "{e}");
+        let src = "title = \"t\"\n[[request]]\npath = \"/\"\nstop_reading = { after = \"1k\" }\n";
+        let e = check(src).expect_err("no pause");
+        assert!(e.to_string().contains("for"), "{e}");
     }
 
     #[test]

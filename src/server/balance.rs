@@ -33,11 +33,14 @@
 //! tied; `ip_hash` (ngx_http_upstream_ip_hash_module.c) hashes the first
 //! three bytes of the client's IPv4 address, so one client keeps its
 //! server, and steps on to another only when that one is not eligible.
+//! `hash KEY [consistent]` chooses by a key of the request; see
+//! [`super::hash`].
 //!
 //! Book: "The web server", section "Load balancing" (book/src/web-server.md).
 
 use serde::{Deserialize, Serialize};
 
+use super::hash::{MAX_TRIES, Ring, Visit, Walk, crc32};
 use crate::units::Time;
 
 /// How the group chooses.
@@ -53,6 +56,8 @@ pub enum Method {
     LeastConn,
     /// The client's /24 (IPv4) chooses.
     IpHash,
+    /// A key of the request chooses (`hash KEY [consistent]`).
+    Hash,
 }
 
 impl Method {
@@ -62,7 +67,14 @@ impl Method {
             Method::RoundRobin => "round_robin",
             Method::LeastConn => "least_conn",
             Method::IpHash => "ip_hash",
+            Method::Hash => "hash",
         }
+    }
+
+    /// Whether `backup` servers may be used with this method (nginx
+    /// refuses them with `ip_hash` and `hash`).
+    pub fn allows_backup(self) -> bool {
+        matches!(self, Method::RoundRobin | Method::LeastConn)
     }
 }
 
@@ -142,6 +154,8 @@ impl Skip {
 pub struct Group {
     pub method: Method,
     pub peers: Vec<Peer>,
+    /// With `hash … consistent`: ketama's ring of the servers' points.
+    pub ring: Option<Ring>,
 }
 
 impl Group {
@@ -166,7 +180,20 @@ impl Group {
                     backup: s.backup,
                 })
                 .collect(),
+            ring: None,
         }
+    }
+
+    /// With `hash … consistent`: build the ring from the servers'
+    /// addresses as their `server` lines write them ("host:port").
+    pub fn with_ring(mut self, addresses: &[String]) -> Group {
+        let weights: Vec<u32> = self
+            .peers
+            .iter()
+            .map(|p| u32::try_from(p.weight).unwrap_or(1))
+            .collect();
+        self.ring = Some(Ring::new(addresses, &weights));
+        self
     }
 
     /// Why server `i` may not be chosen at `now` (seconds), if it may not.
@@ -192,13 +219,27 @@ impl Group {
     /// (seconds); `tried` marks the servers this request already tried.
     /// Primary servers first, then the backups; None: no live upstreams.
     pub fn choose(&mut self, tried: &[bool], now: u64, client: [u8; 3]) -> Option<usize> {
+        self.choose_with(tried, now, client, None)
+    }
+
+    /// [`Group::choose`], with the request's `walk` for `hash` (without
+    /// one, or with an empty key, `hash` is round robin, as in nginx).
+    pub fn choose_with(
+        &mut self,
+        tried: &[bool],
+        now: u64,
+        client: [u8; 3],
+        mut walk: Option<&mut Walk>,
+    ) -> Option<usize> {
         for backup in [false, true] {
             let chosen = match self.method {
                 Method::RoundRobin => self.round_robin(tried, now, backup, |_| true),
                 Method::LeastConn => self.least_conn(tried, now, backup),
                 Method::IpHash if !backup => self.ip_hash(tried, now, client),
-                // ip_hash allows no backup servers (nginx refuses the config).
-                Method::IpHash => None,
+                Method::Hash if !backup => self.by_key(tried, now, walk.as_deref_mut()),
+                // ip_hash and hash allow no backup servers (nginx refuses
+                // the config).
+                Method::IpHash | Method::Hash => None,
             };
             if let Some(i) = chosen {
                 let p = &mut self.peers[i];
@@ -302,6 +343,116 @@ impl Group {
             }
         }
         self.round_robin(tried, now, false, |_| true)
+    }
+
+    /// `hash`: by the walk's key, plain or consistent; round robin when
+    /// there is no key, one server, or 20 misses.
+    fn by_key(&mut self, tried: &[bool], now: u64, walk: Option<&mut Walk>) -> Option<usize> {
+        let primaries = self.peers.iter().filter(|p| !p.backup).count();
+        let Some(walk) = walk else {
+            return self.round_robin(tried, now, false, |_| true);
+        };
+        walk.visits.clear();
+        walk.fell_back = false;
+        if walk.key.is_empty() || primaries < 2 || walk.tries > MAX_TRIES {
+            walk.fell_back = true;
+            return self.round_robin(tried, now, false, |_| true);
+        }
+        let chosen = if self.ring.is_some() {
+            self.consistent(tried, now, walk)
+        } else {
+            self.plain_hash(tried, now, walk)
+        };
+        if chosen.is_none() {
+            walk.fell_back = true;
+            return self.round_robin(tried, now, false, |_| true);
+        }
+        chosen
+    }
+
+    /// `ngx_http_upstream_get_hash_peer`: `(crc32([REHASH] KEY) >> 16) &
+    /// 0x7fff` added to the previous sum, modulo the total weight.
+    fn plain_hash(&mut self, tried: &[bool], now: u64, walk: &mut Walk) -> Option<usize> {
+        let total: u64 = self
+            .peers
+            .iter()
+            .filter(|p| !p.backup)
+            .map(|p| p.weight as u64)
+            .sum();
+        loop {
+            let crc = if walk.rehash > 0 {
+                let mut bytes = walk.rehash.to_string().into_bytes();
+                bytes.extend_from_slice(walk.key.as_bytes());
+                crc32(&bytes)
+            } else {
+                walk.crc32
+            };
+            let hash = (walk.hash as u32).wrapping_add((crc >> 16) & 0x7fff);
+            walk.hash = u64::from(hash);
+            walk.rehash += 1;
+            let mut w = u64::from(hash) % total;
+            let mut chosen = 0;
+            for (i, p) in self.peers.iter().enumerate().filter(|(_, p)| !p.backup) {
+                chosen = i;
+                if w < p.weight as u64 {
+                    break;
+                }
+                w -= p.weight as u64;
+            }
+            let skipped = self.skip(chosen, tried, now);
+            walk.visits.push(Visit {
+                at: walk.hash,
+                value: u64::from(hash) % total,
+                server: chosen,
+                skipped,
+            });
+            if skipped.is_none() {
+                return Some(chosen);
+            }
+            walk.tries += 1;
+            if walk.tries > MAX_TRIES {
+                return None;
+            }
+        }
+    }
+
+    /// `ngx_http_upstream_get_chash_peer`: the server of the ring point at
+    /// the walk's position; on a miss, the next point.
+    fn consistent(&mut self, tried: &[bool], now: u64, walk: &mut Walk) -> Option<usize> {
+        let ring = self.ring.as_ref()?;
+        let n = ring.points.len();
+        if n == 0 {
+            return None;
+        }
+        if !walk.placed {
+            walk.hash = ring.find(walk.crc32) as u64;
+            walk.placed = true;
+        }
+        loop {
+            let at = (walk.hash % n as u64) as usize;
+            let (value, server) = ring.points[at];
+            let skipped = self.skip(server, tried, now);
+            walk.visits.push(Visit {
+                at: at as u64,
+                value: u64::from(value),
+                server,
+                skipped,
+            });
+            if skipped.is_none() {
+                // nginx runs its weighted round robin among the peers of
+                // that address: one here, whose effective weight recovers.
+                let p = &mut self.peers[server];
+                if p.effective_weight < p.weight {
+                    p.effective_weight += 1;
+                }
+                return Some(server);
+            }
+            walk.hash += 1;
+            walk.tries += 1;
+            if walk.tries > MAX_TRIES {
+                return None;
+            }
+        }
     }
 
     /// A try on server `i` is over: `failed` as `proxy_next_upstream`
@@ -435,7 +586,151 @@ mod tests {
         assert_ne!(moved, first);
     }
 
+    /// A group of servers a, b, c… at `127.0.0.1:PORT+i`, by `hash
+    /// $request_uri` (consistent or not), with these weights and `down`.
+    fn hashed(port: u16, weights: &[u32], down: Option<usize>, consistent: bool) -> Group {
+        let mut g = group(Method::Hash, weights);
+        if let Some(d) = down {
+            g.peers[d].down = true;
+        }
+        if consistent {
+            let addresses: Vec<String> = (0..weights.len())
+                .map(|i| format!("127.0.0.1:{}", port + i as u16))
+                .collect();
+            g = g.with_ring(&addresses);
+        }
+        g
+    }
+
+    fn by_key(g: &mut Group, key: &str) -> String {
+        let tried = vec![false; g.peers.len()];
+        let mut walk = Walk::new(key.to_string());
+        let i = g
+            .choose_with(&tried, 0, [0; 3], Some(&mut walk))
+            .expect("a server");
+        g.finish(i, false, 0);
+        g.peers[i].name.clone()
+    }
+
+    /// Keys and the server nginx 1.22.1 sent each to, measured with
+    /// `upstream { hash $request_uri [consistent]; server 127.0.0.1:18081;
+    /// server 127.0.0.1:18082 [PARAM]; server 127.0.0.1:18083; }` and
+    /// `proxy_pass` to servers answering `a`, `b` and `c`.
+    const URIS: [&str; 20] = [
+        "/",
+        "/notes",
+        "/notes/1",
+        "/notes/2",
+        "/notes/3",
+        "/notes/4",
+        "/notes/5",
+        "/notes/6",
+        "/static/app.js",
+        "/slow",
+        "/notes?page=2",
+        "/a",
+        "/b",
+        "/c",
+        "/d",
+        "/e",
+        "/f",
+        "/g",
+        "/h",
+        "/i",
+    ];
+
+    fn mapping(g: &mut Group) -> String {
+        URIS.iter().map(|u| by_key(g, u)).collect()
+    }
+
+    #[test]
+    fn hash_consistent_sends_each_uri_where_nginx_does() {
+        let measured = "accaccbcbcaabacabcac";
+        assert_eq!(
+            mapping(&mut hashed(18081, &[1, 1, 1], None, true)),
+            measured
+        );
+        // b down: only b's keys move, each to the next point's server.
+        let b_down = "accaccccccaacacaacac";
+        assert_eq!(
+            mapping(&mut hashed(18081, &[1, 1, 1], Some(1), true)),
+            b_down
+        );
+        for (before, after) in measured.chars().zip(b_down.chars()) {
+            assert!(before == 'b' || before == after);
+        }
+        // weight=2 gives b twice the points.
+        assert_eq!(
+            mapping(&mut hashed(18081, &[1, 2, 1], None, true)),
+            "bccbbbbcbbabbacabcac"
+        );
+    }
+
+    #[test]
+    fn plain_hash_sends_each_uri_where_nginx_does_and_rehashes_past_a_down_server() {
+        assert_eq!(
+            mapping(&mut hashed(18081, &[1, 1, 1], None, false)),
+            "cbcbccaacccbcbabbbcb"
+        );
+        assert_eq!(
+            mapping(&mut hashed(18081, &[1, 1, 1], Some(1), false)),
+            "caccccaacccacaaaccca"
+        );
+    }
+
+    #[test]
+    fn hash_without_a_key_is_round_robin() {
+        let mut g = hashed(18081, &[1, 1], None, true);
+        let tried = [false, false];
+        let mut walk = Walk::new(String::new());
+        let first = g.choose_with(&tried, 0, [0; 3], Some(&mut walk));
+        assert!(walk.fell_back);
+        g.finish(first.expect("a server"), false, 0);
+        let second = g.choose_with(&tried, 0, [0; 3], Some(&mut walk));
+        assert_ne!(first, second, "round robin takes turns");
+    }
+
     proptest! {
+        /// Taking a server out of a consistent-hash group (down, or gone
+        /// from the group) moves only the keys that were on it.
+        #[test]
+        fn a_server_taken_out_of_the_ring_moves_only_its_own_keys(
+            weights in prop::collection::vec(1u32..4, 2..6),
+            out in 0usize..6,
+            keys in prop::collection::vec("/[a-z0-9/]{0,12}", 1..40),
+            gone in any::<bool>(),
+        ) {
+            let out = out % weights.len();
+            let mut whole = hashed(8000, &weights, None, true);
+            let before: Vec<String> = keys.iter().map(|k| by_key(&mut whole, k)).collect();
+            let mut less = if gone {
+                // The group without it: the others keep their addresses
+                // and so their points.
+                let names: Vec<(String, ServerConfig)> = (0..weights.len())
+                    .filter(|&i| i != out)
+                    .map(|i| (
+                        ((b'a' + i as u8) as char).to_string(),
+                        ServerConfig { weight: weights[i], ..ServerConfig::default() },
+                    ))
+                    .collect();
+                let addresses: Vec<String> = (0..weights.len())
+                    .filter(|&i| i != out)
+                    .map(|i| format!("127.0.0.1:{}", 8000 + i))
+                    .collect();
+                Group::new(Method::Hash, &names).with_ring(&addresses)
+            } else {
+                hashed(8000, &weights, Some(out), true)
+            };
+            let out_name = ((b'a' + out as u8) as char).to_string();
+            for (k, was) in keys.iter().zip(&before) {
+                let now = by_key(&mut less, k);
+                prop_assert_ne!(&now, &out_name);
+                if *was != out_name {
+                    prop_assert_eq!(&now, was, "key {} moved", k);
+                }
+            }
+        }
+
         /// Whatever fails when, no request is sent to a server that failed
         /// max_fails times less than fail_timeout ago, or to one marked down.
         #[test]

@@ -40,6 +40,12 @@ pub struct WebServerConfig {
     pub keepalive_timeout: Time,
     /// Requests served on one connection before it is closed (`keepalive_requests 1000`).
     pub keepalive_requests: u64,
+    /// Longest wait for the client to take more of a response: the time
+    /// between two successive writes, not for the whole response
+    /// (`send_timeout 60s`; see [`super::send_timeout`]). Written only
+    /// when changed.
+    #[serde(skip_serializing_if = "is_default_send_timeout")]
+    pub send_timeout: Time,
     /// Time to connect to the app server (`proxy_connect_timeout 60s`).
     pub proxy_connect_timeout: Time,
     /// Longest wait between two reads from the app server (`proxy_read_timeout 60s`).
@@ -188,6 +194,10 @@ fn is_default_next_upstream(n: &[NextUpstream]) -> bool {
     n == default_next_upstream()
 }
 
+fn is_default_send_timeout(t: &Time) -> bool {
+    *t == Time::secs(60)
+}
+
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
@@ -241,6 +251,7 @@ impl Default for WebServerConfig {
             client_body_timeout: Time::secs(60),
             keepalive_timeout: Time::secs(75),
             keepalive_requests: 1000,
+            send_timeout: Time::secs(60),
             proxy_connect_timeout: Time::secs(60),
             proxy_read_timeout: Time::secs(60),
             proxy_ignore_client_abort: false,

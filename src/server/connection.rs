@@ -21,6 +21,7 @@ use super::dispatch::{Origin, Routed, route};
 use super::linger::linger;
 use super::refuse::{body_failed, refuse_head, too_large};
 use super::respond::{Timing, relay, send, send_continue, send_error};
+use super::send_timeout::Sending;
 use crate::http::conn::ReadError;
 use crate::http::framing::request_framing;
 use crate::http::headers::latin1_bytes;
@@ -53,6 +54,22 @@ pub(super) enum Outcome {
 /// Serve one connection; `is_tls` when it came in on the `ssl` listener,
 /// whose connections start with a TLS handshake.
 pub async fn serve(server: Arc<WebServer>, accepted: Accepted, conn_id: u64, is_tls: bool) {
+    let client = super::send_timeout::Client {
+        conn: conn_id,
+        peer: accepted.peer,
+        send_timeout: server.config.send_timeout,
+        server_name: server
+            .config
+            .server_name
+            .first()
+            .cloned()
+            .unwrap_or_default(),
+        upstream: server.upstream.first().connector().describe(),
+    };
+    super::send_timeout::on(client, serve_connection(server, accepted, conn_id, is_tls)).await;
+}
+
+async fn serve_connection(server: Arc<WebServer>, accepted: Accepted, conn_id: u64, is_tls: bool) {
     let Accepted {
         mut stream,
         peer,
@@ -459,6 +476,8 @@ async fn handle(
     };
     // Held until this function returns: the request is finished then.
     let mut holds = Vec::new();
+    // `$uri` for an upstream `hash` key, should one need it.
+    let uri_for_key = uri.clone();
     match route(server, locations, &head, uri, &origin, &mut holds).await {
         Routed::Proxy { target } => head.target = target,
         Routed::Respond {
@@ -479,16 +498,16 @@ async fn handle(
                 .set_in_place("Server", cfg.server_tokens.server());
             let keeps = rhead.headers.has_token("connection", "keep-alive");
             let (rhead, body) = super::filters::on_the_way_back(cfg, &head, rhead, body);
-            let sent = send(conn, &head, rhead, body).await;
-            let kept = sent
-                && keeps
-                && super::discard::discard(conn, framing, body_limit, cfg.lingering_timeout.0)
-                    .await;
-            return if kept {
-                Outcome::KeepOpen
-            } else {
-                Outcome::Close
-            };
+            let outcome = send(conn, &head, rhead, body, Sending::Response)
+                .await
+                .outcome(keeps);
+            if matches!(outcome, Outcome::KeepOpen)
+                && !super::discard::discard(conn, framing, body_limit, cfg.lingering_timeout.0)
+                    .await
+            {
+                return Outcome::Close;
+            }
+            return outcome;
         }
         Routed::Close => return Outcome::Terminate,
     }
@@ -543,9 +562,16 @@ async fn handle(
     // nginx watches the client while the request is upstream: if it
     // leaves, the request is abandoned (499) and the upstream hop closed,
     // unless proxy_ignore_client_abort says to finish it anyway.
-    let forward = server
-        .upstream
-        .forward(&upstream_req, &body, cfg, peer.ip());
+    let vars = super::hash::Vars {
+        remote_addr: peer.ip(),
+        request_uri: &request_uri,
+        uri: &uri_for_key,
+        host: &host,
+        scheme: origin.scheme,
+        method: &head.method,
+        headers: &head.headers,
+    };
+    let forward = server.upstream.forward(&upstream_req, &body, cfg, &vars);
     let forwarded = if cfg.proxy_ignore_client_abort {
         forward.await
     } else {
@@ -573,12 +599,9 @@ async fn handle(
                 keep_alive,
                 timing,
             );
-            let sent = send(conn, &head, rhead, rbody).await;
-            if sent && keep_alive {
-                Outcome::KeepOpen
-            } else {
-                Outcome::Close
-            }
+            send(conn, &head, rhead, rbody, Sending::Proxied)
+                .await
+                .outcome(keep_alive)
         }
         Err(e) => {
             let status = e.status();

@@ -12,7 +12,8 @@ use super::connection::Outcome;
 use super::error_page::{self, Page};
 use super::host::{self, ValidHost};
 use super::request_line;
-use super::respond::send;
+use super::respond::{Sent, send};
+use super::send_timeout::Sending;
 use crate::http::headers::latin1_bytes;
 use crate::http::target::absolute_form;
 use crate::http::{HttpConn, RequestHead};
@@ -120,6 +121,8 @@ pub(super) async fn refuse(
         &server.clock.http_date(),
         false,
     );
-    send(conn, request, head, body).await;
-    Outcome::Close
+    match send(conn, request, head, body, Sending::Response).await {
+        Sent::TimedOut => Outcome::Terminate,
+        Sent::Done | Sent::Failed => Outcome::Close,
+    }
 }

@@ -44,6 +44,30 @@ pub fn upstream_error(
     )
 }
 
+/// The `[info]` line `send_timeout` leaves (see [`super::send_timeout`]):
+/// the same context fields, `upstream:` only for a proxied response.
+pub fn client_timed_out(
+    conn: u64,
+    action: &str,
+    client: SocketAddr,
+    server_name: &str,
+    request: &RequestHead,
+    upstream: Option<&str>,
+) -> String {
+    let upstream = upstream.map_or_else(String::new, |u| {
+        format!(", upstream: \"http://{u}{}\"", request.target)
+    });
+    format!(
+        "[info] *{conn} client timed out (110: Connection timed out) while {action}, client: {}, \
+         server: {server_name}, request: \"{} {} {}\"{upstream}, host: \"{}\"",
+        client.ip(),
+        request.method,
+        request.target,
+        request.version.as_str(),
+        request.headers.get("host").unwrap_or(""),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

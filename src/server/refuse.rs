@@ -7,7 +7,8 @@
 use super::WebServer;
 use super::connection::Outcome;
 use super::error_page;
-use super::respond::{send, send_error};
+use super::respond::{Sent, send, send_error};
+use super::send_timeout::Sending;
 use crate::http::chunked::ChunkedError;
 use crate::http::conn::ReadError;
 use crate::http::{HttpConn, ParseError, Personality, RequestHead, Version};
@@ -92,7 +93,9 @@ pub(super) async fn refuse_head(
         version: Version::Http11,
         headers: Default::default(),
     };
-    send(conn, &request, head, body).await;
+    if send(conn, &request, head, body, Sending::Response).await == Sent::TimedOut {
+        return Outcome::Terminate;
+    }
     // Those bytes were the bad head itself, already read: not for lingering.
     let received = conn.buffered().len();
     conn.consume(received);

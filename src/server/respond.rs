@@ -7,6 +7,7 @@ use super::WebServer;
 use super::connection::Outcome;
 use super::error_page;
 use super::proxy::is_hop_by_hop;
+use super::send_timeout::{Sending, Written};
 use crate::http::server_timing;
 use crate::http::{HttpConn, RequestHead, ResponseHead, Version, write};
 use crate::net::Stream;
@@ -128,14 +129,42 @@ pub(super) struct Timing {
     pub total: std::time::Duration,
 }
 
-/// Write a response to the client. Returns false when the write failed:
-/// the client had gone, which is then recorded as what really happened.
+/// How sending a response ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub(super) enum Sent {
+    /// Every byte was taken.
+    Done,
+    /// The write failed: the client had gone.
+    Failed,
+    /// `send_timeout` passed with the client taking nothing.
+    TimedOut,
+}
+
+impl Sent {
+    /// What becomes of the connection: kept only after a whole response
+    /// that keeps it; closed at once (no lingering close) after a
+    /// timeout, as nginx's terminate path does.
+    pub(super) fn outcome(self, keep: bool) -> Outcome {
+        match self {
+            Sent::Done if keep => Outcome::KeepOpen,
+            Sent::Done | Sent::Failed => Outcome::Close,
+            Sent::TimedOut => Outcome::Terminate,
+        }
+    }
+}
+
+/// Write a response to the client, each write within `send_timeout`
+/// ([`super::send_timeout`]). A failed write means the client had gone,
+/// and a timeout that it stopped reading; each is recorded as what really
+/// happened.
 pub(super) async fn send(
     conn: &mut HttpConn<Stream>,
     request: &RequestHead,
     head: ResponseHead,
     body: Vec<u8>,
-) -> bool {
+    sending: Sending,
+) -> Sent {
     let mut head = head;
     // The TLS server's `add_header … always` (HSTS), after every other
     // field as nginx adds it: on every response
@@ -146,6 +175,7 @@ pub(super) async fn send(
         }
     }
     let mut bytes = write::response_head(&head);
+    let head_len = bytes.len();
     // A response to HEAD carries the headers a GET would, and no body.
     if request.method != "HEAD" {
         bytes.extend_from_slice(&body);
@@ -179,9 +209,13 @@ pub(super) async fn send(
             "RFC 9112 §9.3: an HTTP/1.1 connection persists unless either side says close"
         }))
         .emit();
-    match conn.write_all(&bytes).await {
-        Ok(()) => true,
-        Err(e) => {
+    match super::send_timeout::write(conn, &bytes).await {
+        Written::All => Sent::Done,
+        Written::TimedOut { sent } => {
+            super::send_timeout::record(request, sending, sent, bytes.len(), head_len, head.status);
+            Sent::TimedOut
+        }
+        Written::Failed(e) => {
             let failure = Failure::of_io(&e);
             Step::new(StepId::WebServerClientGone, Direction::Up, Kind::Error)
                 .summary(format!(
@@ -196,7 +230,7 @@ pub(super) async fn send(
                 )
                 .failure(failure)
                 .emit();
-            false
+            Sent::Failed
         }
     }
 }
@@ -216,11 +250,9 @@ pub(super) async fn send_error(
         &server.clock.http_date(),
         keep,
     );
-    if send(conn, request, head, body).await && keep {
-        Outcome::KeepOpen
-    } else {
-        Outcome::Close
-    }
+    send(conn, request, head, body, Sending::Response)
+        .await
+        .outcome(keep)
 }
 
 #[cfg(test)]

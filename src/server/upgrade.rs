@@ -34,6 +34,7 @@ use super::WebServer;
 use super::config::WebServerConfig;
 use super::connection::Outcome;
 use super::respond::{relay, send, send_error};
+use super::send_timeout::Sending;
 use crate::http::conn::ReadError;
 use crate::http::framing::response_framing;
 use crate::http::parse::parse_response_head;
@@ -419,11 +420,9 @@ async fn answered_plainly(
         .emit();
     let _ = upstream.shutdown().await;
     let (out, body) = relay(server, head, rhead, body, keep_alive, None);
-    if send(client, head, out, body).await && keep_alive {
-        Outcome::KeepOpen
-    } else {
-        Outcome::Close
-    }
+    send(client, head, out, body, Sending::Proxied)
+        .await
+        .outcome(keep_alive)
 }
 
 async fn upstream_failed(

@@ -42,6 +42,7 @@ use tracing::Instrument;
 
 use super::balance::{Group, Method, Peer, ServerConfig, Skip};
 use super::config::WebServerConfig;
+use super::hash::{HashDirective, Vars, Walk};
 use super::proxy::{ProxyError, Upstream};
 use crate::clock::Clock;
 use crate::http::{RequestHead, ResponseHead};
@@ -54,8 +55,12 @@ use crate::units::Time;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct UpstreamConfig {
-    /// `round_robin` (nginx's default), `least_conn` or `ip_hash`.
+    /// `round_robin` (nginx's default), `least_conn`, `ip_hash` or `hash`.
     pub balance: Method,
+    /// With `balance = "hash"`: nginx's `hash KEY [consistent]`, e.g.
+    /// `"$request_uri consistent"` (see [`super::hash`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hash: Option<HashDirective>,
     /// `[[stack.web_server.upstream.server]]`, in the order written.
     pub server: Vec<UpstreamServer>,
     /// `[[stack.web_server.upstream.event]]`: an instance stops or starts
@@ -68,6 +73,7 @@ impl Default for UpstreamConfig {
     fn default() -> UpstreamConfig {
         UpstreamConfig {
             balance: Method::RoundRobin,
+            hash: None,
             server: vec![UpstreamServer::named("a")],
             event: Vec::new(),
         }
@@ -257,6 +263,8 @@ pub struct Member {
 pub struct Pool {
     pub members: Vec<Member>,
     group: Mutex<Group>,
+    /// `hash KEY [consistent]`, with `balance = "hash"`.
+    hash: Option<HashDirective>,
     /// The lesson declared a group: steps are tagged with the server.
     named: bool,
     clock: Clock,
@@ -281,6 +289,7 @@ impl Pool {
                 Method::RoundRobin,
                 &[(String::new(), ServerConfig::default())],
             )),
+            hash: None,
             named: false,
             clock,
         }
@@ -290,7 +299,7 @@ impl Pool {
     /// same order). Upstream connections are numbered across the group.
     pub fn group(config: &UpstreamConfig, connectors: Vec<Connector>, clock: Clock) -> Pool {
         let ids = Arc::new(AtomicU64::new(1));
-        let members = config
+        let members: Vec<Member> = config
             .server
             .iter()
             .zip(connectors)
@@ -304,9 +313,19 @@ impl Pool {
             .iter()
             .map(|s| (s.name.clone(), s.balance()))
             .collect();
+        let mut group = Group::new(config.balance, &servers);
+        let hash = config
+            .hash
+            .clone()
+            .filter(|_| config.balance == Method::Hash);
+        if hash.as_ref().is_some_and(|h| h.consistent) {
+            let addresses: Vec<String> = members.iter().map(|m| m.upstream.address()).collect();
+            group = group.with_ring(&addresses);
+        }
         Pool {
             members,
-            group: Mutex::new(Group::new(config.balance, &servers)),
+            group: Mutex::new(group),
+            hash,
             named: true,
             clock,
         }
@@ -339,12 +358,15 @@ impl Pool {
         upstream_req: &RequestHead,
         body: &[u8],
         config: &WebServerConfig,
-        client: IpAddr,
+        vars: &Vars<'_>,
     ) -> Result<(ResponseHead, Vec<u8>), ProxyError> {
         if !self.named {
             return self.first().forward(upstream_req, body, config).await;
         }
-        let octets = match client {
+        // `hash`: the key is worked out once per request; its walk goes
+        // on across the request's tries.
+        let mut walk = self.hash.as_ref().map(|h| Walk::new(vars.key(&h.key)));
+        let octets = match vars.remote_addr {
             IpAddr::V4(v4) => {
                 let o = v4.octets();
                 [o[0], o[1], o[2]]
@@ -365,7 +387,7 @@ impl Pool {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let Some(i) = self.choose(&tried, attempt, octets) else {
+            let Some(i) = self.choose(&tried, attempt, octets, walk.as_mut()) else {
                 return Err(ProxyError::NoLive);
             };
             tried[i] = true;
@@ -484,13 +506,20 @@ impl Pool {
 
     /// One choice, recorded with every candidate's state; None: no live
     /// upstreams (recorded too).
-    fn choose(&self, tried: &[bool], attempt: u32, client: [u8; 3]) -> Option<usize> {
+    fn choose(
+        &self,
+        tried: &[bool],
+        attempt: u32,
+        client: [u8; 3],
+        mut walk: Option<&mut Walk>,
+    ) -> Option<usize> {
         let now = self.now();
         let mut g = self.lock();
         let before: Vec<Peer> = g.peers.clone();
         let skips: Vec<Option<Skip>> = (0..g.peers.len()).map(|i| g.skip(i, tried, now)).collect();
-        let chosen = g.choose(tried, now, client);
+        let chosen = g.choose_with(tried, now, client, walk.as_deref_mut());
         let method = g.method;
+        let ring_points = g.ring.as_ref().map(|r| r.points.len());
         let after = g.peers.clone();
         drop(g);
         let mut decision = Decision::new(match chosen {
@@ -501,10 +530,25 @@ impl Pool {
             Method::RoundRobin => "smooth weighted round robin: every eligible server's current_weight grows by its effective weight; the largest is chosen and loses the total",
             Method::LeastConn => "least_conn: the eligible server with the fewest active connections per weight; ties by weighted round robin",
             Method::IpHash => "ip_hash: the first three octets of the client's address choose; an ineligible server passes the hash on",
+            Method::Hash if ring_points.is_some() => "hash consistent (ketama): the first ring point at or after the key's CRC-32 names the server; an ineligible one passes the key to the next point",
+            Method::Hash => "hash: (crc32(key) >> 16) & 0x7fff, modulo the total weight, names the server; an ineligible one has the key hashed again",
         })
         .input("balance", method.as_str())
         .input("try", attempt)
         .knob("balance", method.as_str());
+        let walked = walk.as_deref().map(|w| self.walked(w, ring_points));
+        if let (Some(h), Some(w)) = (&self.hash, walk.as_deref()) {
+            decision = decision
+                .knob("hash", h)
+                .input("key", format!("\"{}\"", w.key))
+                .input("crc32", format!("{:#010x}", w.crc32));
+            if let Some(n) = ring_points {
+                decision = decision.input("ring_points", n);
+            }
+            if let Some(walked) = &walked {
+                decision = decision.input("walk", walked);
+            }
+        }
         for (i, p) in before.iter().enumerate() {
             let state = match skips[i] {
                 None if p.backup => "backup".to_string(),
@@ -542,6 +586,16 @@ impl Pool {
                             "the client's network {}.{}.{} hashes to it",
                             client[0], client[1], client[2]
                         ),
+                        Method::Hash => match (walk.as_deref(), &walked) {
+                            (Some(w), Some(walked)) if !w.fell_back => format!(
+                                "key \"{}\" has CRC-32 {:#010x}; {walked}",
+                                w.key, w.crc32
+                            ),
+                            (Some(w), _) if w.key.is_empty() => {
+                                "the key is empty: round robin, as nginx does".to_string()
+                            }
+                            _ => "no server by the key (one server, or 20 misses): round robin, as nginx does".to_string(),
+                        },
                         Method::RoundRobin => {
                             // Before it lost the total, its current_weight
                             // was the largest.
@@ -577,6 +631,35 @@ impl Pool {
         }
         step.emit();
         chosen
+    }
+}
+
+impl Pool {
+    /// What the last choice's walk looked at, in words: "point 57 of
+    /// 480 (0x1c3f0a2b) → b: down; point 58 (0x1d…) → c".
+    fn walked(&self, walk: &Walk, ring_points: Option<usize>) -> String {
+        let name = |i: usize| self.members.get(i).map_or("?", |m| m.name.as_str());
+        let visits: Vec<String> = walk
+            .visits
+            .iter()
+            .map(|v| {
+                let place = match ring_points {
+                    Some(n) => format!("point {} of {n} ({:#010x})", v.at, v.value),
+                    None => format!("hash {} % total weight = {}", v.at, v.value),
+                };
+                match v.skipped {
+                    Some(skip) => format!("{place} → {}: {}", name(v.server), skip.as_str()),
+                    None => format!("{place} → {}", name(v.server)),
+                }
+            })
+            .collect();
+        if visits.is_empty() {
+            "no server by the key: round robin".to_string()
+        } else if walk.fell_back {
+            format!("{}; then round robin", visits.join("; "))
+        } else {
+            visits.join("; ")
+        }
     }
 }
 

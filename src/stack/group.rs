@@ -74,11 +74,26 @@ pub(super) fn validate(upstream: &UpstreamConfig, gthread: bool) -> Result<(), S
         if s.weight == 0 {
             return Err(format!("server \"{}\": weight must be at least 1", s.name));
         }
-        if s.backup && upstream.balance == Method::IpHash {
+        if s.backup && !upstream.balance.allows_backup() {
             // nginx: "balancing method does not support parameter backup".
             return Err(format!(
-                "server \"{}\": ip_hash does not support backup servers",
-                s.name
+                "server \"{}\": {} does not support backup servers",
+                s.name,
+                upstream.balance.as_str()
+            ));
+        }
+    }
+    match (upstream.balance, &upstream.hash) {
+        (Method::Hash, None) => {
+            return Err(
+                "balance = \"hash\" needs its key: hash = \"$request_uri consistent\", say".into(),
+            );
+        }
+        (Method::Hash, Some(_)) | (_, None) => {}
+        (other, Some(_)) => {
+            return Err(format!(
+                "`hash` is a balancing method of its own: set balance = \"hash\" (not \"{}\"), or leave `hash` out",
+                other.as_str()
             ));
         }
     }
@@ -318,6 +333,7 @@ mod tests {
     fn group(events: Vec<(u64, &str, InstanceAction)>) -> UpstreamConfig {
         UpstreamConfig {
             balance: Method::RoundRobin,
+            hash: None,
             server: vec![UpstreamServer::named("a"), UpstreamServer::named("b")],
             event: events
                 .into_iter()

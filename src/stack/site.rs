@@ -23,6 +23,12 @@ pub const SITE: &[(&str, &[u8])] = &[
         include_bytes!("../../scenarios/site/static/docs/index.html"),
     ),
     (
+        // A download larger than a connection's buffers hold (the
+        // send_timeout lesson's client stops reading it).
+        "static/downloads/notes-2025.txt",
+        include_bytes!("../../scenarios/site/static/downloads/notes-2025.txt"),
+    ),
+    (
         "static/img/logo.svg",
         include_bytes!("../../scenarios/site/static/img/logo.svg"),
     ),

@@ -284,6 +284,13 @@ fn summarise_requests(events: &[Event]) -> Vec<RequestSummary> {
             r.knob = e.knob.clone();
             r.status = Some(status);
         }
+        if e.step == StepId::WebServerSendTimeout
+            && let Some(status) = e.answer
+        {
+            // Nothing of the response left: the log's 408 is the answer.
+            r.status = Some(status);
+            r.reason = String::new();
+        }
         if e.step == StepId::WebServerClientGone {
             // The response never reached the client: nginx's log says 499.
             r.status = Some(499);

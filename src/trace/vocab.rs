@@ -171,6 +171,14 @@ steps! {
     /// The client reads one websocket frame, or finds the connection
     /// closed under it (1006, no close frame).
     ClientWebsocketReceive => (Client, "client.websocket.receive"),
+    /// The client stops reading the response after `stop_reading.after`
+    /// bytes (an app sent to the background, a stalled download): what
+    /// the server writes now fills the connection's buffers and waits.
+    ClientReadStop => (Client, "client.read.stop"),
+    /// The connection closed before the whole response arrived: the
+    /// client holds a response cut short (curl's "transfer closed with N
+    /// bytes remaining to read").
+    ClientResponseTruncated => (Client, "client.response.truncated"),
 
     /// The listen backlog of the web server gained or lost a connection.
     WebServerBacklog => (WebServer, "web_server.backlog"),
@@ -281,11 +289,13 @@ steps! {
     /// The upstream failed: 502 or 504.
     WebServerProxyError => (WebServer, "web_server.proxy.error"),
     /// The upstream group's balancer chooses a server for one try of a
-    /// request (`balance`: round_robin, least_conn, ip_hash): every
+    /// request (`balance`: round_robin, least_conn, ip_hash, hash): every
     /// candidate with its weight, effective and current weight, active
     /// connections, failures and state (eligible, down, failed until when,
     /// at max_conns, already tried, backup), and the one chosen; or none
-    /// ("no live upstreams": 502).
+    /// ("no live upstreams": 502). With `hash` also the inputs `key`,
+    /// `crc32`, `ring_points` (consistent) and `walk` (each ring point or
+    /// rehash looked at, and why it was passed over).
     WebServerUpstreamChoose => (WebServer, "web_server.upstream.choose"),
     /// A try failed (refused, closed, timed out, or a status that
     /// `proxy_next_upstream` lists): the failure counted against the
@@ -321,6 +331,12 @@ steps! {
     WebServerResponseSend => (WebServer, "web_server.response.send"),
     /// The client went away before the response was written (nginx logs 499).
     WebServerClientGone => (WebServer, "web_server.client.gone"),
+    /// The client took nothing of the response for `send_timeout`: nginx
+    /// logs "client timed out" at info and closes the connection. Inputs:
+    /// `bytes_written` and `response_bytes` (what the client's side took,
+    /// of the whole response), `body_bytes_sent` and `status` (what the
+    /// access log says: the status sent, or 408 if nothing was).
+    WebServerSendTimeout => (WebServer, "web_server.send_timeout"),
     /// The client closed the connection.
     WebServerClientClose => (WebServer, "web_server.client.close"),
     /// Lingering close: reads and discards what the client still sends.
