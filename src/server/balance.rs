@@ -311,16 +311,21 @@ impl Group {
         self.round_robin(tried, now, backup, |i| tied.contains(&i))
     }
 
+    /// The weights of the primary (not backup) servers, summed: what the
+    /// hash methods take their modulus by.
+    fn primary_weight(&self) -> u64 {
+        self.peers
+            .iter()
+            .filter(|p| !p.backup)
+            .map(|p| p.weight as u64)
+            .sum()
+    }
+
     /// `ngx_http_get_ip_hash_peer`: hash the client's first three octets;
     /// walk on with the hash while the server it names is not eligible
     /// (after 20 steps, plain round robin).
     fn ip_hash(&mut self, tried: &[bool], now: u64, client: [u8; 3]) -> Option<usize> {
-        let total: u64 = self
-            .peers
-            .iter()
-            .filter(|p| !p.backup)
-            .map(|p| p.weight as u64)
-            .sum();
+        let total = self.primary_weight();
         if total == 0 {
             return None;
         }
@@ -373,12 +378,7 @@ impl Group {
     /// `ngx_http_upstream_get_hash_peer`: `(crc32([REHASH] KEY) >> 16) &
     /// 0x7fff` added to the previous sum, modulo the total weight.
     fn plain_hash(&mut self, tried: &[bool], now: u64, walk: &mut Walk) -> Option<usize> {
-        let total: u64 = self
-            .peers
-            .iter()
-            .filter(|p| !p.backup)
-            .map(|p| p.weight as u64)
-            .sum();
+        let total = self.primary_weight();
         loop {
             let crc = if walk.rehash > 0 {
                 let mut bytes = walk.rehash.to_string().into_bytes();
