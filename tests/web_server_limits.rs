@@ -226,3 +226,40 @@ expect = { status = 201, answered_by = "handler" }
     let body = at(StepId::WebServerBodyReceive).expect("the body is read");
     assert!(location < body);
 }
+
+/// `proxy_set_header Host $host`: the app server gets the host as the web
+/// server validated it (lower-cased, without a trailing dot or the port),
+/// not the bytes the client sent.
+#[test]
+fn the_host_sent_upstream_is_dollar_host_not_the_clients_bytes() {
+    use roundtrip::trace::{Data, StepId};
+    for (sent, upstream) in [
+        ("EXAMPLE.com", "example.com"),
+        ("example.com.", "example.com"),
+        ("example.com:8080", "example.com"),
+        ("[::1]:8080", "[::1]"),
+    ] {
+        let trace = lesson(&format!(
+            r#"
+title = "host"
+[[request]]
+path = "/notes"
+headers = {{ Host = "{sent}" }}
+expect = {{ status = 200, answered_by = "handler" }}
+"#
+        ));
+        let proxied = trace
+            .events
+            .iter()
+            .find(|e| e.step == StepId::WebServerProxySend)
+            .expect("the request is proxied");
+        let host = proxied.data.iter().find_map(|d| match d {
+            Data::RequestHead { headers, .. } => headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("host"))
+                .map(|(_, v)| v.clone()),
+            _ => None,
+        });
+        assert_eq!(host.as_deref(), Some(upstream), "Host: {sent}");
+    }
+}

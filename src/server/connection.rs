@@ -554,7 +554,7 @@ async fn handle(
     }
 
     let upstream_req =
-        super::proxy::Upstream::upstream_request(&head, &body, peer, id, origin.scheme, cfg);
+        super::proxy::Upstream::upstream_request(&head, &body, peer, id, &host, origin.scheme, cfg);
     if super::upgrade::asked(&head) && super::upgrade::passes(&head, &upstream_req, cfg) {
         return super::upgrade::tunnel(server, conn, &head, &upstream_req, keep_alive).await;
     }

@@ -481,7 +481,8 @@ mod tests {
 
     fn upstream_of(head: &RequestHead, cfg: &WebServerConfig) -> RequestHead {
         let peer = "203.0.113.7:50001".parse().unwrap();
-        Upstream::upstream_request(head, b"", peer, 1, "http", cfg)
+        let host = head.headers.get("host").unwrap_or_default();
+        Upstream::upstream_request(head, b"", peer, 1, host, "http", cfg)
     }
 
     #[test]
