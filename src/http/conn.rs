@@ -175,10 +175,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConn<S> {
         max_body: u64,
         gap: Option<Duration>,
     ) -> Result<(Vec<u8>, usize), ReadError<()>> {
+        self.read_chunked(max_body, gap, None).await
+    }
+
+    /// The chunked reader: decodes as bytes arrive, counts them, and
+    /// keeps a copy of them in `raw` when asked.
+    async fn read_chunked(
+        &mut self,
+        max_body: u64,
+        gap: Option<Duration>,
+        mut raw: Option<&mut Vec<u8>>,
+    ) -> Result<(Vec<u8>, usize), ReadError<()>> {
         let mut decoder = ChunkedDecoder::new(max_body);
         let mut wire = 0;
         loop {
             let used = decoder.feed(self.buffered()).map_err(ReadError::Chunked)?;
+            if let Some(raw) = raw.as_deref_mut() {
+                raw.extend_from_slice(&self.buffered()[..used]);
+            }
             self.consume(used);
             wire += used;
             if decoder.is_done() {
@@ -229,19 +243,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConn<S> {
             let body = self.read_response_body(framing, max_body, gap).await?;
             return Ok((body.clone(), body));
         }
-        let mut decoder = ChunkedDecoder::new(max_body);
         let mut raw = Vec::new();
-        loop {
-            let used = decoder.feed(self.buffered()).map_err(ReadError::Chunked)?;
-            raw.extend_from_slice(&self.buffered()[..used]);
-            self.consume(used);
-            if decoder.is_done() {
-                return Ok((decoder.into_body(), raw));
-            }
-            if self.fill_within(gap).await? == 0 {
-                return Err(ReadError::ClosedEarly);
-            }
-        }
+        let (body, _) = self.read_chunked(max_body, gap, Some(&mut raw)).await?;
+        Ok((body, raw))
     }
 
     pub async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {

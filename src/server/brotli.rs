@@ -256,14 +256,7 @@ pub fn filter(
         if !head_only {
             body = compress(&body, s.comp_level, bits);
         }
-        head.headers.remove("content-length");
-        head.headers.remove("accept-ranges");
-        if !head_only && !head.headers.has_token("transfer-encoding", "chunked") {
-            head.headers
-                .insert_before("connection", "Transfer-Encoding", "chunked");
-        }
-        super::gzip::weaken_etag(&mut head);
-        head.headers.push("Content-Encoding", "br");
+        super::gzip::mark_encoded(&mut head, "br", head_only);
     }
     emit(s, request, &head, &outcome, before, body.len(), bits);
     let varies = outcome.varies();

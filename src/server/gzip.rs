@@ -361,9 +361,27 @@ pub fn compress(body: &[u8], level: u32) -> Vec<u8> {
     encoder.finish().unwrap_or_default()
 }
 
+/// What an encoding filter does to the head of a response it encodes:
+/// the length is unknown until the last byte is compressed, so
+/// `Content-Length` goes and the body is sent chunked (except for HEAD:
+/// nginx's chunked filter passes it by, there is no body to frame); byte
+/// ranges of the encoded bytes are not ranges of the file, so
+/// `Accept-Ranges` goes; the tag becomes weak; `Content-Encoding` says
+/// which coding.
+pub(super) fn mark_encoded(head: &mut ResponseHead, coding: &str, head_only: bool) {
+    head.headers.remove("content-length");
+    head.headers.remove("accept-ranges");
+    if !head_only && !head.headers.has_token("transfer-encoding", "chunked") {
+        head.headers
+            .insert_before("connection", "Transfer-Encoding", "chunked");
+    }
+    weaken_etag(head);
+    head.headers.push("Content-Encoding", coding);
+}
+
 /// nginx's `ngx_http_weak_etag`: `"x"` becomes `W/"x"`; a weak tag stays;
 /// anything else is dropped.
-pub(super) fn weaken_etag(head: &mut ResponseHead) {
+fn weaken_etag(head: &mut ResponseHead) {
     let Some(etag) = head.headers.get("etag").map(str::to_string) else {
         return;
     };
@@ -408,15 +426,7 @@ pub fn filter(
             if !head_only {
                 body = compress(&body, s.comp_level);
             }
-            head.headers.remove("content-length");
-            head.headers.remove("accept-ranges");
-            // nginx's chunked filter passes HEAD by (no body to frame).
-            if !head_only && !head.headers.has_token("transfer-encoding", "chunked") {
-                head.headers
-                    .insert_before("connection", "Transfer-Encoding", "chunked");
-            }
-            weaken_etag(&mut head);
-            head.headers.push("Content-Encoding", "gzip");
+            mark_encoded(&mut head, "gzip", head_only);
         }
         emit(s, request, &head, &outcome, before, body.len());
     } else if vary && s.vary {
