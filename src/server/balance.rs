@@ -233,7 +233,7 @@ impl Group {
     ) -> Option<usize> {
         for backup in [false, true] {
             let chosen = match self.method {
-                Method::RoundRobin => self.round_robin(tried, now, backup, |_| true),
+                Method::RoundRobin => self.round_robin(tried, now, backup, |_: &Peer| true),
                 Method::LeastConn => self.least_conn(tried, now, backup),
                 Method::IpHash if !backup => self.ip_hash(tried, now, client),
                 Method::Hash if !backup => self.by_key(tried, now, walk.as_deref_mut()),
@@ -259,12 +259,15 @@ impl Group {
         tried: &[bool],
         now: u64,
         backup: bool,
-        among: impl Fn(usize) -> bool,
+        among: impl Fn(&Peer) -> bool,
     ) -> Option<usize> {
         let mut best: Option<usize> = None;
         let mut total = 0;
         for i in 0..self.peers.len() {
-            if self.peers[i].backup != backup || !among(i) || self.skip(i, tried, now).is_some() {
+            if self.peers[i].backup != backup
+                || !among(&self.peers[i])
+                || self.skip(i, tried, now).is_some()
+            {
                 continue;
             }
             let current = {
@@ -285,30 +288,35 @@ impl Group {
         Some(b)
     }
 
+    /// One pass finds the fewest connections per weight and how many
+    /// servers share it; only a tie runs round robin among the tied.
     fn least_conn(&mut self, tried: &[bool], now: u64, backup: bool) -> Option<usize> {
-        let eligible: Vec<usize> = (0..self.peers.len())
-            .filter(|&i| self.peers[i].backup == backup && self.skip(i, tried, now).is_none())
-            .collect();
+        // conns_a / weight_a < conns_b / weight_b, without division.
         let fewer =
             |a: &Peer, b: &Peer| i64::from(a.conns) * b.weight < i64::from(b.conns) * a.weight;
-        let mut best = *eligible.first()?;
-        for &i in &eligible {
-            if fewer(&self.peers[i], &self.peers[best]) {
-                best = i;
+        let mut best: Option<usize> = None;
+        let mut tied = 0;
+        for i in 0..self.peers.len() {
+            if self.peers[i].backup != backup || self.skip(i, tried, now).is_some() {
+                continue;
+            }
+            match best {
+                Some(b) if fewer(&self.peers[b], &self.peers[i]) => {}
+                Some(b) if !fewer(&self.peers[i], &self.peers[b]) => tied += 1,
+                _ => {
+                    best = Some(i);
+                    tied = 1;
+                }
             }
         }
-        let tied: Vec<usize> = eligible
-            .iter()
-            .copied()
-            .filter(|&i| {
-                !fewer(&self.peers[i], &self.peers[best])
-                    && !fewer(&self.peers[best], &self.peers[i])
-            })
-            .collect();
-        if tied.len() == 1 {
-            return Some(best);
+        let b = best?;
+        if tied == 1 {
+            return Some(b);
         }
-        self.round_robin(tried, now, backup, |i| tied.contains(&i))
+        let (conns, weight) = (i64::from(self.peers[b].conns), self.peers[b].weight);
+        self.round_robin(tried, now, backup, |p| {
+            i64::from(p.conns) * weight == conns * p.weight
+        })
     }
 
     /// The weights of the primary (not backup) servers, summed: what the
@@ -347,7 +355,7 @@ impl Group {
                 return Some(i);
             }
         }
-        self.round_robin(tried, now, false, |_| true)
+        self.round_robin(tried, now, false, |_: &Peer| true)
     }
 
     /// `hash`: by the walk's key, plain or consistent; round robin when
@@ -355,13 +363,13 @@ impl Group {
     fn by_key(&mut self, tried: &[bool], now: u64, walk: Option<&mut Walk>) -> Option<usize> {
         let primaries = self.peers.iter().filter(|p| !p.backup).count();
         let Some(walk) = walk else {
-            return self.round_robin(tried, now, false, |_| true);
+            return self.round_robin(tried, now, false, |_: &Peer| true);
         };
         walk.visits.clear();
         walk.fell_back = false;
         if walk.key.is_empty() || primaries < 2 || walk.tries > MAX_TRIES {
             walk.fell_back = true;
-            return self.round_robin(tried, now, false, |_| true);
+            return self.round_robin(tried, now, false, |_: &Peer| true);
         }
         let chosen = if self.ring.is_some() {
             self.consistent(tried, now, walk)
@@ -370,7 +378,7 @@ impl Group {
         };
         if chosen.is_none() {
             walk.fell_back = true;
-            return self.round_robin(tried, now, false, |_| true);
+            return self.round_robin(tried, now, false, |_: &Peer| true);
         }
         chosen
     }
