@@ -253,6 +253,12 @@ impl Group {
         None
     }
 
+    /// Whether server `i` is in this pass (primaries, or backups) and may
+    /// be chosen.
+    fn eligible(&self, i: usize, tried: &[bool], now: u64, backup: bool) -> bool {
+        self.peers[i].backup == backup && self.skip(i, tried, now).is_none()
+    }
+
     /// `ngx_http_upstream_get_peer` over the servers `among` keeps.
     fn round_robin(
         &mut self,
@@ -264,10 +270,7 @@ impl Group {
         let mut best: Option<usize> = None;
         let mut total = 0;
         for i in 0..self.peers.len() {
-            if self.peers[i].backup != backup
-                || !among(&self.peers[i])
-                || self.skip(i, tried, now).is_some()
-            {
+            if !self.eligible(i, tried, now, backup) || !among(&self.peers[i]) {
                 continue;
             }
             let current = {
@@ -297,7 +300,7 @@ impl Group {
         let mut best: Option<usize> = None;
         let mut tied = 0;
         for i in 0..self.peers.len() {
-            if self.peers[i].backup != backup || self.skip(i, tried, now).is_some() {
+            if !self.eligible(i, tried, now, backup) {
                 continue;
             }
             match best {
