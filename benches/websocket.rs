@@ -11,44 +11,19 @@
 //!
 //! `cargo bench --bench websocket`
 
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tungstenite::{Message, WebSocket};
 
-struct Serve {
-    child: Child,
-    addr: SocketAddr,
-}
+#[path = "../tests/common/serve.rs"]
+mod serve;
+use serve::Serve;
 
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve() -> Serve {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_roundtrip"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--interface", "asgi"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start roundtrip serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let line = lines.next().and_then(Result::ok).expect("address line");
-    // Keep draining stderr so the server never blocks on it.
-    std::thread::spawn(move || for _ in lines {});
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|a| a.parse().ok())
-        .expect("address");
-    Serve { child, addr }
+fn serve(extra: &[&str]) -> Serve {
+    let mut all = vec!["--interface", "asgi"];
+    all.extend_from_slice(extra);
+    Serve::start(&all)
 }
 
 fn open(addr: SocketAddr, query: &str) -> WebSocket<TcpStream> {
@@ -69,18 +44,6 @@ fn next_text(ws: &mut WebSocket<TcpStream>) {
             return;
         }
     }
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|n| n.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn one_socket(s: &Serve) {
@@ -153,10 +116,9 @@ fn hundred_broadcasting(s: &Serve) {
     );
 }
 
-fn idle_sockets(s: &Serve) {
-    let pid = s.child.id();
+fn idle_sockets(s: &Serve, what: &str) {
     std::thread::sleep(Duration::from_millis(200));
-    let before = rss_kib(pid);
+    let before = s.rss_kib().unwrap_or(0);
     let n = 1_000;
     let mut all = Vec::with_capacity(n);
     for i in 0..n {
@@ -165,9 +127,9 @@ fn idle_sockets(s: &Serve) {
         all.push(ws);
     }
     std::thread::sleep(Duration::from_millis(500));
-    let after = rss_kib(pid);
+    let after = s.rss_kib().unwrap_or(0);
     println!(
-        "{n} idle sockets open: server RSS {before} KiB before, {after} KiB after: {:.1} KiB per socket",
+        "{n} idle sockets open ({what}): server RSS {before} KiB before, {after} KiB after: {:.1} KiB per socket",
         after.saturating_sub(before) as f64 / n as f64
     );
     drop(all);
@@ -176,7 +138,10 @@ fn idle_sockets(s: &Serve) {
 fn main() {
     // Each part on a fresh server, so one part's history does not weigh
     // on the next.
-    one_socket(&serve());
-    hundred_broadcasting(&serve());
-    idle_sockets(&serve());
+    one_socket(&serve(&[]));
+    hundred_broadcasting(&serve(&[]));
+    idle_sockets(&serve(&[]), "recording");
+    // What the recording of the handshakes and joins costs, apart from the
+    // sockets, tasks and buffers themselves.
+    idle_sockets(&serve(&["--no-record"]), "--no-record");
 }

@@ -7,52 +7,18 @@
 //! Skipped, with a message, when no `chromium` is installed. Waits are
 //! bounded polls of a condition (a line on stderr, the browser's exit).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, Stdio};
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const DEADLINE: Duration = Duration::from_secs(30);
+mod common;
+use common::serve::{DEADLINE, Serve};
 
 /// A running `roundtrip serve`, killed when dropped.
-struct Serve {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn serve(lesson: &std::path::Path) -> Serve {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_roundtrip"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--lesson"])
-        .arg(lesson)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start roundtrip serve");
-    let stderr = child.stderr.take().expect("piped stderr");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let line = rx
-        .recv_timeout(DEADLINE)
-        .expect("serve printed its address");
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
-    Serve { child, addr }
+    Serve::start(&[std::ffi::OsStr::new("--lesson"), lesson.as_os_str()])
 }
 
 /// Serve one HTML page to every request, on 127.0.0.1 (reachable as

@@ -4,68 +4,39 @@
 //! of something observable: a line on stderr, a response, a socket in the
 //! kernel's table.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// How long a line on stderr, a response, or the process's exit may take.
-const DEADLINE: Duration = Duration::from_secs(30);
+mod common;
+use common::serve::{DEADLINE, Serve, address_after};
 
-/// A running `roundtrip serve`, killed when dropped.
-struct Serve {
-    child: Child,
+/// A running `roundtrip serve --plain` with an upstream group, and the
+/// addresses it printed.
+struct Group {
+    serve: Serve,
     web: SocketAddr,
     /// "name address" of each app server instance it printed.
     instances: Vec<(String, SocketAddr)>,
     control: Option<SocketAddr>,
-    stderr: mpsc::Receiver<String>,
 }
 
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The address after `marker` in `line`.
-fn address_after(line: &str, marker: &str) -> Option<SocketAddr> {
-    let rest = line.split(marker).nth(1)?;
-    let end = rest
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'))
-        .unwrap_or(rest.len());
-    rest[..end].trim_end_matches(':').parse().ok()
-}
-
-fn serve(args: &[&str]) -> Serve {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_roundtrip"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--plain"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start roundtrip serve");
-    let stderr = child.stderr.take().expect("piped stderr");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut web = None;
+fn serve(args: &[&str]) -> Group {
+    let mut all = vec!["--plain"];
+    all.extend_from_slice(args);
+    let serve = Serve::start_with_stdout(&all, Stdio::piped());
     let mut instances = Vec::new();
     let mut control = None;
     // Everything up to the "try: curl" line, which comes last.
     let deadline = Instant::now() + DEADLINE;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let line = rx.recv_timeout(left).expect("serve printed its addresses");
-        if web.is_none() && line.contains("web server on http://") {
-            web = address_after(&line, "web server on http://");
-        }
+        let line = serve
+            .stderr
+            .recv_timeout(left)
+            .expect("serve printed its addresses");
         if let Some(rest) = line.strip_prefix("roundtrip serve: app server ")
             && let Some((name, addr)) = rest.split_once(" on ")
             && let Ok(addr) = addr.trim().parse()
@@ -79,16 +50,15 @@ fn serve(args: &[&str]) -> Serve {
             break;
         }
     }
-    Serve {
-        child,
-        web: web.expect("the web server's address"),
+    Group {
+        web: serve.addr,
+        serve,
         instances,
         control,
-        stderr: rx,
     }
 }
 
-impl Serve {
+impl Group {
     fn instance(&self, name: &str) -> SocketAddr {
         self.instances
             .iter()
@@ -100,21 +70,12 @@ impl Serve {
     /// SIGINT, wait for the exit, and return everything it printed on
     /// stdout (with --plain: each request's transcript).
     fn finish(mut self) -> String {
-        let status = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success());
+        self.serve.signal("INT");
         let mut out = String::new();
-        if let Some(mut stdout) = self.child.stdout.take() {
+        if let Some(mut stdout) = self.serve.child.stdout.take() {
             let _ = stdout.read_to_string(&mut out);
         }
-        let deadline = Instant::now() + DEADLINE;
-        while self.child.try_wait().expect("try_wait").is_none() {
-            assert!(Instant::now() < deadline, "serve did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = &self.stderr;
+        self.serve.wait_exit();
         out
     }
 }

@@ -5,114 +5,19 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// How long a line on stderr, or the process's exit, may take.
-const DEADLINE: Duration = Duration::from_secs(30);
-
-/// A running `roundtrip serve`, killed when dropped.
-struct Serve {
-    child: Child,
-    addr: SocketAddr,
-    /// Its stderr, line by line, after the address line.
-    stderr: mpsc::Receiver<String>,
-}
-
-impl Serve {
-    /// Send a signal (`INT`, `TERM`) with kill(1).
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -{name}");
-    }
-
-    /// Wait for a stderr line containing `what`; the lines seen are in the panic.
-    fn wait_for_line(&self, what: &str) -> String {
-        let deadline = Instant::now() + DEADLINE;
-        let mut seen = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stderr.recv_timeout(left) {
-                Ok(line) if line.contains(what) => return line,
-                Ok(line) => seen.push(line),
-                Err(_) => panic!("no stderr line with {what:?}; saw {seen:#?}"),
-            }
-        }
-    }
-
-    /// Wait (bounded) for the process to exit.
-    fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "serve did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// SIGINT, then the summary line and the exit status.
-    fn interrupt(&mut self) -> (String, ExitStatus) {
-        self.signal("INT");
-        let summary = self.wait_for_line("roundtrip serve: stopped");
-        (summary, self.wait_exit())
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+mod common;
+use common::serve::{DEADLINE, Serve};
 
 fn serve(extra: &[&str]) -> Serve {
-    serve_with_stdout(extra, Stdio::null())
+    Serve::start(extra)
 }
 
 fn serve_with_stdout(extra: &[&str], stdout: Stdio) -> Serve {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_roundtrip"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(stdout)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start roundtrip serve");
-    let stderr = child.stderr.take().expect("piped stderr");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    // The first line that names the bound address: "... web server on
-    // http://ADDR → ..." (a lesson that compares stacks says which it
-    // serves first).
-    let line = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("serve printed its address");
-        if line.contains("http://") {
-            break line;
-        }
-    };
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
-    Serve {
-        child,
-        addr,
-        stderr: rx,
-    }
+    Serve::start_with_stdout(extra, stdout)
 }
 
 fn client() -> reqwest::blocking::Client {

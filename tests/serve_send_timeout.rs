@@ -5,31 +5,18 @@
 //! waited send_timeout, while other clients are served. Waits are bounded
 //! polls of the kernel's TCP table (Linux's /proc/net/tcp).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// How long anything may take before the test fails.
-const DEADLINE: Duration = Duration::from_secs(30);
+mod common;
+use common::serve::{DEADLINE, Serve};
 
 /// The file: 32 MiB, several times what a loopback connection buffers
 /// (the server's send buffer grows to 4 MiB, the receive window of a
 /// client that reads nothing stays small).
 const FILE_BYTES: usize = 32 * 1024 * 1024;
-
-struct Serve {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A directory with `static/big.bin` and a lesson that sets send_timeout.
 fn site() -> (PathBuf, PathBuf) {
@@ -48,33 +35,12 @@ fn site() -> (PathBuf, PathBuf) {
 }
 
 fn serve(root: &std::path::Path, lesson: &std::path::Path) -> Serve {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_roundtrip"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--lesson"])
-        .arg(lesson)
-        .arg("--root")
-        .arg(root)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start roundtrip serve");
-    let stderr = child.stderr.take().expect("piped stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .and_then(Result::ok)
-            .expect("serve printed its address");
-        if let Some(addr) = line
-            .split("http://")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|a| a.parse().ok())
-        {
-            break addr;
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    Serve { child, addr }
+    Serve::start(&[
+        std::ffi::OsStr::new("--lesson"),
+        lesson.as_os_str(),
+        std::ffi::OsStr::new("--root"),
+        root.as_os_str(),
+    ])
 }
 
 /// The kernel's state of the server's end of the connection from

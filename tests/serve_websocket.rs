@@ -2,63 +2,33 @@
 //! ephemeral port, and tungstenite (an independent client) opening
 //! sockets to its chat room through the web server's tunnel.
 
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, WebSocket};
 
-/// A running `roundtrip serve`, killed when dropped.
-struct Serve {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+mod common;
+use common::serve::Serve;
 
 fn serve(extra: &[&str]) -> Serve {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_roundtrip"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start roundtrip serve");
-    let stderr = child.stderr.take().expect("piped stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let line: String = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("serve printed its address");
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
-    Serve { child, addr }
+    Serve::start(extra)
 }
 
 type Socket = WebSocket<TcpStream>;
 
 fn open(addr: SocketAddr, name: &str) -> (Socket, u16) {
+    open_query(addr, &format!("name={name}"))
+}
+
+/// A socket to `/chat?QUERY`, and the handshake's status.
+fn open_query(addr: SocketAddr, query: &str) -> (Socket, u16) {
     let stream = TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
-    let url = format!("ws://{addr}/chat?name={name}");
+    let url = format!("ws://{addr}/chat?{query}");
     let (socket, response) = tungstenite::client(url.as_str(), stream).expect("handshake");
     (socket, response.status().as_u16())
 }
@@ -207,5 +177,87 @@ fn every_broadcast_reaches_every_member_when_all_speak_at_once() {
     for t in threads {
         let got = t.join().expect("a member's thread");
         assert_eq!(got, vec![lines; sockets]);
+    }
+}
+
+/// Raise this process's soft limit on open files to `want` (children such
+/// as `serve` inherit it); false when the hard limit is lower.
+fn raise_open_files(want: u64) -> bool {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write `lim`.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return false;
+        }
+        if lim.rlim_cur >= want {
+            return true;
+        }
+        if lim.rlim_max < want {
+            return false;
+        }
+        lim.rlim_cur = want;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0
+    }
+}
+
+/// Most resident memory one idle socket may add to `serve` (recording
+/// on): its three connections (client, the proxy's upstream, the app
+/// server's), their read buffers, tasks, channels and the room's outbox.
+const IDLE_SOCKET_KIB: u64 = 160;
+
+/// 1,000 sockets, ten to a room, left idle: every one stays open, and each
+/// still gets the line broadcast in its room; the server grows by at most
+/// [`IDLE_SOCKET_KIB`] per socket. (Ten to a room so that the joins each
+/// member is sent fit its outbox of 32 while nobody reads.)
+#[test]
+fn a_thousand_idle_sockets_stay_open_in_bounded_memory_and_each_gets_its_rooms_broadcast() {
+    let sockets = 1_000;
+    let per_room = 10;
+    // Each socket is three descriptors in serve (client, and both ends of
+    // the proxy hop) and one here.
+    if !raise_open_files(4 * sockets as u64 + 256) {
+        eprintln!(
+            "skipped: the hard limit on open files is below {}",
+            4 * sockets + 256
+        );
+        return;
+    }
+    let server = serve(&["--interface", "asgi"]);
+    let before = server.rss_kib().expect("serve's VmRSS");
+    let mut all: Vec<Socket> = (0..sockets)
+        .map(|i| {
+            let (ws, status) =
+                open_query(server.addr, &format!("name=m{i}&room=r{}", i / per_room));
+            assert_eq!(status, 101, "socket {i}");
+            ws
+        })
+        .collect();
+    let after = server.rss_kib().expect("serve's VmRSS");
+    let per_socket = after.saturating_sub(before) / sockets as u64;
+    assert!(
+        per_socket <= IDLE_SOCKET_KIB,
+        "{sockets} idle sockets took serve from {before} KiB to {after} KiB: {per_socket} KiB each"
+    );
+    // The first member of each room speaks; everyone reads past the joins
+    // to that line.
+    for room in 0..sockets / per_room {
+        all[room * per_room]
+            .send(Message::text(format!("hello, room {room}")))
+            .expect("send");
+    }
+    for (i, ws) in all.iter_mut().enumerate() {
+        let room = i / per_room;
+        let line = loop {
+            let m = next_text(ws);
+            if m["type"] == "message" {
+                break m;
+            }
+            assert_eq!(m["type"], "join", "socket {i}: {m}");
+        };
+        assert_eq!(line["text"], format!("hello, room {room}"), "socket {i}");
+        assert_eq!(line["from"], format!("m{}", room * per_room), "socket {i}");
     }
 }

@@ -70,6 +70,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConn<S> {
         }
     }
 
+    /// Read at most `read_chunk` bytes at a time from now on, and give back
+    /// what a larger chunk took: for a connection that becomes long-lived
+    /// (a websocket), whose reads wait far longer than a request's.
+    pub fn set_read_chunk(&mut self, read_chunk: usize) {
+        self.read_chunk = read_chunk.max(1);
+        self.buf.copy_within(self.start..self.end, 0);
+        self.end -= self.start;
+        self.start = 0;
+        self.buf.truncate(self.end);
+        self.buf.shrink_to_fit();
+    }
+
     /// The stream underneath.
     pub fn get_ref(&self) -> &S {
         &self.io
@@ -282,5 +294,32 @@ impl From<ReadError<()>> for ReadError<super::ParseError> {
             ReadError::TooLarge(n) => ReadError::TooLarge(n),
             ReadError::Io(e) => ReadError::Io(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_smaller_read_chunk_keeps_what_is_buffered_and_gives_back_the_rest() {
+        let (mut client, server) = tokio::io::duplex(256 * 1024);
+        let mut conn = HttpConn::with_read_chunk(server, 64 * 1024);
+        client
+            .write_all(b"GET / HTTP/1.1\r\n\r\nrest")
+            .await
+            .unwrap();
+        conn.fill().await.unwrap();
+        conn.consume(18);
+        assert!(conn.buf.capacity() >= 64 * 1024);
+
+        conn.set_read_chunk(8 * 1024);
+        assert_eq!(conn.buffered(), b"rest");
+        assert!(conn.buf.capacity() < 1024, "{}", conn.buf.capacity());
+
+        client.write_all(&[b'x'; 20 * 1024]).await.unwrap();
+        assert_eq!(conn.fill().await.unwrap(), 8 * 1024);
+        assert_eq!(conn.buffered().len(), 4 + 8 * 1024);
+        assert!(conn.buffered().starts_with(b"restx"));
     }
 }

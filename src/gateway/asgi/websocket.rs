@@ -264,6 +264,11 @@ impl Socket<'_> {
             self.tell_app(1006, "").await;
             return "the web server went away during the handshake";
         }
+        // asyncio allocates each read's bytes as they arrive, so uvicorn's
+        // idle socket holds no read buffer; a 64 KiB one kept for the
+        // socket's whole life would be most of its memory. Frames are read
+        // 8 KiB at a time.
+        self.conn.set_read_chunk(crate::http::conn::READ_CHUNK);
         self.frames().await
     }
 
