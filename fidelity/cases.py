@@ -255,6 +255,28 @@ DEFAULT_LOCATIONS = """
 # Each is read by a person against the lesson it mirrors: the directive
 # names are nginx's own, and roundtrip's knobs carry the same names.
 CONFIGURED = {
+    # scenarios/ws-chat.toml: nginx's "WebSocket proxying" lines. A
+    # proxy_set_header in a location replaces every inherited one, so the
+    # http block's are written again.
+    "ws-chat": Configured("asgi", """
+    location /static/ { root @SITE@; }
+    location / {
+        proxy_pass http://@UPSTREAM@;
+        proxy_set_header Host $host;
+        proxy_set_header X-Real-IP $remote_addr;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto $scheme;
+        proxy_set_header X-Request-Id $request_id;
+        proxy_set_header Upgrade $http_upgrade;
+        proxy_set_header Connection "upgrade";
+    }
+""", stack="""
+[stack.web_server]
+proxy_set_header = { Upgrade = "$http_upgrade", Connection = "upgrade" }
+"""),
+    # scenarios/ws-proxy-misconfigured.toml: nginx's defaults, which drop
+    # the hop-by-hop Upgrade and Connection.
+    "ws-proxy-misconfigured": Configured("asgi", DEFAULT_LOCATIONS, stack=""),
     # scenarios/gzip.toml
     "gzip": Configured("wsgi", """
     gzip on;

@@ -45,6 +45,7 @@ sys.path.insert(0, str(HERE))
 
 from cases import (CONFIGURED, Case, configured_cases, configured_lesson,  # noqa: E402
                    edge_cases, inline_lesson, lesson_cases)
+import ws  # noqa: E402
 
 CLIENT_ADDR = "127.0.0.2"  # the client's source address, so it differs from the proxy's
 IO_TIMEOUT = 5.0  # any one read or write
@@ -531,7 +532,9 @@ SCOPE = "ASGI scope"
 MSG = "ASGI messages"
 ORDER = "trace order"
 FRAMEWORK = "frameworks"
-SECTIONS = ["who answered", CLIENT, UP, DOWN, ENV, SCOPE, MSG, ORDER, FRAMEWORK, "source docs"]
+WS = "websocket: client ↔ web server"
+SECTIONS = ["who answered", CLIENT, UP, DOWN, ENV, SCOPE, MSG, ORDER, WS, FRAMEWORK,
+            "source docs"]
 
 NGINX_OWN = {"server", "date", "content-type", "content-length", "transfer-encoding",
              "connection", "keep-alive"}
@@ -696,6 +699,26 @@ def compare(case, real, rt):
     if len(real) != len(rt):
         rows.append((case.id, "who answered", "requests answered", str(len(real)), str(len(rt))))
     return rows
+
+
+# ── websockets (ws.py's probes, against both configured pairs) ──────────
+
+
+def websocket_rows(roundtrip, tmp, only, ports):
+    """The websocket probes' rows. The ws-chat lesson must have the
+    settings its configured nginx was written from."""
+    out = subprocess.run([roundtrip, "run", str(ROOT / "scenarios" / "ws-chat.toml"), "--json"],
+                         capture_output=True, timeout=60, check=True)
+    lesson = json.loads(out.stdout)["meta"]["config"]["web_server"]
+    path = tmp / "probe-ws-chat.toml"
+    path.write_text(configured_lesson("ws-chat") + '[[request]]\npath = "/"\n')
+    probe = subprocess.run([roundtrip, "run", str(path), "--json"], capture_output=True,
+                           timeout=60, check=True)
+    if json.loads(probe.stdout)["meta"]["config"]["web_server"] != lesson:
+        raise SystemExit("fidelity: scenarios/ws-chat.toml no longer has the settings of "
+                         "CONFIGURED['ws-chat'] in fidelity/cases.py; update both")
+    return [(cid, WS, area, real, rt) for cid, area, real, rt in ws.run(ports, CLIENT_ADDR)
+            if not only or re.search(only, cid)]
 
 
 # ── frameworks (in-process, no server) ───────────────────────────────────
@@ -921,7 +944,8 @@ def start_stack(procs, tmp, args, venv_bin, attempts=3):
             "uvicorn": procs.start(
                 "uvicorn", [str(venv_bin / "uvicorn"), "asgi_app:app", "--app-dir", apps,
                             "--host", "127.0.0.1", "--port", str(ports["uvicorn"]),
-                            "--http", "h11", "--no-access-log"], tmp / "uvicorn.log", env=env),
+                            "--http", "h11", "--ws", "websockets-sansio", "--no-access-log"],
+                tmp / "uvicorn.log", env=env),
         }
         started["relay_wsgi"] = started["relay_asgi"] = procs.start(
             "relay", [sys.executable, str(HERE / "relay.py"), str(tmp / "relay.log"),
@@ -1048,6 +1072,7 @@ def main():
                 rt = roundtrip_case(case, trace, ports["serve_" + (case.config or case.interface)])
                 rows += compare(case, real, rt)
             rows += fw_future.result()
+            rows += websocket_rows(args.roundtrip, tmp, args.only, ports)
     finally:
         procs.stop()
         signal.alarm(0)

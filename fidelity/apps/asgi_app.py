@@ -6,6 +6,13 @@ message receive() returned until the body was complete; it answers as
 notes.answer() says, then awaits receive() once more (at most 1 s) and
 appends a second line with what that returned (http.disconnect, per the
 spec, once the response is complete).
+
+A websocket to /chat (ASGI WebSocket spec) is the same chat room as
+roundtrip's (src/app/chat.rs), message for message: `?name=` and
+`?room=`, a join, every line broadcast to the room with its presence
+list, a leave; a name already in the room is closed before accept (so
+the server answers 403); a line over 500 characters closes with 1008.
+Its scope goes to the log as {"kind": "asgi-websocket"}.
 """
 
 import asyncio
@@ -67,9 +74,78 @@ async def lifespan(receive, send):
             return
 
 
+ROOMS = {}  # room name → {member name: send}
+MAX_TEXT = 500
+
+
+def chat_json(obj):
+    # Compact, keys in the order written: the same bytes as roundtrip's room.
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def query_value(query, key):
+    for part in query.decode("latin-1").split("&"):
+        k, eq, v = part.partition("=")
+        if eq and k == key:
+            ok = 1 <= len(v) <= 20 and all(c.isascii() and (c.isalnum() or c in "-_") for c in v)
+            return v if ok else None
+    return None
+
+
+async def broadcast(room, obj):
+    line = chat_json(obj)
+    for member_send in list(room.values()):
+        try:
+            await member_send({"type": "websocket.send", "text": line})
+        except Exception:  # a member gone mid-broadcast leaves by itself
+            pass
+
+
+async def chat(scope, receive, send):
+    record({"kind": "asgi-websocket", "scope": [[k, shown(v)] for k, v in scope.items()]})
+    if (await receive())["type"] != "websocket.connect":
+        return
+    query = scope.get("query_string", b"")
+    name = query_value(query, "name")
+    room_name = query_value(query, "room") if b"room=" in query else "lobby"
+    if name is None or room_name is None:
+        return await send({"type": "websocket.close", "code": 1008})
+    room = ROOMS.setdefault(room_name, {})
+    if name in room:
+        return await send({"type": "websocket.close", "code": 1008, "reason": "name taken"})
+    accept = {"type": "websocket.accept"}
+    if "chat" in scope.get("subprotocols", []):
+        accept["subprotocol"] = "chat"
+    await send(accept)
+    room[name] = send
+    try:
+        await broadcast(room, {"type": "join", "name": name, "present": list(room)})
+        while True:
+            m = await receive()
+            if m["type"] != "websocket.receive":
+                break
+            text = m.get("text")
+            if text is None:
+                await send({"type": "websocket.close", "code": 1003, "reason": "text only"})
+                break
+            if len(text) > MAX_TEXT:
+                await send({"type": "websocket.close", "code": 1008,
+                            "reason": "message too long"})
+                break
+            await broadcast(room, {"type": "message", "from": name, "text": text,
+                                   "present": list(room)})
+    finally:
+        room.pop(name, None)
+        await broadcast(room, {"type": "leave", "name": name, "present": list(room)})
+        if not room:
+            ROOMS.pop(room_name, None)
+
+
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
         return await lifespan(receive, send)
+    if scope["type"] == "websocket":
+        return await chat(scope, receive, send)
     headers = dict((k.lower(), v) for k, v in scope.get("headers", []))
     request_id = headers.get(b"x-request-id", b"").decode("latin-1")
     received, body = [], b""

@@ -98,6 +98,11 @@ def _answer(method, path, content_type, body):
         allow = "GET, HEAD"
         if method == "GET":
             return 200, [("Content-Type", "text/html; charset=utf-8")], b"<!doctype html><title>notes</title>"
+    elif path == "/chat":
+        # The chat room's page (its websocket is asgi_app.chat).
+        allow = "GET, HEAD"
+        if method == "GET":
+            return 200, [("Content-Type", "text/html; charset=utf-8")], b"<!doctype html><title>chat</title>"
     elif path == "/notes":
         allow = "GET, HEAD, POST"
         if method == "GET":

@@ -417,7 +417,7 @@ async fn connection(
         }
         // `Upgrade: websocket`: this connection becomes the socket, and
         // one app call serves it until it closes.
-        if crate::http::ws::handshake::is_upgrade(&incoming.head) {
+        if crate::http::ws::handshake::uvicorn_upgrades(&incoming.head) {
             let _task = TaskCount::new(&shared.tasks);
             let why = super::websocket::serve(&mut conn, incoming, peer, &*app, front, &config)
                 .instrument(task_span)

@@ -1,9 +1,13 @@
 //! A websocket on the event loop: uvicorn's side of RFC 6455, and the
 //! ASGI WebSocket messages it trades with the app.
 //!
-//! A handshake that breaks RFC 6455 §4.2.1 gets 400, and a version other
-//! than 13 gets 426 with `Sec-WebSocket-Version: 13` (§4.4); the body is
-//! the sentence the Python `websockets` library writes.
+//! A handshake that breaks RFC 6455 §4.2.1 gets what uvicorn with the
+//! Python `websockets` library answers: 400 (a version other than 13
+//! too, where §4.4 suggests 426), 405 for a method other than GET, 505
+//! for HTTP/1.0, with the library's sentence as the body. A close frame
+//! the server sends when it fails the connection carries the library's
+//! reason ("incorrect masking"), and a client's close frame is echoed
+//! with its code and reason.
 //!
 //! ```text
 //! GET + Upgrade ─▶ handshake checked ─▶ receive() → websocket.connect
@@ -87,12 +91,23 @@ pub async fn serve(
                 .failure(Failure::Invalid)
                 .answer(status)
                 .emit();
+                // As `websockets` writes a refusal (`ServerProtocol.reject`).
                 let mut r = ResponseHead::new(status);
-                if status == 426 {
-                    r.headers.push("Sec-WebSocket-Version", handshake::VERSION);
+                r.headers.push("Connection", "close");
+                r.headers.push("Content-Type", "text/plain; charset=utf-8");
+                let mut body =
+                    format!("Failed to open a WebSocket connection: {}.\n", e.websockets_text());
+                match status {
+                    405 => r.headers.push("Allow", "GET"),
+                    426 => {
+                        r.headers.push("Upgrade", "websocket");
+                        body.push_str(
+                            "\nYou cannot access a WebSocket server directly with a browser. \
+                             You need a WebSocket client.\n",
+                        );
+                    }
+                    _ => {}
                 }
-                r.headers.push("Content-Type", "text/plain");
-                let body = format!("Failed to open a WebSocket connection: {e}.\n");
                 let _ = front
                     .send_response(conn, &head, r, body.as_bytes(), false, received_at)
                     .await;
@@ -299,7 +314,7 @@ impl Socket<'_> {
                             self.tell_app(1006, "").await;
                             return "the peer closed the websocket without a close frame";
                         }
-                        Err(e) => return self.fail(&e.to_string(), e.close_code(), matches!(e, FrameError::TooLarge { .. })).await,
+                        Err(e) => return self.fail(&e.to_string(), e.close_code(), &e.reason(), matches!(e, FrameError::TooLarge { .. })).await,
                     };
                     record_frame(&frame, Direction::Down, "reads");
                     match assembler.push(frame) {
@@ -323,8 +338,9 @@ impl Socket<'_> {
                         Ok(Some(WsMessage::Close { code, reason })) => {
                             let told = code.map_or(CloseCode::NO_STATUS.0, |c| c.0);
                             if closing.is_none() {
-                                // Echo the code back (§5.5.1), then close.
-                                let echo = Frame::new(Opcode::Close, code.map(|c| close::payload(c, "")).unwrap_or_default());
+                                // Echo the code back (§5.5.1), and the reason too, as
+                                // `websockets` echoes the frame's payload; then close.
+                                let echo = Frame::new(Opcode::Close, code.map(|c| close::payload(c, &reason)).unwrap_or_default());
                                 record_frame(&echo, Direction::Up, "answers the close frame with its own, then closes the connection:");
                                 let _ = self.conn.write_all(&echo.encode()).await;
                             }
@@ -335,7 +351,7 @@ impl Socket<'_> {
                             let _ = self.conn.shutdown().await;
                             return "the websocket closed";
                         }
-                        Err(e) => return self.fail(&e.to_string(), e.close_code(), matches!(e, AssembleError::TooBig { .. })).await,
+                        Err(e) => return self.fail(&e.to_string(), e.close_code(), &e.reason(), matches!(e, AssembleError::TooBig { .. })).await,
                     }
                 }
             }
@@ -436,7 +452,13 @@ impl Socket<'_> {
 
     /// Fail the connection (RFC 6455 §7.1.7): a close frame with `code`,
     /// then the TCP connection closes; the app is told the same code.
-    async fn fail(&mut self, why: &str, code: CloseCode, limit: bool) -> &'static str {
+    async fn fail(
+        &mut self,
+        why: &str,
+        code: CloseCode,
+        reason: &str,
+        limit: bool,
+    ) -> &'static str {
         let mut step = Step::new(
             StepId::AppServerWebsocketClose,
             Direction::Within,
@@ -459,11 +481,11 @@ impl Socket<'_> {
             step = step.knob("ws_max_size", self.max);
         }
         step.emit();
-        let f = Frame::new(Opcode::Close, close::payload(code, ""));
+        let f = Frame::new(Opcode::Close, close::payload(code, reason));
         record_frame(&f, Direction::Up, "writes");
         let _ = self.conn.write_all(&f.encode()).await;
         let _ = self.conn.shutdown().await;
-        self.tell_app(code.0, "").await;
+        self.tell_app(code.0, reason).await;
         "the websocket was failed"
     }
 

@@ -85,15 +85,25 @@ pub enum ClosePayloadError {
     OneByte,
     #[error("close code {0} may not be sent in a close frame (RFC 6455 §7.4)")]
     Unsendable(u16),
-    #[error("the close reason is not UTF-8 (RFC 6455 §5.5.1)")]
-    Utf8,
+    #[error("the close reason is not UTF-8 (RFC 6455 §5.5.1): {0}")]
+    Utf8(super::message::Utf8Reason),
 }
 
 impl ClosePayloadError {
     pub fn close_code(&self) -> CloseCode {
         match self {
-            ClosePayloadError::Utf8 => CloseCode::INVALID_DATA,
+            ClosePayloadError::Utf8(_) => CloseCode::INVALID_DATA,
             _ => CloseCode::PROTOCOL_ERROR,
+        }
+    }
+
+    /// The reason the close frame carries, in the `websockets` library's
+    /// words (`frames.py`, `Close.parse` and `Close.check`).
+    pub fn reason(&self) -> String {
+        match self {
+            ClosePayloadError::OneByte => "close frame too short".into(),
+            ClosePayloadError::Unsendable(_) => "invalid status code".into(),
+            ClosePayloadError::Utf8(r) => r.to_string(),
         }
     }
 }
@@ -111,7 +121,9 @@ pub fn parse_payload(payload: &[u8]) -> Result<Closing, ClosePayloadError> {
             if !code.sendable() {
                 return Err(ClosePayloadError::Unsendable(code.0));
             }
-            let reason = std::str::from_utf8(rest).map_err(|_| ClosePayloadError::Utf8)?;
+            let reason = std::str::from_utf8(rest).map_err(|e| {
+                ClosePayloadError::Utf8(super::message::Utf8Reason::of(rest, e))
+            })?;
             Ok(Closing {
                 code: Some(code),
                 reason: reason.to_string(),

@@ -233,6 +233,23 @@ impl FrameError {
             _ => CloseCode::PROTOCOL_ERROR,
         }
     }
+
+    /// The reason the close frame carries: the Python `websockets`
+    /// library's words (`frames.py`), which uvicorn sends by default. The
+    /// trace's step explains the rule in full.
+    pub fn reason(&self) -> String {
+        match self {
+            FrameError::Reserved(_) => "reserved bits must be 0".into(),
+            FrameError::ReservedOpcode(_) => "invalid opcode".into(),
+            FrameError::Unmasked | FrameError::MaskedByServer => "incorrect masking".into(),
+            FrameError::BadControl(_, len) if *len > 125 => "control frame too long".into(),
+            FrameError::BadControl(..) => "fragmented control frame".into(),
+            FrameError::LengthTopBit => String::new(),
+            FrameError::TooLarge { len, max } => {
+                format!("frame with {len} bytes exceeds limit of {max} bytes")
+            }
+        }
+    }
 }
 
 /// The parser's three outcomes.

@@ -10,9 +10,17 @@
 //! ```
 //!
 //! [`Accept`] keeps every stage of that computation, so the trace can show
-//! it. The checks on the request are the ones §4.2.1 lists, in its order;
-//! a request that fails one gets 400, except a version other than 13,
-//! which gets 426 and `Sec-WebSocket-Version: 13` (§4.4).
+//! it. The checks on the request are the ones §4.2.1 lists, in its order.
+//! What a refusal gets is what uvicorn with the Python `websockets`
+//! library (its default when installed) sends (`server.py`,
+//! `ServerProtocol.accept`): 405 for a method other than GET, 505 for
+//! HTTP/1.0, 426 when Connection lacks `upgrade`, and 400 for the rest,
+//! a version other than 13 included. RFC 6455 §4.4 suggests 426 with
+//! `Sec-WebSocket-Version: 13` for that one; `websockets` does not.
+//!
+//! The app server hands a request to the websocket side only when
+//! `Connection` lists `upgrade` and `Upgrade` is `websocket`, as uvicorn
+//! does ([`uvicorn_upgrades`]); anything else is plain HTTP.
 //!
 //! Book: "WebSockets" (book/src/websockets.md).
 
@@ -28,9 +36,22 @@ pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 pub const VERSION: &str = "13";
 
 /// Does this request ask to become a websocket (`Upgrade: websocket`)?
-/// Only such requests are checked as handshakes; others are plain HTTP.
+/// What the web server looks at before it tunnels.
 pub fn is_upgrade(head: &RequestHead) -> bool {
     head.headers.has_token("upgrade", "websocket")
+}
+
+/// Does uvicorn take this request to its websocket side? Only when
+/// `Connection` lists `upgrade` and the (last) `Upgrade` field, lowercased,
+/// is exactly `websocket` (`protocols/http/h11_impl.py`, `_get_upgrade`);
+/// anything else goes to the app as an HTTP request.
+pub fn uvicorn_upgrades(head: &RequestHead) -> bool {
+    head.headers.has_token("connection", "upgrade")
+        && head
+            .headers
+            .get_all("upgrade")
+            .last()
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
 }
 
 /// A handshake request that passed every check.
@@ -49,7 +70,7 @@ pub enum HandshakeError {
     #[error("the request is HTTP/1.0, and a handshake needs HTTP/1.1 (RFC 6455 §4.2.1)")]
     Version,
     #[error("Connection does not list `upgrade` (RFC 6455 §4.2.1)")]
-    Connection,
+    Connection(String),
     #[error("Sec-WebSocket-Key is missing (RFC 6455 §4.2.1)")]
     NoKey,
     #[error("Sec-WebSocket-Key {0:?} is not 16 bytes in base64 (RFC 6455 §4.2.1)")]
@@ -59,11 +80,33 @@ pub enum HandshakeError {
 }
 
 impl HandshakeError {
-    /// 426 Upgrade Required for a version we do not speak, 400 otherwise.
+    /// The status `websockets` answers with (`ServerProtocol.accept`).
     pub fn status(&self) -> u16 {
         match self {
-            HandshakeError::WsVersion(_) => 426,
+            HandshakeError::Method(_) => 405,
+            HandshakeError::Version => 505,
+            HandshakeError::Connection(_) => 426,
             _ => 400,
+        }
+    }
+
+    /// The exception's words in the body `websockets` writes,
+    /// "Failed to open a WebSocket connection: {this}.".
+    pub fn websockets_text(&self) -> String {
+        let missing_or = |name: &str, value: &str| {
+            if value.is_empty() {
+                format!("missing {name} header")
+            } else {
+                format!("invalid {name} header: {value}")
+            }
+        };
+        match self {
+            HandshakeError::Method(m) => format!("unsupported HTTP method: {m}"),
+            HandshakeError::Version => "unsupported HTTP version: HTTP/1.0".into(),
+            HandshakeError::Connection(v) => missing_or("Connection", v),
+            HandshakeError::NoKey => "missing Sec-WebSocket-Key header".into(),
+            HandshakeError::BadKey(k) => format!("invalid Sec-WebSocket-Key header: {k}"),
+            HandshakeError::WsVersion(v) => missing_or("Sec-WebSocket-Version", v),
         }
     }
 }
@@ -77,7 +120,14 @@ pub fn check(head: &RequestHead) -> Result<Upgrade, HandshakeError> {
         return Err(HandshakeError::Version);
     }
     if !head.headers.has_token("connection", "upgrade") {
-        return Err(HandshakeError::Connection);
+        let tokens: Vec<&str> = head
+            .headers
+            .get_all("connection")
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .collect();
+        return Err(HandshakeError::Connection(tokens.join(", ")));
     }
     let key = head
         .headers
@@ -189,17 +239,27 @@ mod tests {
     }
 
     #[test]
-    fn each_missing_piece_is_named_and_a_wrong_version_gets_426() {
+    fn each_missing_piece_is_named_with_the_status_websockets_answers() {
         let without = |name: &str| {
             let pairs: Vec<_> = GOOD.iter().copied().filter(|(n, _)| *n != name).collect();
             check(&request(&pairs)).unwrap_err()
         };
-        assert_eq!(without("Connection"), HandshakeError::Connection);
+        let e = without("Connection");
+        assert_eq!((e.status(), &e), (426, &HandshakeError::Connection(String::new())));
+        assert_eq!(e.websockets_text(), "missing Connection header");
         assert_eq!(without("Sec-WebSocket-Key"), HandshakeError::NoKey);
         let e = without("Sec-WebSocket-Version");
         assert_eq!(
-            (e.status(), e),
-            (426, HandshakeError::WsVersion(String::new()))
+            (e.status(), e.websockets_text()),
+            (400, "missing Sec-WebSocket-Version header".to_string())
+        );
+        let mut v8 = GOOD.to_vec();
+        v8.retain(|(n, _)| *n != "Sec-WebSocket-Version");
+        v8.push(("Sec-WebSocket-Version", "8"));
+        let e = check(&request(&v8)).unwrap_err();
+        assert_eq!(
+            (e.status(), e.websockets_text()),
+            (400, "invalid Sec-WebSocket-Version header: 8".to_string())
         );
         let mut short = GOOD.to_vec();
         short[3] = ("Sec-WebSocket-Key", "c2hvcnQ=");
@@ -207,5 +267,6 @@ mod tests {
         let mut post = request(&GOOD);
         post.method = "POST".into();
         assert_eq!(check(&post), Err(HandshakeError::Method("POST".into())));
+        assert_eq!(check(&post).unwrap_err().status(), 405);
     }
 }

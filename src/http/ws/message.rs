@@ -35,10 +35,15 @@ pub enum AssembleError {
     NothingToContinue,
     #[error("a new {name} frame in the middle of a fragmented message (RFC 6455 §5.4)", name = .0.name())]
     Interleaved(Opcode),
-    #[error("the message is over {max} bytes")]
-    TooBig { max: usize },
-    #[error("a text message that is not UTF-8 (RFC 6455 §8.1)")]
-    Utf8,
+    #[error("a frame of {size} bytes after {so_far} bytes of its message makes the message over {max} bytes")]
+    TooBig {
+        /// The frame's payload, and the message's bytes before it.
+        size: usize,
+        so_far: usize,
+        max: usize,
+    },
+    #[error("a text message that is not UTF-8 (RFC 6455 §8.1): {0}")]
+    Utf8(Utf8Reason),
     #[error(transparent)]
     Close(#[from] ClosePayloadError),
 }
@@ -47,10 +52,54 @@ impl AssembleError {
     pub fn close_code(&self) -> CloseCode {
         match self {
             AssembleError::TooBig { .. } => CloseCode::TOO_BIG,
-            AssembleError::Utf8 => CloseCode::INVALID_DATA,
+            AssembleError::Utf8(_) => CloseCode::INVALID_DATA,
             AssembleError::Close(e) => e.close_code(),
             _ => CloseCode::PROTOCOL_ERROR,
         }
+    }
+
+    /// The reason the close frame carries, in the `websockets` library's
+    /// words (`protocol.py`, `exceptions.py`), as uvicorn sends it.
+    pub fn reason(&self) -> String {
+        match self {
+            AssembleError::NothingToContinue => "unexpected continuation frame".into(),
+            AssembleError::Interleaved(_) => "expected a continuation frame".into(),
+            AssembleError::TooBig { size, so_far, max } => format!(
+                "frame with {size} bytes after reading {so_far} bytes exceeds limit of {max} bytes"
+            ),
+            // uvicorn decodes a whole text message itself and closes with
+            // a bare 1007 (`websockets_sansio_impl.py`, `handle_text`).
+            AssembleError::Utf8(_) => String::new(),
+            AssembleError::Close(e) => e.reason(),
+        }
+    }
+}
+
+/// Where UTF-8 decoding failed, said as Python's decoder says it
+/// (`UnicodeDecodeError.reason` "at position" its start), which is what
+/// `websockets` puts in its 1007 close frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Utf8Reason {
+    pub position: usize,
+    pub reason: &'static str,
+}
+
+impl Utf8Reason {
+    pub fn of(bytes: &[u8], e: std::str::Utf8Error) -> Utf8Reason {
+        let position = e.valid_up_to();
+        let reason = match (e.error_len(), bytes.get(position)) {
+            (None, _) => "unexpected end of data",
+            // Not a byte a UTF-8 sequence may start with.
+            (Some(_), Some(0x80..=0xC1 | 0xF5..=0xFF)) => "invalid start byte",
+            _ => "invalid continuation byte",
+        };
+        Utf8Reason { position, reason }
+    }
+}
+
+impl std::fmt::Display for Utf8Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at position {}", self.reason, self.position)
     }
 }
 
@@ -102,8 +151,11 @@ impl Assembler {
             return Err(AssembleError::NothingToContinue);
         };
         if bytes.len() + payload.len() > self.max_message {
+            let so_far = bytes.len();
             self.partial = None;
             return Err(AssembleError::TooBig {
+                size: payload.len(),
+                so_far,
                 max: self.max_message,
             });
         }
@@ -115,7 +167,9 @@ impl Assembler {
         let bytes = self.partial.take().map(|(_, b)| b).unwrap_or_default();
         Ok(Some(match first {
             Opcode::Text => {
-                WsMessage::Text(String::from_utf8(bytes).map_err(|_| AssembleError::Utf8)?)
+                WsMessage::Text(String::from_utf8(bytes).map_err(|e| {
+                    AssembleError::Utf8(Utf8Reason::of(e.as_bytes(), e.utf8_error()))
+                })?)
             }
             _ => WsMessage::Binary(bytes),
         }))
