@@ -464,9 +464,8 @@ def lesson_case(name, trace, default_web_config):
         note = "its [[stack.app.fault]] makes the app fail on purpose; the stand-in app does not"
     elif any(e["step"] == "client.websocket.handshake" for e in trace["events"]):
         # Why, in full: the comment "Websocket lessons" in known.toml.
-        note = ("a websocket lesson: the check replays HTTP requests only; the "
-                "stand-in app has no websocket endpoint and no client here "
-                "replays timed, masked frames (see known.toml)")
+        note = ("a websocket lesson: fidelity/ws.py probes websockets frame by frame "
+                "instead (see known.toml)")
     elif config["web_server"] != default_web_config and name not in CONFIGURED:
         note = ("sets [stack.web_server]; the real nginx runs the defaults (fidelity/cases.py "
                 "CONFIGURED lists the lessons replayed against an nginx configured like them)")

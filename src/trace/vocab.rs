@@ -412,7 +412,7 @@ steps! {
     AppServerException => (AppServer, "app_server.exception"),
     /// The websocket handshake as the app server checks it: the request's
     /// fields, the accept key computed, and the answer (101, 403 when the
-    /// app closed before accepting, 400 or 426 for a bad handshake).
+    /// app closed before accepting, 400, 405, 426 or 505 for a bad handshake).
     AppServerWebsocketHandshake => (AppServer, "app_server.websocket.handshake"),
     /// One websocket frame read from or written to the web server, with
     /// its header fields (FIN, opcode, mask, length form) and payload.
