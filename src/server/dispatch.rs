@@ -532,7 +532,20 @@ fn one_file(
             )
             .answer(301)
             .emit();
-            redirect(server, 301, &to, origin)
+            // nginx's headers filter writes `expires` on a 301 too (its
+            // list: 200, 201, 204, 206, 301, 302, 303, 304, 307, 308;
+            // nginx docs, `expires`: "if the response code is equal to
+            // 200, 201, 204, 206, 301, 302, 303, 304, 307, or 308").
+            let mut routed = redirect(server, 301, &to, origin);
+            if let Routed::Respond { head, .. } = &mut routed {
+                let now = server
+                    .clock
+                    .now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                expires.apply(head, now);
+            }
+            routed
         }
         Stat::Forbidden => refuse(
             server,
@@ -986,8 +999,9 @@ mod tests {
         }
     }
 
-    /// A server with only `/static/` (`expires 1h`) and `config`'s
-    /// compression settings.
+    /// A server with only `/static/` (`expires 1h`; a 200-byte
+    /// `long.txt` and a directory `docs`) and `config`'s compression
+    /// settings.
     fn compressing(config: impl FnOnce(&mut WebServerConfig)) -> Arc<WebServer> {
         let mut c = WebServerConfig::default();
         c.location = vec![
@@ -1001,7 +1015,7 @@ mod tests {
         let n = SERVERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let www =
             std::env::temp_dir().join(format!("roundtrip-ranges-{}-{n}/www", std::process::id()));
-        std::fs::create_dir_all(www.join("static")).expect("a temp dir");
+        std::fs::create_dir_all(www.join("static/docs")).expect("a temp dir");
         std::fs::write(www.join("static/long.txt"), [b'x'; 200]).expect("a file");
         WebServer::new(
             c,
@@ -1094,6 +1108,31 @@ mod tests {
         ] {
             assert!(got.iter().any(|f| f == field), "{field}: {got:?}");
         }
+    }
+
+    #[test]
+    fn a_directory_redirect_carries_the_locations_expires() {
+        // nginx 1.22, `location /static/ { expires 1h; }`, GET /static/docs:
+        // `Location`, `Connection`, then `Expires` and `Cache-Control`.
+        let s = compressing(|_| {});
+        let (status, got) = fields(&s, "/static/docs", &[]);
+        assert_eq!(status, 301);
+        let names: Vec<&str> = got.iter().filter_map(|f| f.split(':').next()).collect();
+        assert_eq!(
+            names,
+            [
+                "Content-Type",
+                "Content-Length",
+                "Location",
+                "Connection",
+                "Expires",
+                "Cache-Control"
+            ]
+        );
+        assert!(
+            got.iter().any(|f| f == "Cache-Control: max-age=3600"),
+            "{got:?}"
+        );
     }
 
     #[test]
