@@ -1003,11 +1003,13 @@ mod tests {
     /// `long.txt` and a directory `docs`) and `config`'s compression
     /// settings.
     fn compressing(config: impl FnOnce(&mut WebServerConfig)) -> Arc<WebServer> {
-        let mut c = WebServerConfig::default();
-        c.location = vec![
-            toml::from_str("match = \"/static/\"\nroot = \"/srv/www\"\nexpires = \"1h\"")
-                .expect("a location"),
-        ];
+        let mut c = WebServerConfig {
+            location: vec![
+                toml::from_str("match = \"/static/\"\nroot = \"/srv/www\"\nexpires = \"1h\"")
+                    .expect("a location"),
+            ],
+            ..Default::default()
+        };
         config(&mut c);
         // A root of its own for each server: tests run in parallel, and
         // one rewriting a file another is reading would race.
