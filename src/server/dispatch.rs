@@ -532,7 +532,20 @@ fn one_file(
             )
             .answer(301)
             .emit();
-            redirect(server, 301, &to, origin)
+            // nginx's headers filter writes `expires` on a 301 too (its
+            // list: 200, 201, 204, 206, 301, 302, 303, 304, 307, 308;
+            // nginx docs, `expires`: "if the response code is equal to
+            // 200, 201, 204, 206, 301, 302, 303, 304, 307, or 308").
+            let mut routed = redirect(server, 301, &to, origin);
+            if let Routed::Respond { head, .. } = &mut routed {
+                let now = server
+                    .clock
+                    .now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                expires.apply(head, now);
+            }
+            routed
         }
         Stat::Forbidden => refuse(
             server,
@@ -619,9 +632,18 @@ fn serve_file(
         }
         Precondition::Send => {}
     }
+    let coding = match request.headers.get("range") {
+        None => WholeCoding::AsIs,
+        Some(_) => whole_coding(cfg, request, facts, &date, origin, expires, now),
+    };
+    let whole = static_files::WholeFields {
+        vary: coding != WholeCoding::AsIs && cfg.gzip_settings().vary,
+        expires,
+        now_secs: now,
+    };
     let ask = match request.headers.get("range") {
         None => RangeAsk::Whole,
-        Some(value) if compressed_whole(cfg, request, facts, &date, origin, expires, now) => {
+        Some(value) if coding == WholeCoding::Encoded => {
             compressed_range_step(value, facts);
             RangeAsk::Whole
         }
@@ -661,6 +683,7 @@ fn serve_file(
                 &date,
                 origin.keep_alive,
             );
+            whole.apply_to_page(&mut head);
             head.headers
                 .push("Content-Range", format!("bytes */{}", facts.len));
             Routed::Respond { head, body }
@@ -678,6 +701,7 @@ fn serve_file(
                 end - start + 1,
                 Some(range::content_range(start, end, facts.len)),
                 None,
+                &whole,
             );
             Routed::Respond { head, body }
         }
@@ -699,6 +723,7 @@ fn serve_file(
                 body.len() as u64,
                 None,
                 Some(&boundary),
+                &whole,
             );
             Routed::Respond { head, body }
         }
@@ -721,13 +746,22 @@ fn serve_file(
     }
 }
 
-/// Will a compression filter encode this file's whole 200? nginx runs
-/// its compression filters (gzip, and ngx_brotli ahead of it) before
-/// the range filter, and they drop Content-Length; the range filter
-/// passes a response of unknown length untouched
-/// (`ngx_http_range_header_filter`), so Range is ignored and the client
-/// gets the whole file, compressed.
-fn compressed_whole(
+/// What the compression filters make of this file's whole 200. nginx
+/// runs them (gzip, and ngx_brotli ahead of it) before the range filter,
+/// so they decide on the 200, not on the 206 it may become:
+///
+/// * one encodes it: it drops Content-Length, and the range filter passes
+///   a response of unknown length untouched
+///   (`ngx_http_range_header_filter`), so Range is ignored and the client
+///   gets the whole file, compressed;
+/// * one finds it "could vary" (status, type and length qualify, and only
+///   Accept-Encoding, the HTTP version or Via said no): it sets
+///   `r->gzip_vary`, and with `gzip_vary on` the 206 or 416 the range
+///   filter then sends carries `Vary: Accept-Encoding`.
+///
+/// A filter that is off decides nothing (`if (!conf->enable)` comes
+/// first in both).
+fn whole_coding(
     cfg: &super::config::WebServerConfig,
     request: &RequestHead,
     facts: &FileFacts,
@@ -735,18 +769,40 @@ fn compressed_whole(
     origin: &Origin<'_>,
     expires: Expires,
     now: u64,
-) -> bool {
+) -> WholeCoding {
     if !cfg.gzip && !cfg.brotli {
-        return false;
+        return WholeCoding::AsIs;
     }
     let whole = static_files::ok_head(facts, date, origin.keep_alive, expires, now);
-    matches!(
-        super::brotli::decide(&cfg.brotli_settings(), request, &whole),
-        super::brotli::Outcome::Compressed { .. }
-    ) || matches!(
-        super::gzip::decide(&cfg.gzip_settings(), request, &whole),
-        super::gzip::Outcome::Compressed { .. }
-    )
+    let brotli = cfg
+        .brotli
+        .then(|| super::brotli::decide(&cfg.brotli_settings(), request, &whole));
+    let gzip = cfg
+        .gzip
+        .then(|| super::gzip::decide(&cfg.gzip_settings(), request, &whole));
+    let encoded = matches!(brotli, Some(super::brotli::Outcome::Compressed { .. }))
+        || matches!(gzip, Some(super::gzip::Outcome::Compressed { .. }));
+    let varies = brotli.is_some_and(|o| o.varies())
+        || matches!(
+            gzip,
+            Some(super::gzip::Outcome::Skipped { varies: true, .. })
+        );
+    match (encoded, varies) {
+        (true, _) => WholeCoding::Encoded,
+        (false, true) => WholeCoding::CouldVary,
+        (false, false) => WholeCoding::AsIs,
+    }
+}
+
+/// See [`whole_coding`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WholeCoding {
+    /// A filter encodes the whole 200: Range is ignored.
+    Encoded,
+    /// No filter encodes it, but one marked it "could vary".
+    CouldVary,
+    /// Neither.
+    AsIs,
 }
 
 /// Range ignored because the response will be compressed, as a step.
@@ -941,6 +997,198 @@ mod tests {
             Routed::Respond { head, body } => Some((head.status, body)),
             _ => None,
         }
+    }
+
+    /// A server with only `/static/` (`expires 1h`; a 200-byte
+    /// `long.txt` and a directory `docs`) and `config`'s compression
+    /// settings.
+    fn compressing(config: impl FnOnce(&mut WebServerConfig)) -> Arc<WebServer> {
+        let mut c = WebServerConfig {
+            location: vec![
+                toml::from_str("match = \"/static/\"\nroot = \"/srv/www\"\nexpires = \"1h\"")
+                    .expect("a location"),
+            ],
+            ..Default::default()
+        };
+        config(&mut c);
+        // A root of its own for each server: tests run in parallel, and
+        // one rewriting a file another is reading would race.
+        static SERVERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = SERVERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let www =
+            std::env::temp_dir().join(format!("roundtrip-ranges-{}-{n}/www", std::process::id()));
+        std::fs::create_dir_all(www.join("static/docs")).expect("a temp dir");
+        std::fs::write(www.join("static/long.txt"), [b'x'; 200]).expect("a file");
+        WebServer::new(
+            c,
+            Connector::Tcp("127.0.0.1:9".parse().expect("an address")),
+            Clock::starting_at(0),
+            Files::disk("/srv/www", www),
+        )
+    }
+
+    /// The head's fields, in order, for a GET with `extra` fields.
+    fn fields(server: &WebServer, target: &str, extra: &[(&str, &str)]) -> (u16, Vec<String>) {
+        let mut headers = Headers::new();
+        headers.push("Host", "example.test");
+        for (name, value) in extra {
+            headers.push(*name, *value);
+        }
+        let request = RequestHead {
+            method: "GET".into(),
+            target: target.into(),
+            version: Version::Http11,
+            headers,
+        };
+        let origin = Origin {
+            client: std::net::Ipv4Addr::LOCALHOST.into(),
+            host: "example.test",
+            port: 80,
+            keep_alive: true,
+            scheme: "http",
+            request_uri: target,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a runtime");
+        let mut holds = Vec::new();
+        match runtime.block_on(route(
+            server,
+            &server.config.location,
+            &request,
+            target.to_string(),
+            &origin,
+            &mut holds,
+        )) {
+            Routed::Respond { head, .. } => (
+                head.status,
+                head.headers
+                    .iter()
+                    .map(|(n, v)| format!("{n}: {v}"))
+                    .filter(|f| !f.starts_with("Date:") && !f.starts_with("Server:"))
+                    .collect(),
+            ),
+            _ => panic!("the web server answers {target} itself"),
+        }
+    }
+
+    fn gzip_vary_text(c: &mut WebServerConfig) {
+        c.gzip = true;
+        c.gzip_vary = true;
+        c.gzip_types = vec!["text/plain".into()];
+    }
+
+    #[test]
+    fn a_206_keeps_the_vary_and_expires_of_the_200_it_was_cut_from() {
+        // nginx 1.22 with `gzip on; gzip_vary on; gzip_types text/plain;
+        // expires 1h;` answers `Range: bytes=0-9` from a client that asks
+        // for no coding with exactly these fields, in this order.
+        let s = compressing(gzip_vary_text);
+        let (status, got) = fields(&s, "/static/long.txt", &[("Range", "bytes=0-9")]);
+        assert_eq!(status, 206);
+        let names: Vec<&str> = got.iter().filter_map(|f| f.split(':').next()).collect();
+        assert_eq!(
+            names,
+            [
+                "Content-Type",
+                "Content-Length",
+                "Last-Modified",
+                "Connection",
+                "Vary",
+                "ETag",
+                "Expires",
+                "Cache-Control",
+                "Content-Range",
+            ]
+        );
+        for field in [
+            "Vary: Accept-Encoding",
+            "Expires: Thu, 01 Jan 1970 01:00:00 GMT",
+            "Cache-Control: max-age=3600",
+            "Content-Range: bytes 0-9/200",
+        ] {
+            assert!(got.iter().any(|f| f == field), "{field}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn a_directory_redirect_carries_the_locations_expires() {
+        // nginx 1.22, `location /static/ { expires 1h; }`, GET /static/docs:
+        // `Location`, `Connection`, then `Expires` and `Cache-Control`.
+        let s = compressing(|_| {});
+        let (status, got) = fields(&s, "/static/docs", &[]);
+        assert_eq!(status, 301);
+        let names: Vec<&str> = got.iter().filter_map(|f| f.split(':').next()).collect();
+        assert_eq!(
+            names,
+            [
+                "Content-Type",
+                "Content-Length",
+                "Location",
+                "Connection",
+                "Expires",
+                "Cache-Control"
+            ]
+        );
+        assert!(
+            got.iter().any(|f| f == "Cache-Control: max-age=3600"),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn a_multipart_206_and_a_416_keep_vary_and_expires_too() {
+        let s = compressing(gzip_vary_text);
+        for (range, status) in [("bytes=0-1,5-6", 206), ("bytes=500-", 416)] {
+            let (got_status, got) = fields(&s, "/static/long.txt", &[("Range", range)]);
+            assert_eq!(got_status, status, "{range}");
+            for field in ["Vary: Accept-Encoding", "Cache-Control: max-age=3600"] {
+                assert!(got.iter().any(|f| f == field), "{range}: {got:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_206_has_no_vary_when_the_200_could_not_have_been_compressed() {
+        // Too short for gzip_min_length, a type outside gzip_types, and
+        // gzip_vary off: nginx's gzip filter never sets `r->gzip_vary`
+        // (or never writes it).
+        let short = compressing(|c| {
+            gzip_vary_text(c);
+            c.gzip_min_length = 1000;
+        });
+        let untyped = compressing(|c| {
+            gzip_vary_text(c);
+            c.gzip_types = vec!["text/css".into()];
+        });
+        let quiet = compressing(|c| {
+            gzip_vary_text(c);
+            c.gzip_vary = false;
+        });
+        for s in [short, untyped, quiet] {
+            let (status, got) = fields(&s, "/static/long.txt", &[("Range", "bytes=0-9")]);
+            assert_eq!(status, 206);
+            assert!(!got.iter().any(|f| f.starts_with("Vary:")), "{got:?}");
+        }
+    }
+
+    #[test]
+    fn with_gzip_off_a_range_is_cut_even_from_a_client_that_accepts_only_gzip() {
+        // Brotli on, gzip off: the gzip filter decides nothing, so no
+        // filter will encode the 200 and the range filter cuts the range.
+        let s = compressing(|c| {
+            c.brotli = true;
+            c.brotli_types = vec!["text/plain".into()];
+            c.gzip_vary = true;
+        });
+        let (status, got) = fields(
+            &s,
+            "/static/long.txt",
+            &[("Range", "bytes=0-9"), ("Accept-Encoding", "gzip")],
+        );
+        assert_eq!(status, 206);
+        assert!(got.iter().any(|f| f == "Vary: Accept-Encoding"), "{got:?}");
     }
 
     #[test]

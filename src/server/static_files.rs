@@ -219,8 +219,44 @@ pub fn not_modified_head(
     head
 }
 
+/// The fields nginx decides on a file's whole 200 before its range filter
+/// turns it into a 206 or a 416, and that stay on what the range filter
+/// sends (RFC 9110 §15.3.7 for the 206).
+#[derive(Debug, Clone, Copy)]
+pub struct WholeFields {
+    /// `Vary: Accept-Encoding`: a compression filter found the whole 200
+    /// "could vary" (`r->gzip_vary`) and `gzip_vary` is on. The filters
+    /// mark it before they look at `Accept-Encoding`, so a 206 for a
+    /// client that asked for no coding still has it.
+    pub vary: bool,
+    /// `expires`: written by the headers filter, which runs before the
+    /// range filter.
+    pub expires: Expires,
+    /// Now, for `expires`.
+    pub now_secs: u64,
+}
+
+impl WholeFields {
+    /// `Vary`, then `Expires` and `Cache-Control`, on a head the range
+    /// filter made from nothing (the 416's error page): `Vary` after
+    /// `Connection`, where nginx's header filter writes it.
+    pub fn apply_to_page(&self, head: &mut ResponseHead) {
+        if self.vary {
+            head.headers
+                .insert_after("connection", "Vary", "Accept-Encoding");
+        }
+        self.expires.apply(head, self.now_secs);
+    }
+}
+
 /// The head of a 206 of one range, or of several in `multipart/byteranges`
 /// (`boundary` set). The length is the body's.
+///
+/// `expires` is written as on the 200: nginx's headers filter (which
+/// writes it) runs before its range filter turns the 200 into a 206
+/// (`ngx_http_range_header_filter` is the later of the two), and RFC 9110
+/// §15.3.7 asks a 206 to carry the `Cache-Control`, `Expires` (and `Vary`)
+/// the 200 would have carried.
 pub fn partial_head(
     facts: &FileFacts,
     date: &str,
@@ -228,6 +264,7 @@ pub fn partial_head(
     body_len: u64,
     single: Option<String>,
     boundary: Option<&str>,
+    whole: &WholeFields,
 ) -> ResponseHead {
     let mut head = file_head(206, date);
     match boundary {
@@ -243,9 +280,13 @@ pub fn partial_head(
     head.headers
         .push("Last-Modified", http_date(facts.mtime_secs));
     head.headers.push("Connection", connection(keep_alive));
+    if whole.vary {
+        head.headers.push("Vary", "Accept-Encoding");
+    }
     if !facts.etag.is_empty() {
         head.headers.push("ETag", facts.etag.as_str());
     }
+    whole.expires.apply(&mut head, whole.now_secs);
     if let Some(range) = single {
         head.headers.push("Content-Range", range);
     }
