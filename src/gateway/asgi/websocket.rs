@@ -95,8 +95,10 @@ pub async fn serve(
                 let mut r = ResponseHead::new(status);
                 r.headers.push("Connection", "close");
                 r.headers.push("Content-Type", "text/plain; charset=utf-8");
-                let mut body =
-                    format!("Failed to open a WebSocket connection: {}.\n", e.websockets_text());
+                let mut body = format!(
+                    "Failed to open a WebSocket connection: {}.\n",
+                    e.websockets_text()
+                );
                 match status {
                     405 => r.headers.push("Allow", "GET"),
                     426 => {

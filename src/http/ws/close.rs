@@ -121,9 +121,8 @@ pub fn parse_payload(payload: &[u8]) -> Result<Closing, ClosePayloadError> {
             if !code.sendable() {
                 return Err(ClosePayloadError::Unsendable(code.0));
             }
-            let reason = std::str::from_utf8(rest).map_err(|e| {
-                ClosePayloadError::Utf8(super::message::Utf8Reason::of(rest, e))
-            })?;
+            let reason = std::str::from_utf8(rest)
+                .map_err(|e| ClosePayloadError::Utf8(super::message::Utf8Reason::of(rest, e)))?;
             Ok(Closing {
                 code: Some(code),
                 reason: reason.to_string(),

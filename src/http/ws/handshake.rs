@@ -245,7 +245,10 @@ mod tests {
             check(&request(&pairs)).unwrap_err()
         };
         let e = without("Connection");
-        assert_eq!((e.status(), &e), (426, &HandshakeError::Connection(String::new())));
+        assert_eq!(
+            (e.status(), &e),
+            (426, &HandshakeError::Connection(String::new()))
+        );
         assert_eq!(e.websockets_text(), "missing Connection header");
         assert_eq!(without("Sec-WebSocket-Key"), HandshakeError::NoKey);
         let e = without("Sec-WebSocket-Version");

@@ -35,7 +35,9 @@ pub enum AssembleError {
     NothingToContinue,
     #[error("a new {name} frame in the middle of a fragmented message (RFC 6455 §5.4)", name = .0.name())]
     Interleaved(Opcode),
-    #[error("a frame of {size} bytes after {so_far} bytes of its message makes the message over {max} bytes")]
+    #[error(
+        "a frame of {size} bytes after {so_far} bytes of its message makes the message over {max} bytes"
+    )]
     TooBig {
         /// The frame's payload, and the message's bytes before it.
         size: usize,
