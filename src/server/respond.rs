@@ -186,29 +186,33 @@ pub(super) async fn send(
     } else {
         Verdict::KeepOpen
     };
-    Step::new(StepId::WebServerResponseSend, Direction::Up, Kind::Hop)
-        .summary(format!(
-            "sends {} {} to the client ({} bytes){}",
-            head.status,
-            head.reason,
-            bytes.len(),
-            if closing {
-                " and closes the connection"
+    // Showing the bytes (escaped, secrets redacted) is the costliest part
+    // of a large response's step: built only when something records it.
+    if Step::enabled() {
+        Step::new(StepId::WebServerResponseSend, Direction::Up, Kind::Hop)
+            .summary(format!(
+                "sends {} {} to the client ({} bytes){}",
+                head.status,
+                head.reason,
+                bytes.len(),
+                if closing {
+                    " and closes the connection"
+                } else {
+                    "; the connection stays open"
+                }
+            ))
+            .data(Data::Bytes {
+                label: "response to the client".into(),
+                bytes: show(&bytes),
+            })
+            .data(super::show::response_head(&head))
+            .decision(Decision::new(verdict).rule(if closing {
+                "the response says Connection: close, so the connection ends after it"
             } else {
-                "; the connection stays open"
-            }
-        ))
-        .data(Data::Bytes {
-            label: "response to the client".into(),
-            bytes: show(&bytes),
-        })
-        .data(super::show::response_head(&head))
-        .decision(Decision::new(verdict).rule(if closing {
-            "the response says Connection: close, so the connection ends after it"
-        } else {
-            "RFC 9112 §9.3: an HTTP/1.1 connection persists unless either side says close"
-        }))
-        .emit();
+                "RFC 9112 §9.3: an HTTP/1.1 connection persists unless either side says close"
+            }))
+            .emit();
+    }
     match super::send_timeout::write(conn, &bytes).await {
         Written::All => Sent::Done,
         Written::TimedOut { sent } => {

@@ -19,7 +19,7 @@ pub fn show(bytes: &[u8]) -> ShownBytes {
 /// ([`super::redact`]); `len` still counts the bytes really sent.
 pub fn show_at_most(bytes: &[u8], limit: usize) -> ShownBytes {
     let real_len = bytes.len();
-    let redacted = super::redact::bytes(bytes);
+    let (redacted, unread) = super::redact::bytes_shown(bytes, limit);
     let bytes: &[u8] = &redacted;
     let kept = &bytes[..bytes.len().min(limit)];
     // Room for the escapes of a typical head: `\r\n` grows to 5 characters.
@@ -34,7 +34,7 @@ pub fn show_at_most(bytes: &[u8], limit: usize) -> ShownBytes {
     ShownBytes {
         text: ascii_string(text),
         len: real_len,
-        truncated: bytes.len() - kept.len(),
+        truncated: bytes.len() - kept.len() + unread,
     }
 }
 
@@ -95,6 +95,27 @@ pub(crate) fn ascii_string(bytes: Vec<u8>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_body_is_redacted_only_as_far_as_it_is_shown_and_a_cut_secret_stays_hidden() {
+        // A JWT that starts inside what is shown and runs past the
+        // window that is redacted: hidden all the same.
+        let mut body = vec![b'a'; 2000];
+        body.extend_from_slice(b" eyJ");
+        body.extend(std::iter::repeat_n(b'x', 10_000));
+        body.extend_from_slice(b".y.z and more");
+        body.extend(std::iter::repeat_n(b'b', 100_000));
+        let shown = show(&body);
+        assert!(!shown.text.contains("eyJ"), "{}", &shown.text[1990..]);
+        assert!(
+            shown.text.contains(super::super::redact::REDACTED),
+            "{}",
+            &shown.text[1990..]
+        );
+        assert_eq!(shown.len, body.len());
+        // Everything not shown is counted, the unread part included.
+        assert!(shown.truncated > 100_000, "{}", shown.truncated);
+    }
 
     #[test]
     fn crlf_is_visible_and_each_line_ends_with_a_newline() {

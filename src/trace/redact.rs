@@ -263,11 +263,32 @@ pub fn text(s: &str) -> Cow<'_, str> {
 
 /// Redact raw bytes (an HTTP message, a body) by the text rules.
 pub fn bytes(input: &[u8]) -> Cow<'_, [u8]> {
+    redact_bytes(input, false)
+}
+
+/// How far past what is shown [`bytes_shown`] still reads: a secret that
+/// starts in the shown part and ends within this is found whole.
+pub const LOOKAHEAD: usize = 4096;
+
+/// Redact only what a display of `limit` bytes can show, and the
+/// [`LOOKAHEAD`] after it, so showing the start of a 100 KiB body does
+/// not scan the whole body. A secret cut off by the window's end is
+/// redacted to the end, as if it went on (it does). Also returns how many
+/// bytes of `input` the window left unread.
+pub fn bytes_shown(input: &[u8], limit: usize) -> (Cow<'_, [u8]>, usize) {
+    let window = input.len().min(limit.saturating_add(LOOKAHEAD));
+    let cut = window < input.len();
+    (redact_bytes(&input[..window], cut), input.len() - window)
+}
+
+/// `open_ended`: `input` is the start of something longer, so a token
+/// that runs to its end may go on past it.
+fn redact_bytes(input: &[u8], open_ended: bool) -> Cow<'_, [u8]> {
     let mut out: Option<Vec<u8>> = None;
     let mut copied = 0;
     let mut i = 0;
     while i < input.len() {
-        if let Some((start, end, replacement)) = secret_at(input, i) {
+        if let Some((start, end, replacement)) = secret_at(input, i, open_ended) {
             let buf = out.get_or_insert_with(|| Vec::with_capacity(input.len()));
             buf.extend_from_slice(&input[copied..start]);
             buf.extend_from_slice(replacement.as_bytes());
@@ -287,14 +308,14 @@ pub fn bytes(input: &[u8]) -> Cow<'_, [u8]> {
 }
 
 /// A secret that starts at `i`: the range to replace and what with.
-fn secret_at(input: &[u8], i: usize) -> Option<(usize, usize, String)> {
+fn secret_at(input: &[u8], i: usize, open_ended: bool) -> Option<(usize, usize, String)> {
     let at_line_start = i == 0 || input[i - 1] == b'\n';
     if at_line_start && let Some(found) = header_line(input, i) {
         return Some(found);
     }
     match input[i] {
         b'"' => json_field(input, i),
-        b'e' => jwt(input, i).map(|end| (i, end, REDACTED.to_string())),
+        b'e' => jwt(input, i, open_ended).map(|end| (i, end, REDACTED.to_string())),
         _ => {
             let after_separator = i == 0 || matches!(input[i - 1], b'&' | b'?' | b'\n' | b' ');
             if after_separator {
@@ -394,8 +415,9 @@ fn is_base64url(b: u8) -> bool {
 }
 
 /// A JWT: `eyJ` (base64url of `{"`) then two dots between base64url runs
-/// (RFC 7519 §3). Returns where it ends.
-fn jwt(input: &[u8], i: usize) -> Option<usize> {
+/// (RFC 7519 §3). Returns where it ends. With `open_ended`, one that
+/// reaches the end of `input` counts even before its second dot.
+fn jwt(input: &[u8], i: usize, open_ended: bool) -> Option<usize> {
     if !input[i..].starts_with(b"eyJ") || (i > 0 && is_base64url(input[i - 1])) {
         return None;
     }
@@ -410,7 +432,8 @@ fn jwt(input: &[u8], i: usize) -> Option<usize> {
         }
         j += 1;
     }
-    (dots == 2 && j - i > 10).then_some(j)
+    let cut_short = open_ended && j == input.len();
+    ((dots == 2 || cut_short) && j - i > 10).then_some(j)
 }
 
 #[cfg(test)]
