@@ -1216,6 +1216,20 @@ impl Printer {
     }
 }
 
+/// The `error_log` line of an event that belongs to no request.
+fn connection_error_log(e: &roundtrip::trace::Event) -> Option<&str> {
+    if e.request.is_some() {
+        return None;
+    }
+    e.data.iter().find_map(|d| match d {
+        roundtrip::trace::Data::Fields { entries } => entries
+            .iter()
+            .find(|(k, _)| k == "error_log")
+            .map(|(_, v)| v.as_str()),
+        _ => None,
+    })
+}
+
 /// Feed each event to the live assembler; print each finished request
 /// (access log or transcript), or keep the player's feed fresh.
 fn print_requests(
@@ -1263,6 +1277,13 @@ fn print_requests(
         };
         if let Some(e) = event {
             busy = true;
+            // nginx writes its error log to stderr when told to; so does
+            // serve, for what no request carries (a failed accept).
+            if output != ServeOutput::Tui
+                && let Some(line) = connection_error_log(&e)
+            {
+                eprintln!("roundtrip serve: {line}");
+            }
             if let Some(update) = live.push(e) {
                 show(update, output, &mut stdout);
             }

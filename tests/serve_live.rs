@@ -1024,3 +1024,26 @@ fn over_tcp_a_denied_address_gets_403_a_scanner_444_and_a_bad_host_400() {
     assert!(connect.starts_with("HTTP/1.1 405 "), "{connect}");
     let _ = std::fs::remove_file(lesson);
 }
+
+/// A server out of file descriptors cannot accept: it says so on stderr
+/// as nginx's error log does ("accept4() failed (24: Too many open
+/// files)"), keeps the waiting connections in the backlog, and serves
+/// them once descriptors are free again.
+#[test]
+fn out_of_descriptors_serve_logs_the_failed_accept_and_recovers() {
+    let server = Serve::start_with_open_files(&["--plain"], 64);
+    let held: Vec<TcpStream> = (0..80)
+        .map(|_| TcpStream::connect(server.addr).expect("connect (into the backlog)"))
+        .collect();
+    let line = server.wait_for_line("accept4() failed");
+    assert!(
+        line.contains("[crit] accept4() failed (24: Too many open files)"),
+        "{line}"
+    );
+    drop(held);
+    let r = client()
+        .get(format!("http://{}/notes", server.addr))
+        .send()
+        .expect("GET /notes once descriptors are free");
+    assert_eq!(r.status(), 200);
+}

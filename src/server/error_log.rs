@@ -68,6 +68,22 @@ pub fn client_timed_out(
     )
 }
 
+/// The line nginx logs when `accept()` fails (ngx_event_accept.c): `crit`
+/// when the process or the system is out of file descriptors (EMFILE,
+/// ENFILE), when it also stops accepting for a while; `error` otherwise.
+pub fn accept_failed(e: &std::io::Error) -> String {
+    let errno = e.raw_os_error();
+    let level = match errno {
+        Some(24 | 23) => "crit",
+        _ => "error",
+    };
+    let code = errno.map_or_else(String::new, |n| format!("{n}: "));
+    // std's message ends with "(os error N)"; nginx's is strerror alone.
+    let text = e.to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text);
+    format!("[{level}] accept4() failed ({code}{text})")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,5 +113,16 @@ mod tests {
              header from upstream, client: 203.0.113.7, server: , request: \"GET /slow HTTP/1.1\", \
              upstream: \"http://10.0.0.2:8000/slow\", host: \"example.com\""
         );
+    }
+
+    #[test]
+    fn an_accept_out_of_descriptors_is_crit_with_the_errno_and_its_words() {
+        let e = std::io::Error::from_raw_os_error(24);
+        assert_eq!(
+            accept_failed(&e),
+            "[crit] accept4() failed (24: Too many open files)"
+        );
+        let e = std::io::Error::from_raw_os_error(103);
+        assert!(accept_failed(&e).starts_with("[error] accept4() failed (103: "));
     }
 }

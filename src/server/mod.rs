@@ -151,6 +151,7 @@ impl WebServer {
     pub async fn run_listeners(self: Arc<WebServer>, mut plain: Listener, ssl: Option<Listener>) {
         let mut tasks = tokio::task::JoinSet::new();
         let (mut plain_open, mut ssl) = (true, ssl);
+        let mut failures = AcceptFailures::default();
         while plain_open || ssl.is_some() {
             let (accepted, is_tls) = tokio::select! {
                 a = plain.accept(), if plain_open => (a, false),
@@ -158,6 +159,7 @@ impl WebServer {
             };
             match accepted {
                 Ok(Some(accepted)) => {
+                    failures.recovered();
                     let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
                     let server = self.clone();
                     // A finished task stays in the set until it is joined:
@@ -171,8 +173,11 @@ impl WebServer {
                 }
                 Ok(None) if is_tls => ssl = None,
                 Ok(None) => plain_open = false,
-                // Out of file descriptors, say: wait, do not spin.
-                Err(_) => tokio::time::sleep(crate::net::ACCEPT_RETRY_DELAY).await,
+                // Out of file descriptors, say: record it, wait, do not spin.
+                Err(e) => {
+                    accept_failed(&e, &mut failures);
+                    tokio::time::sleep(crate::net::ACCEPT_RETRY_DELAY).await;
+                }
             }
         }
         while tasks.join_next().await.is_some() {}
@@ -187,4 +192,47 @@ async fn accept_some(
         Some(l) => l.accept().await,
         None => std::future::pending().await,
     }
+}
+
+/// Failed accepts in a row: the first is recorded at once, and then at
+/// most one a second, with how many have failed in a row, so a server out of
+/// descriptors says so without flooding the trace it is keeping.
+#[derive(Default)]
+struct AcceptFailures {
+    in_a_row: u64,
+    last_recorded: Option<tokio::time::Instant>,
+}
+
+impl AcceptFailures {
+    fn recovered(&mut self) {
+        *self = AcceptFailures::default();
+    }
+}
+
+/// Record a failed `accept()` as nginx's error log line.
+fn accept_failed(e: &std::io::Error, failures: &mut AcceptFailures) {
+    use crate::trace::emit::Step;
+    use crate::trace::{Data, Direction, Failure, Kind, StepId};
+    failures.in_a_row += 1;
+    let now = tokio::time::Instant::now();
+    if failures
+        .last_recorded
+        .is_some_and(|t| now.duration_since(t) < std::time::Duration::from_secs(1))
+    {
+        return;
+    }
+    let line = error_log::accept_failed(e);
+    Step::new(StepId::WebServerAccept, Direction::Within, Kind::Error)
+        .summary(format!(
+            "accept() failed ({e}): {} in a row; the connection waits in the backlog, and the \
+             web server tries again in {} ms",
+            failures.in_a_row,
+            crate::net::ACCEPT_RETRY_DELAY.as_millis()
+        ))
+        .failure(Failure::of_io(e))
+        .data(Data::Fields {
+            entries: vec![("error_log".into(), line)],
+        })
+        .emit();
+    failures.last_recorded = Some(now);
 }

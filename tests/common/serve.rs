@@ -33,9 +33,26 @@ impl Serve {
 
     /// As [`Serve::start`], with stdout where the test wants it.
     pub fn start_with_stdout<A: AsRef<OsStr>>(args: &[A], stdout: Stdio) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_roundtrip"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(args)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_roundtrip"));
+        cmd.args(["serve", "--listen", "127.0.0.1:0"]).args(args);
+        Serve::spawn(cmd, stdout)
+    }
+
+    /// As [`Serve::start`], allowed at most `files` open descriptors
+    /// (the shell's `ulimit -n`, then exec).
+    pub fn start_with_open_files<A: AsRef<OsStr>>(args: &[A], files: u32) -> Serve {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!(
+                "ulimit -n {files} && exec \"$0\" serve --listen 127.0.0.1:0 \"$@\""
+            ))
+            .arg(env!("CARGO_BIN_EXE_roundtrip"))
+            .args(args);
+        Serve::spawn(cmd, Stdio::null())
+    }
+
+    fn spawn(mut cmd: Command, stdout: Stdio) -> Serve {
+        let mut child = cmd
             .stdout(stdout)
             .stderr(Stdio::piped())
             .spawn()
