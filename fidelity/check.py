@@ -1083,7 +1083,7 @@ def main():
 
     versions = [subprocess.run([args.nginx, "-v"], capture_output=True, text=True)
                 .stderr.strip().split(": ")[-1]]
-    for pkg in ("gunicorn", "uvicorn", "flask", "fastapi", "starlette"):
+    for pkg in ("gunicorn", "uvicorn", "flask", "fastapi", "starlette", "websockets"):
         versions.append(f"{pkg} {metadata.version(pkg)}")
     table = build_table(rows, known)
     if args.markdown:
