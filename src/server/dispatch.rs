@@ -964,9 +964,22 @@ mod tests {
     }
 
     fn get(server: &WebServer, target: &str) -> Option<(u16, Vec<u8>)> {
+        answer(server, target, &[]).map(|(head, body)| (head.status, body))
+    }
+
+    /// What the web server answers itself to a GET of `target` with
+    /// `extra` fields; `None` when it would proxy or refuse.
+    fn answer(
+        server: &WebServer,
+        target: &str,
+        extra: &[(&str, &str)],
+    ) -> Option<(crate::http::ResponseHead, Vec<u8>)> {
         let uri = crate::http::target::normalize(target.as_bytes()).ok()?;
         let mut headers = Headers::new();
         headers.push("Host", "example.test");
+        for (name, value) in extra {
+            headers.push(*name, *value);
+        }
         let request = RequestHead {
             method: "GET".into(),
             target: target.into(),
@@ -994,7 +1007,7 @@ mod tests {
             &origin,
             &mut holds,
         )) {
-            Routed::Respond { head, body } => Some((head.status, body)),
+            Routed::Respond { head, body } => Some((head, body)),
             _ => None,
         }
     }
@@ -1029,48 +1042,16 @@ mod tests {
 
     /// The head's fields, in order, for a GET with `extra` fields.
     fn fields(server: &WebServer, target: &str, extra: &[(&str, &str)]) -> (u16, Vec<String>) {
-        let mut headers = Headers::new();
-        headers.push("Host", "example.test");
-        for (name, value) in extra {
-            headers.push(*name, *value);
-        }
-        let request = RequestHead {
-            method: "GET".into(),
-            target: target.into(),
-            version: Version::Http11,
-            headers,
+        let Some((head, _)) = answer(server, target, extra) else {
+            panic!("the web server answers {target} itself");
         };
-        let origin = Origin {
-            client: std::net::Ipv4Addr::LOCALHOST.into(),
-            host: "example.test",
-            port: 80,
-            keep_alive: true,
-            scheme: "http",
-            request_uri: target,
-        };
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .expect("a runtime");
-        let mut holds = Vec::new();
-        match runtime.block_on(route(
-            server,
-            &server.config.location,
-            &request,
-            target.to_string(),
-            &origin,
-            &mut holds,
-        )) {
-            Routed::Respond { head, .. } => (
-                head.status,
-                head.headers
-                    .iter()
-                    .map(|(n, v)| format!("{n}: {v}"))
-                    .filter(|f| !f.starts_with("Date:") && !f.starts_with("Server:"))
-                    .collect(),
-            ),
-            _ => panic!("the web server answers {target} itself"),
-        }
+        let fields = head
+            .headers
+            .iter()
+            .map(|(n, v)| format!("{n}: {v}"))
+            .filter(|f| !f.starts_with("Date:") && !f.starts_with("Server:"))
+            .collect();
+        (head.status, fields)
     }
 
     fn gzip_vary_text(c: &mut WebServerConfig) {
