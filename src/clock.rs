@@ -38,6 +38,13 @@ impl Clock {
         self.wall_at_start + self.start.elapsed()
     }
 
+    /// Whole seconds since 1970: nginx's `ngx_time()`.
+    pub fn unix_secs(&self) -> u64 {
+        self.now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    }
+
     /// `Date: Thu, 01 Jan 2026 00:00:00 GMT` (RFC 9110 §5.6.7).
     pub fn http_date(&self) -> String {
         httpdate::fmt_http_date(self.now())

@@ -538,12 +538,7 @@ fn one_file(
             // 200, 201, 204, 206, 301, 302, 303, 304, 307, or 308").
             let mut routed = redirect(server, 301, &to, origin);
             if let Routed::Respond { head, .. } = &mut routed {
-                let now = server
-                    .clock
-                    .now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
-                expires.apply(head, now);
+                expires.apply(head, server.clock.unix_secs());
             }
             routed
         }
@@ -576,11 +571,7 @@ fn serve_file(
     origin: &Origin<'_>,
 ) -> Routed {
     let date = server.clock.http_date();
-    let now = server
-        .clock
-        .now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = server.clock.unix_secs();
     let path = facts.path.as_str();
     let fields = Data::Fields {
         entries: facts.fields(),

@@ -338,10 +338,7 @@ impl Pool {
 
     /// `ngx_time()`: whole seconds of the clock.
     fn now(&self) -> u64 {
-        self.clock
-            .now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs())
+        self.clock.unix_secs()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Group> {
