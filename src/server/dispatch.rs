@@ -623,7 +623,9 @@ fn serve_file(
         }
         Precondition::Send => {}
     }
-    let coding = match request.headers.get("range") {
+    // Without Range the filters decide on the 200 itself, later.
+    let range = request.headers.get("range");
+    let coding = match range {
         None => WholeCoding::AsIs,
         Some(_) => whole_coding(cfg, request, facts, &date, origin, expires, now),
     };
@@ -632,7 +634,7 @@ fn serve_file(
         expires,
         now_secs: now,
     };
-    let ask = match request.headers.get("range") {
+    let ask = match range {
         None => RangeAsk::Whole,
         Some(value) if coding == WholeCoding::Encoded => {
             compressed_range_step(value, facts);
