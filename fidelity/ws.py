@@ -138,7 +138,7 @@ def describe(f):
     return f"{name} {payload!r} ({flags})"
 
 
-def upgrade(target, extra=(), key=KEY, version="13", protocols=("chat",)):
+def upgrade(target, key=KEY, version="13", protocols=("chat",)):
     head = f"GET {target} HTTP/1.1\r\nHost: example.com\r\nUser-Agent: fidelity-check\r\n" \
            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
     if key:
@@ -147,8 +147,6 @@ def upgrade(target, extra=(), key=KEY, version="13", protocols=("chat",)):
         head += f"Sec-WebSocket-Version: {version}\r\n"
     if protocols:
         head += f"Sec-WebSocket-Protocol: {', '.join(protocols)}\r\n"
-    for h in extra:
-        head += h + "\r\n"
     return (head + "\r\n").encode()
 
 
@@ -158,8 +156,13 @@ def upgrade(target, extra=(), key=KEY, version="13", protocols=("chat",)):
 OWN = {"date", "server", "content-length", "transfer-encoding", "content-type"}
 
 
+def status_of(line):
+    """"HTTP/1.1 101 Switching Protocols" → "101 Switching Protocols"."""
+    return line.split(" ", 1)[1] if " " in line else line
+
+
 def answer_rows(status, fields, put):
-    put("status", status.split(" ", 1)[1] if " " in status else status)
+    put("status", status_of(status))
     put("fields", ", ".join(sorted({k.lower() for k, _ in fields})))
     for k, v in fields:
         lk = k.lower()
@@ -269,7 +272,7 @@ def probe_refusals(port, client_addr, put):
         c.send(raw)
         status, fields = c.head()
         named = dict((k.lower(), v) for k, v in fields)
-        put(f"{area}: status", status.split(" ", 1)[1])
+        put(f"{area}: status", status_of(status))
         for name in ("sec-websocket-version", "allow", "upgrade"):
             if name in named:
                 put(f"{area}: field {name}", named[name])
@@ -281,7 +284,7 @@ def probe_refusals(port, client_addr, put):
     c = Conn(port, client_addr)
     c.send(upgrade("/chat?name=noconn&room=v").replace(b"Connection: Upgrade\r\n", b""))
     status, _ = c.head()
-    put("Upgrade: websocket without Connection: upgrade: status", status.split(" ", 1)[1])
+    put("Upgrade: websocket without Connection: upgrade: status", status_of(status))
     c.close()
     # A name already in the room: the app closes before accepting.
     first = opened(port, client_addr, "taken", name="twin")
@@ -289,7 +292,7 @@ def probe_refusals(port, client_addr, put):
     second = Conn(port, client_addr)
     second.send(upgrade("/chat?name=twin&room=taken"))
     status, _ = second.head()
-    put("a name already in the room: status", status.split(" ", 1)[1])
+    put("a name already in the room: status", status_of(status))
     second.close()
     first.close()
 
@@ -299,7 +302,7 @@ def probe_misconfigured(port, client_addr, put):
     c = Conn(port, client_addr)
     c.send(upgrade("/chat?name=ada&room=mis"))
     status, fields = c.head()
-    put("status", status.split(" ", 1)[1])
+    put("status", status_of(status))
     names = {k.lower() for k, _ in fields}
     put("Upgrade field in the answer", "yes" if "upgrade" in names else "no")
     c.close()
